@@ -1,0 +1,108 @@
+"""Writing audit events. Call these from services, inside the transaction of the change being audited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from audit.models import AuditEvent
+
+HASHED_FIELDS = (
+    "at",
+    "actor_id",
+    "actor_email",
+    "action",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "details",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+)
+
+
+def audit_event_digest(event: AuditEvent) -> str:
+    """SHA-256 over a canonical JSON of the event's fields (including the previous event's hash)."""
+    payload: dict[str, Any] = {}
+    for field in HASHED_FIELDS:
+        value = getattr(event, field)
+        if field == "at":
+            value = value.isoformat(timespec="microseconds")
+        payload[field] = value
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _target_fields(target: models.Model | None) -> dict[str, str]:
+    if target is None:
+        return {"target_type": "", "target_id": "", "target_repr": ""}
+    return {
+        "target_type": target._meta.label_lower,
+        "target_id": str(target.pk),
+        "target_repr": str(target)[:300],
+    }
+
+
+def _append(event: AuditEvent) -> AuditEvent:
+    with transaction.atomic():
+        cursor = connection.cursor()
+        # One chain per schema: serialize appenders so the chain never forks.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"audit-chain:{connection.schema_name}"])
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event.prev_hash = last or ""
+        event.hash = audit_event_digest(event)
+        event.save(force_insert=True)
+    return event
+
+
+def audit_event_record(
+    *,
+    action: str,
+    actor: Any = None,
+    request: HttpRequest | None = None,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_repr: str = "",
+    details: dict[str, Any] | None = None,
+    schema_name: str | None = None,
+) -> AuditEvent:
+    """Append one event to the audit chain of the current schema (or ``schema_name``).
+
+    ``actor`` defaults to the request's authenticated user. Run it inside the transaction of the change so that
+    a rolled-back change leaves no event.
+    """
+    if actor is None and request is not None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            actor = user
+    fields = _target_fields(target)
+    if not target:
+        fields = {"target_type": target_type, "target_id": target_id, "target_repr": target_repr[:300]}
+    event = AuditEvent(
+        at=timezone.now(),
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action,
+        details=details or {},
+        ip=_client_ip(request) if request is not None else None,
+        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
+        request_id=(getattr(request, "request_id", "") if request is not None else ""),
+        **fields,
+    )
+    if schema_name is not None and schema_name != connection.schema_name:
+        with schema_context(schema_name):
+            return _append(event)
+    return _append(event)

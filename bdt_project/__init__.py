@@ -1,0 +1,5 @@
+"""BDT Platform project package."""
+
+from bdt_project.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,96 @@
+"""API authentication: personal access tokens (Bearer) and the browser session (with CSRF), members only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja.errors import AuthorizationError
+from ninja.security import HttpBearer
+from ninja.security.session import SessionAuth
+from ninja.throttling import UserRateThrottle
+
+from bdt_project.config import config_get
+from tenants.mfa import user_has_totp
+from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.selectors import membership_get
+from tenants.tokens import api_token_authenticate
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling the API, in which tenant, with which role (and token, when one was used)."""
+
+    user: User
+    tenant: Tenant
+    membership: Membership
+    token: ApiToken | None = None
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    def __str__(self) -> str:  # used by throttles as the caller's identity
+        return f"{self.tenant.schema_name}:{self.user.pk}"
+
+
+def _tenant(request: HttpRequest) -> Tenant | None:
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or tenant.schema_name == "public":
+        return None
+    return tenant
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer bdt_...``: valid only on the host of the token's tenant."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
+        tenant = _tenant(request)
+        if tenant is None:
+            return None
+        api_token = api_token_authenticate(token, tenant)
+        if api_token is None:
+            return None
+        membership = membership_get(user=api_token.user, tenant=tenant)
+        if membership is None:
+            return None
+        request.user = api_token.user
+        request.membership = membership  # type: ignore[attr-defined]
+        return Principal(user=api_token.user, tenant=tenant, membership=membership, token=api_token)
+
+
+class MemberSessionAuth(SessionAuth):
+    """The browser session of a member (CSRF enforced on unsafe methods)."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None  # no session: let the 401 say "authenticate", not "CSRF failed"
+        return super()._get_key(request)
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Principal | None:
+        tenant = _tenant(request)
+        user: Any = request.user
+        if key is None or tenant is None or not user.is_authenticated:
+            return None
+        membership = membership_get(user=user, tenant=tenant)
+        if membership is None:
+            raise AuthorizationError(403, "You are not a member of this workspace.")
+        if config_get("mfa_required", tenant) and not user_has_totp(user):
+            raise AuthorizationError(403, "This workspace requires two-factor authentication; set it up first.")
+        return Principal(user=user, tenant=tenant, membership=membership)
+
+
+class TenantRateThrottle(UserRateThrottle):
+    """Per-caller request rate, from the ``api_rate_limit`` setting (tenant overridable)."""
+
+    def allow_request(self, request: HttpRequest) -> bool:
+        self.rate = config_get("api_rate_limit", getattr(request, "tenant", None))
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request)
+
+
+def principal(request: HttpRequest) -> Principal:
+    """The authenticated principal of an API request (set by the global auth)."""
+    return request.auth  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,13 @@
+"""The Celery app. tenant-schemas-celery's app class makes every task run in the schema of its caller."""
+
+from __future__ import annotations
+
+import os
+
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bdt_project.settings.local")
+
+app = CeleryApp("bdt_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

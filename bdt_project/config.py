@@ -1,0 +1,187 @@
+"""Layered configuration: defaults < ``bdt.toml`` < environment < per-tenant database settings.
+
+Every limit and feature flag of the platform is declared once in :data:`SETTINGS` with its type, default and
+meaning. Code reads values through :func:`config_get` (or a :class:`ConfigProvider`), never from literals.
+
+- ``bdt.toml``: path from ``BDT_CONFIG_FILE`` (default ``<checkout>/bdt.toml``); keys may sit at the top level
+  or under ``[limits]`` / ``[features]`` tables.
+- environment: ``BDT_<KEY>`` in upper case, e.g. ``BDT_QUERY_TIMEOUT_SECONDS=600``.
+- tenant: ``Tenant.settings`` (a JSON object) for keys marked ``tenant_override=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown or has the wrong type."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One configurable value: its type, default, meaning and whether a tenant may override it."""
+
+    key: str
+    type: type
+    default: Any
+    doc: str
+    tenant_override: bool = True
+    minimum: float | None = None
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    spec.key: spec
+    for spec in [
+        # Limits
+        SettingSpec("upload_max_bytes", int, 2 * 1024**3, "Largest accepted upload, checked while streaming (413).", minimum=1),
+        SettingSpec("max_columns", int, 5000, "Most columns a dataset may have.", minimum=1),
+        SettingSpec("storage_quota_bytes", int, 200 * 1024**3, "Storage a tenant may use for dataset files.", minimum=0),
+        SettingSpec("count_timeout_seconds", float, 10.0, "Timeout of an interactive count.", minimum=0.1),
+        SettingSpec("query_timeout_seconds", float, 300.0, "Timeout of a query run on a worker.", minimum=1),
+        SettingSpec("max_result_rows", int, 5_000_000, "Most rows a query run may return.", minimum=1),
+        SettingSpec("max_concurrent_runs", int, 4, "Query runs a tenant may have executing at once.", minimum=1),
+        SettingSpec("suppression_threshold", int, 10, "Default small-cell threshold k for aggregate-only callers.", minimum=1),
+        SettingSpec("api_rate_limit", str, "1200/m", "Requests per authenticated API caller (N/s|m|h|d)."),
+        SettingSpec("login_failed_rate_limit", str, "10/m/ip,5/5m/key", "allauth rate limit for failed logins.", tenant_override=False),
+        SettingSpec("token_default_expiry_days", int, 90, "Default lifetime of a personal access token.", minimum=1),
+        SettingSpec("token_max_expiry_days", int, 365, "Longest lifetime a personal access token may have.", minimum=1),
+        SettingSpec("duckdb_memory_limit", str, "2GB", "DuckDB memory_limit per worker connection.", tenant_override=False),
+        SettingSpec("duckdb_threads", int, 2, "DuckDB threads per worker connection.", tenant_override=False, minimum=1),
+        # Feature flags
+        SettingSpec("mfa_required", bool, False, "Members must set up TOTP two-factor authentication."),
+        SettingSpec("self_signup_allowed", bool, False, "Anyone may create an account from the login page.", tenant_override=False),
+    ]
+}
+
+
+def _coerce(spec: SettingSpec, value: Any, source: str) -> Any:
+    """Convert ``value`` to the setting's type or raise :class:`ConfigError` naming the source."""
+    try:
+        if spec.type is bool:
+            if isinstance(value, bool):
+                result: Any = value
+            elif isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "on"}:
+                result = True
+            elif isinstance(value, str) and value.strip().lower() in {"0", "false", "no", "off"}:
+                result = False
+            else:
+                raise ValueError(value)
+        elif spec.type is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            result = int(value)
+        elif spec.type is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            result = float(value)
+        else:
+            result = str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{spec.key} from {source} must be of type {spec.type.__name__}") from exc
+    if spec.minimum is not None and isinstance(result, int | float) and result < spec.minimum:
+        raise ConfigError(f"{spec.key} from {source} must be at least {spec.minimum}")
+    return result
+
+
+def _toml_values(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}") from exc
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key in {"limits", "features", "platform"}:
+            flat.update(value)
+        else:
+            flat[key] = value
+    return {key: value for key, value in flat.items() if key in SETTINGS}
+
+
+class TenantSettingsSource(Protocol):
+    """Anything with a ``settings`` mapping (the Tenant model)."""
+
+    settings: Mapping[str, Any]
+
+
+@dataclass
+class ConfigProvider:
+    """Resolves settings through the layers; create one per process (see :func:`config_provider`)."""
+
+    toml_path: Path
+    environ: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        self._base = self._resolve_base()
+
+    def _resolve_base(self) -> dict[str, Any]:
+        values = {key: spec.default for key, spec in SETTINGS.items()}
+        for key, raw in _toml_values(self.toml_path).items():
+            values[key] = _coerce(SETTINGS[key], raw, self.toml_path.name)
+        for key, spec in SETTINGS.items():
+            env_name = f"BDT_{key.upper()}"
+            if env_name in self.environ:
+                values[key] = _coerce(spec, self.environ[env_name], env_name)
+        return values
+
+    def get(self, key: str, tenant: TenantSettingsSource | None = None) -> Any:
+        """Return the effective value of ``key``, applying ``tenant``'s override when allowed."""
+        spec = SETTINGS.get(key)
+        if spec is None:
+            raise ConfigError(f"unknown setting {key!r}")
+        if tenant is not None and spec.tenant_override:
+            overrides = tenant.settings or {}
+            if key in overrides:
+                return _coerce(spec, overrides[key], "tenant settings")
+        return self._base[key]
+
+    def effective(self, tenant: TenantSettingsSource | None = None) -> dict[str, Any]:
+        """All settings with their effective values for ``tenant``."""
+        return {key: self.get(key, tenant) for key in SETTINGS}
+
+
+def tenant_settings_validate(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate tenant overrides: only known, overridable keys of the right type."""
+    cleaned: dict[str, Any] = {}
+    for key, value in overrides.items():
+        spec = SETTINGS.get(key)
+        if spec is None:
+            raise ConfigError(f"unknown setting {key!r}")
+        if not spec.tenant_override:
+            raise ConfigError(f"{key} cannot be set per tenant")
+        cleaned[key] = _coerce(spec, value, "tenant settings")
+    return cleaned
+
+
+_provider: ConfigProvider | None = None
+_provider_factory: Callable[[], ConfigProvider] = lambda: ConfigProvider(  # noqa: E731
+    toml_path=Path(os.environ.get("BDT_CONFIG_FILE", BASE_DIR / "bdt.toml")), environ=os.environ
+)
+
+
+def config_provider() -> ConfigProvider:
+    """The process-wide provider (built on first use)."""
+    global _provider
+    if _provider is None:
+        _provider = _provider_factory()
+    return _provider
+
+
+def config_reset() -> None:
+    """Forget the cached provider so the next read sees new files/environment (tests, reloads)."""
+    global _provider
+    _provider = None
+
+
+def config_get(key: str, tenant: TenantSettingsSource | None = None) -> Any:
+    """Shortcut for ``config_provider().get(key, tenant)``."""
+    return config_provider().get(key, tenant)

@@ -1,0 +1,110 @@
+"""The platform's error vocabulary: one JSON shape for every API error, and HTML error views."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a service raises for the API/pages to report: status, stable code, and a human sentence."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(ApiError):
+    """The object does not exist, or the caller may not see it (the two are indistinguishable on purpose)."""
+
+    def __init__(self, message: str = "Not found.", details: dict[str, Any] | None = None) -> None:
+        super().__init__(404, "not_found", message, details)
+
+
+class Forbidden(ApiError):
+    """The caller is known and may see the object, but lacks the level or role for this action."""
+
+    def __init__(self, message: str, code: str = "forbidden", details: dict[str, Any] | None = None) -> None:
+        super().__init__(403, code, message, details)
+
+
+class Conflict(ApiError):
+    """The request conflicts with the current state."""
+
+    def __init__(self, message: str, code: str = "conflict", details: dict[str, Any] | None = None) -> None:
+        super().__init__(409, code, message, details)
+
+
+class InvalidInput(ApiError):
+    """The request is well-formed but its content is invalid."""
+
+    def __init__(self, message: str, code: str = "invalid_input", details: dict[str, Any] | None = None) -> None:
+        super().__init__(422, code, message, details)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of every API error."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _database_down() -> bool:
+    exc = sys.exc_info()[1]
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 handler: a clear page (or JSON) without any internals; 503 when the database is unreachable."""
+    if _database_down():
+        status, code, message = 503, "service_unavailable", "The platform's database is unavailable. Try again shortly."
+    else:
+        status, code, message = 500, "internal_error", "Something went wrong on our side. The error has been logged."
+    if _wants_json(request):
+        return JsonResponse(error_body(code, message, {"request_id": getattr(request, "request_id", "")}), status=status)
+    try:
+        return render(request, f"{status}.html", {"request_id": getattr(request, "request_id", "")}, status=status)
+    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        return HttpResponse(message, status=status, content_type="text/plain")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 handler."""
+    if _wants_json(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return render(request, "404.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403 handler."""
+    if _wants_json(request):
+        return JsonResponse(error_body("forbidden", "You do not have access to this."), status=403)
+    return render(request, "403.html", status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 handler."""
+    if _wants_json(request):
+        return JsonResponse(error_body("bad_request", "The request could not be understood."), status=400)
+    return render(request, "400.html", status=400)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF failure view (no internals)."""
+    if _wants_json(request):
+        return JsonResponse(error_body("csrf_failed", "CSRF verification failed. Reload the page and retry."), status=403)
+    return render(request, "403.html", {"csrf": True}, status=403)

@@ -1,0 +1,53 @@
+"""Platform-wide middleware: request ids, the tenant-free health shortcut, tenant resolution by host."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from bdt_project.errors import error_body
+from bdt_project.health import health_check
+
+HEALTH_PATHS = {"/api/v1/health", "/api/v1/health/"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (from ``X-Request-ID`` when well-formed) and echo it in the response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
+        return response
+
+
+class HealthShortcutMiddleware:
+    """Answer the health endpoint before tenant resolution, so it works for any host and with the database down."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path in HEALTH_PATHS and request.method in {"GET", "HEAD"}:
+            status, body = health_check()
+            return JsonResponse(body, status=status)
+        return self.get_response(request)
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    """django-tenants' host resolution with a proper 404 (JSON on the API) for unknown hosts."""
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body("not_found", "No tenant is served at this host."), status=404)
+        return render(request, "404.html", {"unknown_host": True}, status=404)

@@ -1,0 +1,20 @@
+"""URLs served on the platform's public host: landing page, sign-in, and the admin for superusers."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from tenants import views as tenant_views
+
+handler400 = "bdt_project.errors.bad_request"
+handler403 = "bdt_project.errors.permission_denied"
+handler404 = "bdt_project.errors.not_found"
+handler500 = "bdt_project.errors.server_error"
+
+admin.site.site_header = "BDT Platform administration"
+admin.site.site_title = "BDT Platform admin"
+
+urlpatterns = [
+    path("", tenant_views.public_home, name="public_home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+]

@@ -1,0 +1,1 @@
+"""Studies, datasets and their immutable versions (tenant schema)."""

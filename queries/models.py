@@ -1,0 +1,1 @@
+"""Query runs and saved queries (tenant schema)."""

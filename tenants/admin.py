@@ -1,0 +1,52 @@
+"""Platform admin (public host, superusers): tenants, domains, users, memberships, tokens."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from tenants.models import ApiToken, Domain, Membership, Tenant, User
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "slug", "schema_name", "created_at"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["schema_name", "created_at"]
+    inlines = [DomainInline, MembershipInline]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "is_superuser", "date_joined"]
+    search_fields = ["email", "full_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    filter_horizontal = ()
+    list_filter = ["is_active", "is_staff", "is_superuser"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "user", "tenant", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "prefix", "user__email"]
+    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]

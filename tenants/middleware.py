@@ -1,0 +1,63 @@
+"""Page access on tenant hosts: members only, and two-factor authentication where the tenant requires it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from bdt_project.config import config_get
+from tenants.mfa import user_has_totp
+from tenants.selectors import membership_get
+
+# Paths that work without membership: sign-in pages, static files, and the API (which authenticates itself).
+OPEN_PREFIXES = ("/accounts/", "/static/", "/api/", "/favicon.ico")
+
+
+def _is_tenant_request(request: HttpRequest) -> bool:
+    tenant = getattr(request, "tenant", None)
+    return tenant is not None and tenant.schema_name != "public"
+
+
+class MembershipMiddleware:
+    """Only members of the host's tenant see its pages; everyone else is sent to sign in or gets a 403 page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.membership = None  # type: ignore[attr-defined]
+        if not _is_tenant_request(request):
+            return self.get_response(request)
+        user = request.user
+        if user.is_authenticated:
+            request.membership = membership_get(user=user, tenant=request.tenant)  # type: ignore[attr-defined,arg-type]
+        if request.path.startswith(OPEN_PREFIXES):
+            return self.get_response(request)
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if request.membership is None:  # type: ignore[attr-defined]
+            return render(request, "403.html", {"not_member": True}, status=403)
+        return self.get_response(request)
+
+
+class MfaRequiredMiddleware:
+    """Where a tenant requires MFA, members without an authenticator are sent to set one up first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            _is_tenant_request(request)
+            and getattr(request, "membership", None) is not None
+            and not request.path.startswith(OPEN_PREFIXES)
+            and config_get("mfa_required", request.tenant)  # type: ignore[attr-defined]
+            and not user_has_totp(request.user)
+        ):
+            messages.warning(request, "This workspace requires two-factor authentication. Set it up to continue.")
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)

@@ -1,0 +1,81 @@
+"""Pages: the workspace home, the user's settings (tokens, security), and the public landing page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from bdt_project.config import config_get
+from bdt_project.errors import ApiError
+from tenants.mfa import user_has_totp
+from tenants.models import Membership
+from tenants.selectors import api_token_get_for_user, api_token_list_for_user, membership_list_for_user
+from tenants.tokens import api_token_create, api_token_revoke
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The workspace home: who you are here, what you can do, and where to start."""
+    members = Membership.objects.filter(tenant=request.tenant).count()  # type: ignore[attr-defined]
+    return render(request, "tenants/home.html", {"member_count": members})
+
+
+@require_GET
+def public_home(request: HttpRequest) -> HttpResponse:
+    """The platform's landing page: the signed-in user's workspaces, or an invitation to sign in."""
+    memberships = membership_list_for_user(user=request.user) if request.user.is_authenticated else []  # type: ignore[arg-type]
+    return render(request, "tenants/public_home.html", {"memberships": memberships})
+
+
+def _settings_context(request: HttpRequest) -> dict[str, object]:
+    tenant = request.tenant  # type: ignore[attr-defined]
+    return {
+        "tokens": api_token_list_for_user(user=request.user, tenant=tenant),  # type: ignore[arg-type]
+        "has_totp": user_has_totp(request.user),
+        "mfa_required": config_get("mfa_required", tenant),
+        "default_expiry_days": config_get("token_default_expiry_days", tenant),
+        "max_expiry_days": config_get("token_max_expiry_days", tenant),
+    }
+
+
+@login_required
+@require_GET
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The user's settings in this workspace: security (password, two-factor) and API tokens."""
+    return render(request, "tenants/settings.html", _settings_context(request))
+
+
+@login_required
+@require_POST
+def token_create_view(request: HttpRequest) -> HttpResponse:
+    """Create a token (htmx); the secret is rendered once in the response and never again."""
+    context = _settings_context(request)
+    try:
+        days_raw = request.POST.get("expires_days", "").strip()
+        created = api_token_create(
+            user=request.user,  # type: ignore[arg-type]
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            name=request.POST.get("name", ""),
+            expires_days=int(days_raw) if days_raw else None,
+            request=request,
+        )
+        context["created"] = created
+    except ValueError:
+        context["token_error"] = "The lifetime must be a whole number of days."
+    except ApiError as exc:
+        context["token_error"] = exc.message
+    context["tokens"] = api_token_list_for_user(user=request.user, tenant=request.tenant)  # type: ignore[arg-type,attr-defined]
+    status = 422 if "token_error" in context else 200
+    return render(request, "tenants/_tokens.html", context, status=status)
+
+
+@login_required
+@require_POST
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the user's tokens (htmx) and re-render the list."""
+    token = api_token_get_for_user(user=request.user, tenant=request.tenant, token_id=token_id)  # type: ignore[arg-type,attr-defined]
+    if token is not None:
+        api_token_revoke(token=token, actor=request.user, request=request)  # type: ignore[arg-type]
+    return render(request, "tenants/_tokens.html", _settings_context(request), status=200 if token else 404)
