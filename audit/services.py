@@ -41,6 +41,11 @@ def audit_event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def current_schema_name() -> str:
+    """The schema the database connection is set to (django-tenants)."""
+    return str(getattr(connection, "schema_name", "public"))
+
+
 def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
@@ -59,7 +64,7 @@ def _append(event: AuditEvent) -> AuditEvent:
     with transaction.atomic():
         cursor = connection.cursor()
         # One chain per schema: serialize appenders so the chain never forks.
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"audit-chain:{connection.schema_name}"])
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"audit-chain:{current_schema_name()}"])
         last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
         event.prev_hash = last or ""
         event.hash = audit_event_digest(event)
@@ -102,7 +107,7 @@ def audit_event_record(
         request_id=(getattr(request, "request_id", "") if request is not None else ""),
         **fields,
     )
-    if schema_name is not None and schema_name != connection.schema_name:
+    if schema_name is not None and schema_name != current_schema_name():
         with schema_context(schema_name):
             return _append(event)
     return _append(event)

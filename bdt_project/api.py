@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
 
 from bdt_project.api_auth import MemberSessionAuth, TenantRateThrottle, TokenAuth
@@ -22,7 +22,7 @@ api = NinjaAPI(
     version="1",
     description=(
         "Research data platform API. Authenticate with `Authorization: Bearer <token>` (a personal access token of "
-        "this workspace) or the browser session. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`."
+        'this workspace) or the browser session. Errors are `{"error": {"code", "message", "details"}}`.'
     ),
     auth=[TokenAuth(), MemberSessionAuth()],
     throttle=[TenantRateThrottle()],
@@ -60,7 +60,9 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
         for error in exc.errors
     ]
     summary = "; ".join(f"{'.'.join(e['loc'][1:] or e['loc'])}: {e['message']}" for e in errors[:5])
-    return _error(422, "invalid_input", f"Invalid input: {summary}" if summary else "Invalid input.", {"errors": errors})
+    return _error(
+        422, "invalid_input", f"Invalid input: {summary}" if summary else "Invalid input.", {"errors": errors}
+    )
 
 
 @api.exception_handler(AuthenticationError)
@@ -84,7 +86,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     message = exc.message
     if exc.status_code == 403 and "CSRF" in message:
         code, message = "csrf_failed", "CSRF check failed: send the X-CSRFToken header with the session's token."
-    elif exc.status_code == 400 and "JSON" in message.upper():
+    elif exc.status_code == 400 and "parse request body" in message:
         code, message = "malformed_json", "The request body is not valid JSON."
     return _error(exc.status_code, code, message)
 
@@ -124,9 +126,10 @@ class HealthOut(Schema):
 
 
 @api.get("/health", auth=None, throttle=[], response={200: HealthOut, 503: HealthOut}, tags=["platform"])
-def health(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def health(request: HttpRequest) -> Status[dict[str, Any]]:
     """Database and broker checks; open to anyone (the only unauthenticated endpoint)."""
-    return health_check()
+    status, body = health_check()
+    return Status(status, body)
 
 
 def _register_routers() -> None:

@@ -41,23 +41,45 @@ SETTINGS: dict[str, SettingSpec] = {
     spec.key: spec
     for spec in [
         # Limits
-        SettingSpec("upload_max_bytes", int, 2 * 1024**3, "Largest accepted upload, checked while streaming (413).", minimum=1),
+        SettingSpec(
+            "upload_max_bytes", int, 2 * 1024**3, "Largest accepted upload, checked while streaming (413).", minimum=1
+        ),
         SettingSpec("max_columns", int, 5000, "Most columns a dataset may have.", minimum=1),
-        SettingSpec("storage_quota_bytes", int, 200 * 1024**3, "Storage a tenant may use for dataset files.", minimum=0),
+        SettingSpec(
+            "storage_quota_bytes", int, 200 * 1024**3, "Storage a tenant may use for dataset files.", minimum=0
+        ),
         SettingSpec("count_timeout_seconds", float, 10.0, "Timeout of an interactive count.", minimum=0.1),
         SettingSpec("query_timeout_seconds", float, 300.0, "Timeout of a query run on a worker.", minimum=1),
         SettingSpec("max_result_rows", int, 5_000_000, "Most rows a query run may return.", minimum=1),
         SettingSpec("max_concurrent_runs", int, 4, "Query runs a tenant may have executing at once.", minimum=1),
-        SettingSpec("suppression_threshold", int, 10, "Default small-cell threshold k for aggregate-only callers.", minimum=1),
+        SettingSpec(
+            "suppression_threshold", int, 10, "Default small-cell threshold k for aggregate-only callers.", minimum=1
+        ),
         SettingSpec("api_rate_limit", str, "1200/m", "Requests per authenticated API caller (N/s|m|h|d)."),
-        SettingSpec("login_failed_rate_limit", str, "10/m/ip,5/5m/key", "allauth rate limit for failed logins.", tenant_override=False),
+        SettingSpec(
+            "login_failed_rate_limit",
+            str,
+            "10/m/ip,5/5m/key",
+            "allauth rate limit for failed logins.",
+            tenant_override=False,
+        ),
         SettingSpec("token_default_expiry_days", int, 90, "Default lifetime of a personal access token.", minimum=1),
         SettingSpec("token_max_expiry_days", int, 365, "Longest lifetime a personal access token may have.", minimum=1),
-        SettingSpec("duckdb_memory_limit", str, "2GB", "DuckDB memory_limit per worker connection.", tenant_override=False),
-        SettingSpec("duckdb_threads", int, 2, "DuckDB threads per worker connection.", tenant_override=False, minimum=1),
+        SettingSpec(
+            "duckdb_memory_limit", str, "2GB", "DuckDB memory_limit per worker connection.", tenant_override=False
+        ),
+        SettingSpec(
+            "duckdb_threads", int, 2, "DuckDB threads per worker connection.", tenant_override=False, minimum=1
+        ),
         # Feature flags
         SettingSpec("mfa_required", bool, False, "Members must set up TOTP two-factor authentication."),
-        SettingSpec("self_signup_allowed", bool, False, "Anyone may create an account from the login page.", tenant_override=False),
+        SettingSpec(
+            "self_signup_allowed",
+            bool,
+            False,
+            "Anyone may create an account from the login page.",
+            tenant_override=False,
+        ),
     ]
 }
 

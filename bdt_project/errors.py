@@ -75,7 +75,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
     else:
         status, code, message = 500, "internal_error", "Something went wrong on our side. The error has been logged."
     if _wants_json(request):
-        return JsonResponse(error_body(code, message, {"request_id": getattr(request, "request_id", "")}), status=status)
+        return JsonResponse(
+            error_body(code, message, {"request_id": getattr(request, "request_id", "")}), status=status
+        )
     try:
         return render(request, f"{status}.html", {"request_id": getattr(request, "request_id", "")}, status=status)
     except Exception:  # noqa: BLE001 - the error page itself must never fail
@@ -106,5 +108,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF failure view (no internals)."""
     if _wants_json(request):
-        return JsonResponse(error_body("csrf_failed", "CSRF verification failed. Reload the page and retry."), status=403)
+        return JsonResponse(
+            error_body("csrf_failed", "CSRF verification failed. Reload the page and retry."), status=403
+        )
     return render(request, "403.html", {"csrf": True}, status=403)

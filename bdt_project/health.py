@@ -17,7 +17,7 @@ def _database_ok() -> bool:
         with connections["default"].cursor() as cursor:
             cursor.execute("SELECT 1")
             return cursor.fetchone() == (1,)
-    except Exception:  # noqa: BLE001 - any failure means "not ok"; details go to the log only
+    except Exception:
         logger.warning("health: database check failed", exc_info=True)
         connections["default"].close_if_unusable_or_obsolete()
         return False
@@ -30,7 +30,7 @@ def _broker_ok() -> bool:
             return bool(client.ping())
         finally:
             client.close()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("health: broker check failed", exc_info=True)
         return False
 

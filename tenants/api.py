@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from bdt_project.api_auth import principal
@@ -90,13 +90,13 @@ def token_list(request: HttpRequest) -> Any:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut})
-def token_create(request: HttpRequest, payload: TokenCreateIn) -> tuple[int, dict[str, Any]]:
+def token_create(request: HttpRequest, payload: TokenCreateIn) -> Status[dict[str, Any]]:
     """Create a personal access token for this workspace; the secret is returned once."""
     caller = principal(request)
     created = api_token_create(
         user=caller.user, tenant=caller.tenant, name=payload.name, expires_days=payload.expires_days, request=request
     )
-    return 201, {**_token_out(created.token), "token": created.plaintext}
+    return Status(201, {**_token_out(created.token), "token": created.plaintext})
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)

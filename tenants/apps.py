@@ -6,4 +6,4 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants and identity"
 
     def ready(self) -> None:
-        from tenants import signals  # noqa: F401  (login/logout audit receivers)
+        from tenants import permissions, signals  # noqa: F401  (guardian rails, login/logout audit receivers)

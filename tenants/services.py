@@ -8,7 +8,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from django_tenants.utils import schema_context
 
 from audit.services import audit_event_record
 from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -117,7 +116,11 @@ def domain_add(*, tenant: Tenant, domain: str, actor: User | None = None) -> Dom
     with transaction.atomic():
         created = Domain.objects.create(domain=host, tenant=tenant, is_primary=not tenant.domains.exists())  # type: ignore[attr-defined]
         audit_event_record(
-            action="tenant.domain_added", actor=actor, target=tenant, details={"domain": host}, schema_name=tenant.schema_name
+            action="tenant.domain_added",
+            actor=actor,
+            target=tenant,
+            details={"domain": host},
+            schema_name=tenant.schema_name,
         )
     return created
 

@@ -23,6 +23,8 @@ def _audit_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs:
 
 
 @receiver(user_login_failed)
-def _audit_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any) -> None:
+def _audit_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
     audit_event_record(action="auth.login_failed", request=request, details={"email": attempted})

@@ -17,7 +17,7 @@ from bdt_project.config import config_get
 from bdt_project.errors import InvalidInput, NotFound
 from tenants.models import ApiToken, Membership, Tenant, User
 
-TOKEN_PREFIX = "bdt"
+TOKEN_PREFIX = "bdt"  # noqa: S105 - public token prefix
 
 
 def _digest(secret: str) -> str:

@@ -63,7 +63,7 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
         )
         context["created"] = created
     except ValueError:
-        context["token_error"] = "The lifetime must be a whole number of days."
+        context["token_error"] = "The lifetime must be a whole number of days."  # noqa: S105
     except ApiError as exc:
         context["token_error"] = exc.message
     context["tokens"] = api_token_list_for_user(user=request.user, tenant=request.tenant)  # type: ignore[arg-type,attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bdt_project.settings.base import *  # noqa: F403
+from bdt_project.settings.base import *
 from bdt_project.settings.base import STATE_DIR, STATIC_ROOT
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") not in {"0", "false", "False"}

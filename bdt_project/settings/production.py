@@ -6,7 +6,7 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from bdt_project.settings.base import *  # noqa: F403
+from bdt_project.settings.base import *
 from bdt_project.settings.base import env_bool, env_list
 
 DEBUG = False
@@ -29,7 +29,7 @@ CSRF_COOKIE_SECURE = True
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 if os.environ.get("BDT_S3_BUCKET"):
-    STORAGES["default"] = {  # noqa: F405
+    STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["BDT_S3_BUCKET"],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from bdt_project.settings.base import *  # noqa: F403
+from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, REDIS_URL, STATIC_ROOT
 
 # A Celery worker started by the test suite uses the test database directly.
 if os.environ.get("BDT_TEST_DB_NAME"):
-    DATABASES["default"]["NAME"] = os.environ["BDT_TEST_DB_NAME"]  # noqa: F405
+    DATABASES["default"]["NAME"] = os.environ["BDT_TEST_DB_NAME"]
 
 SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789"
 DEBUG = False

@@ -11,7 +11,7 @@ from bdt_project.errors import ApiError
 from tenants.roles import Role
 from tenants.services import domain_add, membership_set, public_tenant_ensure, tenant_create, user_get_or_create
 
-DEMO_PASSWORD = "demo-password-1"
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - documented demo login
 DEMO_PEOPLE = [
     ("owner@demo.local", Role.OWNER, "Olivia Owner"),
     ("steward@demo.local", Role.STEWARD, "Sam Steward"),
@@ -35,7 +35,9 @@ class Command(BaseCommand):
         slug = options["tenant"]
         try:
             domains = ["localhost", "127.0.0.1"] if slug == "demo" else [f"{slug}.localhost"]
-            result = tenant_create(slug=slug, name="Demo Lab" if slug == "demo" else f"Demo Lab ({slug})", domain=domains[0])
+            result = tenant_create(
+                slug=slug, name="Demo Lab" if slug == "demo" else f"Demo Lab ({slug})", domain=domains[0]
+            )
             for extra in domains[1:]:
                 domain_add(tenant=result.tenant, domain=extra)
             for email, role, full_name in DEMO_PEOPLE:
@@ -48,7 +50,9 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         from datasets.demo import demo_study_seed
 
-        demo_study_seed(tenant=result.tenant, participants=options["participants"], seed=options["seed"], stdout=self.stdout)
+        demo_study_seed(
+            tenant=result.tenant, participants=options["participants"], seed=options["seed"], stdout=self.stdout
+        )
         self.stdout.write(
             f"Demo lab ready: http://{domains[0]}:8000/ — sign in as owner@demo.local / {DEMO_PASSWORD} "
             f"(also steward@, analyst@, viewer@demo.local). Platform admin host: {settings.PUBLIC_DOMAIN}."

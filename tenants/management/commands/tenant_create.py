@@ -28,4 +28,6 @@ class Command(BaseCommand):
         except ApiError as exc:
             raise CommandError(exc.message) from exc
         verb = "Created" if result.created else "Already present:"
-        self.stdout.write(f"{verb} tenant {result.tenant.slug} (schema {result.tenant.schema_name}) at {options['domain']}")
+        self.stdout.write(
+            f"{verb} tenant {result.tenant.slug} (schema {result.tenant.schema_name}) at {options['domain']}"
+        )

@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="Tenant slug.")
         parser.add_argument("--email", required=True, help="The user's e-mail (created if missing).")
-        parser.add_argument("--role", choices=Role.values, default=None, help="Role to set (default analyst for new members).")
+        parser.add_argument(
+            "--role", choices=Role.values, default=None, help="Role to set (default analyst for new members)."
+        )
         parser.add_argument("--expires-days", type=int, default=None, help="Token lifetime in days.")
         parser.add_argument("--name", default="cli", help="Token name (default: cli).")
 
@@ -32,7 +34,9 @@ class Command(BaseCommand):
             existing = user.memberships.filter(tenant=tenant).first()  # type: ignore[attr-defined]
             role = options["role"] or (existing.role if existing else Role.ANALYST)
             membership_set(tenant=tenant, user=user, role=role)
-            created = api_token_create(user=user, tenant=tenant, name=options["name"], expires_days=options["expires_days"])
+            created = api_token_create(
+                user=user, tenant=tenant, name=options["name"], expires_days=options["expires_days"]
+            )
         except ApiError as exc:
             raise CommandError(exc.message) from exc
         self.stderr.write(

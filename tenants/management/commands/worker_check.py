@@ -27,7 +27,7 @@ class Command(BaseCommand):
             result = tenant_worker_check.delay()
         try:
             seen = result.get(timeout=options["timeout"])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise CommandError(f"No worker answered within {options['timeout']} s ({type(exc).__name__}).") from exc
         self.stdout.write(json.dumps(seen, indent=2))
         if seen.get("schema") != tenant.schema_name:

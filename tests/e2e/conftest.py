@@ -1,0 +1,332 @@
+"""Browser (e2e) tests: a live server on the session's test database, and Debian's Chromium driven by Playwright.
+
+How this works with django-tenants:
+
+* The tenants live in the test database for the whole session (``tests/conftest.py`` creates them, committed).
+  pytest-django's ``live_server`` would force ``transactional_db``, whose flush truncates those public tables, so
+  these tests do NOT use it. Instead, a session-scoped Django ``LiveServerThread`` serves the test database, and the
+  tests create their data committed (``django_db_blocker.unblock()``, outside any test transaction) with unique
+  e-mail addresses, in tenants of their own (``lab-e2e``, ``lab-e2e-b``), so other tests' counts are undisturbed.
+* pytest-django blocks database access by patching ``BaseDatabaseWrapper.ensure_connection`` on the class, which
+  would also block the server's request threads. Each request thread therefore gets the real method on its own
+  (thread-local) connection objects: the server works whatever the test thread's blocker state is.
+* Tenants are resolved by the Host header: Chromium is started with ``--host-resolver-rules=MAP * 127.0.0.1``, so
+  ``http://lab-e2e.localhost:<port>/`` (or any other name) reaches the live server with that Host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run there without this.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Every host name resolves to this machine, so tenant hosts need no /etc/hosts entries.
+    "--host-resolver-rules=MAP * 127.0.0.1",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / ".bdt" / "screenshots"
+
+E2E_TENANT = ("lab-e2e", "Lab E2E", "lab-e2e.localhost")
+E2E_TENANT_B = ("lab-e2e-b", "Lab E2E Bravo", "lab-e2e-b.localhost")
+PASSWORD = "e2e-correct-horse-battery-9"
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+def _browser_missing_reason() -> str | None:
+    if Path(CHROMIUM).exists():
+        return None
+    return f"{CHROMIUM} is missing: run scripts/ensure_browser.sh (as root) to install Debian's chromium"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without Chromium, skip the e2e tests, unless BDT_REQUIRE_BROWSER=1 (CI), where a missing browser is an error."""
+    reason = _browser_missing_reason()
+    if reason is None:
+        return
+    e2e_items = [item for item in items if item.get_closest_marker("e2e")]
+    if not e2e_items:
+        return
+    if os.environ.get("BDT_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"BDT_REQUIRE_BROWSER=1 but {reason}")
+    for item in e2e_items:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# --- The live server ---------------------------------------------------------------------------------------------
+
+
+def _make_server_class(real_ensure_connection: Callable[..., Any]) -> type:
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.db import connections
+
+    class E2EWSGIServer(ThreadedWSGIServer):
+        """Django's threaded test server, whose request threads bypass pytest-django's DB blocker and are joined."""
+
+        daemon_threads = True
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.request_threads: set[threading.Thread] = set()
+            self._lock = threading.Lock()
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            thread = threading.Thread(
+                target=self.process_request_thread, args=(request, client_address), daemon=True
+            )
+            with self._lock:
+                self.request_threads = {t for t in self.request_threads if t.is_alive()}
+                self.request_threads.add(thread)
+            thread.start()
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            for conn in connections.all(initialized_only=False):
+                conn.ensure_connection = types.MethodType(real_ensure_connection, conn)
+            super().process_request_thread(request, client_address)
+
+        def join_request_threads(self, timeout: float) -> None:
+            with self._lock:
+                threads = list(self.request_threads)
+            for thread in threads:
+                thread.join(timeout)
+
+    return E2EWSGIServer
+
+
+@dataclass
+class LiveServer:
+    """The running server: ``url(host, path)`` builds an address on any host name, served on this port."""
+
+    port: int
+
+    def url(self, host: str, path: str = "/") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture(scope="session")
+def e2e_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
+    """A threaded Django server on 127.0.0.1 (random port) serving the session's test database."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.test.testcases import LiveServerThread
+
+    with django_db_blocker.unblock():
+        real_ensure_connection = BaseDatabaseWrapper.ensure_connection
+
+    class E2EServerThread(LiveServerThread):
+        server_class = _make_server_class(real_ensure_connection)
+
+    # No static handler wrapper: the app's own WhiteNoise (with finders in test settings) serves /static/ after the
+    # tenant middleware, exactly as in production.
+    thread = E2EServerThread("127.0.0.1", static_handler=lambda app: app, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait(timeout=30)
+    if thread.error:
+        raise thread.error
+    yield LiveServer(port=thread.port)
+    httpd = thread.httpd
+    thread.terminate()  # shutdown() + server_close() + join()
+    # Request threads close their DB connections when their (keep-alive) socket closes; wait for them so the test
+    # database can be dropped at the end of the session.
+    httpd.join_request_threads(timeout=10)
+
+
+# --- Tenants and users (committed) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class E2ETenant:
+    slug: str
+    name: str
+    domain: str
+
+    def obj(self) -> Any:
+        from tenants.models import Tenant
+
+        return Tenant.objects.get(slug=self.slug)
+
+
+@pytest.fixture(scope="session")
+def e2e_tenants(django_db_setup: None, django_db_blocker: Any) -> tuple[E2ETenant, E2ETenant]:
+    """Two tenants used only by the e2e tests (created once, committed)."""
+    from django.db import connection
+
+    from tenants.services import tenant_create
+
+    with django_db_blocker.unblock():
+        for slug, name, domain in (E2E_TENANT, E2E_TENANT_B):
+            tenant_create(slug=slug, name=name, domain=domain)
+        connection.set_schema_to_public()
+    return E2ETenant(*E2E_TENANT), E2ETenant(*E2E_TENANT_B)
+
+
+@pytest.fixture(scope="session")
+def e2e_tenant(e2e_tenants: tuple[E2ETenant, E2ETenant]) -> E2ETenant:
+    return e2e_tenants[0]
+
+
+@pytest.fixture(scope="session")
+def e2e_tenant_b(e2e_tenants: tuple[E2ETenant, E2ETenant]) -> E2ETenant:
+    return e2e_tenants[1]
+
+
+@dataclass(frozen=True)
+class E2EUser:
+    email: str
+    password: str
+    pk: int
+
+
+@pytest.fixture
+def make_user(django_db_blocker: Any, request: pytest.FixtureRequest) -> Callable[..., E2EUser]:
+    """``make_user(tenant, role, ..., tenant2, role2)`` -> a committed user with a unique e-mail and a password.
+
+    Pass pairs of (E2ETenant, role) for memberships; none makes a user who belongs nowhere.
+    """
+    from django.db import connection
+
+    from tenants.services import membership_set, user_get_or_create
+
+    def _make(*memberships: tuple[E2ETenant, str], prefix: str = "e2e") -> E2EUser:
+        test = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30]
+        email = f"{prefix}-{test}-{uuid.uuid4().hex[:8]}@example.org"
+        with django_db_blocker.unblock():
+            user = user_get_or_create(email=email, password=PASSWORD)
+            for tenant, role in memberships:
+                membership_set(tenant=tenant.obj(), user=user, role=role)
+            connection.set_schema_to_public()
+        return E2EUser(email=email, password=PASSWORD, pk=user.pk)
+
+    return _make
+
+
+# --- The browser -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, launched once per session (each test gets its own fresh context)."""
+    reason = _browser_missing_reason()
+    if reason is not None:  # only reached when the collection hook did not skip (e.g. marker missing)
+        if os.environ.get("BDT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"BDT_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # launch() starts Chromium with a new, empty, temporary user data dir.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def context(browser: Any, e2e_live_server: LiveServer) -> Iterator[Any]:
+    """A fresh browser context (no cookies, no storage) per test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page in the test's context; on failure, a screenshot is saved to .bdt/screenshots/<test>-FAILED.png."""
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and not page.is_closed():
+        try:
+            page.screenshot(path=str(_screenshot_path(request.node.name, "FAILED")), full_page=True)
+        except Exception:  # the browser may be the thing that failed
+            pass
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _screenshot_path(test_name: str, suffix: str = "") -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name) + (f"-{suffix}" if suffix else "")
+    return SCREENSHOTS / f"{stem}.png"
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
+    """``screenshot(page)`` saves .bdt/screenshots/<test>.png; ``screenshot(page, "step")`` <test>-step.png."""
+
+    def _shot(page: Any, step: str = "") -> Path:
+        path = _screenshot_path(request.node.name, step)
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return _shot
+
+
+# --- Page helpers ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Site:
+    """URLs on the live server for one host, and the sign-in steps a user takes there."""
+
+    server: LiveServer
+    host: str
+
+    def url(self, path: str = "/") -> str:
+        return self.server.url(self.host, path)
+
+    def sign_in(self, page: Any, email: str, password: str, *, next_path: str | None = None) -> Any:
+        """Open the sign-in page on this host, fill in e-mail and password, submit; returns the final response."""
+        path = "/accounts/login/" + (f"?next={next_path}" if next_path else "")
+        page.goto(self.url(path))
+        page.get_by_label(re.compile("e-?mail", re.I)).fill(email)
+        page.get_by_label(re.compile("password", re.I)).fill(password)
+        with page.expect_navigation() as nav:
+            page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+        return nav.value
+
+
+@pytest.fixture
+def site(e2e_live_server: LiveServer, e2e_tenant: E2ETenant) -> Site:
+    return Site(e2e_live_server, e2e_tenant.domain)
+
+
+@pytest.fixture
+def site_b(e2e_live_server: LiveServer, e2e_tenant_b: E2ETenant) -> Site:
+    return Site(e2e_live_server, e2e_tenant_b.domain)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_screenshots() -> None:
+    """Start each session with an empty screenshots folder (only screenshots of this run remain)."""
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)
