@@ -1,1 +1,200 @@
-"""Studies, datasets and their immutable versions (tenant schema)."""
+"""Studies, datasets and their immutable versions, and the ingest jobs that create versions (tenant schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+NAME_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,62}$",
+    "Use 1-63 lower-case letters, digits or underscores, starting with a letter.",
+)
+STUDY_SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z][a-z0-9-]{0,62}$",
+    "Use 1-63 lower-case letters, digits or hyphens, starting with a letter.",
+)
+
+
+class Engine(models.TextChoices):
+    DUCKDB = "duckdb", "DuckDB (Parquet files)"
+    POSTGRES = "postgres", "PostgreSQL (tables in the workspace schema)"
+
+
+class DatasetKind(models.TextChoices):
+    DEMOGRAPHICS = "demographics", "Demographics"
+    MEASURE = "measure", "Measure"
+
+
+class Sensitivity(models.TextChoices):
+    NONE = "", "—"
+    IDENTIFYING = "identifying", "Identifying"
+    SENSITIVE = "sensitive", "Sensitive"
+
+
+class Study(models.Model):
+    """A study: its key columns (id, optional session -> longitudinal), its tables, and per-study settings."""
+
+    slug = models.SlugField(max_length=63, unique=True, validators=[STUDY_SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    id_column = models.CharField(max_length=255, blank=True, help_text="Participant identifier column.")
+    session_column = models.CharField(max_length=255, blank=True, help_text="Visit/session column; set = longitudinal.")
+    age_column = models.CharField(max_length=255, blank=True)
+    sex_column = models.CharField(max_length=255, blank=True)
+    site_column = models.CharField(max_length=255, blank=True, help_text="Site/substudy membership (multi-valued).")
+    demographics = models.ForeignKey(
+        "Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The driving table."
+    )
+    engine = models.CharField(max_length=16, choices=Engine.choices, default=Engine.DUCKDB)
+    suppression_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Small-cell threshold k for aggregate-only callers (default: workspace's)."
+    )
+    allow_duplicate_keys = models.BooleanField(
+        default=False, help_text="Measure tables may hold several rows per merge key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_longitudinal(self) -> bool:
+        return bool(self.session_column)
+
+    @property
+    def keys_confirmed(self) -> bool:
+        return bool(self.id_column)
+
+    def merge_key(self) -> list[str]:
+        """The columns that identify a row: id, or id + session for longitudinal studies."""
+        return [self.id_column, self.session_column] if self.session_column else [self.id_column]
+
+
+class Dataset(models.Model):
+    """A table of a study (demographics or a measure); its content lives in immutable versions."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=63, validators=[NAME_VALIDATOR])
+    kind = models.CharField(max_length=16, choices=DatasetKind.choices, default=DatasetKind.MEASURE)
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    column_meta = models.JSONField(
+        default=dict, blank=True, help_text='{"<column>": {"description": "...", "sensitivity": "identifying"}}'
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    class Meta:
+        ordering = ["study", "kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="dataset_unique_name_in_study")]
+
+    def __str__(self) -> str:
+        return self.title or self.name
+
+    def latest_version(self) -> DatasetVersion | None:
+        return self.versions.order_by("-number").first()
+
+    def column_description(self, column: str) -> str:
+        return str(self.column_meta.get(column, {}).get("description", ""))
+
+    def column_sensitivity(self, column: str) -> str:
+        return str(self.column_meta.get(column, {}).get("sensitivity", ""))
+
+
+class DatasetVersion(models.Model):
+    """One immutable upload of a dataset: original bytes (sha256), Parquet, schema and statistics."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    parquet_sha256 = models.CharField(max_length=64)
+    original_filename = models.CharField(max_length=255)
+    original_file = models.CharField(max_length=500, help_text="Storage name of the original bytes.")
+    parquet_file = models.CharField(max_length=500, help_text="Storage name of the Parquet file.")
+    size_bytes = models.BigIntegerField()
+    parquet_size_bytes = models.BigIntegerField()
+    encoding = models.CharField(max_length=32, default="utf-8")
+    row_count = models.BigIntegerField()
+    participants = models.BigIntegerField(default=0)
+    sessions = models.JSONField(default=list, blank=True)
+    columns = models.JSONField(default=list, help_text="Column profiles: name, type, missing, distinct, min, max...")
+    warnings = models.JSONField(default=list, blank=True)
+    diff = models.JSONField(default=dict, blank=True, help_text="Schema diff against the previous version.")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name} v{self.number}"
+
+    def column_names(self) -> list[str]:
+        return [column["name"] for column in self.columns]
+
+    def column(self, name: str) -> dict[str, Any] | None:
+        return next((column for column in self.columns if column["name"] == name), None)
+
+
+class IngestStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class IngestJob(models.Model):
+    """The background job that turns one uploaded file into a dataset version (or fails, registering nothing)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="ingests")
+    dataset_name = models.CharField(max_length=63)
+    kind = models.CharField(max_length=16, choices=DatasetKind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    original_filename = models.CharField(max_length=255)
+    staged_file = models.CharField(max_length=500, blank=True, help_text="Storage name of the uploaded bytes.")
+    size_bytes = models.BigIntegerField(default=0)
+    encoding = models.CharField(max_length=32, blank=True, help_text="Declared encoding (blank = UTF-8).")
+    status = models.CharField(max_length=16, choices=IngestStatus.choices, default=IngestStatus.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    version = models.ForeignKey(DatasetVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"ingest {self.pk} of {self.dataset_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {IngestStatus.SUCCEEDED, IngestStatus.FAILED}

@@ -1,8 +1,9 @@
-"""A real Celery worker process for the tests that prove the worker path (pytest plugin)."""
+"""Real Celery worker processes for the tests that prove the worker path (pytest plugin)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,55 +15,58 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+ALL_QUEUES = "default,ingest,queries,interactive"
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``celery worker`` on all queues against the test database; stopped at the end of the session."""
+def worker_start(db_name: str, queues: str = ALL_QUEUES, name: str = "test") -> subprocess.Popen[bytes]:
+    """Start ``celery worker`` on ``queues`` against the test database and wait until it answers pings."""
     from bdt_project.celery import app
 
-    with django_db_blocker.unblock():
-        db_name = connection.settings_dict["NAME"]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bdt_project.settings.test", "BDT_TEST_DB_NAME": db_name}
-    log = open(ROOT / ".bdt" / "test-worker.log", "wb")  # noqa: SIM115
+    (ROOT / ".bdt").mkdir(exist_ok=True)
+    log = open(ROOT / ".bdt" / f"test-worker-{name}.log", "wb")  # noqa: SIM115
+    node = f"{name}-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "bdt_project",
-            "worker",
-            "-Q",
-            "default,ingest,queries,interactive",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"test-{os.getpid()}@%h",
+            sys.executable, "-m", "celery", "-A", "bdt_project", "worker", "-Q", queues, "--pool", "solo",
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", node,
         ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {process.returncode}; see .bdt/test-worker.log")
-        if app.control.ping(timeout=0.5):
-            break
+            raise RuntimeError(f"celery worker exited with {process.returncode}; see .bdt/test-worker-{name}.log")
+        if app.control.ping(destination=[node], timeout=0.5):
+            return process
+    process.kill()
+    raise RuntimeError("celery worker did not become ready within 60 s")
+
+
+def worker_stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """Stop a worker: warm shutdown, or SIGKILL to simulate a crash."""
+    if process.poll() is not None:
+        return
+    if kill:
+        process.send_signal(signal.SIGKILL)
     else:
         process.terminate()
-        raise RuntimeError("celery worker did not become ready within 60 s")
-    yield process
-    process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+        process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup: None, django_db_blocker: Any) -> str:
+    with django_db_blocker.unblock():
+        return str(connection.settings_dict["NAME"])
+
+
+@pytest.fixture(scope="session")
+def celery_worker(test_db_name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """One worker on all queues for the whole session."""
+    process = worker_start(test_db_name)
+    yield process
+    worker_stop(process)

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "bdt_project.middleware.RequestIdMiddleware",
     "bdt_project.middleware.HealthShortcutMiddleware",
     "bdt_project.middleware.TenantMiddleware",
+    "datasets.uploads.UploadLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,7 +138,7 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue("default"), Queue("ingest"), Queue("queries"), Queue("interactive")]
 CELERY_TASK_ROUTES = {
-    "datasets.tasks.*": {"queue": "ingest"},
+    "datasets.tasks.ingest_run": {"queue": "ingest"},
     "queries.tasks.query_run_*": {"queue": "queries"},
     "queries.tasks.interactive_*": {"queue": "interactive"},
 }
@@ -149,7 +150,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "ingest-reaper": {"task": "datasets.tasks.ingest_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
+}
 
 # --- Authentication --------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

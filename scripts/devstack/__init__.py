@@ -7,7 +7,8 @@ Entry point: ``scripts/devstack.py`` (``run``, ``test``, ``services``, ``stop``)
 - :mod:`devstack.postgres` / :mod:`devstack.redisdb` — usability checks and the embedded servers;
 - :mod:`devstack.discovery` — the discovery order (environment, ``.env``, local servers, embedded);
 - :mod:`devstack.supervisor` — child processes, signals, shutdown;
-- :mod:`devstack.cli` — the subcommands.
+- :mod:`devstack.run` — ``run``; :mod:`devstack.commands` — ``test``, ``services``, ``stop``;
+- :mod:`devstack.cli` — the command line.
 
 Standard library plus packages from ``requirements/base.txt`` only.
 """

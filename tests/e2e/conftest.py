@@ -16,6 +16,8 @@ How this works with django-tenants:
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
 import shutil
@@ -23,16 +25,14 @@ import threading
 import types
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run there without this.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("BDT_CHROMIUM", "/usr/bin/chromium")  # Debian's package (scripts/ensure_browser.sh)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -50,7 +50,7 @@ SCREENSHOTS = ROOT / ".bdt" / "screenshots"
 E2E_TENANT = ("lab-e2e", "Lab E2E", "lab-e2e.localhost")
 E2E_TENANT_B = ("lab-e2e-b", "Lab E2E Bravo", "lab-e2e-b.localhost")
 PASSWORD = "e2e-correct-horse-battery-9"
-DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT_MS = 10_000  # generous: other test runs may share this machine's two cores
 
 
 def _browser_missing_reason() -> str | None:
@@ -60,17 +60,13 @@ def _browser_missing_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without Chromium, skip the e2e tests, unless BDT_REQUIRE_BROWSER=1 (CI), where a missing browser is an error."""
+    """Without Chromium, skip the e2e tests, unless BDT_REQUIRE_BROWSER=1 (CI): then each fails (``browser``)."""
     reason = _browser_missing_reason()
-    if reason is None:
+    if reason is None or os.environ.get("BDT_REQUIRE_BROWSER") == "1":
         return
-    e2e_items = [item for item in items if item.get_closest_marker("e2e")]
-    if not e2e_items:
-        return
-    if os.environ.get("BDT_REQUIRE_BROWSER") == "1":
-        raise pytest.UsageError(f"BDT_REQUIRE_BROWSER=1 but {reason}")
-    for item in e2e_items:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 # --- The live server ---------------------------------------------------------------------------------------------
@@ -83,17 +79,13 @@ def _make_server_class(real_ensure_connection: Callable[..., Any]) -> type:
     class E2EWSGIServer(ThreadedWSGIServer):
         """Django's threaded test server, whose request threads bypass pytest-django's DB blocker and are joined."""
 
-        daemon_threads = True
-
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.request_threads: set[threading.Thread] = set()
             self._lock = threading.Lock()
 
         def process_request(self, request: Any, client_address: Any) -> None:
-            thread = threading.Thread(
-                target=self.process_request_thread, args=(request, client_address), daemon=True
-            )
+            thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
             with self._lock:
                 self.request_threads = {t for t in self.request_threads if t.is_alive()}
                 self.request_threads.add(thread)
@@ -122,10 +114,24 @@ class LiveServer:
     def url(self, host: str, path: str = "/") -> str:
         return f"http://{host}:{self.port}{path}"
 
+    def http_get(self, host: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """A plain HTTP GET (no browser, no cookies) to this server with ``Host: host``: (status, body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
+        try:
+            connection.request("GET", path, headers={"Host": f"{host}:{self.port}", **(headers or {})})
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
 
-@pytest.fixture(scope="session")
+
+@pytest.fixture(scope="package")
 def e2e_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
-    """A threaded Django server on 127.0.0.1 (random port) serving the session's test database."""
+    """A threaded Django server on 127.0.0.1 (random port) serving the session's test database.
+
+    Package-scoped: it starts with the first e2e test and stops (its threads joined, their connections closed) after
+    the last one, before the rest of the suite goes on.
+    """
     from django.db.backends.base.base import BaseDatabaseWrapper
     from django.test.testcases import LiveServerThread
 
@@ -180,6 +186,18 @@ def e2e_tenants(django_db_setup: None, django_db_blocker: Any) -> tuple[E2ETenan
     return E2ETenant(*E2E_TENANT), E2ETenant(*E2E_TENANT_B)
 
 
+@pytest.fixture(autouse=True)
+def db(e2e_tenants: tuple[E2ETenant, E2ETenant]) -> None:
+    """Replaces pytest-django's ``db`` for the e2e tests: the test database is set up, but no test transaction.
+
+    pytest-django creates the test database only for the databases that collected tests ask for (through ``db``,
+    ``transactional_db``, ``live_server`` or the ``django_db`` mark), so a run of only ``tests/e2e`` would otherwise
+    get none. Its ``db`` would also wrap each test in a transaction, whose data the live server's threads could not
+    see. This fixture of the same name satisfies the first and avoids the second: e2e data is created committed
+    (``make_user``), in the e2e tenants, with unique e-mail addresses.
+    """
+
+
 @pytest.fixture(scope="session")
 def e2e_tenant(e2e_tenants: tuple[E2ETenant, E2ETenant]) -> E2ETenant:
     return e2e_tenants[0]
@@ -198,23 +216,44 @@ class E2EUser:
 
 
 @pytest.fixture
-def make_user(django_db_blocker: Any, request: pytest.FixtureRequest) -> Callable[..., E2EUser]:
-    """``make_user(tenant, role, ..., tenant2, role2)`` -> a committed user with a unique e-mail and a password.
+def committed_db(django_db_blocker: Any) -> Callable[[], AbstractContextManager[None]]:
+    """``with committed_db(): ...`` runs ORM code in the test thread, autocommitted (no test transaction).
 
-    Pass pairs of (E2ETenant, role) for memberships; none makes a user who belongs nowhere.
+    Its connections are closed afterwards: while Playwright's event loop runs in the test thread, Django keeps the
+    test's connection in a context variable rather than the thread, so pytest-django's teardown would not see (and
+    close) it, and the test database could not be dropped at the end of the session.
     """
-    from django.db import connection
+    from django.db import connection, connections
 
+    @contextmanager
+    def _committed() -> Iterator[None]:
+        with django_db_blocker.unblock():
+            try:
+                yield
+            finally:
+                connection.set_schema_to_public()
+                connections.close_all()
+
+    return _committed
+
+
+@pytest.fixture
+def make_user(
+    committed_db: Callable[[], AbstractContextManager[None]], request: pytest.FixtureRequest
+) -> Callable[..., E2EUser]:
+    """``make_user((tenant, role), ...)`` -> a committed user with a unique e-mail, a password and these memberships.
+
+    With no (tenant, role) pairs, the user belongs to no workspace.
+    """
     from tenants.services import membership_set, user_get_or_create
 
     def _make(*memberships: tuple[E2ETenant, str], prefix: str = "e2e") -> E2EUser:
         test = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:30]
         email = f"{prefix}-{test}-{uuid.uuid4().hex[:8]}@example.org"
-        with django_db_blocker.unblock():
+        with committed_db():
             user = user_get_or_create(email=email, password=PASSWORD)
             for tenant, role in memberships:
                 membership_set(tenant=tenant.obj(), user=user, role=role)
-            connection.set_schema_to_public()
         return E2EUser(email=email, password=PASSWORD, pk=user.pk)
 
     return _make
@@ -223,15 +262,33 @@ def make_user(django_db_blocker: Any, request: pytest.FixtureRequest) -> Callabl
 # --- The browser -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, launched once per session (each test gets its own fresh context)."""
+@pytest.fixture(scope="package")
+def _allow_orm_beside_playwright() -> Iterator[None]:
+    """Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run there without this.
+
+    Set only while the e2e tests run (Django reads it at each call): left in ``os.environ``, it would reach the
+    subprocesses of later tests, where ``check --deploy`` rightly reports it (async.E001).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="package")
+def browser(_allow_orm_beside_playwright: None) -> Iterator[Any]:
+    """Debian's Chromium, headless, launched once for the e2e tests (each test gets its own fresh context).
+
+    Package-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop marked as running in the main
+    thread while it is started, which would change how Django keeps connections for every later (non-e2e) test.
+    """
     reason = _browser_missing_reason()
-    if reason is not None:  # only reached when the collection hook did not skip (e.g. marker missing)
+    if reason is not None:
         if os.environ.get("BDT_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"BDT_REQUIRE_BROWSER=1 but {reason}")
+            pytest.fail(f"BDT_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         # launch() starts Chromium with a new, empty, temporary user data dir.
@@ -243,8 +300,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def context(browser: Any, e2e_live_server: LiveServer) -> Iterator[Any]:
-    """A fresh browser context (no cookies, no storage) per test."""
+def context(e2e_live_server: LiveServer, browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies, no storage) per test.
+
+    (The order of the arguments matters: the browser is closed before the server stops.)
+    """
     ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
     ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
     try:
@@ -260,10 +320,8 @@ def page(context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed and not page.is_closed():
-        try:
+        with contextlib.suppress(Exception):  # the browser may be the thing that failed
             page.screenshot(path=str(_screenshot_path(request.node.name, "FAILED")), full_page=True)
-        except Exception:  # the browser may be the thing that failed
-            pass
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -1,0 +1,350 @@
+"""API: studies, datasets, versions and ingests (interface.md, "Studies and datasets")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
+from ninja.pagination import paginate
+
+from bdt_project.api_auth import principal
+from bdt_project.pagination import PagePagination
+from datasets.dictionary import dictionary_csv
+from datasets.ingest import dataset_slug
+from datasets.models import Dataset, DatasetVersion, IngestJob, Study
+from datasets.selectors import (
+    dataset_get,
+    dataset_list_for_study,
+    ingest_get_for_user,
+    study_get_for_user,
+    study_list_for_user,
+    version_get,
+)
+from datasets.services import UploadTooLarge, ingest_job_create, study_create, study_update
+
+router = Router(tags=["studies and datasets"])
+EngineName = Literal["duckdb", "postgres"]
+
+
+class StudyOut(Schema):
+    slug: str
+    name: str
+    description: str
+    id_column: str | None
+    session_column: str | None
+    age_column: str | None
+    sex_column: str | None
+    site_column: str | None
+    longitudinal: bool
+    engine: str
+    demographics: str | None
+    suppression_threshold: int | None
+    allow_duplicate_keys: bool
+    created_at: datetime
+
+
+def _study_out(study: Study) -> dict[str, Any]:
+    return {
+        "slug": study.slug,
+        "name": study.name,
+        "description": study.description,
+        "id_column": study.id_column or None,
+        "session_column": study.session_column or None,
+        "age_column": study.age_column or None,
+        "sex_column": study.sex_column or None,
+        "site_column": study.site_column or None,
+        "longitudinal": study.is_longitudinal,
+        "engine": study.engine,
+        "demographics": study.demographics.name if study.demographics else None,
+        "suppression_threshold": study.suppression_threshold,
+        "allow_duplicate_keys": study.allow_duplicate_keys,
+        "created_at": study.created_at,
+    }
+
+
+class StudyCreateIn(Schema):
+    slug: str = Field(max_length=63)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    id_column: str = Field(min_length=1, max_length=255)
+    session_column: str | None = Field(None, max_length=255)
+    age_column: str | None = Field(None, max_length=255)
+    sex_column: str | None = Field(None, max_length=255)
+    site_column: str | None = Field(None, max_length=255)
+    engine: EngineName = "duckdb"
+    suppression_threshold: int | None = Field(None, ge=1)
+    allow_duplicate_keys: bool = False
+
+
+class StudyPatchIn(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+    id_column: str | None = Field(None, max_length=255)
+    session_column: str | None = Field(None, max_length=255)
+    age_column: str | None = Field(None, max_length=255)
+    sex_column: str | None = Field(None, max_length=255)
+    site_column: str | None = Field(None, max_length=255)
+    engine: EngineName | None = None
+    suppression_threshold: int | None = Field(None, ge=1)
+    allow_duplicate_keys: bool | None = None
+
+
+@router.get("/studies", response=list[StudyOut])
+@paginate(PagePagination)
+def studies_list(request: HttpRequest) -> Any:
+    """Studies of this workspace."""
+    caller = principal(request)
+    return [_study_out(study) for study in study_list_for_user(user=caller.user, tenant=caller.tenant)]
+
+
+@router.post("/studies", response={201: StudyOut})
+def studies_create(request: HttpRequest, payload: StudyCreateIn) -> Status[dict[str, Any]]:
+    """Create a study. `session_column` set = longitudinal (merge key id + session)."""
+    caller = principal(request)
+    fields = payload.dict(exclude={"slug", "name"})
+    fields = {key: value if value is not None or key == "suppression_threshold" else "" for key, value in fields.items()}
+    study = study_create(
+        tenant=caller.tenant, actor=caller.user, slug=payload.slug, name=payload.name, request=request, **fields
+    )
+    return Status(201, _study_out(study))
+
+
+@router.get("/studies/{study}", response=StudyOut)
+def studies_get(request: HttpRequest, study: str) -> dict[str, Any]:
+    """One study."""
+    caller = principal(request)
+    return _study_out(study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study))
+
+
+@router.patch("/studies/{study}", response=StudyOut)
+def studies_patch(request: HttpRequest, study: str, payload: StudyPatchIn) -> dict[str, Any]:
+    """Change a study (key columns are fixed once data is registered)."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    fields = payload.dict(exclude_unset=True)
+    fields = {key: "" if value is None and key.endswith("_column") else value for key, value in fields.items()}
+    updated = study_update(tenant=caller.tenant, actor=caller.user, study=target, request=request, **fields)
+    return _study_out(updated)
+
+
+class IngestRef(Schema):
+    id: int
+    status: str
+    progress: float
+
+
+class UploadAccepted(Schema):
+    dataset: str
+    ingest: IngestRef
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class IngestOut(Schema):
+    id: int
+    study: str
+    status: str
+    progress: float
+    stage: str
+    error: ErrorOut | None
+    error_details: dict[str, Any]
+    dataset: str
+    version: int | None
+    warnings: list[dict[str, Any]]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _ingest_out(job: IngestJob) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "study": job.study.slug,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "stage": job.stage,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "error_details": job.error_details,
+        "dataset": job.dataset_name,
+        "version": job.version.number if job.version else None,
+        "warnings": job.warnings,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+@router.post("/studies/{study}/datasets", response={202: UploadAccepted})
+def datasets_upload(
+    request: HttpRequest,
+    study: str,
+    file: File[UploadedFile] | None = None,
+    name: Form[str | None] = None,
+    kind: Form[Literal["demographics", "measure"]] = "measure",
+    title: Form[str] = "",
+    note: Form[str] = "",
+    encoding: Form[str] = "",
+) -> Status[dict[str, Any]]:
+    """Upload a CSV (multipart). A new name creates the dataset, an existing name adds a version. 202 + ingest."""
+    caller = principal(request)
+    if getattr(request, "upload_too_large", False):
+        raise UploadTooLarge("The file is larger than this workspace's upload limit.")
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    if file is None:
+        from bdt_project.errors import InvalidInput
+
+        raise InvalidInput("Attach the CSV file as the multipart field 'file'.", code="file_missing")
+    dataset_name = name or dataset_slug(file.name or "dataset.csv")
+    job = ingest_job_create(
+        tenant=caller.tenant,
+        actor=caller.user,
+        study=target,
+        upload=file,
+        dataset_name=dataset_name,
+        kind=kind,
+        title=title,
+        note=note,
+        encoding=encoding,
+        request=request,
+    )
+    return Status(
+        202, {"dataset": dataset_name, "ingest": {"id": job.pk, "status": job.status, "progress": job.progress}}
+    )
+
+
+@router.get("/ingests/{ingest_id}", response=IngestOut)
+def ingests_get(request: HttpRequest, ingest_id: int) -> dict[str, Any]:
+    """Status and progress of an ingest; a failed ingest registered nothing."""
+    caller = principal(request)
+    return _ingest_out(ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id))
+
+
+class ColumnOut(Schema):
+    name: str
+    type: str
+    missing: int | None = None
+    distinct: int | None = None
+    min: Any = None
+    max: Any = None
+    mean: float | None = None
+    std: float | None = None
+    top_values: list[Any] | None = None
+    description: str = ""
+    sensitivity: str = ""
+
+
+class VersionOut(Schema):
+    number: int
+    sha256: str
+    row_count: int
+    participants: int
+    sessions: list[str]
+    original_filename: str
+    size_bytes: int
+    created_at: datetime
+    created_by: str | None
+    note: str
+    warnings: list[dict[str, Any]]
+    diff: dict[str, Any]
+    columns: list[ColumnOut]
+
+
+class DatasetOut(Schema):
+    name: str
+    kind: str
+    title: str
+    description: str
+    version_count: int
+    latest_version: VersionOut | None
+
+
+def _version_out(dataset: Dataset, version: DatasetVersion) -> dict[str, Any]:
+    columns = [
+        {
+            **{key: column.get(key) for key in ("name", "type", "missing", "distinct", "min", "max", "mean", "std")},
+            "top_values": column.get("top_values"),
+            "description": dataset.column_description(column["name"]),
+            "sensitivity": dataset.column_sensitivity(column["name"]),
+        }
+        for column in version.columns
+    ]
+    return {
+        "number": version.number,
+        "sha256": version.sha256,
+        "row_count": version.row_count,
+        "participants": version.participants,
+        "sessions": [str(session) for session in version.sessions],
+        "original_filename": version.original_filename,
+        "size_bytes": version.size_bytes,
+        "created_at": version.created_at,
+        "created_by": version.created_by.email if version.created_by else None,
+        "note": version.note,
+        "warnings": version.warnings,
+        "diff": version.diff,
+        "columns": columns,
+    }
+
+
+def _dataset_out(dataset: Dataset) -> dict[str, Any]:
+    versions = list(dataset.versions.all())
+    return {
+        "name": dataset.name,
+        "kind": dataset.kind,
+        "title": dataset.title,
+        "description": dataset.description,
+        "version_count": len(versions),
+        "latest_version": _version_out(dataset, versions[0]) if versions else None,
+    }
+
+
+@router.get("/studies/{study}/datasets", response=list[DatasetOut])
+@paginate(PagePagination)
+def datasets_list(request: HttpRequest, study: str) -> Any:
+    """Datasets of a study, each with its latest version."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    return [_dataset_out(dataset) for dataset in dataset_list_for_study(study=target)]
+
+
+@router.get("/studies/{study}/datasets/{dataset}", response=DatasetOut)
+def datasets_get(request: HttpRequest, study: str, dataset: str) -> dict[str, Any]:
+    """One dataset with its latest version's schema and statistics."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    return _dataset_out(dataset_get(study=target, name=dataset))
+
+
+@router.get("/studies/{study}/datasets/{dataset}/versions", response=list[VersionOut])
+@paginate(PagePagination)
+def versions_list(request: HttpRequest, study: str, dataset: str) -> Any:
+    """Every version of a dataset, newest first."""
+    caller = principal(request)
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    return [_version_out(target, version) for version in target.versions.all()]
+
+
+@router.get("/studies/{study}/datasets/{dataset}/versions/{number}", response=VersionOut)
+def versions_get(request: HttpRequest, study: str, dataset: str, number: int) -> dict[str, Any]:
+    """One version, with its diff against the previous one."""
+    caller = principal(request)
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    return _version_out(target, version_get(dataset=target, number=number))
+
+
+@router.get("/studies/{study}/datasets/{dataset}/dictionary.csv", response={200: None})
+def dictionary_download(request: HttpRequest, study: str, dataset: str, version: int | None = None) -> HttpResponse:
+    """The data dictionary (columns, types, statistics, descriptions, sensitivity) as CSV."""
+    caller = principal(request)
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    chosen = version_get(dataset=target, number=version) if version else target.latest_version()
+    if chosen is None:
+        from bdt_project.errors import NotFound
+
+        raise NotFound("This dataset has no version yet.")
+    response = HttpResponse(dictionary_csv(target, chosen), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'
+    return response

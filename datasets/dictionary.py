@@ -1,0 +1,47 @@
+"""The data dictionary of a dataset version: one row per column, as rows or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from datasets.models import Dataset, DatasetVersion
+
+DICTIONARY_FIELDS = ["dataset", "version", "column", "type", "description", "sensitivity", "missing", "distinct", "min", "max"]
+
+
+def dictionary_rows(dataset: Dataset, version: DatasetVersion) -> list[dict[str, Any]]:
+    """Rows of the dictionary: column facts from the version, descriptions and tags from the dataset."""
+    return [
+        {
+            "dataset": dataset.name,
+            "version": version.number,
+            "column": column["name"],
+            "type": column.get("type", ""),
+            "description": dataset.column_description(column["name"]),
+            "sensitivity": dataset.column_sensitivity(column["name"]),
+            "missing": column.get("missing", ""),
+            "distinct": column.get("distinct", ""),
+            "min": "" if column.get("min") is None else column.get("min"),
+            "max": "" if column.get("max") is None else column.get("max"),
+        }
+        for column in version.columns
+    ]
+
+
+def csv_safe(value: Any) -> Any:
+    """Neutralize spreadsheet formulas (OWASP): prefix cells starting with = + - @ tab or CR with a quote."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + value
+    return value
+
+
+def dictionary_csv(dataset: Dataset, version: DatasetVersion) -> str:
+    """The dictionary as CSV text (formula-safe)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=DICTIONARY_FIELDS)
+    writer.writeheader()
+    for row in dictionary_rows(dataset, version):
+        writer.writerow({key: csv_safe(value) for key, value in row.items()})
+    return buffer.getvalue()

@@ -1,0 +1,190 @@
+"""Forms of the study and dataset pages. They check shape only; services make the decisions."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
+
+from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, Engine, Sensitivity
+
+RESERVED_STUDY_SLUGS = {"new"}
+ON_CONFLICT_CHOICES = [
+    ("version", "New version of the existing dataset"),
+    ("new", "Save as a new dataset"),
+    ("skip", "Skip this file"),
+]
+
+
+def study_slug_suggest(name: str) -> str:
+    """A study slug from a name: lower-case ASCII letters, digits and hyphens, starting with a letter."""
+    slug = slugify(name).replace("_", "-")
+    slug = re.sub(r"-{2,}", "-", slug).strip("-")
+    slug = re.sub(r"^[^a-z]+", "", slug)[:63].strip("-")
+    if slug in RESERVED_STUDY_SLUGS:
+        slug = f"{slug}-study"
+    return slug
+
+
+def encoding_clean(value: str) -> str:
+    """A declared encoding, checked against Python's codecs (blank = UTF-8)."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        codecs.lookup(value)
+    except LookupError as exc:
+        raise ValidationError(f"Unknown encoding {value!r}; try utf-8, latin-1 or cp1252.") from exc
+    return value
+
+
+class StudyCreateForm(forms.Form):
+    """Step 1 of the wizard: name, slug (suggested from the name), description, engine."""
+
+    name = forms.CharField(max_length=200, label="Study name")
+    slug = forms.CharField(
+        max_length=63,
+        required=False,
+        label="Short name (in addresses)",
+        help_text="Lower-case letters, digits and hyphens, starting with a letter. Suggested from the name.",
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    engine = forms.ChoiceField(choices=Engine.choices, initial=Engine.DUCKDB, label="Query engine")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError("A study needs a name.")
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        slug = (cleaned.get("slug") or "").strip()
+        if not slug and cleaned.get("name"):
+            slug = study_slug_suggest(cleaned["name"])
+            if not slug:
+                self.add_error("slug", "Choose a short name: the study name has no letters to build one from.")
+                return cleaned
+        if slug:
+            try:
+                STUDY_SLUG_VALIDATOR(slug)
+            except ValidationError as exc:
+                self.add_error("slug", exc)
+                return cleaned
+            if slug in RESERVED_STUDY_SLUGS:
+                self.add_error("slug", f"{slug!r} is reserved; choose another short name.")
+        cleaned["slug"] = slug
+        return cleaned
+
+
+class DemographicsUploadForm(forms.Form):
+    """Step 2 of the wizard: the demographics CSV (staged until its key columns are confirmed)."""
+
+    file = forms.FileField(
+        label="Demographics file (CSV)",
+        error_messages={"required": "Choose the demographics CSV file to upload."},
+    )
+    encoding = forms.CharField(max_length=32, required=False, help_text="Leave blank for UTF-8.")
+
+    def clean_encoding(self) -> str:
+        return encoding_clean(self.cleaned_data.get("encoding", ""))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not (upload.name or "").lower().endswith(".csv"):
+            raise ValidationError("Upload a .csv file.")
+        if not upload.size:
+            raise ValidationError("The file is empty.")
+        return upload
+
+
+NONE_CHOICE = ("", "None")
+
+
+class KeyColumnsForm(forms.Form):
+    """Step 3 of the wizard: the key columns, chosen from the demographics header."""
+
+    id_column = forms.ChoiceField(label="Participant ID column", help_text="Required: identifies a participant.")
+    session_column = forms.ChoiceField(
+        label="Session column", required=False, help_text="Set it for longitudinal data (one row per visit)."
+    )
+    age_column = forms.ChoiceField(label="Age column", required=False)
+    sex_column = forms.ChoiceField(label="Sex column", required=False)
+    site_column = forms.ChoiceField(
+        label="Site / substudy column", required=False, help_text="Cells may list several sites."
+    )
+    dataset_name = forms.CharField(
+        max_length=63,
+        label="Dataset name",
+        help_text="How the demographics table is named in queries: lower-case letters, digits, underscores.",
+    )
+
+    KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
+
+    def __init__(self, *args: Any, header: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        options = [(column, column) for column in header]
+        for key in self.KEY_FIELDS:
+            field = self.fields[key]
+            assert isinstance(field, forms.ChoiceField)
+            field.choices = [("", "Choose a column…") if key == "id_column" else NONE_CHOICE, *options]
+
+    def clean_dataset_name(self) -> str:
+        name = self.cleaned_data["dataset_name"].strip()
+        NAME_VALIDATOR(name)
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        seen: dict[str, str] = {}
+        for key in self.KEY_FIELDS:
+            value = cleaned.get(key)
+            if not value:
+                continue
+            if value in seen:
+                self.add_error(key, f"{value!r} is already the {self.fields[seen[value]].label.lower()}.")  # type: ignore[union-attr]
+            else:
+                seen[value] = key
+        return cleaned
+
+
+class UploadFileForm(forms.Form):
+    """One file of the upload page (each file is posted on its own)."""
+
+    file = forms.FileField(error_messages={"required": "No file was received. Choose a CSV file and try again."})
+    name = forms.CharField(max_length=63, error_messages={"required": "Give the dataset a name."})
+    kind = forms.ChoiceField(choices=DatasetKind.choices, initial=DatasetKind.MEASURE)
+    on_conflict = forms.ChoiceField(choices=ON_CONFLICT_CHOICES, required=False)
+    new_name = forms.CharField(max_length=63, required=False)
+    encoding = forms.CharField(max_length=32, required=False)
+    title = forms.CharField(max_length=200, required=False)
+    note = forms.CharField(max_length=2000, required=False)
+
+    def clean_encoding(self) -> str:
+        return encoding_clean(self.cleaned_data.get("encoding", ""))
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if not (upload.name or "").lower().endswith(".csv"):
+            raise ValidationError("Only .csv files can be uploaded.")
+        if not upload.size:
+            raise ValidationError("The file is empty.")
+        return upload
+
+    def target_name(self) -> str:
+        """The dataset name the file goes to, after the user's choice for an existing name."""
+        if self.cleaned_data.get("on_conflict") == "new":
+            return (self.cleaned_data.get("new_name") or "").strip()
+        return self.cleaned_data["name"].strip()
+
+
+class ColumnMetaForm(forms.Form):
+    """A column's description and sensitivity tag (stewards)."""
+
+    column = forms.CharField(max_length=1000)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+    sensitivity = forms.ChoiceField(choices=Sensitivity.choices, required=False)

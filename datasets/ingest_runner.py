@@ -1,0 +1,234 @@
+"""Runs an IngestJob: staged upload -> Django-free pipeline -> version registered atomically (or nothing at all)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from bdt_project.config import config_get
+from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
+from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
+from datasets.storage import (
+    copy_local_into_cache,
+    file_sha256,
+    local_path_or_none,
+    storage_copy_to_local,
+    storage_delete,
+    storage_save,
+    version_cache_path,
+    version_names,
+)
+
+logger = logging.getLogger(__name__)
+PROGRESS_INTERVAL_SECONDS = 0.5
+
+
+def _work_root() -> Path:
+    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestStatus.FAILED,
+        error_code=code,
+        error_message=message,
+        error_details=details or {},
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
+    audit_event_record(
+        action="ingest.failed",
+        target=job,
+        actor=job.created_by,
+        details={"dataset": job.dataset_name, "code": code, "message": message},
+    )
+
+
+def _progress_writer(job_id: int) -> Any:
+    last = 0.0
+
+    def report(fraction: float, stage: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < PROGRESS_INTERVAL_SECONDS and fraction < 1.0:
+            return
+        last = now
+        IngestJob.objects.filter(pk=job_id).update(
+            progress=max(0.0, min(1.0, fraction)) * 0.95, stage=stage, heartbeat_at=timezone.now()
+        )
+
+    return report
+
+
+def _options(job: IngestJob, study: Study) -> IngestOptions:
+    known_ids: Path | None = None
+    if job.kind == DatasetKind.MEASURE and study.demographics is not None:
+        demographics = study.demographics.latest_version()
+        if demographics is not None:
+            known_ids = version_cache_path(demographics.parquet_file, demographics.parquet_sha256)
+    return IngestOptions(
+        id_column=study.id_column,
+        session_column=study.session_column or None,
+        encoding=job.encoding or None,
+        max_bytes=config_get("upload_max_bytes", study_tenant()),
+        max_columns=config_get("max_columns", study_tenant()),
+        allow_duplicate_keys=study.allow_duplicate_keys and job.kind == DatasetKind.MEASURE,
+        known_ids_parquet=known_ids,
+        known_ids_column=study.id_column,
+    )
+
+
+def study_tenant() -> Any:
+    """The tenant of the current connection (for per-tenant limits inside workers)."""
+    from django.db import connection
+
+    return getattr(connection, "tenant", None)
+
+
+def ingest_job_execute(job_id: int) -> IngestJob:
+    """Execute one queued job. Safe to call twice: a job found already running was interrupted and is failed."""
+    job = IngestJob.objects.select_related("study", "study__demographics").get(pk=job_id)
+    if job.status == IngestStatus.RUNNING:
+        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        storage_delete([job.staged_file])
+        return IngestJob.objects.get(pk=job_id)
+    if job.status != IngestStatus.QUEUED:
+        return job
+    started = timezone.now()
+    claimed = IngestJob.objects.filter(pk=job.pk, status=IngestStatus.QUEUED).update(
+        status=IngestStatus.RUNNING, started_at=started, heartbeat_at=started, stage="starting"
+    )
+    if not claimed:
+        return IngestJob.objects.get(pk=job_id)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=_work_root()))
+    try:
+        source = local_path_or_none(job.staged_file)
+        if source is None or not source.exists():
+            source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
+        result = ingest_csv(source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk))
+        _register(job, source, result)
+    except IngestError as exc:
+        _fail(job, exc.code, exc.message, exc.details)
+    except Exception:
+        logger.exception("ingest %s failed unexpectedly", job.pk)
+        _fail(job, "internal_error", "The file could not be processed because of an internal error. It was logged.")
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        storage_delete([job.staged_file])
+    return IngestJob.objects.get(pk=job_id)
+
+
+def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
+    """Store the files and create the version in one transaction; remove the files if anything fails."""
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=job.study_id)
+            dataset, created = Dataset.objects.get_or_create(
+                study=study, name=job.dataset_name, defaults={"kind": job.kind, "title": job.title}
+            )
+            latest = dataset.versions.order_by("-number").first()
+            if latest is not None and latest.sha256 == result.sha256:
+                _succeed(job, latest, [*result.warning_dicts(), _identical_warning(latest)])
+                return
+            number = (latest.number if latest else 0) + 1
+            original_name, parquet_name = version_names(study.slug, dataset.name, number)
+            with open(source, "rb") as handle:
+                stored.append(storage_save(original_name, handle))
+            with open(result.parquet_path, "rb") as handle:
+                stored.append(storage_save(parquet_name, handle))
+            parquet_sha = file_sha256(result.parquet_path)
+            columns = [column.to_dict() for column in result.columns]
+            diff = (
+                schema_diff(latest.columns, columns, latest.row_count, result.row_count).to_dict() if latest else {}
+            )
+            version = DatasetVersion.objects.create(
+                dataset=dataset,
+                number=number,
+                sha256=result.sha256,
+                parquet_sha256=parquet_sha,
+                original_filename=job.original_filename,
+                original_file=original_name,
+                parquet_file=parquet_name,
+                size_bytes=result.size_bytes,
+                parquet_size_bytes=result.parquet_path.stat().st_size,
+                encoding=result.encoding,
+                row_count=result.row_count,
+                participants=result.participants,
+                sessions=list(result.sessions),
+                columns=columns,
+                warnings=result.warning_dicts(),
+                diff=diff,
+                note=job.note,
+                created_by=job.created_by,
+            )
+            if job.title and dataset.title != job.title:
+                dataset.title = job.title
+                dataset.save(update_fields=["title"])
+            if dataset.kind == DatasetKind.DEMOGRAPHICS and study.demographics_id is None:
+                study.demographics = dataset
+                study.save(update_fields=["demographics"])
+            audit_event_record(
+                action="dataset_version.created",
+                actor=job.created_by,
+                target=version,
+                details={
+                    "study": study.slug,
+                    "dataset": dataset.name,
+                    "version": number,
+                    "sha256": result.sha256,
+                    "rows": result.row_count,
+                    "new_dataset": created,
+                },
+            )
+            _succeed(job, version, result.warning_dicts())
+        copy_local_into_cache(result.parquet_path, parquet_sha)
+    except Exception:
+        storage_delete(stored)
+        raise
+
+
+def _identical_warning(version: DatasetVersion) -> dict[str, Any]:
+    return {
+        "code": "identical_to_latest",
+        "message": f"The file is identical to version {version.number}; no new version was created.",
+        "details": {"version": version.number},
+    }
+
+
+def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, Any]]) -> None:
+    now = timezone.now()
+    IngestJob.objects.filter(pk=job.pk).update(
+        status=IngestStatus.SUCCEEDED,
+        progress=1.0,
+        stage="done",
+        version=version,
+        warnings=warnings,
+        finished_at=now,
+        heartbeat_at=now,
+    )
+
+
+def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:
+    """Fail running jobs whose worker stopped sending heartbeats (never leave a job 'running')."""
+    cutoff = timezone.now() - (stale_after or timedelta(minutes=5))
+    count = 0
+    for job in IngestJob.objects.filter(status=IngestStatus.RUNNING, heartbeat_at__lt=cutoff):
+        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        storage_delete([job.staged_file])
+        for leftover in _work_root().glob(f"ingest-{job.pk}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        count += 1
+    return count

@@ -1,0 +1,222 @@
+"""Writes for studies, datasets and ingest jobs. Data-changing actions need the steward role or above."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.http import HttpRequest
+
+from audit.services import audit_event_record
+from bdt_project.config import config_get
+from bdt_project.errors import ApiError, Conflict, InvalidInput
+from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, Dataset, DatasetKind, Engine, IngestJob, Study
+from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
+from tenants.access import role_require
+from tenants.models import Tenant
+from tenants.roles import Role
+
+logger = logging.getLogger(__name__)
+
+KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
+STUDY_EDITABLE = ("name", "description", *KEY_FIELDS, "engine", "suppression_threshold", "allow_duplicate_keys")
+
+
+class UploadTooLarge(ApiError):
+    """The upload exceeds the tenant's size limit or storage quota."""
+
+    def __init__(self, message: str, code: str = "file_too_large") -> None:
+        super().__init__(413, code, message)
+
+
+def _role_check(actor: Any, tenant: Tenant, action: str) -> None:
+    """Data-changing actions need steward or above; ``actor=None`` means a trusted system action (CLI)."""
+    if actor is not None:
+        role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action=action)
+
+
+def _validate(validator: Any, value: str, what: str, code: str) -> None:
+    try:
+        validator(value)
+    except ValidationError as exc:
+        raise InvalidInput(f"Invalid {what} {value!r}: {exc.messages[0]}", code=code) from exc
+
+
+def _clean_study_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key not in STUDY_EDITABLE:
+            raise InvalidInput(f"{key} cannot be set on a study.", code="invalid_field")
+        if key in KEY_FIELDS:
+            value = (value or "").strip()
+            if len(value) > 255:
+                raise InvalidInput(f"{key} is longer than 255 characters.", code="invalid_column")
+        if key == "name" and not (value or "").strip():
+            raise InvalidInput("A study needs a name.", code="invalid_name")
+        if key == "engine" and value not in Engine.values:
+            raise InvalidInput(f"engine must be one of {', '.join(Engine.values)}.", code="invalid_engine")
+        if key == "suppression_threshold" and value is not None and (not isinstance(value, int) or value < 1):
+            raise InvalidInput("suppression_threshold must be a whole number of at least 1.", code="invalid_threshold")
+        cleaned[key] = value
+    keys = [cleaned.get(k) for k in KEY_FIELDS if cleaned.get(k)]
+    if len(keys) != len(set(keys)):
+        raise InvalidInput("Each key column must be a different column.", code="duplicate_key_columns")
+    return cleaned
+
+
+def study_create(
+    *, tenant: Tenant, actor: Any, slug: str, name: str, request: HttpRequest | None = None, **fields: Any
+) -> Study:
+    """Create a study (stewards and owners; ``actor=None`` is a trusted system action such as a CLI command).
+
+    Key columns may be confirmed later, from the demographics header.
+    """
+    _role_check(actor, tenant, "create studies")
+    _validate(STUDY_SLUG_VALIDATOR, slug, "study slug", "invalid_slug")
+    cleaned = _clean_study_fields({"name": name, **fields})
+    if Study.objects.filter(slug=slug).exists():
+        raise Conflict(f"A study {slug!r} already exists.", code="study_exists")
+    with transaction.atomic():
+        study = Study.objects.create(slug=slug, created_by=actor, **cleaned)
+        audit_event_record(action="study.created", actor=actor, request=request, target=study, details=cleaned)
+    return study
+
+
+def study_update(
+    *, tenant: Tenant, actor: Any, study: Study, request: HttpRequest | None = None, **fields: Any
+) -> Study:
+    """Change a study's settings. Key columns are fixed once data has been registered against them."""
+    _role_check(actor, tenant, "change studies")
+    cleaned = _clean_study_fields(fields)
+    changed = {key: value for key, value in cleaned.items() if getattr(study, key) != value}
+    if not changed:
+        return study
+    has_data = Dataset.objects.filter(study=study, versions__isnull=False).exists()
+    frozen = [key for key in changed if key in {"id_column", "session_column"}]
+    if frozen and has_data:
+        raise Conflict(
+            f"{', '.join(frozen)} cannot change once datasets are registered; create a new study instead.",
+            code="keys_frozen",
+        )
+    with transaction.atomic():
+        before = {key: getattr(study, key) for key in changed}
+        for key, value in changed.items():
+            setattr(study, key, value)
+        study.save()
+        audit_event_record(
+            action="study.updated", actor=actor, request=request, target=study, details={"from": before, "to": changed}
+        )
+    return study
+
+
+def study_keys_missing(study: Study, header: list[str]) -> list[str]:
+    """Configured key columns (id, session) absent from a header."""
+    return [column for column in study.merge_key() if column and column not in header]
+
+
+def ingest_job_create(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    upload: UploadedFile,
+    dataset_name: str,
+    kind: str,
+    title: str = "",
+    note: str = "",
+    encoding: str = "",
+    request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> IngestJob:
+    """Stage an upload and queue its ingest (202). Nothing is registered until the ingest succeeds."""
+    _role_check(actor, tenant, "upload data")
+    _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
+    if kind not in DatasetKind.values:
+        raise InvalidInput(f"kind must be one of {', '.join(DatasetKind.values)}.", code="invalid_kind")
+    if not study.keys_confirmed:
+        raise Conflict("Confirm the study's key columns (at least the id column) before uploading.", code="keys_missing")
+    existing = Dataset.objects.filter(study=study, name=dataset_name).first()
+    if existing is not None and existing.kind != kind:
+        raise Conflict(f"{dataset_name!r} is a {existing.kind} dataset; upload it as {existing.kind}.", code="kind_mismatch")
+    if kind == DatasetKind.MEASURE and study.demographics_id is None:
+        raise Conflict("Upload the demographics table before measure tables.", code="demographics_missing")
+    limit = config_get("upload_max_bytes", tenant)
+    if upload.size is not None and upload.size > limit:
+        raise UploadTooLarge(f"The file is larger than this workspace's upload limit of {limit:,} bytes.")
+    quota = config_get("storage_quota_bytes", tenant)
+    if upload.size is not None and storage_used_bytes() + 2 * upload.size > quota:
+        raise UploadTooLarge("This workspace's storage quota would be exceeded.", code="storage_quota_exceeded")
+    staged = ""
+    try:
+        with transaction.atomic():
+            job = IngestJob.objects.create(
+                study=study,
+                dataset_name=dataset_name,
+                kind=kind,
+                title=title.strip()[:200],
+                note=note.strip(),
+                original_filename=(upload.name or "upload.csv")[:255],
+                size_bytes=upload.size or 0,
+                encoding=encoding.strip(),
+                created_by=actor,
+            )
+            staged = storage_save(staging_name(job.pk, dataset_name), upload)
+            job.staged_file = staged
+            job.save(update_fields=["staged_file"])
+            audit_event_record(
+                action="ingest.queued",
+                actor=actor,
+                request=request,
+                target=job,
+                details={"study": study.slug, "dataset": dataset_name, "filename": job.original_filename},
+            )
+            if enqueue:
+                transaction.on_commit(lambda: _enqueue(job.pk))
+    except Exception:
+        storage_delete([staged])
+        raise
+    return job
+
+
+def ingest_file_sync(
+    *,
+    study: Study,
+    path: Path,
+    dataset_name: str,
+    kind: str,
+    title: str = "",
+    note: str = "",
+    encoding: str = "",
+    actor: Any = None,
+) -> IngestJob:
+    """Ingest a local file in this process (CLI import, demo seeding): same validation and registration path."""
+    from datasets.ingest_runner import ingest_job_execute
+
+    tenant = connection.tenant  # type: ignore[attr-defined]
+    with open(path, "rb") as handle:
+        upload = File(handle, name=path.name)
+        job = ingest_job_create(
+            tenant=tenant,
+            actor=actor,
+            study=study,
+            upload=upload,  # type: ignore[arg-type]
+            dataset_name=dataset_name,
+            kind=kind,
+            title=title,
+            note=note,
+            encoding=encoding,
+            enqueue=False,
+        )
+    return ingest_job_execute(job.pk)
+
+
+def _enqueue(job_id: int) -> None:
+    from datasets.tasks import ingest_run
+
+    ingest_run.delay(job_id)

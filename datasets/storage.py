@@ -1,0 +1,135 @@
+"""Where dataset files live: Django's storage API under a per-tenant prefix, plus a worker-local cache.
+
+Local disk by default; S3-compatible object storage by setting (django-storages). Query engines never read the
+storage directly: they ask :func:`version_cache_path`, which copies a version's Parquet file into a local cache
+keyed by its sha256 on first use, so every backend works the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+
+from audit.services import current_schema_name
+
+CHUNK = 1024 * 1024
+
+
+def tenant_prefix() -> str:
+    """The storage prefix of the current tenant: every file of a tenant lives below it."""
+    return f"tenants/{current_schema_name()}/"
+
+
+def staging_name(job_id: int, slug: str) -> str:
+    """Storage name for an upload waiting to be ingested."""
+    return f"{tenant_prefix()}staging/{job_id}/{slug}.csv"
+
+
+def version_names(study: str, dataset: str, number: int) -> tuple[str, str]:
+    """Storage names of a version's original bytes and Parquet file."""
+    base = f"{tenant_prefix()}studies/{study}/{dataset}/v{number}"
+    return f"{base}/original.csv", f"{base}/data.parquet"
+
+
+def storage_save(name: str, content: IO[bytes] | File) -> str:
+    """Stream ``content`` into storage under exactly ``name`` (an existing file there is an error)."""
+    if default_storage.exists(name):
+        raise FileExistsError("storage name already taken")
+    saved = default_storage.save(name, content if isinstance(content, File) else File(content))
+    if saved != name:  # the backend renamed it: never silently write somewhere else
+        default_storage.delete(saved)
+        raise FileExistsError("storage name already taken")
+    return saved
+
+
+def storage_delete(names: Iterable[str]) -> None:
+    """Delete files, ignoring ones already gone."""
+    for name in names:
+        if name and default_storage.exists(name):
+            default_storage.delete(name)
+
+
+def storage_open_chunks(name: str) -> Iterator[bytes]:
+    """Read a stored file in chunks (flat memory for any size)."""
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
+
+
+def storage_copy_to_local(name: str, destination: Path) -> Path:
+    """Copy a stored file to a local path (streaming)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with open(destination, "wb") as out:
+        for chunk in storage_open_chunks(name):
+            out.write(chunk)
+    return destination
+
+
+def storage_used_bytes() -> int:
+    """Bytes the current tenant uses in storage (originals + Parquet of every version)."""
+    from django.db.models import Sum
+
+    from datasets.models import DatasetVersion
+
+    totals = DatasetVersion.objects.aggregate(original=Sum("size_bytes"), parquet=Sum("parquet_size_bytes"))
+    return int(totals["original"] or 0) + int(totals["parquet"] or 0)
+
+
+def cache_dir() -> Path:
+    """The worker-local cache directory of version files."""
+    path = Path(getattr(settings, "BDT_CACHE_DIR", settings.BASE_DIR / ".bdt" / "cache"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a local file (streaming)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def version_cache_path(storage_name: str, sha256: str, suffix: str = ".parquet") -> Path:
+    """A local copy of a stored version file, keyed by its sha256; fetched from storage when missing or corrupt."""
+    target = cache_dir() / f"{sha256}{suffix}"
+    if target.exists():
+        return target
+    fd, tmp = tempfile.mkstemp(dir=cache_dir(), suffix=".part")
+    os.close(fd)
+    try:
+        storage_copy_to_local(storage_name, Path(tmp))
+        if file_sha256(Path(tmp)) != sha256:
+            raise OSError("stored file does not match its recorded checksum")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def local_path_or_none(storage_name: str) -> Path | None:
+    """The file's local path when the storage is a local filesystem, else None."""
+    try:
+        return Path(default_storage.path(storage_name))
+    except NotImplementedError:
+        return None
+
+
+def copy_local_into_cache(path: Path, sha256: str, suffix: str = ".parquet") -> None:
+    """Seed the cache with a file the worker just produced (saves a round trip to storage)."""
+    target = cache_dir() / f"{sha256}{suffix}"
+    if not target.exists():
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)

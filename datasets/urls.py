@@ -1,0 +1,24 @@
+"""Pages of studies and datasets (mounted at /studies/)."""
+
+from django.urls import path
+
+from datasets import views
+
+urlpatterns = [
+    path("", views.study_list, name="study_list"),
+    path("new/", views.study_new, name="study_new"),
+    path("new/slug/", views.study_slug_suggestion, name="study_slug_suggestion"),
+    path("<slug:slug>/", views.study_detail, name="study_detail"),
+    path("<slug:slug>/setup/", views.study_setup, name="study_setup"),
+    path("<slug:slug>/setup/demographics/", views.study_setup_demographics, name="study_setup_demographics"),
+    path("<slug:slug>/setup/keys/", views.study_setup_keys, name="study_setup_keys"),
+    path("<slug:slug>/setup/discard/", views.study_setup_discard, name="study_setup_discard"),
+    path("<slug:slug>/upload/", views.study_upload, name="study_upload"),
+    path("<slug:slug>/upload/row/", views.upload_row, name="study_upload_row"),
+    path("<slug:slug>/upload/check/", views.upload_check, name="study_upload_check"),
+    path("<slug:slug>/ingests/<int:job_id>/", views.ingest_status, name="study_ingest_status"),
+    path("<slug:slug>/history/", views.study_history_view, name="study_history"),
+    path("<slug:slug>/datasets/<str:name>/", views.dataset_detail, name="dataset_detail"),
+    path("<slug:slug>/datasets/<str:name>/dictionary.csv", views.dataset_dictionary, name="dataset_dictionary"),
+    path("<slug:slug>/datasets/<str:name>/column/", views.dataset_column_meta, name="dataset_column_meta"),
+]

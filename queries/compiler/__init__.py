@@ -1,0 +1,82 @@
+"""QuerySpec + StudyCatalog -> SQL for DuckDB or PostgreSQL, built only as sqlglot ASTs.
+
+Semantics (bdt-reference §2.5, §3, without BDT's bugs): the demographics table drives (``FROM`` demographics);
+every other dataset named in filters or columns is LEFT JOINed once on the merge key (id, or id + session when
+longitudinal); tables are never joined to each other; all conditions are AND-ed; values inside ``in`` are OR-ed;
+two filters on one dataset must hold on the same joined row; a condition on a joined dataset makes that join
+effectively inner (intended: "has a matching row").
+
+Physical names are positional (see ``queries.catalog``); user text reaches SQL only as literals (values) or as
+quoted aliases taken from the catalog (output column names on DuckDB).
+"""
+
+from __future__ import annotations
+
+from queries.catalog import StudyCatalog
+from queries.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect, validated
+from queries.compiler.count import StepInfo, StepsQuery, StepType, compile_count, compile_steps, describe_filter
+from queries.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
+from queries.compiler.wide import (
+    WideColumn,
+    WideDiscovery,
+    WidePlan,
+    compile_wide,
+    compile_wide_discovery,
+    natural_key,
+    plan_wide,
+    session_label,
+    session_text,
+)
+from queries.spec import QuerySpec, Shape, ValidatedSpec
+
+
+def compile_rows(
+    spec: QuerySpec | ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    shape: Shape | None = None,
+    *,
+    plan: WidePlan | None = None,
+    limit: int | None = None,
+    schema: str | None = None,
+    real_names: bool | None = None,
+) -> str:
+    """Result rows in ``shape`` (default: the spec's). Wide output of a longitudinal study needs the ``plan`` made
+    by :func:`plan_wide` from the results of :func:`compile_wide_discovery`; for cross-sectional studies wide output
+    is the long output."""
+    check_dialect(dialect)
+    v = validated(spec, catalog)
+    if (shape or v.shape) == "wide" and catalog.longitudinal:
+        if plan is None:
+            raise CompileError("wide_needs_plan", "Wide output needs a plan from the discovery queries.")
+        return compile_wide(v, catalog, dialect, plan, limit=limit, schema=schema, real_names=real_names)
+    return compile_long(v, catalog, dialect, limit=limit, schema=schema, real_names=real_names)
+
+
+__all__ = [
+    "DIALECTS",
+    "CompileError",
+    "Dialect",
+    "OutputColumn",
+    "StepInfo",
+    "StepType",
+    "StepsQuery",
+    "WideColumn",
+    "WideDiscovery",
+    "WidePlan",
+    "check_dialect",
+    "compile_count",
+    "compile_long",
+    "compile_rows",
+    "compile_steps",
+    "compile_wide",
+    "compile_wide_discovery",
+    "describe_filter",
+    "natural_key",
+    "output_columns",
+    "plan_wide",
+    "session_label",
+    "session_text",
+    "unique_names",
+    "validated",
+]

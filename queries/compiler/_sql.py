@@ -1,0 +1,239 @@
+"""Building blocks shared by the count, rows and wide compilers: the star-join frame, literals, conditions.
+
+Everything is a sqlglot AST; identifiers are always quoted (``identify=True``) and are either fixed synthetic names
+(``d0``, ``k_id``, ``c3``, ``__row``, ...) or names taken from the catalog. User values only ever enter as
+literals built by sqlglot's expression builders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot import exp
+
+from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_column, physical_table_name
+from queries.spec import SITE_SEPARATORS, QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
+
+Dialect = Literal["duckdb", "postgres"]
+DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres")
+
+
+class CompileError(ValueError):
+    """The spec is valid but cannot be compiled as asked (e.g. a wide result that would be too wide)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def validated(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> ValidatedSpec:
+    """Validate ``spec`` against ``catalog`` (re-validating a ValidatedSpec made for another catalog)."""
+    if isinstance(spec, ValidatedSpec):
+        return spec if spec.catalog is catalog else spec_validate(spec.spec, catalog)
+    return spec_validate(spec, catalog)
+
+
+def check_dialect(dialect: str) -> Dialect:
+    for known in DIALECTS:
+        if dialect == known:
+            return known
+    raise ValueError(f"unsupported dialect {dialect!r}")
+
+
+def render(expression: exp.Expr, dialect: Dialect) -> str:
+    return expression.sql(dialect=dialect, identify=True)
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def ref(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(ident(name), table=ident(table) if table else None)
+
+
+def alias(expression: exp.Expr, name: str) -> exp.Expr:
+    return exp.alias_(expression, ident(name))
+
+
+def table_ref(dataset: DatasetInfo, dialect: Dialect, schema: str | None, alias_name: str) -> exp.Table:
+    """DuckDB: the per-version view the engine registers; PostgreSQL: the loaded version table (in ``schema``)."""
+    name = physical_table_name(dataset) if dialect == "duckdb" else dataset.pg_table or physical_table_name(dataset)
+    db = ident(schema) if dialect == "postgres" and schema else None
+    return exp.Table(this=ident(name), db=db, alias=exp.TableAlias(this=ident(alias_name)))
+
+
+_TYPES: dict[ColumnType, exp.DType] = {
+    "float": exp.DataType.Type.DOUBLE,
+    "date": exp.DataType.Type.DATE,
+    "timestamp": exp.DataType.Type.TIMESTAMP,
+}
+
+
+def literal(value: Value) -> exp.Expr:
+    """A typed SQL literal for one coerced value (see ``queries.spec.coerce_value``)."""
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int):
+        return exp.Literal.number(str(value))
+    if isinstance(value, float):
+        return exp.cast(exp.Literal.number(repr(value)), _TYPES["float"])
+    if isinstance(value, dt.datetime):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), _TYPES["timestamp"])
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), _TYPES["date"])
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise TypeError(f"unsupported literal {type(value).__name__}")
+
+
+def sort_key(expression: exp.Expr, ctype: ColumnType, dialect: Dialect) -> exp.Expr:
+    """Byte-order string sorting on PostgreSQL (``COLLATE "C"``), matching DuckDB's default binary collation."""
+    if dialect == "postgres" and ctype == "string":
+        return exp.Collate(this=expression, expression=ident("C"))
+    return expression
+
+
+def and_all(conditions: Iterable[exp.Expr]) -> exp.Expr | None:
+    items = list(conditions)
+    return exp.and_(*items) if items else None
+
+
+def filter_condition(f: ResolvedFilter, column: exp.Expr) -> exp.Expr:
+    values = [literal(v) for v in f.values]
+    match f.op:
+        case "is_null":
+            return exp.Is(this=column, expression=exp.Null())
+        case "not_null":
+            return exp.Not(this=exp.Is(this=column, expression=exp.Null()))
+        case "between":
+            return exp.Between(this=column, low=values[0], high=values[1])
+        case "in":
+            return exp.In(this=column, expressions=values)
+        case "not_in":
+            return exp.Not(this=exp.In(this=column, expressions=values))
+    ops: dict[str, type[exp.Binary]] = {"eq": exp.EQ, "ne": exp.NEQ, "gt": exp.GT, "gte": exp.GTE, "lt": exp.LT}
+    return ops.get(f.op, exp.LTE)(this=column, expression=values[0])
+
+
+def site_condition(column: exp.Expr, ctype: ColumnType, sites: Sequence[str]) -> exp.Expr:
+    """Whole-token, case-sensitive match of any of ``sites`` in a multi-valued cell.
+
+    Tokens are maximal runs of characters outside ``SITE_SEPARATORS`` (whitespace, ``,`` ``;`` ``{`` ``}`` ``[``
+    ``]`` and both quotes): the cell's separators are translated to spaces and the padded cell is searched for
+    `` <site> ``. NULL cells never match. Site names never contain separators (the validator rejects them), and no
+    pattern syntax (LIKE/regex) is involved, so site text is inert.
+    """
+    text = column if ctype == "string" else exp.cast(column, exp.DataType.Type.TEXT)
+    cleaned = exp.func(
+        "TRANSLATE", text, exp.Literal.string(SITE_SEPARATORS), exp.Literal.string(" " * len(SITE_SEPARATORS))
+    )
+    padded = exp.DPipe(
+        this=exp.DPipe(this=exp.Literal.string(" "), expression=cleaned), expression=exp.Literal.string(" ")
+    )
+    matches = [
+        exp.GT(this=exp.StrPosition(this=padded, substr=exp.Literal.string(f" {s} ")), expression=exp.Literal.number(0))
+        for s in sites
+    ]
+    return exp.or_(*matches) if len(matches) > 1 else matches[0]
+
+
+@dataclass(frozen=True)
+class Condition:
+    kind: Literal["site", "session", "participants", "filter"]
+    expression: exp.Expr
+    filter: ResolvedFilter | None = None
+
+
+class Frame:
+    """``FROM demographics AS d0 LEFT JOIN <dataset> AS d1 ON <merge key> ...`` for a chosen set of datasets.
+
+    Each joined dataset is joined exactly once, directly to the demographics table (never to each other), on the id
+    (and the session, when both sides have it in a longitudinal study).
+    """
+
+    def __init__(self, vspec: ValidatedSpec, dialect: Dialect, schema: str | None, joined: Sequence[str]) -> None:
+        self.vspec = vspec
+        self.catalog = vspec.catalog
+        self.dialect = dialect
+        self.schema = schema
+        self.aliases: dict[str, str] = {self.catalog.demographics: "d0"}
+        for name in joined:
+            if name not in self.aliases:
+                self.aliases[name] = f"d{len(self.aliases)}"
+
+    def col(self, dataset: str, column: str) -> exp.Column:
+        ds = self.catalog.datasets[dataset]
+        return ref(physical_column(ds, column), self.aliases[dataset])
+
+    def ctype(self, dataset: str, column: str) -> ColumnType:
+        return self.catalog.datasets[dataset].type_of(column)
+
+    def ordinals(self) -> list[exp.Column]:
+        return [ref(ROW_ORDINAL, a) for a in self.aliases.values()]
+
+    def id(self) -> exp.Column:
+        return self.col(self.catalog.demographics, self.catalog.keys.id_column)
+
+    def session(self) -> exp.Column | None:
+        s = self.catalog.keys.session_column
+        return None if s is None else self.col(self.catalog.demographics, s)
+
+    def key_type(self, role: Literal["id", "session"]) -> ColumnType:
+        name = self.catalog.keys.id_column if role == "id" else self.catalog.keys.session_column
+        return self.ctype(self.catalog.demographics, name or "")
+
+    def _join_on(self, name: str) -> exp.Expr:
+        keys = [self.catalog.keys.id_column]
+        if self.catalog.joins_on_session(name):
+            keys.append(self.catalog.keys.session_column or "")
+        parts = []
+        for key in keys:
+            left: exp.Expr = self.col(self.catalog.demographics, key)
+            right: exp.Expr = self.col(name, key)
+            if self.ctype(self.catalog.demographics, key) != self.ctype(name, key):
+                left = exp.cast(left, exp.DataType.Type.TEXT)
+                right = exp.cast(right, exp.DataType.Type.TEXT)
+            parts.append(exp.EQ(this=left, expression=right))
+        return exp.and_(*parts)
+
+    def attach(self, select: exp.Select) -> exp.Select:
+        """Add FROM + LEFT JOINs to ``select``."""
+        demo = self.catalog.demo
+        select = select.from_(table_ref(demo, self.dialect, self.schema, "d0"))
+        for name, a in self.aliases.items():
+            if a == "d0":
+                continue
+            table = table_ref(self.catalog.datasets[name], self.dialect, self.schema, a)
+            select = select.join(table, on=self._join_on(name), join_type="LEFT")
+        return select
+
+    def conditions(self) -> list[Condition]:
+        """Site -> session -> participants -> each filter in order (the filtering-report order)."""
+        v, keys, out = self.vspec, self.catalog.keys, []
+        if v.sites and keys.site_column:
+            col = self.col(self.catalog.demographics, keys.site_column)
+            out.append(
+                Condition("site", site_condition(col, self.ctype(self.catalog.demographics, keys.site_column), v.sites))
+            )
+        session = self.session()
+        if v.sessions and session is not None:
+            out.append(Condition("session", exp.In(this=session, expressions=[literal(s) for s in v.sessions])))
+        if v.participants:
+            out.append(
+                Condition("participants", exp.In(this=self.id(), expressions=[literal(p) for p in v.participants]))
+            )
+        for f in v.filters:
+            out.append(Condition("filter", filter_condition(f, self.col(f.dataset, f.column)), f))
+        return out
+
+    def where(self, select: exp.Select, conditions: Sequence[Condition]) -> exp.Select:
+        """Rows with a NULL participant id are never part of a result."""
+        parts: list[exp.Expr] = [exp.Not(this=exp.Is(this=self.id(), expression=exp.Null()))]
+        parts += [c.expression for c in conditions]
+        combined = and_all(parts)
+        return select.where(combined) if combined is not None else select

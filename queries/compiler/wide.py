@@ -1,0 +1,244 @@
+"""Wide (one row per participant) output, computed in the engine in two phases.
+
+Phase 1 (:func:`compile_wide_discovery`): over the filtered long rows, find the distinct sessions and, per output
+column, the largest number of distinct non-null values any participant has. Phase 2 (:func:`plan_wide` +
+:func:`compile_wide`): a column is *static* when no participant has more than one distinct non-null value (over
+the whole result) and is output once; otherwise it is *dynamic* and output as ``<column>_<session label>`` per
+session label, by conditional aggregation. Each cell holds the first non-null value in long-row order (session,
+then source-file row numbers), so duplicate participant-sessions resolve deterministically (first wins).
+
+Labels follow BDT: ``BAS1``/``BASELINE1``/``BASE1``/``visit1``/``v1`` (any case) and ``1``/``1.0``/``1.00`` ->
+``BAS1`` (same for 2 and 3); anything else is upper-cased with characters outside ``[A-Za-z0-9_]`` removed; an
+empty result becomes ``SES<raw>``. Raw sessions sharing a label share its columns (first non-null in session
+order). Labels follow the natural order of their raw sessions (``FU2`` before ``FU12``, ``2`` before ``10``).
+Rows with a NULL session feed static columns only.
+With ``consolidate_baseline`` (opt-in), when at least two of BAS1..BAS3 exist, each dynamic column's BAS1..3 columns
+become one ``<column>_BAS`` holding the highest-numbered non-null value. Cross-sectional studies have no sessions:
+their wide output is the long output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from queries.catalog import ColumnType, StudyCatalog
+from queries.compiler._sql import (
+    CompileError,
+    Dialect,
+    Frame,
+    alias,
+    check_dialect,
+    literal,
+    ref,
+    render,
+    sort_key,
+    validated,
+)
+from queries.compiler.rows import OutputColumn, long_frame, output_columns, unique_names
+from queries.spec import QuerySpec, ValidatedSpec, Value
+
+_BASELINE = re.compile(r"(?:baseline|base|bas|visit|v)([123])|([123])(?:\.0+)?", re.IGNORECASE)
+_CONSOLIDATE = ("BAS3", "BAS2", "BAS1")  # priority: the highest-numbered non-null value wins
+
+
+def session_text(raw: Value) -> str:
+    """Text of a raw session value (integral floats print as integers: 2.0 -> '2')."""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, dt.datetime):
+        return raw.isoformat(sep=" ")
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    return str(raw)
+
+
+def session_label(raw: Value) -> str:
+    text = session_text(raw).strip()
+    m = _BASELINE.fullmatch(text)
+    if m:
+        return f"BAS{m.group(1) or m.group(2)}"
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "", text).upper()
+    return cleaned or f"SES{text}"
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key comparing digit runs numerically: FU2 < FU12, BAS1 < BAS2 < FU1."""
+    chunks = re.findall(r"[0-9]+|[^0-9]+", text)
+    return (*((0, int(t), t) if t[0] in "0123456789" else (1, 0, t) for t in chunks), (-1, 0, text))
+
+
+@dataclass(frozen=True)
+class WideDiscovery:
+    sessions_sql: str  # rows: one distinct non-null session each
+    variability_sql: str | None  # one row: max distinct non-null values per participant, per value column
+    value_columns: tuple[OutputColumn, ...]
+
+
+@dataclass(frozen=True)
+class WideColumn:
+    name: str
+    source: OutputColumn
+    value_index: int  # index among value columns (v<i> in the long CTE)
+    label: str | None  # None for static columns
+    parts: tuple[tuple[Value, ...], ...] | None  # raw-session groups in priority order; None = static
+
+
+@dataclass(frozen=True)
+class WidePlan:
+    id_column: OutputColumn
+    columns: tuple[WideColumn, ...]
+    labels: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id_column.name, *(c.name for c in self.columns))
+
+    @property
+    def types(self) -> tuple[ColumnType, ...]:
+        return (self.id_column.type, *(c.source.type for c in self.columns))
+
+
+def _long_cte(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> tuple[exp.Select, Frame, list[OutputColumn]]:
+    frame = long_frame(v, dialect, schema)
+    values = [c for c in output_columns(v, v.catalog) if c.role == "value"]
+    cols: list[exp.Expr] = [alias(frame.id(), "k_id")]
+    session = frame.session()
+    if session is not None:
+        cols.append(alias(session, "k_ses"))
+    cols += [alias(o, f"r{i}") for i, o in enumerate(frame.ordinals())]
+    cols += [alias(frame.col(c.dataset, c.column), f"v{i}") for i, c in enumerate(values)]
+    return frame.where(frame.attach(exp.select(*cols)), frame.conditions()), frame, values
+
+
+def _require_longitudinal(catalog: StudyCatalog) -> None:
+    if not catalog.longitudinal:
+        raise CompileError("not_longitudinal", "Wide output needs sessions; this study is cross-sectional.")
+
+
+def compile_wide_discovery(
+    spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+) -> WideDiscovery:
+    dialect = check_dialect(dialect)
+    _require_longitudinal(catalog)
+    v = validated(spec, catalog)
+    cte, _, values = _long_cte(v, dialect, schema)
+    sessions = (
+        exp.select(ref("k_ses"))
+        .distinct()
+        .from_("long_rows")
+        .where(exp.Not(this=exp.Is(this=ref("k_ses"), expression=exp.Null())))
+        .with_("long_rows", as_=cte)
+    )
+    variability = None
+    if values:
+        per_id = (
+            exp.select(
+                ref("k_id"),
+                *[alias(exp.Count(this=exp.Distinct(expressions=[ref(f"v{i}")])), f"n{i}") for i in range(len(values))],
+            )
+            .from_("long_rows")
+            .group_by(ref("k_id"))
+        )
+        outer = exp.select(*[alias(exp.Max(this=ref(f"n{i}", "g")), f"n{i}") for i in range(len(values))])
+        variability = render(outer.from_(per_id.subquery(alias="g")).with_("long_rows", as_=cte), dialect)
+    return WideDiscovery(render(sessions, dialect), variability, tuple(values))
+
+
+def plan_wide(
+    spec: QuerySpec | ValidatedSpec,
+    catalog: StudyCatalog,
+    sessions: Sequence[Value],
+    max_distinct: Sequence[int | None],
+    *,
+    max_columns: int | None = None,
+) -> WidePlan:
+    """Decide static/dynamic columns and names from the discovery results."""
+    _require_longitudinal(catalog)
+    v = validated(spec, catalog)
+    outputs = output_columns(v, catalog)
+    id_col = outputs[0]
+    values = [c for c in outputs if c.role == "value"]
+    if len(max_distinct) != len(values):
+        raise ValueError("max_distinct must have one entry per value column")
+    groups: dict[str, list[Value]] = {}
+    for raw in sorted(set(sessions), key=lambda s: (natural_key(session_text(s)), session_text(s))):
+        groups.setdefault(session_label(raw), []).append(raw)
+    labels = list(groups)  # in natural order of each label's first raw session
+    consolidate = v.consolidate_baseline and sum(lbl in groups for lbl in _CONSOLIDATE) >= 2
+
+    static: list[WideColumn] = []
+    dynamic: list[WideColumn] = []
+    for i, (col, n) in enumerate(zip(values, max_distinct, strict=True)):
+        if (n or 0) <= 1:
+            static.append(WideColumn(col.name, col, i, None, None))
+            continue
+        done_bas = False
+        for lbl in labels:
+            if consolidate and lbl in _CONSOLIDATE:
+                if not done_bas:
+                    parts = tuple(tuple(groups[b]) for b in _CONSOLIDATE if b in groups)
+                    dynamic.append(WideColumn(f"{col.name}_BAS", col, i, "BAS", parts))
+                    done_bas = True
+                continue
+            dynamic.append(WideColumn(f"{col.name}_{lbl}", col, i, lbl, (tuple(groups[lbl]),)))
+    columns = static + dynamic
+    if max_columns is not None and len(columns) + 1 > max_columns:
+        raise CompileError(
+            "too_many_columns", f"The wide result would have {len(columns) + 1} columns (limit {max_columns})."
+        )
+    names = unique_names([id_col.name, *(c.name for c in columns)])[1:]
+    columns = [WideColumn(n, c.source, c.value_index, c.label, c.parts) for n, c in zip(names, columns, strict=True)]
+    return WidePlan(id_col, tuple(columns), tuple(labels))
+
+
+def compile_wide(
+    spec: QuerySpec | ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    plan: WidePlan,
+    *,
+    limit: int | None = None,
+    schema: str | None = None,
+    real_names: bool | None = None,
+) -> str:
+    """One row per participant (ordered by id) with the columns of ``plan``."""
+    dialect = check_dialect(dialect)
+    _require_longitudinal(catalog)
+    v = validated(spec, catalog)
+    real = dialect == "duckdb" if real_names is None else real_names
+    cte, frame, _ = _long_cte(v, dialect, schema)
+    order = [exp.Ordered(this=sort_key(ref("k_ses"), frame.key_type("session"), dialect))]
+    order += [exp.Ordered(this=ref(f"r{i}")) for i in range(len(frame.aliases))]
+
+    def first(value: exp.Expr, sessions: tuple[Value, ...] | None) -> exp.Expr:
+        cond: exp.Expr = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+        if sessions is not None:
+            cond = exp.and_(exp.In(this=ref("k_ses"), expressions=[literal(s) for s in sessions]), cond)
+        agg = exp.ArrayAgg(this=exp.Order(this=value.copy(), expressions=[o.copy() for o in order]))
+        filtered = exp.Filter(this=agg, expression=exp.Where(this=cond))
+        return exp.Bracket(this=exp.Paren(this=filtered), expressions=[exp.Literal.number(1)], offset=1)
+
+    select_list: list[exp.Expr] = [alias(ref("k_id"), plan.id_column.name if real else "o0")]
+    for i, col in enumerate(plan.columns, start=1):
+        value = ref(f"v{col.value_index}")
+        if col.parts is None:
+            expr = first(value, None)
+        else:
+            firsts = [first(value, part) for part in col.parts]
+            expr = firsts[0] if len(firsts) == 1 else exp.Coalesce(this=firsts[0], expressions=firsts[1:])
+        select_list.append(alias(expr, col.name if real else f"o{i}"))
+    query = (
+        exp.select(*select_list)
+        .from_("long_rows")
+        .group_by(ref("k_id"))
+        .order_by(sort_key(ref("k_id"), frame.key_type("id"), dialect))
+        .with_("long_rows", as_=cte)
+    )
+    if limit is not None:
+        query = query.limit(int(limit))
+    return render(query, dialect)

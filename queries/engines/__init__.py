@@ -1,0 +1,25 @@
+"""Data engines (Django-free): DuckDB over Parquet files, PostgreSQL over loaded version tables."""
+
+from queries.engines.base import (
+    CountResult,
+    DataEngine,
+    EngineCancelled,
+    EngineError,
+    EngineTimeout,
+    RowLimitExceeded,
+    RunResult,
+    StepCount,
+    report_rows,
+)
+
+__all__ = [
+    "CountResult",
+    "DataEngine",
+    "EngineCancelled",
+    "EngineError",
+    "EngineTimeout",
+    "RowLimitExceeded",
+    "RunResult",
+    "StepCount",
+    "report_rows",
+]

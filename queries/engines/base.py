@@ -1,0 +1,120 @@
+"""The engine contract: ``DataEngine`` protocol, results and user-safe errors.
+
+Error messages never contain file paths, SQL or database error text; the original exception is chained
+(``__cause__``) and logged server-side by the engine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from queries.catalog import ColumnType, StudyCatalog
+from queries.compiler import Dialect, StepType
+from queries.spec import QuerySpec, Shape, ValidatedSpec
+
+
+class EngineError(Exception):
+    """A query could not be run. ``message`` is safe to show to the user; ``code`` is snake_case."""
+
+    code = "engine_error"
+    default_message = "The query could not be run by the data engine."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message or self.default_message
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+
+class EngineTimeout(EngineError):
+    code = "timeout"
+    default_message = "The query took longer than the allowed time and was stopped."
+
+
+class EngineCancelled(EngineError):
+    code = "cancelled"
+    default_message = "The query was cancelled."
+
+
+class RowLimitExceeded(EngineError):
+    code = "row_limit"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"The result has more than {limit} rows, the most allowed; add filters to narrow it.")
+
+
+@dataclass(frozen=True)
+class CountResult:
+    participants: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class StepCount:
+    step: int
+    type: StepType
+    description: str
+    participants: int
+    rows: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    row_count: int
+    columns: tuple[str, ...]
+    types: tuple[ColumnType, ...]
+    shape: Shape
+
+
+@runtime_checkable
+class DataEngine(Protocol):
+    """Runs validated cohort queries on one backend. One operation at a time per engine instance; ``cancel`` may
+    be called from any thread and stops the operation in progress (or, if none, the next one)."""
+
+    dialect: Dialect
+
+    def count(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> CountResult: ...
+
+    def steps(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]: ...
+
+    def run(
+        self,
+        spec: QuerySpec | ValidatedSpec,
+        catalog: StudyCatalog,
+        out_path: str | os.PathLike[str],
+        *,
+        shape: Shape | None = None,
+    ) -> RunResult: ...
+
+    def cancel(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def report_rows(counts: list[StepCount], by: str = "participants") -> list[dict[str, object]]:
+    """Filtering-report rows (interface.md ``/report`` steps) from step counts, counting ``participants`` or
+    ``rows`` (distinct merge keys, BDT's unit)."""
+    out: list[dict[str, object]] = []
+    initial = getattr(counts[0], by) if counts else 0
+    previous: int | None = None
+    for c in counts:
+        after = int(getattr(c, by))
+        before = previous
+        removed = 0 if before is None else before - after
+        out.append(
+            {
+                "step": c.step,
+                "type": c.type,
+                "description": c.description,
+                "before": before,
+                "after": after,
+                "removed": removed,
+                "removed_pct": round(100.0 * removed / before, 2) if before else 0.0,
+                "cumulative_pct": round(100.0 * (initial - after) / initial, 2) if initial else 0.0,
+            }
+        )
+        previous = after
+    return out

@@ -1,0 +1,236 @@
+"""Shared engine logic: compile, guard with timeout/cancel, run the two-phase wide flow, write Parquet atomically.
+
+Concrete engines supply a handful of primitives (register/load datasets, fetch rows, write a Parquet file,
+interrupt, classify an exception). Timeout: a watchdog timer per operation interrupts the backend when the
+operation's wall-clock budget is spent (PostgreSQL additionally gets ``statement_timeout``). Cancel: sets a flag and
+interrupts the backend; it applies to the operation in progress or, if there is none, to the next one.
+
+Row cap: queries are compiled with ``LIMIT max_rows + 1``; if more than ``max_rows`` rows come back the partial file
+is deleted and :class:`RowLimitExceeded` is raised — results are never silently truncated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from queries.catalog import ColumnType, DatasetInfo, StudyCatalog
+from queries.compiler import (
+    CompileError,
+    Dialect,
+    compile_count,
+    compile_rows,
+    compile_steps,
+    compile_wide_discovery,
+    output_columns,
+    plan_wide,
+    validated,
+)
+from queries.engines.base import (
+    CountResult,
+    EngineCancelled,
+    EngineError,
+    EngineTimeout,
+    RowLimitExceeded,
+    RunResult,
+    StepCount,
+)
+from queries.spec import QuerySpec, Shape, ValidatedSpec
+
+logger = logging.getLogger(__name__)
+Interruption = Literal["interrupt", "timeout"]
+
+
+class SqlEngine(ABC):
+    dialect: ClassVar[Dialect]
+    schema: str | None = None
+
+    def __init__(self, *, timeout_s: float | None, max_rows: int | None, max_wide_columns: int | None) -> None:
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        if max_rows is not None and max_rows < 0:
+            raise ValueError("max_rows must be >= 0")
+        self.timeout_s = timeout_s
+        self.max_rows = max_rows
+        self.max_wide_columns = max_wide_columns
+        self._operation_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._running = False
+        self._cancel_requested = False
+        self._timed_out = False
+
+    # --- primitives -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def _prepare(self, catalog: StudyCatalog, datasets: Sequence[DatasetInfo]) -> None:
+        """Make every dataset queryable under its physical name (views / loaded tables)."""
+
+    @abstractmethod
+    def _fetch_all(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def _write_parquet(
+        self, sql: str, names: Sequence[str], types: Sequence[ColumnType], path: Path, max_rows: int | None
+    ) -> int:
+        """Write the result of ``sql`` to ``path``; return the row count (may stop early past ``max_rows``)."""
+
+    @abstractmethod
+    def _interrupt(self) -> None:
+        """Stop the statement running on the backend (called from another thread)."""
+
+    @abstractmethod
+    def _classify(self, exc: BaseException) -> Interruption | None:
+        """Whether ``exc`` is the backend's 'interrupted' (or server-side timeout) error."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the backend connection."""
+
+    def _known_error(self, exc: BaseException) -> EngineError | None:
+        """A more specific user-safe error for a backend exception (e.g. out of memory), if there is one."""
+        return None
+
+    # --- guard ----------------------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        with self._state_lock:
+            self._cancel_requested = True
+            if self._running:
+                self._interrupt()
+
+    def _on_timeout(self) -> None:
+        with self._state_lock:
+            if self._running:
+                self._timed_out = True
+                self._interrupt()
+
+    def _checkpoint(self) -> None:
+        """Raise if the operation was cancelled or timed out between two statements."""
+        with self._state_lock:
+            if self._cancel_requested:
+                self._cancel_requested = False
+                raise EngineCancelled()
+            if self._timed_out:
+                raise EngineTimeout()
+
+    @contextlib.contextmanager
+    def _operation(self, catalog: StudyCatalog, datasets: Sequence[DatasetInfo]) -> Iterator[None]:
+        """One guarded operation: datasets are prepared first (cancellable, but outside the time budget, so a
+        large first-time load is never killed by the query timeout), then the timer starts."""
+        with self._operation_lock:
+            with self._state_lock:
+                self._timed_out = False
+                self._running = True
+            self._checkpoint_or_reset()
+            timer = None
+            try:
+                self._prepare(catalog, datasets)
+                self._checkpoint()
+                if self.timeout_s:
+                    timer = threading.Timer(self.timeout_s, self._on_timeout)
+                    timer.daemon = True
+                    timer.start()
+                yield
+                self._checkpoint()
+            except (EngineError, CompileError):
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                with self._state_lock:
+                    self._running = False
+
+    def _checkpoint_or_reset(self) -> None:
+        try:
+            self._checkpoint()
+        except EngineError:
+            with self._state_lock:
+                self._running = False
+            raise
+
+    def _translate(self, exc: Exception) -> EngineError:
+        kind = self._classify(exc)
+        with self._state_lock:
+            cancelled, self._cancel_requested = self._cancel_requested, False
+            timed_out = self._timed_out
+        if cancelled and kind == "interrupt":
+            return EngineCancelled()
+        if kind == "timeout" or (kind == "interrupt" and timed_out):
+            return EngineTimeout()
+        if kind == "interrupt":
+            return EngineCancelled()
+        known = self._known_error(exc)
+        if known is not None:
+            return known
+        logger.warning("%s engine error: %s: %s", self.dialect, type(exc).__name__, exc)
+        return EngineError()
+
+    # --- operations -----------------------------------------------------------------------------------------
+    def _datasets(self, catalog: StudyCatalog, names: Sequence[str]) -> list[DatasetInfo]:
+        return [catalog.demo, *(catalog.datasets[n] for n in names)]
+
+    def count(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> CountResult:
+        v = validated(spec, catalog)
+        sql = compile_count(v, catalog, self.dialect, schema=self.schema)
+        with self._operation(catalog, self._datasets(catalog, v.filter_datasets)):
+            participants, rows = self._fetch_all(sql)[0]
+        return CountResult(int(participants), int(rows))
+
+    def steps(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
+        v = validated(spec, catalog)
+        query = compile_steps(v, catalog, self.dialect, schema=self.schema)
+        with self._operation(catalog, self._datasets(catalog, v.filter_datasets)):
+            row = self._fetch_all(query.sql)[0]
+        values = dict(zip([f"{p}{s.step}" for s in query.steps for p in ("p", "r")], row, strict=True))
+        return [
+            StepCount(s.step, s.type, s.description, int(values[s.participants_column]), int(values[s.rows_column]))
+            for s in query.steps
+        ]
+
+    def run(
+        self,
+        spec: QuerySpec | ValidatedSpec,
+        catalog: StudyCatalog,
+        out_path: str | os.PathLike[str],
+        *,
+        shape: Shape | None = None,
+    ) -> RunResult:
+        """Write the result rows to ``out_path`` (Parquet, atomically replaced; nothing is left on failure)."""
+        v = validated(spec, catalog)
+        shape = shape or v.shape
+        limit = None if self.max_rows is None else self.max_rows + 1
+        out = Path(out_path)
+        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.part")
+        try:
+            with self._operation(catalog, self._datasets(catalog, v.joined)):
+                if shape == "wide" and catalog.longitudinal:
+                    discovery = compile_wide_discovery(v, catalog, self.dialect, schema=self.schema)
+                    sessions = [r[0] for r in self._fetch_all(discovery.sessions_sql)]
+                    self._checkpoint()
+                    maxima: Sequence[int | None] = ()
+                    if discovery.variability_sql is not None:
+                        maxima = self._fetch_all(discovery.variability_sql)[0]
+                        self._checkpoint()
+                    plan = plan_wide(v, catalog, sessions, maxima, max_columns=self.max_wide_columns)
+                    names, types = plan.names, plan.types
+                    sql = compile_rows(v, catalog, self.dialect, "wide", plan=plan, limit=limit, schema=self.schema)
+                else:
+                    cols = output_columns(v, catalog)
+                    names, types = tuple(c.name for c in cols), tuple(c.type for c in cols)
+                    sql = compile_rows(v, catalog, self.dialect, "long", limit=limit, schema=self.schema)
+                n = self._write_parquet(sql, names, types, tmp, self.max_rows)
+                if self.max_rows is not None and n > self.max_rows:
+                    raise RowLimitExceeded(self.max_rows)
+            os.replace(tmp, out)
+        except CompileError as exc:
+            raise EngineError(exc.message, code=exc.code) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return RunResult(n, tuple(names), tuple(types), "wide" if shape == "wide" and catalog.longitudinal else "long")

@@ -1,0 +1,104 @@
+"""Fixtures for the datasets tests: CSV uploads, studies, and running an ingest to completion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from datasets.ingest_runner import ingest_job_execute
+from datasets.models import IngestJob, Study
+from tests.conftest import ApiClient
+
+DEMOGRAPHICS = (
+    "participant_id,session,age,sex,site\n"
+    "001,BAS1,25.5,F,Discovery;Longitudinal_Adult\n"
+    "001,FU1,26.0,F,Discovery;Longitudinal_Adult\n"
+    "002,BAS1,31,M,{Discovery, Neurofeedback}\n"
+    "003,BAS1,40.25,F,Neurofeedback\n"
+    "003,FU1,41,F,Neurofeedback\n"
+)
+COGNITIVE = (
+    "participant_id,session,working_memory,note\n"
+    '001,BAS1,101.5,"said ""hi"", then left"\n'
+    "001,FU1,99,=SUM(A1)\n"
+    "002,BAS1,,\n"
+    "999,BAS1,88,unknown participant\n"
+)
+
+
+def csv_upload(text: str | bytes, name: str = "data.csv") -> SimpleUploadedFile:
+    """An in-memory upload with the given content."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+@pytest.fixture
+def steward_api(api: Callable[..., ApiClient], tenant_a: Any) -> ApiClient:
+    return api(tenant_a, "steward")
+
+
+@pytest.fixture
+def make_study(steward_api: ApiClient) -> Callable[..., dict[str, Any]]:
+    """Create a study through the API; longitudinal on participant_id + session by default."""
+
+    def _make(slug: str = "memory", **fields: Any) -> dict[str, Any]:
+        payload = {"slug": slug, "name": slug.title(), "id_column": "participant_id", "session_column": "session"}
+        payload.update(fields)
+        response = steward_api.post("/api/v1/studies", payload)
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return _make
+
+
+@pytest.fixture
+def upload(steward_api: ApiClient, django_capture_on_commit_callbacks: Any, tenant_a: Any) -> Callable[..., Any]:
+    """Upload a CSV through the API and run its ingest to the end (in-process); returns the final ingest JSON."""
+
+    def _upload(study: str, text: str | bytes, name: str, kind: str = "measure", client: ApiClient | None = None,
+                **form: str) -> tuple[Any, dict[str, Any] | None]:
+        caller = client or steward_api
+        response = caller.post(
+            f"/api/v1/studies/{study}/datasets",
+            {"file": csv_upload(text, f"{name}.csv"), "name": name, "kind": kind, **form},
+            multipart=True,
+        )
+        if response.status_code != 202:
+            return response, None
+        job_id = response.json()["ingest"]["id"]
+        with tenant_context(tenant_a):
+            ingest_job_execute(job_id)
+        connection.set_schema_to_public()
+        return response, caller.get(f"/api/v1/ingests/{job_id}").json()
+
+    return _upload
+
+
+def study_files(tenant: Any, slug: str) -> list[str]:
+    """Every storage name under the tenant's prefix (to prove nothing is left behind)."""
+    from datasets.storage import tenant_prefix
+    from tests.datasets.storage_walk import walk
+
+    with tenant_context(tenant):
+        return sorted(walk(tenant_prefix()))
+
+
+def ingest_jobs(tenant: Any) -> list[IngestJob]:
+    with tenant_context(tenant):
+        return list(IngestJob.objects.all())
+
+
+def studies(tenant: Any) -> list[Study]:
+    with tenant_context(tenant):
+        return list(Study.objects.all())
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: Any, tmp_path: Any) -> None:
+    """Each test gets its own storage root, so 'nothing left behind' checks see only that test's files."""
+    settings.MEDIA_ROOT = tmp_path / "media"

@@ -1,0 +1,116 @@
+"""Fixtures for the Django-free query core: fixture studies as Parquet, engines, a private PostgreSQL database.
+
+PostgreSQL: a database of our own (``queries_core_test``) on the server named by ``QUERIES_CORE_PG_DSN``
+(default 127.0.0.1:5432 as postgres), dropped and recreated per test session and dropped at the end. It uses the
+ICU ``en-US`` collation on purpose, so byte-order sorting has to come from the compiler's ``COLLATE "C"``.
+If the server is unreachable the PostgreSQL tests are skipped, except under CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.engines.duckdb_engine import DuckDBEngine
+from queries.engines.postgres_engine import PostgresEngine
+from tests.queries_core import oracle
+from tests.queries_core.studies import build_catalog
+
+PG_BASE_DSN = os.environ.get("QUERIES_CORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+PG_TEST_DB = "queries_core_test"
+PG_SCHEMA = "study_data"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("queries_core_data")
+
+
+@pytest.fixture(scope="session")
+def catalogs(data_dir: Path) -> dict[str, StudyCatalog]:
+    return {key: build_catalog(key, data_dir / key) for key in ("xs", "rk", "vs")}
+
+
+@pytest.fixture(scope="session")
+def oracles() -> dict[str, oracle.Study]:
+    return {key: oracle.load(key) for key in ("xs", "rk", "vs")}
+
+
+def _admin() -> psycopg.Connection:
+    return psycopg.connect(PG_BASE_DSN, autocommit=True, connect_timeout=3)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    try:
+        admin = _admin()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+        admin.execute(
+            f"CREATE DATABASE \"{PG_TEST_DB}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+    dsn = make_conninfo(PG_BASE_DSN, dbname=PG_TEST_DB)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
+    yield dsn
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def duck_engine() -> Iterator[DuckDBEngine]:
+    engine = DuckDBEngine(memory_limit="512MB", threads=2, timeout_s=30)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_dsn: str) -> Iterator[PostgresEngine]:
+    engine = PostgresEngine(pg_dsn, schema=PG_SCHEMA, timeout_s=30, batch_size=4, load_batch_size=3)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request: pytest.FixtureRequest) -> DuckDBEngine | PostgresEngine:
+    name = "duck_engine" if request.param == "duckdb" else "pg_engine"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def heavy(tmp_path_factory: pytest.TempPathFactory) -> StudyCatalog:
+    """Two participants with 10,000 rows each on both sides: the join has 2 x 10^8 rows (seconds of work)."""
+    d = tmp_path_factory.mktemp("heavy")
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT 'H' || (i % 2)::VARCHAR AS id, (i % 97)::DOUBLE AS x FROM range(20000) t(i)) "
+        f"TO '{d}/demo.parquet' (FORMAT parquet)"
+    )
+    con.execute(
+        f"COPY (SELECT 'H' || (i % 2)::VARCHAR AS id, i::BIGINT AS v FROM range(20000) t(i)) "
+        f"TO '{d}/m.parquet' (FORMAT parquet)"
+    )
+    demo = DatasetInfo(
+        "heavy_demo",
+        "demographics",
+        1,
+        "a",
+        (ColumnInfo("id", "string"), ColumnInfo("x", "float")),
+        str(d / "demo.parquet"),
+    )
+    m = DatasetInfo(
+        "heavy_m", "measure", 1, "b", (ColumnInfo("id", "string"), ColumnInfo("v", "integer")), str(d / "m.parquet")
+    )
+    return StudyCatalog(StudyKeys("id"), "heavy_demo", {"heavy_demo": demo, "heavy_m": m})

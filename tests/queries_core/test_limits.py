@@ -1,0 +1,143 @@
+"""Timeouts, cancellation, row caps and user-safe errors on both engines."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from queries.catalog import ColumnInfo, StudyCatalog
+from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
+from queries.engines.duckdb_engine import DuckDBEngine
+from queries.engines.postgres_engine import PostgresEngine
+from queries.engines.runner import SqlEngine
+from tests.queries_core.conftest import PG_SCHEMA
+
+HEAVY = {"filters": [{"dataset": "heavy_m", "column": "v", "op": "gt", "value": -1}]}
+
+
+EngineFactory = Callable[..., SqlEngine]
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def make_engine(request: pytest.FixtureRequest, heavy: StudyCatalog) -> Iterator[EngineFactory]:
+    made: list[SqlEngine] = []
+
+    def factory(**kwargs: Any) -> SqlEngine:
+        engine: SqlEngine
+        if request.param == "duckdb":
+            engine = DuckDBEngine(threads=2, **kwargs)
+        else:
+            dsn = request.getfixturevalue("pg_dsn")
+            engine = PostgresEngine(dsn, schema=PG_SCHEMA, batch_size=5, **kwargs)
+            for ds in heavy.datasets.values():  # load up front so the tests time the query, not the load
+                engine.ensure_loaded(ds, ["id"])
+        made.append(engine)
+        return engine
+
+    yield factory
+    for engine in made:
+        engine.close()
+
+
+def test_timeout_stops_the_query_and_the_engine_stays_usable(
+    make_engine: EngineFactory, heavy: StudyCatalog, catalogs: dict[str, StudyCatalog]
+) -> None:
+    engine = make_engine(timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(EngineTimeout) as info:
+        engine.count(HEAVY, heavy)
+    assert time.monotonic() - started < 5
+    assert info.value.code == "timeout" and "SELECT" not in info.value.message
+    assert engine.count({}, catalogs["xs"]).participants == 11  # same connection, next query fine
+    with pytest.raises(EngineTimeout):
+        engine.steps(HEAVY, heavy)
+    assert engine.count({}, catalogs["rk"]).rows == 13
+
+
+def test_cancel_from_another_thread(
+    make_engine: EngineFactory, heavy: StudyCatalog, catalogs: dict[str, StudyCatalog]
+) -> None:
+    engine = make_engine()
+    outcome: list[BaseException | object] = []
+
+    def work() -> None:
+        try:
+            outcome.append(engine.count(HEAVY, heavy))
+        except BaseException as exc:  # recorded for the assertion
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.4)
+    engine.cancel()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], EngineCancelled), outcome
+    assert time.monotonic() - started < 5
+    assert engine.count({}, catalogs["xs"]).participants == 11
+
+
+def test_cancel_before_an_operation_cancels_the_next_one_only(
+    make_engine: EngineFactory, catalogs: dict[str, StudyCatalog]
+) -> None:
+    engine = make_engine()
+    engine.cancel()
+    with pytest.raises(EngineCancelled):
+        engine.count({}, catalogs["xs"])
+    assert engine.count({}, catalogs["xs"]).participants == 11
+
+
+@pytest.mark.parametrize(("study", "shape", "size"), [("xs", "long", 11), ("rk", "long", 13), ("rk", "wide", 6)])
+def test_row_cap_fails_instead_of_truncating(
+    make_engine: EngineFactory, catalogs: dict[str, StudyCatalog], tmp_path: Path, study: str, shape: str, size: int
+) -> None:
+    out = tmp_path / "out.parquet"
+    with pytest.raises(RowLimitExceeded) as info:
+        make_engine(max_rows=size - 1).run({"shape": shape}, catalogs[study], out)
+    assert info.value.limit == size - 1 and info.value.code == "row_limit"
+    assert list(tmp_path.iterdir()) == []  # no result, no partial file
+    assert make_engine(max_rows=size).run({"shape": shape}, catalogs[study], out).row_count == size
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def _without_file(catalog: StudyCatalog, path: str) -> StudyCatalog:
+    demo = dataclasses.replace(catalog.demo, parquet_path=path, sha256="other")
+    return StudyCatalog(catalog.keys, catalog.demographics, {**catalog.datasets, demo.name: demo})
+
+
+def test_errors_never_show_paths_or_sql(
+    make_engine: EngineFactory, catalogs: dict[str, StudyCatalog], tmp_path: Path
+) -> None:
+    engine = make_engine()
+    secret = str(tmp_path / "secret-location" / "missing.parquet")
+    with pytest.raises(EngineError) as info:
+        engine.count({}, _without_file(catalogs["xs"], secret))
+    assert "secret-location" not in info.value.message and "subjects" in info.value.message
+
+    # a file that does not match its registered columns
+    other = catalogs["xs"].datasets["cognitive"].parquet_path or ""
+    with pytest.raises(EngineError) as info:
+        engine.count({}, _without_file(catalogs["xs"], other))
+    assert other not in info.value.message
+
+    # a type that does not fit the data: the engine's own error text stays in the logs
+    bad = dataclasses.replace(
+        catalogs["xs"].datasets["behaviour"],
+        sha256="retyped",
+        columns=tuple(
+            ColumnInfo(c.name, "integer") if c.name == "task" else c
+            for c in catalogs["xs"].datasets["behaviour"].columns
+        ),
+    )
+    cat = StudyCatalog(catalogs["xs"].keys, "subjects", {**catalogs["xs"].datasets, "behaviour": bad})
+    with pytest.raises(EngineError) as info:
+        engine.run({"columns": {"behaviour": ["task"]}}, cat, tmp_path / "x.parquet")
+    message = info.value.message
+    assert "SELECT" not in message and "flanker" not in message and str(tmp_path) not in message
