@@ -20,7 +20,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) scripts/devstack.py run
+	$(PY) scripts/devstack.py run $(ARGS)
 
 test: $(STAMP)
 	@bash scripts/ensure_browser.sh

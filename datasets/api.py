@@ -105,7 +105,9 @@ def studies_create(request: HttpRequest, payload: StudyCreateIn) -> Status[dict[
     """Create a study. `session_column` set = longitudinal (merge key id + session)."""
     caller = principal(request)
     fields = payload.dict(exclude={"slug", "name"})
-    fields = {key: value if value is not None or key == "suppression_threshold" else "" for key, value in fields.items()}
+    fields = {
+        key: value if value is not None or key == "suppression_threshold" else "" for key, value in fields.items()
+    }
     study = study_create(
         tenant=caller.tenant, actor=caller.user, slug=payload.slug, name=payload.name, request=request, **fields
     )
@@ -182,7 +184,7 @@ def _ingest_out(job: IngestJob) -> dict[str, Any]:
 def datasets_upload(
     request: HttpRequest,
     study: str,
-    file: File[UploadedFile] | None = None,
+    file: File[UploadedFile | None] = None,
     name: Form[str | None] = None,
     kind: Form[Literal["demographics", "measure"]] = "measure",
     title: Form[str] = "",

@@ -58,15 +58,19 @@ def demo_files_write(folder: Path, *, participants: int, seed: int) -> dict[str,
     """Write the demo CSVs into ``folder``; the same arguments always give byte-identical files."""
     rng = random.Random(seed)
     people = list(_participants(participants, rng))
-    files = {
-        name: folder / f"{name}.csv" for name in ("demographics", "cognitive", "flanker", "mood", "imaging")
-    }
+    files = {name: folder / f"{name}.csv" for name in ("demographics", "cognitive", "flanker", "mood", "imaging")}
     handles: dict[str, IO[str]] = {name: open(path, "w", newline="", encoding="utf-8") for name, path in files.items()}  # noqa: SIM115
     try:
         writers = {name: csv.writer(handle) for name, handle in handles.items()}
-        writers["demographics"].writerow(["participant_id", "session", "age", "sex", "site", "handedness", "height_cm", "weight_kg"])
-        writers["cognitive"].writerow(["participant_id", "session", "working_memory", "processing_speed", "attention_score"])
-        writers["flanker"].writerow(["participant_id", "session", "rt_congruent", "rt_incongruent", "accuracy", "interference"])
+        writers["demographics"].writerow(
+            ["participant_id", "session", "age", "sex", "site", "handedness", "height_cm", "weight_kg"]
+        )
+        writers["cognitive"].writerow(
+            ["participant_id", "session", "working_memory", "processing_speed", "attention_score"]
+        )
+        writers["flanker"].writerow(
+            ["participant_id", "session", "rt_congruent", "rt_incongruent", "accuracy", "interference"]
+        )
         writers["mood"].writerow(["participant_id", "session", "phq9_total", "gad7_total", "clinician_note"])
         writers["imaging"].writerow(["participant_id", "session", "scanner", "brain_volume_ml", "qc_pass"])
         notes = ("", "", "", "follow-up advised", 'said "fine, thanks"', "sleep issues, stress", "=not a formula")
@@ -75,29 +79,58 @@ def demo_files_write(folder: Path, *, participants: int, seed: int) -> dict[str,
             for visit, session in enumerate(_sessions_for(person)):
                 age = round(person["age"] + visit * 0.5, 1)
                 writers["demographics"].writerow(
-                    [person["id"], session, age, person["sex"], person["site"], person["handedness"],
-                     height, _maybe(rng, round(rng.gauss(70, 14), 1))]
+                    [
+                        person["id"],
+                        session,
+                        age,
+                        person["sex"],
+                        person["site"],
+                        person["handedness"],
+                        height,
+                        _maybe(rng, round(rng.gauss(70, 14), 1)),
+                    ]
                 )
                 growth = visit * 2.0 + person["ability"] * 8
                 writers["cognitive"].writerow(
-                    [person["id"], session, _maybe(rng, round(100 + growth + rng.gauss(0, 12), 1)),
-                     _maybe(rng, round(50 + growth / 2 + rng.gauss(0, 8), 1)), _maybe(rng, int(75 + growth + rng.gauss(0, 10)))]
+                    [
+                        person["id"],
+                        session,
+                        _maybe(rng, round(100 + growth + rng.gauss(0, 12), 1)),
+                        _maybe(rng, round(50 + growth / 2 + rng.gauss(0, 8), 1)),
+                        _maybe(rng, int(75 + growth + rng.gauss(0, 10))),
+                    ]
                 )
                 if session != "FU1" or rng.random() < 0.7:
                     congruent = rng.gauss(480 - person["ability"] * 20, 45)
                     incongruent = congruent + abs(rng.gauss(55, 18))
                     writers["flanker"].writerow(
-                        [person["id"], session, round(congruent, 1), round(incongruent, 1),
-                         _maybe(rng, round(min(0.999, max(0.5, rng.gauss(0.9, 0.05))), 3)), round(incongruent - congruent, 1)]
+                        [
+                            person["id"],
+                            session,
+                            round(congruent, 1),
+                            round(incongruent, 1),
+                            _maybe(rng, round(min(0.999, max(0.5, rng.gauss(0.9, 0.05))), 3)),
+                            round(incongruent - congruent, 1),
+                        ]
                     )
                 writers["mood"].writerow(
-                    [person["id"], session, _maybe(rng, rng.randint(0, 27), 0.05), _maybe(rng, rng.randint(0, 21), 0.05),
-                     rng.choice(notes)]
+                    [
+                        person["id"],
+                        session,
+                        _maybe(rng, rng.randint(0, 27), 0.05),
+                        _maybe(rng, rng.randint(0, 21), 0.05),
+                        rng.choice(notes),
+                    ]
                 )
                 if session == "BAS1" and rng.random() < 0.6:
                     writers["imaging"].writerow(
-                        [person["id"], session, rng.choice(("Prisma-1", "Prisma-2", "Skyra")),
-                         round(rng.gauss(1200, 110), 1), rng.choice(("yes", "yes", "yes", "no"))]
+                        [
+                            person["id"],
+                            session,
+                            rng.choice(("Prisma-1", "Prisma-2", "Skyra")),
+                            round(rng.gauss(1200, 110), 1),
+                            rng.choice(("yes", "yes", "yes", "no")),
+                        ]
                     )
     finally:
         for handle in handles.values():
@@ -143,6 +176,8 @@ def demo_study_seed(*, tenant: Any, participants: int, seed: int, stdout: IO[str
             files = demo_files_write(Path(folder), participants=participants, seed=seed)
             for name, path in files.items():
                 kind = "demographics" if name == "demographics" else "measure"
-                job = ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind, title=DEMO_TITLES[name], actor=actor)
+                job = ingest_file_sync(
+                    study=study, path=path, dataset_name=name, kind=kind, title=DEMO_TITLES[name], actor=actor
+                )
                 state = f"v{job.version.number}" if job.version else f"failed: {job.error_message}"
                 stdout.write(f"  {name}: {state}\n")

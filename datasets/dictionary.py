@@ -8,7 +8,18 @@ from typing import Any
 
 from datasets.models import Dataset, DatasetVersion
 
-DICTIONARY_FIELDS = ["dataset", "version", "column", "type", "description", "sensitivity", "missing", "distinct", "min", "max"]
+DICTIONARY_FIELDS = [
+    "dataset",
+    "version",
+    "column",
+    "type",
+    "description",
+    "sensitivity",
+    "missing",
+    "distinct",
+    "min",
+    "max",
+]
 
 
 def dictionary_rows(dataset: Dataset, version: DatasetVersion) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,9 @@ def ingest_job_execute(job_id: int) -> IngestJob:
         source = local_path_or_none(job.staged_file)
         if source is None or not source.exists():
             source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
-        result = ingest_csv(source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk))
+        result = ingest_csv(
+            source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk)
+        )
         _register(job, source, result)
     except IngestError as exc:
         _fail(job, exc.code, exc.message, exc.details)
@@ -141,18 +144,20 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
             )
             latest = dataset.versions.order_by("-number").first()
             if latest is not None and latest.sha256 == result.sha256:
-                _succeed(job, latest, [*result.warning_dicts(), _identical_warning(latest)])
+                _succeed(job, latest, [*_warnings(result), _identical_warning(latest)])
                 return
             number = (latest.number if latest else 0) + 1
             original_name, parquet_name = version_names(study.slug, dataset.name, number)
             with open(source, "rb") as handle:
-                stored.append(storage_save(original_name, handle))
+                stored.append(storage_save(original_name, handle, replace_orphan=True))
             with open(result.parquet_path, "rb") as handle:
-                stored.append(storage_save(parquet_name, handle))
+                stored.append(storage_save(parquet_name, handle, replace_orphan=True))
             parquet_sha = file_sha256(result.parquet_path)
-            columns = [column.to_dict() for column in result.columns]
+            columns = [column.as_dict() for column in result.columns]
             diff = (
-                schema_diff(latest.columns, columns, latest.row_count, result.row_count).to_dict() if latest else {}
+                schema_diff(_named(latest.columns), result.columns, latest.row_count, result.row_count).as_dict()
+                if latest
+                else {}
             )
             version = DatasetVersion.objects.create(
                 dataset=dataset,
@@ -166,10 +171,10 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 parquet_size_bytes=result.parquet_path.stat().st_size,
                 encoding=result.encoding,
                 row_count=result.row_count,
-                participants=result.participants,
+                participants=result.participants or 0,
                 sessions=list(result.sessions),
                 columns=columns,
-                warnings=result.warning_dicts(),
+                warnings=_warnings(result),
                 diff=diff,
                 note=job.note,
                 created_by=job.created_by,
@@ -193,11 +198,26 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                     "new_dataset": created,
                 },
             )
-            _succeed(job, version, result.warning_dicts())
+            _succeed(job, version, _warnings(result))
         copy_local_into_cache(result.parquet_path, parquet_sha)
     except Exception:
         storage_delete(stored)
         raise
+
+
+def _warnings(result: IngestResult) -> list[dict[str, Any]]:
+    return [warning.as_dict() for warning in result.warnings]
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    type: str
+
+
+def _named(columns: list[dict[str, Any]]) -> list[_Column]:
+    """Stored column profiles as objects with ``name`` and ``type`` (what schema_diff compares)."""
+    return [_Column(name=column["name"], type=column["type"]) for column in columns]
 
 
 def _identical_warning(version: DatasetVersion) -> dict[str, Any]:
@@ -223,7 +243,7 @@ def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, A
 
 def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:
     """Fail running jobs whose worker stopped sending heartbeats (never leave a job 'running')."""
-    cutoff = timezone.now() - (stale_after or timedelta(minutes=5))
+    cutoff = timezone.now() - (timedelta(minutes=5) if stale_after is None else stale_after)
     count = 0
     for job in IngestJob.objects.filter(status=IngestStatus.RUNNING, heartbeat_at__lt=cutoff):
         _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")

@@ -172,6 +172,11 @@ class ColumnRow:
         return self.type in {"integer", "float", "number", "numeric", "double", "bigint"}
 
     @property
+    def values_hidden(self) -> bool:
+        """Participant ids and columns tagged identifying: no example values (min, max, top values) on the page."""
+        return self.is_key == "id" or self.sensitivity == "identifying"
+
+    @property
     def sensitivity_label(self) -> str:
         return str(dict(Sensitivity.choices).get(self.sensitivity, self.sensitivity)) if self.sensitivity else ""
 
@@ -225,35 +230,30 @@ def version_list(dataset: Dataset) -> list[DatasetVersion]:
 
 
 def diff_summary(diff: dict[str, Any] | None) -> dict[str, Any]:
-    """A version's schema diff as lists the page can print (tolerant of the stored shape)."""
+    """A version's stored schema diff (``datasets.ingest.schema_diff(...).as_dict()``) as lists the page prints."""
     diff = diff or {}
-
-    def names(key: str) -> list[str]:
-        value = diff.get(key) or []
-        return [str(item.get("name", item)) if isinstance(item, dict) else str(item) for item in value]
-
-    retyped: list[dict[str, str]] = []
-    for item in diff.get("retyped") or diff.get("type_changed") or diff.get("changed") or []:
-        if isinstance(item, dict):
-            retyped.append(
-                {
-                    "name": str(item.get("name", item.get("column", ""))),
-                    "from": str(item.get("from", item.get("old", item.get("old_type", "")))),
-                    "to": str(item.get("to", item.get("new", item.get("new_type", "")))),
-                }
-            )
-        elif isinstance(item, list | tuple) and len(item) == 3:
-            retyped.append({"name": str(item[0]), "from": str(item[1]), "to": str(item[2])})
-    rows_before = diff.get("rows_before", diff.get("old_rows", diff.get("previous_rows")))
-    rows_after = diff.get("rows_after", diff.get("new_rows", diff.get("rows")))
-    row_change = diff.get("row_change", diff.get("rows_delta", diff.get("row_delta")))
+    added = [str(name) for name in diff.get("added") or []]
+    removed = [str(name) for name in diff.get("removed") or []]
+    retyped = [
+        {"name": str(item.get("name", "")), "from": str(item.get("from", "")), "to": str(item.get("to", ""))}
+        for item in diff.get("retyped") or []
+        if isinstance(item, dict)
+    ]
+    renamed_case = [
+        (str(pair[0]), str(pair[1]))
+        for pair in diff.get("renamed_case") or []
+        if isinstance(pair, list | tuple) and len(pair) == 2
+    ]
+    rows_before, rows_after = diff.get("old_rows"), diff.get("new_rows")
+    row_change = diff.get("row_change")
     if row_change is None and isinstance(rows_before, int) and isinstance(rows_after, int):
         row_change = rows_after - rows_before
-    added, removed = names("added"), names("removed")
     return {
         "added": added,
         "removed": removed,
         "retyped": retyped,
+        "renamed_case": renamed_case,
+        "reordered": bool(diff.get("reordered")),
         "rows_before": rows_before,
         "rows_after": rows_after,
         "row_change": row_change,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from pathlib import Path
-
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
@@ -140,10 +139,14 @@ def ingest_job_create(
     if kind not in DatasetKind.values:
         raise InvalidInput(f"kind must be one of {', '.join(DatasetKind.values)}.", code="invalid_kind")
     if not study.keys_confirmed:
-        raise Conflict("Confirm the study's key columns (at least the id column) before uploading.", code="keys_missing")
+        raise Conflict(
+            "Confirm the study's key columns (at least the id column) before uploading.", code="keys_missing"
+        )
     existing = Dataset.objects.filter(study=study, name=dataset_name).first()
     if existing is not None and existing.kind != kind:
-        raise Conflict(f"{dataset_name!r} is a {existing.kind} dataset; upload it as {existing.kind}.", code="kind_mismatch")
+        raise Conflict(
+            f"{dataset_name!r} is a {existing.kind} dataset; upload it as {existing.kind}.", code="kind_mismatch"
+        )
     if kind == DatasetKind.MEASURE and study.demographics_id is None:
         raise Conflict("Upload the demographics table before measure tables.", code="demographics_missing")
     limit = config_get("upload_max_bytes", tenant)

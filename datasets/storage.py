@@ -40,10 +40,16 @@ def version_names(study: str, dataset: str, number: int) -> tuple[str, str]:
     return f"{base}/original.csv", f"{base}/data.parquet"
 
 
-def storage_save(name: str, content: IO[bytes] | File) -> str:
-    """Stream ``content`` into storage under exactly ``name`` (an existing file there is an error)."""
+def storage_save(name: str, content: IO[bytes] | File, *, replace_orphan: bool = False) -> str:
+    """Stream ``content`` into storage under exactly ``name``.
+
+    An existing file there is an error, unless ``replace_orphan``: the caller holds the lock that makes the name
+    unregistered (e.g. a version number no row uses), so whatever lies there is debris of a crashed attempt.
+    """
     if default_storage.exists(name):
-        raise FileExistsError("storage name already taken")
+        if not replace_orphan:
+            raise FileExistsError("storage name already taken")
+        default_storage.delete(name)
     saved = default_storage.save(name, content if isinstance(content, File) else File(content))
     if saved != name:  # the backend renamed it: never silently write somewhere else
         default_storage.delete(saved)

@@ -65,6 +65,7 @@ from tenants.access import role_require
 from tenants.roles import Role, role_at_least
 
 HISTORY_PAGE_SIZE = 50
+POLL_FAST_COUNT = 120
 
 View = Callable[..., HttpResponse]
 
@@ -563,10 +564,19 @@ def ingest_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     job = ingest_get_for_user(user=request.user, tenant=_tenant(request), job_id=job_id)
     if job.study_id != study.pk:
         raise NotFound("No such ingest.")
+    polls = request.GET.get("poll", "0")
+    polls_done = int(polls) if polls.isdigit() else 0
     response = render(
         request,
         "datasets/_ingest_status.html",
-        {"job": job, "study": study, "wizard": request.GET.get("wizard") == "1"},
+        {
+            "job": job,
+            "study": study,
+            "wizard": request.GET.get("wizard") == "1",
+            "poll": polls_done + 1,
+            # Every second for two minutes, then every five seconds (a job waiting for a stopped worker).
+            "poll_delay": "1s" if polls_done < POLL_FAST_COUNT else "5s",
+        },
     )
     if request.GET.get("wizard") == "1" and job.is_finished:
         response["HX-Redirect"] = reverse("study_setup", kwargs={"slug": study.slug})

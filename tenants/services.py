@@ -80,7 +80,7 @@ def tenant_create(
     created = existing is None
     if existing is None:
         tenant = Tenant(schema_name=schema_name_for_slug(slug), slug=slug, name=name.strip())
-        tenant.save()  # creates the schema and runs the tenant migrations (outside any transaction)
+        tenant.save(verbosity=0)  # creates the schema and runs the tenant migrations
     else:
         tenant = existing
     with transaction.atomic():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,14 +27,25 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
-    """Create the public tenant and two lab tenants once, committed, for the whole session."""
+def django_db_setup(
+    request: pytest.FixtureRequest, django_test_environment: None, django_db_blocker: Any
+) -> Iterator[None]:
+    """Create the test database (always: worker and browser tests need it without the django_db mark), then the
+    public tenant and two lab tenants, committed, for the whole session."""
+    from django.test.utils import setup_databases, teardown_databases
+
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)  # files of an earlier run of this database
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
         public_tenant_ensure()
         for slug, name, domain in (TENANT_A, TENANT_B):
             tenant_create(slug=slug, name=name, domain=domain)
         connection.set_schema_to_public()
+    yield
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        teardown_databases(db_cfg, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,9 @@ import os
 from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, REDIS_URL, STATIC_ROOT
 
+# Storage of this test run, per database name, so concurrent suites on one machine never share files.
+MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])  # noqa: F405
+
 # A Celery worker started by the test suite uses the test database directly.
 if os.environ.get("BDT_TEST_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["BDT_TEST_DB_NAME"]
@@ -23,7 +26,6 @@ TEST_REDIS_URL = os.environ.get("BDT_TEST_REDIS_URL", REDIS_URL.rsplit("/", 1)[0
 CACHES["default"]["LOCATION"] = TEST_REDIS_URL
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
-MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -104,9 +104,7 @@ def check_signature(head: bytes) -> None:
     for magic, label in _BINARY_SIGNATURES:
         if head.startswith(magic):
             hint = _SAVE_AS_CSV if "Excel" in label else "Export the data as a CSV file and upload that."
-            raise IngestError(
-                BINARY_CONTENT, f"This file is {label}, not a CSV text file. {hint}", {"detected": label}
-            )
+            raise IngestError(BINARY_CONTENT, f"This file is {label}, not a CSV text file. {hint}", {"detected": label})
 
 
 def _zip_flavour(head: bytes) -> str:
@@ -297,12 +295,14 @@ def _raise_not_utf8(source: Path, offset: int, sample: bytes, bad: int | None) -
         codec, label = guess
         details["likely_encoding"] = codec
         advice = (
-            f"It looks like {label}. Save it as UTF-8 (in Excel: \"CSV UTF-8\"), or declare the encoding "
+            f'It looks like {label}. Save it as UTF-8 (in Excel: "CSV UTF-8"), or declare the encoding '
             f'"{codec}" when uploading.'
         )
     else:
         advice = 'Save it as UTF-8 (in Excel: "CSV UTF-8"), or declare its encoding when uploading.'
-    raise IngestError(UNSUPPORTED_ENCODING, f"The file is not valid UTF-8 text (first problem on {where}). {advice}", details)
+    raise IngestError(
+        UNSUPPORTED_ENCODING, f"The file is not valid UTF-8 text (first problem on {where}). {advice}", details
+    )
 
 
 def _raise_bad_declared(source: Path, declared: str, offset: int, bad: bytes) -> None:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from types import FrameType
+from urllib.parse import urlsplit
 
 from .common import (
     BASE_PACKAGES,
@@ -86,7 +87,8 @@ def cmd_test(args: argparse.Namespace, paths: Paths, pytest_args: list[str]) -> 
         summary_print(postgres, redis)
         env = child_env(paths, postgres, redis, TEST_SETTINGS)
         env["BDT_TEST_REDIS_URL"] = os.environ.get("BDT_TEST_REDIS_URL") or redis_url_with_db(redis.url, TEST_REDIS_DB)
-        say(f"tests use Redis {env['BDT_TEST_REDIS_URL']} and database test_<name of DATABASE_URL>")
+        test_db = "test_" + (urlsplit(postgres.url).path.lstrip("/") or "postgres")
+        say(f"tests use database {test_db} (created by pytest-django) and Redis {env['BDT_TEST_REDIS_URL']}")
         argv = [python_executable(), "-m", "pytest", *pytest_args]
         say("running: " + " ".join(["python", *argv[1:]]))
         child = subprocess.Popen(argv, cwd=paths.root, env=env, start_new_session=True)

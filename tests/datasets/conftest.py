@@ -18,7 +18,7 @@ DEMOGRAPHICS = (
     "participant_id,session,age,sex,site\n"
     "001,BAS1,25.5,F,Discovery;Longitudinal_Adult\n"
     "001,FU1,26.0,F,Discovery;Longitudinal_Adult\n"
-    "002,BAS1,31,M,{Discovery, Neurofeedback}\n"
+    "002,BAS1,31,M,\"{Discovery, Neurofeedback}\"\n"
     "003,BAS1,40.25,F,Neurofeedback\n"
     "003,FU1,41,F,Neurofeedback\n"
 )
@@ -60,8 +60,9 @@ def make_study(steward_api: ApiClient) -> Callable[..., dict[str, Any]]:
 def upload(steward_api: ApiClient, django_capture_on_commit_callbacks: Any, tenant_a: Any) -> Callable[..., Any]:
     """Upload a CSV through the API and run its ingest to the end (in-process); returns the final ingest JSON."""
 
-    def _upload(study: str, text: str | bytes, name: str, kind: str = "measure", client: ApiClient | None = None,
-                **form: str) -> tuple[Any, dict[str, Any] | None]:
+    def _upload(
+        study: str, text: str | bytes, name: str, kind: str = "measure", client: ApiClient | None = None, **form: str
+    ) -> tuple[Any, dict[str, Any] | None]:
         caller = client or steward_api
         response = caller.post(
             f"/api/v1/studies/{study}/datasets",
@@ -99,6 +100,10 @@ def studies(tenant: Any) -> list[Study]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_media(settings: Any, tmp_path: Any) -> None:
-    """Each test gets its own storage root, so 'nothing left behind' checks see only that test's files."""
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _isolated_media(request: pytest.FixtureRequest, settings: Any, tmp_path: Any) -> None:
+    """Each test gets its own storage root, so 'nothing left behind' checks see only that test's files.
+
+    Worker tests keep the shared root: the worker process must see the same files.
+    """
+    if request.node.get_closest_marker("worker") is None:
+        settings.MEDIA_ROOT = tmp_path / "media"

@@ -77,11 +77,24 @@ def test_latin1_is_accepted_when_declared(make_study, upload, tenant_a) -> None:
 
 def test_research_headers_with_sql_words_are_accepted(make_study, upload, steward_api) -> None:
     make_study("memory", session_column=None)
-    data = "participant_id,dropout_flag,timetable,executive_function(z),reunion,selected,union select\n1,0,a,1.5,x,y,z\n"
+    data = (
+        "participant_id,dropout_flag,timetable,executive_function(z),reunion,selected,union select\n1,0,a,1.5,x,y,z\n"
+    )
     _, ingest = upload("memory", data, "demographics", kind="demographics")
     assert ingest["status"] == "succeeded", ingest
-    names = [c["name"] for c in steward_api.get("/api/v1/studies/memory/datasets/demographics").json()["latest_version"]["columns"]]
-    assert names == ["participant_id", "dropout_flag", "timetable", "executive_function(z)", "reunion", "selected", "union select"]
+    names = [
+        c["name"]
+        for c in steward_api.get("/api/v1/studies/memory/datasets/demographics").json()["latest_version"]["columns"]
+    ]
+    assert names == [
+        "participant_id",
+        "dropout_flag",
+        "timetable",
+        "executive_function(z)",
+        "reunion",
+        "selected",
+        "union select",
+    ]
 
 
 def test_duplicate_measure_keys_allowed_when_the_study_says_so(make_study, upload) -> None:

@@ -39,7 +39,7 @@ def _folder(tmp_path: Path) -> Path:
         "ursi,session_num,age,sex,all_studies,naïve_score\n"
         "001,1,25.5,1.0,Discovery;Longitudinal_Adult,3\n"
         "001,1.0,26,1.0,Discovery;Longitudinal_Adult,4\n"
-        "002,BAS1,31.75,2.0,{Discovery, Neurofeedback},\n",
+        "002,BAS1,31.75,2.0,\"{Discovery, Neurofeedback}\",\n",
         encoding="utf-8",
     )
     (folder / "cognitive.csv").write_text(
@@ -61,13 +61,24 @@ def test_nested_bdt_config_folder_round_trips_exactly(tenant_a, tmp_path: Path) 
     config = tmp_path / "config.toml"
     config.write_text(NESTED_CONFIG)
     out = StringIO()
-    call_command("import_folder", str(_folder(tmp_path)), tenant="lab-a", study="rockland", config=str(config),
-                 stdout=out, stderr=StringIO())
+    call_command(
+        "import_folder",
+        str(_folder(tmp_path)),
+        tenant="lab-a",
+        study="rockland",
+        config=str(config),
+        stdout=out,
+        stderr=StringIO(),
+    )
     assert "cognitive" in out.getvalue()
     with tenant_context(tenant_a):
         study = Study.objects.get(slug="rockland")
         assert (study.id_column, study.session_column, study.age_column, study.site_column) == (
-            "ursi", "session_num", "age", "all_studies")
+            "ursi",
+            "session_num",
+            "age",
+            "all_studies",
+        )
         assert study.demographics.name == "demographics"
         demo = _rows("demographics")
         assert [row[:2] for row in demo] == [("001", "1"), ("001", "1.0"), ("002", "BAS1")]  # no 1_1.0, no 1
@@ -116,13 +127,17 @@ def test_invalid_config_and_missing_folder(tenant_a, tmp_path: Path) -> None:
 
 def test_failing_measure_is_reported_and_others_imported(tenant_a, tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    (folder / "broken.csv").write_text("ursi,session_num,x\n001,1,\"unclosed\n")
+    (folder / "broken.csv").write_text('ursi,session_num,x\n001,1,"unclosed\n')
     config = tmp_path / "config.toml"
     config.write_text(NESTED_CONFIG)
     err = StringIO()
     with pytest.raises(CommandError, match="1 file"):
-        call_command("import_folder", str(folder), tenant="lab-a", study="rk", config=str(config), stdout=StringIO(),
-                     stderr=err)
+        call_command(
+            "import_folder", str(folder), tenant="lab-a", study="rk", config=str(config), stdout=StringIO(), stderr=err
+        )
     assert "broken.csv" in err.getvalue()
     with tenant_context(tenant_a):
-        assert sorted(Study.objects.get(slug="rk").datasets.values_list("name", flat=True)) == ["cognitive", "demographics"]
+        assert sorted(Study.objects.get(slug="rk").datasets.values_list("name", flat=True)) == [
+            "cognitive",
+            "demographics",
+        ]

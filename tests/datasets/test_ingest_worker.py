@@ -34,7 +34,11 @@ def worker_tenant(django_db_setup: None, django_db_blocker: Any, tmp_path_factor
         tenant = tenant_create(slug="lab-worker", name="Lab Worker", domain="lab-worker.test").tenant
         with tenant_context(tenant):
             study = Study.objects.filter(slug="work").first() or study_create(
-                tenant=tenant, actor=None, slug="work", name="Work", id_column="participant_id",
+                tenant=tenant,
+                actor=None,
+                slug="work",
+                name="Work",
+                id_column="participant_id",
                 session_column="session",
             )
             if study.demographics_id is None:
@@ -65,15 +69,22 @@ def _big_measure(path: Path, rows: int) -> Path:
     return path
 
 
-def test_upload_is_ingested_by_the_worker(celery_worker: Any, worker_tenant: Tenant, django_db_blocker: Any,
-                                         tmp_path: Path) -> None:
+def test_upload_is_ingested_by_the_worker(
+    celery_worker: Any, worker_tenant: Tenant, django_db_blocker: Any, tmp_path: Path
+) -> None:
     measure = tmp_path / "scores.csv"
     measure.write_text("participant_id,session,score\n001,BAS1,1.5\n002,BAS1,2.5\n")
     with django_db_blocker.unblock(), tenant_context(worker_tenant):
         study = Study.objects.get(slug="work")
         with open(measure, "rb") as handle:
-            job = ingest_job_create(tenant=worker_tenant, actor=None, study=study, upload=File(handle, name="scores.csv"),
-                                    dataset_name="scores", kind="measure")
+            job = ingest_job_create(
+                tenant=worker_tenant,
+                actor=None,
+                study=study,
+                upload=File(handle, name="scores.csv"),
+                dataset_name="scores",
+                kind="measure",
+            )
         # outside a test transaction on_commit fires at once: the task is already queued to the real worker
         done = _wait(lambda: IngestJob.objects.filter(pk=job.pk, status__in=["succeeded", "failed"]).first())
         assert done.status == "succeeded", done.error_message
@@ -88,8 +99,15 @@ def test_worker_killed_mid_ingest_leaves_nothing_and_the_job_fails(
     with django_db_blocker.unblock(), tenant_context(worker_tenant):
         study = Study.objects.get(slug="work")
         with open(source, "rb") as handle:
-            job = ingest_job_create(tenant=worker_tenant, actor=None, study=study, upload=File(handle, name="huge.csv"),
-                                    dataset_name="huge", kind="measure", enqueue=False)
+            job = ingest_job_create(
+                tenant=worker_tenant,
+                actor=None,
+                study=study,
+                upload=File(handle, name="huge.csv"),
+                dataset_name="huge",
+                kind="measure",
+                enqueue=False,
+            )
         worker = worker_start(test_db_name, queues="kill-test", name="doomed")
         try:
             ingest_run.apply_async(args=[job.pk], queue="kill-test")

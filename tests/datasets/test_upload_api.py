@@ -99,7 +99,8 @@ def test_missing_file_and_bad_names_are_422(steward_api, memory) -> None:
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "file_missing"
     for bad in ("Bad Name", "../etc", "1abc", "x" * 70):
         response = steward_api.post(
-            "/api/v1/studies/memory/datasets", {"file": csv_upload(DEMOGRAPHICS), "name": bad, "kind": "demographics"},
+            "/api/v1/studies/memory/datasets",
+            {"file": csv_upload(DEMOGRAPHICS), "name": bad, "kind": "demographics"},
             multipart=True,
         )
         assert response.status_code == 422, bad
@@ -121,7 +122,8 @@ def test_upload_over_the_tenant_limit_is_413_and_stores_nothing(steward_api, mem
     tenant_a.save(update_fields=["settings"])
     big = DEMOGRAPHICS + "".join(f"{i:04d},BAS1,30,F,Discovery\n" for i in range(100, 400))
     response = steward_api.post(
-        "/api/v1/studies/memory/datasets", {"file": csv_upload(big), "name": "demographics", "kind": "demographics"},
+        "/api/v1/studies/memory/datasets",
+        {"file": csv_upload(big), "name": "demographics", "kind": "demographics"},
         multipart=True,
     )
     assert response.status_code == 413

@@ -71,6 +71,7 @@ def test_dataset_page_shows_the_dictionary_with_statistics(browser, make_study) 
     assert "top-values" in notes and "ok" in notes  # top values for a categorical column
     key = _row(html, "participant_id")
     assert ">ID<" in key
+    assert "P001" not in key and "hidden" in key  # no participant ids on a metadata page
     assert f'href="/studies/{study.slug}/datasets/cognitive/dictionary.csv?version=1"' in html
     assert "Edit" not in memory  # analysts cannot edit descriptions
 
@@ -150,6 +151,11 @@ def test_steward_edits_a_column_description_and_sensitivity(browser, make_study,
         event = AuditEvent.objects.filter(action="dataset.column_meta_updated").latest("id")
         assert event.details["column"] == "notes" and event.details["to"]["sensitivity"] == "sensitive"
         assert event.actor_email == client.user.email
+    # A column tagged identifying shows no example values.
+    tagged = client.post(
+        url, {"column": "notes", "description": "", "sensitivity": "identifying"}, HTTP_HX_REQUEST="true"
+    )
+    assert "Identifying" in tagged.content.decode() and ">ok<" not in tagged.content.decode()
     # Clearing both removes the entry.
     client.post(url, {"column": "notes", "description": "", "sensitivity": ""}, HTTP_HX_REQUEST="true")
     with tenant_context(tenant_a):

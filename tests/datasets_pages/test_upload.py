@@ -99,8 +99,13 @@ def test_upload_queues_an_ingest_whose_status_is_polled_until_it_is_done(browser
     assert response.status_code == 202
     html = response.content.decode()
     job_id = re.search(r'data-ingest="(\d+)"', html).group(1)
-    assert f'hx-get="/studies/{study.slug}/ingests/{job_id}/"' in html and 'hx-trigger="load delay:1s"' in html
+    assert f'hx-get="/studies/{study.slug}/ingests/{job_id}/?poll=1"' in html and 'hx-trigger="load delay:1s"' in html
     assert "Queued" in html
+    # While queued, the fragment keeps polling: every second, then every five seconds after two minutes.
+    polled = client.get(f"/studies/{study.slug}/ingests/{job_id}/?poll=7", HTTP_HX_REQUEST="true").content.decode()
+    assert "?poll=8" in polled and 'hx-trigger="load delay:1s"' in polled
+    slow = client.get(f"/studies/{study.slug}/ingests/{job_id}/?poll=500", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="load delay:5s"' in slow
     job = _run(tenant_a, response)
     assert job.status == "succeeded", job.error_message
     done = client.get(f"/studies/{study.slug}/ingests/{job_id}/", HTTP_HX_REQUEST="true").content.decode()

@@ -100,7 +100,7 @@ def test_full_wizard_suggests_keys_previews_rows_and_queues_the_ingest(browser, 
     assert _staged_names(tenant_a, study) == []  # the wizard's own staged copy is gone
     importing = client.get(setup).content.decode()
     assert "Importing the demographics table" in importing
-    assert f'hx-get="/studies/{study.slug}/ingests/{job.pk}/?wizard=1"' in importing
+    assert f'hx-get="/studies/{study.slug}/ingests/{job.pk}/?poll=1&amp;wizard=1"' in importing
     assert 'hx-trigger="load delay:1s"' in importing
     # The catalog still shows the wizard while the import runs.
     assert client.get(f"/studies/{study.slug}/")["Location"] == setup

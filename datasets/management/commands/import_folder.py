@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
 from bdt_project.errors import ApiError
-from datasets.ingest import BdtConfigError, dataset_slug, read_bdt_config
+from datasets.ingest import IngestError, dataset_slug, read_bdt_config
 from datasets.models import DatasetKind, Study
 from datasets.services import ingest_file_sync, study_create
 from tenants.models import Tenant
@@ -81,7 +81,7 @@ class Command(BaseCommand):
         if options["config"]:
             try:
                 config = read_bdt_config(Path(options["config"]))
-            except (BdtConfigError, OSError) as exc:
+            except (IngestError, OSError) as exc:
                 raise CommandError(f"Cannot read {options['config']}: {exc}") from exc
             keys = {
                 "id_column": config.primary_id_column or "",

@@ -1,0 +1,245 @@
+"""``ingest_csv``: the whole pipeline from an uploaded CSV file to a typed Parquet file with statistics.
+
+Stages (progress label, share of the bar):
+
+1. ``sniff`` (0-10 %): size, archive/binary signatures, encoding, sha256 - one streaming pass over the bytes; a
+   declared non-UTF-8 encoding is converted to a UTF-8 scratch copy in the same pass.
+2. ``parse`` (10-45 %): the header record (exact names), header checks, then one DuckDB pass over every row that
+   both validates the CSV structure (strict mode) and profiles each column's values for type inference.
+3. ``validate`` (45-47 %): at least one data row; columns without any value are reported.
+4. ``types`` (47-48 %): a type per column (rules in :mod:`datasets.ingest.types`).
+5. ``parquet`` (48-80 %): one ``COPY`` to zstd Parquet with the inferred types.
+6. ``validate`` (80-85 %): key checks on the Parquet file (empty ids/sessions, duplicate keys, unknown ids).
+7. ``stats`` (85-100 %): column statistics, participants and sessions.
+
+Every file the pipeline creates carries a random token in its name inside ``work_dir``; on any failure (including
+an exception raised by the progress callback, which is how a caller cancels) all of them are removed. On success
+only the Parquet file remains, and the caller moves it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from datasets.ingest.csvparse import parse_error, read_header
+from datasets.ingest.duck import DuckSession
+from datasets.ingest.errors import EMPTY_COLUMNS, HEADER_ONLY, MANY_SESSIONS, IngestError, IngestWarning, quote_list
+from datasets.ingest.options import IngestOptions
+from datasets.ingest.parquet import csv_params, write_parquet
+from datasets.ingest.results import ColumnType, IngestResult
+from datasets.ingest.sniff import scan_source
+from datasets.ingest.sql import read_csv_call
+from datasets.ingest.stats import column_profiles, distinct_sessions
+from datasets.ingest.types import ColumnEvidence, decide_type, profile_rows, profile_sql
+from datasets.ingest.validate import check_header, check_keys
+
+ProgressCallback = Callable[[float, str], None]
+
+STAGES: dict[str, tuple[float, float]] = {
+    "sniff": (0.0, 0.10),
+    "parse": (0.10, 0.45),
+    "validate": (0.45, 0.47),
+    "types": (0.47, 0.48),
+    "parquet": (0.48, 0.80),
+    "keys": (0.80, 0.85),
+    "stats": (0.85, 1.0),
+}
+
+
+class _Progress:
+    """Monotonic 0..1 progress with stage labels; also records seconds per stage."""
+
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+        self.value = 0.0
+        self.timings: dict[str, float] = {}
+
+    def report(self, value: float, label: str) -> None:
+        value = min(max(value, self.value), 1.0)
+        self.value = value
+        if self.callback is not None:
+            self.callback(value, label)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[Callable[[float], None]]:
+        lo, hi = STAGES[name]
+        label = "validate" if name == "keys" else name
+        self.report(lo, label)
+        started = time.perf_counter()
+
+        def within(fraction: float) -> None:
+            self.report(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), label)
+
+        try:
+            yield within
+        finally:
+            self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - started
+
+
+class _Scratch:
+    """Names of every file this run may create in ``work_dir`` (all contain ``token``)."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir
+        self.token = uuid.uuid4().hex
+        self.parquet = work_dir / f"ingest-{self.token}.parquet"
+        self.converted = work_dir / f".ingest-{self.token}.utf8.csv"
+        self.temp_dir = work_dir / f".ingest-{self.token}.tmp"
+
+    def cleanup(self, *, keep_parquet: bool) -> None:
+        for path in self.work_dir.iterdir():
+            if self.token not in path.name or (keep_parquet and path == self.parquet):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def ingest_csv(
+    source: Path,
+    *,
+    work_dir: Path,
+    options: IngestOptions,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Validate ``source``, infer column types, write a Parquet file into ``work_dir`` and profile it.
+
+    Raises :class:`~datasets.ingest.errors.IngestError` for files that are rejected (nothing is left in
+    ``work_dir`` then). Anything else raised (I/O errors, exceptions from ``progress``) also cleans up and
+    propagates unchanged.
+    """
+    options = options.validated()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    scratch = _Scratch(work_dir)
+    tracker = _Progress(progress)
+    started = time.perf_counter()
+    try:
+        result = _run(Path(source), scratch, options, tracker)
+    except BaseException:
+        scratch.cleanup(keep_parquet=False)
+        raise
+    scratch.cleanup(keep_parquet=True)
+    tracker.timings["total"] = time.perf_counter() - started
+    result.timings = dict(tracker.timings)
+    tracker.report(1.0, "done")
+    return result
+
+
+def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Progress) -> IngestResult:
+    with tracker.stage("sniff") as within:
+        sniffed = scan_source(
+            source,
+            encoding=options.encoding,
+            max_bytes=options.max_bytes,
+            converted_path=scratch.converted,
+            on_progress=within,
+        )
+    with DuckSession(
+        temp_dir=scratch.temp_dir, threads=options.duckdb_threads, memory_limit=options.duckdb_memory_limit
+    ) as session:
+        with tracker.stage("parse") as within:
+            header = read_header(
+                sniffed.csv_path,
+                delimiter=options.delimiter,
+                max_header_bytes=options.max_header_bytes,
+                max_columns=options.max_columns,
+            )
+            warnings = check_header(header, options)
+            evidence, row_count = _profile(session, sniffed.csv_path, header, options, scratch.token, within)
+        with tracker.stage("validate"):
+            if row_count == 0:
+                raise IngestError(
+                    HEADER_ONLY,
+                    f"The file has column names but no data rows (columns: {quote_list(header, limit=8)}).",
+                    {"columns": len(header)},
+                )
+            empty = [name for name in header if name not in evidence]
+            if empty:
+                warnings.append(
+                    IngestWarning(
+                        EMPTY_COLUMNS,
+                        f"{len(empty):,} column{'s have' if len(empty) != 1 else ' has'} no values at all: "
+                        f"{quote_list(empty)}.",
+                        {"columns": empty},
+                    )
+                )
+        with tracker.stage("types"):
+            forced = options.string_columns
+            types: dict[str, ColumnType] = {
+                name: decide_type(evidence.get(name), force_string=name in forced) for name in header
+            }
+        with tracker.stage("parquet") as within:
+            write_parquet(
+                session,
+                csv_path=sniffed.csv_path,
+                header=header,
+                types=types,
+                options=options,
+                target=scratch.parquet,
+                on_progress=within,
+            )
+        if sniffed.converted:
+            scratch.converted.unlink(missing_ok=True)
+        with tracker.stage("keys"):
+            warnings.extend(check_keys(session, scratch.parquet, options))
+        with tracker.stage("stats") as within:
+            profiles = column_profiles(session, scratch.parquet, header, types, row_count, options, within)
+            sessions: list[str] = []
+            session_count: int | None = None
+            if options.session_column:
+                sessions, session_count = distinct_sessions(
+                    session, scratch.parquet, options.session_column, options.max_sessions_listed
+                )
+                if session_count > len(sessions):
+                    warnings.append(
+                        IngestWarning(
+                            MANY_SESSIONS,
+                            f"The session column '{options.session_column}' has {session_count:,} different "
+                            f"values; only the first {len(sessions):,} are listed. Is it really the session column?",
+                            {"count": session_count},
+                        )
+                    )
+    participants = None
+    if options.id_column:
+        participants = next(p.distinct for p in profiles if p.name == options.id_column)
+    unknown = next((w.details.get("count") for w in warnings if w.code == "unknown_ids"), None)
+    return IngestResult(
+        sha256=sniffed.sha256,
+        size_bytes=sniffed.size_bytes,
+        row_count=row_count,
+        columns=profiles,
+        participants=participants,
+        sessions=sessions,
+        session_count=session_count,
+        parquet_path=scratch.parquet,
+        encoding=sniffed.encoding,
+        warnings=warnings,
+        unknown_id_count=(int(unknown) if unknown is not None else 0) if options.known_ids_parquet else None,
+    )
+
+
+def _profile(
+    session: DuckSession,
+    csv_path: Path,
+    header: list[str],
+    options: IngestOptions,
+    token: str,
+    on_progress: Callable[[float], None],
+) -> tuple[dict[str, ColumnEvidence], int]:
+    """Parse every row (strict) and return per-column evidence plus the data row count."""
+    sentinel = f"__ingest_rows_{token}__"
+    sql = profile_sql(read_csv_call("path", "columns"), header, options.string_columns, sentinel)
+    params = csv_params(csv_path, dict.fromkeys(header, "VARCHAR"), options)
+    try:
+        rows = session.fetchall(sql, params, on_progress=on_progress)
+    except duckdb.InvalidInputException as exc:
+        raise parse_error(exc, max_line_bytes=options.max_line_bytes) from None
+    return profile_rows(rows, header, sentinel)

@@ -1,0 +1,172 @@
+"""Column type inference over the whole file.
+
+Every cell is read as text first. A column gets a non-string type only if **every** non-missing value in the whole
+file (not a sample) is written in the canonical form of that type, so that typing never changes what a value says:
+
+* **missing**: the empty cell (``,,`` or ``""``) and any ``options.missing_values`` token are NULL. Nothing else
+  (``NA``, ``NaN``, ``.``, ``-999``) is missing unless declared.
+* **boolean**: only ``true``/``false``/``yes``/``no`` in any letter case. ``0``/``1`` columns stay **integer**
+  (they are usually codes or counts, and integer keeps the value), ``t``/``f``/``y``/``n`` stay string.
+* **integer**: optional ``-`` then digits without leading zeros (``0``, ``7``, ``-12``; ``-0`` reads as 0), at most
+  18 digits (always fits a 64-bit integer). ``001``, ``+5``, ``5 `` (spaces), ``1,000``, ``1_000``, ``0x10`` and
+  integers with more than 18 digits (barcodes, long ids) make the column **string**, so they round-trip exactly.
+* **float** (IEEE double, about 15 significant digits): an integer as above or a decimal number, optionally with a
+  fraction (``1.5``, ``-0.25``, ``.5``, ``1.50`` - trailing zeros are fine, the value is numeric) and optionally a
+  1-2 digit exponent (``1e5``, ``2.5E-03``, as written by R and Python). Leading zeros (``007.5``), a leading
+  ``+``, a trailing ``.`` (``5.``), surrounding whitespace, thousands separators, decimal commas (``1,5``),
+  ``NaN``/``inf``/``Infinity`` and 3-digit exponents make the column **string**. A column of integers with at least
+  one decimal/exponent value is float (``1`` and ``1.0`` together -> float).
+* **date**: ``YYYY-MM-DD`` that is a real calendar date. Other date spellings (``03/04/2020``) are ambiguous
+  between countries and stay **string**.
+* **timestamp**: ``YYYY-MM-DD`` followed by ``T`` or a space and ``HH:MM``, ``HH:MM:SS`` or ``HH:MM:SS.ffffff``;
+  no time zone suffix (``Z``/``+02:00`` stay string, nothing is silently converted). A column mixing dates and
+  timestamps is timestamp (dates read as midnight).
+* **string**: everything else, a column with no values at all, and always the id column, the session column and
+  ``options.text_columns`` (identifiers such as ``001`` or session labels ``1``/``1.0``/``BAS1`` keep their text).
+
+Implementation: one DuckDB pass over the raw text (``UNPIVOT`` so the SQL size does not grow with the number of
+columns) gives, per column, the non-missing count and the bitwise AND of a per-value type mask; cheap comparisons
+route each value to at most one regular expression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from datasets.ingest.results import ColumnType
+from datasets.ingest.sql import quote_ident
+
+BOOL_BIT = 1
+INT_BIT = 2
+FLOAT_BIT = 4
+DATE_BIT = 8
+TIMESTAMP_BIT = 16
+
+NUMBER_RE = r"^-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?$"
+DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?$"
+BOOLEAN_TOKENS = ("true", "false", "yes", "no")
+TRUE_TOKENS = ("true", "yes")
+
+DUCKDB_TYPES: dict[ColumnType, str] = {
+    "integer": "BIGINT",
+    "float": "DOUBLE",
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+def _sql_string(text: str) -> str:
+    # Only used for the module's own constant patterns/tokens above, never for user text.
+    return "'" + text.replace("'", "''") + "'"
+
+
+def value_mask_sql(v: str) -> str:
+    """SQL giving the type bits one non-NULL text value ``v`` (an expression) is compatible with."""
+    tokens = ", ".join(_sql_string(t) for t in BOOLEAN_TOKENS)
+    int_or_float = INT_BIT | FLOAT_BIT
+    date_or_ts = DATE_BIT | TIMESTAMP_BIT
+    return f"""CASE
+  WHEN {v} < '-' OR {v} >= ':' THEN
+    CASE WHEN strlen({v}) BETWEEN 2 AND 5 AND lower({v}) IN ({tokens}) THEN {BOOL_BIT} ELSE 0 END
+  WHEN strlen({v}) >= 10 AND substr({v}, 5, 1) = '-' THEN
+    CASE WHEN NOT regexp_matches({v}, {_sql_string(DATETIME_RE)}) THEN 0
+         WHEN strlen({v}) = 10 THEN CASE WHEN TRY_CAST({v} AS DATE) IS NULL THEN 0 ELSE {date_or_ts} END
+         WHEN TRY_CAST({v} AS TIMESTAMP) IS NULL THEN 0
+         ELSE {TIMESTAMP_BIT} END
+  WHEN regexp_matches({v}, {_sql_string(NUMBER_RE)}) THEN
+    CASE WHEN contains({v}, '.') OR contains({v}, 'e') OR contains({v}, 'E') THEN {FLOAT_BIT}
+         WHEN strlen({v}) <= 18 OR (strlen({v}) = 19 AND {v} < '0') THEN {int_or_float}
+         ELSE 0 END
+  ELSE 0 END"""
+
+
+@dataclass(frozen=True)
+class ColumnEvidence:
+    """What the profile pass found for one column."""
+
+    non_missing: int
+    mask: int
+
+
+WIDE_COLUMNS = 256
+
+
+def profile_sql(source_sql: str, header: list[str], forced_string: frozenset[str], sentinel: str) -> str:
+    """Per column: non-missing count and AND-ed type mask, as rows ``(name, non_missing, mask)``.
+
+    ``source_sql`` is a relation whose columns are all VARCHAR (the ``read_csv`` call). Up to
+    :data:`WIDE_COLUMNS` columns the aggregates are written per column (cheapest; columns that are always strings
+    skip the mask); wider files are ``UNPIVOT``-ed so the statement size stays constant. The ``sentinel`` row
+    carries the data row count.
+    """
+    if len(header) > WIDE_COLUMNS:
+        return (
+            "SELECT col_name, count(*) AS non_missing, bit_and("
+            + value_mask_sql("col_value")
+            + f") AS mask FROM (UNPIVOT (SELECT '1' AS {quote_ident(sentinel)}, * FROM {source_sql}) "
+            "ON COLUMNS(*) INTO NAME col_name VALUE col_value) GROUP BY col_name"
+        )
+    items = ["count(*)"]
+    for name in header:
+        ident = quote_ident(name)
+        items.append(f"count({ident})")
+        if name in forced_string:
+            items.append("0")
+        else:
+            items.append(f"bit_and(CASE WHEN {ident} IS NULL THEN NULL ELSE {value_mask_sql(ident)} END)")
+    return f"SELECT {', '.join(items)} FROM {source_sql}"
+
+
+def profile_rows(
+    rows: list[tuple[object, ...]], header: list[str], sentinel: str
+) -> tuple[dict[str, ColumnEvidence], int]:
+    """Evidence per column that has values, and the data row count, from the rows of :func:`profile_sql`."""
+    if len(header) > WIDE_COLUMNS:
+        evidence = {str(name): ColumnEvidence(_int(n), _int(mask)) for name, n, mask in rows}
+        counted = evidence.pop(sentinel, None)
+        return evidence, counted.non_missing if counted else 0
+    (row,) = rows
+    out = {}
+    for i, name in enumerate(header):
+        non_missing = _int(row[1 + 2 * i])
+        if non_missing:
+            out[name] = ColumnEvidence(non_missing, _int(row[2 + 2 * i]))
+    return out, _int(row[0])
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int) else 0
+
+
+def decide_type(evidence: ColumnEvidence | None, *, force_string: bool = False) -> ColumnType:
+    """The column type from the profile (see the module docstring for the rules)."""
+    if force_string or evidence is None or evidence.non_missing == 0:
+        return "string"
+    mask = evidence.mask
+    if mask & BOOL_BIT:
+        return "boolean"
+    if mask & INT_BIT:
+        return "integer"
+    if mask & FLOAT_BIT:
+        return "float"
+    if mask & DATE_BIT:
+        return "date"
+    if mask & TIMESTAMP_BIT:
+        return "timestamp"
+    return "string"
+
+
+def read_type(column_type: ColumnType) -> str:
+    """DuckDB type used when reading the column from the CSV for the Parquet pass."""
+    return "VARCHAR" if column_type == "boolean" else DUCKDB_TYPES[column_type]
+
+
+def select_expression(name: str, column_type: ColumnType) -> str:
+    """Select-list item producing the typed column under its original name."""
+    ident = quote_ident(name)
+    if column_type == "boolean":
+        tokens = ", ".join(_sql_string(t) for t in TRUE_TOKENS)
+        return f"(lower({ident}) IN ({tokens})) AS {ident}"
+    return ident

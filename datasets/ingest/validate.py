@@ -1,0 +1,215 @@
+"""Structural checks on the header and key checks on the data.
+
+Header rules: every column needs a name (not blank); names must be unique ignoring ASCII upper/lower case (DuckDB
+resolves identifiers case-insensitively, so ``Age`` and ``age`` could not both be queried); the configured id and
+session columns must exist (exact spelling; near misses are pointed out). Names are otherwise accepted as they are:
+SQL words (``dropout_flag``, ``reunion``, ``selected``), parentheses (``executive_function(z)``), quotes, spaces
+and non-ASCII letters are all fine because every identifier is quoted.
+
+Key rules (checked on the Parquet file, so they cost one columnar scan): ids must not be empty (NULL or only
+spaces); in longitudinal files neither may sessions; the key (id, or id + session) must be unique unless duplicates
+are allowed; ids missing from the demographics table are counted as a warning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from datasets.ingest.duck import DuckSession
+from datasets.ingest.errors import (
+    DUPLICATE_COLUMNS,
+    DUPLICATE_KEYS,
+    DUPLICATE_KEYS_ALLOWED,
+    EMPTY_COLUMN_NAME,
+    EMPTY_IDS,
+    EMPTY_SESSIONS,
+    INVALID_OPTIONS,
+    MISSING_ID_COLUMN,
+    MISSING_SESSION_COLUMN,
+    UNKNOWN_IDS,
+    UNKNOWN_TEXT_COLUMNS,
+    IngestError,
+    IngestWarning,
+    number_list,
+    plural,
+    quote_list,
+)
+from datasets.ingest.options import IngestOptions
+from datasets.ingest.sql import quote_ident
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+EXAMPLES = 5
+
+
+def fold(name: str) -> str:
+    """How DuckDB compares identifiers: ASCII letters case-insensitively."""
+    return name.translate(_ASCII_LOWER)
+
+
+def check_header(header: list[str], options: IngestOptions) -> list[IngestWarning]:
+    """Raise for unusable headers; return warnings (unknown text columns)."""
+    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        which = f"Column {blank[0]} has" if len(blank) == 1 else f"Columns {number_list(blank)} have"
+        trailing = " If the first row ends with a comma, remove it." if blank[-1] == len(header) else ""
+        raise IngestError(
+            EMPTY_COLUMN_NAME,
+            f"{which} no name. Every column needs a name in the first row.{trailing}",
+            {"positions": blank},
+        )
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(header):
+        groups[fold(name)].append(i)
+    duplicates = [positions for positions in groups.values() if len(positions) > 1]
+    if duplicates:
+        parts = []
+        details = []
+        for positions in duplicates[:EXAMPLES]:
+            names = list(dict.fromkeys(header[i] for i in positions))
+            cols = number_list([p + 1 for p in positions])
+            if len(names) == 1:
+                parts.append(f"'{names[0]}' (columns {cols})")
+            else:
+                parts.append(f"{quote_list(names)} (columns {cols}, differing only in upper/lower case)")
+            details.append({"names": names, "positions": [p + 1 for p in positions]})
+        more = f" and {len(duplicates) - EXAMPLES} more" if len(duplicates) > EXAMPLES else ""
+        raise IngestError(
+            DUPLICATE_COLUMNS,
+            "Column names must be unique, but these appear more than once: " + "; ".join(parts) + more + ".",
+            {"duplicates": details, "count": len(duplicates)},
+        )
+    _require(header, options.id_column, MISSING_ID_COLUMN, "id")
+    _require(header, options.session_column, MISSING_SESSION_COLUMN, "session")
+    present = set(header)
+    unknown = [name for name in options.text_columns if name not in present]
+    if unknown:
+        return [
+            IngestWarning(
+                UNKNOWN_TEXT_COLUMNS,
+                f"These columns were to be kept as text but are not in the file: {quote_list(unknown)}.",
+                {"columns": unknown},
+            )
+        ]
+    return []
+
+
+def _require(header: list[str], name: str | None, code: str, role: str) -> None:
+    if name is None or name in header:
+        return
+    hints = []
+    near = [h for h in header if fold(h.strip()) == fold(name.strip())]
+    if near:
+        hints.append(f"The file has {quote_list(near)}, which differs only in spaces or upper/lower case.")
+    if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
+        sep = next(s for s in (";", "\t", "|") if s in header[0])
+        shown = "a tab" if sep == "\t" else f"'{sep}'"
+        hints.append(f"The file seems to use {shown} between values; choose that delimiter when uploading.")
+    found = quote_list(header, limit=10)
+    message = f"The {role} column '{name}' is not in the file (its columns are {found})."
+    raise IngestError(code, " ".join([message, *hints]), {"column": name, "header": header[:50], "near_matches": near})
+
+
+def _rows(session: DuckSession, parquet: Path, where: str, params: dict[str, object]) -> list[int]:
+    sql = (
+        "SELECT file_row_number + 2 FROM read_parquet($p, file_row_number = true) "
+        f"WHERE {where} ORDER BY file_row_number LIMIT {EXAMPLES}"
+    )
+    return [int(r[0]) for r in session.fetchall(sql, {"p": str(parquet), **params})]
+
+
+def check_keys(session: DuckSession, parquet: Path, options: IngestOptions) -> list[IngestWarning]:
+    """Empty ids/sessions and duplicate keys (raise), unknown ids (warning)."""
+    if options.id_column is None:
+        return []
+    warnings: list[IngestWarning] = []
+    p = str(parquet)
+    key = [options.id_column] + ([options.session_column] if options.session_column else [])
+    for name, code, what in (
+        (options.id_column, EMPTY_IDS, "id"),
+        (options.session_column, EMPTY_SESSIONS, "session"),
+    ):
+        if name is None:
+            continue
+        col = quote_ident(name)
+        where = f"{col} IS NULL OR trim({col}) = ''"
+        (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", {"p": p})
+        if count:
+            rows = _rows(session, parquet, where, {})
+            raise IngestError(
+                code,
+                f"{plural(int(count), 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}' "
+                f"(row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1). "
+                f"Every row needs a{'n' if what == 'id' else ''} {what}.",
+                {"column": name, "count": int(count), "rows": rows},
+            )
+    warnings.extend(_duplicates(session, parquet, key, options))
+    if options.known_ids_parquet is not None:
+        warnings.extend(_unknown_ids(session, parquet, options))
+    return warnings
+
+
+def _duplicates(session: DuckSession, parquet: Path, key: list[str], options: IngestOptions) -> list[IngestWarning]:
+    cols = ", ".join(quote_ident(k) for k in key)
+    groups = (
+        f"SELECT {cols}, count(*) AS n, min(file_row_number) AS first "
+        "FROM read_parquet($p, file_row_number = true) GROUP BY ALL HAVING count(*) > 1"
+    )
+    p = {"p": str(parquet)}
+    (dup_keys, dup_rows) = session.fetchone(f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups})", p)
+    if not dup_keys:
+        return []
+    examples = session.fetchall(f"SELECT * FROM ({groups}) ORDER BY first LIMIT {EXAMPLES}", p)
+    described = []
+    details = []
+    for example in examples:
+        values = [str(v) for v in example[: len(key)]]
+        where = " AND ".join(f"{quote_ident(k)} = $k{i}" for i, k in enumerate(key))
+        rows = _rows(session, parquet, where, {f"k{i}": v for i, v in enumerate(values)})
+        label = f"'{values[0]}'" + (f" session '{values[1]}'" if len(values) > 1 else "")
+        described.append(f"{label} (rows {number_list(rows)}{', ...' if example[len(key)] > len(rows) else ''})")
+        details.append({"key": values, "count": int(example[len(key)]), "rows": rows})
+    what = "participant" if len(key) == 1 else "participant and session"
+    rule = "once" if len(key) == 1 else "once per session"
+    message = (
+        f"{plural(int(dup_keys), what + ' key', what + ' keys')} appear more than once ({plural(int(dup_rows), 'row')} "
+        f"in all): {'; '.join(described)}{'; ...' if dup_keys > len(examples) else ''}. "
+        f"Each participant may appear only {rule} in this file."
+    )
+    info = {"columns": key, "duplicate_keys": int(dup_keys), "rows_involved": int(dup_rows), "examples": details}
+    if not options.allow_duplicate_keys:
+        raise IngestError(DUPLICATE_KEYS, message, info)
+    return [IngestWarning(DUPLICATE_KEYS_ALLOWED, message.replace(" may appear", " would normally appear"), info)]
+
+
+def _unknown_ids(session: DuckSession, parquet: Path, options: IngestOptions) -> list[IngestWarning]:
+    assert options.id_column is not None and options.known_ids_parquet is not None
+    known_col = options.known_ids_column or options.id_column
+    known = str(options.known_ids_parquet)
+    names = [r[0] for r in session.fetchall("SELECT name FROM parquet_schema($k)", {"k": known})]
+    if known_col not in names:
+        raise IngestError(
+            INVALID_OPTIONS,
+            f"The demographics table has no id column '{known_col}' to check the ids against.",
+            {"column": known_col},
+        )
+    ident = quote_ident(options.id_column)
+    sql = (
+        f"SELECT DISTINCT m.{ident} AS id FROM read_parquet($p) AS m "
+        f"ANTI JOIN (SELECT CAST({quote_ident(known_col)} AS VARCHAR) AS id FROM read_parquet($k)) AS k "
+        f"ON m.{ident} = k.id WHERE m.{ident} IS NOT NULL"
+    )
+    params = {"p": str(parquet), "k": known}
+    (count,) = session.fetchone(f"SELECT count(*) FROM ({sql})", params)
+    if not count:
+        return []
+    examples = [str(r[0]) for r in session.fetchall(f"SELECT id FROM ({sql}) ORDER BY id LIMIT {EXAMPLES}", params)]
+    return [
+        IngestWarning(
+            UNKNOWN_IDS,
+            f"{plural(int(count), 'participant')} in this file {'is' if count == 1 else 'are'} not in the "
+            f"demographics table ({quote_list(examples)}{', ...' if count > len(examples) else ''}). Their rows "
+            "are kept but will not appear in merged results until the demographics table lists them.",
+            {"count": int(count), "examples": examples},
+        )
+    ]
