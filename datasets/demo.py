@@ -156,8 +156,9 @@ def demo_study_seed(*, tenant: Any, participants: int, seed: int, stdout: IO[str
 
     with tenant_context(tenant):
         study = Study.objects.filter(slug=DEMO_STUDY).first()
-        if study is not None and study.demographics_id is not None:
-            stdout.write(f"Demo study already present ({study.datasets.count()} datasets).\n")
+        present = set(study.datasets.filter(versions__isnull=False).values_list("name", flat=True)) if study else set()
+        if study is not None and present >= set(DEMO_TITLES):
+            stdout.write(f"Demo study already present ({len(present)} datasets).\n")
             return
         if study is None:
             study = study_create(
@@ -175,6 +176,8 @@ def demo_study_seed(*, tenant: Any, participants: int, seed: int, stdout: IO[str
         with tempfile.TemporaryDirectory(prefix="bdt-demo-") as folder:
             files = demo_files_write(Path(folder), participants=participants, seed=seed)
             for name, path in files.items():
+                if name in present:
+                    continue
                 kind = "demographics" if name == "demographics" else "measure"
                 job = ingest_file_sync(
                     study=study, path=path, dataset_name=name, kind=kind, title=DEMO_TITLES[name], actor=actor

@@ -138,6 +138,7 @@ def ingest_job_create(
     _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
     if kind not in DatasetKind.values:
         raise InvalidInput(f"kind must be one of {', '.join(DatasetKind.values)}.", code="invalid_kind")
+    study.refresh_from_db()
     if not study.keys_confirmed:
         raise Conflict(
             "Confirm the study's key columns (at least the id column) before uploading.", code="keys_missing"

@@ -335,6 +335,9 @@ def study_setup_keys(request: HttpRequest, slug: str) -> HttpResponse:
     staged = _staged_get(request, study)
     if staged is None:
         return redirect("study_setup", slug=study.slug)
+    if study_setup_state(study, staged=True).step != STEP_KEYS:  # the demographics arrived meanwhile (other tab)
+        _staged_discard(request, study)
+        return redirect("study_setup", slug=study.slug)
     try:
         preview = _staged_preview(staged)
     except PreviewError:
