@@ -134,10 +134,12 @@ def health(request: HttpRequest) -> Status[dict[str, Any]]:
 
 def _register_routers() -> None:
     from datasets.api import router as datasets_router
+    from queries.api import router as queries_router
     from tenants.api import router as tenants_router
 
     api.add_router("/", tenants_router)
     api.add_router("/", datasets_router)
+    api.add_router("/", queries_router)
 
 
 _register_routers()

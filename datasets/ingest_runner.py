@@ -139,9 +139,12 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
     try:
         with transaction.atomic():
             study = Study.objects.select_for_update().get(pk=job.study_id)
-            dataset, created = Dataset.objects.get_or_create(
-                study=study, name=job.dataset_name, defaults={"kind": job.kind, "title": job.title}
-            )
+            dataset = Dataset.objects.filter(study=study, name=job.dataset_name).first()
+            created = dataset is None
+            if dataset is None:
+                dataset = Dataset(study=study, name=job.dataset_name, kind=job.kind, title=job.title)
+                dataset._history_user = job.created_by  # type: ignore[attr-defined]
+                dataset.save()
             latest = dataset.versions.order_by("-number").first()
             if latest is not None and latest.sha256 == result.sha256:
                 _succeed(job, latest, [*_warnings(result), _identical_warning(latest)])
@@ -181,9 +184,11 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
             )
             if job.title and dataset.title != job.title:
                 dataset.title = job.title
+                dataset._history_user = job.created_by  # type: ignore[attr-defined]
                 dataset.save(update_fields=["title"])
             if dataset.kind == DatasetKind.DEMOGRAPHICS and study.demographics_id is None:
                 study.demographics = dataset
+                study._history_user = job.created_by  # type: ignore[attr-defined]
                 study.save(update_fields=["demographics"])
             audit_event_record(
                 action="dataset_version.created",

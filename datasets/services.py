@@ -23,6 +23,7 @@ from tenants.roles import Role
 
 logger = logging.getLogger(__name__)
 
+RESERVED_STUDY_SLUGS = {"new"}
 KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
 STUDY_EDITABLE = ("name", "description", *KEY_FIELDS, "engine", "suppression_threshold", "allow_duplicate_keys")
 
@@ -78,6 +79,8 @@ def study_create(
     """
     _role_check(actor, tenant, "create studies")
     _validate(STUDY_SLUG_VALIDATOR, slug, "study slug", "invalid_slug")
+    if slug in RESERVED_STUDY_SLUGS:
+        raise InvalidInput(f"{slug!r} is reserved; choose another short name.", code="invalid_slug")
     cleaned = _clean_study_fields({"name": name, **fields})
     if Study.objects.filter(slug=slug).exists():
         raise Conflict(f"A study {slug!r} already exists.", code="study_exists")

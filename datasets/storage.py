@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -31,7 +32,7 @@ def tenant_prefix() -> str:
 
 def staging_name(job_id: int, slug: str) -> str:
     """Storage name for an upload waiting to be ingested."""
-    return f"{tenant_prefix()}staging/{job_id}/{slug}.csv"
+    return f"{tenant_prefix()}staging/{job_id}-{uuid.uuid4().hex[:8]}/{slug}.csv"
 
 
 def version_names(study: str, dataset: str, number: int) -> tuple[str, str]:

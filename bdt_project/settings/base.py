@@ -78,10 +78,10 @@ AUTH_USER_MODEL = "tenants.User"
 MIDDLEWARE = [
     "bdt_project.middleware.RequestIdMiddleware",
     "bdt_project.middleware.HealthShortcutMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer on any host, before tenant resolution
     "bdt_project.middleware.TenantMiddleware",
     "datasets.uploads.UploadLimitMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -139,7 +139,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue("default"), Queue("ingest"), Queue("queries"), Queue("interactive")]
 CELERY_TASK_ROUTES = {
     "datasets.tasks.ingest_run": {"queue": "ingest"},
-    "queries.tasks.query_run_*": {"queue": "queries"},
+    "queries.tasks.query_run_execute_task": {"queue": "queries"},
     "queries.tasks.interactive_*": {"queue": "interactive"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -152,6 +152,7 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "ingest-reaper": {"task": "datasets.tasks.ingest_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
+    "query-reaper": {"task": "queries.tasks.query_runs_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
 }
 
 # --- Authentication --------------------------------------------------------------------------------------------

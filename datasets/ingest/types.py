@@ -42,7 +42,8 @@ FLOAT_BIT = 4
 DATE_BIT = 8
 TIMESTAMP_BIT = 16
 
-NUMBER_RE = r"^-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,2})?$"
+PLAIN_NUMBER_RE = r"^-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)$"
+EXPONENT_NUMBER_RE = r"^-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)[eE][-+]?[0-9]{1,2}$"
 DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?$"
 BOOLEAN_TOKENS = ("true", "false", "yes", "no")
 TRUE_TOKENS = ("true", "yes")
@@ -63,22 +64,28 @@ def _sql_string(text: str) -> str:
 
 
 def value_mask_sql(v: str) -> str:
-    """SQL giving the type bits one non-NULL text value ``v`` (an expression) is compatible with."""
+    """SQL giving the type bits one non-NULL text value ``v`` (an expression) is compatible with.
+
+    Ordered by cost: a comparison sends values that cannot be numbers or dates (first character not ``-``, ``.``
+    or a digit) to the boolean test; then the plain-number pattern (the common case, one regular expression and
+    one ``contains``), the exponent pattern only for values containing ``e``/``E``, and the date pattern last.
+    """
     tokens = ", ".join(_sql_string(t) for t in BOOLEAN_TOKENS)
     int_or_float = INT_BIT | FLOAT_BIT
     date_or_ts = DATE_BIT | TIMESTAMP_BIT
     return f"""CASE
   WHEN {v} < '-' OR {v} >= ':' THEN
     CASE WHEN strlen({v}) BETWEEN 2 AND 5 AND lower({v}) IN ({tokens}) THEN {BOOL_BIT} ELSE 0 END
-  WHEN strlen({v}) >= 10 AND substr({v}, 5, 1) = '-' THEN
-    CASE WHEN NOT regexp_matches({v}, {_sql_string(DATETIME_RE)}) THEN 0
-         WHEN strlen({v}) = 10 THEN CASE WHEN TRY_CAST({v} AS DATE) IS NULL THEN 0 ELSE {date_or_ts} END
-         WHEN TRY_CAST({v} AS TIMESTAMP) IS NULL THEN 0
-         ELSE {TIMESTAMP_BIT} END
-  WHEN regexp_matches({v}, {_sql_string(NUMBER_RE)}) THEN
-    CASE WHEN contains({v}, '.') OR contains({v}, 'e') OR contains({v}, 'E') THEN {FLOAT_BIT}
+  WHEN regexp_matches({v}, {_sql_string(PLAIN_NUMBER_RE)}) THEN
+    CASE WHEN contains({v}, '.') THEN {FLOAT_BIT}
          WHEN strlen({v}) <= 18 OR (strlen({v}) = 19 AND {v} < '0') THEN {int_or_float}
          ELSE 0 END
+  WHEN (contains({v}, 'e') OR contains({v}, 'E')) AND regexp_matches({v}, {_sql_string(EXPONENT_NUMBER_RE)})
+    THEN {FLOAT_BIT}
+  WHEN strlen({v}) BETWEEN 10 AND 26 AND regexp_matches({v}, {_sql_string(DATETIME_RE)}) THEN
+    CASE WHEN strlen({v}) = 10 THEN CASE WHEN TRY_CAST({v} AS DATE) IS NULL THEN 0 ELSE {date_or_ts} END
+         WHEN TRY_CAST({v} AS TIMESTAMP) IS NULL THEN 0
+         ELSE {TIMESTAMP_BIT} END
   ELSE 0 END"""
 
 

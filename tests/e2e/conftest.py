@@ -20,7 +20,6 @@ import contextlib
 import http.client
 import os
 import re
-import shutil
 import threading
 import types
 import uuid
@@ -381,10 +380,3 @@ def site(e2e_live_server: LiveServer, e2e_tenant: E2ETenant) -> Site:
 @pytest.fixture
 def site_b(e2e_live_server: LiveServer, e2e_tenant_b: E2ETenant) -> Site:
     return Site(e2e_live_server, e2e_tenant_b.domain)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _clean_screenshots() -> None:
-    """Start each session with an empty screenshots folder (only screenshots of this run remain)."""
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS, ignore_errors=True)

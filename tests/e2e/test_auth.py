@@ -132,12 +132,6 @@ def test_unknown_host_says_no_workspace_is_served(page, e2e_live_server, screens
     screenshot(page)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app bug: on an unknown host every path, /static/ included, gets the 404 page, so the page is unstyled "
-    "(TenantMiddleware answers before WhiteNoise). Remove this mark once static files are served on any host.",
-)
 def test_unknown_host_404_page_is_styled(page, e2e_live_server):
     page.goto(e2e_live_server.url("no-such-lab-e2e.localhost"))  # returns after the load event (stylesheets done)
 

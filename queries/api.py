@@ -1,0 +1,268 @@
+"""API: counts, query runs, rows, exports, reports and saved queries (interface.md, "Queries")."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from typing import Any, Literal
+
+from django.http import FileResponse, HttpRequest
+from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from bdt_project.api_auth import principal
+from bdt_project.pagination import MAX_PAGE_SIZE, PagePagination
+from datasets.selectors import study_get_for_user
+from queries.exports import run_export
+from queries.models import QueryRun, SavedQuery
+from queries.results import filtering_report, final_summary, result_page
+from queries.selectors import run_get_for_user, saved_query_get_for_user, saved_query_list_for_user
+from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
+
+router = Router(tags=["queries"])
+
+
+class CountOut(Schema):
+    participants: int | None
+    rows: int | None
+    suppressed: bool = False
+    threshold: int | None = None
+
+
+@router.post("/studies/{study}/count", response=CountOut)
+def count(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> dict[str, Any]:
+    """Distinct participants and distinct merge keys (participant-sessions) matching a QuerySpec."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    return query_count(tenant=caller.tenant, actor=caller.user, study=target, payload=spec, request=request)
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+class PinnedOut(Schema):
+    dataset: str
+    version: int
+    sha256: str
+
+
+class RunOut(Schema):
+    id: int
+    study: str
+    status: str
+    shape: str
+    engine: str
+    row_count: int | None
+    columns: list[str]
+    column_types: list[str]
+    error: ErrorOut | None
+    dataset_versions: list[PinnedOut]
+    spec: dict[str, Any]
+    spec_hash: str
+    result_sha256: str | None
+    reused_from: int | None
+    rerun_of: int | None
+    created_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def run_out(run: QueryRun) -> dict[str, Any]:
+    """The API shape of a run."""
+    return {
+        "id": run.pk,
+        "study": run.study.slug,
+        "status": run.status,
+        "shape": run.shape,
+        "engine": run.engine,
+        "row_count": run.row_count,
+        "columns": run.columns,
+        "column_types": run.column_types,
+        "error": {"code": run.error_code, "message": run.error_message} if run.error_code else None,
+        "dataset_versions": [
+            {"dataset": pin.dataset_name, "version": pin.number, "sha256": pin.sha256} for pin in run.pinned.all()
+        ],
+        "spec": run.spec,
+        "spec_hash": run.spec_hash,
+        "result_sha256": run.result_sha256 or None,
+        "reused_from": run.reused_from_id,
+        "rerun_of": run.rerun_of_id,
+        "created_by": run.created_by.email if run.created_by else None,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+class RunAccepted(Schema):
+    id: int
+    status: str
+
+
+@router.post("/studies/{study}/queries", response={202: RunAccepted})
+def run_create(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> Status[dict[str, Any]]:
+    """Queue a run of a QuerySpec on the study's current versions (identical runs are joined or reused)."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    run = query_run_create(tenant=caller.tenant, actor=caller.user, study=target, payload=spec, request=request)
+    return Status(202, {"id": run.pk, "status": run.status})
+
+
+@router.get("/queries/{run_id}", response=RunOut)
+def run_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """A run: status, columns, pinned dataset versions, error."""
+    caller = principal(request)
+    return run_out(run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id))
+
+
+@router.post("/queries/{run_id}/cancel", response=RunOut)
+def run_cancel(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """Cancel a run; the answer comes once the engine has stopped (status cancelled)."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return run_out(query_run_cancel(tenant=caller.tenant, actor=caller.user, run=run, request=request))
+
+
+@router.post("/queries/{run_id}/rerun", response={202: RunAccepted})
+def run_rerun(request: HttpRequest, run_id: int) -> Status[dict[str, Any]]:
+    """Re-execute a run on exactly the versions it pinned."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
+    again = query_run_create(
+        tenant=caller.tenant, actor=caller.user, study=run.study, payload=run.spec, versions=versions, rerun_of=run,
+        request=request,
+    )
+    return Status(202, {"id": again.pk, "status": again.status})
+
+
+class RowsOut(Schema):
+    columns: list[str]
+    items: list[list[Any]]
+    page: int
+    page_size: int
+    total: int
+
+
+class RowsQuery(Schema):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+    sort: str | None = None
+    order: Literal["asc", "desc"] = "asc"
+
+
+@router.get("/queries/{run_id}/rows", response=RowsOut)
+def run_rows(request: HttpRequest, run_id: int, params: Query[RowsQuery]) -> dict[str, Any]:
+    """A page of the result rows (409 unless the run succeeded), optionally sorted by one column."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return result_page(
+        run, page=params.page, page_size=params.page_size, sort=params.sort, descending=params.order == "desc"
+    )
+
+
+@router.get("/queries/{run_id}/export", response={200: None})
+def run_export_download(
+    request: HttpRequest, run_id: int, format: Literal["csv", "parquet", "zip"] = "csv", purpose: str = ""
+) -> FileResponse:
+    """Download the result as CSV (formula-safe), Parquet or a ZIP with dictionary, report, summary, manifest."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    export = run_export(run=run, fmt=format, purpose=purpose, actor=caller.user, request=request)
+    response = FileResponse(open(export.path, "rb"), as_attachment=True, filename=export.filename,  # noqa: SIM115
+                            content_type=export.content_type)
+    response["X-Content-SHA256"] = export.sha256
+    response._resource_closers.append(lambda: shutil.rmtree(export.path.parent, ignore_errors=True))
+    return response
+
+
+class ReportOut(Schema):
+    steps: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+
+@router.get("/queries/{run_id}/report", response=ReportOut)
+def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """The filtering report (step counts on the pinned versions) and the final data summary."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    keys = {run.study.id_column, run.study.session_column} - {""}
+    summary = final_summary(run, keys)
+    return {"steps": filtering_report(run), "summary": summary}
+
+
+class SavedIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    spec: dict[str, Any]
+    shared: bool = False
+
+
+class SavedOut(Schema):
+    id: int
+    study: str
+    name: str
+    description: str
+    spec: dict[str, Any]
+    shared: bool
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+
+
+def saved_out(saved: SavedQuery) -> dict[str, Any]:
+    """The API shape of a saved query."""
+    return {
+        "id": saved.pk, "study": saved.study.slug, "name": saved.name, "description": saved.description,
+        "spec": saved.spec, "shared": saved.shared, "owner": saved.owner.email, "created_at": saved.created_at,
+        "updated_at": saved.updated_at,
+    }
+
+
+@router.get("/studies/{study}/saved-queries", response=list[SavedOut])
+@paginate(PagePagination)
+def saved_list(request: HttpRequest, study: str) -> Any:
+    """Your saved queries of this study and those shared with the workspace."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    return [saved_out(s) for s in saved_query_list_for_user(user=caller.user, tenant=caller.tenant, study=target)]
+
+
+@router.post("/studies/{study}/saved-queries", response={201: SavedOut})
+def saved_create(request: HttpRequest, study: str, payload: SavedIn) -> Status[dict[str, Any]]:
+    """Save a query (validated against the study)."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    saved = saved_query_save(tenant=caller.tenant, actor=caller.user, study=target, name=payload.name,
+                             spec=payload.spec, description=payload.description, shared=payload.shared, request=request)
+    return Status(201, saved_out(saved))
+
+
+@router.get("/saved-queries/{saved_id}", response=SavedOut)
+def saved_get(request: HttpRequest, saved_id: int) -> dict[str, Any]:
+    """One saved query."""
+    caller = principal(request)
+    return saved_out(saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id))
+
+
+@router.put("/saved-queries/{saved_id}", response=SavedOut)
+def saved_put(request: HttpRequest, saved_id: int, payload: SavedIn) -> dict[str, Any]:
+    """Replace one of your saved queries."""
+    caller = principal(request)
+    saved = saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id)
+    updated = saved_query_save(tenant=caller.tenant, actor=caller.user, study=saved.study, name=payload.name,
+                               spec=payload.spec, description=payload.description, shared=payload.shared,
+                               saved=saved, request=request)
+    return saved_out(updated)
+
+
+@router.delete("/saved-queries/{saved_id}", response={204: None})
+def saved_delete(request: HttpRequest, saved_id: int) -> Status[None]:
+    """Delete one of your saved queries."""
+    caller = principal(request)
+    saved = saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id)
+    saved_query_delete(tenant=caller.tenant, actor=caller.user, saved=saved, request=request)
+    return Status(204, None)

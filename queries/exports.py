@@ -1,0 +1,203 @@
+"""Exports of a run's result: CSV (formula-safe), Parquet, or a ZIP with dictionary, report, summary, manifest.
+
+Files are written to a temporary file batch by batch (memory stays flat for any size), hashed, audited, and then
+streamed to the client from disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from bdt_project.errors import InvalidInput
+from datasets.dictionary import csv_safe
+from queries.models import QueryRun
+from queries.results import filtering_report, final_summary, json_value, run_result_path
+
+FORMATS = ("csv", "parquet", "zip")
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export on local disk."""
+
+    path: Path
+    filename: str
+    content_type: str
+    sha256: str
+    rows: int
+
+
+def export_filename(run: QueryRun, extension: str, now: Any = None) -> str:
+    """BDT's suggestion: measure tables used (none -> demographics_only; 1; 2-3 joined; more -> first_and_N_more),
+    then _wide/_long, then a timestamp."""
+    demographics = run.study.demographics.name if run.study.demographics else ""
+    tables = [name for name in (run.spec.get("columns") or {}) if name != demographics]
+    for spec_filter in run.spec.get("filters") or []:
+        if spec_filter["dataset"] != demographics and spec_filter["dataset"] not in tables:
+            tables.append(spec_filter["dataset"])
+    if not tables:
+        stem = "demographics_only"
+    elif len(tables) <= 3:
+        stem = "_".join(tables)
+    else:
+        stem = f"{tables[0]}_and_{len(tables) - 1}_more"
+    stamp = (now or timezone.now()).strftime("%Y%m%d_%H%M%S")
+    return f"{stem}_{run.shape}_{stamp}.{extension}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_csv(source: Path, target: Path) -> int:
+    parquet = pq.ParquetFile(source)
+    rows = 0
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([csv_safe(name) for name in parquet.schema_arrow.names])
+        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
+            columns = [column.to_pylist() for column in batch.columns]
+            for index in range(batch.num_rows):
+                writer.writerow([_cell(column[index]) for column in columns])
+            rows += batch.num_rows
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    value = json_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return csv_safe(value) if isinstance(value, str) else value
+
+
+def _rows_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        if not rows:
+            return
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _cell(value) for key, value in row.items()})
+
+
+def _dictionary(run: QueryRun) -> list[dict[str, Any]]:
+    pinned = {pin.dataset_name: pin for pin in run.pinned.select_related("version__dataset")}
+    entries = []
+    for name, kind in zip(run.columns, run.column_types, strict=False):
+        dataset, column = _source_of(name, pinned)
+        meta = pinned[dataset].version.dataset if dataset in pinned else None
+        entries.append({
+            "column": name, "type": kind, "dataset": dataset, "source_column": column,
+            "version": pinned[dataset].number if dataset in pinned else None,
+            "description": meta.column_description(column) if meta else "",
+        })
+    return entries
+
+
+def _source_of(output: str, pinned: dict[str, Any]) -> tuple[str, str]:
+    if "." in output:
+        dataset, _, column = output.partition(".")
+        if dataset in pinned:
+            return dataset, column
+    for dataset, pin in pinned.items():
+        if output in pin.version.column_names():
+            return dataset, output
+    return "", output
+
+
+def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: Any = None) -> ExportFile:
+    """Build the export file, record it in the audit trail (format, rows, purpose, sha256) and return it."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}.", code="invalid_format")
+    purpose = (purpose or "").strip()
+    if len(purpose) < 3:
+        raise InvalidInput("State the purpose of this export (at least a few words).", code="purpose_required")
+    source = run_result_path(run)
+    work = Path(tempfile.mkdtemp(prefix=f"export-{run.pk}-", dir=_work_root()))
+    now = timezone.now()
+    try:
+        if fmt == "parquet":
+            target = work / export_filename(run, "parquet", now)
+            shutil.copyfile(source, target)
+            rows, content_type = run.row_count or 0, "application/vnd.apache.parquet"
+        elif fmt == "csv":
+            target = work / export_filename(run, "csv", now)
+            rows, content_type = _write_csv(source, target), "text/csv; charset=utf-8"
+        else:
+            target, rows = _write_zip(run, source, work, purpose, actor, now), run.row_count or 0
+            content_type = "application/zip"
+        digest = _sha256(target)
+    except Exception:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    audit_event_record(
+        action="query.exported", actor=actor, request=request, target=run,
+        details={"format": fmt, "rows": rows, "purpose": purpose, "sha256": digest, "filename": target.name},
+    )
+    return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows)
+
+
+def _write_zip(run: QueryRun, source: Path, work: Path, purpose: str, actor: Any, now: Any) -> Path:
+    data_name = export_filename(run, "csv", now)
+    data = work / data_name
+    rows = _write_csv(source, data)
+    keys = {run.study.id_column, run.study.session_column} - {""}
+    report = filtering_report(run)
+    summary = final_summary(run, keys)
+    dictionary = _dictionary(run)
+    _rows_csv(work / "data_dictionary.csv", dictionary)
+    _rows_csv(work / "filtering_report.csv", report)
+    _rows_csv(work / "final_summary.csv", summary)
+    manifest = {
+        "run": run.pk,
+        "study": run.study.slug,
+        "spec": run.spec,
+        "spec_hash": run.spec_hash,
+        "shape": run.shape,
+        "dataset_versions": [
+            {"dataset": pin.dataset_name, "version": pin.number, "sha256": pin.sha256} for pin in run.pinned.all()
+        ],
+        "row_count": rows,
+        "columns": run.columns,
+        "user": getattr(actor, "email", None),
+        "exported_at": now.isoformat(),
+        "purpose": purpose,
+        "data_file": data_name,
+        "data_sha256": _sha256(data),
+    }
+    archive = work / export_filename(run, "zip", now)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.write(data, data_name)
+        for name in ("data_dictionary.csv", "filtering_report.csv", "final_summary.csv"):
+            bundle.write(work / name, name)
+        bundle.writestr("filtering_report.json", json.dumps(report, indent=2, default=str))
+        bundle.writestr("final_summary.json", json.dumps(summary, indent=2, default=str))
+        bundle.writestr("data_dictionary.json", json.dumps(dictionary, indent=2, default=str))
+        bundle.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
+    return archive
+
+
+def _work_root() -> Path:
+    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root

@@ -1,0 +1,144 @@
+"""Reading a run's result: pages of rows, the final data summary, and the filtering report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from bdt_project.errors import Conflict, InvalidInput
+from datasets.storage import version_cache_path
+from queries.engines.base import report_rows
+from queries.execution import engine_create, query_prepare
+from queries.models import QueryRun, RunStatus
+
+NUMERIC_TYPES = {"integer", "float"}
+
+
+def run_result_path(run: QueryRun) -> Path:
+    """A local copy of the run's result (from the worker cache or storage); 409 unless the run succeeded."""
+    if run.status != RunStatus.SUCCEEDED or not run.result_file:
+        raise Conflict(f"The run has no result: it is {run.status}.", code="run_not_succeeded")
+    return version_cache_path(run.result_file, run.result_sha256)
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can carry it (dates as ISO text, NaN/inf as null)."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def _select_page(columns: list[str], sort: str | None, descending: bool) -> str:
+    query = exp.select("*").from_(exp.func("read_parquet", exp.Placeholder()))
+    if sort is not None:
+        if sort not in columns:
+            raise InvalidInput(f"Cannot sort by {sort!r}: not a column of this result.", code="unknown_column")
+        query = query.order_by(exp.Ordered(this=exp.column(sort, quoted=True), desc=descending))
+    return query.limit(exp.Placeholder()).offset(exp.Placeholder()).sql(dialect="duckdb")
+
+
+def result_page(
+    run: QueryRun, *, page: int, page_size: int, sort: str | None = None, descending: bool = False
+) -> dict[str, Any]:
+    """One page of the result's rows (optionally sorted by one column)."""
+    path = run_result_path(run)
+    sql = _select_page(list(run.columns), sort, descending)
+    with duckdb.connect() as con:
+        rows = con.execute(sql, [str(path), page_size, (page - 1) * page_size]).fetchall()
+    return {
+        "columns": list(run.columns),
+        "items": [[json_value(v) for v in row] for row in rows],
+        "page": page,
+        "page_size": page_size,
+        "total": run.row_count or 0,
+    }
+
+
+def _summary_text_numeric(stats: tuple[Any, ...]) -> str:
+    mean, median, std, low, high = stats
+    if mean is None:
+        return "All values missing"
+    return f"Mean: {mean:.2f}, Median: {median:.2f}, Std: {(std or 0):.2f}, Range: [{low:.2f}, {high:.2f}]"
+
+
+def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
+    """Per output column: type, count, missing, missing %, and a short summary (BDT's final data summary)."""
+    path = str(run_result_path(run))
+    rows = run.row_count or 0
+    data_columns = [(c, t) for c, t in zip(run.columns, run.column_types, strict=False) if c not in key_columns]
+    summary: list[dict[str, Any]] = [
+        {"column": "OVERALL", "type": "Summary", "count": rows, "missing": None, "missing_pct": None,
+         "summary": f"{rows} rows, {len(data_columns)} data columns"}
+    ]
+    if rows == 0:
+        return [*summary[:1], {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None,
+                               "summary": "No data"}]
+    with duckdb.connect() as con:
+        for column, kind in data_columns:
+            ident = exp.column(column, quoted=True)
+            source = exp.func("read_parquet", exp.Placeholder())
+            present = con.execute(exp.select(exp.func("count", ident)).from_(source).sql("duckdb"), [path]).fetchone()
+            count = int(present[0]) if present else 0
+            missing = rows - count
+            if kind in NUMERIC_TYPES:
+                cast = exp.cast(ident, "DOUBLE")
+                stats = con.execute(
+                    exp.select(
+                        exp.func("avg", cast), exp.func("median", cast), exp.func("stddev_samp", cast),
+                        exp.func("min", cast), exp.func("max", cast),
+                    ).from_(source).sql("duckdb"),
+                    [path],
+                ).fetchone()
+                text = _summary_text_numeric(stats or (None,) * 5)
+            else:
+                top = con.execute(
+                    exp.select(exp.cast(ident, "VARCHAR").as_("v"), exp.func("count").as_("n"))
+                    .from_(source).where(ident.is_(exp.null()).not_()).group_by(exp.column("v"))
+                    .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v")).sql("duckdb"),
+                    [path],
+                ).fetchall()
+                if not top:
+                    text = "All values missing"
+                elif len(top) <= 10:
+                    shown = ", ".join(f"{value}: {n}" for value, n in top[:5])
+                    text = f"{len(top)} unique values - {shown}"
+                else:
+                    text = f"{len(top)} unique values, most common: {top[0][0]}"
+            summary.append({
+                "column": column, "type": kind, "count": count, "missing": missing,
+                "missing_pct": round(100.0 * missing / rows, 1), "summary": text,
+            })
+    return summary
+
+
+def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
+    """The step-by-step attrition of the run's filters on its pinned versions (same code as live counts)."""
+    versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
+    prepared = query_prepare(run.study, run.spec, versions=versions)
+    engine = engine_create(run.study, timeout_s=300.0)
+    try:
+        steps = engine.steps(prepared.validated, prepared.catalog)
+    finally:
+        engine.close()
+    by = "rows" if run.study.is_longitudinal else "participants"
+    rows = report_rows(steps, by=by)
+    participants = report_rows(steps, by="participants")
+    for row, people in zip(rows, participants, strict=False):
+        row["participants_after"] = people["after"]
+    return rows
+
+
+def sql_identifier(name: str) -> str:
+    """A quoted DuckDB identifier (for tests and tools)."""
+    return str(exp.to_identifier(name, quoted=True).sql(dialect="duckdb"))
+

@@ -1,0 +1,48 @@
+"""Reads of runs and saved queries, scoped to the caller: your own, or all for stewards and owners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from bdt_project.errors import NotFound
+from datasets.models import Study
+from queries.models import QueryRun, SavedQuery
+from tenants.access import role_require
+from tenants.models import Tenant
+from tenants.roles import Role
+
+
+def run_list_for_user(*, user: Any, tenant: Tenant) -> QuerySet[QueryRun]:
+    """Runs the caller may see."""
+    membership = role_require(user=user, tenant=tenant, minimum=Role.ANALYST, action="see query runs")
+    runs = QueryRun.objects.select_related("study", "study__demographics").order_by("-created_at")
+    if membership.role in {Role.STEWARD, Role.OWNER}:
+        return runs
+    return runs.filter(created_by=user)
+
+
+def run_get_for_user(*, user: Any, tenant: Tenant, run_id: int) -> QueryRun:
+    """One run, or 404 (also for runs of other users that the caller may not see)."""
+    run = run_list_for_user(user=user, tenant=tenant).filter(pk=run_id).first()
+    if run is None:
+        raise NotFound("No such run.")
+    return run
+
+
+def saved_query_list_for_user(*, user: Any, tenant: Tenant, study: Study) -> QuerySet[SavedQuery]:
+    """Your saved queries of a study and the ones shared with the workspace (drafts excluded)."""
+    role_require(user=user, tenant=tenant, minimum=Role.ANALYST, action="see saved queries")
+    return SavedQuery.objects.filter(study=study, is_draft=False).filter(Q(owner=user) | Q(shared=True))
+
+
+def saved_query_get_for_user(*, user: Any, tenant: Tenant, saved_id: int) -> SavedQuery:
+    """One visible saved query, or 404."""
+    role_require(user=user, tenant=tenant, minimum=Role.ANALYST, action="see saved queries")
+    saved = (
+        SavedQuery.objects.select_related("study").filter(pk=saved_id).filter(Q(owner=user) | Q(shared=True)).first()
+    )
+    if saved is None:
+        raise NotFound("No such saved query.")
+    return saved

@@ -1,0 +1,228 @@
+"""Counts, query runs and saved queries: authorization, caching, dedup and audit around the query core."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from bdt_project.config import config_get
+from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
+from datasets.models import DatasetVersion, Study
+from queries.engines.base import EngineError, EngineTimeout
+from queries.execution import engine_create, query_prepare
+from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
+from tenants.access import role_require
+from tenants.models import Tenant
+from tenants.roles import Role
+
+COUNT_CACHE_SECONDS = 3600
+
+
+class QueryTimeout(ApiError):
+    """An interactive computation exceeded its time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            504, "timeout", f"The count took longer than {seconds:g} s and was stopped. Narrow the filters or run it."
+        )
+
+
+def query_count(
+    *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
+) -> dict[str, Any]:
+    """Distinct participants and distinct merge keys matching the spec (cached by spec + versions)."""
+    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="count participants")
+    prepared = query_prepare(study, payload)
+    key = f"count:{prepared.cache_key}"
+    result = cache.get(key)
+    cached = result is not None
+    if result is None:
+        timeout = float(config_get("count_timeout_seconds", tenant))
+        engine = engine_create(study, timeout_s=timeout)
+        try:
+            counted = engine.count(prepared.validated, prepared.catalog)
+        except EngineTimeout as exc:
+            raise QueryTimeout(timeout) from exc
+        except EngineError as exc:
+            raise ApiError(422, exc.code, exc.message) from exc
+        finally:
+            engine.close()
+        result = {"participants": counted.participants, "rows": counted.rows}
+        cache.set(key, result, COUNT_CACHE_SECONDS)
+    audit_event_record(
+        action="query.count",
+        actor=actor,
+        request=request,
+        target=study,
+        details={"spec_hash": prepared.spec_hash, "cached": cached, "suppressed": False, **result},
+    )
+    return dict(result)
+
+
+def _enqueue(run_id: int) -> None:
+    from queries.tasks import query_run_execute_task
+
+    query_run_execute_task.delay(run_id)
+
+
+def query_run_create(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    payload: Any,
+    request: HttpRequest | None = None,
+    versions: dict[str, DatasetVersion] | None = None,
+    rerun_of: QueryRun | None = None,
+) -> QueryRun:
+    """Queue a run (or join an identical one in flight / reuse an identical finished result)."""
+    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="run queries")
+    prepared = query_prepare(study, payload, versions=versions)
+    if rerun_of is None:
+        mine = (
+            QueryRun.objects.filter(cache_key=prepared.cache_key, created_by=actor, study=study)
+            .filter(status__in=[*ACTIVE_STATUSES, RunStatus.SUCCEEDED])
+            .order_by("-created_at")
+            .first()
+        )
+        if mine is not None and (mine.status != RunStatus.SUCCEEDED or default_storage.exists(mine.result_file)):
+            return mine
+    shared = None
+    if rerun_of is None:
+        shared = (
+            QueryRun.objects.filter(cache_key=prepared.cache_key, study=study, status=RunStatus.SUCCEEDED)
+            .exclude(result_file="")
+            .order_by("-finished_at")
+            .first()
+        )
+        if shared is not None and not default_storage.exists(shared.result_file):
+            shared = None
+    with transaction.atomic():
+        run = QueryRun.objects.create(
+            study=study,
+            spec=prepared.spec.model_dump(mode="json"),
+            spec_hash=prepared.spec_hash,
+            cache_key=prepared.cache_key,
+            shape=prepared.spec.shape,
+            engine=study.engine,
+            created_by=actor,
+            rerun_of=rerun_of,
+        )
+        QueryRunVersion.objects.bulk_create(
+            QueryRunVersion(run=run, version=v, dataset_name=name, number=v.number, sha256=v.sha256)
+            for name, v in sorted(prepared.versions.items())
+        )
+        if shared is not None:
+            now = timezone.now()
+            for field in ("row_count", "columns", "column_types", "result_file", "result_sha256", "result_size"):
+                setattr(run, field, getattr(shared, field))
+            run.status, run.reused_from = RunStatus.SUCCEEDED, shared
+            run.started_at = run.finished_at = run.heartbeat_at = now
+            run.save()
+        audit_event_record(
+            action="query.run_created",
+            actor=actor,
+            request=request,
+            target=run,
+            details={
+                "study": study.slug,
+                "spec_hash": prepared.spec_hash,
+                "versions": {name: [v.number, v.sha256] for name, v in prepared.versions.items()},
+                "reused_from": shared.pk if shared else None,
+                "rerun_of": rerun_of.pk if rerun_of else None,
+            },
+        )
+        if shared is None:
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def query_run_cancel(*, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None,
+                     wait_seconds: float = 5.0) -> QueryRun:
+    """Cancel a run: a queued run stops at once; a running one when its engine has stopped (waits briefly)."""
+    _run_owner_or_steward(tenant, actor, run)
+    if run.is_finished:
+        raise Conflict(f"The run has already {run.status}.", code="run_finished")
+    with transaction.atomic():
+        cancelled_now = QueryRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        )
+        if not cancelled_now:
+            QueryRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        audit_event_record(action="query.run_cancel_requested", actor=actor, request=request, target=run)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.is_finished:
+            break
+        time.sleep(0.1)
+    return run
+
+
+def _run_owner_or_steward(tenant: Tenant, actor: Any, run: QueryRun) -> None:
+    membership = role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="manage runs")
+    if run.created_by_id != actor.pk and membership.role not in {Role.STEWARD, Role.OWNER}:
+        raise NotFound("No such run.")
+
+
+def query_runs_reap(*, stale_seconds: float = 180) -> int:
+    """Fail running runs whose worker stopped sending heartbeats (never leave a run 'running')."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_seconds)
+    stale = QueryRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for run in stale:
+        updated = QueryRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED,
+            error_code="worker_lost",
+            error_message="The worker running this query stopped. Run it again.",
+            finished_at=timezone.now(),
+        )
+        if updated:
+            audit_event_record(action="query.run_failed", target=run, details={"code": "worker_lost"})
+            count += 1
+    return count
+
+
+def saved_query_save(
+    *, tenant: Tenant, actor: Any, study: Study, name: str, spec: Any, description: str = "", shared: bool = False,
+    saved: SavedQuery | None = None, request: HttpRequest | None = None,
+) -> SavedQuery:
+    """Create or update a saved query (the spec is validated against the study first)."""
+    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="save queries")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("Give the saved query a name of 1-200 characters.", code="invalid_name")
+    prepared = query_prepare(study, spec)
+    if saved is not None and saved.owner_id != actor.pk:
+        raise NotFound("No such saved query.")
+    with transaction.atomic():
+        if saved is None:
+            saved = SavedQuery(study=study, owner=actor)
+        saved.name, saved.description, saved.shared = name, description, shared
+        saved.spec = prepared.spec.model_dump(mode="json")
+        saved.save()
+        audit_event_record(action="saved_query.saved", actor=actor, request=request, target=saved,
+                           details={"spec_hash": prepared.spec_hash, "shared": shared})
+    return saved
+
+
+def saved_query_delete(*, tenant: Tenant, actor: Any, saved: SavedQuery, request: HttpRequest | None = None) -> None:
+    """Delete one of your saved queries."""
+    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="delete saved queries")
+    if saved.owner_id != actor.pk:
+        raise NotFound("No such saved query.")
+    with transaction.atomic():
+        audit_event_record(action="saved_query.deleted", actor=actor, request=request, target=saved)
+        saved.delete()
+
+
+def current_tenant() -> Tenant | None:
+    """The tenant of the database connection (inside tenant_context or a tenant task)."""
+    return getattr(connection, "tenant", None)
