@@ -81,11 +81,16 @@ def query_run_create(
     request: HttpRequest | None = None,
     versions: dict[str, DatasetVersion] | None = None,
     rerun_of: QueryRun | None = None,
+    reuse: bool = True,
 ) -> QueryRun:
-    """Queue a run (or join an identical one in flight / reuse an identical finished result)."""
+    """Queue a run (or join an identical one in flight / reuse an identical finished result).
+
+    ``reuse=False`` (and every rerun) always executes again.
+    """
+    reuse = reuse and rerun_of is None
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="run queries")
     prepared = query_prepare(study, payload, versions=versions)
-    if rerun_of is None:
+    if reuse:
         mine = (
             QueryRun.objects.filter(cache_key=prepared.cache_key, created_by=actor, study=study)
             .filter(status__in=[*ACTIVE_STATUSES, RunStatus.SUCCEEDED])
@@ -95,7 +100,7 @@ def query_run_create(
         if mine is not None and (mine.status != RunStatus.SUCCEEDED or default_storage.exists(mine.result_file)):
             return mine
     shared = None
-    if rerun_of is None:
+    if reuse:
         shared = (
             QueryRun.objects.filter(cache_key=prepared.cache_key, study=study, status=RunStatus.SUCCEEDED)
             .exclude(result_file="")

@@ -22,7 +22,7 @@ DEMOGRAPHICS = (
 )
 COGNITIVE = (
     "participant_id,session,working_memory,note\n"
-    "001,BAS1,101.5,=HYPERLINK(\"x\")\n"
+    '001,BAS1,101.5,=HYPERLINK("x")\n'
     "001,FU1,99,\n"
     "002,BAS1,120,ok\n"
     "003,FU1,90,+1 more\n"

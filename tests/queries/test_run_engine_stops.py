@@ -1,0 +1,132 @@
+"""Runs on a big committed study: the timeout, cancel during a run and a killed worker stop the engine work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import duckdb
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from datasets.models import IngestStatus, Study
+from datasets.services import ingest_file_sync, study_create
+from queries.models import QueryRun, RunStatus
+from queries.run_executor import query_run_execute
+from queries.services import query_run_cancel, query_run_create, query_runs_reap
+from tenants.models import Tenant
+from tenants.services import membership_set, tenant_create, user_get_or_create
+from tests.worker import worker_start, worker_stop
+
+pytestmark = pytest.mark.worker
+
+
+@pytest.fixture(scope="module")
+def heavy(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> dict[str, Any]:
+    """A committed tenant with a study big enough that a wide run takes seconds."""
+    folder = tmp_path_factory.mktemp("heavy")
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT lpad(CAST(p AS VARCHAR), 7, '0') AS pid, s.ses AS session, 20 + (p % 60) + 0.5 AS age,
+                  CASE WHEN p % 2 = 0 THEN 'A' ELSE 'B' END AS site
+                  FROM range(400000) r(p), (VALUES ('BAS1'), ('BAS2'), ('FU1')) s(ses))
+            TO '{folder / "demo.csv"}' (HEADER)"""
+    )
+    con.execute(
+        f"""COPY (SELECT lpad(CAST(p AS VARCHAR), 7, '0') AS pid, s.ses AS session, random() AS a, random() AS b,
+                  random() AS c, random() AS d FROM range(400000) r(p), (VALUES ('BAS1'), ('BAS2'), ('FU1')) s(ses))
+            TO '{folder / "m.csv"}' (HEADER)"""
+    )
+    with django_db_blocker.unblock():
+        tenant = tenant_create(slug="lab-heavy", name="Lab Heavy", domain="lab-heavy.test").tenant
+        user = user_get_or_create(email="heavy@lab.test", password="x")
+        membership_set(tenant=tenant, user=user, role="steward")
+        with tenant_context(tenant):
+            study = Study.objects.filter(slug="big").first() or study_create(
+                tenant=tenant,
+                actor=None,
+                slug="big",
+                name="Big",
+                id_column="pid",
+                session_column="session",
+                site_column="site",
+                age_column="age",
+            )
+            for name, kind in (("demo", "demographics"), ("m", "measure")):
+                if not study.datasets.filter(name=name).exists():
+                    job = ingest_file_sync(study=study, path=folder / f"{name}.csv", dataset_name=name, kind=kind)
+                    assert job.status == IngestStatus.SUCCEEDED, job.error_message
+        connection.set_schema_to_public()
+    return {"tenant": tenant, "user": user}
+
+
+WIDE = {"columns": {"m": ["a", "b", "c", "d"]}, "shape": "wide"}
+
+
+def _create(heavy: dict[str, Any], spec: dict[str, Any]) -> QueryRun:
+    study = Study.objects.get(slug="big")
+    return query_run_create(tenant=heavy["tenant"], actor=heavy["user"], study=study, payload=spec, reuse=False)
+
+
+def test_timeout_stops_the_engine_and_fails_the_run(heavy, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
+        heavy["tenant"].settings = {"query_timeout_seconds": 1}
+        Tenant.objects.filter(pk=heavy["tenant"].pk).update(settings=heavy["tenant"].settings)
+        run = _create(heavy, WIDE)
+        started = time.monotonic()
+        status = query_run_execute(run.pk)
+        elapsed = time.monotonic() - started
+        run.refresh_from_db()
+        heavy["tenant"].settings = {}
+        Tenant.objects.filter(pk=heavy["tenant"].pk).update(settings={})
+    connection.set_schema_to_public()
+    assert status == RunStatus.FAILED and run.error_code == "timeout", run.error_message
+    assert elapsed < 15  # the engine really stopped
+
+
+def test_cancel_during_a_run_stops_the_engine(heavy, django_db_blocker: Any) -> None:
+    result: dict[str, Any] = {}
+    with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
+        run = _create(heavy, {**WIDE, "sites": ["A"]})
+
+        def execute() -> None:
+            with tenant_context(heavy["tenant"]):
+                result["status"] = query_run_execute(run.pk)
+            connection.close()
+
+        thread = threading.Thread(target=execute)
+        started = time.monotonic()
+        thread.start()
+        deadline = time.monotonic() + 30
+        while QueryRun.objects.get(pk=run.pk).status != RunStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cancelled = query_run_cancel(tenant=heavy["tenant"], actor=heavy["user"], run=run, wait_seconds=20)
+        thread.join(timeout=30)
+        elapsed = time.monotonic() - started
+    connection.set_schema_to_public()
+    assert cancelled.status == RunStatus.CANCELLED and result["status"] == RunStatus.CANCELLED
+    assert elapsed < 25
+
+
+def test_worker_killed_during_a_run_is_reaped(heavy, django_db_blocker: Any, test_db_name: str) -> None:
+    from queries.tasks import query_run_execute_task
+
+    with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
+        run = _create(heavy, {**WIDE, "sites": ["B"]})
+        QueryRun.objects.filter(pk=run.pk).update(status=RunStatus.QUEUED)
+        worker = worker_start(test_db_name, queues="run-kill-test", name="doomed-run")
+        try:
+            query_run_execute_task.apply_async(args=[run.pk], queue="run-kill-test")
+            deadline = time.monotonic() + 60
+            while QueryRun.objects.get(pk=run.pk).status != RunStatus.RUNNING and time.monotonic() < deadline:
+                time.sleep(0.05)
+            worker_stop(worker, kill=True)
+        finally:
+            worker_stop(worker, kill=True)
+        assert QueryRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+        assert query_runs_reap(stale_seconds=0) >= 1
+        failed = QueryRun.objects.get(pk=run.pk)
+    connection.set_schema_to_public()
+    assert failed.status == RunStatus.FAILED and failed.error_code == "worker_lost"
