@@ -16,6 +16,7 @@ urlpatterns = [
     path("settings/tokens/", tenant_views.token_create_view, name="token_create"),
     path("settings/tokens/<int:token_id>/revoke/", tenant_views.token_revoke_view, name="token_revoke"),
     path("studies/", include("datasets.urls")),
+    path("queries/", include("queries.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
 ]

@@ -324,9 +324,7 @@ def ingest_csv_file(size_mb: int) -> Path:
 def manage(*args: str) -> str:
     """Run ``manage.py <args>`` with the bench environment; returns stdout (raises on failure)."""
     env = {**os.environ, **BENCH_ENV}
-    done = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -460,9 +458,7 @@ def server(kind: str = "gunicorn", workers: int = 1) -> Iterator[int]:
     logs = DATA / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"server-{port}.log", "w") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env={**os.environ, **BENCH_ENV}, stdout=log, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **BENCH_ENV}, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -488,9 +484,7 @@ def server(kind: str = "gunicorn", workers: int = 1) -> Iterator[int]:
                 proc.wait()
 
 
-def http_request(
-    port: int, method: str, path: str, body: Any = None, token: str | None = None
-) -> tuple[int, Any]:
+def http_request(port: int, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
     """One request on a new connection (gunicorn's sync workers close it anyway), Host = the bench tenant."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     headers = {"Host": BENCH_HOST}

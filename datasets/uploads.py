@@ -24,7 +24,12 @@ class SizeLimitUploadHandler(FileUploadHandler):
         raise StopUpload(connection_reset=False)
 
     def handle_raw_input(
-        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
+        self,
+        input_data: Any,
+        META: dict[str, Any],  # noqa: N803 - Django's signature
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
     ) -> None:
         if content_length and content_length > self.limit + 1024 * 1024:  # allow for the multipart envelope
             self._too_large()

@@ -133,7 +133,12 @@ def run_rerun(request: HttpRequest, run_id: int) -> Status[dict[str, Any]]:
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
     versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
     again = query_run_create(
-        tenant=caller.tenant, actor=caller.user, study=run.study, payload=run.spec, versions=versions, rerun_of=run,
+        tenant=caller.tenant,
+        actor=caller.user,
+        study=run.study,
+        payload=run.spec,
+        versions=versions,
+        rerun_of=run,
         request=request,
     )
     return Status(202, {"id": again.pk, "status": again.status})
@@ -172,10 +177,15 @@ def run_export_download(
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
     export = run_export(run=run, fmt=format, purpose=purpose, actor=caller.user, request=request)
-    response = FileResponse(open(export.path, "rb"), as_attachment=True, filename=export.filename,  # noqa: SIM115
-                            content_type=export.content_type)
+    response = FileResponse(
+        open(export.path, "rb"),
+        as_attachment=True,
+        filename=export.filename,  # noqa: SIM115
+        content_type=export.content_type,
+    )
     response["X-Content-SHA256"] = export.sha256
-    response._resource_closers.append(lambda: shutil.rmtree(export.path.parent, ignore_errors=True))
+    cleanup = export.path.parent
+    response._resource_closers.append(lambda: shutil.rmtree(cleanup, ignore_errors=True))  # type: ignore[attr-defined]
     return response
 
 
@@ -216,8 +226,14 @@ class SavedOut(Schema):
 def saved_out(saved: SavedQuery) -> dict[str, Any]:
     """The API shape of a saved query."""
     return {
-        "id": saved.pk, "study": saved.study.slug, "name": saved.name, "description": saved.description,
-        "spec": saved.spec, "shared": saved.shared, "owner": saved.owner.email, "created_at": saved.created_at,
+        "id": saved.pk,
+        "study": saved.study.slug,
+        "name": saved.name,
+        "description": saved.description,
+        "spec": saved.spec,
+        "shared": saved.shared,
+        "owner": saved.owner.email,
+        "created_at": saved.created_at,
         "updated_at": saved.updated_at,
     }
 
@@ -236,8 +252,16 @@ def saved_create(request: HttpRequest, study: str, payload: SavedIn) -> Status[d
     """Save a query (validated against the study)."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
-    saved = saved_query_save(tenant=caller.tenant, actor=caller.user, study=target, name=payload.name,
-                             spec=payload.spec, description=payload.description, shared=payload.shared, request=request)
+    saved = saved_query_save(
+        tenant=caller.tenant,
+        actor=caller.user,
+        study=target,
+        name=payload.name,
+        spec=payload.spec,
+        description=payload.description,
+        shared=payload.shared,
+        request=request,
+    )
     return Status(201, saved_out(saved))
 
 
@@ -253,9 +277,17 @@ def saved_put(request: HttpRequest, saved_id: int, payload: SavedIn) -> dict[str
     """Replace one of your saved queries."""
     caller = principal(request)
     saved = saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id)
-    updated = saved_query_save(tenant=caller.tenant, actor=caller.user, study=saved.study, name=payload.name,
-                               spec=payload.spec, description=payload.description, shared=payload.shared,
-                               saved=saved, request=request)
+    updated = saved_query_save(
+        tenant=caller.tenant,
+        actor=caller.user,
+        study=saved.study,
+        name=payload.name,
+        spec=payload.spec,
+        description=payload.description,
+        shared=payload.shared,
+        saved=saved,
+        request=request,
+    )
     return saved_out(updated)
 
 

@@ -19,7 +19,6 @@ from bdt_project.errors import Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.base import DataEngine
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
 from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
@@ -68,7 +67,7 @@ def _dataset_info(version: DatasetVersion, *, with_files: bool) -> DatasetInfo:
     )
     return DatasetInfo(
         name=version.dataset.name,
-        kind=version.dataset.kind,
+        kind="demographics" if version.dataset.kind == "demographics" else "measure",
         version=version.number,
         sha256=version.parquet_sha256,
         columns=columns,
@@ -151,7 +150,7 @@ def _pg_connect() -> psycopg.Connection[Any]:
     return psycopg.connect(conninfo)
 
 
-def engine_create(study: Study, *, timeout_s: float, max_rows: int | None = None) -> DataEngine:
+def engine_create(study: Study, *, timeout_s: float, max_rows: int | None = None) -> DuckDBEngine | PostgresEngine:
     """An engine for the study's configured backend with the tenant's limits."""
     tenant = getattr(connection, "tenant", None)
     if study.engine == Engine.POSTGRES:

@@ -106,11 +106,16 @@ def _dictionary(run: QueryRun) -> list[dict[str, Any]]:
     for name, kind in zip(run.columns, run.column_types, strict=False):
         dataset, column = _source_of(name, pinned)
         meta = pinned[dataset].version.dataset if dataset in pinned else None
-        entries.append({
-            "column": name, "type": kind, "dataset": dataset, "source_column": column,
-            "version": pinned[dataset].number if dataset in pinned else None,
-            "description": meta.column_description(column) if meta else "",
-        })
+        entries.append(
+            {
+                "column": name,
+                "type": kind,
+                "dataset": dataset,
+                "source_column": column,
+                "version": pinned[dataset].number if dataset in pinned else None,
+                "description": meta.column_description(column) if meta else "",
+            }
+        )
     return entries
 
 
@@ -151,7 +156,10 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
         shutil.rmtree(work, ignore_errors=True)
         raise
     audit_event_record(
-        action="query.exported", actor=actor, request=request, target=run,
+        action="query.exported",
+        actor=actor,
+        request=request,
+        target=run,
         details={"format": fmt, "rows": rows, "purpose": purpose, "sha256": digest, "filename": target.name},
     )
     return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows)

@@ -77,12 +77,20 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
     rows = run.row_count or 0
     data_columns = [(c, t) for c, t in zip(run.columns, run.column_types, strict=False) if c not in key_columns]
     summary: list[dict[str, Any]] = [
-        {"column": "OVERALL", "type": "Summary", "count": rows, "missing": None, "missing_pct": None,
-         "summary": f"{rows} rows, {len(data_columns)} data columns"}
+        {
+            "column": "OVERALL",
+            "type": "Summary",
+            "count": rows,
+            "missing": None,
+            "missing_pct": None,
+            "summary": f"{rows} rows, {len(data_columns)} data columns",
+        }
     ]
     if rows == 0:
-        return [*summary[:1], {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None,
-                               "summary": "No data"}]
+        return [
+            *summary[:1],
+            {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None, "summary": "No data"},
+        ]
     with duckdb.connect() as con:
         for column, kind in data_columns:
             ident = exp.column(column, quoted=True)
@@ -94,17 +102,25 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
                 cast = exp.cast(ident, "DOUBLE")
                 stats = con.execute(
                     exp.select(
-                        exp.func("avg", cast), exp.func("median", cast), exp.func("stddev_samp", cast),
-                        exp.func("min", cast), exp.func("max", cast),
-                    ).from_(source).sql("duckdb"),
+                        exp.func("avg", cast),
+                        exp.func("median", cast),
+                        exp.func("stddev_samp", cast),
+                        exp.func("min", cast),
+                        exp.func("max", cast),
+                    )
+                    .from_(source)
+                    .sql("duckdb"),
                     [path],
                 ).fetchone()
                 text = _summary_text_numeric(stats or (None,) * 5)
             else:
                 top = con.execute(
                     exp.select(exp.cast(ident, "VARCHAR").as_("v"), exp.func("count").as_("n"))
-                    .from_(source).where(ident.is_(exp.null()).not_()).group_by(exp.column("v"))
-                    .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v")).sql("duckdb"),
+                    .from_(source)
+                    .where(ident.is_(exp.null()).not_())
+                    .group_by(exp.column("v"))
+                    .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v"))
+                    .sql("duckdb"),
                     [path],
                 ).fetchall()
                 if not top:
@@ -114,10 +130,16 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
                     text = f"{len(top)} unique values - {shown}"
                 else:
                     text = f"{len(top)} unique values, most common: {top[0][0]}"
-            summary.append({
-                "column": column, "type": kind, "count": count, "missing": missing,
-                "missing_pct": round(100.0 * missing / rows, 1), "summary": text,
-            })
+            summary.append(
+                {
+                    "column": column,
+                    "type": kind,
+                    "count": count,
+                    "missing": missing,
+                    "missing_pct": round(100.0 * missing / rows, 1),
+                    "summary": text,
+                }
+            )
     return summary
 
 
@@ -141,4 +163,3 @@ def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
 def sql_identifier(name: str) -> str:
     """A quoted DuckDB identifier (for tests and tools)."""
     return str(exp.to_identifier(name, quoted=True).sql(dialect="duckdb"))
-

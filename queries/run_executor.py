@@ -21,12 +21,15 @@ from django_tenants.utils import tenant_context
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from datasets.storage import copy_local_into_cache, file_sha256, storage_save
-from queries.engines.base import DataEngine, EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
+from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
+from queries.engines.duckdb_engine import DuckDBEngine
+from queries.engines.postgres_engine import PostgresEngine
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
 
 logger = logging.getLogger(__name__)
-HEARTBEAT_SECONDS = 1.0
+POLL_SECONDS = 0.25
+HEARTBEAT_EVERY = 4  # polls between heartbeats (~1 s)
 DEFERRED = "deferred"
 
 
@@ -40,7 +43,7 @@ def run_result_name(run: QueryRun) -> str:
 class _Watcher(threading.Thread):
     """Heartbeats, and cancels the engine when the run's cancel flag is set."""
 
-    def __init__(self, run_id: int, engine: DataEngine, tenant: Any) -> None:
+    def __init__(self, run_id: int, engine: DuckDBEngine | PostgresEngine, tenant: Any) -> None:
         super().__init__(daemon=True, name=f"run-{run_id}-watcher")
         self.run_id, self.engine, self.tenant = run_id, engine, tenant
         self.stopped = threading.Event()
@@ -48,11 +51,16 @@ class _Watcher(threading.Thread):
     def run(self) -> None:
         try:
             with tenant_context(self.tenant):
-                while not self.stopped.wait(HEARTBEAT_SECONDS):
-                    QueryRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+                polls = 0
+                while not self.stopped.wait(POLL_SECONDS):
+                    polls += 1
+                    if polls % HEARTBEAT_EVERY == 0:
+                        QueryRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
                     if QueryRun.objects.filter(pk=self.run_id, cancel_requested=True).exists():
                         self.engine.cancel()
                         return
+        except Exception:
+            logger.exception("watcher of run %s stopped", self.run_id)
         finally:
             connections.close_all()
 
@@ -62,8 +70,12 @@ def _finish(run: QueryRun, status: str, code: str = "", message: str = "", **fie
         status=status, error_code=code, error_message=message, finished_at=timezone.now(), **fields
     )
     action = {"succeeded": "query.run_succeeded", "cancelled": "query.run_cancelled"}.get(status, "query.run_failed")
-    audit_event_record(action=action, actor=run.created_by, target=run, details={"code": code, **fields} if code
-                       else {"rows": fields.get("row_count")})
+    audit_event_record(
+        action=action,
+        actor=run.created_by,
+        target=run,
+        details={"code": code, **fields} if code else {"rows": fields.get("row_count")},
+    )
 
 
 def query_run_execute(run_id: int) -> str:
@@ -85,7 +97,7 @@ def query_run_execute(run_id: int) -> str:
         return str(QueryRun.objects.get(pk=run.pk).status)
     timeout = float(config_get("query_timeout_seconds", tenant))
     work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=_work_root()))
-    engine: DataEngine | None = None
+    engine: DuckDBEngine | PostgresEngine | None = None
     watcher: _Watcher | None = None
     try:
         versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
@@ -93,6 +105,8 @@ def query_run_execute(run_id: int) -> str:
         engine = engine_create(run.study, timeout_s=timeout, max_rows=int(config_get("max_result_rows", tenant)))
         watcher = _Watcher(run.pk, engine, tenant)
         watcher.start()
+        if QueryRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            raise EngineCancelled("The run was cancelled.")
         out = work_dir / "result.parquet"
         result = engine.run(prepared.validated, prepared.catalog, out)
         name = run_result_name(run)
@@ -101,21 +115,35 @@ def query_run_execute(run_id: int) -> str:
         sha = file_sha256(out)
         copy_local_into_cache(out, sha)
         _finish(
-            run, RunStatus.SUCCEEDED, row_count=result.row_count, columns=list(result.columns),
-            column_types=list(result.types), result_file=name, result_sha256=sha, result_size=out.stat().st_size,
+            run,
+            RunStatus.SUCCEEDED,
+            row_count=result.row_count,
+            columns=list(result.columns),
+            column_types=list(result.types),
+            result_file=name,
+            result_sha256=sha,
+            result_size=out.stat().st_size,
         )
     except EngineCancelled:
         _finish(run, RunStatus.CANCELLED, "cancelled", "The run was cancelled.")
     except EngineTimeout:
-        _finish(run, RunStatus.FAILED, "timeout", f"The query ran longer than the limit of {timeout:g} s and was stopped.")
+        _finish(
+            run, RunStatus.FAILED, "timeout", f"The query ran longer than the limit of {timeout:g} s and was stopped."
+        )
     except RowLimitExceeded as exc:
-        _finish(run, RunStatus.FAILED, "row_limit",
-                f"The result has more than {exc.limit:,} rows, the limit of this workspace. Narrow the filters.")
+        _finish(
+            run,
+            RunStatus.FAILED,
+            "row_limit",
+            f"The result has more than {exc.limit:,} rows, the limit of this workspace. Narrow the filters.",
+        )
     except EngineError as exc:
         _finish(run, RunStatus.FAILED, exc.code or "engine_error", exc.message)
     except Exception:
         logger.exception("query run %s failed unexpectedly", run.pk)
-        _finish(run, RunStatus.FAILED, "internal_error", "The query failed because of an internal error. It was logged.")
+        _finish(
+            run, RunStatus.FAILED, "internal_error", "The query failed because of an internal error. It was logged."
+        )
     finally:
         if watcher is not None:
             watcher.stopped.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -149,8 +150,9 @@ def query_run_create(
     return run
 
 
-def query_run_cancel(*, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None,
-                     wait_seconds: float = 5.0) -> QueryRun:
+def query_run_cancel(
+    *, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None, wait_seconds: float = 5.0
+) -> QueryRun:
     """Cancel a run: a queued run stops at once; a running one when its engine has stopped (waits briefly)."""
     _run_owner_or_steward(tenant, actor, run)
     if run.is_finished:
@@ -179,7 +181,7 @@ def _run_owner_or_steward(tenant: Tenant, actor: Any, run: QueryRun) -> None:
 
 def query_runs_reap(*, stale_seconds: float = 180) -> int:
     """Fail running runs whose worker stopped sending heartbeats (never leave a run 'running')."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=stale_seconds)
+    cutoff = timezone.now() - timedelta(seconds=stale_seconds)
     stale = QueryRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
     count = 0
     for run in stale:
@@ -196,8 +198,16 @@ def query_runs_reap(*, stale_seconds: float = 180) -> int:
 
 
 def saved_query_save(
-    *, tenant: Tenant, actor: Any, study: Study, name: str, spec: Any, description: str = "", shared: bool = False,
-    saved: SavedQuery | None = None, request: HttpRequest | None = None,
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    name: str,
+    spec: Any,
+    description: str = "",
+    shared: bool = False,
+    saved: SavedQuery | None = None,
+    request: HttpRequest | None = None,
 ) -> SavedQuery:
     """Create or update a saved query (the spec is validated against the study first)."""
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="save queries")
@@ -213,8 +223,13 @@ def saved_query_save(
         saved.name, saved.description, saved.shared = name, description, shared
         saved.spec = prepared.spec.model_dump(mode="json")
         saved.save()
-        audit_event_record(action="saved_query.saved", actor=actor, request=request, target=saved,
-                           details={"spec_hash": prepared.spec_hash, "shared": shared})
+        audit_event_record(
+            action="saved_query.saved",
+            actor=actor,
+            request=request,
+            target=saved,
+            details={"spec_hash": prepared.spec_hash, "shared": shared},
+        )
     return saved
 
 

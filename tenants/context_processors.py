@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from bdt_project.config import config_get
 from tenants.selectors import membership_list_for_user
 
 
@@ -34,6 +35,7 @@ def tenant_context(request: HttpRequest) -> dict[str, Any]:
         return items
 
     return {
+        "signup_open": lambda: bool(config_get("self_signup_allowed")),
         "current_tenant": tenant if tenant is not None and tenant.schema_name != "public" else None,
         "membership": getattr(request, "membership", None),
         "switchable_tenants": switchable,

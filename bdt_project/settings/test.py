@@ -8,7 +8,7 @@ from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, REDIS_URL, STATIC_ROOT
 
 # Storage of this test run, per database name, so concurrent suites on one machine never share files.
-MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])  # noqa: F405
+MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
 
 # A Celery worker started by the test suite uses the test database directly.
 if os.environ.get("BDT_TEST_DB_NAME"):

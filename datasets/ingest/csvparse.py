@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NoReturn
 
 from datasets.ingest.errors import (
     EMPTY_FILE,
@@ -33,6 +34,10 @@ class _Incomplete(Exception):
     """The buffer ends inside the first record."""
 
 
+class _TooMany(Exception):
+    """The first record has more fields than allowed (count so far in args[0])."""
+
+
 def read_header(path: Path, *, delimiter: str = ",", max_header_bytes: int, max_columns: int) -> list[str]:
     """Column names of the first record of the UTF-8 file ``path``, exactly as written (BOM removed)."""
     data = b""
@@ -44,11 +49,13 @@ def read_header(path: Path, *, delimiter: str = ",", max_header_bytes: int, max_
             at_eof = not more or len(data) < want
             text = data.decode("utf-8", errors="strict" if at_eof else "ignore")
             try:
-                fields = _first_record(text.removeprefix("\ufeff"), delimiter, at_eof)
+                fields = _first_record(text.removeprefix("\ufeff"), delimiter, at_eof, max_columns)
             except _Incomplete:
                 if len(data) > max_header_bytes:
                     _raise_header_too_long(text, delimiter, max_header_bytes, max_columns)
                 continue
+            except _TooMany as exc:
+                _raise_too_many(exc.args[0], max_columns, exact=False)
             return _finish_header(fields, max_columns)
 
 
@@ -57,35 +64,37 @@ def header_from_text(
 ) -> list[str]:
     """Like :func:`read_header` for text already in memory (``at_eof``: the text is the whole file)."""
     try:
-        fields = _first_record(text.removeprefix("\ufeff"), delimiter, at_eof)
+        fields = _first_record(text.removeprefix("\ufeff"), delimiter, at_eof, max_columns)
     except _Incomplete:
         _raise_header_too_long(text, delimiter, max_header_bytes, max_columns)
         raise
+    except _TooMany as exc:
+        _raise_too_many(exc.args[0], max_columns, exact=False)
     return _finish_header(fields, max_columns)
+
+
+def _raise_too_many(count: int, max_columns: int, *, exact: bool) -> NoReturn:
+    if exact:
+        message = f"The file has {count:,} columns; at most {max_columns:,} are allowed."
+        details: dict[str, object] = {"columns": count, "max_columns": max_columns}
+    else:
+        message = f"The file has more than {max_columns:,} columns; at most {max_columns:,} are allowed."
+        details = {"columns_at_least": count, "max_columns": max_columns}
+    raise IngestError(TOO_MANY_COLUMNS, message + " Split it into files that share the id column.", details)
 
 
 def _finish_header(fields: list[str], max_columns: int) -> list[str]:
     if len(fields) > max_columns:
-        raise IngestError(
-            TOO_MANY_COLUMNS,
-            f"The file has {len(fields):,} columns; at most {max_columns:,} are allowed. "
-            "Split it into several files that share the id column.",
-            {"columns": len(fields), "max_columns": max_columns},
-        )
+        _raise_too_many(len(fields), max_columns, exact=True)
     if len(fields) == 1 and not fields[0].strip():
         raise IngestError(EMPTY_FILE, "The first line of the file is empty; it must hold the column names.")
     return fields
 
 
-def _raise_header_too_long(text: str, delimiter: str, max_header_bytes: int, max_columns: int) -> None:
+def _raise_header_too_long(text: str, delimiter: str, max_header_bytes: int, max_columns: int) -> NoReturn:
     seen = text.count(delimiter) + 1
     if seen > max_columns:
-        raise IngestError(
-            TOO_MANY_COLUMNS,
-            f"The file has more than {max_columns:,} columns (at least {seen:,}); at most {max_columns:,} are "
-            "allowed. Split it into several files that share the id column.",
-            {"columns_at_least": seen, "max_columns": max_columns},
-        )
+        _raise_too_many(seen, max_columns, exact=False)
     raise IngestError(
         HEADER_TOO_LONG,
         f"The first line (the column names) is longer than {max_header_bytes / 1_000_000:,.1f} MB. "
@@ -94,12 +103,23 @@ def _raise_header_too_long(text: str, delimiter: str, max_header_bytes: int, max
     )
 
 
-def _first_record(text: str, delimiter: str, at_eof: bool) -> list[str]:
-    """Parse the first CSV record of ``text``; raise _Incomplete when more text is needed."""
+def _next_line_end(text: str, pos: int) -> int:
+    ends = [i for i in (text.find("\n", pos), text.find("\r", pos)) if i >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _first_record(text: str, delimiter: str, at_eof: bool, max_fields: int) -> list[str]:
+    """Parse the first CSV record of ``text``; raise _Incomplete when more text is needed.
+
+    Linear in the length of the record; stops early (_TooMany) after ``max_fields`` fields.
+    """
     fields: list[str] = []
     pos = 0
     n = len(text)
+    line_end = _next_line_end(text, 0)
     while True:
+        if len(fields) > max_fields:
+            raise _TooMany(len(fields))
         if pos < n and text[pos] == _QUOTE:
             parts: list[str] = []
             start = pos + 1
@@ -124,6 +144,8 @@ def _first_record(text: str, delimiter: str, at_eof: bool) -> list[str]:
                 pos = end + 1
                 break
             fields.append("".join(parts))
+            if pos > line_end:
+                line_end = _next_line_end(text, pos)
             if pos < n and text[pos] not in (delimiter, "\n", "\r"):
                 raise IngestError(
                     INVALID_CSV,
@@ -132,8 +154,9 @@ def _first_record(text: str, delimiter: str, at_eof: bool) -> list[str]:
                     {"row": 1, "column_position": len(fields)},
                 )
         else:
-            ends = [i for i in (text.find(delimiter, pos), text.find("\n", pos), text.find("\r", pos)) if i >= 0]
-            end = min(ends) if ends else n
+            end = text.find(delimiter, pos, line_end)
+            if end < 0:
+                end = line_end
             if end == n and not at_eof:
                 raise _Incomplete
             fields.append(text[pos:end])

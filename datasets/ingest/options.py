@@ -42,6 +42,8 @@ class IngestOptions:
         top_values_limit: how many; histogram_bins: bins of the numeric histograms; max_sessions_listed.
 
     Engine:
+        sample_rows: types are guessed from this many first rows and verified on every row while the Parquet file
+            is written (one pass over the file); a misfit falls back to a full profile pass (see pipeline).
         row_group_size (>= 100000), duckdb_threads, duckdb_memory_limit (e.g. ``"2GB"``).
     """
 
@@ -66,6 +68,7 @@ class IngestOptions:
     histogram_bins: int = 20
     max_sessions_listed: int = 1000
 
+    sample_rows: int = 50_000
     row_group_size: int = 122_880
     duckdb_threads: int | None = None
     duckdb_memory_limit: str | None = None
@@ -92,6 +95,7 @@ class IngestOptions:
             ("max_header_bytes", self.max_header_bytes, 1024),
             ("max_line_bytes", self.max_line_bytes, 1024),
             ("row_group_size", self.row_group_size, 100_000),
+            ("sample_rows", self.sample_rows, 1),
             ("histogram_bins", self.histogram_bins, 1),
             ("top_values_limit", self.top_values_limit, 1),
         ):

@@ -4,11 +4,15 @@ Stages (progress label, share of the bar):
 
 1. ``sniff`` (0-10 %): size, archive/binary signatures, encoding, sha256 - one streaming pass over the bytes; a
    declared non-UTF-8 encoding is converted to a UTF-8 scratch copy in the same pass.
-2. ``parse`` (10-45 %): the header record (exact names), header checks, then one DuckDB pass over every row that
-   both validates the CSV structure (strict mode) and profiles each column's values for type inference.
-3. ``validate`` (45-47 %): at least one data row; columns without any value are reported.
-4. ``types`` (47-48 %): a type per column (rules in :mod:`datasets.ingest.types`).
-5. ``parquet`` (48-80 %): one ``COPY`` to zstd Parquet with the inferred types.
+2. ``parse`` (10-15 %): the header record (exact names), header checks, a profile of the first
+   ``options.sample_rows`` rows (strict CSV parsing + type evidence per column).
+3. ``validate`` (15-16 %): at least one data row.
+4. ``types`` (16-17 %): a type per column from that evidence (rules in :mod:`datasets.ingest.types`).
+5. ``parquet`` (17-80 %): one ``COPY`` to zstd Parquet. When the sample was the whole file the types are final.
+   Otherwise every value of every typed column is checked against its type while it is written, so the whole file
+   is parsed, validated and typed in this single pass; if a later value does not fit (or a column had no values
+   in the sample), the file is profiled completely and written again with the whole-file types. Either way the
+   types are exactly what a profile of every row gives.
 6. ``validate`` (80-85 %): key checks on the Parquet file (empty ids/sessions, duplicate keys, unknown ids).
 7. ``stats`` (85-100 %): column statistics, participants and sessions.
 
@@ -30,9 +34,17 @@ import duckdb
 
 from datasets.ingest.csvparse import parse_error, read_header
 from datasets.ingest.duck import DuckSession
-from datasets.ingest.errors import EMPTY_COLUMNS, HEADER_ONLY, MANY_SESSIONS, IngestError, IngestWarning, quote_list
+from datasets.ingest.errors import (
+    EMPTY_COLUMNS,
+    HEADER_ONLY,
+    MANY_SESSIONS,
+    UNKNOWN_IDS,
+    IngestError,
+    IngestWarning,
+    quote_list,
+)
 from datasets.ingest.options import IngestOptions
-from datasets.ingest.parquet import csv_params, write_parquet
+from datasets.ingest.parquet import TypeGuessFailed, csv_params, write_parquet
 from datasets.ingest.results import ColumnType, IngestResult
 from datasets.ingest.sniff import scan_source
 from datasets.ingest.sql import read_csv_call
@@ -44,10 +56,10 @@ ProgressCallback = Callable[[float, str], None]
 
 STAGES: dict[str, tuple[float, float]] = {
     "sniff": (0.0, 0.10),
-    "parse": (0.10, 0.45),
-    "validate": (0.45, 0.47),
-    "types": (0.47, 0.48),
-    "parquet": (0.48, 0.80),
+    "parse": (0.10, 0.15),
+    "validate": (0.15, 0.16),
+    "types": (0.16, 0.17),
+    "parquet": (0.17, 0.80),
     "keys": (0.80, 0.85),
     "stats": (0.85, 1.0),
 }
@@ -60,6 +72,7 @@ class _Progress:
         self.callback = callback
         self.value = 0.0
         self.timings: dict[str, float] = {}
+        self._started: dict[str, float] = {}
 
     def report(self, value: float, label: str) -> None:
         value = min(max(value, self.value), 1.0)
@@ -67,18 +80,25 @@ class _Progress:
         if self.callback is not None:
             self.callback(value, label)
 
+    def span(self, lo: float, hi: float, label: str) -> Callable[[float], None]:
+        """A 0..1 callback mapped onto [lo, hi] of the bar."""
+
+        def within(fraction: float) -> None:
+            self.report(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), label)
+
+        return within
+
+    def elapsed(self, label: str) -> float:
+        return time.perf_counter() - self._started.get(label, time.perf_counter())
+
     @contextmanager
     def stage(self, name: str) -> Iterator[Callable[[float], None]]:
         lo, hi = STAGES[name]
         label = "validate" if name == "keys" else name
         self.report(lo, label)
-        started = time.perf_counter()
-
-        def within(fraction: float) -> None:
-            self.report(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), label)
-
+        started = self._started[label] = time.perf_counter()
         try:
-            yield within
+            yield self.span(lo, hi, label)
         finally:
             self.timings[label] = self.timings.get(label, 0.0) + time.perf_counter() - started
 
@@ -92,6 +112,9 @@ class _Scratch:
         self.parquet = work_dir / f"ingest-{self.token}.parquet"
         self.converted = work_dir / f".ingest-{self.token}.utf8.csv"
         self.temp_dir = work_dir / f".ingest-{self.token}.tmp"
+
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
 
     def cleanup(self, *, keep_parquet: bool) -> None:
         for path in self.work_dir.iterdir():
@@ -145,23 +168,68 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
     with DuckSession(
         temp_dir=scratch.temp_dir, threads=options.duckdb_threads, memory_limit=options.duckdb_memory_limit
     ) as session:
+        csv_path = sniffed.csv_path
         with tracker.stage("parse") as within:
             header = read_header(
-                sniffed.csv_path,
+                csv_path,
                 delimiter=options.delimiter,
                 max_header_bytes=options.max_header_bytes,
                 max_columns=options.max_columns,
             )
             warnings = check_header(header, options)
-            evidence, row_count = _profile(session, sniffed.csv_path, header, options, scratch.token, within)
+            evidence, sampled = _profile(session, csv_path, header, options, scratch.token, within, options.sample_rows)
         with tracker.stage("validate"):
-            if row_count == 0:
+            if sampled == 0:
                 raise IngestError(
                     HEADER_ONLY,
                     f"The file has column names but no data rows (columns: {quote_list(header, limit=8)}).",
                     {"columns": len(header)},
                 )
-            empty = [name for name in header if name not in evidence]
+        with tracker.stage("types"):
+            forced = options.string_columns
+            types = _decide(header, evidence, forced)
+            whole_file = sampled < options.sample_rows
+            unseen = [name for name in header if name not in evidence and name not in forced]
+        with tracker.stage("parquet") as within:
+            row_count = None
+            if whole_file or not unseen:
+                try:
+                    row_count = write_parquet(
+                        session,
+                        csv_path=csv_path,
+                        header=header,
+                        types=types,
+                        options=options,
+                        target=scratch.parquet,
+                        verify=not whole_file,
+                        on_progress=within,
+                    )
+                except TypeGuessFailed:
+                    scratch.remove(scratch.parquet)
+                    tracker.timings["type_fallback"] = tracker.elapsed("parquet")
+            if row_count is None:
+                lo = tracker.value
+                evidence, _ = _profile(
+                    session, csv_path, header, options, scratch.token, tracker.span(lo, (lo + 0.8) / 2, "parquet")
+                )
+                types = _decide(header, evidence, forced)
+                row_count = write_parquet(
+                    session,
+                    csv_path=csv_path,
+                    header=header,
+                    types=types,
+                    options=options,
+                    target=scratch.parquet,
+                    verify=False,
+                    on_progress=tracker.span((lo + 0.8) / 2, 0.8, "parquet"),
+                )
+        if sniffed.converted:
+            scratch.remove(scratch.converted)
+        with tracker.stage("keys"):
+            warnings.extend(check_keys(session, scratch.parquet, options))
+        with tracker.stage("stats") as within:
+            profiles = column_profiles(session, scratch.parquet, header, types, row_count, options, within)
+            empty = [p.name for p in profiles if p.missing == row_count]
             if empty:
                 warnings.append(
                     IngestWarning(
@@ -171,27 +239,6 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
                         {"columns": empty},
                     )
                 )
-        with tracker.stage("types"):
-            forced = options.string_columns
-            types: dict[str, ColumnType] = {
-                name: decide_type(evidence.get(name), force_string=name in forced) for name in header
-            }
-        with tracker.stage("parquet") as within:
-            write_parquet(
-                session,
-                csv_path=sniffed.csv_path,
-                header=header,
-                types=types,
-                options=options,
-                target=scratch.parquet,
-                on_progress=within,
-            )
-        if sniffed.converted:
-            scratch.converted.unlink(missing_ok=True)
-        with tracker.stage("keys"):
-            warnings.extend(check_keys(session, scratch.parquet, options))
-        with tracker.stage("stats") as within:
-            profiles = column_profiles(session, scratch.parquet, header, types, row_count, options, within)
             sessions: list[str] = []
             session_count: int | None = None
             if options.session_column:
@@ -210,7 +257,7 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
     participants = None
     if options.id_column:
         participants = next(p.distinct for p in profiles if p.name == options.id_column)
-    unknown = next((w.details.get("count") for w in warnings if w.code == "unknown_ids"), None)
+    unknown = next((w.details.get("count") for w in warnings if w.code == UNKNOWN_IDS), None)
     return IngestResult(
         sha256=sniffed.sha256,
         size_bytes=sniffed.size_bytes,
@@ -226,6 +273,10 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
     )
 
 
+def _decide(header: list[str], evidence: dict[str, ColumnEvidence], forced: frozenset[str]) -> dict[str, ColumnType]:
+    return {name: decide_type(evidence.get(name), force_string=name in forced) for name in header}
+
+
 def _profile(
     session: DuckSession,
     csv_path: Path,
@@ -233,10 +284,14 @@ def _profile(
     options: IngestOptions,
     token: str,
     on_progress: Callable[[float], None],
+    limit: int | None = None,
 ) -> tuple[dict[str, ColumnEvidence], int]:
-    """Parse every row (strict) and return per-column evidence plus the data row count."""
+    """Parse rows (strict) and return per-column evidence plus the number of rows seen (all, or ``limit``)."""
     sentinel = f"__ingest_rows_{token}__"
-    sql = profile_sql(read_csv_call("path", "columns"), header, options.string_columns, sentinel)
+    source = read_csv_call("path", "columns")
+    if limit is not None:
+        source = f"(SELECT * FROM {source} LIMIT {int(limit)})"  # noqa: S608 - our read_csv call and an int
+    sql = profile_sql(source, header, options.string_columns, sentinel)
     params = csv_params(csv_path, dict.fromkeys(header, "VARCHAR"), options)
     try:
         rows = session.fetchall(sql, params, on_progress=on_progress)

@@ -10,6 +10,8 @@ query per column, a wide file (thousands of columns, few rows) gets one ``UNPIVO
 the number of statements nor the SQL size explodes.
 """
 
+# ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -82,7 +84,8 @@ def _basic(session: DuckSession, numeric: bool) -> dict[str, _Basic]:
     if numeric:
         moments = session.fetchall(
             f"WITH m AS (SELECT k, sum(n) AS c, sum(v::DOUBLE * n) / sum(n) AS mean FROM {GROUPS_TABLE} GROUP BY k) "
-            "SELECT m.k, any_value(m.mean), sqrt(sum(g.n * (g.v::DOUBLE - m.mean) ^ 2) / nullif(any_value(m.c) - 1, 0)) "
+            "SELECT m.k, any_value(m.mean), "
+            "sqrt(sum(g.n * (g.v::DOUBLE - m.mean) ^ 2) / nullif(any_value(m.c) - 1, 0)) "
             f"FROM {GROUPS_TABLE} AS g JOIN m USING (k) GROUP BY m.k"
         )
         for k, mean, std in moments:

@@ -29,6 +29,8 @@ columns) gives, per column, the non-missing count and the bitwise AND of a per-v
 route each value to at most one regular expression.
 """
 
+# ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -163,6 +165,37 @@ def decide_type(evidence: ColumnEvidence | None, *, force_string: bool = False) 
     if mask & TIMESTAMP_BIT:
         return "timestamp"
     return "string"
+
+
+TYPE_BITS: dict[ColumnType, int] = {
+    "boolean": BOOL_BIT,
+    "integer": INT_BIT,
+    "float": FLOAT_BIT,
+    "date": DATE_BIT,
+    "timestamp": TIMESTAMP_BIT,
+}
+TYPE_CHECK_FAILED = "ingest: a value does not fit the column type guessed from the first rows"
+
+
+def verified_expression(name: str, column_type: ColumnType) -> str:
+    """Select-list item converting text column ``name`` to ``column_type``, or failing the statement.
+
+    Every non-missing value must carry the type's bit in :func:`value_mask_sql` (the same test the profile pass
+    uses, so a type verified this way is exactly the type the whole-file profile would have chosen); otherwise
+    ``error()`` aborts the statement with :data:`TYPE_CHECK_FAILED`.
+    """
+    ident = quote_ident(name)
+    if column_type == "string":
+        return ident
+    convert = (
+        f"(lower({ident}) IN ({', '.join(_sql_string(t) for t in TRUE_TOKENS)}))"
+        if column_type == "boolean"
+        else f"CAST({ident} AS {DUCKDB_TYPES[column_type]})"
+    )
+    return (
+        f"CASE WHEN {ident} IS NULL THEN NULL WHEN (({value_mask_sql(ident)}) & {TYPE_BITS[column_type]}) <> 0 "
+        f"THEN {convert} ELSE error({_sql_string(TYPE_CHECK_FAILED)}) END AS {ident}"
+    )
 
 
 def read_type(column_type: ColumnType) -> str:

@@ -11,6 +11,8 @@ spaces); in longitudinal files neither may sessions; the key (id, or id + sessio
 are allowed; ids missing from the demographics table are counted as a warning.
 """
 
+# ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
+
 from __future__ import annotations
 
 from collections import defaultdict

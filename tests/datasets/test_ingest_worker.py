@@ -62,7 +62,8 @@ def _wait(predicate: Any, timeout: float = 60.0, step: float = 0.05) -> Any:
 
 def _big_measure(path: Path, rows: int) -> Path:
     duckdb.connect().execute(
-        f"""COPY (SELECT lpad(CAST(i % 3 + 1 AS VARCHAR), 3, '0') AS participant_id, 'S' || CAST(i AS VARCHAR) AS session,
+        f"""COPY (SELECT lpad(CAST(i % 3 + 1 AS VARCHAR), 3, '0') AS participant_id,
+                  'S' || CAST(i AS VARCHAR) AS session,
                   random() AS score, 'text ' || CAST(i AS VARCHAR) AS note FROM range({rows}) t(i))
             TO '{path}' (HEADER, DELIMITER ',')"""
     )

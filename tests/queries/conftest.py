@@ -31,7 +31,7 @@ FLANKER = "participant_id,session,accuracy\n001,BAS1,0.55\n002,BAS1,0.905\n004,B
 
 
 @pytest.fixture
-def study(make_study: Any, upload: Any) -> str:
+def study(make_study: Any, upload: Any) -> str:  # noqa: F811 - the imported fixtures
     make_study("memory", age_column="age", sex_column="sex", site_column="site")
     for name, text, kind in (
         ("demographics", DEMOGRAPHICS, "demographics"),

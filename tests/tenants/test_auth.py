@@ -119,3 +119,8 @@ def test_login_with_totp_asks_for_the_code(tenant_a, make_member) -> None:
 def test_signup_closed_by_default(client: Client) -> None:
     response = client.get("/accounts/signup/", HTTP_HOST="lab-a.test")
     assert b"closed" in response.content.lower()
+
+
+def test_login_page_offers_no_signup_while_signup_is_closed(client: Client) -> None:
+    body = client.get("/accounts/login/", HTTP_HOST="lab-a.test").content.decode()
+    assert "/accounts/signup/" not in body and "by invitation" in body

@@ -111,7 +111,15 @@ class Command(BaseCommand):
             raise CommandError("The study does not exist yet: give --config or --id-column to create it.")
         try:
             return study_create(
-                tenant=tenant, actor=None, slug=options["study"], name=options["name"] or options["study"], **keys
+                tenant=tenant,
+                actor=None,
+                slug=options["study"],
+                name=options["name"] or options["study"],
+                id_column=keys["id_column"],
+                session_column=keys.get("session_column", ""),
+                age_column=keys.get("age_column", ""),
+                sex_column=keys.get("sex_column", ""),
+                site_column=keys.get("site_column", ""),
             )
         except ApiError as exc:
             raise CommandError(exc.message) from exc

@@ -1,0 +1,249 @@
+"""What the query builder offers for a study: datasets, filterable columns with their statistics, sessions, sites.
+
+Everything comes from the latest dataset versions' column profiles (``DatasetVersion.columns``). Where a profile
+does not carry every value of a column (``top_values`` holds only the most frequent ones), the distinct values are
+read with DuckDB from the version's Parquet file, capped, and cached by the file's sha256.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+from django.core.cache import cache
+from sqlglot import exp
+
+from datasets.models import DatasetVersion, Study
+from datasets.storage import version_cache_path
+from queries.execution import study_latest_versions
+from queries.spec import SITE_SEPARATORS
+
+ORDERED_TYPES = frozenset({"integer", "float", "date", "timestamp"})
+NUMERIC_TYPES = frozenset({"integer", "float"})
+SITE_TOKEN_RE = re.compile("[^" + re.escape(SITE_SEPARATORS) + "]+")
+MAX_DISTINCT_SCAN = 5_000  # distinct cells read to find site tokens
+MAX_SITE_TOKENS = 500
+VALUE_SEARCH_LIMIT = 50
+CACHE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    """A column the builder can filter on or output, with the statistics of its latest version."""
+
+    name: str
+    type: str
+    min: Any = None
+    max: Any = None
+    distinct: int | None = None
+    missing: int | None = None
+    top_values: tuple[tuple[Any, int | None], ...] = ()
+
+    @property
+    def ordered(self) -> bool:
+        return self.type in ORDERED_TYPES
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+    @property
+    def values_complete(self) -> bool:
+        """True when ``top_values`` lists every distinct value of the column."""
+        return self.distinct is not None and 0 < self.distinct <= len(self.top_values)
+
+    @property
+    def input_type(self) -> str:
+        """The HTML input type for one value of this column."""
+        return {"integer": "number", "float": "number", "date": "date", "timestamp": "datetime-local"}.get(
+            self.type, "text"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    name: str
+    kind: str
+    title: str
+    version: DatasetVersion
+    columns: tuple[ColumnChoice, ...]  # without the key columns
+
+    def column(self, name: str) -> ColumnChoice | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} — {self.title}" if self.title and self.title != self.name else self.name
+
+
+@dataclass(frozen=True)
+class StudySchema:
+    """The study as the builder sees it (latest versions)."""
+
+    study: Study
+    demographics: str
+    datasets: dict[str, DatasetChoice] = field(default_factory=dict)
+    sessions: tuple[str, ...] = ()
+
+    @property
+    def longitudinal(self) -> bool:
+        return self.study.is_longitudinal
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.demographics) and self.demographics in self.datasets
+
+    @property
+    def age(self) -> ColumnChoice | None:
+        demo = self.datasets.get(self.demographics)
+        column = self.study.age_column
+        return demo.column(column) if demo and column else None
+
+    @property
+    def measures(self) -> list[DatasetChoice]:
+        return [d for name, d in self.datasets.items() if name != self.demographics]
+
+    @property
+    def demographics_choice(self) -> DatasetChoice | None:
+        return self.datasets.get(self.demographics)
+
+    def column(self, dataset: str, column: str) -> ColumnChoice | None:
+        choice = self.datasets.get(dataset)
+        return choice.column(column) if choice else None
+
+    def column_type(self, dataset: str, column: str) -> str | None:
+        found = self.column(dataset, column)
+        return found.type if found else None
+
+
+def _top_values(raw: Any) -> tuple[tuple[Any, int | None], ...]:
+    items: list[tuple[Any, int | None]] = []
+    for item in raw or []:
+        if isinstance(item, dict):
+            items.append((item.get("value"), item.get("count")))
+        elif isinstance(item, list | tuple) and len(item) == 2:
+            items.append((item[0], item[1]))
+    return tuple((v, c) for v, c in items if v is not None)
+
+
+def _key_columns(study: Study, version: DatasetVersion) -> set[str]:
+    names = set(version.column_names())
+    keys = {study.id_column}
+    if study.session_column and study.session_column in names:
+        keys.add(study.session_column)
+    return keys
+
+
+def study_schema(study: Study) -> StudySchema:
+    """The builder's view of ``study`` at its latest versions (demographics first, then measures by name)."""
+    versions = study_latest_versions(study)
+    demographics = study.demographics.name if study.demographics else ""
+    ordered = sorted(versions.items(), key=lambda item: (item[0] != demographics, item[0]))
+    datasets: dict[str, DatasetChoice] = {}
+    for name, version in ordered:
+        keys = _key_columns(study, version)
+        columns = tuple(
+            ColumnChoice(
+                name=str(c["name"]),
+                type=str(c.get("type", "string")),
+                min=c.get("min"),
+                max=c.get("max"),
+                distinct=c.get("distinct"),
+                missing=c.get("missing"),
+                top_values=_top_values(c.get("top_values")),
+            )
+            for c in version.columns
+            if c.get("name") not in keys
+        )
+        datasets[name] = DatasetChoice(
+            name=name, kind=version.dataset.kind, title=version.dataset.title, version=version, columns=columns
+        )
+    sessions: tuple[str, ...] = ()
+    if study.is_longitudinal and demographics in versions:
+        sessions = tuple(str(s) for s in versions[demographics].sessions or [])
+    return StudySchema(study=study, demographics=demographics, datasets=datasets, sessions=sessions)
+
+
+def site_tokens_of(cells: list[str]) -> list[str]:
+    """The site tokens of multi-valued site cells (``{A, B}``, ``A;B``, ``A B``, ``["A","B"]``), sorted, unique."""
+    tokens: set[str] = set()
+    for cell in cells:
+        tokens.update(SITE_TOKEN_RE.findall(str(cell)))
+    return sorted(tokens, key=lambda t: (t.casefold(), t))
+
+
+def _parquet_column(path: str, column: str) -> str:
+    """DuckDB's name for a Parquet column (it renames case-insensitive duplicates)."""
+    names = pq.read_schema(path).names
+    with duckdb.connect() as con:
+        duck_names = con.read_parquet(path).columns
+    return str(duck_names[names.index(column)])
+
+
+def distinct_values(
+    version: DatasetVersion, column: str, *, search: str = "", limit: int = VALUE_SEARCH_LIMIT
+) -> list[str]:
+    """Up to ``limit`` distinct non-null values of ``column`` (as text, sorted), containing ``search`` (any case)."""
+    key = f"qb:distinct:{version.parquet_sha256}:{column}:{search.casefold()}:{limit}"
+    found = cache.get(key)
+    if found is not None:
+        return list(found)
+    path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
+    ident = exp.cast(exp.column(_parquet_column(path, column), quoted=True), "VARCHAR")
+    query = (
+        exp.select(ident.as_("v"))
+        .distinct()
+        .from_(exp.func("read_parquet", exp.Placeholder()))
+        .where(exp.column("v").is_(exp.null()).not_())
+    )
+    params: list[Any] = [path]
+    if search:
+        query = query.where(
+            exp.func("contains", exp.func("lower", exp.column("v")), exp.func("lower", exp.Placeholder()))
+        )
+        params.append(search)
+    sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
+    with duckdb.connect() as con:
+        rows = con.execute(sql, [*params, limit]).fetchall()
+    values = [str(row[0]) for row in rows]
+    cache.set(key, values, CACHE_SECONDS)
+    return values
+
+
+def site_options(schema: StudySchema) -> list[str]:
+    """The site tokens a user can pick: from the site column's top values when they are complete, else read from
+    the demographics Parquet with DuckDB (every distinct cell, capped)."""
+    study = schema.study
+    demo = schema.demographics_choice
+    if not study.site_column or demo is None:
+        return []
+    column = demo.column(study.site_column)
+    if column is None:
+        return []
+    if column.values_complete:
+        cells = [str(v) for v, _ in column.top_values]
+    else:
+        cells = distinct_values(demo.version, column.name, limit=MAX_DISTINCT_SCAN)
+    return site_tokens_of(cells)[:MAX_SITE_TOKENS]
+
+
+def value_options(schema: StudySchema, dataset: str, column: str) -> tuple[list[tuple[str, int | None]], bool]:
+    """(value, count) options for a categorical filter and whether they are all the column's values."""
+    choice = schema.datasets.get(dataset)
+    col = choice.column(column) if choice else None
+    if choice is None or col is None:
+        return [], True
+    if col.values_complete:
+        return [(_text(v), c) for v, c in col.top_values], True
+    if col.distinct is not None and col.distinct <= VALUE_SEARCH_LIMIT:
+        return [(v, None) for v in distinct_values(choice.version, column)], True
+    return [(_text(v), c) for v, c in col.top_values], False
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

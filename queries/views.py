@@ -1,0 +1,319 @@
+"""Pages of the query builder (mounted at /queries/): the builder, its live count, saved queries, import/export.
+
+The builder's state lives on the server (the user's draft saved query, see :mod:`queries.builder`); every change
+posts the whole form. Counts, runs and saved queries go through the same services as the API
+(:mod:`queries.services`). Run pages are in :mod:`queries.run_views`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from bdt_project.errors import ApiError, Forbidden, NotFound
+from datasets.models import Study
+from datasets.selectors import study_get_for_user, study_list_for_user
+from queries.builder import (
+    BuilderState,
+    draft_replace_from_spec,
+    draft_state,
+    draft_store,
+    form_to_state,
+    incomplete_rows,
+    row_hint,
+    state_apply_action,
+    state_to_spec,
+)
+from queries.builder_context import builder_context, filter_rows, saved_context
+from queries.builder_schema import StudySchema, distinct_values, study_schema
+from queries.models import QueryRun
+from queries.run_summary import panel_context
+from queries.selectors import run_list_for_user, saved_query_get_for_user, saved_query_list_for_user
+from queries.services import query_count, query_run_create, saved_query_delete, saved_query_save
+from tenants.access import role_require
+from tenants.roles import Role
+
+View = Callable[..., HttpResponseBase]
+FILTER_ACTIONS = {"add_filter", "remove_filter", "clear_filters", "row_dataset", "row_column", "row_op"}
+
+
+# --- Helpers -----------------------------------------------------------------------------------------------------
+
+
+def tenant_of(request: HttpRequest) -> Any:
+    return request.tenant  # type: ignore[attr-defined]
+
+
+def is_fragment(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def page_errors(view: View) -> View:
+    """Service errors as pages (404, 403 with the reason, others) or, for htmx requests, as an error fragment."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            return view(request, *args, **kwargs)
+        except ApiError as exc:
+            if is_fragment(request):
+                return render(request, "queries/_error.html", {"error": exc}, status=exc.status)
+            if isinstance(exc, NotFound):
+                return render(request, "404.html", status=404)
+            if isinstance(exc, Forbidden):
+                return render(request, "datasets/forbidden.html", {"error": exc}, status=403)
+            return render(request, "datasets/error.html", {"error": exc}, status=exc.status)
+
+    return wrapper
+
+
+def require_analyst(request: HttpRequest, action: str = "build queries") -> None:
+    role_require(user=request.user, tenant=tenant_of(request), minimum=Role.ANALYST, action=action)
+
+
+def study_for_builder(request: HttpRequest, slug: str) -> Study:
+    """The study (404 if absent or of another workspace), for analysts and above (403 with the reason)."""
+    study = study_get_for_user(user=request.user, tenant=tenant_of(request), slug=slug)
+    require_analyst(request)
+    return study
+
+
+def _seq(request: HttpRequest) -> int | None:
+    raw = request.POST.get("_seq", "")
+    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+
+
+def _posted_state(request: HttpRequest, study: Study, schema: StudySchema) -> BuilderState:
+    """The state the page posted (stored as the draft), or the stored draft when the post has no builder form."""
+    if "_builder" not in request.POST:
+        return draft_state(study, request.user, schema)
+    state = form_to_state(request.POST, schema)
+    draft_store(study, request.user, state, schema, _seq(request))
+    return state
+
+
+# --- Landing -----------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@page_errors
+def queries_home(request: HttpRequest) -> HttpResponse:
+    """The Queries entry: every study with a link to its builder, and the caller's latest runs."""
+    require_analyst(request)
+    studies = list(study_list_for_user(user=request.user, tenant=tenant_of(request)))
+    runs = run_list_for_user(user=request.user, tenant=tenant_of(request)).filter(created_by_id=request.user.pk)[:8]
+    return render(request, "queries/home.html", {"studies": studies, "runs": runs})
+
+
+# --- The builder -------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@page_errors
+def builder(request: HttpRequest, slug: str) -> HttpResponse:
+    """The query builder of a study, restored from the user's draft."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    if not schema.ready:
+        return render(request, "queries/builder_empty.html", {"study": study})
+    state = draft_state(study, request.user, schema)
+    return render(request, "queries/builder.html", builder_context(request, schema, state))
+
+
+def _count_response(request: HttpRequest, study: Study, schema: StudySchema, state: BuilderState) -> HttpResponse:
+    context: dict[str, Any] = {
+        "study": study,
+        "schema": schema,
+        "incomplete": incomplete_rows(state),
+        "hints": [(i, row_hint(row)) for i, row in enumerate(state.filters)],
+    }
+    status = 200
+    try:
+        context["count"] = query_count(
+            tenant=tenant_of(request),
+            actor=request.user,
+            study=study,
+            payload=state_to_spec(state, schema),
+            request=request,
+        )
+    except Forbidden:
+        raise
+    except ApiError as exc:
+        context["error"], status = exc, exc.status
+    demo = schema.demographics_choice
+    if demo is not None:
+        context["total_participants"] = demo.version.participants
+        context["total_rows"] = demo.version.row_count
+    return render(request, "queries/_count.html", context, status=status)
+
+
+@require_POST
+@page_errors
+def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
+    """A change in the builder: store the posted state; answer the live count, or the re-rendered filter rows
+    after a structural action (which then asks the form to post again for the count)."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    state = form_to_state(request.POST, schema)
+    action = request.POST.get("_action", "")
+    row_raw = request.POST.get("_row", "")
+    row = int(row_raw) if row_raw.isdigit() else None
+    if action:
+        state = state_apply_action(state, action, row, schema)
+    draft_store(study, request.user, state, schema, _seq(request))
+    if action in FILTER_ACTIONS:
+        context = {
+            "schema": schema,
+            "study": study,
+            "rows": filter_rows(schema, state),
+            "focus_new": action == "add_filter",
+        }
+        response = render(request, "queries/_filters.html", context)
+        return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
+    if action == "clear_age":
+        response = render(request, "queries/_age.html", builder_context(request, schema, state))
+        return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
+    return _count_response(request, study, schema, state)
+
+
+@require_GET
+@page_errors
+def builder_count(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live count of the stored draft (the page loads it once; later counts come with each change)."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    return _count_response(request, study, schema, draft_state(study, request.user, schema))
+
+
+@require_GET
+@page_errors
+def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
+    """Distinct values of a column matching a search (for categorical filters on columns with many values)."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    row = request.GET.get("row", "0")
+    row = row if row.isdigit() else "0"
+    dataset = request.GET.get(f"f-{row}-dataset", "")
+    column = request.GET.get(f"f-{row}-column", "")
+    search = request.GET.get(f"f-{row}-q", "").strip()[:200]
+    choice = schema.datasets.get(dataset)
+    if choice is None or choice.column(column) is None:
+        raise NotFound("No such column.")
+    chosen = set(request.GET.getlist(f"f-{row}-values"))
+    found = distinct_values(choice.version, column, search=search) if search else []
+    options = [(v, None) for v in found if v not in chosen]
+    return render(
+        request,
+        "queries/_value_options.html",
+        {"row": row, "options": options, "search": search, "searched": bool(search)},
+    )
+
+
+@require_POST
+@page_errors
+def builder_reset(request: HttpRequest, slug: str) -> HttpResponse:
+    """Start over: an empty draft."""
+    study = study_for_builder(request, slug)
+    draft_store(study, request.user, BuilderState(), study_schema(study))
+    messages.info(request, "The builder was cleared.")
+    return redirect("query_builder", slug=study.slug)
+
+
+# --- Runs from the builder ---------------------------------------------------------------------------------------
+
+
+@require_POST
+@page_errors
+def builder_run(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run the builder's query (the posted state): the run panel, which then polls the run."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    state = _posted_state(request, study, schema)
+    try:
+        run = query_run_create(
+            tenant=tenant_of(request),
+            actor=request.user,
+            study=study,
+            payload=state_to_spec(state, schema),
+            request=request,
+        )
+    except Forbidden:
+        raise
+    except ApiError as exc:
+        return render(request, "queries/_run_panel.html", panel_context(None, run_error=exc), status=exc.status)
+    run = QueryRun.objects.select_related("study").get(pk=run.pk)
+    return render(request, "queries/_run_panel.html", panel_context(run, in_builder=True))
+
+
+# --- Saved queries -----------------------------------------------------------------------------------------------
+
+
+def _saved_response(request: HttpRequest, study: Study, status: int = 200, **extra: Any) -> HttpResponse:
+    context = {"study": study, **saved_context(request, study), **extra}
+    return render(request, "queries/_saved.html", context, status=status)
+
+
+@require_POST
+@page_errors
+def saved_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Save the builder's state under a name (an own saved query of the same name is updated)."""
+    study = study_for_builder(request, slug)
+    schema = study_schema(study)
+    state = _posted_state(request, study, schema)
+    name = request.POST.get("name", "").strip()
+    shared = request.POST.get("shared") in ("on", "true", "1")
+    mine = saved_query_list_for_user(user=request.user, tenant=tenant_of(request), study=study)
+    existing = mine.filter(owner_id=request.user.pk, name=name).first()
+    try:
+        saved = saved_query_save(
+            tenant=tenant_of(request),
+            actor=request.user,
+            study=study,
+            name=name,
+            spec=state_to_spec(state, schema),
+            shared=shared,
+            saved=existing,
+            request=request,
+        )
+    except Forbidden:
+        raise
+    except ApiError as exc:
+        return _saved_response(request, study, status=exc.status, save_error=exc.message, name=name)
+    verb = "Updated" if existing else "Saved"
+    return _saved_response(request, study, saved_message=f"{verb} “{saved.name}”.")
+
+
+@require_POST
+@page_errors
+def saved_load(request: HttpRequest, saved_id: int) -> HttpResponse:
+    """Load a saved query into the builder (it replaces the draft)."""
+    require_analyst(request)
+    saved = saved_query_get_for_user(user=request.user, tenant=tenant_of(request), saved_id=saved_id)
+    if saved.is_draft:
+        raise NotFound("No such saved query.")
+    draft_replace_from_spec(saved.study, request.user, dict(saved.spec), study_schema(saved.study))
+    messages.success(request, f"Loaded “{saved.name}” into the builder.")
+    target = reverse("query_builder", kwargs={"slug": saved.study.slug})
+    return HttpResponseClientRedirect(target) if is_fragment(request) else redirect(target)
+
+
+@require_POST
+@page_errors
+def saved_delete(request: HttpRequest, saved_id: int) -> HttpResponse:
+    """Delete one of your saved queries."""
+    require_analyst(request)
+    saved = saved_query_get_for_user(user=request.user, tenant=tenant_of(request), saved_id=saved_id)
+    study, name = saved.study, saved.name
+    saved_query_delete(tenant=tenant_of(request), actor=request.user, saved=saved, request=request)
+    if is_fragment(request):
+        return _saved_response(request, study, saved_message=f"Deleted “{name}”.")
+    messages.success(request, f"Deleted “{name}”.")
+    return redirect("query_builder", slug=study.slug)

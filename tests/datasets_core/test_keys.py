@@ -1,0 +1,103 @@
+"""Key-column suggestions and the key checks of the pipeline (unknown ids, allowed duplicates)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from datasets.ingest import IngestError, IngestResult, KeySuggestion, read_csv_header, suggest_key_columns
+
+from .conftest import BAD, GOOD
+
+SUGGESTIONS = [
+    (["ursi", "session_num", "age", "sex", "all_studies"], ("ursi", "session_num", "age", "sex", "all_studies")),
+    (["customID", "age", "sex"], ("customID", None, "age", "sex", None)),
+    (["participant_id", "visit", "Age (years)", "Gender", "site"], ("participant_id", "visit", "Age (years)", "Gender",
+                                                                   "site")),
+    (["SubjectID", "timepoint", "interview_age", "sex_at_birth", "cohort"], ("SubjectID", "timepoint", "interview_age",
+                                                                            "sex_at_birth", "cohort")),
+    (["subject", "wave", "AGE", "SEX", "center"], ("subject", "wave", "AGE", "SEX", "center")),
+    (["record_id", "redcap_event_name", "stage", "page"], ("record_id", "redcap_event_name", None, None, None)),
+    (["session_id", "site_id", "score"], (None, "session_id", None, None, "site_id")),
+    (["id", "ursi", "batch", "location"], ("ursi", None, None, None, "location")),
+    (["rt_mean", "accuracy", "dropout_flag"], (None, None, None, None, None)),
+    ([], (None, None, None, None, None)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("header", "expected"), SUGGESTIONS)
+def test_suggest_key_columns(header: list[str], expected: tuple[str | None, ...]) -> None:
+    assert suggest_key_columns(header) == KeySuggestion(*expected)
+
+
+def test_suggestion_is_json_ready() -> None:
+    assert suggest_key_columns(["ursi"]).as_dict() == {
+        "id": "ursi",
+        "session": None,
+        "age": None,
+        "sex": None,
+        "site": None,
+    }
+
+
+def test_read_csv_header_for_the_upload_form() -> None:
+    header = read_csv_header(GOOD / "roundtrip.csv")
+    assert header == ["participant_id", "session", "age", "note", "Größe (cm)", "体重", "formula", "score"]
+    assert read_csv_header(BAD / "bom.csv")[0] == "ursi"
+    assert read_csv_header(BAD / "latin1.csv", encoding="latin-1") == ["ursi", "site", "note"]
+    assert read_csv_header(BAD / "semicolon.csv", delimiter=";") == ["ursi", "age", "sex"]
+    with pytest.raises(IngestError) as info:
+        read_csv_header(BAD / "xlsx_renamed.csv")
+    assert info.value.code == "archive_content"
+    with pytest.raises(IngestError) as info:
+        read_csv_header(BAD / "empty.csv")
+    assert info.value.code == "empty_file"
+
+
+def test_unknown_ids_are_a_warning(tmp_path: Path, work_dir: Path, ingest: Callable[..., IngestResult]) -> None:
+    demographics = ingest(GOOD / "longitudinal_demographics.csv", id_column="ursi", session_column="session_num")
+    known = tmp_path / "demographics.parquet"
+    demographics.parquet_path.rename(known)
+    result = ingest(
+        GOOD / "measure_unknown_ids.csv", id_column="ursi", session_column="session_num", known_ids_parquet=known
+    )
+    assert result.unknown_id_count == 2
+    (warning,) = result.warnings
+    assert warning.code == "unknown_ids"
+    assert "2 participants" in warning.message and "'SUB009' and 'SUB010'" in warning.message
+    assert warning.details == {"count": 2, "examples": ["SUB009", "SUB010"]}
+    clean = ingest(
+        GOOD / "longitudinal_demographics.csv", id_column="ursi", known_ids_parquet=known, allow_duplicate_keys=True
+    )
+    assert clean.unknown_id_count == 0
+    assert [w.code for w in clean.warnings] == ["duplicate_keys_allowed"]
+    assert ingest(GOOD / "crlf.csv", id_column="ursi").unknown_id_count is None
+
+
+def test_known_ids_column_must_exist(tmp_path: Path, work_dir: Path, ingest: Callable[..., IngestResult]) -> None:
+    demographics = ingest(GOOD / "crlf.csv", id_column="ursi")
+    known = tmp_path / "demo.parquet"
+    demographics.parquet_path.rename(known)
+    with pytest.raises(IngestError) as info:
+        ingest(GOOD / "crlf.csv", id_column="ursi", known_ids_parquet=known, known_ids_column="participant")
+    assert info.value.code == "invalid_options" and "'participant'" in info.value.message
+    assert list(work_dir.iterdir()) == []
+
+
+def test_duplicates_can_be_allowed(ingest: Callable[..., IngestResult]) -> None:
+    result = ingest(
+        BAD / "duplicate_id_session.csv", id_column="ursi", session_column="session_num", allow_duplicate_keys=True
+    )
+    (warning,) = result.warnings
+    assert warning.code == "duplicate_keys_allowed"
+    assert "'SUB001' session 'BAS1' (rows 2 and 5)" in warning.message
+    assert result.row_count == 5 and result.participants == 2
+
+
+def test_cross_sectional_file_with_repeated_ids_is_fine_when_sessions_differ(
+    ingest: Callable[..., IngestResult],
+) -> None:
+    result = ingest(GOOD / "longitudinal_demographics.csv", id_column="ursi", session_column="session_num")
+    assert result.warnings == [] and result.participants == 3

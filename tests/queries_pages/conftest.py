@@ -1,0 +1,66 @@
+"""Fixtures of the query builder page tests: the query API tests' study (longitudinal, three tables), signed-in
+browsers per role, and running queued runs in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from datasets.models import Study
+from queries.builder_schema import StudySchema, study_schema
+from tenants.models import Tenant
+from tests.conftest import PASSWORD
+from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
+from tests.queries.conftest import execute, study  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def host(tenant_a: Tenant) -> str:
+    return tenant_a.primary_domain_name() or "lab-a.test"
+
+
+@pytest.fixture
+def browser(tenant_a: Tenant, make_member: Callable[..., Any], host: str) -> Callable[..., Client]:
+    """``browser(role)`` -> a test client signed in as a new member of lab A (or ``tenant``) with ``role``."""
+
+    def _make(role: str = "analyst", tenant: Tenant | None = None) -> Client:
+        user = make_member(tenant or tenant_a, role)
+        client = Client(HTTP_HOST=host)
+        assert client.login(email=user.email, password=PASSWORD)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def analyst(browser: Callable[..., Client]) -> Client:
+    return browser("analyst")
+
+
+@pytest.fixture
+def schema_of(tenant_a: Tenant) -> Callable[[str], StudySchema]:
+    """``schema_of(slug)`` -> the builder's schema of a study of lab A."""
+
+    def _schema(slug: str) -> StudySchema:
+        with tenant_context(tenant_a):
+            schema = study_schema(Study.objects.select_related("demographics").get(slug=slug))
+            list(schema.datasets)  # evaluated inside the tenant
+        connection.set_schema_to_public()
+        return schema
+
+    return _schema
+
+
+HX = {"HTTP_HX_REQUEST": "true"}

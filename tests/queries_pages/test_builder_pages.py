@@ -1,0 +1,155 @@
+"""The builder page: what it offers, the live count fragment, structural changes, permissions and empty states."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from audit.models import AuditEvent
+from tests.conftest import PASSWORD
+from tests.queries_pages.conftest import HX
+
+pytestmark = pytest.mark.django_db
+
+
+def state(client: Client, slug: str = "memory", **fields: object) -> object:
+    return client.post(f"/queries/{slug}/state/", {"_builder": "1", **fields}, **HX)
+
+
+def number(html: str, attribute: str) -> int:
+    match = re.search(rf"data-{attribute}>([\d,]+)<", html)
+    assert match, html
+    return int(match.group(1).replace(",", ""))
+
+
+def test_builder_offers_real_statistics_sites_and_sessions(analyst, study) -> None:
+    response = analyst.get("/queries/memory/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "25.5 – 67.5 in the data" in html  # the age column's real min/max, not integer-truncated
+    assert 'name="age_lo" value=""' in html  # optional: inactive until set
+    for site in ("Discovery", "Longitudinal_Adult", "Neurofeedback"):
+        assert f'name="sites" value="{site}"' in html
+    assert "{Discovery" not in html  # cells are split into tokens
+    for session in ("BAS1", "FU1"):
+        assert f'name="sessions" value="{session}"' in html
+    for dataset in ("cognitive", "flanker"):
+        assert f'name="out" value="{dataset}"' in html
+    assert 'name="cols-cognitive" value="participant_id"' not in html  # key columns are always output
+    assert 'value="wide"' in html and "Consolidate baseline" in html and 'consolidate_baseline" checked' not in html
+
+
+def test_live_count_follows_the_posted_state_and_goes_through_query_count(analyst, study, tenant_a) -> None:
+    everyone = analyst.get("/queries/memory/count/", **HX)
+    assert everyone.status_code == 200
+    assert (number(everyone.content.decode(), "participants"), number(everyone.content.decode(), "rows")) == (4, 6)
+    older = state(analyst, age_lo="30", _seq="100")
+    assert (number(older.content.decode(), "participants"), number(older.content.decode(), "rows")) == (3, 4)
+    sites = state(analyst, age_lo="25.5", age_hi="40.25", sites="Neurofeedback", _seq="200")
+    assert number(sites.content.decode(), "participants") == 2  # 002 ({Discovery, Neurofeedback}) and 003
+    with tenant_context(tenant_a):
+        assert AuditEvent.objects.filter(action="query.count").count() >= 3
+    connection.set_schema_to_public()
+    assert 'value="40.25"' in analyst.get("/queries/memory/").content.decode()  # stored: reload restores it
+
+
+def test_invalid_filters_answer_422_with_a_clear_message(analyst, study) -> None:
+    backwards = state(analyst, age_lo="50", age_hi="20")
+    assert backwards.status_code == 422
+    assert "low &lt;= high" in backwards.content.decode() or "low <= high" in backwards.content.decode()
+    wrong = state(analyst, **{"f-0-dataset": "flanker", "f-0-column": "accuracy", "f-0-op": "eq", "f-0-value": "x"})
+    assert wrong.status_code == 422 and "does not fit a column of type float" in wrong.content.decode()
+    unknown = state(analyst, **{"f-0-dataset": "gone", "f-0-column": "x", "f-0-op": "is_null"})
+    assert unknown.status_code == 422 and "Unknown dataset" in unknown.content.decode()
+
+
+def test_incomplete_rows_are_shown_but_not_applied(analyst, study) -> None:
+    response = state(analyst, **{"f-0-dataset": "cognitive", "f-0-column": "note", "f-0-op": "in"})
+    html = response.content.decode()
+    assert response.status_code == 200 and number(html, "participants") == 4
+    assert "Filter 1 is not complete" in html
+    assert 'id="row-0-hint" hx-swap-oob="outerHTML">Not applied yet: set a value.' in html
+
+
+def test_structural_actions_rerender_the_rows_and_ask_for_a_recount(analyst, study) -> None:
+    added = state(analyst, _action="add_filter")
+    assert added.status_code == 200 and added["HX-Trigger-After-Settle"] == '{"qb-recount": {"target": "#builder"}}'
+    assert 'id="f-0-dataset"' in added.content.decode() and "autofocus" in added.content.decode()
+    picked = state(analyst, _action="row_column", _row="0", **{"f-0-dataset": "flanker", "f-0-column": "accuracy"})
+    html = picked.content.decode()
+    assert '<option value="between" selected>is in range</option>' in html
+    assert 'placeholder="0.55"' in html and 'placeholder="0.905"' in html  # fractions kept
+    switched = state(analyst, _action="row_dataset", _row="0", **{"f-0-dataset": "cognitive", "f-0-column": "accuracy"})
+    assert 'id="f-0-column"' in switched.content.decode() and "accuracy" not in switched.content.decode()
+    values = state(analyst, _action="row_column", _row="0", **{"f-0-dataset": "cognitive", "f-0-column": "note"})
+    assert 'name="f-0-values" value="ok"' in values.content.decode()  # the profile's values as checkboxes
+    removed = state(analyst, _action="remove_filter", _row="0", **{"f-0-dataset": "cognitive"})
+    assert "No phenotypic filters" in removed.content.decode()
+
+
+def test_value_search_reads_distinct_values(analyst, study) -> None:
+    response = analyst.get(
+        "/queries/memory/values/",
+        {"row": "2", "f-2-dataset": "cognitive", "f-2-column": "note", "f-2-q": "HYPER"},
+        **HX,
+    )
+    assert response.status_code == 200
+    assert 'name="f-2-values" value="=HYPERLINK(&quot;x&quot;)"' in response.content.decode()
+    assert analyst.get("/queries/memory/values/", {"f-0-dataset": "nope", "f-0-column": "x"}, **HX).status_code == 404
+
+
+def test_viewers_are_told_why_not(browser, study) -> None:
+    viewer = browser("viewer")
+    page = viewer.get("/queries/memory/")
+    assert page.status_code == 403
+    assert "Your role (viewer) may not build queries; it needs analyst or above." in page.content.decode()
+    assert viewer.get("/queries/").status_code == 403
+    assert viewer.get("/queries/runs/").status_code == 403
+    assert state(viewer).status_code == 403
+    assert viewer.post("/queries/memory/run/", {"_builder": "1"}, **HX).status_code == 403
+
+
+def test_studies_of_other_tenants_are_404(browser, study, tenant_b, make_member) -> None:
+    outsider = browser("owner", tenant=tenant_b)  # signed in on lab A's host without membership
+    assert outsider.get("/queries/memory/").status_code == 403  # not a member of this workspace
+    member_b = make_member(tenant_b, "owner")
+    client_b = Client(HTTP_HOST=tenant_b.primary_domain_name())
+    assert client_b.login(email=member_b.email, password=PASSWORD)
+    for path in ("/queries/memory/", "/queries/memory/count/", "/queries/memory/export.toml"):
+        assert client_b.get(path).status_code == 404, path
+    assert client_b.post("/queries/memory/state/", {"_builder": "1"}).status_code == 404
+
+
+def test_anonymous_visitors_sign_in_first(host) -> None:
+    response = Client(HTTP_HOST=host).get("/queries/memory/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_study_without_data_links_to_its_setup(browser, make_study) -> None:
+    make_study("empty")
+    steward = browser("steward").get("/queries/empty/")
+    assert steward.status_code == 200
+    assert (
+        "no data to query yet" in steward.content.decode()
+        and 'href="/studies/empty/setup/"' in steward.content.decode()
+    )
+    analyst = browser("analyst").get("/queries/empty/")
+    assert "A steward or owner of this workspace uploads the data" in analyst.content.decode()
+
+
+def test_home_lists_studies_and_the_catalog_links_to_the_builder(analyst, study) -> None:
+    home = analyst.get("/queries/")
+    assert home.status_code == 200 and 'href="/queries/memory/"' in home.content.decode()
+    catalog = analyst.get("/studies/memory/")
+    assert 'href="/queries/memory/"' in catalog.content.decode() and "Build a query" in catalog.content.decode()
+    assert 'href="/queries/"' in catalog.content.decode()  # the nav link
+
+
+def test_reset_clears_the_draft(analyst, study) -> None:
+    state(analyst, age_lo="30")
+    assert analyst.post("/queries/memory/reset/").status_code == 302
+    assert 'name="age_lo" value=""' in analyst.get("/queries/memory/").content.decode()
