@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 RESULTS = DATA / "results"
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+if str(ROOT) not in sys.path:  # the scripts import the project's packages
+    sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "bdt_bench"
 BENCH_TENANT = "bench"
@@ -62,8 +64,6 @@ STUDY_TABLES = ("demographics", "cognitive", "flanker", "mood")
 def env_apply() -> None:
     """Point this process at the bench database, Redis DB 9 and bench/data/state (before Django is imported)."""
     os.environ.update(BENCH_ENV)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
 
 
 def load() -> str:

@@ -66,6 +66,8 @@ from common import (
     token_create,
 )
 
+from queries.spec import SITE_SEPARATORS  # importable: common put the checkout on sys.path
+
 SITE = "Discovery"
 SESSIONS = ("BAS1", "FU1")
 AGE = (20, 60)
@@ -90,7 +92,27 @@ def count_spec(i: int) -> dict[str, Any]:
     }
 
 
-def raw_sql(demo: str, cognitive: str, lo: float, *, csv: bool = False) -> str:
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# Site token match (docs/query-core.md "Sites"): separators -> spaces, then look for " <site> " in the padded cell.
+_RE2_ESCAPES = {"\t": "\\t", "\r": "\\r", "\n": "\\n", "[": "\\[", "]": "\\]"}
+SITE_SEPARATORS_SQL = _sql_text(SITE_SEPARATORS)  # the literal the compiler passes to TRANSLATE
+SITE_CLASS_SQL = _sql_text("[" + "".join(_RE2_ESCAPES.get(ch, ch) for ch in SITE_SEPARATORS) + "]")
+SPACES_SQL = _sql_text(" " * len(SITE_SEPARATORS))
+
+
+def site_condition(column: str, how: str) -> str:
+    """The site test, written with ``regexp_replace`` (hand-written baseline) or ``translate`` (as compiled)."""
+    if how == "translate":
+        spaced = f"translate({column}, {SITE_SEPARATORS_SQL}, {SPACES_SQL})"
+    else:
+        spaced = f"regexp_replace({column}, {SITE_CLASS_SQL}, ' ', 'g')"
+    return f"strpos(' ' || {spaced} || ' ', ' {SITE} ') > 0"
+
+
+def raw_sql(demo: str, cognitive: str, lo: float, *, csv: bool = False, site: str = "regexp") -> str:
     """The count written by hand: participants = distinct ids, rows = distinct (id, session)."""
     reader = "read_csv_auto" if csv else "read_parquet"
     sessions = ", ".join(f"'{s}'" for s in SESSIONS)
@@ -99,7 +121,7 @@ def raw_sql(demo: str, cognitive: str, lo: float, *, csv: bool = False) -> str:
             SELECT DISTINCT d.participant_id, d.session
             FROM {reader}('{demo}') d
             JOIN {reader}('{cognitive}') c ON c.participant_id = d.participant_id AND c.session = d.session
-            WHERE ' ' || translate(d.site, ',;{{}}"', '     ') || ' ' LIKE '% {SITE} %'
+            WHERE {site_condition("d.site", site)}
               AND d.session IN ({sessions})
               AND d.age BETWEEN {AGE[0]} AND {AGE[1]}
               AND c.working_memory BETWEEN {lo!r} AND {WM_HI})"""
@@ -154,6 +176,9 @@ def main() -> None:
     def bdt_way(i: int) -> Any:
         return bdt.execute(raw_sql(demo_csv, cog_csv, _lo(i), csv=True)).fetchone()
 
+    def raw_translate(i: int) -> Any:
+        return warm.execute(raw_sql(demo_pq, cog_pq, _lo(i), site="translate")).fetchone()
+
     def raw_fresh(i: int) -> Any:
         fresh = duck(DUCKDB_THREADS, DUCKDB_MEMORY)
         try:
@@ -183,6 +208,9 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
             check("raw", timed(RAW_WARM, record, raw_warm, i))
             check("raw", timed(RAW_FRESH, record, raw_fresh, i))
+            check("raw", timed(RAW_TRANSLATE, record, raw_translate, i))
+            check("compiled", timed(COMPILED, record, inproc.compiled, i, False))
+            check("compiled", timed(COMPILED_REGEXP, record, inproc.compiled, i, True))
             if r < args.bdt:
                 check("bdt", timed(BDT, record, bdt_way, i))
             check("steps", inproc.steps(1000 + i if record else 3991, times if record else {}))
@@ -207,6 +235,9 @@ def main() -> None:
 
 RAW_WARM = "raw DuckDB, Parquet, warm connection"
 RAW_FRESH = "raw DuckDB, Parquet, new connection per call"
+RAW_TRANSLATE = "raw DuckDB, warm, site test with translate() as the compiler does"
+COMPILED = "compiled count SQL as is, on a warm engine (views registered once)"
+COMPILED_REGEXP = "compiled count SQL, TRANSLATE -> regexp_replace, warm engine"
 BDT = "BDT's way: read_csv_auto over the CSVs, every call"
 INPROC_MISS = "in-process query_count, cache miss"
 INPROC_HIT = "in-process query_count, cache hit"
@@ -224,7 +255,21 @@ STEPS = (
     "  7 cache get + set",
     "  8 audit_event_record (advisory lock + insert)",
 )
-ORDER = (RAW_WARM, RAW_FRESH, BDT, INPROC_MISS, *STEPS, INPROC_HIT, HTTP_MISS, HTTP_HIT, HTTP_HEALTH, HTTP_ME)
+ORDER = (
+    RAW_WARM,
+    RAW_FRESH,
+    RAW_TRANSLATE,
+    COMPILED,
+    COMPILED_REGEXP,
+    BDT,
+    INPROC_MISS,
+    *STEPS,
+    INPROC_HIT,
+    HTTP_MISS,
+    HTTP_HIT,
+    HTTP_HEALTH,
+    HTTP_ME,
+)
 
 
 def report(
@@ -298,6 +343,31 @@ class InProcess:
         with tenant_context(self.tenant):
             self.study = Study.objects.select_related("demographics").get(slug=study_slug(n))
             self.actor = User.objects.get(email=BENCH_ANALYST)
+        self._warm: Any = None
+
+    def compiled(self, i: int, regexp: bool) -> tuple[int, int]:
+        """The compiled count SQL on one long-lived engine (views registered once); optionally with the site test
+        rewritten from TRANSLATE to regexp_replace (the suggested compiler change), to measure its effect."""
+        from django_tenants.utils import tenant_context
+
+        from bdt_project.config import config_get
+        from queries.compiler import compile_count
+        from queries.execution import engine_create, query_prepare
+
+        with tenant_context(self.tenant):
+            prepared = query_prepare(self.study, count_spec(i))
+            if self._warm is None:
+                timeout = float(config_get("count_timeout_seconds", self.tenant))
+                self._warm = engine_create(self.study, timeout_s=timeout)
+        sql = compile_count(prepared.validated, prepared.catalog, "duckdb")
+        if regexp:
+            translate = f'TRANSLATE("d0"."c4", {SITE_SEPARATORS_SQL}, {SPACES_SQL})'
+            assert translate in sql, sql
+            sql = sql.replace(translate, f"REGEXP_REPLACE(\"d0\".\"c4\", {SITE_CLASS_SQL}, ' ', 'g')")
+        engine = self._warm  # private attributes below: the engine's own connection, views registered once
+        engine._prepare(prepared.catalog, engine._datasets(prepared.catalog, prepared.validated.filter_datasets))
+        row = engine._con.execute(sql).fetchone()
+        return int(row[0]), int(row[1])
 
     def query_count(self, i: int) -> tuple[int, int]:
         from django_tenants.utils import tenant_context

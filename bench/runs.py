@@ -2,27 +2,35 @@
 
 Usage::
 
-    .venv/bin/python bench/runs.py --participants 100000 [--repeats 5]
+    .venv/bin/python bench/runs.py --participants 100000 [--rounds 5]
 
-Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` does, if missing). Measures:
+Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` does, if missing). Each of
+``--rounds`` interleaved rounds (after one warm-up round) measures:
 
-* a merged long query (all demographics columns + 3 columns each of ``cognitive`` and ``flanker``, no filters,
-  so N x 3 rows) created with ``queries.services.query_run_create`` and executed in this process with
-  ``queries.run_executor.query_run_execute`` (the worker's code path: engine run to Parquet, storage save,
-  sha256, cache seeding, audit). Celery enqueueing is replaced by a no-op in this process only, and each repeat
+* **run (service)**: a merged long query (all demographics columns + 3 columns each of ``cognitive`` and
+  ``flanker``, no filters, so N x 3 rows) created with ``queries.services.query_run_create`` and executed in this
+  process with ``queries.run_executor.query_run_execute`` (the worker's code path: engine run to Parquet, storage
+  save, sha256, cache seeding, audit). Celery enqueueing is replaced by a no-op in this process only; every round
   is a re-run (``rerun_of``) so no cached result is reused;
-* the engine alone (``query_prepare`` + ``engine_create`` + ``DuckDBEngine.run``), to split engine from service;
-* raw DuckDB: a hand-written equivalent (LEFT JOINs on id + session, ORDER BY id, session) ``COPY``'d to zstd
-  Parquet;
-* CSV export: ``queries.exports.run_export(format="csv")`` of the run's result vs raw DuckDB
-  ``COPY (SELECT * FROM read_parquet(result)) TO x.csv`` (same input, same rows) and vs ``COPY (merged query) TO
-  x.csv``. Throughput = result rows / s and MB of CSV written / s.
+* **run (engine only)**: ``query_prepare`` + ``engine_create`` + ``DuckDBEngine.run`` to a scratch file;
+* **run (raw)**: a hand-written equivalent (LEFT JOINs on id + session, ORDER BY id, session) ``COPY``'d to zstd
+  Parquet on a warm DuckDB connection (threads=2, memory_limit=2GB);
+* **export**: ``queries.exports.run_export(format="csv")`` of the run's result; raw DuckDB
+  ``COPY (SELECT * FROM read_parquet(result)) TO x.csv`` (same input and rows); raw ``COPY (merged query) TO x.csv``;
+  and a *prototype* of the suggested fix (DuckDB ``COPY`` with a formula-safe projection, :func:`duckdb_safe_csv`),
+  whose output is compared byte for byte with ``run_export``'s.
+
+Throughput = result rows / s and MB (10^6 bytes) of CSV written / s.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shutil
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +40,13 @@ from common import (
     DUCKDB_MEMORY,
     DUCKDB_THREADS,
     ROOT,
-    Series,
     bench_db_ensure,
     bench_tenant,
     django_setup,
     duck,
-    load,
     machine_facts,
     md_table,
-    measure,
+    median,
     result_save,
     say,
     study_parquet_paths,
@@ -55,6 +61,16 @@ PICKS = {
 }
 RUN_SPEC: dict[str, Any] = {"columns": PICKS, "shape": "long"}
 
+SERVICE = "run: query_run_create + query_run_execute (service)"
+ENGINE = "run: engine only (query_prepare + DuckDBEngine.run)"
+RAW_RUN = "run: raw DuckDB COPY (merged query) TO parquet"
+EXPORT = "export: run_export(format=csv)"
+RAW_CSV = "export: raw DuckDB COPY (result Parquet) TO csv"
+RAW_MERGED_CSV = "export: raw DuckDB COPY (merged query) TO csv"
+PROTO_CSV = "export: prototype fix, DuckDB COPY with formula-safe projection"
+RUNS = (SERVICE, ENGINE, RAW_RUN)
+EXPORTS = (EXPORT, RAW_CSV, RAW_MERGED_CSV, PROTO_CSV)
+
 
 def merged_sql(parquet: dict[str, Path]) -> str:
     picks = ", ".join(f"{alias}.{col}" for name, alias in (("cognitive", "c"), ("flanker", "f")) for col in PICKS[name])
@@ -68,12 +84,71 @@ def merged_sql(parquet: dict[str, Path]) -> str:
         ORDER BY d.participant_id, d.session"""
 
 
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def duckdb_safe_csv(con: Any, source: Path, target: Path, names: Sequence[str], types: Sequence[str]) -> None:
+    """Prototype of the suggested ``queries.exports._write_csv``: the same bytes, written by DuckDB.
+
+    Mirrors ``_cell``/``csv_safe``: strings starting with = + - @ TAB CR get a leading quote, NaN/inf and NULL are
+    empty, booleans true/false, dates ISO, timestamps ``isoformat()`` (``T``, microseconds only when non-zero),
+    header names formula-safe too, CRLF line ends like Python's ``csv.writer``. ``PRESERVE_ORDER`` is explicit:
+    without it DuckDB 2.0.1 wrote this projection's rows out of order with 2 threads (the global
+    ``preserve_insertion_order`` default did not prevent it; a plain ``SELECT *`` kept the order).
+    """
+    from datasets.dictionary import csv_safe
+
+    items = []
+    for name, kind in zip(names, types, strict=True):
+        col = _ident(name)
+        if kind == "string":
+            expr = (
+                f"CASE WHEN left({col}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {col} "
+                f"ELSE NULLIF({col}, '') END"
+            )
+        elif kind == "float":
+            expr = f"CASE WHEN isnan({col}) OR isinf({col}) THEN NULL ELSE {col} END"
+        elif kind == "timestamp":
+            expr = (
+                f"CASE WHEN microsecond({col}) % 1000000 = 0 THEN strftime({col}, '%Y-%m-%dT%H:%M:%S') "
+                f"ELSE strftime({col}, '%Y-%m-%dT%H:%M:%S.%f') END"
+            )
+        else:
+            expr = col
+        items.append(f"{expr} AS {_ident(str(csv_safe(name)))}")
+    con.execute(
+        f"COPY (SELECT {', '.join(items)} FROM read_parquet({_text(str(source))})) TO {_text(str(target))} "
+        "(FORMAT csv, HEADER true, NEW_LINE '\\r\\n', PRESERVE_ORDER)"
+    )
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def first_difference(a: Path, b: Path) -> str:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        for number, (la, lb) in enumerate(zip(fa, fb, strict=False), start=1):
+            if la != lb:
+                return f"line {number}: {la[:120]!r} vs {lb[:120]!r}"
+    return "one file is a prefix of the other"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    n, repeats = args.participants, args.repeats
+    n = args.participants
 
     django_setup()
     bench_db_ensure()
@@ -89,6 +164,7 @@ def main() -> None:
     import queries.services
     from bdt_project.config import config_get
     from datasets.models import Study
+    from queries.execution import engine_create, query_prepare
     from queries.exports import run_export
     from queries.models import QueryRun, RunStatus
     from queries.results import run_result_path
@@ -98,33 +174,30 @@ def main() -> None:
 
     queries.services._enqueue = lambda run_id: None  # type: ignore[attr-defined] # executed below, in-process
     tenant = bench_tenant()
-    series: list[Series] = []
-    facts: dict[str, Any] = {}
+    times: dict[str, list[float]] = {}
+    loads: list[float] = []
+    sizes: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    con = duck(DUCKDB_THREADS, DUCKDB_MEMORY)
+    merged = merged_sql(parquet)
+
     with tenant_context(tenant):
         study = Study.objects.select_related("demographics").get(slug=study_slug(n))
         actor = User.objects.get(email=BENCH_ANALYST)
         first = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC)
-        runs: list[QueryRun] = []
+        if first.status == RunStatus.QUEUED:
+            query_run_execute(first.pk)
+        state: dict[str, QueryRun] = {}
 
-        def service_run(i: int) -> None:
+        def service_run() -> None:
             run = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC, rerun_of=first)
             status = query_run_execute(run.pk)
             if status != RunStatus.SUCCEEDED:
                 raise RuntimeError(f"run {run.pk} {status}: {QueryRun.objects.get(pk=run.pk).error_message}")
-            runs.append(QueryRun.objects.get(pk=run.pk))
+            state["run"] = QueryRun.objects.get(pk=run.pk)
+            rows[SERVICE] = state["run"].row_count or 0
 
-        if first.status == RunStatus.QUEUED:
-            query_run_execute(first.pk)
-        say("query runs through query_run_execute")
-        series.append(measure("run: query_run_create + query_run_execute (service)", service_run, repeats, warmup=1))
-        last = runs[-1]
-        facts["rows"] = last.row_count
-        facts["result_mb"] = (last.result_size or 0) / 1e6
-        facts["columns"] = list(last.columns)
-
-        from queries.execution import engine_create, query_prepare
-
-        def engine_run(i: int) -> None:
+        def engine_run() -> None:
             prepared = query_prepare(study, RUN_SPEC)
             engine = engine_create(
                 study,
@@ -132,87 +205,106 @@ def main() -> None:
                 max_rows=int(config_get("max_result_rows", tenant)),
             )
             try:
-                result = engine.run(prepared.validated, prepared.catalog, scratch / "engine.parquet")
+                rows[ENGINE] = engine.run(prepared.validated, prepared.catalog, scratch / "engine.parquet").row_count
             finally:
                 engine.close()
-            assert result.row_count == facts["rows"]
 
-        series.append(measure("run: engine only (prepare + DuckDBEngine.run)", engine_run, repeats, warmup=1))
+        def raw_run() -> None:
+            out = con.execute(f"COPY ({merged}) TO '{scratch / 'raw.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
+            rows[RAW_RUN] = int(out.fetchone()[0])
 
-        con = duck(DUCKDB_THREADS, DUCKDB_MEMORY)
-        merged = merged_sql(parquet)
-
-        def raw_run(i: int) -> None:
-            target = scratch / "raw.parquet"
-            rows = con.execute(f"COPY ({merged}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)").fetchone()
-            assert rows is not None and rows[0] == facts["rows"], rows
-
-        series.append(measure("run: raw DuckDB COPY (merged query) TO parquet", raw_run, repeats, warmup=1))
-        (scratch / "raw.parquet").unlink(missing_ok=True)
-        (scratch / "engine.parquet").unlink(missing_ok=True)
-
-        say("CSV export")
-        exported: dict[str, int] = {}
-
-        def export_csv(i: int) -> None:
-            file = run_export(run=last, fmt="csv", purpose="benchmark export throughput", actor=actor)
-            exported["bytes"], exported["rows"] = file.path.stat().st_size, file.rows
+        def export_csv() -> None:
+            file = run_export(run=state["run"], fmt="csv", purpose="benchmark export throughput", actor=actor)
+            sizes[EXPORT], rows[EXPORT] = file.path.stat().st_size, file.rows
+            shutil.move(file.path, scratch / "export.csv")
             shutil.rmtree(file.path.parent, ignore_errors=True)
 
-        series.append(measure("export: run_export(format=csv)", export_csv, repeats, warmup=1))
-        result_path = run_result_path(last)
-        raw_csv: dict[str, int] = {}
-
-        def copy_result_csv(i: int) -> None:
+        def raw_csv() -> None:
             target = scratch / "raw-result.csv"
-            con.execute(f"COPY (SELECT * FROM read_parquet('{result_path}')) TO '{target}' (FORMAT csv, HEADER true)")
-            raw_csv["result"] = target.stat().st_size
+            source = run_result_path(state["run"])
+            out = con.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' (FORMAT csv, HEADER true)")
+            sizes[RAW_CSV], rows[RAW_CSV] = target.stat().st_size, int(out.fetchone()[0])
 
-        def copy_merged_csv(i: int) -> None:
+        def raw_merged_csv() -> None:
             target = scratch / "raw-merged.csv"
-            con.execute(f"COPY ({merged}) TO '{target}' (FORMAT csv, HEADER true)")
-            raw_csv["merged"] = target.stat().st_size
+            out = con.execute(f"COPY ({merged}) TO '{target}' (FORMAT csv, HEADER true)")
+            sizes[RAW_MERGED_CSV], rows[RAW_MERGED_CSV] = target.stat().st_size, int(out.fetchone()[0])
 
-        series.append(measure("export: raw DuckDB COPY (result Parquet) TO csv", copy_result_csv, repeats, warmup=1))
-        series.append(measure("export: raw DuckDB COPY (merged query) TO csv", copy_merged_csv, repeats, warmup=1))
-        con.close()
+        def proto_csv() -> None:
+            run = state["run"]
+            target = scratch / "proto.csv"
+            duckdb_safe_csv(con, run_result_path(run), target, run.columns, run.column_types)
+            sizes[PROTO_CSV], rows[PROTO_CSV] = target.stat().st_size, run.row_count or 0
+
+        steps: list[tuple[str, Callable[[], None]]] = [
+            (SERVICE, service_run),
+            (ENGINE, engine_run),
+            (RAW_RUN, raw_run),
+            (EXPORT, export_csv),
+            (RAW_CSV, raw_csv),
+            (RAW_MERGED_CSV, raw_merged_csv),
+            (PROTO_CSV, proto_csv),
+        ]
+        say(f"{args.rounds} interleaved rounds (+1 warm-up round)")
+        for r in range(-1, args.rounds):
+            loads.append(os.getloadavg()[0])
+            for name, fn in steps:
+                started = time.perf_counter()
+                fn()
+                if r >= 0:
+                    times.setdefault(name, []).append(time.perf_counter() - started)
+            if r >= 0:
+                say(f"round {r + 1}: " + ", ".join(f"{name.split(':')[0]} {t[-1]:.2f}s" for name, t in times.items()))
+        run = state["run"]
+        identical = sha256(scratch / "export.csv") == sha256(scratch / "proto.csv")
+        difference = "" if identical else first_difference(scratch / "export.csv", scratch / "proto.csv")
+        facts = {
+            "rows": run.row_count,
+            "columns": list(run.columns),
+            "column_types": list(run.column_types),
+            "result_mb": (run.result_size or 0) / 1e6,
+            "prototype_identical_to_run_export": identical,
+            "prototype_difference": difference,
+        }
+    con.close()
     shutil.rmtree(scratch, ignore_errors=True)
+    if len(set(rows.values())) != 1:
+        raise SystemExit(f"row counts disagree: {rows}")
+    report(n, times, loads, sizes, facts)
 
+
+def report(
+    n: int, times: dict[str, list[float]], loads: list[float], sizes: dict[str, int], facts: dict[str, Any]
+) -> None:
     rows = facts["rows"]
-    csv_mb = {
-        "export: run_export(format=csv)": exported["bytes"] / 1e6,
-        "export: raw DuckDB COPY (result Parquet) TO csv": raw_csv["result"] / 1e6,
-        "export: raw DuckDB COPY (merged query) TO csv": raw_csv["merged"] / 1e6,
-    }
-    table_rows = []
-    raw_run_p50 = series[2].p50
-    raw_export_p50 = series[4].p50
-    for s in series:
-        extra = ""
-        if s.name.startswith("run:"):
-            extra = f"{s.p50 / raw_run_p50:.1f}x raw COPY"
-            thr = ""
+    raw_run, raw_csv = median(times[RAW_RUN]), median(times[RAW_CSV])
+    table = []
+    for name in (*RUNS, *EXPORTS):
+        p50 = median(times[name])
+        runs = ", ".join(f"{x:.2f}" for x in times[name])
+        if name in RUNS:
+            table.append([name, runs, f"{p50:.2f}", f"{rows / p50:,.0f} rows/s", f"{p50 / raw_run:.2f}x raw time"])
         else:
-            mb = csv_mb[s.name]
-            thr = f"{rows / s.p50:,.0f} rows/s, {mb / s.p50:.1f} MB/s ({mb:.1f} MB)"
-            extra = f"throughput {raw_export_p50 / s.p50:.2f}x of raw COPY (result Parquet)"
-        table_rows.append(
-            [
-                s.name,
-                ", ".join(f"{x:.2f}" for x in s.seconds),
-                f"{s.p50:.2f}",
-                thr,
-                extra,
-                f"{s.load_before} / {s.load_after}",
-            ]
-        )
+            mb = sizes[name] / 1e6
+            table.append(
+                [
+                    name,
+                    runs,
+                    f"{p50:.2f}",
+                    f"{rows / p50:,.0f} rows/s, {mb / p50:.1f} MB/s ({mb:.1f} MB)",
+                    f"{raw_csv / p50:.2f}x raw throughput",
+                ]
+            )
+    ratio = raw_csv / median(times[EXPORT])
     print(
         f"\n{n:,} participants; result: {rows:,} rows x {len(facts['columns'])} columns, "
-        f"{facts['result_mb']:.1f} MB Parquet\n"
+        f"{facts['result_mb']:.1f} MB Parquet"
     )
-    print(md_table(["operation", "runs (s)", "median (s)", "throughput", "ratio", "load before / after"], table_rows))
-    ratio = raw_export_p50 / series[3].p50
+    print(f"1-minute load average during the rounds: median {median(loads):.2f} (min {min(loads)}, max {max(loads)})\n")
+    print(md_table(["operation", "rounds (s)", "median (s)", "throughput", "vs raw COPY"], table))
     print(f"\ntarget: export throughput >= 0.8x raw COPY -> {'met' if ratio >= 0.8 else 'MISSED'} ({ratio:.2f}x)")
+    same = facts["prototype_identical_to_run_export"]
+    print(f"prototype CSV byte-identical to run_export's: {same} {facts['prototype_difference']}")
     out = result_save(
         f"runs-p{n}",
         {
@@ -220,9 +312,10 @@ def main() -> None:
             "participants": n,
             "spec": RUN_SPEC,
             **facts,
-            "csv_mb": csv_mb,
-            "series": [s.as_dict() for s in series],
-            "load_end": load(),
+            "csv_bytes": sizes,
+            "load_1min": {"median": median(loads), "min": min(loads), "max": max(loads), "samples": loads},
+            "p50_s": {name: median(v) for name, v in times.items()},
+            "seconds": times,
         },
     )
     print(f"\nresults: {out.relative_to(ROOT)}")

@@ -177,12 +177,8 @@ def run_export_download(
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
     export = run_export(run=run, fmt=format, purpose=purpose, actor=caller.user, request=request)
-    response = FileResponse(
-        open(export.path, "rb"),
-        as_attachment=True,
-        filename=export.filename,  # noqa: SIM115
-        content_type=export.content_type,
-    )
+    handle = open(export.path, "rb")  # noqa: SIM115 - FileResponse closes it
+    response = FileResponse(handle, as_attachment=True, filename=export.filename, content_type=export.content_type)
     response["X-Content-SHA256"] = export.sha256
     cleanup = export.path.parent
     response._resource_closers.append(lambda: shutil.rmtree(cleanup, ignore_errors=True))  # type: ignore[attr-defined]

@@ -128,8 +128,21 @@ def builder(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "queries/builder.html", builder_context(request, schema, state))
 
 
-def _count_response(request: HttpRequest, study: Study, schema: StudySchema, state: BuilderState) -> HttpResponse:
+def _rows_outdated(data: Any, state: BuilderState, schema: StudySchema) -> bool:
+    """True when the page posted a row whose fields do not match its choices (a change that reached the form before
+    the row was redrawn): the count answer then redraws the rows too."""
+    for i, row in enumerate(state.filters):
+        known = schema.column(row.dataset, row.column) is not None
+        if (row.dataset and f"f-{i}-column" not in data) or (known and f"f-{i}-op" not in data):
+            return True
+    return False
+
+
+def _count_response(
+    request: HttpRequest, study: Study, schema: StudySchema, state: BuilderState, *, redraw_rows: bool = False
+) -> HttpResponse:
     context: dict[str, Any] = {
+        "rows_oob": filter_rows(schema, state) if redraw_rows else None,
         "study": study,
         "schema": schema,
         "incomplete": incomplete_rows(state),
@@ -181,7 +194,7 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
     if action == "clear_age":
         response = render(request, "queries/_age.html", builder_context(request, schema, state))
         return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
-    return _count_response(request, study, schema, state)
+    return _count_response(request, study, schema, state, redraw_rows=_rows_outdated(request.POST, state, schema))
 
 
 @require_GET

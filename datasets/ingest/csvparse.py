@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from datasets.ingest.errors import (
-    EMPTY_FILE,
+    EMPTY_COLUMN_NAME,
     HEADER_TOO_LONG,
     INVALID_CSV,
     LINE_TOO_LONG,
@@ -67,7 +67,6 @@ def header_from_text(
         fields = _first_record(text.removeprefix("\ufeff"), delimiter, at_eof, max_columns)
     except _Incomplete:
         _raise_header_too_long(text, delimiter, max_header_bytes, max_columns)
-        raise
     except _TooMany as exc:
         _raise_too_many(exc.args[0], max_columns, exact=False)
     return _finish_header(fields, max_columns)
@@ -87,7 +86,11 @@ def _finish_header(fields: list[str], max_columns: int) -> list[str]:
     if len(fields) > max_columns:
         _raise_too_many(len(fields), max_columns, exact=True)
     if len(fields) == 1 and not fields[0].strip():
-        raise IngestError(EMPTY_FILE, "The first line of the file is empty; it must hold the column names.")
+        raise IngestError(
+            EMPTY_COLUMN_NAME,
+            "The first line of the file is empty; it must hold the column names.",
+            {"positions": [1]},
+        )
     return fields
 
 

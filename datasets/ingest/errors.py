@@ -127,4 +127,4 @@ def quote_list(values: list[str], limit: int = 5) -> str:
 
 def number_list(values: list[int], limit: int = 5) -> str:
     """``3, 7 and 9`` (at most ``limit`` shown, then "and N more")."""
-    return quote_list([str(v) for v in values], limit).replace("'", "")
+    return quote_list([f"{v:,}" for v in values], limit).replace("'", "")

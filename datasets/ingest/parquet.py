@@ -4,7 +4,8 @@ Either the types are known from a profile of every row (numeric, date and timest
 their type directly by the CSV reader: every value is known to be in canonical form, so the reader's leniency
 cannot change a value), or they were guessed from the first rows and each value is verified while writing.
 Booleans are mapped with ``lower(v) IN ('true', 'yes')``. Columns keep their exact original names and order;
-rows keep the file order. zstd compression, row groups of ``options.row_group_size`` rows.
+rows keep the file order. zstd compression (``options.compression_level``), row groups of
+``options.row_group_size`` rows.
 """
 
 # ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
@@ -64,9 +65,10 @@ def write_parquet(
         columns = {name: read_type(types[name]) for name in header}
         select = ", ".join(select_expression(name, types[name]) for name in header)
     row_group_size = int(options.row_group_size)
+    level = int(options.compression_level)
     sql = (
         f"COPY (SELECT {select} FROM {read_csv_call('path', 'columns')}) TO $target "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group_size})"
+        f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {level}, ROW_GROUP_SIZE {row_group_size})"
     )
     params = {**csv_params(csv_path, columns, options), "target": str(target)}
     try:

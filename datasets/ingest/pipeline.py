@@ -146,13 +146,13 @@ def ingest_csv(
     started = time.perf_counter()
     try:
         result = _run(Path(source), scratch, options, tracker)
+        tracker.timings["total"] = time.perf_counter() - started
+        result.timings = dict(tracker.timings)
+        tracker.report(1.0, "done")
     except BaseException:
         scratch.cleanup(keep_parquet=False)
         raise
     scratch.cleanup(keep_parquet=True)
-    tracker.timings["total"] = time.perf_counter() - started
-    result.timings = dict(tracker.timings)
-    tracker.report(1.0, "done")
     return result
 
 
@@ -226,7 +226,7 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
         if sniffed.converted:
             scratch.remove(scratch.converted)
         with tracker.stage("keys"):
-            warnings.extend(check_keys(session, scratch.parquet, options))
+            warnings.extend(check_keys(session, scratch.parquet, header, options))
         with tracker.stage("stats") as within:
             profiles = column_profiles(session, scratch.parquet, header, types, row_count, options, within)
             empty = [p.name for p in profiles if p.missing == row_count]

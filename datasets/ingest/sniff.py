@@ -247,6 +247,7 @@ def _convert(
     sha = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(declared)("strict")
     offset = 0
+    lines = 0
     first = True
     has_content = False
     next_report = 16 * CHUNK
@@ -261,7 +262,14 @@ def _convert(
                 text = text.removeprefix("\ufeff")
                 first = False
             if "\x00" in text:
-                _raise_nul(source, offset)
+                line = lines + text.count("\n", 0, text.index("\x00")) + 1
+                raise IngestError(
+                    BINARY_CONTENT,
+                    f"The file contains binary data (a NUL character on line {line:,}), so it is not a CSV text "
+                    "file. Export the data as CSV and upload that file.",
+                    {"line": line},
+                )
+            lines += text.count("\n")
             if not has_content:
                 has_content = bool(text.strip())
             out.write(text)

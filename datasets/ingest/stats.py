@@ -5,9 +5,10 @@ equal-width histogram (``options.histogram_bins`` bins over [min, max]; integer 
 bin per value); ``top_values`` (most frequent values, ties by value) for string and boolean columns with at most
 ``options.top_values_max_distinct`` distinct values. Dates/timestamps are reported as ISO strings.
 
-Queries are grouped so that each touches about :data:`VALUES_PER_QUERY` cells: a tall file gets one cheap columnar
-query per column, a wide file (thousands of columns, few rows) gets one ``UNPIVOT`` query per type group, so neither
-the number of statements nor the SQL size explodes.
+Each column's distinct values are counted once into a small temp table ``(k, v, n)`` from which every statistic
+follows. Columns of one type are processed together: for a tall file a ``UNION ALL`` of per-column aggregations
+(:data:`UNION_COLUMNS` at a time, each branch a cheap columnar scan), for a short, wide file (thousands of columns,
+few rows) one ``UNPIVOT`` per type group, so neither the number of statements nor the SQL size explodes.
 """
 
 # ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
@@ -36,6 +37,8 @@ from datasets.ingest.results import (
 from datasets.ingest.sql import ident_list, quote_ident
 
 VALUES_PER_QUERY = 2_000_000
+SHORT_FILE_ROWS = 10_000
+UNION_COLUMNS = 16
 
 
 GROUPS_TABLE = "ingest_value_counts"
@@ -52,45 +55,51 @@ class _Basic:
 
 
 def _chunks(names: list[str], row_count: int) -> list[list[str]]:
-    size = max(1, min(len(names), VALUES_PER_QUERY // max(row_count, 1)))
+    size = max(1, VALUES_PER_QUERY // max(row_count, 1)) if row_count <= SHORT_FILE_ROWS else UNION_COLUMNS
     return [names[i : i + size] for i in range(0, len(names), size)]
 
 
-def _count_values(session: DuckSession, parquet: Path, names: list[str]) -> None:
+def _count_values(session: DuckSession, parquet: Path, names: list[str], row_count: int) -> None:
     """(Re)create the temp table ``(k, v, n)``: each distinct non-missing value ``v`` of column ``k``, ``n`` times.
 
     Every statistic is then computed from this (usually much smaller) table: one scan of the Parquet file and one
     hash aggregation per column, the same work an exact ``count(DISTINCT)`` would need anyway.
     """
-    if len(names) == 1:
-        ident = quote_ident(names[0])
-        select = (
-            f"SELECT $name AS k, {ident} AS v, count(*) AS n FROM read_parquet($p) "
-            f"WHERE {ident} IS NOT NULL GROUP BY {ident}"
-        )
-        params: dict[str, Any] = {"p": str(parquet), "name": names[0]}
-    else:
+    params: dict[str, Any] = {"p": str(parquet)}
+    if row_count <= SHORT_FILE_ROWS and len(names) > 1:
         select = (
             f"SELECT col_name AS k, col_value AS v, count(*) AS n FROM (UNPIVOT (SELECT {ident_list(names)} "
             "FROM read_parquet($p)) ON COLUMNS(*) INTO NAME col_name VALUE col_value) GROUP BY col_name, col_value"
         )
-        params = {"p": str(parquet)}
+    else:
+        branches = []
+        for i, name in enumerate(names):
+            params[f"k{i}"] = name
+            branches.append(
+                f"SELECT $k{i} AS k, v, count(*) AS n FROM (SELECT {quote_ident(name)} AS v FROM read_parquet($p)) "
+                "WHERE v IS NOT NULL GROUP BY v"
+            )
+        select = " UNION ALL ".join(branches)
     session.fetchall(f"CREATE OR REPLACE TEMP TABLE {GROUPS_TABLE} AS {select}", params)
 
 
 def _basic(session: DuckSession, numeric: bool) -> dict[str, _Basic]:
-    rows = session.fetchall(f"SELECT k, sum(n), count(*), min(v), max(v) FROM {GROUPS_TABLE} GROUP BY k")
-    out = {str(k): _Basic(count=int(c), distinct=int(d), min=lo, max=hi) for k, c, d, lo, hi in rows}
-    if numeric:
-        moments = session.fetchall(
-            f"WITH m AS (SELECT k, sum(n) AS c, sum(v::DOUBLE * n) / sum(n) AS mean FROM {GROUPS_TABLE} GROUP BY k) "
-            "SELECT m.k, any_value(m.mean), "
-            "sqrt(sum(g.n * (g.v::DOUBLE - m.mean) ^ 2) / nullif(any_value(m.c) - 1, 0)) "
-            f"FROM {GROUPS_TABLE} AS g JOIN m USING (k) GROUP BY m.k"
-        )
-        for k, mean, std in moments:
-            out[str(k)].mean, out[str(k)].std = _finite(mean), _finite(std)
-    return out
+    """count, distinct, min, max (and mean, sample std for numeric columns) per column ``k`` of the groups table."""
+    summary = f"SELECT k, sum(n) AS c, count(*) AS d, min(v) AS lo, max(v) AS hi FROM {GROUPS_TABLE} GROUP BY k"
+    if not numeric:
+        rows = session.fetchall(summary)
+        return {str(k): _Basic(count=int(c), distinct=int(d), min=lo, max=hi) for k, c, d, lo, hi in rows}
+    rows = session.fetchall(
+        f"WITH m AS (SELECT k, sum(n) AS c, count(*) AS d, min(v) AS lo, max(v) AS hi, "
+        f"sum(v::DOUBLE * n) / sum(n) AS mean FROM {GROUPS_TABLE} GROUP BY k) "
+        "SELECT m.k, m.c, m.d, m.lo, m.hi, m.mean, "
+        "sqrt(sum(g.n * (g.v::DOUBLE - m.mean) ^ 2) / nullif(m.c - 1, 0)) "
+        f"FROM {GROUPS_TABLE} AS g JOIN m USING (k) GROUP BY m.k, m.c, m.d, m.lo, m.hi, m.mean"
+    )
+    return {
+        str(k): _Basic(count=int(c), distinct=int(d), min=lo, max=hi, mean=_finite(mean), std=_finite(std))
+        for k, c, d, lo, hi, mean, std in rows
+    }
 
 
 def _finite(value: Any) -> float | None:
@@ -185,7 +194,7 @@ def column_profiles(
     work = [(t, chunk) for t, names in by_type.items() for chunk in _chunks(names, row_count)]
     for done, (column_type, chunk) in enumerate(work):
         numeric = column_type in NUMERIC_TYPES
-        _count_values(session, parquet, chunk)
+        _count_values(session, parquet, chunk, row_count)
         chunk_basics = _basic(session, numeric)
         basics.update(chunk_basics)
         if numeric:

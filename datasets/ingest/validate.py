@@ -112,20 +112,33 @@ def _require(header: list[str], name: str | None, code: str, role: str) -> None:
     raise IngestError(code, " ".join([message, *hints]), {"column": name, "header": header[:50], "near_matches": near})
 
 
-def _rows(session: DuckSession, parquet: Path, where: str, params: dict[str, object]) -> list[int]:
-    sql = (
-        "SELECT file_row_number + 2 FROM read_parquet($p, file_row_number = true) "
-        f"WHERE {where} ORDER BY file_row_number LIMIT {EXAMPLES}"
-    )
+ROW_NUMBER = "file_row_number"
+
+
+def _numbered_source(header: list[str]) -> tuple[str, str | None]:
+    """FROM clause over the Parquet file (``$p``) and its 0-based row number column, if DuckDB can add one.
+
+    DuckDB cannot add ``file_row_number`` when the file has a column of that name; rows are then not cited.
+    """
+    if any(fold(name) == ROW_NUMBER for name in header):
+        return "read_parquet($p)", None
+    return "read_parquet($p, file_row_number = true)", ROW_NUMBER
+
+
+def _rows(session: DuckSession, parquet: Path, header: list[str], where: str, params: dict[str, object]) -> list[int]:
+    """Spreadsheet row numbers (header = row 1) of the first rows matching ``where``."""
+    source, row_number = _numbered_source(header)
+    if row_number is None:
+        return []
+    sql = f"SELECT {row_number} + 2 FROM {source} WHERE {where} ORDER BY {row_number} LIMIT {EXAMPLES}"
     return [int(r[0]) for r in session.fetchall(sql, {"p": str(parquet), **params})]
 
 
-def check_keys(session: DuckSession, parquet: Path, options: IngestOptions) -> list[IngestWarning]:
+def check_keys(session: DuckSession, parquet: Path, header: list[str], options: IngestOptions) -> list[IngestWarning]:
     """Empty ids/sessions and duplicate keys (raise), unknown ids (warning)."""
     if options.id_column is None:
         return []
     warnings: list[IngestWarning] = []
-    p = str(parquet)
     key = [options.id_column] + ([options.session_column] if options.session_column else [])
     for name, code, what in (
         (options.id_column, EMPTY_IDS, "id"),
@@ -135,46 +148,55 @@ def check_keys(session: DuckSession, parquet: Path, options: IngestOptions) -> l
             continue
         col = quote_ident(name)
         where = f"{col} IS NULL OR trim({col}) = ''"
-        (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", {"p": p})
+        (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", {"p": str(parquet)})
         if count:
-            rows = _rows(session, parquet, where, {})
+            rows = _rows(session, parquet, header, where, {})
+            where_text = f" (row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1)"
             raise IngestError(
                 code,
-                f"{plural(int(count), 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}' "
-                f"(row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1). "
-                f"Every row needs a{'n' if what == 'id' else ''} {what}.",
+                f"{plural(int(count), 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}'"
+                f"{where_text if rows else ''}. Every row needs a{'n' if what == 'id' else ''} {what}.",
                 {"column": name, "count": int(count), "rows": rows},
             )
-    warnings.extend(_duplicates(session, parquet, key, options))
+    warnings.extend(_duplicates(session, parquet, header, key, options))
     if options.known_ids_parquet is not None:
         warnings.extend(_unknown_ids(session, parquet, options))
     return warnings
 
 
-def _duplicates(session: DuckSession, parquet: Path, key: list[str], options: IngestOptions) -> list[IngestWarning]:
-    cols = ", ".join(quote_ident(k) for k in key)
+def _duplicates(
+    session: DuckSession, parquet: Path, header: list[str], key: list[str], options: IngestOptions
+) -> list[IngestWarning]:
+    source, row_number = _numbered_source(header)
+    idents = [quote_ident(k) for k in key]
+    keys = ", ".join(f"{ident} AS key{i}" for i, ident in enumerate(idents))
+    first = f"min({row_number})" if row_number else "0"
     groups = (
-        f"SELECT {cols}, count(*) AS n, min(file_row_number) AS first "
-        "FROM read_parquet($p, file_row_number = true) GROUP BY ALL HAVING count(*) > 1"
+        f"SELECT {keys}, count(*) AS dup_count, {first} AS first_row FROM {source} "
+        f"GROUP BY {', '.join(idents)} HAVING count(*) > 1"
     )
     p = {"p": str(parquet)}
-    (dup_keys, dup_rows) = session.fetchone(f"SELECT count(*), coalesce(sum(n), 0) FROM ({groups})", p)
+    (dup_keys, dup_rows) = session.fetchone(f"SELECT count(*), coalesce(sum(dup_count), 0) FROM ({groups})", p)
     if not dup_keys:
         return []
-    examples = session.fetchall(f"SELECT * FROM ({groups}) ORDER BY first LIMIT {EXAMPLES}", p)
+    order = ", ".join(f"key{i}" for i in range(len(key)))
+    examples = session.fetchall(f"SELECT * FROM ({groups}) ORDER BY first_row, {order} LIMIT {EXAMPLES}", p)
     described = []
     details = []
     for example in examples:
         values = [str(v) for v in example[: len(key)]]
-        where = " AND ".join(f"{quote_ident(k)} = $k{i}" for i, k in enumerate(key))
-        rows = _rows(session, parquet, where, {f"k{i}": v for i, v in enumerate(values)})
+        count = int(example[len(key)])
+        where = " AND ".join(f"{ident} = $k{i}" for i, ident in enumerate(idents))
+        rows = _rows(session, parquet, header, where, {f"k{i}": v for i, v in enumerate(values)})
         label = f"'{values[0]}'" + (f" session '{values[1]}'" if len(values) > 1 else "")
-        described.append(f"{label} (rows {number_list(rows)}{', ...' if example[len(key)] > len(rows) else ''})")
-        details.append({"key": values, "count": int(example[len(key)]), "rows": rows})
+        cited = f" (rows {number_list(rows)}{', ...' if count > len(rows) else ''})" if rows else f" ({count} times)"
+        described.append(label + cited)
+        details.append({"key": values, "count": count, "rows": rows})
     what = "participant" if len(key) == 1 else "participant and session"
     rule = "once" if len(key) == 1 else "once per session"
     message = (
-        f"{plural(int(dup_keys), what + ' key', what + ' keys')} appear more than once ({plural(int(dup_rows), 'row')} "
+        f"{plural(int(dup_keys), what + ' key', what + ' keys')} {'appears' if dup_keys == 1 else 'appear'} "
+        f"more than once ({plural(int(dup_rows), 'row')} "
         f"in all): {'; '.join(described)}{'; ...' if dup_keys > len(examples) else ''}. "
         f"Each participant may appear only {rule} in this file."
     )

@@ -70,7 +70,7 @@
       if (!list) {
         return;
       }
-      list.querySelectorAll("li").forEach(function (item) {
+      Array.prototype.forEach.call(list.children, function (item) {
         item.hidden = needle !== "" && item.textContent.toLowerCase().indexOf(needle) < 0;
       });
     },

@@ -41,12 +41,17 @@ CASES = [
     ("no_id_column.csv", KEYS, "missing_id_column", ["'ursi'", "'subject'"]),
     ("semicolon.csv", KEYS, "missing_id_column", ["'ursi'", "';'", "delimiter"]),
     ("null_ids.csv", KEYS, "empty_ids", ["2 rows", "'ursi'", "row 3 and 5"]),
-    ("duplicate_ids.csv", KEYS, "duplicate_keys", ["2 participant keys", "'SUB001' (rows 2, 4 and 7)", "'SUB002'"]),
+    (
+        "duplicate_ids.csv",
+        KEYS,
+        "duplicate_keys",
+        ["2 participant keys appear", "'SUB001' (rows 2, 4 and 7)", "'SUB002'"],
+    ),
     (
         "duplicate_id_session.csv",
         LONG,
         "duplicate_keys",
-        ["1 participant and session key", "'SUB001' session 'BAS1' (rows 2 and 5)", "once per session"],
+        ["1 participant and session key appears", "'SUB001' session 'BAS1' (rows 2 and 5)", "once per session"],
     ),
     ("missing_session_column.csv", LONG, "missing_session_column", ["'session_num'", "'visit'"]),
     ("empty_sessions.csv", LONG, "empty_sessions", ["1 row", "'session_num'", "row 3"]),
@@ -200,3 +205,17 @@ def test_invalid_utf8_late_in_file(tmp_path: Path, reject: Callable[..., IngestE
     assert error.code == "unsupported_encoding"
     assert error.details["line"] == 100_002
     assert "byte 0xE9" in error.message
+
+
+def test_nul_in_a_declared_encoding(tmp_path: Path, reject: Callable[..., IngestError]) -> None:
+    path = tmp_path / "nul16.csv"
+    path.write_bytes("ursi,age\nSUB001,25\nSUB002,2\x006\n".encode("utf-16"))
+    error = reject(path, encoding="utf-16")
+    assert error.code == "binary_content" and "line 3" in error.message
+
+
+def test_blank_first_line(tmp_path: Path, reject: Callable[..., IngestError]) -> None:
+    path = tmp_path / "blank_first.csv"
+    path.write_text("\nursi,age\nSUB001,25\n")
+    error = reject(path)
+    assert error.code == "empty_column_name" and "first line" in error.message

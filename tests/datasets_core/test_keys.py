@@ -101,3 +101,32 @@ def test_cross_sectional_file_with_repeated_ids_is_fine_when_sessions_differ(
 ) -> None:
     result = ingest(GOOD / "longitudinal_demographics.csv", id_column="ursi", session_column="session_num")
     assert result.warnings == [] and result.participants == 3
+
+
+INTERNAL_NAMES = ["n", "file_row_number", "k", "v", "col_name", "col_value", "dup_count", "first_row", "key0"]
+
+
+@pytest.mark.parametrize("extra_columns", [0, 300], ids=["narrow", "wide"])
+def test_column_names_used_internally_are_fine(
+    tmp_path: Path, ingest: Callable[..., IngestResult], extra_columns: int
+) -> None:
+    header = INTERNAL_NAMES + [f"x{i}" for i in range(extra_columns)]
+    rows = [[f"S{r}", str(r), "a", "1.5", "yes", "2020-01-01", "t", "0", "k"] + ["1"] * extra_columns for r in range(4)]
+    path = tmp_path / "names.csv"
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n")
+    result = ingest(path, id_column="n", session_column="key0", sample_rows=2)
+    assert [c.name for c in result.columns] == header
+    assert result.column("file_row_number").type == "integer"
+    assert result.column("v").type == "float" and result.column("col_name").type == "boolean"
+    assert result.participants == 4
+
+
+def test_duplicates_are_reported_without_row_numbers_when_they_cannot_be_computed(
+    tmp_path: Path, reject: Callable[..., IngestError]
+) -> None:
+    path = tmp_path / "clash.csv"
+    path.write_text("n,file_row_number\nA,1\nB,2\nA,3\n")
+    error = reject(path, id_column="n")
+    assert error.code == "duplicate_keys"
+    assert "'A' (2 times)" in error.message
+    assert error.details["examples"] == [{"key": ["A"], "count": 2, "rows": []}]

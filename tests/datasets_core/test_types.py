@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import random
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from datasets.ingest import IngestResult
-from datasets.ingest.types import WIDE_COLUMNS
+from datasets.ingest.types import TYPE_BITS, WIDE_COLUMNS, type_predicate_sql, value_mask_sql
 
 from .conftest import read_back
 
@@ -143,14 +145,18 @@ def test_quoted_empty_string_is_missing(tmp_path: Path, ingest: Callable[..., In
     assert read_back(result) == {"id": ["a", "b"], "n": [None, 2], "s": [None, "x"]}
 
 
-@pytest.mark.parametrize("columns", [WIDE_COLUMNS + 1, 1200])
-def test_wide_files_use_the_same_rules(tmp_path: Path, ingest: Callable[..., IngestResult], columns: int) -> None:
+@pytest.mark.parametrize(
+    ("columns", "sample_rows"), [(WIDE_COLUMNS + 1, 50_000), (WIDE_COLUMNS + 1, 3), (1200, 50_000)]
+)
+def test_wide_files_use_the_same_rules(
+    tmp_path: Path, ingest: Callable[..., IngestResult], columns: int, sample_rows: int
+) -> None:
     data = {"id": [f"S{r}" for r in range(6)]}
     kinds = ["1", "1.5", "01", "yes", "2020-01-01", ""]
     for c in range(columns - 1):
         value = kinds[c % len(kinds)]
         data[f"v{c}"] = [value] * 5 + ([value] if c % 11 else ["oops"])
-    result = ingest(_write(tmp_path / "wide.csv", data), id_column="id")
+    result = ingest(_write(tmp_path / "wide.csv", data), id_column="id", sample_rows=sample_rows)
     expected = {"1": "integer", "1.5": "float", "01": "string", "yes": "boolean", "2020-01-01": "date", "": "string"}
     for c in range(columns - 1):
         kind = expected[kinds[c % len(kinds)]] if c % 11 else "string"
@@ -207,3 +213,27 @@ def test_columns_empty_in_the_sample_are_typed_from_the_whole_file(
     result = ingest(_write(tmp_path / "sparse.csv", data), sample_rows=10)
     assert result.column("late").type == "integer"
     assert result.column("late").missing == 30
+
+
+def test_single_type_predicates_match_the_profile_mask() -> None:
+    rng = random.Random(5)
+    alphabet = "0123456789-+.eE :T_x,/"
+    corpus = [
+        *(v for values, _ in TABLE.values() for v in values if v),
+        *["0", "-0", "-", ".", "-.", ".5", "-.5", "5.", "1e", "1e+", "1e-05", "1E99", "1e100", "-1.5e-3"],
+        *["123456789012345678", "1234567890123456789", "-123456789012345678", "-1234567890123456789"],
+        *["12345678901234567890.5", "1e5e5", "--1", "1-2", "2020-01-01", "2020-1-01", "2020-01-01T25:00"],
+        *["2020-01-01 23:59:59.999999", "2020-01-01 23:59:59.9999999", "9999-12-31", "0000-01-01", "yes", "YES"],
+        *["Yes ", "nO", "truee", "fals", "tru", "n", "e5", "E5", "-e5", "1.e5", ".e5", "1.5E+07", "00", "0.0"],
+        *("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 22))) for _ in range(3000)),
+    ]
+    items = [f"(({value_mask_sql('v')}) & {bit}) <> 0 AS m_{t}" for t, bit in TYPE_BITS.items()]
+    items += [f"{type_predicate_sql('v', t)} AS p_{t}" for t in TYPE_BITS]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT v, {', '.join(items)} FROM (SELECT unnest($vals) AS v)", {"vals": corpus}
+        ).fetchall()
+    n = len(TYPE_BITS)
+    mismatches = [(row[0], list(TYPE_BITS)[i]) for row in rows for i in range(n) if row[1 + i] != row[1 + n + i]]
+    assert mismatches == []
+    assert sum(bool(row[1 + list(TYPE_BITS).index("float")]) for row in rows) > 100

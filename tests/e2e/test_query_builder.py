@@ -84,7 +84,9 @@ def test_build_run_preview_export_and_report(
     expect(count.locator("[data-rows]")).to_have_text("13")
 
     # A phenotypic filter: cognitive.working_memory in range 110 .. (open).
-    page.get_by_role("button", name="+ Add filter").click()
+    page.get_by_role("button", name="+ Add filter").focus()
+    page.keyboard.press("Enter")  # from the keyboard: the new row's first field takes the focus
+    expect(page.get_by_label("Table", exact=True)).to_be_focused()
     page.get_by_label("Table", exact=True).select_option("cognitive")
     page.get_by_label("Column", exact=True).select_option("working_memory")
     expect(page.get_by_label("Condition")).to_have_value("between")
@@ -95,7 +97,7 @@ def test_build_run_preview_export_and_report(
     expect(count.locator("[data-rows]")).to_have_text("8")
 
     # Output: the cognitive table's working_memory column.
-    page.get_by_label("cognitive", exact=True).check()
+    page.get_by_role("checkbox", name="cognitive", exact=True).check()
     with page.expect_response(lambda response: response.url.endswith("/state/")):  # saved after ~300 ms
         page.locator("#cols-cognitive").get_by_label(re.compile("working_memory")).check()
     screenshot(page, "2-filters")

@@ -91,6 +91,16 @@ def test_structural_actions_rerender_the_rows_and_ask_for_a_recount(analyst, stu
     assert "No phenotypic filters" in removed.content.decode()
 
 
+def test_a_change_that_outran_a_redraw_redraws_the_rows(analyst, study) -> None:
+    # The column was chosen before the page had redrawn the row (no condition field posted yet).
+    response = state(analyst, **{"f-0-dataset": "flanker", "f-0-column": "accuracy"})
+    html = response.content.decode()
+    assert 'id="filters" aria-labelledby="pheno-heading" hx-swap-oob="outerHTML"' in html
+    assert '<option value="between" selected>is in range</option>' in html
+    settled = state(analyst, **{"f-0-dataset": "flanker", "f-0-column": "accuracy", "f-0-op": "between"})
+    assert 'id="filters"' not in settled.content.decode()
+
+
 def test_value_search_reads_distinct_values(analyst, study) -> None:
     response = analyst.get(
         "/queries/memory/values/",
