@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,16 +27,11 @@ from datasets.storage import (
     storage_save,
     version_cache_path,
     version_names,
+    work_root,
 )
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
-
-
-def _work_root() -> Path:
-    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | None = None) -> None:
@@ -113,7 +107,7 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     )
     if not claimed:
         return IngestJob.objects.get(pk=job_id)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=_work_root()))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=work_root()))
     try:
         source = local_path_or_none(job.staged_file)
         if source is None or not source.exists():
@@ -253,7 +247,7 @@ def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:
     for job in IngestJob.objects.filter(status=IngestStatus.RUNNING, heartbeat_at__lt=cutoff):
         _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
         storage_delete([job.staged_file])
-        for leftover in _work_root().glob(f"ingest-{job.pk}-*"):
+        for leftover in work_root().glob(f"ingest-{job.pk}-*"):
             shutil.rmtree(leftover, ignore_errors=True)
         count += 1
     return count

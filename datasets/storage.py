@@ -91,6 +91,13 @@ def storage_used_bytes() -> int:
     return int(totals["original"] or 0) + int(totals["parquet"] or 0)
 
 
+def work_root() -> Path:
+    """The local scratch directory for ingests, runs and exports (``BDT_WORK_DIR``)."""
+    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def cache_dir() -> Path:
     """The worker-local cache directory of version files."""
     path = Path(getattr(settings, "BDT_CACHE_DIR", settings.BASE_DIR / ".bdt" / "cache"))

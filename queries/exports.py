@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from django.conf import settings
 from django.utils import timezone
 
 from audit.services import audit_event_record
 from bdt_project.errors import InvalidInput
 from datasets.dictionary import csv_safe
+from datasets.storage import work_root
 from queries.models import QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path
 
@@ -138,7 +138,7 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
     if len(purpose) < 3:
         raise InvalidInput("State the purpose of this export (at least a few words).", code="purpose_required")
     source = run_result_path(run)
-    work = Path(tempfile.mkdtemp(prefix=f"export-{run.pk}-", dir=_work_root()))
+    work = Path(tempfile.mkdtemp(prefix=f"export-{run.pk}-", dir=work_root()))
     now = timezone.now()
     try:
         if fmt == "parquet":
@@ -203,9 +203,3 @@ def _write_zip(run: QueryRun, source: Path, work: Path, purpose: str, actor: Any
         bundle.writestr("data_dictionary.json", json.dumps(dictionary, indent=2, default=str))
         bundle.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
     return archive
-
-
-def _work_root() -> Path:
-    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root

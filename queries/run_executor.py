@@ -13,14 +13,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from audit.services import audit_event_record
 from bdt_project.config import config_get
-from datasets.storage import copy_local_into_cache, file_sha256, storage_save
+from datasets.storage import copy_local_into_cache, file_sha256, storage_save, work_root
 from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
@@ -96,7 +95,7 @@ def query_run_execute(run_id: int) -> str:
     ):
         return str(QueryRun.objects.get(pk=run.pk).status)
     timeout = float(config_get("query_timeout_seconds", tenant))
-    work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=_work_root()))
+    work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=work_root()))
     engine: DuckDBEngine | PostgresEngine | None = None
     watcher: _Watcher | None = None
     try:
@@ -152,9 +151,3 @@ def query_run_execute(run_id: int) -> str:
             engine.close()
         shutil.rmtree(work_dir, ignore_errors=True)
     return str(QueryRun.objects.get(pk=run.pk).status)
-
-
-def _work_root() -> Path:
-    root = Path(getattr(settings, "BDT_WORK_DIR", settings.BASE_DIR / ".bdt" / "work"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root

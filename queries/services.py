@@ -83,10 +83,11 @@ def query_run_create(
     versions: dict[str, DatasetVersion] | None = None,
     rerun_of: QueryRun | None = None,
     reuse: bool = True,
+    enqueue: bool = True,
 ) -> QueryRun:
     """Queue a run (or join an identical one in flight / reuse an identical finished result).
 
-    ``reuse=False`` (and every rerun) always executes again.
+    ``reuse=False`` (and every rerun) always executes again; ``enqueue=False`` leaves the queued run to the caller.
     """
     reuse = reuse and rerun_of is None
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="run queries")
@@ -145,7 +146,7 @@ def query_run_create(
                 "rerun_of": rerun_of.pk if rerun_of else None,
             },
         )
-        if shared is None:
+        if shared is None and enqueue:
             transaction.on_commit(lambda: _enqueue(run.pk))
     return run
 

@@ -45,7 +45,7 @@ from datasets.ingest.errors import (
 )
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.parquet import TypeGuessFailed, csv_params, write_parquet
-from datasets.ingest.results import ColumnType, IngestResult
+from datasets.ingest.results import ColumnProfile, ColumnType, IngestResult
 from datasets.ingest.sniff import scan_source
 from datasets.ingest.sql import read_csv_call
 from datasets.ingest.stats import column_profiles, distinct_sessions
@@ -186,74 +186,22 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
                     {"columns": len(header)},
                 )
         with tracker.stage("types"):
-            forced = options.string_columns
-            types = _decide(header, evidence, forced)
-            whole_file = sampled < options.sample_rows
-            unseen = [name for name in header if name not in evidence and name not in forced]
-        with tracker.stage("parquet") as within:
-            row_count = None
-            if whole_file or not unseen:
-                try:
-                    row_count = write_parquet(
-                        session,
-                        csv_path=csv_path,
-                        header=header,
-                        types=types,
-                        options=options,
-                        target=scratch.parquet,
-                        verify=not whole_file,
-                        on_progress=within,
-                    )
-                except TypeGuessFailed:
-                    scratch.remove(scratch.parquet)
-                    tracker.timings["type_fallback"] = tracker.elapsed("parquet")
-            if row_count is None:
-                lo = tracker.value
-                evidence, _ = _profile(
-                    session, csv_path, header, options, scratch.token, tracker.span(lo, (lo + 0.8) / 2, "parquet")
-                )
-                types = _decide(header, evidence, forced)
-                row_count = write_parquet(
-                    session,
-                    csv_path=csv_path,
-                    header=header,
-                    types=types,
-                    options=options,
-                    target=scratch.parquet,
-                    verify=False,
-                    on_progress=tracker.span((lo + 0.8) / 2, 0.8, "parquet"),
-                )
+            types = _decide(header, evidence, options.string_columns)
+        with tracker.stage("parquet"):
+            types, row_count = _write(session, csv_path, header, types, evidence, sampled, options, scratch, tracker)
         if sniffed.converted:
             scratch.remove(scratch.converted)
         with tracker.stage("keys"):
             warnings.extend(check_keys(session, scratch.parquet, header, options))
         with tracker.stage("stats") as within:
             profiles = column_profiles(session, scratch.parquet, header, types, row_count, options, within)
-            empty = [p.name for p in profiles if p.missing == row_count]
-            if empty:
-                warnings.append(
-                    IngestWarning(
-                        EMPTY_COLUMNS,
-                        f"{len(empty):,} column{'s have' if len(empty) != 1 else ' has'} no values at all: "
-                        f"{quote_list(empty)}.",
-                        {"columns": empty},
-                    )
-                )
             sessions: list[str] = []
             session_count: int | None = None
             if options.session_column:
                 sessions, session_count = distinct_sessions(
                     session, scratch.parquet, options.session_column, options.max_sessions_listed
                 )
-                if session_count > len(sessions):
-                    warnings.append(
-                        IngestWarning(
-                            MANY_SESSIONS,
-                            f"The session column '{options.session_column}' has {session_count:,} different "
-                            f"values; only the first {len(sessions):,} are listed. Is it really the session column?",
-                            {"count": session_count},
-                        )
-                    )
+    warnings.extend(_summary_warnings(profiles, row_count, sessions, session_count, options))
     participants = None
     if options.id_column:
         participants = next(p.distinct for p in profiles if p.name == options.id_column)
@@ -271,6 +219,84 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
         warnings=warnings,
         unknown_id_count=(int(unknown) if unknown is not None else 0) if options.known_ids_parquet else None,
     )
+
+
+def _write(
+    session: DuckSession,
+    csv_path: Path,
+    header: list[str],
+    types: dict[str, ColumnType],
+    evidence: dict[str, ColumnEvidence],
+    sampled: int,
+    options: IngestOptions,
+    scratch: _Scratch,
+    tracker: _Progress,
+) -> tuple[dict[str, ColumnType], int]:
+    """Write the Parquet file; return the final types and the row count (see the module docstring)."""
+    whole_file = sampled < options.sample_rows
+    unseen = [name for name in header if name not in evidence and name not in options.string_columns]
+    lo, hi = tracker.value, STAGES["parquet"][1]
+    if whole_file or not unseen:
+        try:
+            rows = write_parquet(
+                session,
+                csv_path=csv_path,
+                header=header,
+                types=types,
+                options=options,
+                target=scratch.parquet,
+                verify=not whole_file,
+                on_progress=tracker.span(lo, hi, "parquet"),
+            )
+            return types, rows
+        except TypeGuessFailed:
+            scratch.remove(scratch.parquet)
+            tracker.timings["type_fallback"] = tracker.elapsed("parquet")
+    lo = tracker.value
+    middle = (lo + hi) / 2
+    evidence, _ = _profile(session, csv_path, header, options, scratch.token, tracker.span(lo, middle, "parquet"))
+    types = _decide(header, evidence, options.string_columns)
+    rows = write_parquet(
+        session,
+        csv_path=csv_path,
+        header=header,
+        types=types,
+        options=options,
+        target=scratch.parquet,
+        verify=False,
+        on_progress=tracker.span(middle, hi, "parquet"),
+    )
+    return types, rows
+
+
+def _summary_warnings(
+    profiles: list[ColumnProfile],
+    row_count: int,
+    sessions: list[str],
+    session_count: int | None,
+    options: IngestOptions,
+) -> list[IngestWarning]:
+    warnings = []
+    empty = [p.name for p in profiles if p.missing == row_count]
+    if empty:
+        warnings.append(
+            IngestWarning(
+                EMPTY_COLUMNS,
+                f"{len(empty):,} column{'s have' if len(empty) != 1 else ' has'} no values at all: "
+                f"{quote_list(empty)}.",
+                {"columns": empty},
+            )
+        )
+    if session_count is not None and session_count > len(sessions):
+        warnings.append(
+            IngestWarning(
+                MANY_SESSIONS,
+                f"The session column '{options.session_column}' has {session_count:,} different values; only "
+                f"the first {len(sessions):,} are listed. Is it really the session column?",
+                {"count": session_count},
+            )
+        )
+    return warnings
 
 
 def _decide(header: list[str], evidence: dict[str, ColumnEvidence], forced: frozenset[str]) -> dict[str, ColumnType]:

@@ -52,7 +52,7 @@ def _histogram(values: list[float], edges: list[float]) -> list[int]:
     return counts
 
 
-@pytest.mark.parametrize("rows", [3000])
+@pytest.mark.parametrize("rows", [3000, 12_000], ids=["unpivot_path", "union_path"])
 def test_stats_match_an_independent_computation(tmp_path: Path, ingest: Callable[..., IngestResult], rows: int) -> None:
     data = _dataset(rows)
     result = ingest(_write(tmp_path / "d.csv", data), id_column="ursi", session_column="session_num")
