@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, Engine, Sensitivity
+from datasets.services import RESERVED_STUDY_SLUGS
 
-RESERVED_STUDY_SLUGS = {"new"}
 ON_CONFLICT_CHOICES = [
     ("version", "New version of the existing dataset"),
     ("new", "Save as a new dataset"),

@@ -23,7 +23,7 @@ from tenants.roles import Role
 
 logger = logging.getLogger(__name__)
 
-RESERVED_STUDY_SLUGS = {"new"}
+RESERVED_STUDY_SLUGS = {"new", "runs", "saved"}  # would collide with page URLs
 KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
 STUDY_EDITABLE = ("name", "description", *KEY_FIELDS, "engine", "suppression_threshold", "allow_duplicate_keys")
 

@@ -24,9 +24,12 @@ file (not a sample) is written in the canonical form of that type, so that typin
 * **string**: everything else, a column with no values at all, and always the id column, the session column and
   ``options.text_columns`` (identifiers such as ``001`` or session labels ``1``/``1.0``/``BAS1`` keep their text).
 
-Implementation: one DuckDB pass over the raw text (``UNPIVOT`` so the SQL size does not grow with the number of
-columns) gives, per column, the non-missing count and the bitwise AND of a per-value type mask; cheap comparisons
-route each value to at most one regular expression.
+Implementation: a per-value type mask (:func:`value_mask_sql`; cheap comparisons route each value to at most one
+or two regular expressions) AND-ed per column over the rows profiled - written per column up to
+:data:`WIDE_COLUMNS` columns, ``UNPIVOT``-ed beyond so the SQL size does not grow with the width. The pipeline
+profiles the first rows, then verifies the guessed type of every value while writing the Parquet file
+(:func:`verified_expression`, using :func:`type_predicate_sql`, which is equivalent to the mask bit); a misfit
+makes it profile every row instead. Either way the result is the whole-file type.
 """
 
 # ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
