@@ -18,7 +18,7 @@ DEMOGRAPHICS = (
     "participant_id,session,age,sex,site\n"
     "001,BAS1,25.5,F,Discovery;Longitudinal_Adult\n"
     "001,FU1,26.0,F,Discovery;Longitudinal_Adult\n"
-    "002,BAS1,31,M,\"{Discovery, Neurofeedback}\"\n"
+    '002,BAS1,31,M,"{Discovery, Neurofeedback}"\n'
     "003,BAS1,40.25,F,Neurofeedback\n"
     "003,FU1,41,F,Neurofeedback\n"
 )

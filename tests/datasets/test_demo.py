@@ -32,7 +32,12 @@ def test_seed_demo_builds_a_longitudinal_multi_site_study() -> None:
         study = Study.objects.get(slug="demo-study")
         assert study.is_longitudinal and study.site_column == "site"
         assert sorted(study.datasets.values_list("name", flat=True)) == [
-            "cognitive", "demographics", "flanker", "imaging", "mood"]
+            "cognitive",
+            "demographics",
+            "flanker",
+            "imaging",
+            "mood",
+        ]
         demographics = DatasetVersion.objects.get(dataset__name="demographics")
         assert demographics.participants == 120
         assert demographics.sessions == ["BAS1", "BAS2", "FU1"]

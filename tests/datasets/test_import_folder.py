@@ -39,7 +39,7 @@ def _folder(tmp_path: Path) -> Path:
         "ursi,session_num,age,sex,all_studies,naïve_score\n"
         "001,1,25.5,1.0,Discovery;Longitudinal_Adult,3\n"
         "001,1.0,26,1.0,Discovery;Longitudinal_Adult,4\n"
-        "002,BAS1,31.75,2.0,\"{Discovery, Neurofeedback}\",\n",
+        '002,BAS1,31.75,2.0,"{Discovery, Neurofeedback}",\n',
         encoding="utf-8",
     )
     (folder / "cognitive.csv").write_text(
