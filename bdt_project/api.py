@@ -133,6 +133,7 @@ def health(request: HttpRequest) -> Status[dict[str, Any]]:
 
 
 def _register_routers() -> None:
+    from audit.api import router as audit_router
     from datasets.api import router as datasets_router
     from queries.api import router as queries_router
     from tenants.api import router as tenants_router
@@ -140,6 +141,7 @@ def _register_routers() -> None:
     api.add_router("/", tenants_router)
     api.add_router("/", datasets_router)
     api.add_router("/", queries_router)
+    api.add_router("/", audit_router)
 
 
 _register_routers()

@@ -86,7 +86,15 @@ def machine_facts() -> dict[str, Any]:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
+
+    def git(*args: str) -> str:  # read-only: which code was measured
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "bdt_project", "tenants", "datasets", "queries", "audit")
     return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_app_changes": len(changed.splitlines()),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cores": os.cpu_count(),
         "ram_gib": round(mem_kb / 1024 / 1024, 1),
