@@ -1,6 +1,5 @@
 """API: the audit log (stewards and owners) and chain verification (interface.md, "Audit and lineage")."""
 
-
 from datetime import datetime
 from typing import Any
 
