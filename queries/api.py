@@ -14,7 +14,7 @@ from bdt_project.api_auth import principal
 from bdt_project.pagination import MAX_PAGE_SIZE, PagePagination
 from datasets.selectors import study_get_for_user
 from queries.exports import run_export
-from queries.models import QueryRun, SavedQuery
+from queries.models import QueryExport, QueryRun, SavedQuery
 from queries.results import filtering_report, final_summary, result_page
 from queries.selectors import run_get_for_user, saved_query_get_for_user, saved_query_list_for_user
 from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
@@ -294,3 +294,45 @@ def saved_delete(request: HttpRequest, saved_id: int) -> Status[None]:
     saved = saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id)
     saved_query_delete(tenant=caller.tenant, actor=caller.user, saved=saved, request=request)
     return Status(204, None)
+
+
+class ExportOut(Schema):
+    id: int
+    format: str
+    filename: str
+    rows: int
+    sha256: str
+    purpose: str
+    created_by: str | None
+    created_at: datetime
+
+
+def _export_out(export: QueryExport) -> dict[str, Any]:
+    return {
+        "id": export.pk,
+        "format": export.format,
+        "filename": export.filename,
+        "rows": export.rows,
+        "sha256": export.sha256,
+        "purpose": export.purpose,
+        "created_by": export.created_by.email if export.created_by else None,
+        "created_at": export.created_at,
+    }
+
+
+class LineageOut(Schema):
+    run: RunOut
+    exports: list[ExportOut]
+    reruns: list[RunAccepted]
+
+
+@router.get("/queries/{run_id}/lineage", response=LineageOut)
+def run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """What a run read (dataset versions with sha256), what was exported from it, and its reruns."""
+    caller = principal(request)
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return {
+        "run": run_out(run),
+        "exports": [_export_out(export) for export in run.exports.all()],
+        "reruns": [{"id": again.pk, "status": again.status} for again in run.reruns.order_by("created_at")],
+    }

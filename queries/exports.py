@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_event_record
 from bdt_project.errors import InvalidInput
 from datasets.dictionary import csv_safe
 from datasets.storage import work_root
-from queries.models import QueryRun
+from queries.models import QueryExport, QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path
 
 FORMATS = ("csv", "parquet", "zip")
@@ -155,13 +156,24 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
     except Exception:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    audit_event_record(
-        action="query.exported",
-        actor=actor,
-        request=request,
-        target=run,
-        details={"format": fmt, "rows": rows, "purpose": purpose, "sha256": digest, "filename": target.name},
-    )
+    with transaction.atomic():
+        record = QueryExport.objects.create(
+            run=run, format=fmt, filename=target.name, rows=rows, sha256=digest, purpose=purpose, created_by=actor
+        )
+        audit_event_record(
+            action="query.exported",
+            actor=actor,
+            request=request,
+            target=run,
+            details={
+                "export": record.pk,
+                "format": fmt,
+                "rows": rows,
+                "purpose": purpose,
+                "sha256": digest,
+                "filename": target.name,
+            },
+        )
     return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows)
 
 

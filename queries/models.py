@@ -104,3 +104,29 @@ class SavedQuery(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class QueryExport(models.Model):
+    """A download of a run's result (lineage: which file, for what stated purpose, by whom)."""
+
+    run = models.ForeignKey(QueryRun, on_delete=models.PROTECT, related_name="exports")
+    format = models.CharField(max_length=16)
+    filename = models.CharField(max_length=255)
+    rows = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    purpose = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.format} export of run {self.run_id}"

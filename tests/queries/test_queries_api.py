@@ -184,3 +184,22 @@ def test_saved_queries_crud(api, tenant_a, steward_api, study) -> None:
     bad = steward_api.post("/api/v1/studies/memory/saved-queries", {"name": "x", "spec": {"sites": 3}})
     assert bad.status_code == 422
     assert steward_api.delete(f"/api/v1/saved-queries/{saved_id}").status_code == 204
+
+
+def test_lineage_links_versions_exports_and_reruns(steward_api, study, execute) -> None:
+    run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"flanker": ["accuracy"]}}).json()["id"]
+    execute(run_id)
+    first = steward_api.get(f"/api/v1/queries/{run_id}/export?format=parquet&purpose=methods+check")
+    b"".join(first.streaming_content)
+    rerun = steward_api.post(f"/api/v1/queries/{run_id}/rerun")
+    assert rerun.status_code == 202 and rerun.json()["id"] != run_id
+    execute(rerun.json()["id"])
+    lineage = steward_api.get(f"/api/v1/queries/{run_id}/lineage").json()
+    assert {v["dataset"] for v in lineage["run"]["dataset_versions"]} == {"demographics", "flanker"}
+    assert [e["format"] for e in lineage["exports"]] == ["parquet"]
+    assert lineage["exports"][0]["sha256"] == first["X-Content-SHA256"]
+    assert lineage["exports"][0]["purpose"] == "methods check"
+    assert lineage["reruns"] == [{"id": rerun.json()["id"], "status": "succeeded"}]
+    again = steward_api.get(f"/api/v1/queries/{rerun.json()['id']}").json()
+    original = steward_api.get(f"/api/v1/queries/{run_id}").json()
+    assert again["result_sha256"] == original["result_sha256"]  # same versions -> byte-identical result
