@@ -12,12 +12,14 @@ from ninja.pagination import paginate
 
 from bdt_project.api_auth import principal
 from bdt_project.pagination import MAX_PAGE_SIZE, PagePagination
-from datasets.selectors import study_get_for_user
+from datasets.selectors import dataset_get, study_get_for_user, version_get
 from queries.exports import run_export
 from queries.models import QueryExport, QueryRun, SavedQuery
 from queries.results import filtering_report, final_summary, result_page
 from queries.selectors import run_get_for_user, saved_query_get_for_user, saved_query_list_for_user
 from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
+from tenants.access import role_require
+from tenants.roles import Role
 
 router = Router(tags=["queries"])
 
@@ -335,4 +337,46 @@ def run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
         "run": run_out(run),
         "exports": [_export_out(export) for export in run.exports.all()],
         "reruns": [{"id": again.pk, "status": again.status} for again in run.reruns.order_by("created_at")],
+    }
+
+
+class UsageRunOut(Schema):
+    id: int
+    status: str
+    created_by: str | None
+    created_at: datetime
+    exports: list[ExportOut]
+
+
+class UsageOut(Schema):
+    dataset: str
+    version: int
+    sha256: str
+    runs: list[UsageRunOut]
+
+
+@router.get("/studies/{study}/datasets/{dataset}/versions/{number}/usage", response=UsageOut)
+def version_usage(request: HttpRequest, study: str, dataset: str, number: int) -> dict[str, Any]:
+    """Every run that read this version and every export derived from it (stewards and owners)."""
+    caller = principal(request)
+    role_require(user=caller.user, tenant=caller.tenant, minimum=Role.STEWARD, action="see who used a version")
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    version = version_get(dataset=target, number=number)
+    runs = (
+        QueryRun.objects.filter(pinned__version=version).prefetch_related("exports").order_by("-created_at").distinct()
+    )
+    return {
+        "dataset": target.name,
+        "version": version.number,
+        "sha256": version.sha256,
+        "runs": [
+            {
+                "id": run.pk,
+                "status": run.status,
+                "created_by": run.created_by.email if run.created_by else None,
+                "created_at": run.created_at,
+                "exports": [_export_out(export) for export in run.exports.all()],
+            }
+            for run in runs
+        ],
     }

@@ -203,3 +203,16 @@ def test_lineage_links_versions_exports_and_reruns(steward_api, study, execute) 
     again = steward_api.get(f"/api/v1/queries/{rerun.json()['id']}").json()
     original = steward_api.get(f"/api/v1/queries/{run_id}").json()
     assert again["result_sha256"] == original["result_sha256"]  # same versions -> byte-identical result
+
+
+def test_version_usage_shows_runs_and_exports(api, tenant_a, steward_api, study, execute) -> None:
+    run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"flanker": ["accuracy"]}}).json()["id"]
+    execute(run_id)
+    b"".join(steward_api.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=usage+check").streaming_content)
+    usage = steward_api.get("/api/v1/studies/memory/datasets/flanker/versions/1/usage").json()
+    assert [r["id"] for r in usage["runs"]] == [run_id]
+    assert usage["runs"][0]["exports"][0]["purpose"] == "usage check"
+    unused = steward_api.get("/api/v1/studies/memory/datasets/cognitive/versions/1/usage").json()
+    assert unused["runs"] == []
+    assert api(tenant_a, "analyst").get("/api/v1/studies/memory/datasets/flanker/versions/1/usage").status_code == 403
+    assert steward_api.get("/api/v1/studies/memory/datasets/flanker/versions/9/usage").status_code == 404
