@@ -10,9 +10,12 @@ Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` d
 * **run (service)**: a merged long query (all demographics columns + 3 columns each of ``cognitive`` and
   ``flanker``, no filters, so N x 3 rows) created with ``queries.services.query_run_create`` and executed in this
   process with ``queries.run_executor.query_run_execute`` (the worker's code path: engine run to Parquet, storage
-  save, sha256, cache seeding, audit). Celery enqueueing is replaced by a no-op in this process only; every round
-  is a re-run (``rerun_of``) so no cached result is reused;
+  save, sha256, cache seeding, audit). ``reuse=False, enqueue=False``: every round is a fresh run (no cached
+  result is reused) that no Celery worker picks up;
 * **run (engine only)**: ``query_prepare`` + ``engine_create`` + ``DuckDBEngine.run`` to a scratch file;
+* **run (compiled SQL)**: the engine's compiled SQL (``compile_rows``, ending in ``LIMIT max_rows + 1``) run by
+  ``COPY`` on one long-lived engine whose views are registered once, as compiled and without the ``LIMIT`` (what-if
+  for the suggested change; the engine's private connection is used for this);
 * **run (raw)**: a hand-written equivalent (LEFT JOINs on id + session, ORDER BY id, session) ``COPY``'d to zstd
   Parquet on a warm DuckDB connection (threads=2, memory_limit=2GB);
 * **export**: ``queries.exports.run_export(format="csv")`` of the run's result; raw DuckDB
@@ -64,11 +67,13 @@ RUN_SPEC: dict[str, Any] = {"columns": PICKS, "shape": "long"}
 SERVICE = "run: query_run_create + query_run_execute (service)"
 ENGINE = "run: engine only (query_prepare + DuckDBEngine.run)"
 RAW_RUN = "run: raw DuckDB COPY (merged query) TO parquet"
+COMPILED = "run: compiled SQL as is (LIMIT max_rows + 1), warm engine, COPY TO parquet"
+COMPILED_NOLIMIT = "run: compiled SQL without the LIMIT, warm engine, COPY TO parquet"
 EXPORT = "export: run_export(format=csv)"
 RAW_CSV = "export: raw DuckDB COPY (result Parquet) TO csv"
 RAW_MERGED_CSV = "export: raw DuckDB COPY (merged query) TO csv"
 PROTO_CSV = "export: prototype fix, DuckDB COPY with formula-safe projection"
-RUNS = (SERVICE, ENGINE, RAW_RUN)
+RUNS = (SERVICE, ENGINE, COMPILED, COMPILED_NOLIMIT, RAW_RUN)
 EXPORTS = (EXPORT, RAW_CSV, RAW_MERGED_CSV, PROTO_CSV)
 
 
@@ -97,9 +102,11 @@ def duckdb_safe_csv(con: Any, source: Path, target: Path, names: Sequence[str], 
 
     Mirrors ``_cell``/``csv_safe``: strings starting with = + - @ TAB CR get a leading quote, NaN/inf and NULL are
     empty, booleans true/false, dates ISO, timestamps ``isoformat()`` (``T``, microseconds only when non-zero),
-    header names formula-safe too, CRLF line ends like Python's ``csv.writer``. ``PRESERVE_ORDER`` is explicit:
-    without it DuckDB 2.0.1 wrote this projection's rows out of order with 2 threads (the global
-    ``preserve_insertion_order`` default did not prevent it; a plain ``SELECT *`` kept the order).
+    header names formula-safe too, CRLF line ends like Python's ``csv.writer``.
+
+    Row order (DuckDB 2.0.1): the prefix test is a chain of ``starts_with``. Written as ``left(col, 1) IN (...)``
+    the same COPY wrote rows out of order with 2 threads although ``preserve_insertion_order`` is on, and with
+    ``PRESERVE_ORDER`` it was twice as slow. ``PRESERVE_ORDER`` stays explicit anyway.
     """
     from datasets.dictionary import csv_safe
 
@@ -107,10 +114,8 @@ def duckdb_safe_csv(con: Any, source: Path, target: Path, names: Sequence[str], 
     for name, kind in zip(names, types, strict=True):
         col = _ident(name)
         if kind == "string":
-            expr = (
-                f"CASE WHEN left({col}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {col} "
-                f"ELSE NULLIF({col}, '') END"
-            )
+            risky = " OR ".join(f"starts_with({col}, {p})" for p in ("'='", "'+'", "'-'", "'@'", "chr(9)", "chr(13)"))
+            expr = f"CASE WHEN {risky} THEN '''' || {col} ELSE NULLIF({col}, '') END"
         elif kind == "float":
             expr = f"CASE WHEN isnan({col}) OR isinf({col}) THEN NULL ELSE {col} END"
         elif kind == "timestamp":
@@ -161,9 +166,9 @@ def main() -> None:
 
     from django_tenants.utils import tenant_context
 
-    import queries.services
     from bdt_project.config import config_get
     from datasets.models import Study
+    from queries.compiler import compile_rows
     from queries.execution import engine_create, query_prepare
     from queries.exports import run_export
     from queries.models import QueryRun, RunStatus
@@ -172,7 +177,6 @@ def main() -> None:
     from queries.services import query_run_create
     from tenants.models import User
 
-    queries.services._enqueue = lambda run_id: None  # type: ignore[attr-defined] # executed below, in-process
     tenant = bench_tenant()
     times: dict[str, list[float]] = {}
     loads: list[float] = []
@@ -184,13 +188,12 @@ def main() -> None:
     with tenant_context(tenant):
         study = Study.objects.select_related("demographics").get(slug=study_slug(n))
         actor = User.objects.get(email=BENCH_ANALYST)
-        first = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC)
-        if first.status == RunStatus.QUEUED:
-            query_run_execute(first.pk)
         state: dict[str, QueryRun] = {}
 
         def service_run() -> None:
-            run = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC, rerun_of=first)
+            run = query_run_create(  # a fresh run every time, executed here instead of by a worker
+                tenant=tenant, actor=actor, study=study, payload=RUN_SPEC, reuse=False, enqueue=False
+            )
             status = query_run_execute(run.pk)
             if status != RunStatus.SUCCEEDED:
                 raise RuntimeError(f"run {run.pk} {status}: {QueryRun.objects.get(pk=run.pk).error_message}")
@@ -208,6 +211,18 @@ def main() -> None:
                 rows[ENGINE] = engine.run(prepared.validated, prepared.catalog, scratch / "engine.parquet").row_count
             finally:
                 engine.close()
+
+        prepared = query_prepare(study, RUN_SPEC)
+        max_rows = int(config_get("max_result_rows", tenant))
+        warm = engine_create(study, timeout_s=600.0, max_rows=max_rows)  # views registered once, below
+        warm._prepare(prepared.catalog, warm._datasets(prepared.catalog, prepared.validated.joined))
+        compiled_sql = compile_rows(prepared.validated, prepared.catalog, "duckdb", "long", limit=max_rows + 1)
+        assert compiled_sql.endswith(f" LIMIT {max_rows + 1}"), compiled_sql[-80:]
+
+        def compiled(name: str, sql: str) -> None:
+            target = scratch / "compiled.parquet"
+            out = warm._con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+            rows[name] = int(out.fetchone()[0])
 
         def raw_run() -> None:
             out = con.execute(f"COPY ({merged}) TO '{scratch / 'raw.parquet'}' (FORMAT parquet, COMPRESSION zstd)")
@@ -239,6 +254,8 @@ def main() -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             (SERVICE, service_run),
             (ENGINE, engine_run),
+            (COMPILED, lambda: compiled(COMPILED, compiled_sql)),
+            (COMPILED_NOLIMIT, lambda: compiled(COMPILED_NOLIMIT, compiled_sql.rsplit(" LIMIT ", 1)[0])),
             (RAW_RUN, raw_run),
             (EXPORT, export_csv),
             (RAW_CSV, raw_csv),
@@ -267,6 +284,7 @@ def main() -> None:
             "prototype_difference": difference,
         }
     con.close()
+    warm.close()
     shutil.rmtree(scratch, ignore_errors=True)
     if len(set(rows.values())) != 1:
         raise SystemExit(f"row counts disagree: {rows}")

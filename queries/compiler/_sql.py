@@ -120,18 +120,22 @@ def filter_condition(f: ResolvedFilter, column: exp.Expr) -> exp.Expr:
     return ops.get(f.op, exp.LTE)(this=column, expression=values[0])
 
 
+SITE_SEPARATOR_CLASS = r"""[ \t\r\n,;{}\x5B\x5D"']"""
+
+
 def site_condition(column: exp.Expr, ctype: ColumnType, sites: Sequence[str]) -> exp.Expr:
     """Whole-token, case-sensitive match of any of ``sites`` in a multi-valued cell.
 
     Tokens are maximal runs of characters outside ``SITE_SEPARATORS`` (whitespace, ``,`` ``;`` ``{`` ``}`` ``[``
-    ``]`` and both quotes): the cell's separators are translated to spaces and the padded cell is searched for
+    ``]`` and both quotes): the cell's separators are replaced by spaces and the padded cell is searched for
     `` <site> ``. NULL cells never match. Site names never contain separators (the validator rejects them), and no
     pattern syntax (LIKE/regex) is involved, so site text is inert.
     """
     text = column if ctype == "string" else exp.cast(column, exp.DataType.Type.TEXT)
-    cleaned = exp.func(
-        "TRANSLATE", text, exp.Literal.string(SITE_SEPARATORS), exp.Literal.string(" " * len(SITE_SEPARATORS))
-    )
+    # A fixed character class (never user text) replacing every separator with a space: several times faster
+    # than TRANSLATE in DuckDB; the same class in RE2 (DuckDB) and PostgreSQL's ARE.
+    # sqlglot renders the global flag ('g') for both dialects.
+    cleaned = exp.func("REGEXP_REPLACE", text, exp.Literal.string(SITE_SEPARATOR_CLASS), exp.Literal.string(" "))
     padded = exp.DPipe(
         this=exp.DPipe(this=exp.Literal.string(" "), expression=cleaned), expression=exp.Literal.string(" ")
     )
