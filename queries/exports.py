@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import transaction
 from django.utils import timezone
+from sqlglot import exp
 
 from audit.services import audit_event_record
 from bdt_project.errors import InvalidInput
@@ -68,18 +71,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_text(column: exp.Expression) -> exp.Expression:
+    """``column``, prefixed with a quote when it starts like a spreadsheet formula (OWASP CSV injection)."""
+    first = exp.func("substr", column, exp.Literal.number(1), exp.Literal.number(1))
+    risky = exp.In(this=first, expressions=[exp.Literal.string(c) for c in FORMULA_STARTS])
+    return exp.Case(
+        ifs=[exp.If(this=risky, true=exp.DPipe(this=exp.Literal.string("'"), expression=column))], default=column
+    )
+
+
 def _write_csv(source: Path, target: Path) -> int:
-    parquet = pq.ParquetFile(source)
-    rows = 0
-    with open(target, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([csv_safe(name) for name in parquet.schema_arrow.names])
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS):
-            columns = [column.to_pylist() for column in batch.columns]
-            for index in range(batch.num_rows):
-                writer.writerow([_cell(column[index]) for column in columns])
-            rows += batch.num_rows
-    return rows
+    """Write the result as formula-safe CSV with DuckDB (streaming, same bytes as a cell-by-cell writer)."""
+    schema = pq.read_schema(source)
+    projection = []
+    for field in schema:
+        column = exp.column(field.name, quoted=True)
+        is_text = pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+        value = _safe_text(column) if is_text else column
+        projection.append(exp.alias_(value, str(csv_safe(field.name)), quoted=True).sql(dialect="duckdb"))
+    with duckdb.connect() as con:
+        relation = con.read_parquet(str(source)).project(", ".join(projection))
+        relation.write_csv(str(target), header=True)
+        return int(pq.ParquetFile(source).metadata.num_rows)
 
 
 def _cell(value: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Literal
 from sqlglot import exp
 
 from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_column, physical_table_name
-from queries.spec import SITE_SEPARATORS, QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
+from queries.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
 
 Dialect = Literal["duckdb", "postgres"]
 DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres")
