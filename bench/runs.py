@@ -140,6 +140,22 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def misplaced_rows(csv_path: Path, parquet_path: Path) -> int:
+    """Rows of an exported CSV whose first column differs from the result Parquet's at the same position."""
+    import csv
+
+    import pyarrow.parquet as pq
+
+    expected = pq.ParquetFile(parquet_path).read(columns=[pq.read_schema(parquet_path).names[0]]).column(0).to_pylist()
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        got = [row[0] for row in reader]
+    if len(got) != len(expected):
+        return abs(len(got) - len(expected)) + sum(1 for a, b in zip(got, expected, strict=False) if a != str(b))
+    return sum(1 for a, b in zip(got, expected, strict=True) if a != str(b))
+
+
 def first_difference(a: Path, b: Path) -> str:
     with open(a, "rb") as fa, open(b, "rb") as fb:
         for number, (la, lb) in enumerate(zip(fa, fb, strict=False), start=1):
@@ -273,6 +289,8 @@ def main() -> None:
             if r >= 0:
                 say(f"round {r + 1}: " + ", ".join(f"{name.split(':')[0]} {t[-1]:.2f}s" for name, t in times.items()))
         run = state["run"]
+        export_misplaced = misplaced_rows(scratch / "export.csv", run_result_path(run))
+        proto_misplaced = misplaced_rows(scratch / "proto.csv", run_result_path(run))
         identical = sha256(scratch / "export.csv") == sha256(scratch / "proto.csv")
         difference = "" if identical else first_difference(scratch / "export.csv", scratch / "proto.csv")
         facts = {
@@ -280,6 +298,8 @@ def main() -> None:
             "columns": list(run.columns),
             "column_types": list(run.column_types),
             "result_mb": (run.result_size or 0) / 1e6,
+            "run_export_rows_out_of_result_order": export_misplaced,
+            "prototype_rows_out_of_result_order": proto_misplaced,
             "prototype_identical_to_run_export": identical,
             "prototype_difference": difference,
         }
@@ -323,6 +343,11 @@ def report(
     print(f"\ntarget: export throughput >= 0.8x raw COPY -> {'met' if ratio >= 0.8 else 'MISSED'} ({ratio:.2f}x)")
     same = facts["prototype_identical_to_run_export"]
     print(f"prototype CSV byte-identical to run_export's: {same} {facts['prototype_difference']}")
+    print(
+        "rows not at their result position (last round): "
+        f"run_export {facts['run_export_rows_out_of_result_order']:,}, "
+        f"prototype {facts['prototype_rows_out_of_result_order']:,}"
+    )
     out = result_save(
         f"runs-p{n}",
         {

@@ -76,7 +76,8 @@ def counts(since: str | None, every: bool) -> None:
         for _, r in runs:
             p50, p95 = r["p50_ms"].get(name), r["p95_ms"].get(name)
             cells.append("-" if p50 is None else f"{p50:.0f} / {p95:.0f}")
-        rows.append([name, *cells])
+        if any(cell != "-" for cell in cells):
+            rows.append([name, *cells])
     rows.append(["target: 1.5 x raw warm + 30 ms", *(f"{r['target_ms']:.0f}" for _, r in runs)])
     print("Counts, p50 / p95 in ms (participants, time, 1-min load):\n")
     print(md_table(headers, rows))

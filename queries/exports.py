@@ -75,27 +75,37 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe_text(column: exp.Expression) -> exp.Expression:
-    """``column``, prefixed with a quote when it starts like a spreadsheet formula (OWASP CSV injection)."""
-    first = exp.func("substr", column, exp.Literal.number(1), exp.Literal.number(1))
-    risky = exp.In(this=first, expressions=[exp.Literal.string(c) for c in FORMULA_STARTS])
-    return exp.Case(
-        ifs=[exp.If(this=risky, true=exp.DPipe(this=exp.Literal.string("'"), expression=column))], default=column
-    )
+    """``column``, prefixed with a quote when it starts like a spreadsheet formula (OWASP CSV injection).
+
+    Written as a chain of ``starts_with``: with ``substr(...) IN (...)`` DuckDB 2.0.1 wrote rows out of order.
+    """
+    risky = exp.or_(*[exp.func("starts_with", column, exp.Literal.string(c)) for c in FORMULA_STARTS])
+    quoted = exp.DPipe(this=exp.Literal.string("'"), expression=column)
+    return exp.Case(ifs=[exp.If(this=risky, true=quoted)], default=column)
 
 
 def _write_csv(source: Path, target: Path) -> int:
-    """Write the result as formula-safe CSV with DuckDB (streaming, same bytes as a cell-by-cell writer)."""
+    """Write the result as formula-safe CSV with DuckDB, in the result's row order (streaming, flat memory)."""
     schema = pq.read_schema(source)
     projection = []
     for field in schema:
         column = exp.column(field.name, quoted=True)
-        is_text = pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
-        value = _safe_text(column) if is_text else column
-        projection.append(exp.alias_(value, str(csv_safe(field.name)), quoted=True).sql(dialect="duckdb"))
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            value: exp.Expression = _safe_text(column)
+        elif pa.types.is_floating(field.type):
+            bad = exp.or_(exp.func("isnan", column), exp.func("isinf", column))
+            value = exp.Case(ifs=[exp.If(this=bad, true=exp.null())], default=column)
+        else:
+            value = column
+        projection.append(exp.alias_(value, str(csv_safe(field.name)), quoted=True))
+    query = exp.select(*projection).from_(exp.func("read_parquet", exp.Literal.string(str(source))))
+    statement = (
+        f"COPY ({query.sql(dialect='duckdb')}) TO {exp.Literal.string(str(target)).sql(dialect='duckdb')} "
+        "(FORMAT csv, HEADER true, PRESERVE_ORDER true)"
+    )
     with duckdb.connect() as con:
-        relation = con.read_parquet(str(source)).project(", ".join(projection))
-        relation.write_csv(str(target), header=True)
-        return int(pq.ParquetFile(source).metadata.num_rows)
+        con.execute(statement)
+    return int(pq.ParquetFile(source).metadata.num_rows)
 
 
 def _cell(value: Any) -> Any:
