@@ -18,8 +18,11 @@ from tenants.tokens import api_token_create, api_token_revoke
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The workspace home: who you are here, what you can do, and where to start."""
+    from datasets.models import Study
+
     members = Membership.objects.filter(tenant=request.tenant).count()  # type: ignore[attr-defined]
-    return render(request, "tenants/home.html", {"member_count": members})
+    studies = list(Study.objects.order_by("name")[:10])
+    return render(request, "tenants/home.html", {"member_count": members, "studies": studies})
 
 
 @require_GET

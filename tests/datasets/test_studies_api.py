@@ -92,3 +92,16 @@ def test_key_columns_freeze_once_data_is_registered(steward_api, make_study, upl
     response = steward_api.patch("/api/v1/studies/memory", {"id_column": "subject"})
     assert response.status_code == 409 and response.json()["error"]["code"] == "keys_frozen"
     assert steward_api.patch("/api/v1/studies/memory", {"age_column": "age"}).status_code == 200
+
+
+def test_workspace_home_lists_studies(steward_api, make_study) -> None:
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    browser = Client(HTTP_HOST="lab-a.test")
+    assert browser.login(email=steward_api.user.email, password=PASSWORD)
+    assert b"No studies yet" in browser.get("/").content
+    make_study("memory")
+    page = browser.get("/").content.decode()
+    assert "Memory" in page and "/studies/memory/" in page and "No studies yet" not in page
