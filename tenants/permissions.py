@@ -19,8 +19,9 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.signals import pre_save
-from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
+
+GENERIC_MODELS = ("guardian.UserObjectPermission", "guardian.GroupObjectPermission")
 
 
 def tenant_app_labels() -> set[str]:
@@ -41,9 +42,9 @@ def guarded_models() -> list[type[models.Model]]:
 def direct_fk_problems(model: type[models.Model]) -> list[str]:
     """Why ``model`` would fall back to guardian's generic tables (empty when it is safe)."""
     problems = []
-    if get_user_obj_perms_model(model) is UserObjectPermission:  # type: ignore[arg-type]
+    if get_user_obj_perms_model(model)._meta.label in GENERIC_MODELS:  # type: ignore[arg-type]
         problems.append(f"{model._meta.label} has no direct-FK user object-permission model")
-    if get_group_obj_perms_model(model) is GroupObjectPermission:  # type: ignore[arg-type]
+    if get_group_obj_perms_model(model)._meta.label in GENERIC_MODELS:  # type: ignore[arg-type]
         problems.append(f"{model._meta.label} has no direct-FK group object-permission model")
     return problems
 
@@ -67,5 +68,5 @@ def _refuse_generic_rows_for_tenant_objects(sender: Any, instance: Any, **kwargs
         )
 
 
-pre_save.connect(_refuse_generic_rows_for_tenant_objects, sender=UserObjectPermission, dispatch_uid="bdt-uop-guard")
-pre_save.connect(_refuse_generic_rows_for_tenant_objects, sender=GroupObjectPermission, dispatch_uid="bdt-gop-guard")
+for _label in GENERIC_MODELS:  # lazy senders: the generic models are only referenced, never used
+    pre_save.connect(_refuse_generic_rows_for_tenant_objects, sender=_label, dispatch_uid=f"bdt-guard-{_label}")

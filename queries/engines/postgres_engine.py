@@ -165,14 +165,14 @@ class PostgresEngine(SqlEngine):
         physical = [f"c{i}" for i in range(len(ds.columns))] + [ROW_ORDINAL]
         ident = sql.Identifier(self._pg_schema, table)
         columns = [
-            sql.SQL("{} {}").format(sql.Identifier(f"c{i}"), sql.SQL(_PG_TYPES[c.type]))
-            for i, c in enumerate(ds.columns)
+            sql.SQL(" ").join([sql.Identifier(f"c{i}"), sql.SQL(_PG_TYPES[c.type])]) for i, c in enumerate(ds.columns)
         ]
-        columns.append(sql.SQL("{} bigint NOT NULL").format(sql.Identifier(ROW_ORDINAL)))
-        conn.execute(sql.SQL("CREATE TABLE {} ({})").format(ident, sql.SQL(", ").join(columns)))
-        copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            ident, sql.SQL(", ").join(sql.Identifier(n) for n in physical)
+        columns.append(sql.SQL(" ").join([sql.Identifier(ROW_ORDINAL), sql.SQL("bigint NOT NULL")]))
+        conn.execute(
+            sql.Composed([sql.SQL("CREATE TABLE "), ident, sql.SQL(" ("), sql.SQL(", ").join(columns), sql.SQL(")")])
         )
+        names = sql.SQL(", ").join(sql.Identifier(n) for n in physical)
+        copy = sql.Composed([sql.SQL("COPY "), ident, sql.SQL(" ("), names, sql.SQL(") FROM STDIN (FORMAT csv)")])
         offset = 0
         with conn.cursor() as cur, cur.copy(copy) as writer:
             for batch in parquet.iter_batches(batch_size=self._load_batch_size):
@@ -190,11 +190,17 @@ class PostgresEngine(SqlEngine):
         keys = [i for i, c in enumerate(ds.columns) if c.name in key_columns]
         if keys:
             conn.execute(
-                sql.SQL("CREATE INDEX ON {} ({})").format(
-                    ident, sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in keys)
+                sql.Composed(
+                    [
+                        sql.SQL("CREATE INDEX ON "),
+                        ident,
+                        sql.SQL(" ("),
+                        sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in keys),
+                        sql.SQL(")"),
+                    ]
                 )
             )
-        conn.execute(sql.SQL("ANALYZE {}").format(ident))
+        conn.execute(sql.Composed([sql.SQL("ANALYZE "), ident]))
 
     def _prepare(self, catalog: StudyCatalog, datasets: Sequence[DatasetInfo]) -> None:
         keys = [k for k in (catalog.keys.id_column, catalog.keys.session_column) if k]

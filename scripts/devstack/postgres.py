@@ -42,7 +42,7 @@ def pg_ensure(url: str, timeout: float = 2.0) -> str | None:
         with psycopg.connect(
             conninfo.make_conninfo(url, dbname=MAINTENANCE_DB), connect_timeout=connect_timeout, autocommit=True
         ) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(dbname))))
+            conn.execute(sql.Composed([sql.SQL("CREATE DATABASE "), sql.Identifier(str(dbname))]))
     except errors.DuplicateDatabase:
         pass  # created concurrently: fine
     except psycopg.Error as exc:
