@@ -61,6 +61,9 @@ TENANT_APPS = [
     "datasets",
     "queries",
     "audit",
+    "access",
+    "approvals",
+    "analysis",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

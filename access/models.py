@@ -1,0 +1,1 @@
+"""Dataset access levels, grants and teams."""

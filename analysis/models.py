@@ -1,0 +1,1 @@
+"""Statistics, plots and profiling of query results."""

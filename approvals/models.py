@@ -1,0 +1,1 @@
+"""Access requests, data-use agreements and notifications."""
