@@ -6,13 +6,12 @@ import logging
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
 
 from bdt_project.api_auth import MemberSessionAuth, TenantRateThrottle, TokenAuth
-from bdt_project.errors import ApiError, error_body
+from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, database_failure, error_body
 from bdt_project.health import health_check
 
 logger = logging.getLogger(__name__)
@@ -108,9 +107,13 @@ def _permission_denied(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.error("database unavailable during API request", exc_info=exc)
-        return _error(503, "service_unavailable", "The platform's database is unavailable. Try again shortly.")
+    failure = database_failure(exc)
+    if failure is not None:
+        logger.error("database failure during API request", exc_info=exc)
+        status, code, message = failure
+        response = _error(status, code, message)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     logger.error("unhandled API error", exc_info=exc)
     return _error(
         500,
@@ -133,15 +136,23 @@ def health(request: HttpRequest) -> Status[dict[str, Any]]:
 
 
 def _register_routers() -> None:
+    from access.api import router as access_router
+    from analysis.api import router as analysis_router
+    from approvals.api import router as approvals_router
     from audit.api import router as audit_router
     from datasets.api import router as datasets_router
     from queries.api import router as queries_router
     from tenants.api import router as tenants_router
+    from tenants.settings_api import router as settings_router
 
     api.add_router("/", tenants_router)
     api.add_router("/", datasets_router)
     api.add_router("/", queries_router)
     api.add_router("/", audit_router)
+    api.add_router("/", settings_router)
+    api.add_router("/", approvals_router)
+    api.add_router("/", access_router)
+    api.add_router("/", analysis_router)
 
 
 _register_routers()

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from psycopg import errors as pg_errors
 
 logger = logging.getLogger(__name__)
 
@@ -61,27 +62,49 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def _database_down() -> bool:
-    exc = sys.exc_info()[1]
-    return isinstance(exc, OperationalError | InterfaceError) or (
+# Conflicts between concurrent transactions (deadlock, serialization failure, lock wait): nothing was committed and
+# the same request succeeds when sent again, so they answer 503 with Retry-After rather than a bare 500.
+TRANSIENT_CONFLICTS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+RETRY_AFTER_SECONDS = "2"
+
+
+def database_failure(exc: BaseException | None) -> tuple[int, str, str] | None:
+    """(status, code, message) for a database failure the client may retry, or None for any other error."""
+    if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, TRANSIENT_CONFLICTS):
+        return 503, "busy", "The platform was busy with a conflicting change; nothing was saved. Try again."
+    if isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-    )
+    ):
+        return 503, "service_unavailable", "The platform's database is unavailable. Try again shortly."
+    return None
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500 handler: a clear page (or JSON) without any internals; 503 when the database is unreachable."""
-    if _database_down():
-        status, code, message = 503, "service_unavailable", "The platform's database is unavailable. Try again shortly."
-    else:
-        status, code, message = 500, "internal_error", "Something went wrong on our side. The error has been logged."
+    """500 handler: a clear page (or JSON) without any internals; 503 (+ Retry-After) for retryable DB failures."""
+    failure = database_failure(sys.exc_info()[1])
+    status, code, message = failure or (
+        500,
+        "internal_error",
+        "Something went wrong on our side. The error has been logged.",
+    )
+    response: HttpResponse
     if _wants_json(request):
-        return JsonResponse(
+        response = JsonResponse(
             error_body(code, message, {"request_id": getattr(request, "request_id", "")}), status=status
         )
-    try:
-        return render(request, f"{status}.html", {"request_id": getattr(request, "request_id", "")}, status=status)
-    except Exception:  # noqa: BLE001 - the error page itself must never fail
-        return HttpResponse(message, status=status, content_type="text/plain")
+    else:
+        try:
+            response = render(
+                request,
+                f"{status}.html",
+                {"request_id": getattr(request, "request_id", ""), "message": message if failure else ""},
+                status=status,
+            )
+        except Exception:  # noqa: BLE001 - the error page itself must never fail
+            response = HttpResponse(message, status=status, content_type="text/plain")
+    if failure:
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

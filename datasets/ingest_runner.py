@@ -132,7 +132,9 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
     stored: list[str] = []
     try:
         with transaction.atomic():
-            study = Study.objects.select_for_update().get(pk=job.study_id)
+            # NO KEY UPDATE serializes registrations of one study without blocking rows that merely reference it
+            # (a new upload's IngestJob insert takes KEY SHARE on the study row).
+            study = Study.objects.select_for_update(no_key=True).get(pk=job.study_id)
             dataset = Dataset.objects.filter(study=study, name=job.dataset_name).first()
             created = dataset is None
             if dataset is None:
@@ -143,7 +145,8 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
             if latest is not None and latest.sha256 == result.sha256:
                 _succeed(job, latest, [*_warnings(result), _identical_warning(latest)])
                 return
-            number = (latest.number if latest else 0) + 1
+            newest = DatasetVersion.all_objects.filter(dataset=dataset).order_by("-number").first()
+            number = (newest.number if newest else 0) + 1  # deleted versions keep their numbers
             original_name, parquet_name = version_names(study.slug, dataset.name, number)
             with open(source, "rb") as handle:
                 stored.append(storage_save(original_name, handle, replace_orphan=True))

@@ -253,7 +253,12 @@
       });
     }
 
-    function uploadOne(row) {
+    // A busy or restarting server answers 502/503/504: nothing was registered, so the file is sent again.
+    var TRANSIENT_STATUSES = [502, 503, 504];
+    var RETRY_DELAYS_MS = [1500, 4000];
+
+    function uploadOne(row, attempt) {
+      attempt = attempt || 0;
       return new Promise(function (resolve) {
         var choice = field(row, "on_conflict") || "version";
         lock(row);
@@ -287,6 +292,11 @@
           }
         });
         xhr.addEventListener("load", function () {
+          if (TRANSIENT_STATUSES.indexOf(xhr.status) !== -1 && attempt < RETRY_DELAYS_MS.length) {
+            setStatus(row, '<div class="ingest" data-status="retrying"><span class="pill pill--info">Server busy</span> <span class="muted">trying again…</span></div>');
+            window.setTimeout(function () { uploadOne(row, attempt + 1).then(resolve); }, RETRY_DELAYS_MS[attempt]);
+            return;
+          }
           var text = xhr.responseText || "";
           if (xhr.status >= 400 && text.indexOf('class="ingest') === -1) {
             var message = xhr.status === 413
