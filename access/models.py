@@ -1,1 +1,158 @@
-"""Dataset access levels, grants and teams."""
+"""Teams, grants and the direct-FK guardian permission models for datasets (tenant schema).
+
+``Grant`` is the source of truth (who, what level, why, until when, granted by whom); the guardian rows
+(``DatasetUserObjectPermission`` / ``DatasetGroupObjectPermission``) mirror the live grants for tools that speak
+guardian. Users and auth groups live in the public schema, so the foreign keys to them carry no database
+constraint and never cascade from the public side (a collector there cannot see tenant tables).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from simple_history.models import HistoricalRecords
+
+from access.levels import LEVEL_CHOICES, Level
+
+
+def _user_fk(**kwargs: object) -> models.ForeignKey:  # type: ignore[type-arg]
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class Team(models.Model):
+    """A tenant-local group of members that grants can name; backed by an auth Group for guardian."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=63, unique=True)
+    description = models.TextField(blank=True)
+    group = models.OneToOneField(
+        Group, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True, blank=True
+    )
+    created_by = _user_fk(null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """One member of a team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    user = _user_fk(related_name="+")
+    added_by = _user_fk(null=True, blank=True, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "user_id"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team}"
+
+
+class GrantSource(models.TextChoices):
+    DIRECT = "direct", "Direct grant"
+    STUDY_DEFAULT = "study_default", "Study default"
+    ACCESS_REQUEST = "access_request", "Access request"  # stored as "access_request:<id>"
+
+
+class Grant(models.Model):
+    """One access grant: a level on a dataset (or every dataset of a study) to a user, a team or a role."""
+
+    study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="grants")
+    dataset = models.ForeignKey(
+        "datasets.Dataset", null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    user = _user_fk(null=True, blank=True, related_name="+")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(max_length=16, blank=True, help_text="Study-wide default for every member of a role.")
+    level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
+    identifying = models.BooleanField(default=False, help_text="May also use columns tagged identifying.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    source = models.CharField(max_length=100, default=GrantSource.DIRECT)
+    granted_by = _user_fk(null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = _user_fk(null=True, blank=True, related_name="+")
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True, help_text="When the cleanup task audited it.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(user__isnull=False, team__isnull=True, role="")
+                    | Q(user__isnull=True, team__isnull=False, role="")
+                    | Q(user__isnull=True, team__isnull=True) & ~Q(role="")
+                ),
+                name="grant_exactly_one_grantee",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["study", "dataset"], name="grant_study_dataset"),
+            models.Index(fields=["user"], name="grant_user"),
+        ]
+
+    def __str__(self) -> str:
+        grantee = self.grantee_label
+        target = self.dataset.name if self.dataset_id and self.dataset else f"all of {self.study.slug}"
+        return f"{self.level} on {target} for {grantee}"
+
+    @property
+    def grantee_label(self) -> str:
+        if self.user_id:
+            return str(getattr(self.user, "email", self.user_id))
+        if self.team_id:
+            return f"team {self.team.slug}" if self.team else "team"
+        return f"every {self.role}"
+
+    def is_live(self, at: object = None) -> bool:
+        """Not revoked and not expired at ``at`` (default: now)."""
+        moment = at or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)  # type: ignore[operator]
+
+    @property
+    def level_enum(self) -> Level:
+        return Level(self.level)
+
+
+class DatasetUserObjectPermission(UserObjectPermissionBase):
+    """Guardian user permission on a dataset, stored next to the dataset in the tenant schema."""
+
+    user = _user_fk()
+    content_object = models.ForeignKey(
+        "datasets.Dataset", on_delete=models.CASCADE, related_name="user_object_permissions"
+    )
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class DatasetGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian group (team) permission on a dataset, stored in the tenant schema."""
+
+    group = models.ForeignKey(Group, on_delete=models.DO_NOTHING, db_constraint=False)
+    content_object = models.ForeignKey(
+        "datasets.Dataset", on_delete=models.CASCADE, related_name="group_object_permissions"
+    )
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        abstract = False

@@ -111,3 +111,10 @@ def audit_event_record(
         with schema_context(schema_name):
             return _append(event)
     return _append(event)
+
+
+def audit_read_record(*, actor: Any, request: HttpRequest | None, what: str, filters: dict[str, Any]) -> AuditEvent:
+    """Record that someone read the audit log (``audit.read``: list, page, user activity, history, CSV export)."""
+    return audit_event_record(
+        action="audit.read", actor=actor, request=request, details={"view": what, "filters": filters}
+    )

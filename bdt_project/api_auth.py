@@ -13,9 +13,9 @@ from ninja.security.session import SessionAuth
 from ninja.throttling import UserRateThrottle
 
 from bdt_project.config import config_get
+from tenants.access import membership_for, membership_remember
 from tenants.mfa import user_has_totp
 from tenants.models import ApiToken, Membership, Tenant, User
-from tenants.selectors import membership_get
 from tenants.tokens import api_token_authenticate
 
 
@@ -53,7 +53,7 @@ class TokenAuth(HttpBearer):
         api_token = api_token_authenticate(token, tenant)
         if api_token is None:
             return None
-        membership = membership_get(user=api_token.user, tenant=tenant)
+        membership = membership_for(user=api_token.user, tenant=tenant)  # found by api_token_authenticate
         if membership is None:
             return None
         request.user = api_token.user
@@ -74,9 +74,12 @@ class MemberSessionAuth(SessionAuth):
         user: Any = request.user
         if key is None or tenant is None or not user.is_authenticated:
             return None
-        membership = membership_get(user=user, tenant=tenant)
+        membership = getattr(request, "membership", None)  # MembershipMiddleware looked it up already
+        if membership is None or membership.user_id != user.pk or membership.tenant_id != tenant.pk:
+            membership = membership_for(user=user, tenant=tenant)
         if membership is None:
             raise AuthorizationError(403, "You are not a member of this workspace.")
+        membership_remember(user, membership)
         if config_get("mfa_required", tenant) and not user_has_totp(user):
             raise AuthorizationError(403, "This workspace requires two-factor authentication; set it up first.")
         return Principal(user=user, tenant=tenant, membership=membership)

@@ -46,6 +46,13 @@ SETTINGS: dict[str, SettingSpec] = {
         ),
         SettingSpec("max_columns", int, 5000, "Most columns a dataset may have.", minimum=1),
         SettingSpec(
+            "setup_upload_retention_hours",
+            int,
+            24,
+            "Hours an abandoned setup-wizard upload (file chosen, key columns never confirmed) is kept.",
+            minimum=1,
+        ),
+        SettingSpec(
             "storage_quota_bytes", int, 200 * 1024**3, "Storage a tenant may use for dataset files.", minimum=0
         ),
         SettingSpec("count_timeout_seconds", float, 10.0, "Timeout of an interactive count.", minimum=0.1),
@@ -54,6 +61,20 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("max_concurrent_runs", int, 4, "Query runs a tenant may have executing at once.", minimum=1),
         SettingSpec(
             "suppression_threshold", int, 10, "Default small-cell threshold k for aggregate-only callers.", minimum=1
+        ),
+        SettingSpec(
+            "analyst_default_level",
+            str,
+            "export",
+            "Level every analyst has on every dataset unless a study default says otherwise "
+            "(metadata|count|query|export; consortium workspaces use metadata).",
+        ),
+        SettingSpec(
+            "count_rounding_base",
+            int,
+            5,
+            "Counts shown to aggregate-only callers are rounded to a multiple of this (1 = no rounding).",
+            minimum=1,
         ),
         SettingSpec("api_rate_limit", str, "1200/m", "Requests per authenticated API caller (N/s|m|h|d)."),
         SettingSpec(
@@ -65,12 +86,24 @@ SETTINGS: dict[str, SettingSpec] = {
         ),
         SettingSpec("token_default_expiry_days", int, 90, "Default lifetime of a personal access token.", minimum=1),
         SettingSpec("token_max_expiry_days", int, 365, "Longest lifetime a personal access token may have.", minimum=1),
+        SettingSpec("invitation_expiry_days", int, 14, "Days an invitation's accept link stays valid.", minimum=1),
         SettingSpec(
             "duckdb_memory_limit", str, "2GB", "DuckDB memory_limit per worker connection.", tenant_override=False
         ),
         SettingSpec(
             "duckdb_threads", int, 2, "DuckDB threads per worker connection.", tenant_override=False, minimum=1
         ),
+        SettingSpec(
+            "analysis_sample_rows",
+            int,
+            50_000,
+            "Rows above which statistics, plots and profiles use a fixed-seed (42) sample of this size.",
+            minimum=10,
+        ),
+        SettingSpec(
+            "analysis_max_groups", int, 50, "Most groups in a comparison, colour split or crosstab.", minimum=2
+        ),
+        SettingSpec("analysis_max_facets", int, 12, "Most facet panels in one plot.", minimum=1),
         # Feature flags
         SettingSpec("mfa_required", bool, False, "Members must set up TOTP two-factor authentication."),
         SettingSpec(

@@ -1,5 +1,6 @@
 """URLs served on a tenant's host (a lab or consortium workspace)."""
 
+from django.contrib import admin
 from django.urls import include, path
 
 from bdt_project.api import api
@@ -15,8 +16,13 @@ urlpatterns = [
     path("settings/", tenant_views.account_settings, name="account_settings"),
     path("settings/tokens/", tenant_views.token_create_view, name="token_create"),
     path("settings/tokens/<int:token_id>/revoke/", tenant_views.token_revoke_view, name="token_revoke"),
+    path("invitations/<str:secret>/", tenant_views.invitation_accept_view, name="invitation_accept"),
     path("studies/", include("datasets.urls")),
     path("queries/", include("queries.urls")),
+    path("queries/", include("analysis.urls")),
+    path("", include("approvals.urls")),
+    path("audit/", include("audit.urls")),
     path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),  # superusers: this workspace's governance records (access, approvals)
     path("api/v1/", api.urls),
 ]

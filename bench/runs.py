@@ -13,9 +13,9 @@ Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` d
   save, sha256, cache seeding, audit). ``reuse=False, enqueue=False``: every round is a fresh run (no cached
   result is reused) that no Celery worker picks up;
 * **run (engine only)**: ``query_prepare`` + ``engine_create`` + ``DuckDBEngine.run`` to a scratch file;
-* **run (compiled SQL)**: the engine's compiled SQL (``compile_rows``, ending in ``LIMIT max_rows + 1``) run by
-  ``COPY`` on one long-lived engine whose views are registered once, as compiled and without the ``LIMIT`` (what-if
-  for the suggested change; the engine's private connection is used for this);
+* **run (compiled SQL)**: the compiled SQL (``compile_rows``) run by ``COPY`` on one long-lived engine whose views
+  are registered once, with ``LIMIT max_rows + 1`` (as the DuckDB engine compiled it before R1) and without it (as
+  it runs since R1); the engine's private cursor is used for this;
 * **run (raw)**: a hand-written equivalent (LEFT JOINs on id + session, ORDER BY id, session) ``COPY``'d to zstd
   Parquet on a warm DuckDB connection (threads=2, memory_limit=2GB);
 * **export**: ``queries.exports.run_export(format="csv")`` of the run's result; raw DuckDB
@@ -67,8 +67,8 @@ RUN_SPEC: dict[str, Any] = {"columns": PICKS, "shape": "long"}
 SERVICE = "run: query_run_create + query_run_execute (service)"
 ENGINE = "run: engine only (query_prepare + DuckDBEngine.run)"
 RAW_RUN = "run: raw DuckDB COPY (merged query) TO parquet"
-COMPILED = "run: compiled SQL as is (LIMIT max_rows + 1), warm engine, COPY TO parquet"
-COMPILED_NOLIMIT = "run: compiled SQL without the LIMIT, warm engine, COPY TO parquet"
+COMPILED = "run: compiled SQL with LIMIT max_rows + 1 (before R1), warm engine, COPY TO parquet"
+COMPILED_NOLIMIT = "run: compiled SQL without the LIMIT (as run since R1), warm engine, COPY TO parquet"
 EXPORT = "export: run_export(format=csv)"
 RAW_CSV = "export: raw DuckDB COPY (result Parquet) TO csv"
 RAW_MERGED_CSV = "export: raw DuckDB COPY (merged query) TO csv"

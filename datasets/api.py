@@ -10,8 +10,10 @@ from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
+from access.catalog import CatalogView, catalog_view_for_user, top_values_for
 from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
+from datasets.deletion_services import dataset_delete, dataset_version_delete
 from datasets.dictionary import dictionary_csv
 from datasets.ingest import dataset_slug
 from datasets.models import Dataset, DatasetVersion, IngestJob, Study
@@ -264,16 +266,27 @@ class DatasetOut(Schema):
     latest_version: VersionOut | None
 
 
-def _version_out(dataset: Dataset, version: DatasetVersion) -> dict[str, Any]:
-    columns = [
-        {
-            **{key: column.get(key) for key in ("name", "type", "missing", "distinct", "min", "max", "mean", "std")},
-            "top_values": column.get("top_values"),
-            "description": dataset.column_description(column["name"]),
-            "sensitivity": dataset.column_sensitivity(column["name"]),
-        }
-        for column in version.columns
-    ]
+VALUE_FIELDS = ("min", "max", "mean", "std", "top_values")
+
+
+def _column_out(dataset: Dataset, column: dict[str, Any], view: CatalogView | None) -> dict[str, Any]:
+    out = {
+        **{key: column.get(key) for key in ("name", "type", "missing", "distinct", "min", "max", "mean", "std")},
+        "top_values": column.get("top_values"),
+        "description": dataset.column_description(column["name"]),
+        "sensitivity": dataset.column_sensitivity(column["name"]),
+    }
+    if view is None:
+        return out
+    if column["name"] in view.values_hidden(dataset.name):  # identifying (or id) column: no example values
+        out.update(dict.fromkeys(VALUE_FIELDS))
+    out["missing"] = view.count(dataset.name, out["missing"])  # small cells below query: null
+    out["top_values"] = top_values_for(view, dataset.name, out["top_values"])
+    return out
+
+
+def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | None = None) -> dict[str, Any]:
+    columns = [_column_out(dataset, column, view) for column in version.columns]
     return {
         "number": version.number,
         "sha256": version.sha256,
@@ -291,7 +304,11 @@ def _version_out(dataset: Dataset, version: DatasetVersion) -> dict[str, Any]:
     }
 
 
-def _dataset_out(dataset: Dataset) -> dict[str, Any]:
+def _view_of(caller: Any, study: Study) -> CatalogView:
+    return catalog_view_for_user(user=caller.user, tenant=caller.tenant, study=study)
+
+
+def _dataset_out(dataset: Dataset, view: CatalogView | None = None) -> dict[str, Any]:
     versions = list(dataset.versions.all())
     return {
         "name": dataset.name,
@@ -299,7 +316,7 @@ def _dataset_out(dataset: Dataset) -> dict[str, Any]:
         "title": dataset.title,
         "description": dataset.description,
         "version_count": len(versions),
-        "latest_version": _version_out(dataset, versions[0]) if versions else None,
+        "latest_version": _version_out(dataset, versions[0], view) if versions else None,
     }
 
 
@@ -309,7 +326,8 @@ def datasets_list(request: HttpRequest, study: str) -> Any:
     """Datasets of a study, each with its latest version."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
-    return [_dataset_out(dataset) for dataset in dataset_list_for_study(study=target)]
+    view = _view_of(caller, target)
+    return [_dataset_out(dataset, view) for dataset in dataset_list_for_study(study=target)]
 
 
 @router.get("/studies/{study}/datasets/{dataset}", response=DatasetOut)
@@ -317,7 +335,7 @@ def datasets_get(request: HttpRequest, study: str, dataset: str) -> dict[str, An
     """One dataset with its latest version's schema and statistics."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
-    return _dataset_out(dataset_get(study=target, name=dataset))
+    return _dataset_out(dataset_get(study=target, name=dataset), _view_of(caller, target))
 
 
 @router.get("/studies/{study}/datasets/{dataset}/versions", response=list[VersionOut])
@@ -326,7 +344,8 @@ def versions_list(request: HttpRequest, study: str, dataset: str) -> Any:
     """Every version of a dataset, newest first."""
     caller = principal(request)
     target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
-    return [_version_out(target, version) for version in target.versions.all()]
+    view = _view_of(caller, target.study)
+    return [_version_out(target, version, view) for version in target.versions.all()]
 
 
 @router.get("/studies/{study}/datasets/{dataset}/versions/{number}", response=VersionOut)
@@ -334,7 +353,7 @@ def versions_get(request: HttpRequest, study: str, dataset: str, number: int) ->
     """One version, with its diff against the previous one."""
     caller = principal(request)
     target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
-    return _version_out(target, version_get(dataset=target, number=number))
+    return _version_out(target, version_get(dataset=target, number=number), _view_of(caller, target.study))
 
 
 @router.get("/studies/{study}/datasets/{dataset}/dictionary.csv", response={200: None})
@@ -347,6 +366,47 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
         from bdt_project.errors import NotFound
 
         raise NotFound("This dataset has no version yet.")
-    response = HttpResponse(dictionary_csv(target, chosen), content_type="text/csv; charset=utf-8")
+    view = _view_of(caller, target.study)
+    response = HttpResponse(
+        dictionary_csv(target, chosen, view.values_hidden(target.name)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'
     return response
+
+
+class DeletedOut(Schema):
+    dataset: str
+    version: int | None = None
+    deleted_at: datetime
+    deleted_by: str | None
+    files_kept_for_versions: list[int]
+
+
+def _deleted_out(dataset: Dataset, versions: list[DatasetVersion], version: int | None = None) -> dict[str, Any]:
+    stamp = versions[0] if version is not None else dataset
+    return {
+        "dataset": dataset.name,
+        "version": version,
+        "deleted_at": stamp.deleted_at,
+        "deleted_by": stamp.deleted_by.email if stamp.deleted_by else None,
+        "files_kept_for_versions": sorted(v.number for v in versions if v.files_removed_at is None),
+    }
+
+
+@router.delete("/studies/{study}/datasets/{dataset}", response=DeletedOut)
+def datasets_delete(request: HttpRequest, study: str, dataset: str) -> dict[str, Any]:
+    """Delete a dataset (stewards and owners): a tombstone that keeps its audit trail and lineage."""
+    caller = principal(request)
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    deleted = dataset_delete(tenant=caller.tenant, actor=caller.user, dataset=target, request=request)
+    return _deleted_out(deleted, list(DatasetVersion.all_objects.filter(dataset=deleted)))
+
+
+@router.delete("/studies/{study}/datasets/{dataset}/versions/{number}", response=DeletedOut)
+def versions_delete(request: HttpRequest, study: str, dataset: str, number: int) -> dict[str, Any]:
+    """Delete one version (stewards and owners): new queries use the newest remaining one; lineage stays."""
+    caller = principal(request)
+    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
+    version = version_get(dataset=target, number=number)
+    deleted = dataset_version_delete(tenant=caller.tenant, actor=caller.user, version=version, request=request)
+    return _deleted_out(target, [deleted], version=deleted.number)

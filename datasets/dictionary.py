@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from typing import Any
 
 from datasets.models import Dataset, DatasetVersion
@@ -22,37 +23,51 @@ DICTIONARY_FIELDS = [
 ]
 
 
-def dictionary_rows(dataset: Dataset, version: DatasetVersion) -> list[dict[str, Any]]:
-    """Rows of the dictionary: column facts from the version, descriptions and tags from the dataset."""
+def dictionary_rows(dataset: Dataset, version: DatasetVersion, hidden: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Rows of the dictionary: column facts from the version, descriptions and tags from the dataset.
+
+    ``hidden``: columns whose example values (min, max) are left blank for this reader."""
     return [
-        {
-            "dataset": dataset.name,
-            "version": version.number,
-            "column": column["name"],
-            "type": column.get("type", ""),
-            "description": dataset.column_description(column["name"]),
-            "sensitivity": dataset.column_sensitivity(column["name"]),
-            "missing": column.get("missing", ""),
-            "distinct": column.get("distinct", ""),
-            "min": "" if column.get("min") is None else column.get("min"),
-            "max": "" if column.get("max") is None else column.get("max"),
-        }
+        _hide_values(
+            column["name"] in hidden,
+            {
+                "dataset": dataset.name,
+                "version": version.number,
+                "column": column["name"],
+                "type": column.get("type", ""),
+                "description": dataset.column_description(column["name"]),
+                "sensitivity": dataset.column_sensitivity(column["name"]),
+                "missing": column.get("missing", ""),
+                "distinct": column.get("distinct", ""),
+                "min": "" if column.get("min") is None else column.get("min"),
+                "max": "" if column.get("max") is None else column.get("max"),
+            },
+        )
         for column in version.columns
     ]
 
 
+def _hide_values(hide: bool, row: dict[str, Any]) -> dict[str, Any]:
+    if hide:
+        row.update({"min": "", "max": ""})
+    return row
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # first characters that make a spreadsheet cell a formula
+
+
 def csv_safe(value: Any) -> Any:
     """Neutralize spreadsheet formulas (OWASP): prefix cells starting with = + - @ tab or CR with a quote."""
-    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
 
 
-def dictionary_csv(dataset: Dataset, version: DatasetVersion) -> str:
-    """The dictionary as CSV text (formula-safe)."""
+def dictionary_csv(dataset: Dataset, version: DatasetVersion, hidden: Collection[str] = ()) -> str:
+    """The dictionary as CSV text (formula-safe); ``hidden`` columns without example values."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=DICTIONARY_FIELDS)
     writer.writeheader()
-    for row in dictionary_rows(dataset, version):
+    for row in dictionary_rows(dataset, version, hidden):
         writer.writerow({key: csv_safe(value) for key, value in row.items()})
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
@@ -141,6 +142,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 dataset = Dataset(study=study, name=job.dataset_name, kind=job.kind, title=job.title)
                 dataset._history_user = job.created_by  # type: ignore[attr-defined]
                 dataset.save()
+                dataset_grants_mirror(dataset=dataset)  # study-wide grants reach the new dataset's guardian rows
             latest = dataset.versions.order_by("-number").first()
             if latest is not None and latest.sha256 == result.sha256:
                 _succeed(job, latest, [*_warnings(result), _identical_warning(latest)])

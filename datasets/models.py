@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -33,6 +33,16 @@ class Sensitivity(models.TextChoices):
     NONE = "", "—"
     IDENTIFYING = "identifying", "Identifying"
     SENSITIVE = "sensitive", "Sensitive"
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class LiveManager(models.Manager[_M]):
+    """Rows not deleted (the catalog, new queries). ``all_objects`` also sees tombstones (lineage, audit)."""
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        return super().get_queryset().filter(deleted_at__isnull=True)
 
 
 class Study(models.Model):
@@ -91,6 +101,9 @@ class Study(models.Model):
 class Dataset(models.Model):
     """A table of a study (demographics or a measure); its content lives in immutable versions."""
 
+    # Object permissions live in access.DatasetUserObjectPermission / DatasetGroupObjectPermission (direct FK).
+    object_permissions_guarded = True
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=63, validators=[NAME_VALIDATOR])
     kind = models.CharField(max_length=16, choices=DatasetKind.choices, default=DatasetKind.MEASURE)
@@ -100,6 +113,18 @@ class Dataset(models.Model):
         default=dict, blank=True, help_text='{"<column>": {"description": "...", "sensitivity": "identifying"}}'
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Tombstone: hidden from the catalog.")
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    objects = LiveManager()
+    all_objects = models.Manager()  # noqa: DJ012 - the first manager (objects) must stay the default
 
     history = HistoricalRecords(excluded_fields=["created_at"])
 
@@ -149,6 +174,21 @@ class DatasetVersion(models.Model):
         db_constraint=False,
         related_name="+",
     )
+    deleted_at = models.DateTimeField(null=True, blank=True, help_text="Tombstone: not used by new queries.")
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    files_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when a deleted version's files were removed (no run had read them)."
+    )
+
+    objects = LiveManager()
+    all_objects = models.Manager()  # noqa: DJ012 - the first manager (objects) must stay the default
 
     class Meta:
         ordering = ["dataset", "-number"]

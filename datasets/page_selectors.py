@@ -3,6 +3,7 @@ wizard's current step, and the readable change history of a study and its datase
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 
+from access.catalog import CatalogView
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Sensitivity, Study
 
 # --- Study list --------------------------------------------------------------------------------------------------
@@ -218,6 +220,26 @@ def column_rows(study: Study, dataset: Dataset, version: DatasetVersion) -> list
             )
         )
     return rows
+
+
+def column_rows_for_view(rows: list[ColumnRow], view: CatalogView, dataset: str) -> list[ColumnRow]:
+    """Dictionary rows as the caller may see them: below ``query`` on the dataset, small profile counts (a top
+    value's count, the missing count) are suppressed and distributions are not drawn (``access.catalog``)."""
+    if view.exact_counts(dataset):
+        return rows
+    shown = []
+    for row in rows:
+        missing = view.count(dataset, row.missing)
+        shown.append(
+            dataclasses.replace(
+                row,
+                missing=missing,
+                missing_pct=row.missing_pct if missing is not None else None,
+                top_values=[(value, view.count(dataset, count)) for value, count in row.top_values],
+                histogram=None,
+            )
+        )
+    return shown
 
 
 def version_list(dataset: Dataset) -> list[DatasetVersion]:

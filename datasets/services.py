@@ -146,6 +146,11 @@ def ingest_job_create(
         raise Conflict(
             "Confirm the study's key columns (at least the id column) before uploading.", code="keys_missing"
         )
+    if Dataset.all_objects.filter(study=study, name=dataset_name, deleted_at__isnull=False).exists():
+        raise Conflict(
+            f"{dataset_name!r} is the name of a deleted dataset (kept for lineage); choose another name.",
+            code="dataset_deleted",
+        )
     existing = Dataset.objects.filter(study=study, name=dataset_name).first()
     if existing is not None and existing.kind != kind:
         raise Conflict(

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -33,6 +34,37 @@ def tenant_prefix() -> str:
 def staging_name(job_id: int, slug: str) -> str:
     """Storage name for an upload waiting to be ingested."""
     return f"{tenant_prefix()}staging/{job_id}-{uuid.uuid4().hex[:8]}/{slug}.csv"
+
+
+def setup_upload_prefix(study_pk: int) -> str:
+    """Storage folder of a study's setup-wizard upload (the demographics file waiting for its key columns)."""
+    return f"{tenant_prefix()}setup/{study_pk}/"
+
+
+def setup_upload_name(study_pk: int) -> str:
+    """A fresh storage name for a setup-wizard upload."""
+    return f"{setup_upload_prefix(study_pk)}{uuid.uuid4().hex}.csv"
+
+
+def setup_uploads_purge(*, older_than: timedelta, now: datetime) -> int:
+    """Delete the current tenant's wizard uploads untouched for ``older_than`` (abandoned setups). Returns the count.
+
+    A wizard upload only lives until its key columns are confirmed or discarded; one left behind (the browser was
+    closed) is never registered, so removing it loses nothing: the wizard asks for the file again.
+    """
+    root = f"{tenant_prefix()}setup/"
+    if not default_storage.exists(root):
+        return 0
+    removed = 0
+    study_folders, _ = default_storage.listdir(root)
+    for folder in study_folders:
+        _, files = default_storage.listdir(f"{root}{folder}/")
+        for filename in files:
+            name = f"{root}{folder}/{filename}"
+            if default_storage.get_modified_time(name) < now - older_than:
+                default_storage.delete(name)
+                removed += 1
+    return removed
 
 
 def version_names(study: str, dataset: str, number: int) -> tuple[str, str]:
@@ -87,7 +119,8 @@ def storage_used_bytes() -> int:
 
     from datasets.models import DatasetVersion
 
-    totals = DatasetVersion.objects.aggregate(original=Sum("size_bytes"), parquet=Sum("parquet_size_bytes"))
+    kept = DatasetVersion.all_objects.filter(files_removed_at__isnull=True)  # tombstones whose files are kept count
+    totals = kept.aggregate(original=Sum("size_bytes"), parquet=Sum("parquet_size_bytes"))
     return int(totals["original"] or 0) + int(totals["parquet"] or 0)
 
 

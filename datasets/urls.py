@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from datasets import views
+from datasets import lineage_views, views
 
 urlpatterns = [
     path("", views.study_list, name="study_list"),
@@ -21,4 +21,15 @@ urlpatterns = [
     path("<slug:slug>/datasets/<str:name>/", views.dataset_detail, name="dataset_detail"),
     path("<slug:slug>/datasets/<str:name>/dictionary.csv", views.dataset_dictionary, name="dataset_dictionary"),
     path("<slug:slug>/datasets/<str:name>/column/", views.dataset_column_meta, name="dataset_column_meta"),
+    path("<slug:slug>/datasets/<str:name>/delete/", lineage_views.dataset_delete_view, name="dataset_delete"),
+    path(
+        "<slug:slug>/datasets/<str:name>/versions/<int:number>/",
+        lineage_views.version_detail,
+        name="dataset_version_detail",
+    ),
+    path(
+        "<slug:slug>/datasets/<str:name>/versions/<int:number>/delete/",
+        lineage_views.version_delete_view,
+        name="dataset_version_delete",
+    ),
 ]

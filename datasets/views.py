@@ -7,7 +7,6 @@ Views are thin: they read through selectors, write through services, and turn th
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from access.catalog import catalog_view_for_user
+from access.selectors import dataset_explain_for_user, datasets_levels_for_user
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.dictionary import dictionary_csv
@@ -42,6 +43,7 @@ from datasets.page_selectors import (
     STEP_MEASURES,
     SetupState,
     column_rows,
+    column_rows_for_view,
     diff_summary,
     sensitive_column_count,
     study_history,
@@ -60,7 +62,7 @@ from datasets.selectors import (
     version_get,
 )
 from datasets.services import ingest_job_create, study_create, study_update
-from datasets.storage import storage_delete, storage_save, tenant_prefix
+from datasets.storage import setup_upload_name, setup_upload_prefix, storage_delete, storage_save
 from tenants.access import role_require
 from tenants.roles import Role, role_at_least
 
@@ -143,9 +145,7 @@ def _staged_get(request: HttpRequest, study: Study) -> dict[str, Any] | None:
     staged = request.session.get(_staged_key(request, study))
     if not isinstance(staged, dict) or not staged.get("name"):
         return None
-    if not str(staged["name"]).startswith(f"{tenant_prefix()}setup/{study.pk}/") or not default_storage.exists(
-        staged["name"]
-    ):
+    if not str(staged["name"]).startswith(setup_upload_prefix(study.pk)) or not default_storage.exists(staged["name"]):
         request.session.pop(_staged_key(request, study), None)
         return None
     return staged
@@ -153,7 +153,7 @@ def _staged_get(request: HttpRequest, study: Study) -> dict[str, Any] | None:
 
 def _staged_discard(request: HttpRequest, study: Study) -> None:
     staged = request.session.pop(_staged_key(request, study), None)
-    if isinstance(staged, dict) and str(staged.get("name", "")).startswith(f"{tenant_prefix()}setup/{study.pk}/"):
+    if isinstance(staged, dict) and str(staged.get("name", "")).startswith(setup_upload_prefix(study.pk)):
         storage_delete([staged["name"]])
 
 
@@ -316,7 +316,7 @@ def study_setup_demographics(request: HttpRequest, slug: str) -> HttpResponse:
         )
     upload.seek(0)
     _staged_discard(request, study)
-    name = storage_save(f"{tenant_prefix()}setup/{study.pk}/{uuid.uuid4().hex}.csv", upload)
+    name = storage_save(setup_upload_name(study.pk), upload)
     request.session[_staged_key(request, study)] = {
         "name": name,
         "filename": (upload.name or "demographics.csv")[:255],
@@ -395,11 +395,19 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     state = study_setup_state(study, staged=_staged_get(request, study) is not None)
     if state.step in {STEP_DEMOGRAPHICS, STEP_KEYS, STEP_IMPORTING}:
         return redirect("study_setup", slug=study.slug)
+    levels = datasets_levels_for_user(user=request.user, tenant=_tenant(request), study=study)
     datasets: list[dict[str, Any]] = []
     for dataset in dataset_list_for_study(study=study):
         versions = list(dataset.versions.all())
         if versions:
-            datasets.append({"dataset": dataset, "latest": versions[0], "version_count": len(versions)})
+            datasets.append(
+                {
+                    "dataset": dataset,
+                    "latest": versions[0],
+                    "version_count": len(versions),
+                    "level": levels.get(dataset.name),
+                }
+            )
     demographics = next((item for item in datasets if item["dataset"].pk == study.demographics_id), None)
     return render(
         request,
@@ -626,7 +634,12 @@ def dataset_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
             "dataset": dataset,
             "version": version,
             "is_latest": version.number == versions[0].number,
-            "columns": column_rows(study, dataset, version),
+            "columns": column_rows_for_view(
+                column_rows(study, dataset, version),
+                catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study),
+                dataset.name,
+            ),
+            "access": dataset_explain_for_user(user=request.user, tenant=_tenant(request), dataset=dataset),
             "versions": history,
             "sensitive_count": sensitive_column_count(dataset),
             "can_manage": _can_manage(request),
@@ -643,8 +656,11 @@ def _sensitivity_choices() -> list[tuple[str, str]]:
 @page_errors
 def dataset_dictionary(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """The data dictionary as a CSV download."""
-    _study_obj, dataset, version, _versions = _dataset_and_version(request, slug, name)
-    response = HttpResponse(dictionary_csv(dataset, version), content_type="text/csv; charset=utf-8")
+    study, dataset, version, _versions = _dataset_and_version(request, slug, name)
+    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    response = HttpResponse(
+        dictionary_csv(dataset, version, view.values_hidden(dataset.name)), content_type="text/csv; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}_v{version.number}_dictionary.csv"'
     return response
 
@@ -691,7 +707,9 @@ def dataset_column_meta(request: HttpRequest, slug: str, name: str) -> HttpRespo
             status = 422
     elif editing:
         _require_steward(request, "edit column descriptions")
-    row = next((item for item in column_rows(study, dataset, version) if item.name == column), None)
+    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    rows = column_rows_for_view(column_rows(study, dataset, version), view, dataset.name)
+    row = next((item for item in rows if item.name == column), None)
     if row is None:
         raise NotFound("No such column.")
     if editing and request.method == "POST" and "error" in context:

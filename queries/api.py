@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,10 +11,18 @@ from ninja.pagination import paginate
 
 from bdt_project.api_auth import principal
 from bdt_project.pagination import MAX_PAGE_SIZE, PagePagination
-from datasets.selectors import dataset_get, study_get_for_user, version_get
-from queries.exports import run_export
+from datasets.lineage_selectors import dataset_get_any, version_get_any
+from datasets.selectors import study_get_for_user
+from queries.exports import export_response
+from queries.lineage import run_rerun as lineage_rerun
 from queries.models import QueryExport, QueryRun, SavedQuery
-from queries.results import filtering_report, final_summary, result_page
+from queries.protected_results import (
+    run_export_for_user,
+    run_report_for_user,
+    run_row_count_for_user,
+    run_rows_for_user,
+    spec_report_for_user,
+)
 from queries.selectors import run_get_for_user, saved_query_get_for_user, saved_query_list_for_user
 from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
 from tenants.access import role_require
@@ -72,15 +79,15 @@ class RunOut(Schema):
     finished_at: datetime | None
 
 
-def run_out(run: QueryRun) -> dict[str, Any]:
-    """The API shape of a run."""
+def run_out(run: QueryRun, *, row_count: int | None) -> dict[str, Any]:
+    """The API shape of a run; ``row_count`` as the caller may see it (``run_row_count_for_user``)."""
     return {
         "id": run.pk,
         "study": run.study.slug,
         "status": run.status,
         "shape": run.shape,
         "engine": run.engine,
-        "row_count": run.row_count,
+        "row_count": row_count,
         "columns": run.columns,
         "column_types": run.column_types,
         "error": {"code": run.error_code, "message": run.error_message} if run.error_code else None,
@@ -117,7 +124,8 @@ def run_create(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> 
 def run_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """A run: status, columns, pinned dataset versions, error."""
     caller = principal(request)
-    return run_out(run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id))
+    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run))
 
 
 @router.post("/queries/{run_id}/cancel", response=RunOut)
@@ -125,24 +133,16 @@ def run_cancel(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """Cancel a run; the answer comes once the engine has stopped (status cancelled)."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    return run_out(query_run_cancel(tenant=caller.tenant, actor=caller.user, run=run, request=request))
+    run = query_run_cancel(tenant=caller.tenant, actor=caller.user, run=run, request=request)
+    return run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run))
 
 
 @router.post("/queries/{run_id}/rerun", response={202: RunAccepted})
-def run_rerun(request: HttpRequest, run_id: int) -> Status[dict[str, Any]]:
-    """Re-execute a run on exactly the versions it pinned."""
+def run_rerun(request: HttpRequest, run_id: int, latest: bool = False) -> Status[dict[str, Any]]:
+    """Re-execute a run on exactly the versions it pinned (``?latest=true``: on the study's current versions)."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
-    again = query_run_create(
-        tenant=caller.tenant,
-        actor=caller.user,
-        study=run.study,
-        payload=run.spec,
-        versions=versions,
-        rerun_of=run,
-        request=request,
-    )
+    again = lineage_rerun(tenant=caller.tenant, actor=caller.user, run=run, latest=latest, request=request)
     return Status(202, {"id": again.pk, "status": again.status})
 
 
@@ -166,8 +166,15 @@ def run_rows(request: HttpRequest, run_id: int, params: Query[RowsQuery]) -> dic
     """A page of the result rows (409 unless the run succeeded), optionally sorted by one column."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    return result_page(
-        run, page=params.page, page_size=params.page_size, sort=params.sort, descending=params.order == "desc"
+    return run_rows_for_user(
+        tenant=caller.tenant,
+        actor=caller.user,
+        run=run,
+        page=params.page,
+        page_size=params.page_size,
+        sort=params.sort,
+        descending=params.order == "desc",
+        request=request,
     )
 
 
@@ -178,18 +185,16 @@ def run_export_download(
     """Download the result as CSV (formula-safe), Parquet or a ZIP with dictionary, report, summary, manifest."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    export = run_export(run=run, fmt=format, purpose=purpose, actor=caller.user, request=request)
-    handle = open(export.path, "rb")  # noqa: SIM115 - FileResponse closes it
-    response = FileResponse(handle, as_attachment=True, filename=export.filename, content_type=export.content_type)
-    response["X-Content-SHA256"] = export.sha256
-    cleanup = export.path.parent
-    response._resource_closers.append(lambda: shutil.rmtree(cleanup, ignore_errors=True))  # type: ignore[attr-defined]
-    return response
+    export = run_export_for_user(
+        tenant=caller.tenant, actor=caller.user, run=run, fmt=format, purpose=purpose, request=request
+    )
+    return export_response(export)
 
 
 class ReportOut(Schema):
     steps: list[dict[str, Any]]
     summary: list[dict[str, Any]]
+    aggregate_only: bool = False
 
 
 @router.get("/queries/{run_id}/report", response=ReportOut)
@@ -197,9 +202,20 @@ def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """The filtering report (step counts on the pinned versions) and the final data summary."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    keys = {run.study.id_column, run.study.session_column} - {""}
-    summary = final_summary(run, keys)
-    return {"steps": filtering_report(run), "summary": summary}
+    return run_report_for_user(tenant=caller.tenant, actor=caller.user, run=run)
+
+
+class SpecReportOut(Schema):
+    steps: list[dict[str, Any]]
+    aggregate_only: bool = False
+
+
+@router.post("/studies/{study}/report", response=SpecReportOut)
+def spec_report(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> dict[str, Any]:
+    """The filtering report of a QuerySpec without a run (count level; suppressed for aggregate-only callers)."""
+    caller = principal(request)
+    target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    return spec_report_for_user(tenant=caller.tenant, actor=caller.user, study=target, payload=spec, request=request)
 
 
 class SavedIn(Schema):
@@ -334,7 +350,7 @@ def run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
     return {
-        "run": run_out(run),
+        "run": run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
         "exports": [_export_out(export) for export in run.exports.all()],
         "reruns": [{"id": again.pk, "status": again.status} for again in run.reruns.order_by("created_at")],
     }
@@ -360,8 +376,9 @@ def version_usage(request: HttpRequest, study: str, dataset: str, number: int) -
     """Every run that read this version and every export derived from it (stewards and owners)."""
     caller = principal(request)
     role_require(user=caller.user, tenant=caller.tenant, minimum=Role.STEWARD, action="see who used a version")
-    target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
-    version = version_get(dataset=target, number=number)
+    owner = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
+    target = dataset_get_any(study=owner, name=dataset)  # deleted datasets keep their lineage
+    version = version_get_any(dataset=target, number=number)
     runs = (
         QueryRun.objects.filter(pinned__version=version).prefetch_related("exports").order_by("-created_at").distinct()
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from datasets.models import Study
 from queries.builder import (
@@ -18,6 +19,7 @@ from queries.builder import (
     row_hint,
     value_text,
 )
+from queries.builder_access import BuilderAccess, builder_access_for, schema_for_access
 from queries.builder_schema import ColumnChoice, DatasetChoice, StudySchema, site_options, value_options
 from queries.models import QueryRun
 from queries.selectors import saved_query_list_for_user
@@ -129,20 +131,33 @@ def _age_context(schema: StudySchema, state: BuilderState) -> dict[str, Any] | N
     }
 
 
-def builder_context(request: HttpRequest, schema: StudySchema, state: BuilderState, **extra: Any) -> dict[str, Any]:
-    """Everything the builder page draws."""
+def builder_context(
+    request: HttpRequest,
+    schema: StudySchema,
+    state: BuilderState,
+    *,
+    access: BuilderAccess | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Everything the builder page draws (datasets and columns as the caller's access levels allow)."""
     study = schema.study
+    if access is None:
+        access = builder_access_for(user=request.user, tenant=request.tenant, study=study)  # type: ignore[attr-defined]
+    schema = schema_for_access(schema, access)
     sites = site_options(schema)
     chosen_sites = set(state.sites)
     outputs = [
         {"choice": choice, "included": choice.name in state.columns, "picked": set(state.columns.get(choice.name, []))}
         for choice in schema.measures
+        if access.outputable(choice.name)
     ]
-    unknown_outputs = [name for name in state.columns if name not in schema.datasets]
+    unknown_outputs = [name for name in state.columns if name not in access.levels]
+    blocked_outputs = [name for name in state.columns if name in access.levels and not access.outputable(name)]
     runs = QueryRun.objects.filter(study=study, created_by_id=request.user.pk).order_by("-created_at")[:RECENT_RUNS]
     context: dict[str, Any] = {
         "study": study,
         "schema": schema,
+        "access": access,
         "state": state,
         "age": _age_context(schema, state),
         "sites": [(site, site in chosen_sites) for site in sites] + [(s, True) for s in state.sites if s not in sites],
@@ -152,6 +167,8 @@ def builder_context(request: HttpRequest, schema: StudySchema, state: BuilderSta
         "rows": filter_rows(schema, state),
         "outputs": outputs,
         "unknown_outputs": unknown_outputs,
+        "blocked_outputs": blocked_outputs,
+        "request_url": reverse("access_request_new", kwargs={"slug": study.slug}),
         "incomplete": incomplete_rows(state),
         "recent_runs": list(runs),
         **saved_context(request, study),

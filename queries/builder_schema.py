@@ -7,6 +7,7 @@ read with DuckDB from the version's Parquet file, capped, and cached by the file
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,27 +185,42 @@ def _parquet_column(path: str, column: str) -> str:
 
 
 def distinct_values(
-    version: DatasetVersion, column: str, *, search: str = "", limit: int = VALUE_SEARCH_LIMIT
+    version: DatasetVersion,
+    column: str,
+    *,
+    search: str = "",
+    limit: int = VALUE_SEARCH_LIMIT,
+    min_people: int = 1,
+    id_column: str = "",
 ) -> list[str]:
-    """Up to ``limit`` distinct non-null values of ``column`` (as text, sorted), containing ``search`` (any case)."""
-    key = f"qb:distinct:{version.parquet_sha256}:{column}:{search.casefold()}:{limit}"
+    """Up to ``limit`` distinct non-null values of ``column`` (as text, sorted), containing ``search`` (any case).
+
+    ``min_people`` > 1 (aggregate-only callers: the suppression threshold k) keeps only values that at least that
+    many participants (distinct ``id_column`` values; rows when there is none) have, so a value search cannot list
+    individuals' values (names, rare diagnoses) to someone who may only see suppressed counts."""
+    wanted = f"{version.parquet_sha256}|{column}|{search.casefold()}|{limit}|{min_people}|{id_column}"
+    key = "qb:distinct:" + hashlib.sha256(wanted.encode()).hexdigest()
     found = cache.get(key)
     if found is not None:
         return list(found)
     path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
     ident = exp.cast(exp.column(_parquet_column(path, column), quoted=True), "VARCHAR")
-    query = (
-        exp.select(ident.as_("v"))
-        .distinct()
-        .from_(exp.func("read_parquet", exp.Placeholder()))
-        .where(exp.column("v").is_(exp.null()).not_())
-    )
+    query = exp.select(ident.as_("v")).from_(exp.func("read_parquet", exp.Placeholder()))
+    query = query.where(ident.is_(exp.null()).not_())
     params: list[Any] = [path]
     if search:
-        query = query.where(
-            exp.func("contains", exp.func("lower", exp.column("v")), exp.func("lower", exp.Placeholder()))
-        )
+        query = query.where(exp.func("contains", exp.func("lower", ident), exp.func("lower", exp.Placeholder())))
         params.append(search)
+    query = query.group_by(ident)
+    if min_people > 1:
+        has_ids = bool(id_column) and id_column in pq.read_schema(path).names
+        people: exp.Expression = (
+            exp.Count(this=exp.Distinct(expressions=[exp.column(_parquet_column(path, id_column), quoted=True)]))
+            if has_ids
+            else exp.Count(this=exp.Star())
+        )
+        query = query.having(exp.GTE(this=people, expression=exp.Placeholder()))
+        params.append(min_people)
     sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
     with duckdb.connect() as con:
         rows = con.execute(sql, [*params, limit]).fetchall()

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+from django.db.models import QuerySet
 from psycopg.conninfo import make_conninfo
 
 from bdt_project.config import config_get
@@ -44,12 +45,16 @@ class PreparedQuery:
         return names
 
 
+def _versions_newest_first(study: Study) -> QuerySet[DatasetVersion]:
+    return DatasetVersion.objects.filter(dataset__study=study, dataset__deleted_at__isnull=True).order_by(
+        "dataset_id", "-number"
+    )
+
+
 def study_latest_versions(study: Study) -> dict[str, DatasetVersion]:
     """The newest version of every dataset of the study that has one."""
     versions: dict[str, DatasetVersion] = {}
-    for version in (
-        DatasetVersion.objects.filter(dataset__study=study).select_related("dataset").order_by("dataset_id", "-number")
-    ):
+    for version in _versions_newest_first(study).select_related("dataset"):
         versions.setdefault(version.dataset.name, version)
     return versions
 
@@ -95,13 +100,70 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
 
 def versions_fingerprint(versions: dict[str, DatasetVersion]) -> str:
     """A digest of the pinned versions (dataset name + content hash), order-independent."""
-    parts = sorted(f"{name}:{version.parquet_sha256}" for name, version in versions.items())
+    return _fingerprint({name: version.parquet_sha256 for name, version in versions.items()})
+
+
+def _fingerprint(hashes: dict[str, str]) -> str:
+    parts = sorted(f"{name}:{sha}" for name, sha in hashes.items())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def spec_error_to_api(exc: SpecError) -> InvalidInput:
     """A spec problem as the API's 422 error with the spec's own code."""
     return InvalidInput(exc.message, code=exc.code, details=dict(exc.details or {}))
+
+
+def _cache_key(study: Study, digest: str, used: dict[str, str]) -> str:
+    """Spec hash + the content hashes of the versions it reads (dataset name -> Parquet sha256) + the study's key
+    columns (they change what a spec means: the site column can be re-pointed) + the engine."""
+    keys = "\x00".join(
+        getattr(study, name) or ""
+        for name in ("id_column", "session_column", "age_column", "sex_column", "site_column")
+    )
+    material = f"{digest}|{_fingerprint(used)}|{keys}|{study.engine}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CountKey:
+    """What a count's cache entry is keyed by, computed without the catalog (no file access, no validation)."""
+
+    spec: QuerySpec
+    spec_hash: str
+    cache_key: str
+    version_ids: dict[str, int]  # dataset name -> its latest version's pk (what a miss pins)
+    datasets: frozenset[str]  # names the spec touches, demographics included
+
+    def touched_datasets(self) -> set[str]:
+        """Datasets the spec names (filters and columns) plus the demographics table."""
+        return set(self.datasets)
+
+    def pinned_versions(self) -> dict[str, DatasetVersion]:
+        """The versions the key was computed for, loaded in full (for the catalog of a cache miss)."""
+        found = DatasetVersion.objects.filter(pk__in=self.version_ids.values()).select_related("dataset")
+        return {version.dataset.name: version for version in found}
+
+
+def query_count_key(study: Study, payload: Any) -> CountKey:
+    """Parse a spec and compute its cache key at the study's latest versions (one light query: names and hashes).
+
+    A cached answer implies the spec was valid for exactly these versions and keys, so a hit needs no catalog.
+    """
+    latest: dict[str, tuple[int, int, str]] = {}  # name -> (dataset pk, version pk, parquet sha256)
+    for name, dataset_id, version_id, sha in _versions_newest_first(study).values_list(
+        "dataset__name", "dataset_id", "pk", "parquet_sha256"
+    ):
+        latest.setdefault(name, (dataset_id, version_id, sha))
+    try:
+        spec = payload if isinstance(payload, QuerySpec) else spec_parse(payload)
+    except SpecError as exc:
+        raise spec_error_to_api(exc) from exc
+    demographics = next((n for n, (ds, _, _) in latest.items() if ds == study.demographics_id), "")
+    names = _spec_datasets(spec, demographics)
+    digest = spec_hash(spec)
+    used = {name: latest[name][2] for name in names if name in latest}
+    version_ids = {name: version_id for name, (_, version_id, _) in latest.items()}
+    return CountKey(spec, digest, _cache_key(study, digest, used), version_ids, frozenset(names))
 
 
 def query_prepare(study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None) -> PreparedQuery:
@@ -116,8 +178,7 @@ def query_prepare(study: Study, payload: Any, *, versions: dict[str, DatasetVers
     except SpecError as exc:
         raise spec_error_to_api(exc) from exc
     digest = spec_hash(spec)
-    used = {name: pinned[name] for name in _used_datasets(spec, catalog) if name in pinned}
-    cache_key = hashlib.sha256(f"{digest}|{versions_fingerprint(used)}|{study.engine}".encode()).hexdigest()
+    used = {name: pinned[name] for name in _spec_datasets(spec, catalog.demographics) if name in pinned}
     return PreparedQuery(
         study=study,
         spec=spec,
@@ -125,12 +186,12 @@ def query_prepare(study: Study, payload: Any, *, versions: dict[str, DatasetVers
         catalog=catalog,
         versions=used,
         spec_hash=digest,
-        cache_key=cache_key,
+        cache_key=_cache_key(study, digest, {name: version.parquet_sha256 for name, version in used.items()}),
     )
 
 
-def _used_datasets(spec: QuerySpec, catalog: StudyCatalog) -> set[str]:
-    names = {catalog.demographics}
+def _spec_datasets(spec: QuerySpec, demographics: str) -> set[str]:
+    names = {demographics}
     names.update(f.dataset for f in spec.filters)
     names.update(spec.columns or {})
     return names

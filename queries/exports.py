@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import transaction
+from django.http import FileResponse
 from django.utils import timezone
 from sqlglot import exp
 
 from audit.services import audit_event_record
 from bdt_project.errors import InvalidInput
-from datasets.dictionary import csv_safe
+from datasets.dictionary import FORMULA_STARTS, csv_safe
 from datasets.storage import work_root
 from queries.models import QueryExport, QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path
@@ -69,9 +71,6 @@ def _sha256(path: Path) -> str:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe_text(column: exp.Expression) -> exp.Expression:
@@ -157,10 +156,38 @@ def _source_of(output: str, pinned: dict[str, Any]) -> tuple[str, str]:
     return "", output
 
 
-def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: Any = None) -> ExportFile:
-    """Build the export file, record it in the audit trail (format, rows, purpose, sha256) and return it."""
+def _selection_file(source: Path, keys: Sequence[int], target: Path) -> int:
+    """Write the result rows whose row keys (0-based positions in the result file) are ``keys``, in file order."""
+    reader = pq.ParquetFile(source)
+    wanted = sorted(set(keys))
+    if wanted and (wanted[0] < 0 or wanted[-1] >= reader.metadata.num_rows):
+        raise InvalidInput("Some selected rows are not rows of this result.", code="unknown_rows")
+    with pq.ParquetWriter(target, reader.schema_arrow, compression="zstd") as writer:
+        start, position = 0, 0
+        for batch in reader.iter_batches(batch_size=BATCH_ROWS):
+            end = start + batch.num_rows
+            picked = []
+            while position < len(wanted) and wanted[position] < end:
+                picked.append(wanted[position] - start)
+                position += 1
+            if picked:
+                writer.write_batch(batch.take(pa.array(picked, type=pa.int64())))
+            start = end
+    return len(wanted)
+
+
+def run_export(
+    *, run: QueryRun, fmt: str, purpose: str, actor: Any, request: Any = None, rows: Sequence[int] | None = None
+) -> ExportFile:
+    """Build the export file, record it in the audit trail (format, rows, purpose, sha256) and return it.
+
+    ``rows``: export only these rows (row keys = positions in the result file, e.g. a plot selection); CSV or
+    Parquet only, through the same formula-safe writer and audit event (with ``"selection": true``).
+    """
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}.", code="invalid_format")
+    if rows is not None and fmt == "zip":
+        raise InvalidInput("A selection is exported as csv or parquet.", code="invalid_format")
     purpose = (purpose or "").strip()
     if len(purpose) < 3:
         raise InvalidInput("State the purpose of this export (at least a few words).", code="purpose_required")
@@ -168,15 +195,22 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
     work = Path(tempfile.mkdtemp(prefix=f"export-{run.pk}-", dir=work_root()))
     now = timezone.now()
     try:
+        selected = None
+        if rows is not None:
+            selected = _selection_file(source, rows, work / "selection.parquet")
+            source = work / "selection.parquet"
         if fmt == "parquet":
             target = work / export_filename(run, "parquet", now)
             shutil.copyfile(source, target)
-            rows, content_type = run.row_count or 0, "application/vnd.apache.parquet"
+            rows_written, content_type = (
+                selected if selected is not None else run.row_count or 0,
+                "application/vnd.apache.parquet",
+            )
         elif fmt == "csv":
             target = work / export_filename(run, "csv", now)
-            rows, content_type = _write_csv(source, target), "text/csv; charset=utf-8"
+            rows_written, content_type = _write_csv(source, target), "text/csv; charset=utf-8"
         else:
-            target, rows = _write_zip(run, source, work, purpose, actor, now), run.row_count or 0
+            target, rows_written = _write_zip(run, source, work, purpose, actor, now), run.row_count or 0
             content_type = "application/zip"
         digest = _sha256(target)
     except Exception:
@@ -184,7 +218,13 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
         raise
     with transaction.atomic():
         record = QueryExport.objects.create(
-            run=run, format=fmt, filename=target.name, rows=rows, sha256=digest, purpose=purpose, created_by=actor
+            run=run,
+            format=fmt,
+            filename=target.name,
+            rows=rows_written,
+            sha256=digest,
+            purpose=purpose,
+            created_by=actor,
         )
         audit_event_record(
             action="query.exported",
@@ -194,13 +234,14 @@ def run_export(*, run: QueryRun, fmt: str, purpose: str, actor: Any, request: An
             details={
                 "export": record.pk,
                 "format": fmt,
-                "rows": rows,
+                "rows": rows_written,
                 "purpose": purpose,
                 "sha256": digest,
                 "filename": target.name,
+                "selection": rows is not None,
             },
         )
-    return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows)
+    return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows_written)
 
 
 def _write_zip(run: QueryRun, source: Path, work: Path, purpose: str, actor: Any, now: Any) -> Path:
@@ -241,3 +282,14 @@ def _write_zip(run: QueryRun, source: Path, work: Path, purpose: str, actor: Any
         bundle.writestr("data_dictionary.json", json.dumps(dictionary, indent=2, default=str))
         bundle.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
     return archive
+
+
+def export_response(export: ExportFile) -> FileResponse:
+    """Stream an export file as a download (with its SHA-256 in ``X-Content-SHA256``) and remove its working
+    folder once the response is closed. Used by every export download (runs, selections; API and pages)."""
+    handle = open(export.path, "rb")  # noqa: SIM115 - FileResponse closes it
+    response = FileResponse(handle, as_attachment=True, filename=export.filename, content_type=export.content_type)
+    response["X-Content-SHA256"] = export.sha256
+    cleanup = export.path.parent
+    response._resource_closers.append(lambda: shutil.rmtree(cleanup, ignore_errors=True))  # type: ignore[attr-defined]
+    return response

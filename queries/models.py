@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
 from datasets.models import DatasetVersion, Study
+
+
+class OrderedJSONField(models.JSONField):  # type: ignore[type-arg]
+    """JSON kept as the text it was saved as, so object key order survives (PostgreSQL ``jsonb`` re-orders keys).
+
+    A QuerySpec's ``columns`` object is ordered: its key order is the output column order and part of the spec
+    hash. The column is ``text``; key lookups (``spec__...``) are not supported on it.
+    """
+
+    def db_type(self, connection: Any) -> str:
+        return "text"
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if not prepared:
+            value = self.get_prep_value(value)
+        if value is None:
+            return None
+        return json.dumps(value, cls=self.encoder, ensure_ascii=False, allow_nan=False)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        return json.loads(value, cls=self.decoder)
 
 
 class RunStatus(models.TextChoices):
@@ -23,7 +49,7 @@ class QueryRun(models.Model):
     """One execution of a QuerySpec on pinned dataset versions; its result is a Parquet file in storage."""
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="runs")
-    spec = models.JSONField()
+    spec = OrderedJSONField(help_text="The QuerySpec as submitted (key order kept: it is the column order).")
     spec_hash = models.CharField(max_length=64, db_index=True)
     cache_key = models.CharField(max_length=64, db_index=True, help_text="spec hash + pinned version hashes")
     shape = models.CharField(max_length=8, default="long")
@@ -90,7 +116,7 @@ class SavedQuery(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="saved_queries")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    spec = models.JSONField()
+    spec = OrderedJSONField(help_text="The QuerySpec as saved (key order kept: it is the column order).")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
     )

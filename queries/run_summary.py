@@ -50,6 +50,8 @@ def spec_summary(spec: dict[str, Any], study: Study) -> list[tuple[str, str]]:
             lines.append((f"Output: {name}", ", ".join(cols) if cols else "joined, no columns picked"))
     else:
         lines.append(("Output", "demographics columns only"))
+    if spec.get("exclude"):
+        lines.append(("Left out", _listed(list(spec["exclude"]))))
     shape = spec.get("shape", "long")
     text = (
         "wide (one row per participant)"
@@ -66,7 +68,11 @@ EXPORT_FORMATS = (("csv", "CSV"), ("parquet", "Parquet"), ("zip", "ZIP"))
 
 
 def panel_context(run: Any, **extra: Any) -> dict[str, Any]:
-    """Context of the run panel: the run, its duration in seconds, the export formats."""
+    """Context of the run panel: the run, its duration in seconds, the export formats.
+
+    ``shown_rows`` (the row count as the caller may see it, ``protected_results.run_row_count_for_user``) is None
+    unless the caller passes it."""
+    extra.setdefault("shown_rows", None)
     duration = None
     if run is not None and run.started_at and run.finished_at:
         duration = round((run.finished_at - run.started_at).total_seconds(), 2)

@@ -6,21 +6,27 @@ Everything goes through the services and readers the API uses: ``query_run_cance
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from queries.builder import draft_replace_from_spec
 from queries.builder_schema import study_schema
-from queries.exports import run_export
+from queries.exports import export_response
+from queries.lineage_views import lineage_context
 from queries.models import QueryRun
-from queries.results import filtering_report, final_summary, result_page
+from queries.protected_results import (
+    run_export_for_user,
+    run_report_for_user,
+    run_row_count_for_user,
+    run_rows_for_user,
+    runs_rows_shown,
+)
 from queries.run_summary import panel_context, spec_summary
 from queries.selectors import run_get_for_user, run_list_for_user
 from queries.services import query_run_cancel
@@ -44,6 +50,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     """The caller's runs (stewards and owners: everyone's), newest first."""
     runs = run_list_for_user(user=request.user, tenant=tenant_of(request))
     page = Paginator(runs, RUNS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = runs_rows_shown(tenant=tenant_of(request), actor=request.user, runs=page.object_list)
     return render(request, "queries/run_list.html", {"page": page})
 
 
@@ -52,11 +59,19 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     """One run: its query in words, pinned dataset versions, status and timings, preview, exports, report."""
     run = _run(request, run_id)
-    return render(request, "queries/run_detail.html", _detail_context(run))
+    lineage = lineage_context(run, user=request.user, tenant=tenant_of(request), compare_raw=request.GET.get("compare"))
+    return render(request, "queries/run_detail.html", _detail_context(request, run, **lineage))
 
 
-def _detail_context(run: QueryRun, **extra: Any) -> dict[str, Any]:
-    return panel_context(run, summary=spec_summary(run.spec, run.study), pinned=run.pinned.all(), **extra)
+def _panel(request: HttpRequest, run: QueryRun, **extra: Any) -> dict[str, Any]:
+    """The run panel's context, with the row count as this caller may see it."""
+    shown = run_row_count_for_user(tenant=tenant_of(request), actor=request.user, run=run)
+    return panel_context(run, shown_rows=shown, **extra)
+
+
+def _detail_context(request: HttpRequest, run: QueryRun, **extra: Any) -> dict[str, Any]:
+    extra.setdefault("pinned", run.pinned.all())
+    return _panel(request, run, summary=spec_summary(run.spec, run.study), **extra)
 
 
 @require_POST
@@ -74,7 +89,9 @@ def run_edit(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_panel(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run's status panel (polled every second while the run is queued or running)."""
     run = _run(request, run_id)
-    return render(request, "queries/_run_panel.html", panel_context(run, in_builder=request.GET.get("builder") == "1"))
+    return render(
+        request, "queries/_run_panel.html", _panel(request, run, in_builder=request.GET.get("builder") == "1")
+    )
 
 
 @require_POST
@@ -90,7 +107,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     except ApiError as exc:
         error = exc
         run.refresh_from_db()
-    context = panel_context(run, cancel_error=error, in_builder=request.POST.get("builder") == "1")
+    context = _panel(request, run, cancel_error=error, in_builder=request.POST.get("builder") == "1")
     return render(request, "queries/_run_panel.html", context)
 
 
@@ -106,7 +123,16 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
     number = min(max(1, _int(request.GET.get("page"), 1)), pages)
     sort = request.GET.get("sort") or None
     order = "desc" if request.GET.get("order") == "desc" else "asc"
-    data = result_page(run, page=number, page_size=size, sort=sort, descending=order == "desc")
+    data = run_rows_for_user(
+        tenant=tenant_of(request),
+        actor=request.user,
+        run=run,
+        page=number,
+        page_size=size,
+        sort=sort,
+        descending=order == "desc",
+        request=request,
+    )
     context = {
         "run": run,
         "data": data,
@@ -127,10 +153,9 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_report(request: HttpRequest, run_id: int) -> HttpResponse:
     """The filtering report (counts step by step, on the run's pinned versions) and the final data summary."""
     run = _run(request, run_id)
-    keys = {run.study.id_column, run.study.session_column} - {""}
-    summary = final_summary(run, keys)
-    steps = filtering_report(run)
-    return render(request, "queries/_report.html", {"run": run, "steps": steps, "summary": summary})
+    report = run_report_for_user(tenant=tenant_of(request), actor=request.user, run=run)
+    context = {"run": run, "steps": report["steps"], "summary": report["summary"]}
+    return render(request, "queries/_report.html", context)
 
 
 @require_POST
@@ -140,20 +165,21 @@ def run_export_download(request: HttpRequest, run_id: int) -> HttpResponseBase:
     run = _run(request, run_id)
     fmt = request.POST.get("format", "csv")
     try:
-        export = run_export(
-            run=run, fmt=fmt, purpose=request.POST.get("purpose", ""), actor=request.user, request=request
+        export = run_export_for_user(
+            tenant=tenant_of(request),
+            actor=request.user,
+            run=run,
+            fmt=fmt,
+            purpose=request.POST.get("purpose", ""),
+            request=request,
         )
     except (Forbidden, NotFound):
         raise
     except ApiError as exc:
         if is_fragment(request):
             raise
-        context = _detail_context(run, export_error=exc, export_format=fmt, purpose=request.POST.get("purpose", ""))
+        context = _detail_context(
+            request, run, export_error=exc, export_format=fmt, purpose=request.POST.get("purpose", "")
+        )
         return render(request, "queries/run_detail.html", context, status=exc.status)
-    handle = open(export.path, "rb")  # noqa: SIM115 - FileResponse closes it
-    response = FileResponse(handle, as_attachment=True, filename=export.filename, content_type=export.content_type)
-    response["X-Content-SHA256"] = export.sha256
-    response._resource_closers.append(  # type: ignore[attr-defined]
-        lambda: shutil.rmtree(export.path.parent, ignore_errors=True)
-    )
-    return response
+    return export_response(export)

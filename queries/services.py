@@ -12,12 +12,14 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from access.enforcement import run_spec_for_user, shown_count, shown_count_audit, spec_access_require
+from access.levels import Level
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.engines.base import EngineError, EngineTimeout
-from queries.execution import engine_create, query_prepare
+from queries.execution import engine_create, query_count_key, query_prepare
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
 from tenants.access import role_require
 from tenants.models import Tenant
@@ -39,12 +41,14 @@ def query_count(
     *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
 ) -> dict[str, Any]:
     """Distinct participants and distinct merge keys matching the spec (cached by spec + versions)."""
-    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="count participants")
-    prepared = query_prepare(study, payload)
-    key = f"count:{prepared.cache_key}"
+    decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
+    # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
+    count_key = query_count_key(study, payload)
+    key = f"count:{count_key.cache_key}"
     result = cache.get(key)
     cached = result is not None
     if result is None:
+        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions())
         timeout = float(config_get("count_timeout_seconds", tenant))
         engine = engine_create(study, timeout_s=timeout)
         try:
@@ -57,14 +61,15 @@ def query_count(
             engine.close()
         result = {"participants": counted.participants, "rows": counted.rows}
         cache.set(key, result, COUNT_CACHE_SECONDS)
+    shown = shown_count(decision, result, tenant=tenant, study=study, seed=count_key.cache_key)
     audit_event_record(
         action="query.count",
         actor=actor,
         request=request,
         target=study,
-        details={"spec_hash": prepared.spec_hash, "cached": cached, "suppressed": False, **result},
+        details={"spec_hash": count_key.spec_hash, "cached": cached, **shown_count_audit(decision, shown)},
     )
-    return dict(result)
+    return shown
 
 
 def _enqueue(run_id: int) -> None:
@@ -90,7 +95,7 @@ def query_run_create(
     ``reuse=False`` (and every rerun) always executes again; ``enqueue=False`` leaves the queued run to the caller.
     """
     reuse = reuse and rerun_of is None
-    role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="run queries")
+    payload, _ = run_spec_for_user(actor=actor, tenant=tenant, study=study, spec=payload)  # hides identifying cols
     prepared = query_prepare(study, payload, versions=versions)
     if reuse:
         mine = (
@@ -141,6 +146,7 @@ def query_run_create(
             details={
                 "study": study.slug,
                 "spec_hash": prepared.spec_hash,
+                "spec": run.spec,
                 "versions": {name: [v.number, v.sha256] for name, v in prepared.versions.items()},
                 "reused_from": shared.pk if shared else None,
                 "rerun_of": rerun_of.pk if rerun_of else None,
@@ -212,6 +218,7 @@ def saved_query_save(
 ) -> SavedQuery:
     """Create or update a saved query (the spec is validated against the study first)."""
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="save queries")
+    spec_access_require(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.QUERY)
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("Give the saved query a name of 1-200 characters.", code="invalid_name")

@@ -78,6 +78,7 @@ class QuerySpec(BaseModel):
     columns: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
     shape: Shape = "long"
     consolidate_baseline: StrictBool = False
+    exclude: list[StrictStr] = Field(default_factory=list)  # demographics columns left out of the output
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class ValidatedSpec:
     joined: tuple[str, ...]  # every non-demographics dataset named in columns or filters (columns order first)
     shape: Shape
     consolidate_baseline: bool
+    excluded: tuple[str, ...] = ()  # demographics (non-key) columns left out of the output
 
     @property
     def filter_datasets(self) -> tuple[str, ...]:
@@ -313,6 +315,15 @@ def spec_validate(
         if ds.name != catalog.demographics:  # demographics columns are always output
             picks.append((ds.name, tuple(dict.fromkeys(cols))))
 
+    excluded: list[str] = []
+    for c in spec.exclude:
+        where = {"dataset": catalog.demo.name, "column": show(c)}
+        if not catalog.demo.has(c):
+            raise SpecError("unknown_column", f"Dataset {catalog.demo.name!r} has no column {show(c)!r}.", where)
+        if catalog.is_key_column(catalog.demo.name, c):
+            raise SpecError("key_column", f"{c!r} is a key column; key columns are always output.", where)
+        excluded.append(c)
+
     joined = [name for name, _ in picks]
     joined += [f.dataset for f in filters if f.dataset != catalog.demographics and f.dataset not in joined]
     return ValidatedSpec(
@@ -326,6 +337,7 @@ def spec_validate(
         joined=tuple(dict.fromkeys(joined)),
         shape=spec.shape,
         consolidate_baseline=spec.consolidate_baseline,
+        excluded=tuple(dict.fromkeys(excluded)),
     )
 
 
@@ -350,6 +362,7 @@ def spec_canonical(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> dict[st
     Order-insensitive: values inside in/not_in, sites, sessions, participants. Order-sensitive: filters (the
     filtering report follows them), datasets and columns in ``columns`` (the output column order), between bounds.
     ``consolidate_baseline`` only counts for wide output; integral floats equal integers (``1.0`` == ``1``).
+    ``exclude`` is a set and only appears when not empty (so specs without it keep their hashes).
     """
     spec = spec_parse(spec)
     filters = []
@@ -362,7 +375,7 @@ def spec_canonical(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> dict[st
         else:
             value = _canon_scalar(f.value)
         filters.append({"dataset": f.dataset, "column": f.column, "op": f.op, "value": value})
-    return {
+    canonical: dict[str, Any] = {
         "v": _HASH_VERSION,
         "filters": filters,
         "sites": _canon_set(spec.sites),
@@ -372,6 +385,9 @@ def spec_canonical(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> dict[st
         "shape": spec.shape,
         "consolidate_baseline": bool(spec.consolidate_baseline and spec.shape == "wide"),
     }
+    if spec.exclude:
+        canonical["exclude"] = _canon_set(spec.exclude)
+    return canonical
 
 
 def spec_hash(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> str:

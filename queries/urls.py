@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from queries import param_views, run_views, views
+from queries import lineage_views, param_views, run_views, views
 
 urlpatterns = [
     path("", views.queries_home, name="queries_home"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("runs/<int:run_id>/report/", run_views.run_report, name="query_run_report"),
     path("runs/<int:run_id>/export/", run_views.run_export_download, name="query_run_export"),
     path("runs/<int:run_id>/edit/", run_views.run_edit, name="query_run_edit"),
+    path("runs/<int:run_id>/rerun/", lineage_views.run_rerun_view, name="query_run_rerun"),
+    path("runs/<int:run_id>/rerun-latest/", lineage_views.run_rerun_latest_view, name="query_run_rerun_latest"),
+    path("runs/<int:run_id>/compare/<int:other_id>/", lineage_views.run_compare_view, name="query_run_compare"),
     path("saved/<int:saved_id>/load/", views.saved_load, name="query_saved_load"),
     path("saved/<int:saved_id>/delete/", views.saved_delete, name="query_saved_delete"),
     path("<slug:slug>/", views.builder, name="query_builder"),

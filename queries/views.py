@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from access.levels import Level, level_at_least
+from access.suppression import suppression_threshold
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user, study_list_for_user
@@ -32,9 +34,11 @@ from queries.builder import (
     state_apply_action,
     state_to_spec,
 )
+from queries.builder_access import BuilderAccess, study_schema_for_user
 from queries.builder_context import builder_context, filter_rows, saved_context
 from queries.builder_schema import StudySchema, distinct_values, study_schema
 from queries.models import QueryRun
+from queries.protected_results import runs_rows_shown
 from queries.run_summary import panel_context
 from queries.selectors import run_list_for_user, saved_query_get_for_user, saved_query_list_for_user
 from queries.services import query_count, query_run_create, saved_query_delete, saved_query_save
@@ -86,6 +90,11 @@ def study_for_builder(request: HttpRequest, slug: str) -> Study:
     return study
 
 
+def schema_for(request: HttpRequest, study: Study) -> tuple[StudySchema, BuilderAccess]:
+    """The builder's schema as the caller may use it (datasets and columns by access level) and their access."""
+    return study_schema_for_user(user=request.user, tenant=tenant_of(request), study=study)
+
+
 def _seq(request: HttpRequest) -> int | None:
     raw = request.POST.get("_seq", "")
     return int(raw) if raw.isdigit() and len(raw) < 18 else None
@@ -109,7 +118,8 @@ def queries_home(request: HttpRequest) -> HttpResponse:
     """The Queries entry: every study with a link to its builder, and the caller's latest runs."""
     require_analyst(request)
     studies = list(study_list_for_user(user=request.user, tenant=tenant_of(request)))
-    runs = run_list_for_user(user=request.user, tenant=tenant_of(request)).filter(created_by_id=request.user.pk)[:8]
+    latest = run_list_for_user(user=request.user, tenant=tenant_of(request)).filter(created_by_id=request.user.pk)[:8]
+    runs = runs_rows_shown(tenant=tenant_of(request), actor=request.user, runs=latest)
     return render(request, "queries/home.html", {"studies": studies, "runs": runs})
 
 
@@ -121,11 +131,13 @@ def queries_home(request: HttpRequest) -> HttpResponse:
 def builder(request: HttpRequest, slug: str) -> HttpResponse:
     """The query builder of a study, restored from the user's draft."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, access = schema_for(request, study)
     if not schema.ready:
-        return render(request, "queries/builder_empty.html", {"study": study})
+        if access.can_count or not study_schema(study).ready:
+            return render(request, "queries/builder_empty.html", {"study": study})
+        return render(request, "queries/builder_locked.html", {"study": study, "access": access}, status=403)
     state = draft_state(study, request.user, schema)
-    return render(request, "queries/builder.html", builder_context(request, schema, state))
+    return render(request, "queries/builder.html", builder_context(request, schema, state, access=access))
 
 
 def _rows_outdated(data: Any, state: BuilderState, schema: StudySchema) -> bool:
@@ -174,7 +186,7 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
     """A change in the builder: store the posted state; answer the live count, or the re-rendered filter rows
     after a structural action (which then asks the form to post again for the count)."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, access = schema_for(request, study)
     state = form_to_state(request.POST, schema)
     action = request.POST.get("_action", "")
     row_raw = request.POST.get("_row", "")
@@ -186,13 +198,14 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
         context = {
             "schema": schema,
             "study": study,
+            "access": access,
             "rows": filter_rows(schema, state),
             "focus_new": action == "add_filter",
         }
         response = render(request, "queries/_filters.html", context)
         return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
     if action == "clear_age":
-        response = render(request, "queries/_age.html", builder_context(request, schema, state))
+        response = render(request, "queries/_age.html", builder_context(request, schema, state, access=access))
         return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
     return _count_response(request, study, schema, state, redraw_rows=_rows_outdated(request.POST, state, schema))
 
@@ -202,7 +215,7 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
 def builder_count(request: HttpRequest, slug: str) -> HttpResponse:
     """The live count of the stored draft (the page loads it once; later counts come with each change)."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, _ = schema_for(request, study)
     return _count_response(request, study, schema, draft_state(study, request.user, schema))
 
 
@@ -211,7 +224,7 @@ def builder_count(request: HttpRequest, slug: str) -> HttpResponse:
 def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
     """Distinct values of a column matching a search (for categorical filters on columns with many values)."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, access = schema_for(request, study)
     row = request.GET.get("row", "0")
     row = row if row.isdigit() else "0"
     dataset = request.GET.get(f"f-{row}-dataset", "")
@@ -221,7 +234,13 @@ def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
     if choice is None or choice.column(column) is None:
         raise NotFound("No such column.")
     chosen = set(request.GET.getlist(f"f-{row}-values"))
-    found = distinct_values(choice.version, column, search=search) if search else []
+    exact = level_at_least(access.level(dataset), Level.QUERY)
+    floor = 1 if exact else suppression_threshold(tenant=tenant_of(request), study=study)
+    found = (
+        distinct_values(choice.version, column, search=search, min_people=floor, id_column=study.id_column)
+        if search
+        else []
+    )
     options = [(v, None) for v in found if v not in chosen]
     return render(
         request,
@@ -235,7 +254,7 @@ def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
 def builder_reset(request: HttpRequest, slug: str) -> HttpResponse:
     """Start over: an empty draft."""
     study = study_for_builder(request, slug)
-    draft_store(study, request.user, BuilderState(), study_schema(study))
+    draft_store(study, request.user, BuilderState(), schema_for(request, study)[0])
     messages.info(request, "The builder was cleared.")
     return redirect("query_builder", slug=study.slug)
 
@@ -248,7 +267,7 @@ def builder_reset(request: HttpRequest, slug: str) -> HttpResponse:
 def builder_run(request: HttpRequest, slug: str) -> HttpResponse:
     """Run the builder's query (the posted state): the run panel, which then polls the run."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, _ = schema_for(request, study)
     state = _posted_state(request, study, schema)
     try:
         run = query_run_create(
@@ -258,12 +277,14 @@ def builder_run(request: HttpRequest, slug: str) -> HttpResponse:
             payload=state_to_spec(state, schema),
             request=request,
         )
-    except Forbidden:
-        raise
+    except Forbidden as exc:
+        if exc.code not in {"access_level_insufficient", "identifying_column"}:
+            raise
+        return render(request, "queries/_run_panel.html", panel_context(None, run_error=exc), status=exc.status)
     except ApiError as exc:
         return render(request, "queries/_run_panel.html", panel_context(None, run_error=exc), status=exc.status)
     run = QueryRun.objects.select_related("study").get(pk=run.pk)
-    return render(request, "queries/_run_panel.html", panel_context(run, in_builder=True))
+    return render(request, "queries/_run_panel.html", panel_context(run, in_builder=True, shown_rows=run.row_count))
 
 
 # --- Saved queries -----------------------------------------------------------------------------------------------
@@ -279,7 +300,7 @@ def _saved_response(request: HttpRequest, study: Study, status: int = 200, **ext
 def saved_create(request: HttpRequest, slug: str) -> HttpResponse:
     """Save the builder's state under a name (an own saved query of the same name is updated)."""
     study = study_for_builder(request, slug)
-    schema = study_schema(study)
+    schema, _ = schema_for(request, study)
     state = _posted_state(request, study, schema)
     name = request.POST.get("name", "").strip()
     shared = request.POST.get("shared") in ("on", "true", "1")

@@ -9,10 +9,26 @@ from tenants.models import Membership, Tenant
 from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get
 
+_REMEMBERED = "_bdt_membership"
+
+
+def membership_remember(user: Any, membership: Membership) -> None:
+    """Keep the membership that authentication looked up on the request's user object, so the role checks of the
+    same request reuse it instead of querying again (user objects are loaded per request)."""
+    setattr(user, _REMEMBERED, membership)
+
+
+def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:
+    """The user's membership in ``tenant``: the one remembered for this request, else looked up."""
+    remembered = getattr(user, _REMEMBERED, None)
+    if remembered is not None and remembered.tenant_id == tenant.pk and remembered.user_id == user.pk:
+        return remembered  # type: ignore[no-any-return]
+    return membership_get(user=user, tenant=tenant)
+
 
 def role_require(*, user: Any, tenant: Tenant, minimum: str, action: str = "do this") -> Membership:
     """The caller's membership if their role is at least ``minimum``; 404 for non-members, 403 for low roles."""
-    membership = membership_get(user=user, tenant=tenant)
+    membership = membership_for(user=user, tenant=tenant)
     if membership is None:
         raise NotFound()
     if not role_at_least(membership.role, minimum):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from tenants.models import ApiToken, Domain, Membership, Tenant, User
@@ -50,3 +52,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["tenant"]
     search_fields = ["name", "prefix", "user__email"]
     readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+
+
+def _superusers_only(request: HttpRequest) -> bool:
+    """The admin (public host and workspace hosts) is for platform superusers only, not merely staff."""
+    user = request.user
+    return bool(user.is_active and user.is_superuser)
+
+
+# Sign-in goes through allauth (rate limits, MFA) instead of the admin's own unprotected login form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+admin.site.has_permission = _superusers_only  # type: ignore[method-assign]

@@ -1,9 +1,9 @@
-"""API: the caller (``/me``) and their personal access tokens."""
+"""API: the caller (``/me``), their personal access tokens, and the workspace's members and invitations."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -12,8 +12,14 @@ from ninja.pagination import paginate
 from bdt_project.api_auth import principal
 from bdt_project.errors import NotFound
 from bdt_project.pagination import PagePagination
-from tenants.models import ApiToken
-from tenants.selectors import api_token_get_for_user, api_token_list_for_user
+from tenants.members import invitation_revoke, member_invite, member_remove, member_role_change
+from tenants.models import ApiToken, Invitation, Membership
+from tenants.selectors import (
+    api_token_get_for_user,
+    api_token_list_for_user,
+    invitation_list_for_user,
+    member_list_for_user,
+)
 from tenants.tokens import api_token_create, api_token_revoke
 
 router = Router(tags=["platform"])
@@ -107,3 +113,124 @@ def token_revoke(request: HttpRequest, token_id: int) -> dict[str, Any]:
     if token is None:
         raise NotFound("No such token.")
     return _token_out(api_token_revoke(token=token, actor=caller.user, request=request))
+
+
+RoleName = Literal["owner", "steward", "analyst", "viewer"]
+
+
+class MemberOut(Schema):
+    email: str
+    full_name: str
+    role: str
+    joined_at: datetime
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    status: str
+    invited_by: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class MemberInviteIn(Schema):
+    email: str = Field(min_length=3, max_length=254)
+    role: RoleName = "analyst"
+
+
+class MemberInvitedOut(Schema):
+    email: str
+    role: str
+    status: str = Field(description="member: an existing user was added now; invited: an accept link was e-mailed.")
+    member: MemberOut | None
+    invitation: InvitationOut | None
+
+
+class MemberRoleIn(Schema):
+    role: RoleName
+
+
+def _member_out(membership: Membership) -> dict[str, Any]:
+    return {
+        "email": membership.user.email,
+        "full_name": membership.user.full_name,
+        "role": membership.role,
+        "joined_at": membership.created_at,
+    }
+
+
+def _invitation_out(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.pk,
+        "email": invitation.email,
+        "role": invitation.role,
+        "status": invitation.status,
+        "invited_by": invitation.invited_by.email if invitation.invited_by else None,
+        "created_at": invitation.created_at,
+        "expires_at": invitation.expires_at,
+    }
+
+
+@router.get("/members", response=list[MemberOut], tags=["governance"])
+@paginate(PagePagination)
+def member_list(request: HttpRequest) -> Any:
+    """The workspace's members and their roles (steward or owner)."""
+    caller = principal(request)
+    return [_member_out(m) for m in member_list_for_user(user=caller.user, tenant=caller.tenant)]
+
+
+@router.post("/members", response={201: MemberInvitedOut}, tags=["governance"])
+def member_invite_endpoint(request: HttpRequest, payload: MemberInviteIn) -> Status[dict[str, Any]]:
+    """Invite someone by e-mail with a role: an existing user is added now, anyone else gets an accept link."""
+    caller = principal(request)
+    result = member_invite(
+        tenant=caller.tenant, actor=caller.user, email=payload.email, role=payload.role, request=request
+    )
+    return Status(
+        201,
+        {
+            "email": result.email,
+            "role": result.role,
+            "status": result.status,
+            "member": _member_out(result.membership) if result.membership else None,
+            "invitation": _invitation_out(result.invitation) if result.invitation else None,
+        },
+    )
+
+
+@router.patch("/members/{email}", response=MemberOut, tags=["governance"])
+def member_update(request: HttpRequest, email: str, payload: MemberRoleIn) -> dict[str, Any]:
+    """Change a member's role (steward or owner; only owners make or unmake owners; never the last owner)."""
+    caller = principal(request)
+    membership = member_role_change(
+        tenant=caller.tenant, actor=caller.user, email=email, role=payload.role, request=request
+    )
+    return _member_out(membership)
+
+
+@router.delete("/members/{email}", response={204: None}, tags=["governance"])
+def member_delete(request: HttpRequest, email: str) -> Status[None]:
+    """Remove a member: their tokens stop working and their session loses access at once."""
+    caller = principal(request)
+    member_remove(tenant=caller.tenant, actor=caller.user, email=email, request=request)
+    return Status(204, None)
+
+
+@router.get("/invitations", response=list[InvitationOut], tags=["governance"])
+@paginate(PagePagination)
+def invitation_list(request: HttpRequest) -> Any:
+    """Pending invitations of the workspace (steward or owner)."""
+    caller = principal(request)
+    return [_invitation_out(i) for i in invitation_list_for_user(user=caller.user, tenant=caller.tenant)]
+
+
+@router.delete("/invitations/{invitation_id}", response=InvitationOut, tags=["governance"])
+def invitation_delete(request: HttpRequest, invitation_id: int) -> dict[str, Any]:
+    """Withdraw a pending invitation; its link stops working."""
+    caller = principal(request)
+    invitation = invitation_revoke(
+        tenant=caller.tenant, actor=caller.user, invitation_id=invitation_id, request=request
+    )
+    return _invitation_out(invitation)

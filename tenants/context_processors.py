@@ -10,6 +10,12 @@ from bdt_project.config import config_get
 from tenants.selectors import membership_list_for_user
 
 
+def _invited(request: HttpRequest) -> bool:
+    from tenants.members import invitation_in_session
+
+    return invitation_in_session(request) is not None
+
+
 def tenant_context(request: HttpRequest) -> dict[str, Any]:
     """Expose ``current_tenant``, ``membership`` and ``switchable_tenants`` to templates (lazily)."""
     tenant = getattr(request, "tenant", None)
@@ -35,7 +41,7 @@ def tenant_context(request: HttpRequest) -> dict[str, Any]:
         return items
 
     return {
-        "signup_open": lambda: bool(config_get("self_signup_allowed")),
+        "signup_open": lambda: bool(config_get("self_signup_allowed")) or _invited(request),
         "current_tenant": tenant if tenant is not None and tenant.schema_name != "public" else None,
         "membership": getattr(request, "membership", None),
         "switchable_tenants": switchable,

@@ -10,11 +10,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from bdt_project.config import config_get
+from tenants.access import membership_remember
 from tenants.mfa import user_has_totp
 from tenants.selectors import membership_get
 
 # Paths that work without membership: sign-in pages, static files, and the API (which authenticates itself).
-OPEN_PREFIXES = ("/accounts/", "/static/", "/api/", "/favicon.ico")
+# Invitation links are opened by people who are not members yet (the view itself requires sign-in to accept);
+# the admin checks staff status itself (platform superusers manage a workspace's governance records there).
+OPEN_PREFIXES = ("/accounts/", "/static/", "/api/", "/favicon.ico", "/invitations/", "/admin/")
 
 
 def _is_tenant_request(request: HttpRequest) -> bool:
@@ -35,6 +38,8 @@ class MembershipMiddleware:
         user = request.user
         if user.is_authenticated:
             request.membership = membership_get(user=user, tenant=request.tenant)  # type: ignore[attr-defined,arg-type]
+            if request.membership is not None:  # type: ignore[attr-defined]
+                membership_remember(user, request.membership)  # type: ignore[attr-defined]
         if request.path.startswith(OPEN_PREFIXES):
             return self.get_response(request)
         if not user.is_authenticated:

@@ -19,6 +19,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models.signals import pre_save
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from guardian.utils import get_group_obj_perms_model, get_user_obj_perms_model
 
 GENERIC_MODELS = ("guardian.UserObjectPermission", "guardian.GroupObjectPermission")
@@ -39,14 +40,39 @@ def guarded_models() -> list[type[models.Model]]:
     ]
 
 
+def _has_direct_model(model: type[models.Model], base: type[models.Model]) -> bool:
+    """Guardian's own lookup (reverse one-to-many relations whose model subclasses ``base`` and whose
+    ``content_object`` points at ``model``), done without the database so it also works before migrations."""
+    for relation in model._meta.get_fields():
+        related = getattr(relation, "related_model", None)
+        if not ((relation.one_to_many or relation.one_to_one) and relation.auto_created and related):
+            continue
+        if not issubclass(related, base) or related._meta.abstract or not getattr(related, "enabled", True):
+            continue
+        if related._meta.label in GENERIC_MODELS:
+            continue
+        target = related._meta.get_field("content_object").remote_field.model  # type: ignore[union-attr]
+        if target is model or target is model._meta.concrete_model:
+            return True
+    return False
+
+
 def direct_fk_problems(model: type[models.Model]) -> list[str]:
     """Why ``model`` would fall back to guardian's generic tables (empty when it is safe)."""
     problems = []
-    if get_user_obj_perms_model(model)._meta.label in GENERIC_MODELS:  # type: ignore[arg-type]
+    if not _has_direct_model(model, UserObjectPermissionBase):
         problems.append(f"{model._meta.label} has no direct-FK user object-permission model")
-    if get_group_obj_perms_model(model)._meta.label in GENERIC_MODELS:  # type: ignore[arg-type]
+    if not _has_direct_model(model, GroupObjectPermissionBase):
         problems.append(f"{model._meta.label} has no direct-FK group object-permission model")
     return problems
+
+
+def direct_fk_models_resolved(model: type[models.Model]) -> bool:
+    """True when guardian itself (needs the database) resolves ``model`` to direct-FK models."""
+    return (
+        get_user_obj_perms_model(model)._meta.label not in GENERIC_MODELS  # type: ignore[arg-type]
+        and get_group_obj_perms_model(model)._meta.label not in GENERIC_MODELS  # type: ignore[arg-type]
+    )
 
 
 @checks.register(checks.Tags.security)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.models import ApiToken, Invitation, Membership, Tenant, User
 
 
 def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
@@ -33,3 +33,36 @@ def api_token_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[ApiToken]
 def api_token_get_for_user(*, user: User, tenant: Tenant, token_id: int) -> ApiToken | None:
     """One of the user's own tokens for ``tenant`` (None for anyone else's)."""
     return ApiToken.objects.filter(user=user, tenant=tenant, pk=token_id).select_related("user", "tenant").first()
+
+
+def membership_get_by_email(*, tenant: Tenant, email: str) -> Membership | None:
+    """The membership in ``tenant`` of the user with ``email`` (case-insensitive), with its user; None for unknown
+    addresses and for people who are not members of ``tenant`` (callers answer both with the same 404)."""
+    address = (email or "").strip()
+    if not address:
+        return None
+    return (
+        Membership.objects.select_related("user")
+        .filter(tenant=tenant, user__email__iexact=address)
+        .order_by("pk")
+        .first()
+    )
+
+
+def member_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
+    """The tenant's members (steward or owner only), by e-mail."""
+    from tenants.access import role_require
+    from tenants.roles import Role
+
+    role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list members")
+    return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+
+
+def invitation_list_for_user(*, user: User, tenant: Tenant, pending_only: bool = True) -> list[Invitation]:
+    """The tenant's invitations (steward or owner only), newest first; pending ones unless ``pending_only=False``."""
+    from tenants.access import role_require
+    from tenants.roles import Role
+
+    role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list invitations")
+    invitations = list(Invitation.objects.filter(tenant=tenant).select_related("invited_by").order_by("-created_at"))
+    return [i for i in invitations if i.status == "pending"] if pending_only else invitations

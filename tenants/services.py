@@ -179,7 +179,9 @@ def membership_set(
 
 
 def _owner_count(tenant: Tenant) -> int:
-    return Membership.objects.filter(tenant=tenant, role=Role.OWNER).count()
+    """How many owners ``tenant`` has, locking their rows (call inside the transaction that may remove one): two
+    owners demoting or removing each other at the same time are serialized, so the tenant never ends up ownerless."""
+    return len(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).values_list("pk"))
 
 
 def membership_remove(

@@ -28,3 +28,49 @@ def _audit_login_failed(
 ) -> None:
     attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
     audit_event_record(action="auth.login_failed", request=request, details={"email": attempted})
+
+
+# --- Two-factor authentication and passwords (allauth signals; the audit service writes) ----------------------
+
+
+def _audit_authenticator(action: str) -> Any:
+    def receiver_(
+        sender: Any, request: HttpRequest | None, user: Any, authenticator: Any = None, **kwargs: Any
+    ) -> None:
+        kind = str(getattr(authenticator, "type", "") or "")
+        # Recovery codes come with a first authenticator: their own action keeps "one event per action" readable.
+        named = action.replace("auth.mfa_", "auth.mfa_recovery_codes_") if kind == "recovery_codes" else action
+        audit_event_record(action=named, actor=user, request=request, target=user, details={"type": kind})
+
+    receiver_.__name__ = f"_audit_{action.replace('.', '_')}"
+    return receiver_
+
+
+def _audit_password(action: str) -> Any:
+    def receiver_(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+        audit_event_record(action=action, actor=user, request=request, target=user)
+
+    receiver_.__name__ = f"_audit_{action.replace('.', '_')}"
+    return receiver_
+
+
+def _connect_allauth() -> None:
+    from allauth.account import signals as account_signals
+    from allauth.mfa import signals as mfa_signals
+
+    for signal, action in (
+        (mfa_signals.authenticator_added, "auth.mfa_added"),
+        (mfa_signals.authenticator_removed, "auth.mfa_removed"),
+        (mfa_signals.authenticator_reset, "auth.mfa_reset"),
+        (mfa_signals.authentication_failed, "auth.mfa_failed"),
+    ):
+        signal.connect(_audit_authenticator(action), weak=False, dispatch_uid=action)
+    for signal, action in (
+        (account_signals.password_changed, "auth.password_changed"),
+        (account_signals.password_set, "auth.password_set"),
+        (account_signals.password_reset, "auth.password_reset"),
+    ):
+        signal.connect(_audit_password(action), weak=False, dispatch_uid=action)
+
+
+_connect_allauth()

@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import InvalidInput, NotFound
+from tenants.access import membership_remember
 from tenants.models import ApiToken, Membership, Tenant, User
 
 TOKEN_PREFIX = "bdt"  # noqa: S105 - public token prefix
@@ -95,7 +96,9 @@ def api_token_revoke_all(*, user: User, tenant: Tenant) -> int:
 
 
 def api_token_authenticate(raw: str, tenant: Tenant) -> ApiToken | None:
-    """Return the active token for ``raw`` if it belongs to ``tenant`` and its user is still an active member."""
+    """Return the active token for ``raw`` if it belongs to ``tenant`` and its user is still an active member.
+
+    The membership found is remembered on ``token.user`` for the rest of the request (``membership_for``)."""
     parts = raw.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
@@ -105,8 +108,10 @@ def api_token_authenticate(raw: str, tenant: Tenant) -> ApiToken | None:
         return None
     if token.tenant_id != tenant.pk or not token.is_active or not token.user.is_active:
         return None
-    if not Membership.objects.filter(user_id=token.user_id, tenant_id=tenant.pk).exists():
+    membership = Membership.objects.filter(user_id=token.user_id, tenant_id=tenant.pk).first()
+    if membership is None:
         return None
+    membership_remember(token.user, membership)
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

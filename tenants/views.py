@@ -1,14 +1,16 @@
-"""Pages: the workspace home, the user's settings (tokens, security), and the public landing page."""
+"""Pages: the workspace home, the user's settings (tokens, security), invitations, and the public landing page."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError
+from tenants.members import SESSION_INVITATION_KEY, invitation_accept, invitation_pending_get
 from tenants.mfa import user_has_totp
 from tenants.models import Membership
 from tenants.selectors import api_token_get_for_user, api_token_list_for_user, membership_list_for_user
@@ -82,3 +84,29 @@ def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     if token is not None:
         api_token_revoke(token=token, actor=request.user, request=request)  # type: ignore[arg-type]
     return render(request, "tenants/_tokens.html", _settings_context(request), status=200 if token else 404)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, secret: str) -> HttpResponse:
+    """An invitation's accept link: sign in (or create an account) with the invited address, then accept."""
+    tenant = request.tenant  # type: ignore[attr-defined]
+    invitation = invitation_pending_get(tenant=tenant, secret=secret)
+    if invitation is None:
+        return render(request, "tenants/invitation.html", {"invalid": True}, status=404)
+    request.session[SESSION_INVITATION_KEY] = secret
+    context: dict[str, object] = {"invitation": invitation, "next": request.path}
+    if request.user.is_authenticated and request.method == "POST":
+        try:
+            invitation_accept(tenant=tenant, secret=secret, user=request.user, request=request)  # type: ignore[arg-type]
+        except ApiError as exc:
+            context["error"] = exc.message
+            return render(request, "tenants/invitation.html", context, status=exc.status)
+        request.session.pop(SESSION_INVITATION_KEY, None)
+        messages.success(request, f"Welcome to {tenant.name}.")
+        return redirect("home")
+    if request.user.is_authenticated and request.user.email.lower() != invitation.email.lower():  # type: ignore[union-attr]
+        context["error"] = (
+            f"This invitation was sent to {invitation.email}; you are signed in as {request.user.email}. "  # type: ignore[union-attr]
+            "Sign out and sign in with the invited address."
+        )
+    return render(request, "tenants/invitation.html", context)

@@ -88,6 +88,21 @@ def make_member(db: None) -> Callable[..., User]:
 
 
 @pytest.fixture
+def page_client(make_member: Callable[..., User]) -> Callable[..., Client]:
+    """``page_client(tenant, role, host=None)`` -> a test client signed in (session) as a new member of ``tenant``
+    with ``role``, sending its requests to ``host`` (default: the tenant's own host). ``client.user`` is the member."""
+
+    def _make(tenant: Tenant, role: str = Role.ANALYST, host: str | None = None) -> Client:
+        user = make_member(tenant, role)
+        client = Client(HTTP_HOST=host or tenant.primary_domain_name() or "")
+        assert client.login(email=user.email, password=PASSWORD)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return _make
+
+
+@pytest.fixture
 def make_token(db: None) -> Callable[..., str]:
     """Create a personal access token for a member; returns the plaintext."""
 

@@ -73,6 +73,9 @@ PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_DOMAIN = os.environ.get("BDT_PUBLIC_DOMAIN", "platform.localhost")
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
+# Set search_path once per connection and schema switch, not on every cursor (the connection resets it after a
+# rollback); docs/performance.md §3 counted 10 SET statements per cached count request without it.
+TENANT_LIMIT_SET_CALLS = True
 ROOT_URLCONF = "bdt_project.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "bdt_project.urls_public"
 
@@ -109,6 +112,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.tenant_context",
+                "approvals.context_processors.notifications_context",
             ],
         },
     },
@@ -155,7 +159,13 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "ingest-reaper": {"task": "datasets.tasks.ingest_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
+    "setup-upload-purge": {
+        "task": "datasets.tasks.setup_uploads_purge_all",
+        "schedule": 3600.0,
+        "options": {"queue": "default"},
+    },
     "query-reaper": {"task": "queries.tasks.query_runs_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
+    "grant-expiry": {"task": "access.tasks.grants_expire_all", "schedule": 60.0, "options": {"queue": "default"}},
 }
 
 # --- Authentication --------------------------------------------------------------------------------------------
@@ -205,6 +215,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "BDT Platform <
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", STATE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "analysis.staticfiles.PlotlyFinder",  # vendor/plotly/plotly.min.js from the installed plotly package
+]
 MEDIA_ROOT = Path(os.environ.get("BDT_MEDIA_ROOT", STATE_DIR / "media"))
 MEDIA_URL = "/media/"
 BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR", STATE_DIR / "cache"))

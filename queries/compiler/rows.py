@@ -60,7 +60,7 @@ def output_columns(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> tu
         stype = demo.type_of(keys.session_column)
         cols.append(OutputColumn(keys.session_column, demo.name, keys.session_column, stype, "session"))
     for c in demo.columns:
-        if not catalog.is_key_column(demo.name, c.name):
+        if not catalog.is_key_column(demo.name, c.name) and c.name not in v.excluded:
             cols.append(OutputColumn(c.name, demo.name, c.name, c.type, "value"))
     fixed = {c.name.casefold() for c in cols}
     owners: dict[str, set[str]] = {}

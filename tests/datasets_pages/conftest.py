@@ -15,7 +15,6 @@ from django_tenants.utils import tenant_context
 from datasets.models import DatasetKind, IngestJob, Study
 from datasets.services import ingest_file_sync, study_create
 from tenants.models import Tenant
-from tests.conftest import PASSWORD
 
 DEMOGRAPHICS = (
     "participant_id,session,age,sex,site,handedness\n"
@@ -69,15 +68,11 @@ def host(tenant_a: Tenant) -> str:
 
 
 @pytest.fixture
-def browser(tenant_a: Tenant, make_member: Callable[..., Any], host: str) -> Callable[..., Client]:
-    """``browser(role)`` -> a test client signed in as a new member of lab A with ``role``."""
+def browser(tenant_a: Tenant, page_client: Callable[..., Client], host: str) -> Callable[..., Client]:
+    """``browser(role)`` -> a test client on lab A's host, signed in as a new member of lab A (or ``tenant``)."""
 
     def _make(role: str = "steward", tenant: Tenant | None = None) -> Client:
-        user = make_member(tenant or tenant_a, role)
-        client = Client(HTTP_HOST=host)
-        assert client.login(email=user.email, password=PASSWORD)
-        client.user = user  # type: ignore[attr-defined]
-        return client
+        return page_client(tenant or tenant_a, role, host=host)
 
     return _make
 

@@ -4,7 +4,6 @@ browsers per role, and running queued runs in-process."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -15,7 +14,6 @@ from django_tenants.utils import tenant_context
 from datasets.models import Study
 from queries.builder_schema import StudySchema, study_schema
 from tenants.models import Tenant
-from tests.conftest import PASSWORD
 from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
 from tests.queries.conftest import execute, study  # noqa: F401
 
@@ -31,15 +29,11 @@ def host(tenant_a: Tenant) -> str:
 
 
 @pytest.fixture
-def browser(tenant_a: Tenant, make_member: Callable[..., Any], host: str) -> Callable[..., Client]:
-    """``browser(role)`` -> a test client signed in as a new member of lab A (or ``tenant``) with ``role``."""
+def browser(tenant_a: Tenant, page_client: Callable[..., Client], host: str) -> Callable[..., Client]:
+    """``browser(role)`` -> a test client on lab A's host, signed in as a new member of lab A (or ``tenant``)."""
 
     def _make(role: str = "analyst", tenant: Tenant | None = None) -> Client:
-        user = make_member(tenant or tenant_a, role)
-        client = Client(HTTP_HOST=host)
-        assert client.login(email=user.email, password=PASSWORD)
-        client.user = user  # type: ignore[attr-defined]
-        return client
+        return page_client(tenant or tenant_a, role, host=host)
 
     return _make
 

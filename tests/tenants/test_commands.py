@@ -8,8 +8,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
+from django_tenants.utils import tenant_context
 
-from tenants.models import Domain, Membership, Tenant
+from access.levels import Level
+from access.models import Grant
+from access.selectors import dataset_level_for_user
+from approvals.models import DataUseAgreement
+from datasets.models import Study
+from tenants.models import Domain, Membership, Tenant, User
 
 pytestmark = pytest.mark.django_db
 
@@ -85,10 +91,23 @@ def test_seed_demo_is_idempotent_and_demo_login_works() -> None:
     run("seed_demo", "--tenant", "demo-x", "--participants", "50")
     run("seed_demo", "--tenant", "demo-x", "--participants", "50")
     tenant = Tenant.objects.get(slug="demo-x")
-    assert Membership.objects.filter(tenant=tenant).count() == 4
+    assert Membership.objects.filter(tenant=tenant).count() == 5
     browser = Client(HTTP_HOST="demo-x.localhost")
     assert browser.login(email="owner@demo.local", password="demo-password-1")
     assert browser.get("/").status_code == 200
+    # The demo's governance is seeded once: a count-only default for analysts, the core analyst's export grant,
+    # one version of the terms of use.
+    with tenant_context(tenant):
+        study = Study.objects.get(slug="demo-study")
+        live = Grant.objects.filter(study=study, revoked_at__isnull=True)
+        assert list(live.filter(role="analyst").values_list("level", flat=True)) == ["count"]
+        assert list(live.filter(user__email="analyst@demo.local").values_list("level", flat=True)) == ["export"]
+        assert DataUseAgreement.objects.filter(study=study).count() == 1
+        demographics = study.datasets.get(name="demographics")
+        researcher = User.objects.get(email="researcher@demo.local")
+        analyst = User.objects.get(email="analyst@demo.local")
+        assert dataset_level_for_user(user=researcher, tenant=tenant, dataset=demographics) == Level.COUNT
+        assert dataset_level_for_user(user=analyst, tenant=tenant, dataset=demographics) == Level.EXPORT
 
 
 def test_seed_demo_rejects_bad_participants() -> None:

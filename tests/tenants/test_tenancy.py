@@ -89,13 +89,22 @@ def test_public_host_serves_landing_page_not_tenant_pages(client: Client) -> Non
     assert client.get("/api/v1/me", HTTP_HOST="platform.test").status_code == 404
 
 
-def test_admin_only_on_public_host_and_only_for_staff(client: Client, tenant_a, make_member) -> None:
-    assert client.get("/admin/", HTTP_HOST="lab-a.test").status_code in {302, 404}
-    assert client.get("/admin/", HTTP_HOST="lab-a.test").status_code != 200
+def test_admin_is_for_superusers_only_and_signs_in_through_allauth(client: Client, tenant_a, make_member) -> None:
+    # Anonymous: the admin's own login form is replaced by the platform's sign-in (rate-limited, MFA-aware).
+    for host in ("platform.test", "lab-a.test"):
+        response = client.get("/admin/login/", HTTP_HOST=host)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+        assert client.get("/admin/", HTTP_HOST=host).status_code == 302
     user = make_member(tenant_a, "owner")
-    client.defaults["HTTP_HOST"] = "platform.test"
     client.login(email=user.email, password=PASSWORD)
-    assert client.get("/admin/").status_code == 302  # not staff: sent to the admin login
+    # A workspace owner is not a platform operator; neither is a staff user without superuser status.
+    for flags in ({}, {"is_staff": True}):
+        for name, value in flags.items():
+            setattr(user, name, value)
+        user.save()
+        for host in ("platform.test", "lab-a.test"):
+            assert client.get("/admin/", HTTP_HOST=host).status_code == 302
     user.is_staff = user.is_superuser = True
     user.save()
-    assert client.get("/admin/").status_code == 200
+    for host in ("platform.test", "lab-a.test"):
+        assert client.get("/admin/", HTTP_HOST=host).status_code == 200

@@ -16,6 +16,7 @@ DEMO_PEOPLE = [
     ("owner@demo.local", Role.OWNER, "Olivia Owner"),
     ("steward@demo.local", Role.STEWARD, "Sam Steward"),
     ("analyst@demo.local", Role.ANALYST, "Ana Analyst"),
+    ("researcher@demo.local", Role.ANALYST, "Rafa Researcher"),
     ("viewer@demo.local", Role.VIEWER, "Victor Viewer"),
 ]
 
@@ -53,7 +54,16 @@ class Command(BaseCommand):
         demo_study_seed(
             tenant=result.tenant, participants=options["participants"], seed=options["seed"], stdout=self.stdout
         )
+        from approvals.demo import demo_governance_seed
+        from tenants.models import User
+
+        demo_governance_seed(
+            tenant=result.tenant,
+            steward=User.objects.get(email="steward@demo.local"),
+            core_analyst=User.objects.get(email="analyst@demo.local"),
+            stdout=self.stdout,
+        )
         self.stdout.write(
             f"Demo lab ready: http://{domains[0]}:8000/ — sign in as owner@demo.local / {DEMO_PASSWORD} "
-            f"(also steward@, analyst@, viewer@demo.local). Platform admin host: {settings.PUBLIC_DOMAIN}."
+            f"(also steward@, analyst@, researcher@, viewer@demo.local). Platform admin host: {settings.PUBLIC_DOMAIN}."
         )

@@ -1,0 +1,158 @@
+"""'What changed': readable diffs of configuration history (django-simple-history) for stewards.
+
+Covers studies, dataset metadata, memberships and the workspace's settings, plus access grants when the access
+app records their history. Each entry names who changed what, when, and every field's old and new value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.apps import apps
+from django.db.models import Model, QuerySet
+
+from tenants.models import Membership, Tenant, User
+
+SKIPPED_FIELDS = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user"}
+ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+KINDS = ("study", "dataset", "membership", "settings", "grant")
+MAX_SHOWN_CHARS = 300
+
+
+@dataclass
+class FieldChange:
+    """One field's old and new value, as text."""
+
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class HistoryItem:
+    """One recorded change of a configuration object."""
+
+    at: datetime
+    who: str
+    kind: str
+    label: str
+    action: str
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict | list):
+        shown = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    else:
+        shown = str(value)
+    return shown if len(shown) <= MAX_SHOWN_CHARS else shown[: MAX_SHOWN_CHARS - 1] + "…"
+
+
+def _field_names(record: Any, skip: set[str]) -> list[str]:
+    return [f.attname for f in record._meta.fields if f.name not in SKIPPED_FIELDS and f.name not in skip]
+
+
+def _label(record: Any, field_name: str) -> str:
+    try:
+        return str(record._meta.get_field(field_name.removesuffix("_id")).verbose_name)
+    except Exception:  # noqa: BLE001 - a field only the history table has
+        return field_name
+
+
+def _items(records: list[Any], kind: str, label: Any, skip: set[str] = frozenset()) -> list[HistoryItem]:  # type: ignore[assignment]
+    """History items of one model's records (oldest first): each compared with the previous record of its object."""
+    items: list[HistoryItem] = []
+    previous: dict[Any, Any] = {}
+    for record in records:
+        names = _field_names(record, set(skip))
+        before = previous.get(record.id)
+        action = ACTIONS.get(record.history_type, record.history_type)
+        changes: list[FieldChange] = []
+        for name in names:
+            new = getattr(record, name)
+            old = getattr(before, name) if before is not None else None
+            if before is None and new in (None, "", {}, [], False):
+                continue
+            if before is not None and old == new:
+                continue
+            changes.append(FieldChange(field=_label(record, name), old=_text(old), new=_text(new)))
+        previous[record.id] = record
+        if action == "changed" and not changes:
+            continue
+        items.append(
+            HistoryItem(
+                at=record.history_date,
+                who=str(record.history_user_id or ""),
+                kind=kind,
+                label=str(label(record)),
+                action=action,
+                changes=changes,
+            )
+        )
+    return items
+
+
+def _ordered(queryset: QuerySet[Any], limit: int) -> list[Any]:
+    """The newest ``limit`` records, oldest first (so each is compared with the one before it)."""
+    newest = list(queryset.order_by("-history_date", "-history_id")[:limit])
+    newest.reverse()
+    return newest
+
+
+def _grant_model() -> type[Model] | None:
+    try:
+        model = apps.get_model("access", "Grant")
+    except LookupError:
+        return None
+    return model if hasattr(model, "history") else None
+
+
+def configuration_history(*, tenant: Tenant, kind: str | None = None, limit: int = 2000) -> list[HistoryItem]:
+    """Every recorded configuration change of the current workspace (optionally one ``kind``), newest first."""
+    from datasets.models import Dataset, Study
+
+    studies = {record.id: record.slug for record in Study.history.all()}  # type: ignore[attr-defined]
+    wanted = set(KINDS) if not kind else {kind}
+    items: list[HistoryItem] = []
+    if "study" in wanted:
+        items += _items(_ordered(Study.history.all(), limit), "study", lambda r: r.slug)  # type: ignore[attr-defined]
+    if "dataset" in wanted:
+        items += _items(
+            _ordered(Dataset.history.all(), limit),  # type: ignore[attr-defined]
+            "dataset",
+            lambda r: f"{studies.get(r.study_id, '?')}/{r.name}",
+        )
+    if "membership" in wanted:
+        records = _ordered(Membership.history.filter(tenant_id=tenant.pk), limit)  # type: ignore[attr-defined]
+        emails = dict(User.objects.filter(pk__in={r.user_id for r in records}).values_list("pk", "email"))
+        items += _items(
+            records,
+            "membership",
+            lambda r: emails.get(r.user_id, f"user {r.user_id}"),
+            skip={"tenant", "user", "created_at"},
+        )
+    if "settings" in wanted:
+        items += _items(
+            _ordered(Tenant.history.filter(id=tenant.pk), limit),  # type: ignore[attr-defined]
+            "settings",
+            lambda r: r.name,
+            skip={"schema_name", "created_at"},
+        )
+    grant = _grant_model()
+    if "grant" in wanted and grant is not None:
+        items += _items(_ordered(grant.history.all(), limit), "grant", lambda r: f"grant {r.id}")  # type: ignore[attr-defined]
+    _resolve_people(items)
+    items.sort(key=lambda item: item.at, reverse=True)
+    return items
+
+
+def _resolve_people(items: list[HistoryItem]) -> None:
+    ids = {int(item.who) for item in items if item.who}
+    emails = dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
+    for item in items:
+        item.who = emails.get(int(item.who), "a deleted user") if item.who else "system"

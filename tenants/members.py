@@ -1,0 +1,280 @@
+"""Member management: invitations by e-mail, role changes and removals, with the owner rules of the platform.
+
+Rules (docs/permissions.md, "Members and roles"):
+
+- owners and stewards manage members; only an owner may make someone an owner or change/remove an owner, so a
+  steward can never escalate themselves (or anyone) to owner;
+- the last owner can be neither demoted nor removed (409);
+- removing a member revokes their tokens for the tenant; their browser session loses access on its next request
+  (every page and API call checks the membership).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from audit.services import audit_event_record
+from bdt_project.config import config_get
+from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tenants.access import role_require
+from tenants.models import Invitation, Membership, Tenant, User
+from tenants.roles import Role
+from tenants.selectors import membership_get_by_email
+from tenants.services import membership_remove, membership_set
+
+
+def invitation_digest(secret: str) -> str:
+    """SHA-256 of an invitation secret (only the digest is stored)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _normalize_email(email: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    normalized = email.strip().lower()
+    try:
+        validate_email(normalized)
+    except ValidationError as exc:
+        raise InvalidInput(f"{email!r} is not a valid e-mail address.", code="invalid_email") from exc
+    return normalized
+
+
+def _validate_role(role: str) -> str:
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="invalid_role")
+    return role
+
+
+def _require_owner_for(actor_membership: Membership, message: str) -> None:
+    if actor_membership.role != Role.OWNER:
+        raise Forbidden(message, code="owner_only")
+
+
+def _site_url(tenant: Tenant, request: HttpRequest | None, path: str) -> str:
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return f"https://{tenant.primary_domain_name()}{path}"
+
+
+@dataclass(frozen=True)
+class InviteResult:
+    """What an invitation did: an existing user became a member now, or an invitation e-mail was sent."""
+
+    email: str
+    role: str
+    membership: Membership | None = None
+    invitation: Invitation | None = None
+
+    @property
+    def status(self) -> str:
+        return "member" if self.membership is not None else "invited"
+
+
+def member_invite(
+    *, tenant: Tenant, actor: User, email: str, role: str, request: HttpRequest | None = None
+) -> InviteResult:
+    """Invite ``email`` with ``role``: an existing user becomes a member at once; anyone else gets an accept link.
+
+    Steward or owner; only owners invite owners. 409 when the person is already a member.
+    """
+    actor_membership = role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="invite members")
+    address = _normalize_email(email)
+    _validate_role(role)
+    if role == Role.OWNER:
+        _require_owner_for(actor_membership, "Only an owner may make someone an owner.")
+    user = User.objects.filter(email=address).first()
+    if user is not None and Membership.objects.filter(tenant=tenant, user=user).exists():
+        raise Conflict(f"{address} is already a member; change their role instead.", code="already_member")
+    if user is not None:
+        with transaction.atomic():
+            membership = membership_set(tenant=tenant, user=user, role=role, actor=actor, request=request)
+            link = _site_url(tenant, request, "/")
+            transaction.on_commit(
+                lambda: send_mail(
+                    f"You have been added to {tenant.name}",
+                    f"{actor.email} added you to the workspace {tenant.name} as {role}.\n\nOpen it: {link}\n",
+                    None,
+                    [address],
+                    fail_silently=True,
+                )
+            )
+        return InviteResult(email=address, role=role, membership=membership)
+
+    secret = secrets.token_urlsafe(32)
+    days = config_get("invitation_expiry_days", tenant)
+    with transaction.atomic():
+        Invitation.objects.filter(
+            tenant=tenant, email=address, accepted_at__isnull=True, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        invitation = Invitation.objects.create(
+            tenant=tenant,
+            email=address,
+            role=role,
+            digest=invitation_digest(secret),
+            invited_by=actor,
+            expires_at=timezone.now() + timedelta(days=days),
+        )
+        audit_event_record(
+            action="member.invited",
+            actor=actor,
+            request=request,
+            target=invitation,
+            details={"email": address, "role": role, "expires_at": invitation.expires_at.isoformat()},
+            schema_name=tenant.schema_name,
+        )
+        link = _site_url(tenant, request, reverse("invitation_accept", args=[secret]))
+        transaction.on_commit(
+            lambda: send_mail(
+                f"Invitation to {tenant.name}",
+                (
+                    f"{actor.email} invites you to the workspace {tenant.name} as {role}.\n\n"
+                    f"Accept the invitation (sign in or create an account with this e-mail address): {link}\n\n"
+                    f"The link expires on {invitation.expires_at:%Y-%m-%d}.\n"
+                ),
+                None,
+                [address],
+                fail_silently=True,
+            )
+        )
+    return InviteResult(email=address, role=role, invitation=invitation)
+
+
+def invitation_pending_get(*, tenant: Tenant, secret: str) -> Invitation | None:
+    """The pending (not accepted, revoked or expired) invitation of ``tenant`` for an accept-link secret."""
+    if not secret or len(secret) > 200:
+        return None
+    invitation = Invitation.objects.filter(tenant=tenant, digest=invitation_digest(secret)).first()
+    if invitation is None or invitation.status != "pending":
+        return None
+    return invitation
+
+
+def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpRequest | None = None) -> Membership:
+    """Accept an invitation as the signed-in ``user`` (whose e-mail must be the invited one)."""
+    with transaction.atomic():
+        invitation = invitation_pending_get(tenant=tenant, secret=secret)
+        if invitation is None:
+            raise NotFound("This invitation does not exist, has expired or was already used.")
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.status != "pending":  # accepted or withdrawn by a concurrent request: single use
+            raise NotFound("This invitation does not exist, has expired or was already used.")
+        if invitation.email.lower() != user.email.lower():
+            raise Forbidden(
+                "This invitation was sent to another e-mail address. Sign in with that address to accept it.",
+                code="invitation_other_email",
+            )
+        membership = Membership.objects.filter(tenant=tenant, user=user).first()
+        if membership is None:
+            membership = membership_set(tenant=tenant, user=user, role=invitation.role, actor=user, request=request)
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit_event_record(
+            action="member.invitation_accepted",
+            actor=user,
+            request=request,
+            target=invitation,
+            details={"email": user.email, "role": membership.role},
+            schema_name=tenant.schema_name,
+        )
+    return membership
+
+
+def invitation_revoke(
+    *, tenant: Tenant, actor: User, invitation_id: int, request: HttpRequest | None = None
+) -> Invitation:
+    """Withdraw a pending invitation (steward or owner; owner invitations by owners only)."""
+    actor_membership = role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="manage invitations")
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().filter(tenant=tenant, pk=invitation_id).first()
+        if invitation is None:
+            raise NotFound("No such invitation.")
+        if invitation.role == Role.OWNER:
+            _require_owner_for(actor_membership, "Only an owner may withdraw an owner invitation.")
+        if invitation.status != "pending":
+            raise Conflict(f"The invitation is already {invitation.status}.", code="invitation_not_pending")
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_event_record(
+            action="member.invitation_revoked",
+            actor=actor,
+            request=request,
+            target=invitation,
+            details={"email": invitation.email},
+            schema_name=tenant.schema_name,
+        )
+    return invitation
+
+
+def _target_membership(tenant: Tenant, email: str) -> Membership:
+    membership = membership_get_by_email(tenant=tenant, email=email)
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+def member_role_change(
+    *, tenant: Tenant, actor: User, email: str, role: str, request: HttpRequest | None = None
+) -> Membership:
+    """Change a member's role (steward or owner). Owners only make or unmake owners; never the last owner (409)."""
+    actor_membership = role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="change roles")
+    _validate_role(role)
+    target = _target_membership(tenant, email)
+    if role == Role.OWNER and target.role != Role.OWNER:
+        _require_owner_for(actor_membership, "Only an owner may make someone an owner.")
+    if target.role == Role.OWNER and role != Role.OWNER:
+        _require_owner_for(actor_membership, "Only an owner may change an owner's role.")
+    return membership_set(tenant=tenant, user=target.user, role=role, actor=actor, request=request)
+
+
+def member_remove(*, tenant: Tenant, actor: User, email: str, request: HttpRequest | None = None) -> None:
+    """Remove a member (steward or owner; owners only by owners; never the last owner). Their tokens are revoked."""
+    actor_membership = role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="remove members")
+    target = _target_membership(tenant, email)
+    if target.role == Role.OWNER:
+        _require_owner_for(actor_membership, "Only an owner may remove an owner.")
+    from access.models import TeamMember
+    from access.selectors import grants_for_user, live_q
+    from access.services import grant_revoke, team_member_remove
+
+    with transaction.atomic(), schema_context(tenant.schema_name):
+        membership_remove(tenant=tenant, user=target.user, actor=actor, request=request)
+        # Nothing the person had here survives the removal: re-adding them later starts from their role.
+        for grant in grants_for_user(user=target.user, tenant=tenant).filter(live_q(), user_id=target.user.pk):
+            grant_revoke(tenant=tenant, actor=actor, grant=grant, request=request)
+        for team in {m.team for m in TeamMember.objects.filter(user_id=target.user.pk).select_related("team")}:
+            team_member_remove(tenant=tenant, actor=actor, team=team, user=target.user, request=request)
+
+
+__all__ = [
+    "InviteResult",
+    "invitation_accept",
+    "invitation_pending_get",
+    "invitation_revoke",
+    "member_invite",
+    "member_remove",
+    "member_role_change",
+]
+
+
+SESSION_INVITATION_KEY = "bdt_invitation"
+
+
+def invitation_in_session(request: HttpRequest) -> Invitation | None:
+    """The pending invitation whose accept link this browser opened (lets an invited person sign up)."""
+    tenant = getattr(request, "tenant", None)
+    secret = request.session.get(SESSION_INVITATION_KEY) if hasattr(request, "session") else None
+    if tenant is None or not isinstance(secret, str):
+        return None
+    return invitation_pending_get(tenant=tenant, secret=secret)

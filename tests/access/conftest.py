@@ -1,0 +1,129 @@
+"""Fixtures for the governance tests: a study large enough for suppression, and members at each level."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from access.services import grant_create
+from datasets.models import Dataset, Study
+from queries.run_executor import query_run_execute
+from tests.conftest import ApiClient
+from tests.datasets.conftest import make_study, steward_api, upload  # noqa: F401
+
+PARTICIPANTS = 60
+
+
+def demographics_csv() -> str:
+    lines = ["participant_id,session,age,sex,name"]
+    for i in range(1, PARTICIPANTS + 1):
+        lines.append(f"P{i:03d},BAS1,{20 + i % 40},{'F' if i % 2 else 'M'},Person {i}")
+    return "\n".join(lines) + "\n"
+
+
+def cognitive_csv() -> str:
+    lines = ["participant_id,session,score"]
+    for i in range(1, PARTICIPANTS + 1):
+        lines.append(f"P{i:03d},BAS1,{i}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def gov(make_study: Any, upload: Any, tenant_a: Any) -> str:  # noqa: F811
+    """Study "gov": 60 participants; demographics (with an identifying ``name``) and a ``cognitive`` measure."""
+    make_study("gov", age_column="age", sex_column="sex")
+    for name, text, kind in (
+        ("demographics", demographics_csv(), "demographics"),
+        ("cognitive", cognitive_csv(), "measure"),
+    ):
+        _, ingest = upload("gov", text, name, kind=kind)
+        assert ingest["status"] == "succeeded", ingest
+    return "gov"
+
+
+def tag_identifying(tenant: Any, study: str, dataset: str, column: str) -> None:
+    """Mark a column as identifying (the catalog's sensitivity tag)."""
+    with tenant_context(tenant):
+        ds = Dataset.objects.get(study__slug=study, name=dataset)
+        ds.column_meta = {**ds.column_meta, column: {"sensitivity": "identifying"}}
+        ds.save()
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def grant(tenant_a: Any, steward_api: ApiClient) -> Callable[..., Any]:  # noqa: F811
+    """``grant(user, level, dataset=None|name, **kw)``: a grant by the fixture steward, through the service."""
+
+    def _grant(
+        user: Any = None, level: str = "query", dataset: str | None = None, study: str = "gov", **kw: Any
+    ) -> Any:
+        with tenant_context(tenant_a):
+            target = Study.objects.get(slug=study)
+            ds = Dataset.objects.get(study=target, name=dataset) if dataset else None
+            made = grant_create(
+                tenant=tenant_a, actor=steward_api.user, study=target, dataset=ds, user=user, level=level, **kw
+            )
+        connection.set_schema_to_public()
+        return made
+
+    return _grant
+
+
+@pytest.fixture
+def consortium_default(steward_api: ApiClient) -> Callable[[str], None]:  # noqa: F811
+    """Set the study default for analysts (e.g. "metadata", like a consortium workspace)."""
+
+    def _set(level: str = "metadata", study: str = "gov") -> None:
+        response = steward_api.post(f"/api/v1/studies/{study}/defaults", {"level": level})
+        assert response.status_code == 201, response.content
+
+    return _set
+
+
+@pytest.fixture
+def execute(tenant_a: Any) -> Callable[[int], str]:
+    def _execute(run_id: int) -> str:
+        with tenant_context(tenant_a):
+            status = query_run_execute(run_id)
+        connection.set_schema_to_public()
+        return status
+
+    return _execute
+
+
+@pytest.fixture
+def analyst_at(
+    api: Callable[..., ApiClient], tenant_a: Any, grant: Callable[..., Any], consortium_default: Callable[[str], None]
+) -> Callable[[str], ApiClient]:
+    """``analyst_at(level)``: an analyst whose level on every dataset of "gov" is exactly ``level``
+    (the study default is set to metadata first)."""
+    state = {"default_set": False}
+
+    def _make(level: str) -> ApiClient:
+        if not state["default_set"]:
+            consortium_default("metadata")
+            state["default_set"] = True
+        client = api(tenant_a, "analyst")
+        if level != "metadata":
+            grant(client.user, level)
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def browser_of(tenant_a: Any) -> Callable[[Any], Client]:
+    """``browser_of(user)``: a signed-in browser (test client on lab A's host) for an existing member."""
+
+    def _make(user: Any) -> Client:
+        client = Client(HTTP_HOST=tenant_a.primary_domain_name() or "lab-a.test")
+        client.force_login(user)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return _make

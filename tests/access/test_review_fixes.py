@@ -1,0 +1,138 @@
+"""Regression tests of the governance review: self-escalation by dataset managers, and count surfaces of runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from access.models import Grant
+from access.services import grant_revoke
+
+pytestmark = pytest.mark.django_db
+
+SPEC = {
+    "filters": [{"dataset": "cognitive", "column": "score", "op": "lte", "value": 13}],
+    "columns": {"cognitive": ["score"]},
+}
+
+
+def test_dataset_manager_cannot_grant_themselves_or_their_team(gov, analyst_at, grant, steward_api) -> None:
+    manager = analyst_at("count")
+    grant(manager.user, "manage", dataset="cognitive")
+    url = "/api/v1/studies/gov/datasets/cognitive/grants"
+
+    own = manager.post(url, {"email": manager.user.email, "level": "export"})
+    assert own.status_code == 403, own.content
+    assert own.json()["error"]["code"] == "self_grant"
+    assert "yourself" in own.json()["error"]["message"]
+
+    team = steward_api.post("/api/v1/teams", {"name": "Managers"})
+    assert team.status_code == 201, team.content
+    added = steward_api.post("/api/v1/teams/managers/members", {"email": manager.user.email})
+    assert added.status_code == 201, added.content
+    via_team = manager.post(url, {"team": "managers", "level": "export"})
+    assert via_team.status_code == 403, via_team.content
+    assert via_team.json()["error"]["code"] == "self_grant"
+
+
+def test_dataset_manager_grants_identifying_only_when_holding_it(gov, analyst_at, grant, api, tenant_a) -> None:
+    manager = analyst_at("count")
+    grant(manager.user, "manage", dataset="cognitive")
+    colleague = api(tenant_a, "analyst")
+    url = "/api/v1/studies/gov/datasets/cognitive/grants"
+
+    refused = manager.post(url, {"email": colleague.user.email, "level": "query", "identifying": True})
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["error"]["code"] == "identifying_not_held"
+
+    plain = manager.post(url, {"email": colleague.user.email, "level": "query"})
+    assert plain.status_code == 201, plain.content
+
+    holder = analyst_at("count")
+    grant(holder.user, "manage", dataset="cognitive", identifying=True)
+    allowed = holder.post(url, {"email": colleague.user.email, "level": "query", "identifying": True})
+    assert allowed.status_code == 201, allowed.content
+
+
+def _run_then_lower(client: Any, grant: Any, execute: Any, tenant_a: Any, steward: Any) -> int:
+    """A succeeded run of SPEC (13 participants) made by ``client`` with a query grant that is then revoked."""
+    temporary = grant(client.user, "query")
+    response = client.post("/api/v1/studies/gov/queries", SPEC)
+    assert response.status_code == 202, response.content
+    run_id = int(response.json()["id"])
+    assert execute(run_id) == "succeeded"
+    with tenant_context(tenant_a):
+        grant_revoke(tenant=tenant_a, actor=steward.user, grant=Grant.objects.get(pk=temporary.pk))
+    connection.set_schema_to_public()
+    return run_id
+
+
+def test_run_row_count_is_protected_once_the_caller_is_count_only(
+    gov, analyst_at, grant, execute, tenant_a, steward_api
+) -> None:
+    analyst = analyst_at("count")
+    run_id = _run_then_lower(analyst, grant, execute, tenant_a, steward_api)
+
+    shown = analyst.get(f"/api/v1/queries/{run_id}")
+    assert shown.status_code == 200, shown.content
+    assert shown.json()["row_count"] in (10, 15)  # 13 rows, at least k=10: rounded to a multiple of 5, not exact
+    exact = steward_api.get(f"/api/v1/queries/{run_id}")
+    assert exact.json()["row_count"] == 13
+
+
+def test_run_row_count_is_hidden_below_count(gov, analyst_at, grant, execute, tenant_a, steward_api) -> None:
+    analyst = analyst_at("metadata")
+    run_id = _run_then_lower(analyst, grant, execute, tenant_a, steward_api)
+    shown = analyst.get(f"/api/v1/queries/{run_id}")
+    assert shown.status_code == 200, shown.content
+    assert shown.json()["row_count"] is None
+
+
+def test_run_pages_and_compare_protect_counts_for_count_only_callers(
+    gov, analyst_at, grant, execute, tenant_a, steward_api, browser_of
+) -> None:
+    analyst = analyst_at("count")
+    run_id = _run_then_lower(analyst, grant, execute, tenant_a, steward_api)
+    rerun = steward_api.post(f"/api/v1/queries/{run_id}/rerun")  # a steward may rerun anyone's run
+    assert rerun.status_code == 202, rerun.content
+    assert execute(rerun.json()["id"]) == "succeeded"
+    browser = browser_of(analyst.user)
+
+    panel = browser.get(f"/queries/runs/{run_id}/panel/")
+    assert panel.status_code == 200
+    assert b">13</strong>" not in panel.content
+    assert b"aggregate-only access" in panel.content
+    listing = browser.get("/queries/runs/")
+    assert listing.status_code == 200
+    assert b">13<" not in listing.content
+
+    with tenant_context(tenant_a):
+        from queries.models import QueryRun
+
+        QueryRun.objects.filter(pk=rerun.json()["id"]).update(created_by=analyst.user)
+    connection.set_schema_to_public()
+    compare = browser.get(f"/queries/runs/{rerun.json()['id']}/compare/{run_id}/")
+    assert compare.status_code == 200, compare.content
+    text = compare.content.decode()
+    assert ">13<" not in text
+    assert "Rows in the result" in text
+
+    exact = browser_of(steward_api.user).get(f"/queries/runs/{rerun.json()['id']}/compare/{run_id}/")
+    assert ">13<" in exact.content.decode()
+
+
+def test_value_search_lists_only_values_of_at_least_k_people_below_query(gov, analyst_at, browser_of) -> None:
+    def search(client: Any, column: str, text: str) -> str:
+        params = {"row": "0", "f-0-dataset": "demographics", "f-0-column": column, "f-0-q": text}
+        response = client.get("/queries/gov/values/", params)
+        assert response.status_code == 200, response.content
+        return response.content.decode()
+
+    counted = browser_of(analyst_at("count").user)
+    assert "Person 12" not in search(counted, "name", "Person")  # one person each: never listed
+    assert 'value="F"' in search(counted, "sex", "F")  # 30 people: listed
+    full = browser_of(analyst_at("query").user)
+    assert "Person 12" in search(full, "name", "Person 1")
