@@ -65,15 +65,21 @@ def catalog_values_hidden(*, user: Any, tenant: Tenant, study: Study) -> dict[st
 
 
 def top_values_for(view: CatalogView, dataset: str, raw: Any) -> Any:
-    """A column profile's top values with the counts this caller may see (small cells below ``query``: null)."""
+    """A column profile's top values as this caller may see them.
+
+    Below ``query`` a value held by fewer than k rows is left out altogether (a rare label is itself a small cell:
+    it tells that someone in the study has it); the remaining values keep their counts (all at least k).
+    """
     if view.exact_counts(dataset) or not isinstance(raw, list):
         return raw
     shown: list[Any] = []
     for item in raw:
         if isinstance(item, dict):
-            shown.append({**item, "count": view.count(dataset, item.get("count"))})
+            if view.count(dataset, item.get("count")) is not None:
+                shown.append(item)
         elif isinstance(item, list | tuple) and len(item) == 2:
-            shown.append([item[0], view.count(dataset, item[1])])
+            if view.count(dataset, item[1]) is not None:
+                shown.append(list(item))
         else:
             shown.append(item)
     return shown

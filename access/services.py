@@ -13,7 +13,13 @@ from django.utils.text import slugify
 from access import permissions
 from access.levels import Level, level_at_least
 from access.models import Grant, Team, TeamMember
-from access.selectors import dataset_level_for_user, identifying_allowed, live_q, team_member_user_ids
+from access.selectors import (
+    dataset_explain_for_user,
+    dataset_level_for_user,
+    identifying_allowed,
+    live_q,
+    team_member_user_ids,
+)
 from audit.services import audit_event_record
 from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datasets.models import Dataset, Study
@@ -57,12 +63,32 @@ def grant_manage_require(*, tenant: Tenant, actor: Any, study: Study, dataset: D
     )
 
 
+def _manage_authority_ends(*, tenant: Tenant, actor: Any, dataset: Dataset) -> datetime | None:
+    """When ``actor``'s own manage level on ``dataset`` ends (None: it does not expire)."""
+    explanation = dataset_explain_for_user(user=actor, tenant=tenant, dataset=dataset)
+    ends = [
+        reason.expires_at
+        for reason in explanation.reasons
+        if reason.active and level_at_least(reason.level, Level.MANAGE)
+    ]
+    if not ends or any(end is None for end in ends):
+        return None
+    return max(end for end in ends if end is not None)
+
+
 def _dataset_manager_limits(
-    *, tenant: Tenant, actor: Any, dataset: Dataset | None, user: Any, team: Team | None, identifying: bool
+    *,
+    tenant: Tenant,
+    actor: Any,
+    dataset: Dataset | None,
+    user: Any,
+    team: Team | None,
+    identifying: bool,
+    expires_at: datetime | None,
 ) -> None:
     """What a dataset manager who is not a steward may not grant: access to themselves or to a team they are in
-    (which would lift their own level or outlive their own grant's expiry), or identifying columns they do not
-    hold themselves."""
+    (which would lift their own level or outlive their own grant's expiry), identifying columns they do not hold
+    themselves, or access that outlives their own manage grant."""
     if (user is not None and user.pk == actor.pk) or (
         team is not None and TeamMember.objects.filter(team=team, user_id=actor.pk).exists()
     ):
@@ -73,6 +99,13 @@ def _dataset_manager_limits(
         raise Forbidden(
             "Only stewards, owners and managers who hold the identifying grant may grant identifying columns.",
             code="identifying_not_held",
+        )
+    ends = _manage_authority_ends(tenant=tenant, actor=actor, dataset=dataset) if dataset is not None else None
+    if ends is not None and (expires_at is None or expires_at > ends):
+        raise InvalidInput(
+            f"Your own manage access ends {ends:%Y-%m-%d %H:%M} UTC; grants you make must expire by then.",
+            code="expiry_beyond_own_grant",
+            details={"latest_expiry": ends.isoformat()},
         )
 
 
@@ -146,7 +179,13 @@ def grant_create(
         raise Forbidden("Only stewards and owners may set study defaults.", code="role_insufficient")
     if membership is None or membership.role not in (Role.OWNER, Role.STEWARD):
         _dataset_manager_limits(
-            tenant=tenant, actor=actor, dataset=dataset, user=user, team=team, identifying=identifying
+            tenant=tenant,
+            actor=actor,
+            dataset=dataset,
+            user=user,
+            team=team,
+            identifying=identifying,
+            expires_at=expires_at,
         )
     with transaction.atomic():
         grant = Grant.objects.create(

@@ -1,4 +1,4 @@
-"""Template context: the signed-in member's unread notification count (for the badge in the top bar)."""
+"""Template context: the signed-in member's unread notifications and, for stewards, pending access requests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 
 def notifications_context(request: HttpRequest) -> dict[str, Any]:
-    """Expose ``unread_notifications`` (lazily: only pages that show the badge query it)."""
+    """Expose ``unread_notifications`` and ``pending_access_requests`` (lazily: only pages showing them query)."""
 
     def unread() -> int:
         from approvals.selectors import notification_unread_count
@@ -17,4 +17,9 @@ def notifications_context(request: HttpRequest) -> dict[str, Any]:
             return 0
         return notification_unread_count(user=request.user)
 
-    return {"unread_notifications": unread}
+    def pending() -> int:
+        from approvals.selectors import access_request_pending_count
+
+        return access_request_pending_count(membership=getattr(request, "membership", None))
+
+    return {"unread_notifications": unread, "pending_access_requests": pending}

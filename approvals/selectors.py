@@ -101,3 +101,10 @@ def notification_unread_count(*, user: Any) -> int:
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
     return Notification.objects.filter(user_id=user.pk, read_at__isnull=True).count()
+
+
+def access_request_pending_count(*, membership: Any) -> int:
+    """How many requests wait for a decision in the current workspace; 0 for callers below steward."""
+    if membership is None or not role_at_least(membership.role, Role.STEWARD):
+        return 0
+    return AccessRequest.objects.filter(status=RequestStatus.PENDING).count()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from approvals import console, console_access, views
+from approvals import console, console_access, console_settings, views
 
 urlpatterns = [
     path("access/request/<slug:slug>/", views.access_request_new, name="access_request_new"),
@@ -30,4 +30,5 @@ urlpatterns = [
     path("console/teams/<slug:slug>/members/", console_access.console_team_member, name="console_team_member"),
     path("console/explain/", console_access.console_explain, name="console_explain"),
     path("console/terms/", console_access.console_terms, name="console_terms"),
+    path("console/settings/", console_settings.console_settings, name="console_settings"),
 ]

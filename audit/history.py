@@ -7,12 +7,14 @@ app records their history. Each entry names who changed what, when, and every fi
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.apps import apps
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 from tenants.models import Membership, Tenant, User
 
@@ -46,6 +48,14 @@ class HistoryItem:
 def _text(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+            if timezone.is_aware(value)
+            else f"{value:%Y-%m-%d %H:%M}"
+        )
     if isinstance(value, dict | list):
         shown = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     else:
@@ -64,8 +74,43 @@ def _label(record: Any, field_name: str) -> str:
         return field_name
 
 
-def _items(records: list[Any], kind: str, label: Any, skip: set[str] = frozenset()) -> list[HistoryItem]:  # type: ignore[assignment]
+class _Names:
+    """Readable names of related objects (a study's name, a person's e-mail) instead of their ids, cached."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[type[Model], Any], str] = {}
+
+    def of(self, model: type[Model], pk: Any) -> str:
+        key = (model, pk)
+        if key not in self._cache:
+            obj = model._default_manager.filter(pk=pk).first()
+            if obj is None:
+                self._cache[key] = f"#{pk} (deleted)"
+            elif model._meta.label == "datasets.Dataset":
+                self._cache[key] = str(getattr(obj, "name", obj))
+            else:
+                self._cache[key] = str(obj)
+        return self._cache[key]
+
+    def value(self, record: Any, name: str, value: Any) -> Any:
+        """The value of field ``name`` (an attname) as shown: related objects by name, others unchanged."""
+        if value is None or not name.endswith("_id"):
+            return value
+        try:
+            model_field = record._meta.get_field(name.removesuffix("_id"))
+        except Exception:  # noqa: BLE001 - a field only the history table has
+            return value
+        related = getattr(model_field, "related_model", None)
+        if not getattr(model_field, "is_relation", False) or related is None:
+            return value
+        return self.of(related, value)
+
+
+def _items(
+    records: list[Any], kind: str, label: Any, skip: AbstractSet[str] = frozenset(), resolver: _Names | None = None
+) -> list[HistoryItem]:
     """History items of one model's records (oldest first): each compared with the previous record of its object."""
+    resolver = resolver or _Names()
     items: list[HistoryItem] = []
     previous: dict[Any, Any] = {}
     for record in records:
@@ -80,7 +125,13 @@ def _items(records: list[Any], kind: str, label: Any, skip: set[str] = frozenset
                 continue
             if before is not None and old == new:
                 continue
-            changes.append(FieldChange(field=_label(record, name), old=_text(old), new=_text(new)))
+            changes.append(
+                FieldChange(
+                    field=_label(record, name),
+                    old=_text(resolver.value(record, name, old)),
+                    new=_text(resolver.value(record, name, new)),
+                )
+            )
         previous[record.id] = record
         if action == "changed" and not changes:
             continue
@@ -145,7 +196,13 @@ def configuration_history(*, tenant: Tenant, kind: str | None = None, limit: int
         )
     grant = _grant_model()
     if "grant" in wanted and grant is not None:
-        items += _items(_ordered(grant.history.all(), limit), "grant", lambda r: f"grant {r.id}")  # type: ignore[attr-defined]
+        names = _Names()
+        items += _items(
+            _ordered(grant.history.all(), limit),  # type: ignore[attr-defined]
+            "grant",
+            lambda r: _grant_label(r, names),
+            resolver=names,
+        )
     _resolve_people(items)
     items.sort(key=lambda item: item.at, reverse=True)
     return items
@@ -156,3 +213,19 @@ def _resolve_people(items: list[HistoryItem]) -> None:
     emails = dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
     for item in items:
         item.who = emails.get(int(item.who), "a deleted user") if item.who else "system"
+
+
+def _grant_label(record: Any, names: _Names) -> str:
+    """``query on demo-study/cognitive for ana@example.org`` for a grant's history record."""
+    from datasets.models import Dataset, Study
+
+    team_model = apps.get_model("access", "Team")
+    study = names.of(Study, record.study_id) if record.study_id else "?"
+    target = f"{study} / {names.of(Dataset, record.dataset_id)}" if record.dataset_id else f"all of {study}"
+    if record.user_id:
+        grantee = names.of(User, record.user_id)
+    elif record.team_id:
+        grantee = f"team {names.of(team_model, record.team_id)}"
+    else:
+        grantee = f"every {record.role or 'member'}"
+    return f"{record.level} on {target} for {grantee}"

@@ -8,8 +8,8 @@ Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` d
 session with demographics + 4 cognitive + 3 flanker columns is one row per participant: N rows (1M by default),
 15 columns (9 numeric, 6 text).
 
-1. **Run**: ``queries.services.query_run_create`` (reuse on, so an identical finished run is reused) sends the run
-   to a real Celery worker (queue ``queries``, prefork, concurrency 1, ``--max-tasks-per-child 1`` so each task
+1. **Run**: ``queries.services.query_run_create`` (``reuse=False`` unless ``--reuse-run``) sends the run to a real
+   Celery worker (queue ``queries``, prefork, concurrency 1, ``--max-tasks-per-child 1`` so each task
    runs in a fresh child process whose peak RSS is the task's own); the script waits for it.
 2. **Statistics and plots over HTTP**: gunicorn (1 sync worker), bearer token of the bench analyst, one new
    connection per request; ``POST /api/v1/queries/{id}/analysis`` for describe, ols, anova, ttests, crosstab and
@@ -159,8 +159,13 @@ class RssWatch:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> RssWatch:
-        idle = [memory_kb(pid).get("VmRSS", 0) for pid in children(self.worker_pid)]
-        self.idle_kb = max(idle, default=0)
+        deadline = time.monotonic() + 10  # the child of the previous task may still be being replaced
+        while time.monotonic() < deadline:  # a live child (an exited one has no VmRSS)
+            pids = [pid for pid in children(self.worker_pid) if memory_kb(pid).get("VmRSS")]
+            if pids:
+                break
+            time.sleep(0.05)
+        self.idle_kb = max((memory_kb(pid).get("VmRSS", 0) for pid in pids), default=0)
         self._thread.start()
         return self
 
@@ -269,8 +274,9 @@ def raw_baseline(path: Path, limit: int) -> dict[str, Callable[[], Any]]:
 
 
 # --- main -----------------------------------------------------------------------------------------------------
-def run_get(tenant: Any, n: int, timeout: float = 900.0) -> Any:
-    """The bench run (created through the service, executed by the worker; an identical finished one is reused)."""
+def run_get(tenant: Any, n: int, *, fresh: bool, timeout: float = 900.0) -> Any:
+    """The bench run, created through the service and executed by the worker (``fresh=False``: an identical
+    finished run is reused)."""
     from django_tenants.utils import tenant_context
 
     from datasets.models import Study
@@ -282,7 +288,7 @@ def run_get(tenant: Any, n: int, timeout: float = 900.0) -> Any:
         study = Study.objects.get(slug=study_slug(n))
         actor = User.objects.get(email=BENCH_ANALYST)
         started = time.perf_counter()
-        run = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC)
+        run = query_run_create(tenant=tenant, actor=actor, study=study, payload=RUN_SPEC, reuse=not fresh)
         reused = run.status == RunStatus.SUCCEEDED
         say(f"run {run.pk}: {'reused (already succeeded)' if reused else 'queued on the worker'}")
         deadline = time.monotonic() + timeout
@@ -302,6 +308,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--profiles", type=int, default=3)
+    parser.add_argument("--reuse-run", action="store_true", help="reuse an identical finished run (no run timing)")
     args = parser.parse_args()
     n = args.participants
 
@@ -319,7 +326,7 @@ def main() -> None:
     worker = worker_start()
     try:
         with RssWatch(worker.pid) as run_watch:
-            run, run_seconds = run_get(tenant, n)
+            run, run_seconds = run_get(tenant, n, fresh=not args.reuse_run)
         from django_tenants.utils import tenant_context
 
         with tenant_context(tenant):
@@ -349,11 +356,12 @@ def main() -> None:
                         times[name].append(elapsed)
                         raw_times[name].append(raw_elapsed)
                     sizes[name] = len(json.dumps(answer))
-                    samples[name] = answer.get("sample")
+                    samples[name] = sample_check(name, answer.get("sample"), run.row_count, sample_rows)
                 if r >= 0:
                     say(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()))
             for i in range(args.profiles):
                 profiles.append(profile_once(port, token, run.pk, worker.pid))
+                profiles[-1]["raw_seconds"] = raw_profile(path, sample_rows)
                 say(f"profile {i + 1}/{args.profiles}: {profiles[-1]['seconds']:.1f} s, "
                     f"peak RSS {profiles[-1]['peak_rss_mb']:.0f} MB")  # fmt: skip
     finally:
@@ -370,6 +378,35 @@ def main() -> None:
         profiles,
         {"analysis_sample_rows": sample_rows, "duckdb_memory_limit": memory_limit},
     )
+
+
+def sample_check(name: str, sample: Any, rows: int, limit: int) -> Any:
+    """The answer's ``sample``, which must say what it was computed on (crosstabs: every row)."""
+    used = rows if name == "crosstab" else min(rows, limit)
+    if not sample or sample["rows"] != rows or sample["used"] != used or sample["sampled"] != (used < rows):
+        raise RuntimeError(f"{name}: unexpected sample {sample} (rows {rows}, limit {limit})")
+    return sample
+
+
+def raw_profile(path: Path, limit: int) -> float:
+    """Seconds for a bare pandas profile of the same sample: describe, missing/distinct/top values, correlations,
+    missingness patterns (the raw baseline of a profile job)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    table = pq.read_table(path)
+    if table.num_rows > limit:
+        table = table.take(pa.array(np.sort(np.random.default_rng(SEED).choice(table.num_rows, limit, replace=False))))
+    frame = table.to_pandas()
+    frame.describe(include="all")
+    for column in frame.columns:
+        frame[column].isna().sum(), frame[column].nunique(), frame[column].value_counts().head(10)
+    numeric = frame.select_dtypes("number")
+    numeric.corr("pearson"), numeric.corr("spearman")
+    frame.isna().value_counts().head(10)
+    return time.perf_counter() - started
 
 
 def profile_once(port: int, token: str, run_id: int, worker_pid: int) -> dict[str, Any]:
@@ -390,9 +427,17 @@ def profile_once(port: int, token: str, run_id: int, worker_pid: int) -> dict[st
     if state["status"] != "succeeded":
         raise RuntimeError(f"profile failed: {state}")
     status, report = http_request(port, "GET", f"/api/v1/profiles/{job['id']}/report.json", None, token)
+    from django_tenants.utils import tenant_context
+
+    from analysis.models import ProfileJob
+
+    with tenant_context(bench_tenant()):
+        done = ProfileJob.objects.get(pk=job["id"])
     return {
         "job": job["id"],
         "seconds": seconds,
+        "queued_s": (done.started_at - done.created_at).total_seconds(),
+        "worker_s": (done.finished_at - done.started_at).total_seconds(),
         "idle_rss_mb": watch.idle_kb / 1024,
         "peak_rss_mb": watch.peak_kb / 1024,
         "progress_seen": sorted(set(progress)),
@@ -444,12 +489,15 @@ def report(
     if profiles:
         print()
         prow = [
-            [p["job"], f"{p['seconds']:.1f}", f"{p['idle_rss_mb']:.0f}", f"{p['peak_rss_mb']:.0f}", used(p["sample"]),
-             f"{p['report_bytes'] / 1e3:,.0f}", len(p["progress_seen"])]
+            [p["job"], f"{p['seconds']:.1f}", f"{p['queued_s']:.1f}", f"{p['worker_s']:.2f}", f"{p['raw_seconds']:.2f}",
+             f"{p['idle_rss_mb']:.0f}",
+             f"{p['peak_rss_mb']:.0f}", used(p["sample"]), f"{p['report_bytes'] / 1e3:,.0f}", len(p["progress_seen"])]
             for p in profiles
         ]  # fmt: skip
-        print(md_table(["profile job", "end to end (s)", "child idle RSS (MB)", "child peak RSS (MB)", "rows used",
-                        "report (kB)", "progress values seen"], prow))  # fmt: skip
+        pheaders = ["profile job", "end to end (s)", "queued (s)", "on the worker (s)", "raw pandas (s)",
+                    "child idle RSS (MB)", "child peak RSS (MB)",
+                    "rows used", "report (kB)", "progress values seen"]  # fmt: skip
+        print(md_table(pheaders, prow))
     out = result_save(
         f"analysis-p{n}",
         {

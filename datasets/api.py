@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -368,7 +369,13 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
         raise NotFound("This dataset has no version yet.")
     view = _view_of(caller, target.study)
     response = HttpResponse(
-        dictionary_csv(target, chosen, view.values_hidden(target.name)), content_type="text/csv; charset=utf-8"
+        dictionary_csv(
+            target,
+            chosen,
+            view.values_hidden(target.name),
+            functools.partial(view.count, target.name),
+        ),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'
     return response

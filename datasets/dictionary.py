@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from datasets.models import Dataset, DatasetVersion
@@ -23,10 +23,17 @@ DICTIONARY_FIELDS = [
 ]
 
 
-def dictionary_rows(dataset: Dataset, version: DatasetVersion, hidden: Collection[str] = ()) -> list[dict[str, Any]]:
+def dictionary_rows(
+    dataset: Dataset,
+    version: DatasetVersion,
+    hidden: Collection[str] = (),
+    shown_count: Callable[[Any], Any] | None = None,
+) -> list[dict[str, Any]]:
     """Rows of the dictionary: column facts from the version, descriptions and tags from the dataset.
 
-    ``hidden``: columns whose example values (min, max) are left blank for this reader."""
+    ``hidden``: columns whose example values (min, max) are left blank for this reader; ``shown_count``: how this
+    reader may see a count (None = a suppressed small cell, written blank)."""
+    visible = shown_count or (lambda value: value)
     return [
         _hide_values(
             column["name"] in hidden,
@@ -37,7 +44,7 @@ def dictionary_rows(dataset: Dataset, version: DatasetVersion, hidden: Collectio
                 "type": column.get("type", ""),
                 "description": dataset.column_description(column["name"]),
                 "sensitivity": dataset.column_sensitivity(column["name"]),
-                "missing": column.get("missing", ""),
+                "missing": _blank_if_none(visible(column.get("missing", ""))),
                 "distinct": column.get("distinct", ""),
                 "min": "" if column.get("min") is None else column.get("min"),
                 "max": "" if column.get("max") is None else column.get("max"),
@@ -45,6 +52,10 @@ def dictionary_rows(dataset: Dataset, version: DatasetVersion, hidden: Collectio
         )
         for column in version.columns
     ]
+
+
+def _blank_if_none(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def _hide_values(hide: bool, row: dict[str, Any]) -> dict[str, Any]:
@@ -63,11 +74,17 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def dictionary_csv(dataset: Dataset, version: DatasetVersion, hidden: Collection[str] = ()) -> str:
-    """The dictionary as CSV text (formula-safe); ``hidden`` columns without example values."""
+def dictionary_csv(
+    dataset: Dataset,
+    version: DatasetVersion,
+    hidden: Collection[str] = (),
+    shown_count: Callable[[Any], Any] | None = None,
+) -> str:
+    """The dictionary as CSV text (formula-safe); ``hidden`` columns without example values, counts through
+    ``shown_count`` (see :func:`dictionary_rows`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=DICTIONARY_FIELDS)
     writer.writeheader()
-    for row in dictionary_rows(dataset, version, hidden):
+    for row in dictionary_rows(dataset, version, hidden, shown_count):
         writer.writerow({key: csv_safe(value) for key, value in row.items()})
     return buffer.getvalue()

@@ -223,8 +223,8 @@ def column_rows(study: Study, dataset: Dataset, version: DatasetVersion) -> list
 
 
 def column_rows_for_view(rows: list[ColumnRow], view: CatalogView, dataset: str) -> list[ColumnRow]:
-    """Dictionary rows as the caller may see them: below ``query`` on the dataset, small profile counts (a top
-    value's count, the missing count) are suppressed and distributions are not drawn (``access.catalog``)."""
+    """Dictionary rows as the caller may see them: below ``query`` on the dataset, the missing count is suppressed
+    when small, values fewer than k rows hold are left out and distributions are not drawn (``access.catalog``)."""
     if view.exact_counts(dataset):
         return rows
     shown = []
@@ -235,7 +235,8 @@ def column_rows_for_view(rows: list[ColumnRow], view: CatalogView, dataset: str)
                 row,
                 missing=missing,
                 missing_pct=row.missing_pct if missing is not None else None,
-                top_values=[(value, view.count(dataset, count)) for value, count in row.top_values],
+                # values fewer than k rows hold are left out (a rare label is itself a small cell)
+                top_values=[(v, n) for v, n in row.top_values if view.count(dataset, n) is not None],
                 histogram=None,
             )
         )

@@ -659,7 +659,13 @@ def dataset_dictionary(request: HttpRequest, slug: str, name: str) -> HttpRespon
     study, dataset, version, _versions = _dataset_and_version(request, slug, name)
     view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
     response = HttpResponse(
-        dictionary_csv(dataset, version, view.values_hidden(dataset.name)), content_type="text/csv; charset=utf-8"
+        dictionary_csv(
+            dataset,
+            version,
+            view.values_hidden(dataset.name),
+            functools.partial(view.count, dataset.name),
+        ),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}_v{version.number}_dictionary.csv"'
     return response

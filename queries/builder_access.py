@@ -19,6 +19,7 @@ from typing import Any
 from access.enforcement import identifying_columns_hidden
 from access.levels import Level, level_at_least
 from access.selectors import datasets_explain_for_user
+from access.suppression import suppression_threshold
 from datasets.models import Dataset, Study
 from queries.builder_schema import ColumnChoice, DatasetChoice, StudySchema, study_schema
 from tenants.models import Tenant
@@ -29,6 +30,7 @@ class BuilderAccess:
     """The caller's level per dataset of the study and the identifying columns they may not use."""
 
     demographics: str
+    threshold: int = 1
     levels: dict[str, Level] = field(default_factory=dict)
     hidden: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -77,15 +79,20 @@ def builder_access_for(*, user: Any, tenant: Tenant, study: Study) -> BuilderAcc
     demographics = study.demographics.name if study.demographics_id and study.demographics else ""
     return BuilderAccess(
         demographics=demographics,
+        threshold=suppression_threshold(tenant=tenant, study=study),
         levels=levels,
         hidden={name: frozenset(columns) for name, columns in hidden.items()},
     )
 
 
-def _column_for(column: ColumnChoice, *, exact_counts: bool) -> ColumnChoice:
+def _column_for(column: ColumnChoice, *, exact_counts: bool, threshold: int) -> ColumnChoice:
+    """Below ``query``: no per-value or missing counts, and no value held by fewer than k rows (a rare label is a
+    small cell). With values left out the list is no longer complete, so the picker searches the server, which
+    offers only values at least k participants have."""
     if exact_counts:
         return column
-    return dataclasses.replace(column, missing=None, top_values=tuple((value, None) for value, _ in column.top_values))
+    common = tuple((value, None) for value, count in column.top_values if count is not None and count >= threshold)
+    return dataclasses.replace(column, missing=None, top_values=common)
 
 
 def schema_for_access(schema: StudySchema, access: BuilderAccess) -> StudySchema:
@@ -97,7 +104,8 @@ def schema_for_access(schema: StudySchema, access: BuilderAccess) -> StudySchema
             continue
         hidden = access.hidden.get(name, frozenset())
         exact = access.outputable(name)
-        columns = tuple(_column_for(c, exact_counts=exact) for c in choice.columns if c.name not in hidden)
+        k = access.threshold
+        columns = tuple(_column_for(c, exact_counts=exact, threshold=k) for c in choice.columns if c.name not in hidden)
         datasets[name] = dataclasses.replace(choice, columns=columns)
     return dataclasses.replace(schema, datasets=datasets)
 

@@ -4,18 +4,21 @@ correlations between numeric columns; missingness patterns; alerts. Built on a f
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from analysis.stats.groups import label
-from analysis.stats.loading import frame_load
-from analysis.stats.numbers import NUMERIC_TYPES, as_float_array, num
+from analysis.stats.loading import frame_chunks
+from analysis.stats.numbers import NUMERIC_TYPES, FloatArray, as_float_array, num
 
 HISTOGRAM_BINS = 20
 TOP_VALUES = 10
@@ -24,6 +27,8 @@ MAX_CORRELATION_COLUMNS = 40
 MISSING_PATTERNS = 10
 HIGH_CORRELATION = 0.9
 HIGH_MISSING_PCT = 50.0
+CHUNK_COLUMNS = 8  # columns read at a time; a multiple of 8, so bit-packed missing flags of chunks line up
+PROGRESS_STEP = 0.01  # report progress at most once per 1 % of the columns
 Progress = Callable[[float, str], None]
 
 
@@ -37,16 +42,26 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
-def _top(values: list[Any], total: int) -> list[dict[str, Any]]:
-    counts = Counter(_text(v) for v in values)
+def _text_counts(present: list[Any]) -> Counter[str]:
+    """How often each value occurs, by its text (values counted first, so each distinct value is formatted once)."""
+    try:
+        raw = Counter(present)
+    except TypeError:  # unhashable values: count their text directly
+        return Counter(_text(v) for v in present)
+    counts: Counter[str] = Counter()
+    for value, n in raw.items():
+        counts[_text(value)] += n
+    return counts
+
+
+def _top(counts: Counter[str], total: int) -> list[dict[str, Any]]:
     return [
         {"value": value, "count": n, "pct": round(100.0 * n / total, 2) if total else 0.0}
         for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_VALUES]
     ]
 
 
-def _numeric(values: list[Any]) -> dict[str, Any]:
-    array = as_float_array(values)
+def _numeric(array: FloatArray) -> dict[str, Any]:
     present = array[~np.isnan(array)]
     if present.size == 0:
         return {}
@@ -87,10 +102,25 @@ def _numeric(values: list[Any]) -> dict[str, Any]:
     }
 
 
-def _column(name: str, kind: str, values: list[Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Profiled:
+    """One column's report entry, its missing-value mask and (numeric columns) its values as floats."""
+
+    entry: dict[str, Any]
+    missing: npt.NDArray[np.bool_]
+    floats: FloatArray | None
+
+
+def _column(name: str, kind: str, values: list[Any]) -> _Profiled:
     total = len(values)
-    present = [v for v in values if not _missing(v)]
-    distinct = len({_text(v) for v in present})
+    floats = as_float_array(values) if kind in NUMERIC_TYPES else None  # missing, NaN and inf -> NaN
+    if floats is not None:
+        missing = np.isnan(floats)
+    else:
+        missing = np.fromiter((_missing(v) for v in values), dtype=bool, count=total)
+    present = list(itertools.compress(values, ~missing))
+    counts = _text_counts(present)
+    distinct = len(counts)
     entry: dict[str, Any] = {
         "name": name,
         "type": kind,
@@ -99,23 +129,23 @@ def _column(name: str, kind: str, values: list[Any]) -> dict[str, Any]:
         "missing_pct": round(100.0 * (total - len(present)) / total, 2) if total else 0.0,
         "distinct": distinct,
         "distinct_pct": round(100.0 * distinct / len(present), 2) if present else 0.0,
-        "top_values": _top(present, total),
+        "top_values": _top(counts, total),
     }
-    if kind in NUMERIC_TYPES:
-        entry["numeric"] = _numeric(values)
+    if floats is not None:
+        entry["numeric"] = _numeric(floats)
     elif kind == "string":
         lengths = [len(str(v)) for v in present]
         entry["text"] = {"min_length": min(lengths, default=0), "max_length": max(lengths, default=0)}
     elif kind in {"date", "timestamp"} and present:
         entry["range"] = {"min": _text(min(present)), "max": _text(max(present))}
-    return entry
+    return _Profiled(entry, missing, floats)
 
 
-def _correlations(frame_columns: dict[str, list[Any]], numeric: list[str]) -> dict[str, Any]:
+def _correlations(arrays: dict[str, FloatArray], numeric: list[str]) -> dict[str, Any]:
     used = numeric[:MAX_CORRELATION_COLUMNS]
     if len(used) < 2:
         return {"columns": used, "pearson": [], "spearman": [], "note": "Fewer than two numeric columns."}
-    data = pd.DataFrame({name: as_float_array(frame_columns[name]) for name in used})
+    data = pd.DataFrame({name: arrays[name] for name in used})
     result: dict[str, Any] = {"columns": used}
     for method in ("pearson", "spearman"):
         matrix = data.corr(method=method, min_periods=3).to_numpy()
@@ -125,18 +155,33 @@ def _correlations(frame_columns: dict[str, list[Any]], numeric: list[str]) -> di
     return result
 
 
-def _missingness(frame_columns: dict[str, list[Any]], names: list[str], rows: int) -> dict[str, Any]:
-    flags = [[_missing(v) for v in frame_columns[name]] for name in names]
-    patterns: Counter[tuple[int, ...]] = Counter()
-    for i in range(rows):
-        patterns[tuple(j for j, column in enumerate(flags) if column[i])] += 1
+def _missing_flags(masks: list[npt.NDArray[np.bool_]], rows: int) -> npt.NDArray[np.uint8]:
+    """Missing-value masks of a chunk's columns, one bit per column (row-major, first column in the high bit)."""
+    flags = np.zeros((rows, len(masks)), dtype=bool)
+    for j, mask in enumerate(masks):
+        flags[:, j] = mask
+    return np.packbits(flags, axis=1)
+
+
+def _missingness(packed: npt.NDArray[np.uint8], names: list[str], rows: int) -> dict[str, Any]:
+    """The most common missingness patterns (ties in order of first occurrence), from bit-packed flags."""
+    if rows == 0:
+        return {"complete_rows": 0, "patterns": [], "distinct_patterns": 0}
+    packed = np.concatenate([packed, np.zeros((rows, 1), dtype=np.uint8)], axis=1)  # never zero-width
+    patterns, first, counts = np.unique(packed, axis=0, return_index=True, return_counts=True)
+    order = sorted(range(len(counts)), key=lambda i: (-int(counts[i]), int(first[i])))
+    complete = [int(counts[i]) for i in range(len(counts)) if not patterns[i].any()]
     return {
-        "complete_rows": patterns.get((), 0),
+        "complete_rows": complete[0] if complete else 0,
         "patterns": [
-            {"missing": [names[j] for j in pattern], "rows": n, "pct": round(100.0 * n / rows, 2) if rows else 0.0}
-            for pattern, n in patterns.most_common(MISSING_PATTERNS)
+            {
+                "missing": [names[j] for j in np.flatnonzero(np.unpackbits(patterns[i])[: len(names)])],
+                "rows": int(counts[i]),
+                "pct": round(100.0 * int(counts[i]) / rows, 2),
+            }
+            for i in order[:MISSING_PATTERNS]
         ],
-        "distinct_patterns": len(patterns),
+        "distinct_patterns": len(counts),
     }
 
 
@@ -170,30 +215,50 @@ def _alerts(columns: list[dict[str, Any]], correlations: dict[str, Any]) -> list
 def profile_build(
     path: Path, columns: list[tuple[str, str]], *, limit: int, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """The profile of the result at ``path`` (columns as (name, type) in output order)."""
+    """The profile of the result at ``path`` (columns as (name, type) in output order).
+
+    Columns are read ``CHUNK_COLUMNS`` at a time (the same fixed-seed sample rows in each chunk); only compact
+    per-column results, bit-packed missing flags and the correlated numeric columns are kept, so the memory of a
+    profile grows with the sample, not with the width of the result.
+    """
     report = progress or (lambda _fraction, _message: None)
     names = [name for name, _ in columns]
     types = dict(columns)
-    report(0.02, "Reading the result")
-    frame = frame_load(path, names, types, limit=limit)
-    entries = []
-    for index, name in enumerate(names):
-        entries.append(_column(name, types[name], frame.columns[name]))
-        report(0.05 + 0.75 * (index + 1) / max(len(names), 1), f"Column {index + 1} of {len(names)}")
     numeric = [name for name in names if types[name] in NUMERIC_TYPES]
-    correlations = _correlations(frame.columns, numeric)
+    correlated = set(numeric[:MAX_CORRELATION_COLUMNS])
+    report(0.02, "Reading the result")
+    entries: list[dict[str, Any]] = []
+    arrays: dict[str, FloatArray] = {}
+    packed: list[npt.NDArray[np.uint8]] = []
+    sample: dict[str, Any] = {}
+    size, reported = 0, 0.0
+    for frame in frame_chunks(path, names, types, limit=limit, width=CHUNK_COLUMNS):
+        sample, size = frame.sample_info(), frame.size
+        masks = []
+        for name, values in frame.columns.items():
+            profiled = _column(name, types[name], values)
+            entries.append(profiled.entry)
+            masks.append(profiled.missing)
+            if name in correlated and profiled.floats is not None:
+                arrays[name] = profiled.floats
+            done = len(entries) / len(names)
+            if done - reported >= PROGRESS_STEP or len(entries) == len(names):
+                report(0.05 + 0.75 * done, f"Column {len(entries)} of {len(names)}")
+                reported = done
+        packed.append(_missing_flags(masks, size))
+    correlations = _correlations(arrays, numeric)
     report(0.9, "Correlations")
-    missingness = _missingness(frame.columns, names, frame.size)
+    missingness = _missingness(np.concatenate(packed, axis=1), names, size)
     report(0.97, "Missingness patterns")
     return {
         "table": {
-            "rows": frame.total_rows,
+            "rows": sample.get("rows", 0),
             "columns": len(names),
             "numeric_columns": len(numeric),
             "missing_cells": sum(entry["missing"] for entry in entries),
-            "cells": frame.size * len(names),
+            "cells": size * len(names),
         },
-        "sample": frame.sample_info(),
+        "sample": sample,
         "columns": entries,
         "correlations": correlations,
         "missingness": missingness,

@@ -142,3 +142,20 @@ def sparkline(histogram: Any, label: str = "") -> SafeString:
 def key_badge(kind: str) -> str:
     """The label of a key column role."""
     return {"id": "ID", "session": "session", "age": "age", "sex": "sex", "site": "site"}.get(kind, kind)
+
+
+@register.filter
+def elapsed(start: Any, end: Any) -> str:
+    """How long from ``start`` to ``end`` (datetimes) for people: ``0.4 s``, ``12 s``, ``3 min 5 s``, ``2 h 4 min``."""
+    if start is None or end is None:
+        return "—"
+    seconds = max((end - start).total_seconds(), 0.0)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -80,7 +80,7 @@ def banner_print(paths: Paths, host: str, port: int, postgres: Service, redis: S
     logs = paths.short(paths.logs)
     lines = [
         f"BDT Platform is running:  {url}",
-        f"  demo login   {login[0]} / {login[1]}   (also steward@, analyst@, viewer@demo.local)",
+        f"  demo login   {login[0]} / {login[1]}   (also steward@, analyst@, researcher@, viewer@demo.local)",
         f"  health       {url}api/v1/health     API docs {url}api/v1/docs",
         f"  PostgreSQL   {postgres.describe()}",
         f"  Redis        {redis.describe()}",

@@ -4,6 +4,8 @@ study-wide grants reaching datasets added later."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -147,7 +149,27 @@ def test_catalog_profile_counts_are_suppressed_below_query(gov, analyst_at, brow
     assert counts(steward_api) == {"common": 57, "rare": 3}
     assert counts(analyst_at("query")) == {"common": 57, "rare": 3}
     counter = analyst_at("count")
-    assert counts(counter) == {"common": 57, "rare": None}  # the small cell is suppressed, the value stays
+    # A value fewer than k rows hold is a small cell by itself (it tells that someone has it): left out entirely.
+    assert counts(counter) == {"common": 57}
     page = browser_of(counter.user).get("/studies/gov/datasets/clinical/").content.decode()
-    assert re.search(r'top-values__v">rare</span></li>', page)  # listed without its count
-    assert not re.search(r'top-values__v">rare</span> <span class="muted">3</span>', page)
+    assert 'top-values__v">common</span>' in page
+    assert 'top-values__v">rare</span>' not in page
+    # The builder offers no rare value either: neither as a checkbox nor through the value search.
+    builder = browser_of(counter.user).get("/queries/gov/").content.decode()
+    assert ">rare<" not in builder and 'value="rare"' not in builder
+
+
+def test_dictionary_csv_suppresses_small_missing_counts_below_query(gov, analyst_at, upload, steward_api) -> None:
+    lines = ["participant_id,session,score"] + [f"P{i:03d},BAS1,{'' if i <= 2 else i}" for i in range(1, 61)]
+    _, ingest = upload("gov", "\n".join(lines) + "\n", "scores", kind="measure")
+    assert ingest["status"] == "succeeded"
+
+    def missing(caller) -> str:
+        response = caller.get("/api/v1/studies/gov/datasets/scores/dictionary.csv")
+        assert response.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        return next(row for row in rows if row["column"] == "score")["missing"]
+
+    assert missing(steward_api) == "2"
+    assert missing(analyst_at("query")) == "2"
+    assert missing(analyst_at("count")) == ""  # 2 < k: a small cell, written blank

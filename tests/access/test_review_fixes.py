@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from access.models import Grant
@@ -55,6 +57,28 @@ def test_dataset_manager_grants_identifying_only_when_holding_it(gov, analyst_at
     grant(holder.user, "manage", dataset="cognitive", identifying=True)
     allowed = holder.post(url, {"email": colleague.user.email, "level": "query", "identifying": True})
     assert allowed.status_code == 201, allowed.content
+
+
+def test_dataset_manager_grants_cannot_outlive_their_own_manage_grant(gov, analyst_at, grant, api, tenant_a) -> None:
+    ends = timezone.now() + timedelta(days=30)
+    manager = analyst_at("count")
+    grant(manager.user, "manage", dataset="cognitive", expires_at=ends)
+    colleague = api(tenant_a, "analyst")
+    url = "/api/v1/studies/gov/datasets/cognitive/grants"
+
+    forever = manager.post(url, {"email": colleague.user.email, "level": "query"})
+    assert forever.status_code == 422, forever.content
+    assert forever.json()["error"]["code"] == "expiry_beyond_own_grant"
+    assert "must expire by then" in forever.json()["error"]["message"]
+    later = manager.post(
+        url, {"email": colleague.user.email, "level": "query", "expires_at": (ends + timedelta(days=1)).isoformat()}
+    )
+    assert later.status_code == 422 and later.json()["error"]["code"] == "expiry_beyond_own_grant"
+
+    within = manager.post(
+        url, {"email": colleague.user.email, "level": "query", "expires_at": (ends - timedelta(days=1)).isoformat()}
+    )
+    assert within.status_code == 201, within.content
 
 
 def _run_then_lower(client: Any, grant: Any, execute: Any, tenant_a: Any, steward: Any) -> int:

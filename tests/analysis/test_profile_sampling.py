@@ -13,7 +13,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from analysis.tasks import profile_job_execute_task
-from tests.analysis.conftest import N, SCORE
+from tests.analysis.conftest import SCORE, N
 
 pytestmark = pytest.mark.django_db
 

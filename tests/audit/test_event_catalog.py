@@ -11,13 +11,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY, format_hotp_value, hotp_value
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from access.models import Grant
+from access.services import grants_expire
 from audit.models import AuditEvent
 from audit.verification import audit_chain_verify
 from tenants.services import user_get_or_create
@@ -28,6 +33,7 @@ pytestmark = pytest.mark.django_db
 
 UA = "catalog-walker/1.0"
 IP = "127.0.0.1"
+NEW_PASSWORD = "a-new-password-42"
 
 
 class Walker:
@@ -110,6 +116,13 @@ def test_every_sensitive_action_writes_exactly_one_complete_event(
         assert response.status_code == 302, response.content
 
     walk.one("auth.mfa_added", activate_totp, actor=person.email, target="tenants.user", details={"type"})
+
+    def change_password() -> None:
+        form = {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+        response = browser.post("/accounts/password/change/", form)
+        assert response.status_code == 302, response.content
+
+    walk.one("auth.password_changed", change_password, actor=person.email, target="tenants.user", details=set())
     walk.one(
         "auth.logout",
         lambda: browser.post("/accounts/logout/"),
@@ -306,6 +319,19 @@ def test_governance_actions_write_exactly_one_complete_event(
         target="access.grant",
         details=set(),
     )
+
+    def grant_lapses() -> None:
+        """A grant whose expiry passed: the periodic task records the expiry once (no request, no actor)."""
+        grant_create()
+        with tenant_context(tenant_a):
+            Grant.objects.filter(pk=grant["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+            assert grants_expire() == 1
+            assert grants_expire() == 0  # recorded once, not at every run of the task
+        connection.set_schema_to_public()
+
+    mark = last_event_id()
+    walk.one("grant.expired", grant_lapses, actor="", target="access.grant", details=set(), from_request=False)
+    assert len(events("grant.created", after=mark)) == 1
 
 
 def test_access_requests_and_decisions_write_exactly_one_complete_event(

@@ -1,0 +1,78 @@
+"""Steward console: the workspace's settings (limits, privacy, tokens), read by stewards, changed by owners.
+
+The page only parses the form; ``tenants.workspace_settings`` authorizes, validates, records history and audits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from approvals.console import flash_run, request_actor, request_tenant, steward_required
+from bdt_project.config import SETTINGS
+from tenants.roles import Role
+from tenants.workspace_settings import tenant_settings_for_user, tenant_settings_update
+
+FIELD_PREFIX = "setting-"
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as typed in the form (``true`` / ``false`` for switches)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _changes(request: HttpRequest, current: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The overrides the form changes: a blank field removes the override (``None``), text sets it."""
+    changes: dict[str, Any] = {}
+    for key, row in current.items():
+        name = FIELD_PREFIX + key
+        if name not in request.POST:
+            continue
+        raw = request.POST[name].strip()
+        if raw != _shown(row["override"]):
+            changes[key] = raw or None
+    return changes
+
+
+@require_http_methods(["GET", "POST"])
+@steward_required
+def console_settings(request: HttpRequest) -> HttpResponse:
+    """Every setting a workspace may override: effective value, default, this workspace's override, meaning."""
+    tenant = request_tenant(request)
+    current = tenant_settings_for_user(user=request.user, tenant=tenant)
+    if request.method == "POST":
+        changes = _changes(request, current)
+        if not changes:
+            messages.info(request, "Nothing changed.")
+        else:
+            names = ", ".join(sorted(changes))
+            flash_run(
+                request,
+                lambda: tenant_settings_update(
+                    tenant=tenant, actor=request_actor(request), changes=changes, request=request
+                ),
+                f"Saved: {names}.",
+            )
+        return redirect("console_settings")
+    rows = [
+        {
+            "key": key,
+            "doc": row["doc"],
+            "value": _shown(row["value"]),
+            "default": _shown(SETTINGS[key].default),
+            "override": _shown(row["override"]),
+            "kind": SETTINGS[key].type.__name__,
+            "size": row["value"] if key.endswith("_bytes") else None,
+        }
+        for key, row in sorted(current.items())
+    ]
+    is_owner = getattr(request, "membership", None) is not None and request.membership.role == Role.OWNER  # type: ignore[attr-defined]
+    return render(request, "console/settings.html", {"tab": "settings", "rows": rows, "is_owner": is_owner})
