@@ -16,7 +16,7 @@ from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
 from datasets.deletion_services import dataset_delete, dataset_version_delete
 from datasets.dictionary import dictionary_csv
-from datasets.ingest import dataset_slug
+from datasets.ingest import dataset_slug, delimiter_name
 from datasets.models import Dataset, DatasetVersion, IngestJob, Study
 from datasets.selectors import (
     dataset_get,
@@ -162,6 +162,8 @@ class IngestOut(Schema):
     dataset: str
     version: int | None
     warnings: list[dict[str, Any]]
+    delimiter_requested: str = Field(description="auto | , | ; | tab | | (as given with the upload).")
+    delimiter: str | None = Field(description="The separator the file was read with (null until it succeeded).")
     created_at: datetime
     finished_at: datetime | None
 
@@ -178,6 +180,8 @@ def _ingest_out(job: IngestJob) -> dict[str, Any]:
         "dataset": job.dataset_name,
         "version": job.version.number if job.version else None,
         "warnings": job.warnings,
+        "delimiter_requested": delimiter_name(job.delimiter or None),
+        "delimiter": delimiter_name(job.delimiter_used) if job.delimiter_used else None,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
     }
@@ -193,8 +197,13 @@ def datasets_upload(
     title: Form[str] = "",
     note: Form[str] = "",
     encoding: Form[str] = "",
+    delimiter: Form[str] = "auto",
 ) -> Status[dict[str, Any]]:
-    """Upload a CSV (multipart). A new name creates the dataset, an existing name adds a version. 202 + ingest."""
+    """Upload a CSV (multipart). A new name creates the dataset, an existing name adds a version. 202 + ingest.
+
+    ``delimiter``: ``auto`` (default: detected among , ; tab | from the first lines), ``,``, ``;``, ``tab`` or
+    ``|``; any other value is 422 ``invalid_delimiter``.
+    """
     caller = principal(request)
     if getattr(request, "upload_too_large", False):
         raise UploadTooLarge("The file is larger than this workspace's upload limit.")
@@ -214,6 +223,7 @@ def datasets_upload(
         title=title,
         note=note,
         encoding=encoding,
+        delimiter=delimiter,
         request=request,
     )
     return Status(
@@ -250,6 +260,9 @@ class VersionOut(Schema):
     sessions: list[str]
     original_filename: str
     size_bytes: int
+    encoding: str
+    delimiter: str = Field(description=", | ; | tab | | : the separator the file was read with.")
+    delimiter_detected: bool
     created_at: datetime
     created_by: str | None
     note: str
@@ -296,6 +309,9 @@ def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | 
         "sessions": [str(session) for session in version.sessions],
         "original_filename": version.original_filename,
         "size_bytes": version.size_bytes,
+        "encoding": version.encoding,
+        "delimiter": delimiter_name(version.delimiter),
+        "delimiter_detected": version.delimiter_detected,
         "created_at": version.created_at,
         "created_by": version.created_by.email if version.created_by else None,
         "note": version.note,

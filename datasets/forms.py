@@ -13,6 +13,15 @@ from django.utils.text import slugify
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, Engine, Sensitivity
 from datasets.services import RESERVED_STUDY_SLUGS
 
+DELIMITER_CHOICES = [
+    ("auto", "Detect automatically"),
+    (",", "Comma ( , )"),
+    (";", "Semicolon ( ; )"),
+    ("tab", "Tab"),
+    ("|", "Pipe ( | )"),
+]
+DELIMITER_ERRORS = {"invalid_choice": "The separator must be auto, comma, semicolon, tab or pipe."}
+
 ON_CONFLICT_CHOICES = [
     ("version", "New version of the existing dataset"),
     ("new", "Save as a new dataset"),
@@ -89,9 +98,15 @@ class DemographicsUploadForm(forms.Form):
         error_messages={"required": "Choose the demographics CSV file to upload."},
     )
     encoding = forms.CharField(max_length=32, required=False, help_text="Leave blank for UTF-8.")
+    delimiter = forms.ChoiceField(
+        choices=DELIMITER_CHOICES, required=False, initial="auto", label="Separator", error_messages=DELIMITER_ERRORS
+    )
 
     def clean_encoding(self) -> str:
         return encoding_clean(self.cleaned_data.get("encoding", ""))
+
+    def clean_delimiter(self) -> str:
+        return self.cleaned_data.get("delimiter") or "auto"
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -161,11 +176,15 @@ class UploadFileForm(forms.Form):
     on_conflict = forms.ChoiceField(choices=ON_CONFLICT_CHOICES, required=False)
     new_name = forms.CharField(max_length=63, required=False)
     encoding = forms.CharField(max_length=32, required=False)
+    delimiter = forms.ChoiceField(choices=DELIMITER_CHOICES, required=False, error_messages=DELIMITER_ERRORS)
     title = forms.CharField(max_length=200, required=False)
     note = forms.CharField(max_length=2000, required=False)
 
     def clean_encoding(self) -> str:
         return encoding_clean(self.cleaned_data.get("encoding", ""))
+
+    def clean_delimiter(self) -> str:
+        return self.cleaned_data.get("delimiter") or "auto"
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

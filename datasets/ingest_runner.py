@@ -78,6 +78,7 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
         id_column=study.id_column,
         session_column=study.session_column or None,
         encoding=job.encoding or None,
+        delimiter=job.delimiter or None,
         max_bytes=config_get("upload_max_bytes", study_tenant()),
         max_columns=config_get("max_columns", study_tenant()),
         allow_duplicate_keys=study.allow_duplicate_keys and job.kind == DatasetKind.MEASURE,
@@ -145,7 +146,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 dataset_grants_mirror(dataset=dataset)  # study-wide grants reach the new dataset's guardian rows
             latest = dataset.versions.order_by("-number").first()
             if latest is not None and latest.sha256 == result.sha256:
-                _succeed(job, latest, [*_warnings(result), _identical_warning(latest)])
+                _succeed(job, latest, [*_warnings(result), _identical_warning(latest)], result.delimiter)
                 return
             newest = DatasetVersion.all_objects.filter(dataset=dataset).order_by("-number").first()
             number = (newest.number if newest else 0) + 1  # deleted versions keep their numbers
@@ -172,6 +173,8 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 size_bytes=result.size_bytes,
                 parquet_size_bytes=result.parquet_path.stat().st_size,
                 encoding=result.encoding,
+                delimiter=result.delimiter,
+                delimiter_detected=result.delimiter_detected,
                 row_count=result.row_count,
                 participants=result.participants or 0,
                 sessions=list(result.sessions),
@@ -202,7 +205,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                     "new_dataset": created,
                 },
             )
-            _succeed(job, version, _warnings(result))
+            _succeed(job, version, _warnings(result), result.delimiter)
         copy_local_into_cache(result.parquet_path, parquet_sha)
     except Exception:
         storage_delete(stored)
@@ -232,10 +235,11 @@ def _identical_warning(version: DatasetVersion) -> dict[str, Any]:
     }
 
 
-def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, Any]]) -> None:
+def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, Any]], delimiter: str) -> None:
     now = timezone.now()
     IngestJob.objects.filter(pk=job.pk).update(
         status=IngestStatus.SUCCEEDED,
+        delimiter_used=delimiter,
         progress=1.0,
         stage="done",
         version=version,

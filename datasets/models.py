@@ -158,6 +158,8 @@ class DatasetVersion(models.Model):
     size_bytes = models.BigIntegerField()
     parquet_size_bytes = models.BigIntegerField()
     encoding = models.CharField(max_length=32, default="utf-8")
+    delimiter = models.CharField(max_length=1, default=",", help_text="The separator the file was read with.")
+    delimiter_detected = models.BooleanField(default=False, help_text="The separator was detected, not given.")
     row_count = models.BigIntegerField()
     participants = models.BigIntegerField(default=0)
     sessions = models.JSONField(default=list, blank=True)
@@ -223,6 +225,10 @@ class IngestJob(models.Model):
     staged_file = models.CharField(max_length=500, blank=True, help_text="Storage name of the uploaded bytes.")
     size_bytes = models.BigIntegerField(default=0)
     encoding = models.CharField(max_length=32, blank=True, help_text="Declared encoding (blank = UTF-8).")
+    delimiter = models.CharField(max_length=1, blank=True, help_text="Requested separator (blank = detect).")
+    delimiter_used = models.CharField(
+        max_length=1, blank=True, help_text="The separator the file was read with (set when the ingest succeeds)."
+    )
     status = models.CharField(max_length=16, choices=IngestStatus.choices, default=IngestStatus.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)
     stage = models.CharField(max_length=32, blank=True)

@@ -1,7 +1,8 @@
 """A peek at a CSV: its header and first rows, read from the first few KB only (never the whole file).
 
 Used by the study setup wizard to show the uploaded demographics table while the user confirms the key columns.
-Django-free: works on any binary file object or path.
+The separator is detected like the ingest does (:func:`datasets.ingest.detect_delimiter`) unless given, so the
+preview shows the columns the ingest will read. Django-free: works on any binary file object or path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from datasets.ingest.delimiters import detect_delimiter
 
 PREVIEW_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 2 * 1024 * 1024  # a very wide header is read further, up to this
@@ -44,6 +47,8 @@ class CsvPreview:
     rows: list[list[str]] = field(default_factory=list)
     encoding: str = "utf-8"
     more: bool = False  # the file has more rows than shown
+    delimiter: str = ","
+    delimiter_detected: bool = False
 
     @property
     def width(self) -> int:
@@ -72,9 +77,17 @@ def _decode(data: bytes, encoding: str | None, complete: bool) -> tuple[str, str
 
 
 def csv_preview_bytes(
-    data: bytes, *, complete: bool, encoding: str | None = None, rows: int = PREVIEW_ROWS
+    data: bytes,
+    *,
+    complete: bool,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    rows: int = PREVIEW_ROWS,
 ) -> CsvPreview:
-    """Preview of a CSV whose first bytes are ``data``; ``complete`` says whether ``data`` is the whole file."""
+    """Preview of a CSV whose first bytes are ``data``; ``complete`` says whether ``data`` is the whole file.
+
+    ``delimiter=None`` detects the separator from the text read.
+    """
     if b"\x00" in data[:PREVIEW_BYTES]:
         raise PreviewError("binary_file", "This does not look like a CSV text file (it contains NUL bytes).")
     text, used = _decode(data, encoding, complete)
@@ -84,7 +97,9 @@ def csv_preview_bytes(
         if cut < 0:
             raise PreviewError("header_too_long", "The first line of the file is too long to show a preview.")
         text = text[: cut + 1]
-    reader = csv.reader(io.StringIO(text, newline=""))
+    detected = delimiter is None
+    separator = detect_delimiter(text, complete=complete) if delimiter is None else delimiter
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
         header = next(reader, None)
         if not header or not any(cell.strip() for cell in header):
@@ -102,20 +117,23 @@ def csv_preview_bytes(
         raise PreviewError("invalid_csv", f"The beginning of the file is not valid CSV: {exc}.") from exc
     if not complete and not more:
         more = True  # rows we did not read may follow
-    return CsvPreview(header=header, rows=collected, encoding=used, more=more)
+    return CsvPreview(
+        header=header, rows=collected, encoding=used, more=more, delimiter=separator, delimiter_detected=detected
+    )
 
 
 def csv_preview(
     source: BinaryReader | Path | str,
     *,
     encoding: str | None = None,
+    delimiter: str | None = None,
     rows: int = PREVIEW_ROWS,
     limit: int = PREVIEW_BYTES,
 ) -> CsvPreview:
     """Header and first ``rows`` rows of a CSV file or binary file object, reading at most ``limit`` bytes."""
     if isinstance(source, str | Path):
         with open(source, "rb") as handle:
-            return csv_preview(handle, encoding=encoding, rows=rows, limit=limit)
+            return csv_preview(handle, encoding=encoding, delimiter=delimiter, rows=rows, limit=limit)
     source.seek(0)
     data = source.read(limit + 1)
     complete = len(data) <= limit
@@ -125,4 +143,4 @@ def csv_preview(
         data += chunk
     if not complete and len(data) > limit and (b"\n" in data[:limit] or b"\r" in data[:limit]):
         data = data[:limit]
-    return csv_preview_bytes(data, complete=complete, encoding=encoding, rows=rows)
+    return csv_preview_bytes(data, complete=complete, encoding=encoding, delimiter=delimiter, rows=rows)

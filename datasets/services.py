@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput
+from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, Dataset, DatasetKind, Engine, IngestJob, Study
 from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
 from tenants.access import role_require
@@ -122,6 +123,15 @@ def study_keys_missing(study: Study, header: list[str]) -> list[str]:
     return [column for column in study.merge_key() if column and column not in header]
 
 
+def delimiter_clean(value: str | None) -> str:
+    """A requested delimiter by its outside name (``auto``/blank, ``,``, ``;``, ``tab``, ``|``) -> the stored
+    character, blank meaning "detect"; anything else is ``InvalidInput(invalid_delimiter)``."""
+    try:
+        return delimiter_from_name(value) or ""
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="invalid_delimiter", details={"delimiter": (value or "")[:20]}) from None
+
+
 def ingest_job_create(
     *,
     tenant: Tenant,
@@ -133,12 +143,17 @@ def ingest_job_create(
     title: str = "",
     note: str = "",
     encoding: str = "",
+    delimiter: str = "auto",
     request: HttpRequest | None = None,
     enqueue: bool = True,
 ) -> IngestJob:
-    """Stage an upload and queue its ingest (202). Nothing is registered until the ingest succeeds."""
+    """Stage an upload and queue its ingest (202). Nothing is registered until the ingest succeeds.
+
+    ``delimiter``: ``auto`` (default: detected from the first lines), ``,``, ``;``, ``tab`` or ``|``.
+    """
     _role_check(actor, tenant, "upload data")
     _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
+    separator = delimiter_clean(delimiter)
     if kind not in DatasetKind.values:
         raise InvalidInput(f"kind must be one of {', '.join(DatasetKind.values)}.", code="invalid_kind")
     study.refresh_from_db()
@@ -176,6 +191,7 @@ def ingest_job_create(
                 original_filename=(upload.name or "upload.csv")[:255],
                 size_bytes=upload.size or 0,
                 encoding=encoding.strip(),
+                delimiter=separator,
                 created_by=actor,
             )
             staged = storage_save(staging_name(job.pk, dataset_name), upload)
@@ -186,7 +202,12 @@ def ingest_job_create(
                 actor=actor,
                 request=request,
                 target=job,
-                details={"study": study.slug, "dataset": dataset_name, "filename": job.original_filename},
+                details={
+                    "study": study.slug,
+                    "dataset": dataset_name,
+                    "filename": job.original_filename,
+                    "delimiter": delimiter_name(separator or None),
+                },
             )
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(job.pk))
@@ -205,6 +226,7 @@ def ingest_file_sync(
     title: str = "",
     note: str = "",
     encoding: str = "",
+    delimiter: str = "auto",
     actor: Any = None,
 ) -> IngestJob:
     """Ingest a local file in this process (CLI import, demo seeding): same validation and registration path."""
@@ -223,6 +245,7 @@ def ingest_file_sync(
             title=title,
             note=note,
             encoding=encoding,
+            delimiter=delimiter,
             enqueue=False,
         )
     return ingest_job_execute(job.pk)

@@ -25,6 +25,7 @@ from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.dictionary import dictionary_csv
 from datasets.forms import (
+    DELIMITER_CHOICES,
     ColumnMetaForm,
     DemographicsUploadForm,
     KeyColumnsForm,
@@ -32,7 +33,7 @@ from datasets.forms import (
     UploadFileForm,
     study_slug_suggest,
 )
-from datasets.ingest import dataset_slug, suggest_key_columns
+from datasets.ingest import dataset_slug, delimiter_from_name, delimiter_name, suggest_key_columns
 from datasets.metadata_services import dataset_column_meta_update
 from datasets.models import NAME_VALIDATOR, Dataset, DatasetKind, Sensitivity, Study
 from datasets.page_selectors import (
@@ -159,7 +160,9 @@ def _staged_discard(request: HttpRequest, study: Study) -> None:
 
 def _staged_preview(staged: dict[str, Any]) -> CsvPreview:
     with default_storage.open(staged["name"], "rb") as handle:
-        return csv_preview(handle, encoding=staged.get("encoding") or None)
+        return csv_preview(
+            handle, encoding=staged.get("encoding") or None, delimiter=delimiter_from_name(staged.get("delimiter"))
+        )
 
 
 def _key_initial(study: Study, header: list[str], filename: str) -> dict[str, str]:
@@ -307,7 +310,11 @@ def study_setup_demographics(request: HttpRequest, slug: str) -> HttpResponse:
         )
     upload = form.cleaned_data["file"]
     try:
-        csv_preview(upload, encoding=form.cleaned_data["encoding"] or None)
+        csv_preview(
+            upload,
+            encoding=form.cleaned_data["encoding"] or None,
+            delimiter=delimiter_from_name(form.cleaned_data["delimiter"]),
+        )
     except PreviewError as exc:
         _staged_discard(request, study)
         form.add_error("file", exc.message)
@@ -321,6 +328,7 @@ def study_setup_demographics(request: HttpRequest, slug: str) -> HttpResponse:
         "name": name,
         "filename": (upload.name or "demographics.csv")[:255],
         "encoding": form.cleaned_data["encoding"],
+        "delimiter": form.cleaned_data["delimiter"],
         "size": upload.size,
     }
     return redirect("study_setup", slug=study.slug)
@@ -359,6 +367,8 @@ def study_setup_keys(request: HttpRequest, slug: str) -> HttpResponse:
                         dataset_name=data["dataset_name"],
                         kind=DatasetKind.DEMOGRAPHICS,
                         encoding=staged.get("encoding") or "",
+                        # The separator of the preview the keys were chosen from (detected or given).
+                        delimiter=delimiter_name(preview.delimiter),
                         request=request,
                     )
         except Forbidden:
@@ -517,6 +527,7 @@ def _upload_one(request: HttpRequest, study: Study) -> HttpResponse:
             title=form.cleaned_data.get("title") or "",
             note=form.cleaned_data.get("note") or "",
             encoding=form.cleaned_data.get("encoding") or "",
+            delimiter=form.cleaned_data.get("delimiter") or "auto",
             request=request,
         )
     except ApiError as exc:
@@ -550,6 +561,7 @@ def _row_context(study: Study, row: str, filename: str, name: str, kind: str = "
         "name": name,
         "kind": kind,
         "kinds": DatasetKind.choices,
+        "delimiters": DELIMITER_CHOICES,
         "existing": existing,
         "new_name": _free_name(study, name) if existing is not None else "",
     }

@@ -5,6 +5,8 @@ Public API (everything else in the package is an implementation detail):
 * :func:`ingest_csv` with :class:`IngestOptions` -> :class:`IngestResult` (:class:`ColumnProfile` per column),
   raising :class:`IngestError` (stable ``code``) for rejected files.
 * :func:`read_csv_header` (exact column names, for the upload form) and :func:`suggest_key_columns`.
+* :func:`detect_delimiter` (``,`` ``;`` tab ``|`` from the first lines) and the outside names of delimiters
+  (:func:`delimiter_from_name`, :func:`delimiter_name`, :func:`delimiter_label`, :func:`delimiter_choices`).
 * :func:`read_bdt_config` / :func:`parse_bdt_config` for BDT ``config.toml`` import.
 * :func:`schema_diff` between two versions, :func:`dataset_slug` for a name suggestion.
 
@@ -17,6 +19,13 @@ from pathlib import Path
 
 from datasets.ingest.bdt_config import BdtConfig, parse_bdt_config, read_bdt_config
 from datasets.ingest.csvparse import header_from_text
+from datasets.ingest.delimiters import (
+    delimiter_choices,
+    delimiter_from_name,
+    delimiter_label,
+    delimiter_name,
+    detect_delimiter,
+)
 from datasets.ingest.diff import Retyped, SchemaDiff, schema_diff
 from datasets.ingest.errors import BINARY_CONTENT, EMPTY_FILE, UNSUPPORTED_ENCODING, IngestError, IngestWarning
 from datasets.ingest.keys import KeySuggestion, suggest_key_columns
@@ -28,13 +37,13 @@ from datasets.ingest.sniff import check_signature, normalize_encoding
 
 
 def read_csv_header(
-    source: Path, *, encoding: str | None = None, delimiter: str = ",", max_columns: int = 5000
+    source: Path, *, encoding: str | None = None, delimiter: str | None = None, max_columns: int = 5000
 ) -> list[str]:
     """The exact column names of ``source``, e.g. to pre-fill the key-column choices of the upload form.
 
     Reads only the start of the file (at most ``IngestOptions.max_header_bytes``) and applies the cheap checks of
     the pipeline to it (archives, binary formats, header encoding), raising :class:`IngestError` like
-    :func:`ingest_csv` would; the full checks happen in :func:`ingest_csv`.
+    :func:`ingest_csv` would; the full checks happen in :func:`ingest_csv`. ``delimiter=None`` detects it.
     """
     limit = IngestOptions().max_header_bytes
     with Path(source).open("rb") as fh:
@@ -58,6 +67,8 @@ def read_csv_header(
             text = head[: exc.start].decode("utf-8")
     else:
         text = head.decode(declared, errors="replace")
+    if delimiter is None:
+        delimiter = detect_delimiter(text, complete=at_eof)
     return header_from_text(text, delimiter=delimiter, at_eof=at_eof, max_header_bytes=limit, max_columns=max_columns)
 
 
@@ -77,6 +88,11 @@ __all__ = [
     "SchemaDiff",
     "TopValue",
     "dataset_slug",
+    "delimiter_choices",
+    "delimiter_from_name",
+    "delimiter_label",
+    "delimiter_name",
+    "detect_delimiter",
     "ingest_csv",
     "natural_sort_key",
     "parse_bdt_config",

@@ -189,8 +189,14 @@ def _excerpt(message: str) -> str | None:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def parse_error(exc: Exception, *, max_line_bytes: int) -> IngestError:
-    """Map a DuckDB CSV error to an :class:`IngestError`; never echoes the DuckDB text (it contains paths)."""
+_SEPARATOR_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe (|)"}
+
+
+def parse_error(exc: Exception, *, max_line_bytes: int, delimiter: str | None = ",") -> IngestError:
+    """Map a DuckDB CSV error to an :class:`IngestError`; never echoes the DuckDB text (it contains paths).
+
+    ``delimiter`` (the separator the file was read with) is named in the hints of ragged rows.
+    """
     message = str(exc)
     line_match = _LINE.search(message)
     row = int(line_match.group(1)) if line_match else None
@@ -203,11 +209,14 @@ def parse_error(exc: Exception, *, max_line_bytes: int) -> IngestError:
     if columns:
         expected, found = int(columns.group(1)), int(columns.group(2))
         details.update(expected_columns=expected, found_columns=found)
+        word = _SEPARATOR_WORDS.get(delimiter or ",", repr(delimiter))
         hint = (
-            "Values that contain a comma must be in double quotes."
+            f"Values that contain a {word} must be in double quotes."
             if found > expected
-            else "Every row needs one value per column (an empty value is fine, but its comma must be there)."
+            else f"Every row needs one value per column (an empty value is fine, but its {word} must be there)."
         )
+        if delimiter != ",":
+            details["delimiter"] = delimiter
         return IngestError(
             RAGGED_ROWS, f"{at} has {found:,} values but the header has {expected:,} columns. {hint}", details
         )

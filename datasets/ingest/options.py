@@ -30,7 +30,8 @@ class IngestOptions:
     Parsing:
         encoding: declared encoding (``"latin-1"``, ``"cp1252"``, ``"utf-16"``...). ``None``/UTF-8 means the file
             must be UTF-8 (a BOM is allowed); anything else is converted to UTF-8 first.
-        delimiter: one character; ``","`` unless the researcher says otherwise.
+        delimiter: one character, or ``None`` (the default) to detect it among ``,`` ``;`` tab ``|`` from the
+            first lines of the file (rules in :mod:`datasets.ingest.delimiters`).
         missing_values: cell texts that mean "missing" besides the empty cell (e.g. ``("NA",)``); default none,
             so every non-empty value is kept as typed.
 
@@ -56,7 +57,7 @@ class IngestOptions:
     known_ids_column: str | None = None
 
     encoding: str | None = None
-    delimiter: str = ","
+    delimiter: str | None = None
     missing_values: tuple[str, ...] = ()
 
     max_bytes: int = 1024 * MIB
@@ -78,7 +79,7 @@ class IngestOptions:
     def validated(self) -> IngestOptions:
         """Return self, or raise ``IngestError(invalid_options)`` for settings that cannot work."""
         problems: list[str] = []
-        if len(self.delimiter) != 1 or self.delimiter in {'"', "\n", "\r", "\x00"}:
+        if self.delimiter is not None and (len(self.delimiter) != 1 or self.delimiter in {'"', "\n", "\r", "\x00"}):
             problems.append("the delimiter must be one character other than a quote or a line break")
         if self.id_column is not None and not self.id_column.strip():
             problems.append("the id column name is empty")

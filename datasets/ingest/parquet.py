@@ -27,6 +27,8 @@ from datasets.ingest.types import TYPE_CHECK_FAILED, read_type, select_expressio
 
 def csv_params(csv_path: Path, columns: dict[str, str], options: IngestOptions) -> dict[str, object]:
     """Parameters of :func:`datasets.ingest.sql.read_csv_call` (``$path``, ``$columns``...)."""
+    if options.delimiter is None:
+        raise ValueError("the delimiter must be chosen before the file is read")
     return {
         "path": str(csv_path),
         "columns": columns,
@@ -76,5 +78,5 @@ def write_parquet(
     except duckdb.InvalidInputException as exc:
         if TYPE_CHECK_FAILED in str(exc):
             raise TypeGuessFailed from None
-        raise parse_error(exc, max_line_bytes=options.max_line_bytes) from None
+        raise parse_error(exc, max_line_bytes=options.max_line_bytes, delimiter=options.delimiter) from None
     return int(rows[0][0])

@@ -4,7 +4,8 @@ Stages (progress label, share of the bar):
 
 1. ``sniff`` (0-10 %): size, archive/binary signatures, encoding, sha256 - one streaming pass over the bytes; a
    declared non-UTF-8 encoding is converted to a UTF-8 scratch copy in the same pass.
-2. ``parse`` (10-15 %): the header record (exact names), header checks, a profile of the first
+2. ``parse`` (10-15 %): the delimiter (detected from the first lines unless given, see
+   :mod:`datasets.ingest.delimiters`), the header record (exact names), header checks, a profile of the first
    ``options.sample_rows`` rows (strict CSV parsing + type evidence per column).
 3. ``validate`` (15-16 %): at least one data row.
 4. ``types`` (16-17 %): a type per column from that evidence (rules in :mod:`datasets.ingest.types`).
@@ -28,11 +29,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
 from datasets.ingest.csvparse import parse_error, read_header
+from datasets.ingest.delimiters import detect_file_delimiter
 from datasets.ingest.duck import DuckSession
 from datasets.ingest.errors import (
     EMPTY_COLUMNS,
@@ -170,9 +173,12 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
     ) as session:
         csv_path = sniffed.csv_path
         with tracker.stage("parse") as within:
+            detected = options.delimiter is None
+            delimiter = detect_file_delimiter(csv_path) if options.delimiter is None else options.delimiter
+            options = replace(options, delimiter=delimiter)
             header = read_header(
                 csv_path,
-                delimiter=options.delimiter,
+                delimiter=delimiter,
                 max_header_bytes=options.max_header_bytes,
                 max_columns=options.max_columns,
             )
@@ -216,6 +222,8 @@ def _run(source: Path, scratch: _Scratch, options: IngestOptions, tracker: _Prog
         session_count=session_count,
         parquet_path=scratch.parquet,
         encoding=sniffed.encoding,
+        delimiter=delimiter,
+        delimiter_detected=detected,
         warnings=warnings,
         unknown_id_count=(int(unknown) if unknown is not None else 0) if options.known_ids_parquet else None,
     )
@@ -322,5 +330,5 @@ def _profile(
     try:
         rows = session.fetchall(sql, params, on_progress=on_progress)
     except duckdb.InvalidInputException as exc:
-        raise parse_error(exc, max_line_bytes=options.max_line_bytes) from None
+        raise parse_error(exc, max_line_bytes=options.max_line_bytes, delimiter=options.delimiter) from None
     return profile_rows(rows, header, sentinel)

@@ -77,7 +77,8 @@ class IngestResult:
     ``parquet_path`` is a temporary file inside the caller's ``work_dir``; the caller moves it into storage (or
     deletes it). ``participants`` is the number of distinct ids (None without an id column); ``sessions`` the
     distinct session labels in natural order (FU2 before FU12; empty without a session column, at most
-    ``options.max_sessions_listed``). ``timings`` holds seconds per stage plus ``total``.
+    ``options.max_sessions_listed``). ``timings`` holds seconds per stage plus ``total``. ``delimiter`` is the
+    separator the file was read with; ``delimiter_detected`` says whether it was detected (options said auto).
     """
 
     sha256: str
@@ -92,6 +93,8 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     unknown_id_count: int | None = None
     session_count: int | None = None
+    delimiter: str = ","
+    delimiter_detected: bool = False
 
     @property
     def column_count(self) -> int:
@@ -120,6 +123,8 @@ class IngestResult:
             "session_count": self.session_count,
             "parquet_path": str(self.parquet_path),
             "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "delimiter_detected": self.delimiter_detected,
             "warnings": [w.as_dict() for w in self.warnings],
             "timings": dict(self.timings),
             "unknown_id_count": self.unknown_id_count,

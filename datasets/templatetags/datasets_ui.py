@@ -9,6 +9,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from datasets.ingest import delimiter_label
+
 register = template.Library()
 
 SPARK_WIDTH = 96
@@ -159,3 +161,9 @@ def elapsed(start: Any, end: Any) -> str:
         return f"{minutes} min {rest} s" if rest else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def separator(value: Any) -> str:
+    """``;`` -> ``semicolon`` (comma, tab, pipe...) for pages."""
+    return delimiter_label(str(value)) if value else "comma"

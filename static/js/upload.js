@@ -270,7 +270,7 @@
         }
         var data = new FormData();
         data.append("file", row.file, row.file.name);
-        ["name", "kind", "new_name", "encoding", "note"].forEach(function (name) {
+        ["name", "kind", "new_name", "encoding", "delimiter", "note"].forEach(function (name) {
           data.append(name, field(row, name));
         });
         data.append("on_conflict", choice);

@@ -1,4 +1,7 @@
-"""``import_folder --tenant SLUG --study STUDY [--config BDT_CONFIG.toml] PATH``: a BDT data folder -> a study."""
+"""``import_folder --tenant SLUG --study STUDY [--config BDT_CONFIG.toml] [--delimiter auto|,|;|tab||] PATH``.
+
+A BDT data folder -> a study. Each file's separator is detected (``auto``, the default) unless given.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
 from bdt_project.errors import ApiError
-from datasets.ingest import IngestError, dataset_slug, read_bdt_config
+from datasets.ingest import (
+    IngestError,
+    dataset_slug,
+    delimiter_from_name,
+    delimiter_label,
+    read_bdt_config,
+)
 from datasets.models import DatasetKind, Study
 from datasets.services import ingest_file_sync, study_create
 from tenants.models import Tenant
@@ -30,8 +39,17 @@ class Command(BaseCommand):
         parser.add_argument("--demographics", help="File name of the demographics table (overrides the config).")
         for key in ("id", "session", "age", "sex", "site"):
             parser.add_argument(f"--{key}-column", help=f"The {key} column (overrides the config).")
+        parser.add_argument(
+            "--delimiter",
+            default="auto",
+            help='Value separator of every file: "auto" (default: detected per file), ",", ";", "tab" or "|".',
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            delimiter_from_name(options["delimiter"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         folder = Path(options["path"])
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder.")
@@ -55,7 +73,9 @@ class Command(BaseCommand):
                     else dataset_slug(path.name)
                 )
                 try:
-                    job = ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind)
+                    job = ingest_file_sync(
+                        study=study, path=path, dataset_name=name, kind=kind, delimiter=options["delimiter"]
+                    )
                 except ApiError as exc:
                     failures += 1
                     self.stderr.write(f"{path.name}: {exc.message}")
@@ -68,9 +88,12 @@ class Command(BaseCommand):
                     continue
                 notes = "; ".join(w["message"] for w in job.warnings)
                 study.refresh_from_db()
+                separator = job.version.delimiter
+                shape = f"{job.version.row_count} rows" + (
+                    f", {delimiter_label(separator)}-separated" if separator != "," else ""
+                )
                 self.stdout.write(
-                    f"{path.name} -> {name} v{job.version.number} ({job.version.row_count} rows)"
-                    + (f" — {notes}" if notes else "")
+                    f"{path.name} -> {name} v{job.version.number} ({shape})" + (f" — {notes}" if notes else "")
                 )
         if failures:
             raise CommandError(f"{failures} file(s) failed; the others were imported.")
