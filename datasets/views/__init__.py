@@ -1,0 +1,31 @@
+"""Pages: studies, the study setup wizard, uploads, the catalog, dataset pages and history.
+
+Views are thin: they read through selectors, write through services, and turn the services' errors into pages
+(404, 403 with the reason) or form messages (invalid input, conflicts).
+"""
+
+from datasets.views.catalog import dataset_column_meta, dataset_detail, dataset_dictionary
+from datasets.views.common import page_errors
+from datasets.views.setup import study_setup, study_setup_demographics, study_setup_discard, study_setup_keys
+from datasets.views.studies import study_detail, study_history_view, study_list, study_new, study_slug_suggestion
+from datasets.views.uploads import ingest_status, study_upload, upload_check, upload_row
+
+__all__ = [
+    "dataset_column_meta",
+    "dataset_detail",
+    "dataset_dictionary",
+    "ingest_status",
+    "page_errors",
+    "study_detail",
+    "study_history_view",
+    "study_list",
+    "study_new",
+    "study_setup",
+    "study_setup_demographics",
+    "study_setup_discard",
+    "study_setup_keys",
+    "study_slug_suggestion",
+    "study_upload",
+    "upload_check",
+    "upload_row",
+]
