@@ -8,7 +8,6 @@ constraint and never cascade from the public side (a collector there cannot see 
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
@@ -17,15 +16,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 from access.levels import LEVEL_CHOICES, Level
-
-
-def _user_fk(**kwargs: object) -> models.ForeignKey:  # type: ignore[type-arg]
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from tenants.fields import user_reference
 
 
 class Team(models.Model):
@@ -37,7 +28,7 @@ class Team(models.Model):
     group = models.OneToOneField(
         Group, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True, blank=True
     )
-    created_by = _user_fk(null=True, blank=True, related_name="+")
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords(excluded_fields=["created_at"])
@@ -53,8 +44,8 @@ class TeamMember(models.Model):
     """One member of a team."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
-    user = _user_fk(related_name="+")
-    added_by = _user_fk(null=True, blank=True, related_name="+")
+    user = user_reference(optional=False)
+    added_by = user_reference()
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,7 +69,7 @@ class Grant(models.Model):
     dataset = models.ForeignKey(
         "datasets.Dataset", null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
     )
-    user = _user_fk(null=True, blank=True, related_name="+")
+    user = user_reference()
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
     role = models.CharField(max_length=16, blank=True, help_text="Study-wide default for every member of a role.")
     level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
@@ -86,10 +77,10 @@ class Grant(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     reason = models.TextField(blank=True)
     source = models.CharField(max_length=100, default=GrantSource.DIRECT)
-    granted_by = _user_fk(null=True, blank=True, related_name="+")
+    granted_by = user_reference()
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = _user_fk(null=True, blank=True, related_name="+")
+    revoked_by = user_reference()
     expiry_recorded_at = models.DateTimeField(null=True, blank=True, help_text="When the cleanup task audited it.")
 
     history = HistoricalRecords()
@@ -137,7 +128,7 @@ class Grant(models.Model):
 class DatasetUserObjectPermission(UserObjectPermissionBase):
     """Guardian user permission on a dataset, stored next to the dataset in the tenant schema."""
 
-    user = _user_fk()
+    user = user_reference(optional=False, related_name=None)
     content_object = models.ForeignKey(
         "datasets.Dataset", on_delete=models.CASCADE, related_name="user_object_permissions"
     )

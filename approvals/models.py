@@ -6,21 +6,12 @@ The grants an approved request created are the ``access.Grant`` rows whose sourc
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from access.levels import LEVEL_CHOICES
-
-
-def _user_fk(**kwargs: object) -> models.ForeignKey:  # type: ignore[type-arg]
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
+from tenants.fields import user_reference
 
 
 class DataUseAgreement(models.Model):
@@ -29,7 +20,7 @@ class DataUseAgreement(models.Model):
     study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="data_use_agreements")
     version = models.PositiveIntegerField()
     text = models.TextField()
-    created_by = _user_fk(null=True, blank=True, related_name="+")
+    created_by = user_reference()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -51,7 +42,7 @@ class RequestStatus(models.TextChoices):
 class AccessRequest(models.Model):
     """A member asks for a level on datasets of a study, for a purpose, under the study's current terms."""
 
-    requester = _user_fk(related_name="+")
+    requester = user_reference(optional=False)
     study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="access_requests")
     datasets = models.ManyToManyField("datasets.Dataset", related_name="access_requests")
     level = models.CharField(max_length=16, choices=LEVEL_CHOICES)
@@ -61,7 +52,7 @@ class AccessRequest(models.Model):
     status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING)
     renewal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="renewals")
     created_at = models.DateTimeField(default=timezone.now)
-    decided_by = _user_fk(null=True, blank=True, related_name="+")
+    decided_by = user_reference()
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
     granted_level = models.CharField(max_length=16, choices=LEVEL_CHOICES, blank=True)
@@ -98,7 +89,7 @@ class AccessRequest(models.Model):
 class Notification(models.Model):
     """An in-app notice for one user (also sent by e-mail when it is created)."""
 
-    user = _user_fk(related_name="+")
+    user = user_reference(optional=False)
     kind = models.CharField(max_length=50)
     text = models.CharField(max_length=500)
     link = models.CharField(max_length=500, blank=True)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
+
+from tenants.fields import user_reference
 
 
 class AuditEvent(models.Model):
     """Something sensitive that happened: who, what, to which object, from where, and when."""
 
     at = models.DateTimeField(db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = user_reference()
     actor_email = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=64, db_index=True)
     target_type = models.CharField(max_length=64, blank=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
+
+from tenants.fields import user_reference
 
 NAME_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9_]{0,62}$",
@@ -67,14 +68,7 @@ class Study(models.Model):
         default=False, help_text="Measure tables may hold several rows per merge key."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    created_by = user_reference()
 
     history = HistoricalRecords(excluded_fields=["created_at"])
 
@@ -114,14 +108,7 @@ class Dataset(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Tombstone: hidden from the catalog.")
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    deleted_by = user_reference()
 
     objects = LiveManager()
     all_objects = models.Manager()  # noqa: DJ012 - the first manager (objects) must stay the default
@@ -168,23 +155,9 @@ class DatasetVersion(models.Model):
     diff = models.JSONField(default=dict, blank=True, help_text="Schema diff against the previous version.")
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    created_by = user_reference()
     deleted_at = models.DateTimeField(null=True, blank=True, help_text="Tombstone: not used by new queries.")
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    deleted_by = user_reference()
     files_removed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when a deleted version's files were removed (no run had read them)."
     )
@@ -241,14 +214,7 @@ class IngestJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    created_by = user_reference()
 
     class Meta:
         ordering = ["-created_at"]

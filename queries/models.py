@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 
 from datasets.models import DatasetVersion, Study
+from tenants.fields import user_reference
 
 
 class OrderedJSONField(models.JSONField):  # type: ignore[type-arg]
@@ -68,14 +68,7 @@ class QueryRun(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="Result shared from."
     )
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -117,9 +110,7 @@ class SavedQuery(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     spec = OrderedJSONField(help_text="The QuerySpec as saved (key order kept: it is the column order).")
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
+    owner = user_reference(optional=False)
     shared = models.BooleanField(default=False, help_text="Visible to every member of the workspace.")
     is_draft = models.BooleanField(default=False, help_text="The query builder's working state.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,14 +132,7 @@ class QueryExport(models.Model):
     rows = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     purpose = models.TextField()
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    created_by = user_reference()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -103,6 +103,23 @@ def page_client(make_member: Callable[..., User]) -> Callable[..., Client]:
 
 
 @pytest.fixture
+def execute(tenant_a: Tenant) -> Callable[[int], str]:
+    """``execute(run_id)``: run a queued query run of lab A to the end in this process (the worker path has its own
+    tests); returns the final status."""
+    from django_tenants.utils import tenant_context
+
+    from queries.run_executor import query_run_execute
+
+    def _execute(run_id: int) -> str:
+        with tenant_context(tenant_a):
+            status = query_run_execute(run_id)
+        connection.set_schema_to_public()
+        return status
+
+    return _execute
+
+
+@pytest.fixture
 def make_token(db: None) -> Callable[..., str]:
     """Create a personal access token for a member; returns the plaintext."""
 

@@ -12,7 +12,6 @@ from django_tenants.utils import tenant_context
 
 from access.services import grant_create
 from datasets.models import Dataset, Study
-from queries.run_executor import query_run_execute
 from tests.conftest import ApiClient
 from tests.datasets.conftest import make_study, steward_api, upload  # noqa: F401
 
@@ -83,17 +82,6 @@ def consortium_default(steward_api: ApiClient) -> Callable[[str], None]:  # noqa
         assert response.status_code == 201, response.content
 
     return _set
-
-
-@pytest.fixture
-def execute(tenant_a: Any) -> Callable[[int], str]:
-    def _execute(run_id: int) -> str:
-        with tenant_context(tenant_a):
-            status = query_run_execute(run_id)
-        connection.set_schema_to_public()
-        return status
-
-    return _execute
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.db import connection
-from django_tenants.utils import tenant_context
 
-from queries.run_executor import query_run_execute
 from tests.conftest import ApiClient
 from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
 
@@ -43,17 +40,6 @@ def stats_study(make_study: Any, upload: Any) -> str:  # noqa: F811
         _, ingest = upload("stats", text, name, kind=kind)
         assert ingest["status"] == "succeeded", ingest
     return "stats"
-
-
-@pytest.fixture
-def execute(tenant_a: Any) -> Callable[[int], str]:
-    def _execute(run_id: int) -> str:
-        with tenant_context(tenant_a):
-            status = query_run_execute(run_id)
-        connection.set_schema_to_public()
-        return status
-
-    return _execute
 
 
 SPEC = {"columns": {"extra": ["late"], "phantom": ["phantom_value"]}}

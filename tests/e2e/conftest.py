@@ -380,3 +380,53 @@ def site(e2e_live_server: LiveServer, e2e_tenant: E2ETenant) -> Site:
 @pytest.fixture
 def site_b(e2e_live_server: LiveServer, e2e_tenant_b: E2ETenant) -> Site:
     return Site(e2e_live_server, e2e_tenant_b.domain)
+
+
+def seed_study_with_run(
+    committed_db: Callable[[], AbstractContextManager[None]],
+    tenant: E2ETenant,
+    tmp_path: Path,
+    analyst_pk: int,
+    *,
+    prefix: str,
+    participants: int,
+) -> tuple[str, int]:
+    """A committed study (demographics at BAS1 + FU1, a one-session ``memory`` table of ``participants`` people) and
+    a finished run of it by the analyst, picking ``memory.score``. Returns (study slug, run id)."""
+    from django_tenants.utils import tenant_context
+
+    from datasets.services import ingest_file_sync, study_create
+    from queries.run_executor import query_run_execute
+    from queries.services import query_run_create
+    from tenants.models import User
+
+    people = range(1, participants + 1)
+    tables = {
+        "demographics": "participant_id,session,age\n"
+        + "".join(f"P{i:02d},{s},{20 + i}\n" for i in people for s in ("BAS1", "FU1")),
+        "memory": "participant_id,session,score\n" + "".join(f"P{i:02d},BAS1,{90 + i}\n" for i in people),
+    }
+    slug = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    with committed_db(), tenant_context(tenant.obj()):
+        study = study_create(
+            tenant=tenant.obj(),
+            actor=None,
+            slug=slug,
+            name=slug.title(),
+            id_column="participant_id",
+            session_column="session",
+        )
+        for name, text in tables.items():
+            path = tmp_path / f"{name}.csv"
+            path.write_text(text, encoding="utf-8")
+            kind = "demographics" if name == "demographics" else "measure"
+            assert ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind).version
+        run = query_run_create(
+            tenant=tenant.obj(),
+            actor=User.objects.get(pk=analyst_pk),
+            study=study,
+            payload={"columns": {"memory": ["score"]}},
+            enqueue=False,
+        )
+        assert query_run_execute(run.pk) == "succeeded"
+    return slug, run.pk

@@ -4,7 +4,6 @@ that version, then filters the audit log and downloads it as CSV."""
 from __future__ import annotations
 
 import csv
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,48 +11,25 @@ import pytest
 from playwright.sync_api import expect
 
 from tenants.roles import Role
+from tests.e2e.conftest import seed_study_with_run
 
 pytestmark = [pytest.mark.e2e]
-
-DEMOGRAPHICS = "participant_id,session,age\n" + "".join(
-    f"P{i:02d},{s},{20 + i}\n" for i in range(1, 9) for s in ("BAS1", "FU1")
-)
-MEMORY = "participant_id,session,score\n" + "".join(f"P{i:02d},BAS1,{90 + i}\n" for i in range(1, 9))
 
 
 def _seed(committed_db: Any, tenant: Any, tmp_path: Path, analyst_pk: int) -> tuple[str, int, str]:
     """A study with two tables, a finished run by the analyst and a CSV export of it (committed)."""
     from django_tenants.utils import tenant_context
 
-    from datasets.services import ingest_file_sync, study_create
     from queries.exports import run_export
-    from queries.run_executor import query_run_execute
-    from queries.services import query_run_create
+    from queries.models import QueryRun
     from tenants.models import User
 
-    slug = f"lineage-{uuid.uuid4().hex[:6]}"
+    slug, run_id = seed_study_with_run(committed_db, tenant, tmp_path, analyst_pk, prefix="lineage", participants=8)
     with committed_db(), tenant_context(tenant.obj()):
         analyst = User.objects.get(pk=analyst_pk)
-        study = study_create(
-            tenant=tenant.obj(),
-            actor=None,
-            slug=slug,
-            name=slug.title(),
-            id_column="participant_id",
-            session_column="session",
-        )
-        for name, text in (("demographics", DEMOGRAPHICS), ("memory", MEMORY)):
-            path = tmp_path / f"{name}.csv"
-            path.write_text(text, encoding="utf-8")
-            kind = "demographics" if name == "demographics" else "measure"
-            assert ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind).version
-        run = query_run_create(
-            tenant=tenant.obj(), actor=analyst, study=study, payload={"columns": {"memory": ["score"]}}, enqueue=False
-        )
-        assert query_run_execute(run.pk) == "succeeded"
-        run.refresh_from_db()
+        run = QueryRun.objects.get(pk=run_id)
         export = run_export(run=run, fmt="csv", purpose="Grant renewal figures", actor=analyst)
-    return slug, run.pk, export.sha256
+    return slug, run_id, export.sha256
 
 
 def test_run_to_version_to_usage_and_the_audit_log(

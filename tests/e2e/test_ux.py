@@ -3,7 +3,6 @@ timings, Plots and Profile) once a real worker finishes it; a steward sees waiti
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,16 +11,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tenants.roles import Role
-from tests.e2e.conftest import E2ETenant, Site
+from tests.e2e.conftest import E2ETenant, Site, seed_study_with_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker]
 
 UX_TENANT = ("lab-e2e-ux", "Lab E2E UX", "lab-e2e-ux.localhost")
 RUN_TIMEOUT_MS = 60_000
-DEMOGRAPHICS = "participant_id,session,age\n" + "".join(
-    f"P{i:02d},{s},{20 + i}\n" for i in range(1, 13) for s in ("BAS1", "FU1")
-)
-MEMORY = "participant_id,session,score\n" + "".join(f"P{i:02d},BAS1,{90 + i}\n" for i in range(1, 13))
 
 
 @pytest.fixture(scope="module")
@@ -38,37 +33,8 @@ def ux_tenant(django_db_setup: None, django_db_blocker: Any) -> E2ETenant:
 
 def _seed(committed_db: Callable[..., Any], tenant: E2ETenant, tmp_path: Path, analyst_pk: int) -> int:
     """A study with two tables and a finished run by the analyst (committed); returns the run's id."""
-    from django_tenants.utils import tenant_context
-
-    from datasets.services import ingest_file_sync, study_create
-    from queries.run_executor import query_run_execute
-    from queries.services import query_run_create
-    from tenants.models import User
-
-    slug = f"ux-{uuid.uuid4().hex[:6]}"
-    with committed_db(), tenant_context(tenant.obj()):
-        study = study_create(
-            tenant=tenant.obj(),
-            actor=None,
-            slug=slug,
-            name=slug.title(),
-            id_column="participant_id",
-            session_column="session",
-        )
-        for name, text in (("demographics", DEMOGRAPHICS), ("memory", MEMORY)):
-            path = tmp_path / f"{name}.csv"
-            path.write_text(text, encoding="utf-8")
-            kind = "demographics" if name == "demographics" else "measure"
-            assert ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind).version
-        run = query_run_create(
-            tenant=tenant.obj(),
-            actor=User.objects.get(pk=analyst_pk),
-            study=study,
-            payload={"columns": {"memory": ["score"]}},
-            enqueue=False,
-        )
-        assert query_run_execute(run.pk) == "succeeded"
-    return run.pk
+    _, run_id = seed_study_with_run(committed_db, tenant, tmp_path, analyst_pk, prefix="ux", participants=12)
+    return run_id
 
 
 def test_a_rerun_page_catches_up_with_its_result(

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
-from django_tenants.utils import tenant_context
 
-from queries.run_executor import query_run_execute
 from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
 
 DEMOGRAPHICS = (
@@ -41,16 +38,3 @@ def study(make_study: Any, upload: Any) -> str:  # noqa: F811 - the imported fix
         _, ingest = upload("memory", text, name, kind=kind)
         assert ingest["status"] == "succeeded", ingest
     return "memory"
-
-
-@pytest.fixture
-def execute(tenant_a: Any) -> Any:
-    """Run a queued run to the end in this process (the worker path has its own test)."""
-
-    def _execute(run_id: int) -> str:
-        with tenant_context(tenant_a):
-            status = query_run_execute(run_id)
-        connection.set_schema_to_public()
-        return status
-
-    return _execute

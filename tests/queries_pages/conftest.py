@@ -15,7 +15,7 @@ from datasets.models import Study
 from queries.builder_schema import StudySchema, study_schema
 from tenants.models import Tenant
 from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
-from tests.queries.conftest import execute, study  # noqa: F401
+from tests.queries.conftest import study  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

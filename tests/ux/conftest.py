@@ -4,7 +4,6 @@ from tests.access.conftest import (  # noqa: F401
     analyst_at,
     browser_of,
     consortium_default,
-    execute,
     gov,
     grant,
 )
