@@ -228,21 +228,26 @@ class CliResult:
     err: str
 
 
-@pytest.fixture
-def bdt_cli(tmp_path: Path) -> Callable[..., CliResult]:
-    """``bdt_cli(*args, env={...}, stdin=None)`` runs the installed ``bdt`` command in a subprocess, with a config
-    file of its own (``BDT_CONFIG``) and no BDT_* variables from this process."""
-    command = shutil.which("bdt", path=str(Path(sys.executable).parent))
-    assert command, "the bdt command is missing: pip install -e ./clients/python (make test installs it)"
-    home = tmp_path / "home"
-    home.mkdir()
+class BdtCli:
+    """Runs the installed ``bdt`` command in a subprocess, with a config file of its own (``BDT_CONFIG``) and no
+    BDT_* variables of this process: ``bdt_cli(*args, env={...}, stdin=None)`` -> CliResult."""
 
-    def _run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
+    def __init__(self, home: Path) -> None:
+        command = shutil.which("bdt", path=str(Path(sys.executable).parent))
+        assert command, "the bdt command is missing: pip install -e ./clients/python (make test installs it)"
+        self.command = command
+        self.home = home
+
+    def environment(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("BDT_")}
-        base.update({"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "BDT_CONFIG": str(home / "bdt.toml")})
+        home = str(self.home)
+        base.update({"HOME": home, "XDG_CONFIG_HOME": f"{home}/.config", "BDT_CONFIG": f"{home}/bdt.toml"})
+        return {**base, **(extra or {})}
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
         done = subprocess.run(
-            [command, *args],
-            env={**base, **(env or {})},
+            [self.command, *args],
+            env=self.environment(env),
             input=stdin,
             capture_output=True,
             text=True,
@@ -251,4 +256,41 @@ def bdt_cli(tmp_path: Path) -> Callable[..., CliResult]:
         )
         return CliResult(done.returncode, done.stdout, done.stderr)
 
-    return _run
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """The command running in the background (stdout and stderr piped)."""
+        return subprocess.Popen(
+            [self.command, *args],
+            env=self.environment(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+
+@pytest.fixture
+def bdt_cli(tmp_path: Path) -> BdtCli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return BdtCli(home)
+
+
+def queued_run_create(tenant: Any, django_db_blocker: Any, member: Member, study: str) -> int:
+    """A committed run of ``member`` that no worker will ever pick up (it is never enqueued): it stays queued."""
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from datasets.models import Study
+    from queries.services import query_run_create
+    from tenants.models import User
+
+    with django_db_blocker.unblock(), tenant_context(tenant):
+        run = query_run_create(
+            tenant=tenant,
+            actor=User.objects.get(pk=member.pk),
+            study=Study.objects.get(slug=study),
+            payload={"columns": {"memory": ["score"]}, "shape": "wide"},
+            reuse=False,
+            enqueue=False,
+        )
+    connection.set_schema_to_public()
+    return run.pk

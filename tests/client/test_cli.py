@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import stat
 import uuid
 import zipfile
@@ -12,7 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from tests.client.conftest import COHORT_SPEC, CliResult, Cohort
+from tests.client.conftest import COHORT_SPEC, BdtCli, CliResult, Cohort, queued_run_create
 
 pytestmark = pytest.mark.worker
 
@@ -120,3 +121,32 @@ def test_errors_are_explained_with_exit_codes(
 
     forbidden = bdt_cli("upload", cohort.slug, str(spec_file), "--name", "x", env=env)
     assert forbidden.code == 4 and "HTTP 403" in forbidden.err
+
+
+def test_wait_times_out_and_ctrl_c_cancels_the_run(
+    bdt_cli: BdtCli,
+    make_client_member: Any,
+    workspace_url: str,
+    cohort: Cohort,
+    client_tenant: Any,
+    django_db_blocker: Any,
+) -> None:
+    member = make_client_member("analyst")
+    env = {"BDT_URL": workspace_url, "BDT_TOKEN": member.token}
+    run_id = queued_run_create(client_tenant, django_db_blocker, member, cohort.slug)  # no worker will take it
+
+    timed_out = bdt_cli("wait", str(run_id), "--timeout", "0.5", env=env)
+    assert timed_out.code == 6 and f"run {run_id} is still queued" in timed_out.err
+
+    waiting = bdt_cli.start("wait", str(run_id), env=env)
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline().startswith(f"Waiting for run {run_id}")
+    waiting.send_signal(signal.SIGINT)
+    _, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 130, err
+    assert f"Run {run_id}: cancelled" in err
+
+    from bdt_client import Client
+
+    with Client(workspace_url, member.token) as client:
+        assert client.queries.get(run_id).status == "cancelled"

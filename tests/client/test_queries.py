@@ -16,7 +16,7 @@ import pytest
 
 from bdt_client import Client, RunCancelled, WaitTimeout
 from bdt_client.errors import Conflict, InvalidInput
-from tests.client.conftest import COHORT_SPEC, Cohort, Member
+from tests.client.conftest import COHORT_SPEC, Cohort, Member, queued_run_create
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.worker
@@ -160,32 +160,10 @@ def test_report_rerun_and_analysis(celery_worker: Any, analyst: Client, cohort: 
     assert fit["n"] == run.row_count and "slope" in fit
 
 
-def _queued_run(client_tenant: Any, django_db_blocker: Any, member: Member, study: str) -> int:
-    """A committed run that no worker will ever pick up (never enqueued): it stays queued."""
-    from django.db import connection
-    from django_tenants.utils import tenant_context
-
-    from datasets.models import Study
-    from queries.services import query_run_create
-    from tenants.models import User
-
-    with django_db_blocker.unblock(), tenant_context(client_tenant):
-        run = query_run_create(
-            tenant=client_tenant,
-            actor=User.objects.get(pk=member.pk),
-            study=Study.objects.get(slug=study),
-            payload={"columns": {"memory": ["score"]}, "shape": "wide"},
-            reuse=False,
-            enqueue=False,
-        )
-    connection.set_schema_to_public()
-    return run.pk
-
-
 def test_wait_times_out_and_cancel_stops_a_run(
     analyst: Client, cohort: Cohort, client_tenant: Any, django_db_blocker: Any
 ) -> None:
-    run_id = _queued_run(client_tenant, django_db_blocker, analyst.member, cohort.slug)  # type: ignore[attr-defined]
+    run_id = queued_run_create(client_tenant, django_db_blocker, analyst.member, cohort.slug)  # type: ignore[attr-defined]
     with pytest.raises(WaitTimeout) as waited:
         analyst.queries.wait(run_id, timeout=0.6)
     assert (waited.value.job_id, waited.value.status) == (run_id, "queued")
