@@ -121,6 +121,8 @@ def _hint(exc: BdtError) -> str | None:
         return "Check the token (it may have expired or been revoked) and that the URL is its workspace's address."
     if isinstance(exc, NotFound):
         return "It does not exist, or you may not see it."
+    if isinstance(exc, PermissionDenied):
+        return "Your role or access level does not allow this: ask a steward (or file an access request)."
     if isinstance(exc, RateLimited | ServiceUnavailable) and exc.retry_after:
         return f"The platform asked to wait {exc.retry_after:g} s before trying again."
     if isinstance(exc, TransportError):
@@ -142,6 +144,11 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_ERROR
 
 
+def _details(value: dict[str, Any], limit: int = 400) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def report_error(exc: BdtError) -> None:
     """Print an error as a few readable lines on stderr: message, code, details, request id, hint."""
     lines = [f"error: {exc.message if isinstance(exc, ApiError | JobError) else exc}"]
@@ -155,13 +162,13 @@ def report_error(exc: BdtError) -> None:
                     lines.append(f"  - {where}: {item.get('message', '')}" if where else f"  - {item.get('message')}")
         other = {key: value for key, value in exc.details.items() if key not in {"errors", "request_id"}}
         if other:
-            lines.append(f"  details: {json.dumps(other, default=str, ensure_ascii=False)}")
+            lines.append(f"  details: {_details(other)}")
         if exc.request_id:
             lines.append(f"  request id: {exc.request_id}")
     elif isinstance(exc, JobError):
         lines.append(f"  {exc.kind} {exc.job_id}: {exc.status}" + (f" ({exc.code})" if exc.code else ""))
         if exc.details:
-            lines.append(f"  details: {json.dumps(exc.details, default=str, ensure_ascii=False)}")
+            lines.append(f"  details: {_details(exc.details)}")
     hint = _hint(exc)
     if hint:
         lines.append(f"hint: {hint}")
