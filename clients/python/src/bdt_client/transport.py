@@ -50,6 +50,7 @@ class RetryPolicy:
     max_retries: int = 5
     max_wait: float = 60.0  # longest single wait; a longer Retry-After is raised at once instead
     backoff: float = 0.5  # first wait when the platform gives no Retry-After; doubles with each retry
+    connection_retries: int = 2  # a refused or broken connection is rarely fixed by waiting long
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ def _error_from(response: httpx.Response, method: str, path: str) -> ApiError:
         code = error["code"]
         message = str(error.get("message") or response.reason_phrase)
         details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    elif response.is_redirect:  # e.g. http -> https: the token is never sent on to another address
+        code = f"http_{status}"
+        location = response.headers.get("Location", "")
+        message = f"The platform redirects to {location}: use that address as the URL."
+        details = {"location": location}
     else:  # not the platform's answer (a proxy, a load balancer): no body text, it may be a whole HTML page
         code = f"http_{status}"
         message = f"HTTP {status} {response.reason_phrase}".strip()
@@ -143,6 +149,7 @@ class LocalhostTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         if host.endswith(".localhost"):
+            request.extensions = {**request.extensions, "sni_hostname": host}  # TLS still checks the name
             request.url = request.url.copy_with(host="127.0.0.1")
         return super().handle_request(request)
 
@@ -213,7 +220,8 @@ class Transport:
         """Seconds before retrying after a network failure, or raise :class:`TransportError`."""
         nothing_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
-        if attempt > self.retry.max_retries or not (nothing_sent or safe):
+        limit = min(self.retry.max_retries, self.retry.connection_retries)
+        if attempt > limit or not (nothing_sent or safe):
             raise TransportError(f"Cannot reach {self.credentials.url}: {exc.__class__.__name__}: {exc}") from exc
         return min(self.retry.max_wait, self.retry.backoff * 2.0 ** (attempt - 1))
 
