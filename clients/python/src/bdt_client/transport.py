@@ -200,8 +200,8 @@ class Transport:
     def close(self) -> None:
         self._http.close()
 
-    def _timeout(self, seconds: float | None) -> httpx.Timeout | None:
-        return None if seconds is None else httpx.Timeout(seconds, connect=min(10.0, self.timeout))
+    def _timeout(self, seconds: float) -> httpx.Timeout:
+        return httpx.Timeout(seconds, connect=min(10.0, self.timeout))
 
     def _pause(self, event: RetryEvent) -> None:
         logger.info(
@@ -222,6 +222,11 @@ class Transport:
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         limit = min(self.retry.max_retries, self.retry.connection_retries)
         if attempt > limit or not (nothing_sent or safe):
+            if isinstance(exc, httpx.TimeoutException) and not nothing_sent:
+                raise TransportError(
+                    f"No answer from {self.credentials.url} in time ({exc.__class__.__name__}); "
+                    "the request may still have been carried out."
+                ) from exc
             raise TransportError(f"Cannot reach {self.credentials.url}: {exc.__class__.__name__}: {exc}") from exc
         return min(self.retry.max_wait, self.retry.backoff * 2.0 ** (attempt - 1))
 
@@ -266,7 +271,10 @@ class Transport:
                 if response.is_success:
                     yield response
                     return
-                response.read()
+                try:
+                    response.read()
+                except httpx.TransportError as exc:
+                    raise TransportError(f"The connection broke while reading the answer to {path}: {exc}") from exc
                 error = _error_from(response, method, path)
             finally:
                 response.close()
@@ -292,7 +300,12 @@ class Transport:
                 raise TransportError(f"The connection broke while reading {path}: {exc}") from exc
             if response.status_code == 204 or not response.content:
                 return None
-            return response.json()
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise BdtError(
+                    f"The answer to {path} is not JSON: is {self.credentials.url} the address of a workspace?"
+                ) from exc
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 1000) -> Iterator[Any]:
         """Every item of a paginated list (``{"items", "page", "page_size", "total"}``), page after page."""
