@@ -14,7 +14,7 @@ help:
 	@echo "make fmt    - format the code"
 	@echo "make lock   - re-resolve requirements/*.in into the lock files"
 
-$(STAMP): requirements/base.txt requirements/dev.txt
+$(STAMP): requirements/base.txt requirements/dev.txt clients/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/base.txt -r requirements/dev.txt
 	@touch $(STAMP)
@@ -44,7 +44,7 @@ fmt: $(STAMP)
 
 lock: $(STAMP)
 	cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o base.txt base.in
-	cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o dev.txt dev.in
+	$(VENV)/bin/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements/dev.txt requirements/dev.in
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -17,11 +17,8 @@ How this works with django-tenants:
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import re
-import threading
-import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -30,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.live_server import LiveServer, live_server_running
 
 CHROMIUM = os.environ.get("BDT_CHROMIUM", "/usr/bin/chromium")  # Debian's package (scripts/ensure_browser.sh)
 CHROMIUM_ARGS = [
@@ -68,92 +67,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
-# --- The live server ---------------------------------------------------------------------------------------------
-
-
-def _make_server_class(real_ensure_connection: Callable[..., Any]) -> type:
-    from django.core.servers.basehttp import ThreadedWSGIServer
-    from django.db import connections
-
-    class E2EWSGIServer(ThreadedWSGIServer):
-        """Django's threaded test server, whose request threads bypass pytest-django's DB blocker and are joined."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.request_threads: set[threading.Thread] = set()
-            self._lock = threading.Lock()
-
-        def process_request(self, request: Any, client_address: Any) -> None:
-            thread = threading.Thread(target=self.process_request_thread, args=(request, client_address), daemon=True)
-            with self._lock:
-                self.request_threads = {t for t in self.request_threads if t.is_alive()}
-                self.request_threads.add(thread)
-            thread.start()
-
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            for conn in connections.all(initialized_only=False):
-                conn.ensure_connection = types.MethodType(real_ensure_connection, conn)
-            super().process_request_thread(request, client_address)
-
-        def join_request_threads(self, timeout: float) -> None:
-            with self._lock:
-                threads = list(self.request_threads)
-            for thread in threads:
-                thread.join(timeout)
-
-    return E2EWSGIServer
-
-
-@dataclass
-class LiveServer:
-    """The running server: ``url(host, path)`` builds an address on any host name, served on this port."""
-
-    port: int
-
-    def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def http_get(self, host: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        """A plain HTTP GET (no browser, no cookies) to this server with ``Host: host``: (status, body)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
-        try:
-            connection.request("GET", path, headers={"Host": f"{host}:{self.port}", **(headers or {})})
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+# --- The live server (tests/live_server.py) -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="package")
 def e2e_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[LiveServer]:
-    """A threaded Django server on 127.0.0.1 (random port) serving the session's test database.
-
-    Package-scoped: it starts with the first e2e test and stops (its threads joined, their connections closed) after
-    the last one, before the rest of the suite goes on.
-    """
-    from django.db.backends.base.base import BaseDatabaseWrapper
-    from django.test.testcases import LiveServerThread
-
-    with django_db_blocker.unblock():
-        real_ensure_connection = BaseDatabaseWrapper.ensure_connection
-
-    class E2EServerThread(LiveServerThread):
-        server_class = _make_server_class(real_ensure_connection)
-
-    # No static handler wrapper: the app's own WhiteNoise (with finders in test settings) serves /static/ after the
-    # tenant middleware, exactly as in production.
-    thread = E2EServerThread("127.0.0.1", static_handler=lambda app: app, port=0)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait(timeout=30)
-    if thread.error:
-        raise thread.error
-    yield LiveServer(port=thread.port)
-    httpd = thread.httpd
-    thread.terminate()  # shutdown() + server_close() + join()
-    # Request threads close their DB connections when their (keep-alive) socket closes; wait for them so the test
-    # database can be dropped at the end of the session.
-    httpd.join_request_threads(timeout=10)
+    """The live server (see ``tests.live_server``) for the e2e tests: it starts with the first e2e test and stops
+    after the last one, before the rest of the suite goes on."""
+    with live_server_running(django_db_blocker) as server:
+        yield server
 
 
 # --- Tenants and users (committed) -------------------------------------------------------------------------------
