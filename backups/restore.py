@@ -1,0 +1,222 @@
+"""Restoring a backup into the configured database and storage, in the one safe order.
+
+1. Verify the backup against its manifest (every file's sha256, the dump's, the manifest's own) and check that
+   this code can take its migration state over. Nothing is touched when anything is off.
+2. Refuse a database that holds tables, and stored files that differ from the backup's, unless forced.
+3. Write the files into storage (through Django's storage API), each read back and checked.
+4. pg_restore the dump in one transaction (all or nothing).
+5. Check the restored database against the manifest: the same schemas, the same rows in every table, the same
+   audit chain heads, every chain verifying, and the lineage resolving to files in storage.
+6. Bring an older backup up to the code's migrations (``migrate_schemas``), then verify the audit chains again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.db import connection
+from psycopg import sql
+
+from audit.services import audit_event_record
+from backups import inventory
+from backups.integrity import lineage_problems
+from backups.manifest import CHUNK, FILES_DIR, FileEntry, Manifest, backup_verify
+from backups.pgtools import ToolError, pg_tool_find, pg_tool_run, server_version
+from backups.releases import compatibility
+
+Log = Callable[[str], None]
+
+
+class RestoreRefused(Exception):
+    """The restore was refused before anything was changed."""
+
+
+class RestoreFailed(Exception):
+    """The restore ran but the result does not match the backup (the message says what differs)."""
+
+
+@dataclass
+class RestoreReport:
+    """What a restore did."""
+
+    files_written: int = 0
+    files_present: int = 0
+    schemas: int = 0
+    rows: int = 0
+    migrated: bool = False
+    audit_heads: dict[str, str] = field(default_factory=dict)
+
+
+def _stored_digest(name: str) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _database_tables() -> list[str]:
+    found = []
+    for schema in inventory.database_schemas():
+        found.extend(f"{schema}.{table}" for table in inventory.schema_tables(schema))
+    return found
+
+
+def _storage_plan(files: list[FileEntry]) -> tuple[list[FileEntry], list[FileEntry], list[str]]:
+    """Split the backup's files into those to write, those already present (same sha256), and conflicts."""
+    write, present, conflicts = [], [], []
+    for entry in files:
+        if not default_storage.exists(entry.name):
+            write.append(entry)
+        elif _stored_digest(entry.name) == entry.sha256:
+            present.append(entry)
+        else:
+            conflicts.append(entry.name)
+            write.append(entry)
+    return write, present, conflicts
+
+
+def _storage_put(entry: FileEntry, source: Path) -> None:
+    if default_storage.exists(entry.name):
+        default_storage.delete(entry.name)
+    with open(source, "rb") as handle:
+        saved = default_storage.save(entry.name, File(handle))
+    if saved != entry.name:
+        raise RestoreFailed(f"Storage saved {entry.name} under another name ({saved}); nothing else was written.")
+    if _stored_digest(entry.name) != entry.sha256:
+        raise RestoreFailed(f"{entry.name} does not read back with its sha256 after writing it to storage.")
+
+
+def _schemas_drop() -> None:
+    with connection.cursor() as cursor:
+        for schema in inventory.database_schemas():
+            cursor.execute(sql.Composed([sql.SQL("DROP SCHEMA "), sql.Identifier(schema), sql.SQL(" CASCADE")]))
+        cursor.execute("CREATE SCHEMA public")
+
+
+def _compare(manifest: Manifest, report: RestoreReport) -> list[str]:
+    differences: list[str] = []
+    restored = inventory.database_schemas()
+    if sorted(restored) != sorted(manifest.schemas):
+        differences.append(f"schemas differ: backup {sorted(manifest.schemas)}, restored {sorted(restored)}")
+    for schema, expected in manifest.schemas.items():
+        if schema not in restored:
+            continue
+        state = inventory.schema_state(schema)
+        for table in sorted(set(expected.tables) | set(state.tables)):
+            want, got = expected.tables.get(table), state.tables.get(table)
+            if want != got:
+                differences.append(f"{schema}.{table}: the backup has {want} rows, the restored database {got}")
+        report.rows += sum(state.tables.values())
+        if expected.audit is not None:
+            got_audit = state.audit
+            if got_audit is None or got_audit.head_hash != expected.audit.head_hash:
+                differences.append(f"{schema}: the audit chain head differs from the backup's")
+            elif expected.audit.verified and not got_audit.verified:
+                differences.append(f"{schema}: the audit chain no longer verifies ({got_audit.problem})")
+            else:
+                report.audit_heads[schema] = got_audit.head_hash
+    return differences
+
+
+def _preflight(manifest: Manifest, force: bool, log: Log) -> tuple[list[FileEntry], list[FileEntry], bool]:
+    tables = _database_tables()
+    write, present, conflicts = _storage_plan(manifest.files)
+    refusals = []
+    if tables and not force:
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        refusals.append(
+            f"the database {connection.settings_dict['NAME']} is not empty ({shown}); restore into a new, empty "
+            "database, or pass --force to drop every schema in it first"
+        )
+    if conflicts and not force:
+        refusals.append(
+            f"{len(conflicts)} stored files differ from the backup's (e.g. {conflicts[0]}); pass --force to overwrite them"
+        )
+    if refusals:
+        raise RestoreRefused("Restore refused; nothing was changed:\n  " + "\n  ".join(refusals))
+    if tables:
+        log(f"--force: dropping every schema of {connection.settings_dict['NAME']} ({len(tables)} tables)")
+    return write, present, bool(tables)
+
+
+def platform_restore(
+    *, source: Path, force: bool = False, pg_bin: Path | None = None, check_only: bool = False, log: Log = print
+) -> RestoreReport:
+    """Restore the backup folder ``source`` into the configured database and storage (see the module doc)."""
+    source = source.resolve()
+    manifest = backup_verify(source)
+    compat = compatibility((schema, state.migrations) for schema, state in manifest.schemas.items())
+    if compat.problems:
+        raise RestoreRefused("Restore refused; nothing was changed:\n  " + "\n  ".join(compat.problems))
+    log(
+        f"Backup verified: {source} (taken {manifest.created_at}; {len(manifest.schemas)} schemas, "
+        f"{len(manifest.files)} files, every sha256 matches)"
+    )
+    for missing in manifest.missing_at_backup:
+        log(f"WARNING: left out when the backup was taken: {missing}")
+    report = RestoreReport()
+    if check_only:
+        return report
+    major, _version = server_version()
+    dump_major = int(manifest.database.pg_dump_version.split(".")[0])
+    pg_restore = pg_tool_find("pg_restore", max(major, dump_major), pg_bin)
+    write, present, drop = _preflight(manifest, force, log)
+    if drop:
+        _schemas_drop()
+    for entry in write:
+        _storage_put(entry, source / FILES_DIR / entry.name)
+    report.files_written, report.files_present = len(write), len(present)
+    log(f"Files restored: {len(write)} written, {len(present)} already present")
+    connection.set_schema_to_public()
+    try:
+        pg_tool_run(
+            pg_restore,
+            ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-password",
+             f"--dbname={connection.settings_dict['NAME']}", str(source / manifest.database.file)],
+        )
+    except ToolError as exc:
+        raise RestoreFailed(f"The database restore failed and was rolled back: {exc}") from exc
+    connection.close()
+    ContentType.objects.clear_cache()
+    differences = _compare(manifest, report)
+    differences += lineage_problems()
+    if differences:
+        raise RestoreFailed(
+            "The restored database does not match the backup; do not use it (restore again with --force):\n  "
+            + "\n  ".join(differences[:25])
+        )
+    report.schemas = len(manifest.schemas)
+    log(f"Database restored and checked: {report.schemas} schemas, {report.rows:,} rows, audit heads match")
+    if compat.pending:
+        log(f"The backup is from an older release ({compat.pending} migrations to apply): migrating")
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+        connection.set_schema_to_public()
+        report.migrated = True
+        verified = [s for s, state in manifest.schemas.items() if state.audit is not None and state.audit.verified]
+        broken = [s for s in verified if (head := inventory.audit_head(s)) is not None and not head.verified]
+        if broken:
+            raise RestoreFailed(f"After migrating, the audit chains of {', '.join(broken)} no longer verify.")
+    connection.set_schema_to_public()
+    audit_event_record(
+        action="platform.restored",
+        target_type="backup",
+        target_repr=manifest.created_at,
+        details={
+            "backup_created_at": manifest.created_at,
+            "dump_sha256": manifest.database.sha256,
+            "schemas": report.schemas,
+            "files": len(manifest.files),
+            "migrated": report.migrated,
+            "forced": force,
+        },
+    )
+    log("Restore complete.")
+    return report
