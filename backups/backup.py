@@ -30,6 +30,7 @@ from backups.manifest import (
     FORMAT_VERSION,
     DatabaseDump,
     FileEntry,
+    LeftOut,
     Manifest,
     SchemaState,
     file_digest,
@@ -118,7 +119,7 @@ def platform_backup(*, out: Path, pg_bin: Path | None = None, allow_missing: boo
             database=dump,
             schemas=schemas,
             files=kept,
-            missing_at_backup=problems,
+            missing_at_backup=[LeftOut(name=name, problem=problem) for name, problem in failed.items()],
         )
         manifest_write(work, manifest)
         if out.exists():

@@ -39,13 +39,18 @@ def _pin_problems(schema: str) -> list[str]:
     return problems
 
 
-def lineage_problems(*, verify_content: bool = False) -> list[str]:
-    """Every way in which a tenant's lineage does not resolve (empty when it all does)."""
+def lineage_problems(*, verify_content: bool = False, known_missing: frozenset[str] = frozenset()) -> list[str]:
+    """Every way in which a tenant's lineage does not resolve (empty when it all does).
+
+    ``known_missing``: storage names already known to be gone (left out of a backup), not reported again.
+    """
     problems: list[str] = []
     for schema in tenant_schemas():
         with schema_context(schema):
             problems.extend(_pin_problems(schema))
             for entry in schema_files(schema):
+                if entry.name in known_missing:
+                    continue
                 if not default_storage.exists(entry.name):
                     problems.append(f"{schema}: {entry.label} is missing from storage ({entry.name})")
                 elif verify_content and _stored_digest(entry.name) != (entry.sha256, entry.size):

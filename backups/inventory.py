@@ -59,22 +59,33 @@ def applied_migrations(schema: str) -> list[str]:
         return [f"{app}.{name}" for app, name in cursor.fetchall()]
 
 
+def audit_tail(schema: str) -> tuple[int, int | None, str] | None:
+    """Length, last id and last hash of the schema's audit chain, read with plain SQL (works on any release's
+    schema), or None when the schema has no audit table."""
+    table = AuditEvent._meta.db_table
+    if table not in schema_tables(schema):
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(sql.Composed([sql.SQL("SELECT count(*) FROM "), sql.Identifier(schema, table)]))
+        events = int(cursor.fetchone()[0])
+        cursor.execute(
+            sql.Composed(
+                [sql.SQL("SELECT id, hash FROM "), sql.Identifier(schema, table), sql.SQL(" ORDER BY id DESC LIMIT 1")]
+            )
+        )
+        head = cursor.fetchone()
+    return events, (int(head[0]) if head else None), (str(head[1]) if head else "")
+
+
 def audit_head(schema: str) -> AuditHead | None:
     """The schema's audit chain: its length, its head and whether every link and hash verifies."""
-    if AuditEvent._meta.db_table not in schema_tables(schema):
+    tail = audit_tail(schema)
+    if tail is None:
         return None
     with schema_context(schema):
         report = audit_chain_verify()
-        head = AuditEvent.objects.order_by("-id").values_list("id", "hash").first()
-        events = AuditEvent.objects.count()
     problem = "" if report.ok else f"event {report.first_bad_event}: {report.reason}"
-    return AuditHead(
-        events=events,
-        head_id=head[0] if head else None,
-        head_hash=head[1] if head else "",
-        verified=report.ok,
-        problem=problem,
-    )
+    return AuditHead(events=tail[0], head_id=tail[1], head_hash=tail[2], verified=report.ok, problem=problem)
 
 
 def schema_state(schema: str) -> SchemaState:
@@ -91,25 +102,27 @@ def tenant_schemas() -> list[str]:
 
 
 def schema_files(schema: str) -> Iterator[FileEntry]:
-    """Files the current tenant schema's lineage names: kept versions' originals and Parquet, run results."""
+    """Files the current tenant schema's lineage names: kept versions' originals and Parquet, run results.
+
+    Reads only the columns it needs, so it also works on a schema an older release wrote.
+    """
     from datasets.models import DatasetVersion
     from queries.models import QueryRun, RunStatus
 
-    kept = DatasetVersion.all_objects.filter(files_removed_at__isnull=True).select_related("dataset__study")
-    for version in kept.order_by("pk"):
-        label = f"{version.dataset.study.slug}/{version.dataset.name} v{version.number}"
+    kept = DatasetVersion.all_objects.filter(files_removed_at__isnull=True).order_by("pk")
+    columns = ("dataset__study__slug", "dataset__name", "number", "original_file", "sha256", "size_bytes")
+    parquet = ("parquet_file", "parquet_sha256", "parquet_size_bytes")
+    for study, dataset, number, original, sha, size, name, parquet_sha, parquet_size in kept.values_list(
+        *columns, *parquet
+    ):
+        label = f"{study}/{dataset} v{number}"
         yield FileEntry(
-            name=version.original_file,
-            sha256=version.sha256,
-            size=version.size_bytes,
-            schema_name=schema,
-            kind="version_original",
-            label=f"original of {label}",
+            name=original, sha256=sha, size=size, schema_name=schema, kind="version_original", label=f"original of {label}"
         )
         yield FileEntry(
-            name=version.parquet_file,
-            sha256=version.parquet_sha256,
-            size=version.parquet_size_bytes,
+            name=name,
+            sha256=parquet_sha,
+            size=parquet_size,
             schema_name=schema,
             kind="version_parquet",
             label=f"Parquet of {label}",

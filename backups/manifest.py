@@ -64,6 +64,13 @@ class FileEntry(_Strict):
     label: str
 
 
+class LeftOut(_Strict):
+    """A file lineage names that was missing or altered in storage when the backup was taken (--allow-missing)."""
+
+    name: str
+    problem: str
+
+
 class DatabaseDump(_Strict):
     file: str
     sha256: str
@@ -81,7 +88,7 @@ class Manifest(_Strict):
     database: DatabaseDump
     schemas: dict[str, SchemaState]
     files: list[FileEntry]
-    missing_at_backup: list[str] = Field(default_factory=list)
+    missing_at_backup: list[LeftOut] = Field(default_factory=list)
 
 
 class BackupInvalid(Exception):

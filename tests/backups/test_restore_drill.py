@@ -5,8 +5,6 @@ result and export bytes, grants, and the audit chains with the same heads."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,47 +16,15 @@ from django_tenants.utils import schema_context, tenant_context
 from audit.models import AuditEvent
 from audit.verification import audit_chain_verify
 from backups.integrity import lineage_problems
-from backups.manifest import Manifest
 from datasets.models import Study
 from queries.exports import run_export
 from queries.lineage import run_rerun
 from queries.models import QueryRun
 from queries.run_executor import query_run_execute
 from tenants.models import Membership, Tenant, User
+from tests.backups.conftest import Drill, restore
 from tests.backups.databases import fresh_database
-from tests.backups.platform import PlatformFacts, drill_user, platform_build, platform_facts, study_participants
-
-
-@dataclass
-class Drill:
-    backup: Path
-    manifest: Manifest
-    facts: PlatformFacts
-    root: Path
-    output: str
-
-
-def backup_take(out: Path, *extra: str) -> str:
-    stdout = io.StringIO()
-    call_command("platform_backup", str(out), *extra, stdout=stdout)
-    return stdout.getvalue()
-
-
-def restore(source: Path, *extra: str) -> str:
-    stdout = io.StringIO()
-    call_command("platform_restore", str(source), *extra, stdout=stdout)
-    return stdout.getvalue()
-
-
-@pytest.fixture(scope="module")
-def drill(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Drill:
-    root = tmp_path_factory.mktemp("drill")
-    with django_db_blocker.unblock(), fresh_database("src", root / "src"):
-        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
-        facts = platform_build()
-        output = backup_take(root / "backup")
-    manifest = Manifest.model_validate_json((root / "backup" / "manifest.json").read_bytes())
-    return Drill(backup=root / "backup", manifest=manifest, facts=facts, root=root, output=output)
+from tests.backups.platform import drill_user, platform_facts, study_participants
 
 
 def test_backup_holds_every_schema_file_and_audit_head(drill: Drill) -> None:
