@@ -19,6 +19,7 @@ from pathlib import Path
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from audit.services import audit_event_record
 from backups import inventory
@@ -46,7 +47,9 @@ class BackupFailed(Exception):
     """The backup could not be taken; nothing was left at the destination."""
 
 
-def _snapshot_and_dump(work: Path, pg_bin: Path | None, log: Log) -> tuple[DatabaseDump, dict[str, SchemaState], list[FileEntry]]:
+def _snapshot_and_dump(
+    work: Path, pg_bin: Path | None, log: Log
+) -> tuple[DatabaseDump, dict[str, SchemaState], list[FileEntry]]:
     if connection.in_atomic_block:
         raise BackupFailed("A backup cannot run inside another transaction.")
     major, version = server_version()
@@ -81,11 +84,16 @@ def _copy_file(entry: FileEntry, target: Path) -> str | None:
             out.write(chunk)
     if digest.hexdigest() != entry.sha256 or size != entry.size:
         target.unlink()
-        return f"altered in storage: {entry.name} ({entry.label} in {entry.schema_name}; its sha256 differs from the recorded one)"
+        return (
+            f"altered in storage: {entry.name} ({entry.label} in {entry.schema_name}; "
+            "its sha256 differs from the recorded one)"
+        )
     return None
 
 
-def platform_backup(*, out: Path, pg_bin: Path | None = None, allow_missing: bool = False, log: Log = print) -> Manifest:
+def platform_backup(
+    *, out: Path, pg_bin: Path | None = None, allow_missing: bool = False, log: Log = print
+) -> Manifest:
     """Back up the whole platform into the new folder ``out`` and return its manifest.
 
     A stored file that is missing or no longer matches its recorded sha256 fails the backup (naming each one),
@@ -99,7 +107,8 @@ def platform_backup(*, out: Path, pg_bin: Path | None = None, allow_missing: boo
     work.mkdir()
     try:
         dump, schemas, files = _snapshot_and_dump(work, pg_bin, log)
-        log(f"Database dumped: {len(schemas)} schemas, {sum(len(s.tables) for s in schemas.values())} tables, {dump.size:,} bytes")
+        tables = sum(len(state.tables) for state in schemas.values())
+        log(f"Database dumped: {len(schemas)} schemas, {tables} tables, {dump.size:,} bytes")
         for schema, state in schemas.items():
             if state.audit is not None and not state.audit.verified:
                 log(f"WARNING: the audit chain of {schema} does not verify ({state.audit.problem}); backed up as it is")
@@ -111,7 +120,10 @@ def platform_backup(*, out: Path, pg_bin: Path | None = None, allow_missing: boo
                 "everything else and list them in the manifest):\n  " + "\n  ".join(problems)
             )
         kept = [entry for entry in files if entry.name not in failed]
-        log(f"Files copied: {len(kept)} ({sum(e.size for e in kept):,} bytes)" + (f"; {len(problems)} left out" if problems else ""))
+        log(
+            f"Files copied: {len(kept)} ({sum(e.size for e in kept):,} bytes)"
+            + (f"; {len(problems)} left out" if problems else "")
+        )
         manifest = Manifest(
             format=FORMAT,
             format_version=FORMAT_VERSION,
@@ -131,9 +143,9 @@ def platform_backup(*, out: Path, pg_bin: Path | None = None, allow_missing: boo
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    connection.set_schema_to_public()
     audit_event_record(
         action="platform.backup_taken",
+        schema_name=get_public_schema_name(),
         target_type="backup",
         target_repr=manifest.created_at,
         details={

@@ -35,7 +35,9 @@ def _pin_problems(schema: str) -> list[str]:
                 f"but that row is now {version.dataset.name} v{version.number} ({version.sha256[:12]}…)"
             )
         if version.files_removed_at is not None:
-            problems.append(f"{schema}: run {pin.run_id} read {pin.dataset_name} v{pin.number}, whose files were removed")
+            problems.append(
+                f"{schema}: run {pin.run_id} read {pin.dataset_name} v{pin.number}, whose files were removed"
+            )
     return problems
 
 

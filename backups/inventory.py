@@ -98,7 +98,9 @@ def tenant_schemas() -> list[str]:
     from tenants.models import Tenant
 
     public = get_public_schema_name()
-    return list(Tenant.objects.exclude(schema_name=public).order_by("schema_name").values_list("schema_name", flat=True))
+    return list(
+        Tenant.objects.exclude(schema_name=public).order_by("schema_name").values_list("schema_name", flat=True)
+    )
 
 
 def schema_files(schema: str) -> Iterator[FileEntry]:
@@ -117,7 +119,12 @@ def schema_files(schema: str) -> Iterator[FileEntry]:
     ):
         label = f"{study}/{dataset} v{number}"
         yield FileEntry(
-            name=original, sha256=sha, size=size, schema_name=schema, kind="version_original", label=f"original of {label}"
+            name=original,
+            sha256=sha,
+            size=size,
+            schema_name=schema,
+            kind="version_original",
+            label=f"original of {label}",
         )
         yield FileEntry(
             name=name,
@@ -130,7 +137,12 @@ def schema_files(schema: str) -> Iterator[FileEntry]:
     runs = QueryRun.objects.filter(status=RunStatus.SUCCEEDED).exclude(result_file="").order_by("pk")
     for run_id, name, sha, size in runs.values_list("pk", "result_file", "result_sha256", "result_size"):
         yield FileEntry(
-            name=name, sha256=sha, size=size or 0, schema_name=schema, kind="run_result", label=f"result of run {run_id}"
+            name=name,
+            sha256=sha,
+            size=size or 0,
+            schema_name=schema,
+            kind="run_result",
+            label=f"result of run {run_id}",
         )
 
 

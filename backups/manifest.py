@@ -139,7 +139,9 @@ def _manifest_read(folder: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        raise BackupInvalid(folder, [f"{MANIFEST} is not a platform backup manifest: {exc.errors()[0]['msg']}"]) from None
+        raise BackupInvalid(
+            folder, [f"{MANIFEST} is not a platform backup manifest: {exc.errors()[0]['msg']}"]
+        ) from None
     if manifest.format != FORMAT or manifest.format_version != FORMAT_VERSION:
         raise BackupInvalid(
             folder, [f"unsupported backup format {manifest.format!r} version {manifest.format_version}"]

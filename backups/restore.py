@@ -22,6 +22,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
+from django_tenants.utils import get_public_schema_name
 from psycopg import sql
 
 from audit.services import audit_event_record
@@ -63,7 +64,7 @@ def _stored_digest(name: str) -> str:
 
 
 def _database_tables() -> list[str]:
-    found = []
+    found: list[str] = []
     for schema in inventory.database_schemas():
         found.extend(f"{schema}.{table}" for table in inventory.schema_tables(schema))
     return found
@@ -134,7 +135,9 @@ def _verify_restored(manifest: Manifest) -> list[str]:
         if state.audit is not None and state.audit.verified:
             head = inventory.audit_head(schema)
             if head is None or not head.verified:
-                problems.append(f"{schema}: the audit chain does not verify ({head.problem if head else 'no audit table'})")
+                problems.append(
+                    f"{schema}: the audit chain does not verify ({head.problem if head else 'no audit table'})"
+                )
     known_missing = frozenset(item.name for item in manifest.missing_at_backup)
     return problems + lineage_problems(known_missing=known_missing)
 
@@ -151,7 +154,8 @@ def _preflight(manifest: Manifest, force: bool, log: Log) -> tuple[list[FileEntr
         )
     if conflicts and not force:
         refusals.append(
-            f"{len(conflicts)} stored files differ from the backup's (e.g. {conflicts[0]}); pass --force to overwrite them"
+            f"{len(conflicts)} stored files differ from the backup's (e.g. {conflicts[0]}); "
+            "pass --force to overwrite them"
         )
     if refusals:
         raise RestoreRefused("Restore refused; nothing was changed:\n  " + "\n  ".join(refusals))
@@ -188,15 +192,27 @@ def platform_restore(
         _storage_put(entry, source / FILES_DIR / entry.name)
     report.files_written, report.files_present = len(write), len(present)
     log(f"Files restored: {len(write)} written, {len(present)} already present")
-    connection.set_schema_to_public()
     try:
         pg_tool_run(
             pg_restore,
-            ["--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error", "--no-password",
-             f"--dbname={connection.settings_dict['NAME']}", str(source / manifest.database.file)],
+            [
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-password",
+                f"--dbname={connection.settings_dict['NAME']}",
+                str(source / manifest.database.file),
+            ],
         )
     except ToolError as exc:
-        raise RestoreFailed(f"The database restore failed and was rolled back: {exc}") from exc
+        hint = (
+            f" (pg_restore {pg_restore.version} is newer than the server's PostgreSQL {major}: install the "
+            f"PostgreSQL {major} client tools and point BDT_PG_BIN_DIR or --pg-bin at them)"
+            if pg_restore.major > major
+            else ""
+        )
+        raise RestoreFailed(f"The database restore failed and was rolled back: {exc}{hint}") from exc
     connection.close()
     ContentType.objects.clear_cache()
     differences = _compare(manifest, report)
@@ -210,15 +226,14 @@ def platform_restore(
     if compat.pending:
         log(f"The backup is from an older release ({compat.pending} migrations to apply): migrating")
         call_command("migrate_schemas", interactive=False, verbosity=0)
-        connection.set_schema_to_public()
         report.migrated = True
     problems = _verify_restored(manifest)
     if problems:
         raise RestoreFailed("The restored platform does not check out:\n  " + "\n  ".join(problems[:25]))
     log("Audit chains verify and every file lineage names is in storage")
-    connection.set_schema_to_public()
     audit_event_record(
         action="platform.restored",
+        schema_name=get_public_schema_name(),
         target_type="backup",
         target_repr=manifest.created_at,
         details={

@@ -38,7 +38,9 @@ WORKSPACES = (("drill-a", "Drill Lab A", "drill-a.test"), ("drill-b", "Drill Lab
 
 def demographics_csv(n: int) -> str:
     rows = ["participant_id,session,age,sex,site"]
-    rows += [f"P{i:03d},BAS1,{20 + i % 50},{'F' if i % 2 else 'M'},{'North' if i % 3 else 'South'}" for i in range(1, n + 1)]
+    rows += [
+        f"P{i:03d},BAS1,{20 + i % 50},{'F' if i % 2 else 'M'},{'North' if i % 3 else 'South'}" for i in range(1, n + 1)
+    ]
     rows += [f"P{i:03d},FU1,{21 + i % 50},{'F' if i % 2 else 'M'},North" for i in range(1, n + 1, 4)]
     return "\n".join(rows) + "\n"
 
@@ -130,7 +132,9 @@ def _facts(tenant: Tenant, users: dict[str, User]) -> WorkspaceFacts:
         export = QueryExport.objects.get()
         levels = {
             name: {
-                ds.name: (str(level) if (level := dataset_level_for_user(user=user, tenant=tenant, dataset=ds)) else None)
+                ds.name: (
+                    str(level) if (level := dataset_level_for_user(user=user, tenant=tenant, dataset=ds)) else None
+                )
                 for ds in Dataset.objects.filter(study=memory)
             }
             for name, user in users.items()
@@ -175,7 +179,10 @@ def platform_facts() -> PlatformFacts:
 def platform_build(size: int = 40) -> PlatformFacts:
     """Build the drill platform in the (migrated, empty) database the connection points at."""
     public_tenant_ensure()
-    users = {role: user_get_or_create(email=f"{role}@drill.example.org", password=PASSWORD) for role in ("steward", "analyst", "colleague")}
+    users = {
+        role: user_get_or_create(email=f"{role}@drill.example.org", password=PASSWORD)
+        for role in ("steward", "analyst", "colleague")
+    }
     for slug, name, domain in WORKSPACES:
         tenant = tenant_create(slug=slug, name=name, domain=domain).tenant
         membership_set(tenant=tenant, user=users["steward"], role=Role.STEWARD)

@@ -80,12 +80,16 @@ def _escape_storage(drill: Drill, folder: Path) -> str:
 
 
 def _from_the_future(drill: Drill, folder: Path) -> str:
-    _manifest_edit(folder, lambda m: m["schemas"]["t_drill_a"]["migrations"].append("queries.9999_future"), forge_checksum=True)
+    _manifest_edit(
+        folder, lambda m: m["schemas"]["t_drill_a"]["migrations"].append("queries.9999_future"), forge_checksum=True
+    )
     return "the backup was made by a newer release (migrations this code does not have: queries.9999_future)"
 
 
 def _too_old(drill: Drill, folder: Path) -> str:
-    _manifest_edit(folder, lambda m: m["schemas"]["t_drill_b"]["migrations"].remove("datasets.0003_delimiter"), forge_checksum=True)
+    _manifest_edit(
+        folder, lambda m: m["schemas"]["t_drill_b"]["migrations"].remove("datasets.0003_delimiter"), forge_checksum=True
+    )
     return "the backup is older than release 0.1, the oldest this code upgrades (it lacks datasets.0003_delimiter)"
 
 
@@ -136,9 +140,12 @@ def test_a_forged_manifest_is_caught_after_the_restore(drill: Drill, django_db_b
     folder = tmp_path / "backup"
     shutil.copytree(drill.backup, folder)
     _manifest_edit(folder, lambda m: m["schemas"]["t_drill_a"]["tables"].update(datasets_study=5), forge_checksum=True)
-    with django_db_blocker.unblock(), fresh_database("forged", tmp_path / "target"):
-        with pytest.raises(CommandError) as failed:
-            restore(folder)
+    with (
+        django_db_blocker.unblock(),
+        fresh_database("forged", tmp_path / "target"),
+        pytest.raises(CommandError) as failed,
+    ):
+        restore(folder)
     message = str(failed.value)
     assert "The restored database does not match the backup; do not use it" in message
     assert "t_drill_a.datasets_study: the backup has 5 rows, the restored database 2" in message
@@ -168,3 +175,35 @@ def test_a_backup_never_overwrites_a_folder(drill: Drill, django_db_blocker: Any
         backup_take(target)
     assert "already exists and is not empty" in str(refused.value)
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
+
+
+def test_missing_postgresql_tools_are_named(drill: Drill, django_db_blocker: Any, tmp_path: Path) -> None:
+    with django_db_blocker.unblock(), pytest.raises(CommandError) as failed:
+        backup_take(tmp_path / "out", "--pg-bin", str(tmp_path / "no-tools"))
+    message = str(failed.value)
+    assert "No pg_dump of PostgreSQL" in message and str(tmp_path / "no-tools") in message
+    assert "BDT_PG_BIN_DIR" in message
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_database_restore_leaves_the_database_empty(
+    drill: Drill, django_db_blocker: Any, tmp_path: Path
+) -> None:
+    """pg_restore runs in one transaction: when it fails (here: a pg_restore 17+ against an older server, which
+    rejects a setting the tool sends), nothing of the dump stays behind, and the message says how to fix it."""
+    from backups.pgtools import PgTool, _embedded_bin, _tool_version, server_version
+
+    embedded = _embedded_bin()
+    found = _tool_version(embedded / "pg_restore") if embedded else None
+    with django_db_blocker.unblock():
+        server = server_version()[0]
+    if found is None or found[1] < 17 or server >= 17:
+        pytest.skip("needs a pg_restore 17+ (embedded PostgreSQL) and an older server")
+    tool = PgTool(path=embedded / "pg_restore", version=found[0], major=found[1])  # type: ignore[operator]
+    with django_db_blocker.unblock(), fresh_database("failed", tmp_path / "target"):
+        with pytest.raises(CommandError) as failed:
+            restore(drill.backup, "--pg-bin", str(tool.path.parent))
+        assert all(not schema_tables(schema) for schema in database_schemas())
+    message = str(failed.value)
+    assert "The database restore failed and was rolled back" in message
+    assert f"pg_restore {tool.version} is newer than the server's PostgreSQL {server}" in message

@@ -87,7 +87,10 @@ def test_restore_drill_gives_back_the_same_platform(drill: Drill, django_db_bloc
             assert rerun.result_sha256 == original.result_sha256
             export = run_export(run=rerun, fmt="csv", purpose="restore drill check", actor=drill_user("analyst"))
             assert export.sha256 == facts.workspaces["drill-a"].export_sha256
-            assert study_participants(Study.objects.get(slug="motion")) == facts.workspaces["drill-a"].participants["motion"]
+            assert (
+                study_participants(Study.objects.get(slug="motion"))
+                == facts.workspaces["drill-a"].participants["motion"]
+            )
         connection.set_schema_to_public()
         # A second restore into this (now populated) database is refused, and changes nothing
         with pytest.raises(CommandError) as refused:
