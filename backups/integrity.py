@@ -12,7 +12,8 @@ from backups.inventory import schema_files, tenant_schemas
 from backups.manifest import CHUNK
 
 
-def _stored_digest(name: str) -> tuple[str, int]:
+def stored_digest(name: str) -> tuple[str, int]:
+    """sha256 and size of a stored file, read through the storage API (streaming)."""
     digest = hashlib.sha256()
     size = 0
     with default_storage.open(name, "rb") as handle:
@@ -55,6 +56,6 @@ def lineage_problems(*, verify_content: bool = False, known_missing: frozenset[s
                     continue
                 if not default_storage.exists(entry.name):
                     problems.append(f"{schema}: {entry.label} is missing from storage ({entry.name})")
-                elif verify_content and _stored_digest(entry.name) != (entry.sha256, entry.size):
+                elif verify_content and stored_digest(entry.name) != (entry.sha256, entry.size):
                     problems.append(f"{schema}: {entry.label} does not match its recorded sha256 ({entry.name})")
     return problems

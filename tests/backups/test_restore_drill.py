@@ -5,12 +5,15 @@ result and export bytes, grants, and the audit chains with the same heads."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test import override_settings
 from django_tenants.utils import schema_context, tenant_context
 
 from audit.models import AuditEvent
@@ -103,3 +106,29 @@ def test_restore_drill_gives_back_the_same_platform(drill: Drill, django_db_bloc
         assert "--force: dropping every schema" in output and "Restore complete" in output
         assert platform_facts().workspaces["drill-a"].counts == facts.workspaces["drill-a"].counts
         assert User.objects.count() == facts.users
+
+
+def test_restore_into_a_storage_without_local_paths(drill: Drill, django_db_blocker: Any) -> None:
+    """Object storage has no local paths: the restore and a rerun afterwards only use the storage API."""
+    in_memory = {
+        "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with (
+        django_db_blocker.unblock(),
+        fresh_database("objects", drill.root / "objects"),
+        override_settings(STORAGES=in_memory),
+    ):
+        assert "Restore complete" in restore(drill.backup)
+        names = [entry.name for entry in drill.manifest.files]
+        assert all(default_storage.exists(name) for name in names)
+        assert not any(Path(default_storage.path(name)).exists() for name in names)  # in memory, not on disk
+        assert lineage_problems(verify_content=True) == []
+        tenant = Tenant.objects.get(slug="drill-b")
+        with tenant_context(tenant):
+            original = QueryRun.objects.get(pk=drill.facts.workspaces["drill-b"].run_id)
+            rerun = run_rerun(tenant=tenant, actor=drill_user("steward"), run=original)
+            assert query_run_execute(rerun.pk) == "succeeded"
+            rerun.refresh_from_db()
+            assert rerun.result_sha256 == original.result_sha256
+        connection.set_schema_to_public()
