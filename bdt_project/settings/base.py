@@ -56,6 +56,7 @@ SHARED_APPS = [
     "django_htmx",
     "ninja",
     "audit",
+    "backups",
 ]
 TENANT_APPS = [
     "datasets",
@@ -224,6 +225,8 @@ MEDIA_ROOT = Path(os.environ.get("BDT_MEDIA_ROOT", STATE_DIR / "media"))
 MEDIA_URL = "/media/"
 BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR", STATE_DIR / "cache"))
 BDT_WORK_DIR = Path(os.environ.get("BDT_WORK_DIR", STATE_DIR / "work"))
+# Directory of pg_dump/pg_restore for platform_backup/platform_restore (default: found by the server's version).
+BDT_PG_BIN_DIR = os.environ.get("BDT_PG_BIN_DIR") or None
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
