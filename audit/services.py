@@ -113,6 +113,21 @@ def audit_event_record(
     return _append(event)
 
 
+def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEvent | None:
+    """Record an event of a kind an outsider can repeat at will (denied requests, refused sign-ins) at most once per
+    ``coalesce_key`` per ``audit_coalesce_seconds`` in the current schema (or ``schema_name``), so the audit table
+    cannot be flooded. Returns the event, or None when an identical one was recorded within the window."""
+    from django.core.cache import cache
+
+    from bdt_project.config import config_get
+
+    schema = fields.get("schema_name") or current_schema_name()
+    digest = hashlib.sha256(f"{schema}|{coalesce_key}".encode()).hexdigest()
+    if not cache.add(f"audit-coalesce:{digest}", 1, timeout=config_get("audit_coalesce_seconds")):
+        return None
+    return audit_event_record(**fields)
+
+
 def audit_read_record(*, actor: Any, request: HttpRequest | None, what: str, filters: dict[str, Any]) -> AuditEvent:
     """Record that someone read the audit log (``audit.read``: list, page, user activity, history, CSV export)."""
     return audit_event_record(
