@@ -24,7 +24,8 @@ def test_a_steward_cannot_lower_a_study_below_the_workspace_threshold(
     assert attack.status_code == 422 and attack.json()["error"]["code"] == "threshold_below_workspace"
     assert attack.json()["error"]["details"]["workspace_threshold"] == 10
     assert counter.post("/api/v1/studies/gov/count", small).json()["suppressed"] is True
-    created = steward_api.post("/api/v1/studies", {"slug": "low", "name": "Low", "id_column": "participant_id", "suppression_threshold": 2})
+    low = {"slug": "low", "name": "Low", "id_column": "participant_id", "suppression_threshold": 2}
+    created = steward_api.post("/api/v1/studies", low)
     assert created.status_code == 422 and created.json()["error"]["code"] == "threshold_below_workspace"
     raised = steward_api.patch("/api/v1/studies/gov", {"suppression_threshold": 20})
     assert raised.status_code == 200 and raised.json()["suppression_threshold"] == 20

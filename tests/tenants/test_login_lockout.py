@@ -39,9 +39,10 @@ def test_guesses_on_every_host_count_against_one_account(tenant_a, make_member) 
     assert b"Too many failed login attempts" in blocked.content
     assert browser.get("/api/v1/me").status_code == 401  # even the right password did not get in
     elsewhere = Client(HTTP_HOST="lab-b.test")
-    assert b"Too many failed login attempts" in elsewhere.post(
-        "/accounts/login/", {"login": user.email.upper(), "password": PASSWORD}
-    ).content
+    assert (
+        b"Too many failed login attempts"
+        in elsewhere.post("/accounts/login/", {"login": user.email.upper(), "password": PASSWORD}).content
+    )
     # Refused attempts are audited, coalesced: one event per account and workspace per window, not one per try.
     assert len(_locked(tenant_a, user.email)) == 1
     browser.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
