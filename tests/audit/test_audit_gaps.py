@@ -73,6 +73,14 @@ def test_a_token_used_on_another_workspace_host_is_audited_in_both(api, tenant_a
     assert there[0].ip == "127.0.0.1"
     assert len(home) == 1 and home[0].details["workspace"] == "lab-b"
     assert member.get("/api/v1/me").status_code == 200  # the token still works where it belongs
+    with tenant_context(tenant_b):
+        before = AuditEvent.objects.count()
+    anonymous = Client(HTTP_HOST="lab-b.test")
+    for path in ("/api/v1/me", "/api/v1/studies/x", "/api/v1/nothing-here"):
+        assert anonymous.get(path).status_code in {401, 404}
+    with tenant_context(tenant_b):
+        assert AuditEvent.objects.count() == before  # anonymous refusals leave nothing to flood the table with
+    connection.set_schema_to_public()
 
 
 def test_reading_a_report_and_downloading_a_dictionary_are_audited(api, tenant_a, study, execute, events) -> None:

@@ -20,6 +20,7 @@ from audit.models import AuditEvent
 from bdt_project.errors import Conflict
 from tenants.models import Membership, User
 from tenants.roles import Role
+from tenants.selectors import membership_get_by_email
 from tenants.services import membership_set, tenant_create, user_get_or_create
 from tests.conftest import PASSWORD, unique_email
 
@@ -132,6 +133,11 @@ def test_a_legacy_unverified_sign_in_address_counts_for_nothing(
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "email_unverified"
     with pytest.raises(Conflict):
         user_get_or_create(email=victim_address)
+    assert membership_get_by_email(tenant=tenant_a, email=victim_address) is None
+    assert membership_get_by_email(tenant=tenant_a, email=victim_address, verified_only=False) is not None
+    assert owner.post("/api/v1/teams", {"slug": "pilot", "name": "Pilot"}).status_code == 201
+    added = owner.post("/api/v1/teams/pilot/members", {"email": victim_address})
+    assert added.status_code == 404  # a grant or team by e-mail finds only a verified address
     # ... and it cannot sign in with it.
     browser = Client(HTTP_HOST="lab-a.test")
     browser.post("/accounts/login/", {"login": victim_address, "password": PASSWORD})
@@ -190,17 +196,24 @@ def test_changing_an_address_takes_effect_only_once_confirmed_and_is_audited(ten
     assert browser.post("/accounts/email/", {"action_add": "", "email": new}).status_code == 302
     member.refresh_from_db()
     assert member.email == old  # not yet
+    page = browser.get("/accounts/email/").content.decode()
+    assert old in page and new in page  # the current address, and the one waiting for confirmation
     key = re.search(r"/accounts/confirm-email/([^/\s]+)/", mail.outbox[-1].body).group(1)
     assert mail.outbox[-1].to == [new]
     assert browser.post(f"/accounts/confirm-email/{key}/").status_code == 302
     member.refresh_from_db()
     assert member.email == new and EmailAddress.objects.get(user=member, email=new).verified
     assert not EmailAddress.objects.filter(user=member, email=old).exists()
+    assert any(message.to == [old] for message in mail.outbox)  # the old address is told of the change
     for tenant in (tenant_a, tenant_b):  # where it happened and in every workspace the account belongs to
         changed = _events(tenant, "auth.email_changed")[-1]
         assert changed.details == {"from": old, "to": new} and changed.actor_id == member.pk
         assert _events(tenant, "auth.email_added")[-1].details["email"] == new
         assert _events(tenant, "auth.email_confirmed")[-1].details["email"] == new
+    dropped = unique_email("dropped")
+    browser.post("/accounts/email/", {"action_add": "", "email": dropped})
+    assert browser.post("/accounts/email/", {"action_remove": "", "email": dropped}).status_code == 302
+    assert _events(tenant_a, "auth.email_removed")[-1].details["email"] == dropped
 
 
 def test_self_signup_signs_in_only_after_the_address_is_confirmed(monkeypatch) -> None:
@@ -225,3 +238,42 @@ def test_self_signup_signs_in_only_after_the_address_is_confirmed(monkeypatch) -
     finally:
         monkeypatch.undo()
         config_reset()
+
+
+def test_a_claim_nobody_proved_never_blocks_the_real_owner(api, tenant_a, django_capture_on_commit_callbacks) -> None:
+    """An account that signed up with someone else's address and never confirmed it (so it cannot sign in) holds the
+    address as its sign-in address; the address's owner, invited, still joins — the squatting account is released."""
+    address = unique_email("owner-of-address")
+    squatter = User.objects.create_user(email=address, password=PASSWORD)
+    EmailAddress.objects.create(user=squatter, email=address, verified=False, primary=True)
+    owner = api(tenant_a, Role.OWNER)
+    assert _invite(owner, address, "analyst", django_capture_on_commit_callbacks)["status"] == "invited"
+    link = re.search(r"http://lab-a\.test(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
+    real = Client(HTTP_HOST="lab-a.test")
+    real.get(link)
+    signup = real.post(
+        "/accounts/signup/", {"email": address, "password1": PASSWORD, "password2": PASSWORD, "next": link}
+    )
+    assert signup.status_code == 302, signup.content
+    assert real.post(link).status_code == 302
+    joined = User.objects.get(email=address)
+    assert joined.pk != squatter.pk and Membership.objects.filter(tenant=tenant_a, user=joined).exists()
+    squatter.refresh_from_db()
+    assert squatter.is_active is False and squatter.email.endswith("@invalid")
+    with schema_context("public"):
+        released = AuditEvent.objects.filter(action="auth.email_released", target_id=str(squatter.pk)).get()
+    assert released.details == {"email": address, "reason": "invitation_signup", "account_deactivated": True}
+
+
+def test_operator_made_accounts_from_before_are_vouched_by_the_migration() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("tenants.migrations.0004_operator_addresses_verified")
+    operator_made = User.objects.create_user(email=unique_email("operator"), password=PASSWORD)
+    self_typed = User.objects.create_user(email=unique_email("typed"), password=PASSWORD)
+    EmailAddress.objects.create(user=self_typed, email=self_typed.email, verified=False, primary=True)
+    migration.vouch_operator_addresses(apps, None)
+    assert EmailAddress.objects.get(user=operator_made).verified
+    assert not EmailAddress.objects.get(user=self_typed).verified

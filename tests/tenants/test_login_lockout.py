@@ -57,3 +57,25 @@ def test_other_accounts_are_not_locked(tenant_a, make_member) -> None:
         Client(HTTP_HOST=host).post("/accounts/login/", {"login": target.email, "password": "guess-1234"})
     browser = Client(HTTP_HOST="lab-b.test")
     assert browser.post("/accounts/login/", {"login": bystander.email, "password": PASSWORD}).status_code == 302
+
+
+def test_a_two_factor_code_used_on_one_host_cannot_be_replayed_on_another(tenant_a, tenant_b, make_member) -> None:
+    from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+
+    from tenants.services import membership_set
+
+    user = make_member(tenant_a)
+    membership_set(tenant=tenant_b, user=user, role="analyst")
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    code = format_hotp_value(hotp_value(secret, int(__import__("time").time()) // 30))
+
+    def sign_in(host: str) -> Client:
+        browser = Client(HTTP_HOST=host)
+        step = browser.post("/accounts/login/", {"login": user.email, "password": PASSWORD})
+        assert step.status_code == 302 and "/accounts/2fa/authenticate" in step["Location"]
+        browser.post("/accounts/2fa/authenticate/", {"code": code})
+        return browser
+
+    assert sign_in("lab-a.test").get("/api/v1/me").status_code == 200
+    assert sign_in("lab-b.test").get("/api/v1/me").status_code == 401  # the same code, another host: refused
