@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -12,6 +13,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+
+logger = logging.getLogger(__name__)
 
 HASHED_FIELDS = (
     "at",
@@ -123,7 +126,12 @@ def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEv
 
     schema = fields.get("schema_name") or current_schema_name()
     digest = hashlib.sha256(f"{schema}|{coalesce_key}".encode()).hexdigest()
-    if not cache.add(f"audit-coalesce:{digest}", 1, timeout=config_get("audit_coalesce_seconds")):
+    try:
+        first = cache.add(f"audit-coalesce:{digest}", 1, timeout=config_get("audit_coalesce_seconds"))
+    except Exception:  # without the cache, record every event rather than none
+        logger.warning("audit coalescing unavailable (cache error); recording the event", exc_info=True)
+        first = True
+    if not first:
         return None
     return audit_event_record(**fields)
 

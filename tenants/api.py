@@ -41,6 +41,7 @@ class MeOut(Schema):
     tenant: TenantOut
     role: str
     auth: str = Field(description="How this request authenticated: token or session.")
+    token_scope: str | None = Field(None, description="The token's scope (full, read, count); null for a session.")
 
 
 @router.get("/me", response=MeOut)
@@ -52,6 +53,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "tenant": {"slug": caller.tenant.slug, "name": caller.tenant.name},
         "role": caller.role,
         "auth": "token" if caller.token else "session",
+        "token_scope": caller.token.scope if caller.token else None,
     }
 
 

@@ -61,6 +61,7 @@ def web_command(python: str, host: str, port: int, *, dev: bool, environ: Mappin
         "--graceful-timeout", "10",
         "--access-logfile", "-",
         "--error-logfile", "-",
+        "--no-control-socket",  # its default path is per user: two checkouts' servers would fight over it
     ]  # fmt: skip
 
 

@@ -95,6 +95,7 @@ def test_count_tokens_cap_even_an_owner_at_the_count_level(api, tenant_a, gov, e
     run_id = owner.post("/api/v1/studies/gov/queries", {"columns": {"cognitive": ["score"]}}).json()["id"]
     assert execute(run_id) == "succeeded"
     count = _scoped(owner, tenant_a, "count")
+    assert count.get("/api/v1/me").json()["token_scope"] == "count"
     assert owner.post("/api/v1/studies/gov/count", SMALL).json()["participants"] == 5
     small = count.post("/api/v1/studies/gov/count", SMALL).json()
     assert small["suppressed"] is True and small["participants"] is None  # what a count-level member sees
