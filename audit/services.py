@@ -7,12 +7,14 @@ import json
 import logging
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from bdt_project.config import config_get
 
 logger = logging.getLogger(__name__)
 
@@ -120,10 +122,6 @@ def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEv
     """Record an event of a kind an outsider can repeat at will (denied requests, refused sign-ins) at most once per
     ``coalesce_key`` per ``audit_coalesce_seconds`` in the current schema (or ``schema_name``), so the audit table
     cannot be flooded. Returns the event, or None when an identical one was recorded within the window."""
-    from django.core.cache import cache
-
-    from bdt_project.config import config_get
-
     schema = fields.get("schema_name") or current_schema_name()
     digest = hashlib.sha256(f"{schema}|{coalesce_key}".encode()).hexdigest()
     try:

@@ -1,8 +1,9 @@
 """Scopes of personal access tokens: what a script holding a token may do, on top of what its member may do.
 
 - ``full``: everything the member may do; no cap.
-- ``read``: every GET, plus the POSTs that only compute an answer (:data:`COMPUTE_ROUTES`); data capped at
-  ``export`` (nothing is created, changed or deleted: no uploads, runs, saved queries, grants, members or tokens).
+- ``read``: every GET, plus the POSTs that only compute an answer (:data:`COMPUTE_ROUTES`); it reads whatever the
+  member may read (no level cap), but nothing is created, changed or deleted: no uploads, runs, saved queries,
+  grants, members, settings or tokens.
 - ``count``: only the count-level surfaces (:data:`COUNT_ROUTES`: catalog, counts, reports); data capped at
   ``count``.
 
@@ -30,7 +31,7 @@ class TokenScope(models.TextChoices):
 SCOPE_RANK: dict[str, int] = {TokenScope.FULL: 3, TokenScope.READ: 2, TokenScope.COUNT: 1}
 
 # Data level cap per scope (names of access levels; ``access`` applies them).
-LEVEL_CAP: dict[str, str | None] = {TokenScope.FULL: None, TokenScope.READ: "export", TokenScope.COUNT: "count"}
+LEVEL_CAP: dict[str, str | None] = {TokenScope.FULL: None, TokenScope.READ: None, TokenScope.COUNT: "count"}
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

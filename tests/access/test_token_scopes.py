@@ -77,6 +77,7 @@ def test_read_tokens_read_and_compute_but_change_nothing(api, tenant_a, gov, ste
     assert read.get("/api/v1/studies/gov").status_code == 200
     assert read.post("/api/v1/studies/gov/count", SMALL).json()["participants"] == 5  # exact: no level cap here
     assert read.get("/api/v1/members").status_code == 200
+    assert read.get("/api/v1/studies/gov/datasets/cognitive/grants").status_code == 200  # a steward's read
     for response in (
         read.patch("/api/v1/studies/gov", {"description": "changed by a read-only token"}),
         read.post("/api/v1/studies", {"slug": "nope", "name": "Nope", "id_column": "participant_id"}),
