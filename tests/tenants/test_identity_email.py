@@ -277,3 +277,26 @@ def test_operator_made_accounts_from_before_are_vouched_by_the_migration() -> No
     migration.vouch_operator_addresses(apps, None)
     assert EmailAddress.objects.get(user=operator_made).verified
     assert not EmailAddress.objects.get(user=self_typed).verified
+
+
+def test_without_an_invitation_an_unconfirmed_sign_up_still_holds_its_address(monkeypatch) -> None:
+    """The documented limit: with open sign-up and no invitation, the real owner is told an account exists (by mail
+    to the address) and no second account is made; no reset link goes to the unconfirmed address."""
+    from bdt_project.config import config_reset
+
+    address = unique_email("held")
+    squatter = User.objects.create_user(email=address, password=PASSWORD)
+    EmailAddress.objects.create(user=squatter, email=address, verified=False, primary=True)
+    monkeypatch.setenv("BDT_SELF_SIGNUP_ALLOWED", "1")
+    config_reset()
+    try:
+        mail.outbox.clear()
+        browser = Client(HTTP_HOST="platform.test")
+        browser.post("/accounts/signup/", {"email": address, "password1": PASSWORD, "password2": PASSWORD})
+        assert User.objects.filter(email=address).count() == 1
+        assert [m.to for m in mail.outbox] == [[address]] and "already" in mail.outbox[0].body.lower()
+        browser.post("/accounts/password/reset/", {"email": address})
+        assert not any("/password/reset/key/" in m.body for m in mail.outbox)
+    finally:
+        monkeypatch.undo()
+        config_reset()
