@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt lock services stop bench clean
+.PHONY: help run dev test lint fmt lock services stop bench clean
 
 help:
-	@echo "make run    - the platform with demo data on http://localhost:8000 (Ctrl-C stops everything)"
+	@echo "make run    - the platform with demo data on http://localhost:8000, served like production (Ctrl-C stops)"
+	@echo "make dev    - the same with Django's autoreloading development server and DEBUG on"
 	@echo "make test   - the whole test suite against real PostgreSQL, Redis, Celery and Chromium"
 	@echo "make lint   - ruff (lint + format check), mypy, import-linter"
 	@echo "make fmt    - format the code"
@@ -21,6 +22,9 @@ $(STAMP): requirements/base.txt requirements/dev.txt clients/python/pyproject.to
 
 run: $(STAMP)
 	$(PY) scripts/devstack.py run $(ARGS)
+
+dev: $(STAMP)
+	$(PY) scripts/devstack.py run --dev $(ARGS)
 
 test: $(STAMP)
 	@bash scripts/ensure_browser.sh

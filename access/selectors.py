@@ -15,7 +15,7 @@ from access.models import Grant, Team, TeamMember
 from bdt_project.config import config_get
 from bdt_project.errors import NotFound
 from datasets.models import Dataset, Study
-from tenants.access import membership_for
+from tenants.access import level_cap_for, membership_for
 from tenants.models import Tenant
 from tenants.roles import Role
 
@@ -148,6 +148,21 @@ def _explain_one(*, role: str, dataset: Dataset, grants: Iterable[Grant], tenant
     )
 
 
+def _token_capped(explanation: Explanation, user: Any) -> Explanation:
+    """The explanation under the cap of the caller's token scope (a ``count`` token makes every level at most
+    ``count``; tenants/token_scopes.py). Without a token, or with a full one, it is unchanged."""
+    cap = level_cap_for(user)
+    if cap is None or explanation.level is None or level_at_least(Level(cap), explanation.level):
+        return explanation
+    level = Level(cap)
+    return Explanation(
+        level=level,
+        identifying=explanation.identifying and level_at_least(level, Level.QUERY),
+        role=explanation.role,
+        reasons=[*explanation.reasons, Reason("token_scope", level, detail=f"this request's token is capped at {cap}")],
+    )
+
+
 def _member_role(user: Any, tenant: Tenant) -> str | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
@@ -164,7 +179,9 @@ def datasets_explain_for_user(*, user: Any, tenant: Tenant, study: Study) -> dic
     grants = list(_applicable_grants(user=user, role=role, study=study).select_related("dataset"))
     now = timezone.now()
     return {
-        dataset.name: _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=now)
+        dataset.name: _token_capped(
+            _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=now), user
+        )
         for dataset in datasets
     }
 
@@ -184,7 +201,9 @@ def dataset_explain_for_user(*, user: Any, tenant: Tenant, dataset: Dataset) -> 
     if role is None:
         return Explanation(level=None)
     grants = list(_applicable_grants(user=user, role=role, study=dataset.study).select_related("dataset"))
-    return _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=timezone.now())
+    return _token_capped(
+        _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=timezone.now()), user
+    )
 
 
 def dataset_level_for_user(*, user: Any, tenant: Tenant, dataset: Dataset) -> Level | None:

@@ -27,10 +27,8 @@ from tenants.models import Tenant
 
 
 def suppression_threshold(*, tenant: Tenant | None, study: Study) -> int:
-    """k for ``study``: its own threshold, else the workspace's."""
-    if study.suppression_threshold:
-        return int(study.suppression_threshold)
-    return int(config_get("suppression_threshold", tenant))
+    """k for ``study``: the workspace's threshold (its floor), raised by the study's own when that is higher."""
+    return max(int(config_get("suppression_threshold", tenant)), int(study.suppression_threshold or 0))
 
 
 def rounding_base(*, tenant: Tenant | None) -> int:

@@ -16,6 +16,7 @@ from analysis.services import (
     analysis_compute,
     plot_build,
     profile_job_create,
+    profile_report_download_record,
     selection_export,
     selection_keys_parse,
     selection_rows,
@@ -117,6 +118,7 @@ def _finished_report(request: HttpRequest, job_id: int) -> Any:
 def profile_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
     """The profile report as JSON (download)."""
     job = _finished_report(request, job_id)
+    profile_report_download_record(actor=principal(request).user, request=request, job=job, fmt="json")
     response = HttpResponse(json.dumps(job.report, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="profile_run{job.run_id}_{job.pk}.json"'
     return response
@@ -126,6 +128,7 @@ def profile_report_json(request: HttpRequest, job_id: int) -> HttpResponse:
 def profile_report_html(request: HttpRequest, job_id: int) -> HttpResponse:
     """The profile report as a self-contained HTML file (download)."""
     job = _finished_report(request, job_id)
+    profile_report_download_record(actor=principal(request).user, request=request, job=job, fmt="html")
     html = render_to_string("analysis/profile_standalone.html", profile_context(job))
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="profile_run{job.run_id}_{job.pk}.html"'

@@ -231,3 +231,14 @@ def _profile_fail(job_id: int, code: str, message: str) -> None:
     ProfileJob.objects.filter(pk=job_id).update(
         status=ProfileStatus.FAILED, error_code=code, error_message=message, finished_at=timezone.now()
     )
+
+
+def profile_report_download_record(*, actor: Any, request: HttpRequest | None, job: ProfileJob, fmt: str) -> None:
+    """Audit a profile report download (``analysis.profile_downloaded``), page and API alike."""
+    audit_event_record(
+        action="analysis.profile_downloaded",
+        actor=actor,
+        request=request,
+        target=job.run,
+        details={"profile": job.pk, "run": job.run_id, "format": fmt},
+    )

@@ -15,7 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analysis.access import EXPORT, QUERY, analysis_run_get
 from analysis.selectors import profile_context, profile_job_get_for_user, profile_jobs_of_run
-from analysis.services import profile_job_create, selection_export, selection_keys_parse
+from analysis.services import (
+    profile_job_create,
+    profile_report_download_record,
+    selection_export,
+    selection_keys_parse,
+)
 from analysis.stats.numbers import NUMERIC_TYPES
 from bdt_project.config import config_get
 from bdt_project.errors import Conflict, InvalidInput
@@ -127,6 +132,7 @@ def profile_download(request: HttpRequest, job_id: int, fmt: str) -> HttpRespons
     job = profile_job_get_for_user(user=request.user, tenant=tenant_of(request), job_id=job_id)
     if job.report is None:
         raise Conflict(f"The profile is not ready: it is {job.status}.", code="profile_not_ready")
+    profile_report_download_record(actor=request.user, request=request, job=job, fmt=fmt)
     name = f"profile_run{job.run_id}_{job.pk}.{fmt}"
     if fmt == "json":
         response = HttpResponse(json.dumps(job.report, indent=2), content_type="application/json")

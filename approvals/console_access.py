@@ -36,7 +36,7 @@ from tenants.selectors import membership_get_by_email
 
 def member_or_none(tenant: Any, email: str) -> User | None:
     """The member of ``tenant`` with ``email`` (None when there is none; the pages say so)."""
-    found = membership_get_by_email(tenant=tenant, email=email) if email else None
+    found = membership_get_by_email(tenant=tenant, email=email, verified_only=False) if email else None
     return found.user if found is not None else None
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from bdt_project.config import config_get
+
+logger = logging.getLogger(__name__)
 
 HASHED_FIELDS = (
     "at",
@@ -111,6 +116,22 @@ def audit_event_record(
         with schema_context(schema_name):
             return _append(event)
     return _append(event)
+
+
+def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEvent | None:
+    """Record an event of a kind an outsider can repeat at will (denied requests, refused sign-ins) at most once per
+    ``coalesce_key`` per ``audit_coalesce_seconds`` in the current schema (or ``schema_name``), so the audit table
+    cannot be flooded. Returns the event, or None when an identical one was recorded within the window."""
+    schema = fields.get("schema_name") or current_schema_name()
+    digest = hashlib.sha256(f"{schema}|{coalesce_key}".encode()).hexdigest()
+    try:
+        first = cache.add(f"audit-coalesce:{digest}", 1, timeout=config_get("audit_coalesce_seconds"))
+    except Exception:  # without the cache, record every event rather than none
+        logger.warning("audit coalescing unavailable (cache error); recording the event", exc_info=True)
+        first = True
+    if not first:
+        return None
+    return audit_event_record(**fields)
 
 
 def audit_read_record(*, actor: Any, request: HttpRequest | None, what: str, filters: dict[str, Any]) -> AuditEvent:

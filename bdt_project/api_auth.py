@@ -13,10 +13,11 @@ from ninja.security.session import SessionAuth
 from ninja.throttling import UserRateThrottle
 
 from bdt_project.config import config_get
-from tenants.access import membership_for, membership_remember
-from tenants.mfa import user_has_totp
+from bdt_project.errors import Forbidden
+from tenants.access import membership_for, membership_remember, token_scope_remember
 from tenants.models import ApiToken, Membership, Tenant, User
-from tenants.tokens import api_token_authenticate
+from tenants.token_scopes import scope_allows
+from tenants.tokens import api_token_authenticate, mfa_rule_require
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,20 @@ def _tenant(request: HttpRequest) -> Tenant | None:
     return tenant
 
 
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return str(getattr(match, "route", "") or request.path)
+
+
 class TokenAuth(HttpBearer):
-    """``Authorization: Bearer bdt_...``: valid only on the host of the token's tenant."""
+    """``Authorization: Bearer bdt_...``: valid only on the host of the token's tenant, for a member who meets the
+    workspace's two-factor rule, within the token's scope (tenants/token_scopes.py)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
         tenant = _tenant(request)
         if tenant is None:
             return None
-        api_token = api_token_authenticate(token, tenant)
+        api_token = api_token_authenticate(token, tenant, request)
         if api_token is None:
             return None
         membership = membership_for(user=api_token.user, tenant=tenant)  # found by api_token_authenticate
@@ -58,6 +65,15 @@ class TokenAuth(HttpBearer):
             return None
         request.user = api_token.user
         request.membership = membership  # type: ignore[attr-defined]
+        mfa_rule_require(user=api_token.user, tenant=tenant)
+        if not scope_allows(api_token.scope, request.method or "GET", _route(request)):
+            raise Forbidden(
+                f"This token's scope ({api_token.scope}) does not allow {request.method} {request.path[:200]}. "
+                "Use a token with a broader scope.",
+                code="token_scope",
+                details={"scope": api_token.scope},
+            )
+        token_scope_remember(api_token.user, api_token.scope)
         return Principal(user=api_token.user, tenant=tenant, membership=membership, token=api_token)
 
 
@@ -80,8 +96,7 @@ class MemberSessionAuth(SessionAuth):
         if membership is None:
             raise AuthorizationError(403, "You are not a member of this workspace.")
         membership_remember(user, membership)
-        if config_get("mfa_required", tenant) and not user_has_totp(user):
-            raise AuthorizationError(403, "This workspace requires two-factor authentication; set it up first.")
+        mfa_rule_require(user=user, tenant=tenant)
         return Principal(user=user, tenant=tenant, membership=membership)
 
 

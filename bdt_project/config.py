@@ -84,6 +84,15 @@ SETTINGS: dict[str, SettingSpec] = {
             "allauth rate limit for failed logins.",
             tenant_override=False,
         ),
+        SettingSpec(
+            "audit_coalesce_seconds",
+            int,
+            300,
+            "Window in which repeatable refusals (denied requests, locked sign-ins, tokens on the wrong host) are "
+            "audited once per caller, route and kind.",
+            tenant_override=False,
+            minimum=1,
+        ),
         SettingSpec("token_default_expiry_days", int, 90, "Default lifetime of a personal access token.", minimum=1),
         SettingSpec("token_max_expiry_days", int, 365, "Longest lifetime a personal access token may have.", minimum=1),
         SettingSpec("invitation_expiry_days", int, 14, "Days an invitation's accept link stays valid.", minimum=1),

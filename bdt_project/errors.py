@@ -14,15 +14,57 @@ from psycopg import errors as pg_errors
 logger = logging.getLogger(__name__)
 
 
+# Error messages and details quote what the caller sent (an unknown column, a bad sort key, a stray e-mail).
+# Every quoted piece is bounded here, in the one place errors are shaped, so no endpoint or field can echo unbounded
+# input back (or into a log line or page): longer strings are cut with an ellipsis, long lists are cut too.
+MESSAGE_MAX_CHARS = 500
+DETAIL_MAX_CHARS = 200
+DETAIL_MAX_ITEMS = 50
+DETAIL_MAX_DEPTH = 6
+ELLIPSIS = "…"
+
+
+def text_bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (the cut marked with an ellipsis)."""
+    return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
+
+
+def details_bounded(value: Any, depth: int = 0) -> Any:
+    """A copy of error ``details`` whose strings, keys, lists and nesting are all bounded."""
+    if isinstance(value, str):
+        return text_bounded(value, DETAIL_MAX_CHARS)
+    if depth >= DETAIL_MAX_DEPTH:
+        return ELLIPSIS
+    if isinstance(value, dict):
+        items = list(value.items())
+        bounded = {
+            text_bounded(str(key), DETAIL_MAX_CHARS): details_bounded(item, depth + 1)
+            for key, item in items[:DETAIL_MAX_ITEMS]
+        }
+        if len(items) > DETAIL_MAX_ITEMS:
+            bounded[ELLIPSIS] = f"{len(items) - DETAIL_MAX_ITEMS} more"
+        return bounded
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        bounded_items = [details_bounded(item, depth + 1) for item in items[:DETAIL_MAX_ITEMS]]
+        if len(items) > DETAIL_MAX_ITEMS:
+            bounded_items.append(f"{ELLIPSIS} {len(items) - DETAIL_MAX_ITEMS} more")
+        return bounded_items
+    return value
+
+
 class ApiError(Exception):
-    """An error a service raises for the API/pages to report: status, stable code, and a human sentence."""
+    """An error a service raises for the API/pages to report: status, stable code, and a human sentence.
+
+    The message and details are bounded on construction (pages show them too), and again in :func:`error_body`."""
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        message = text_bounded(str(message), MESSAGE_MAX_CHARS)
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.details = details or {}
+        self.details = details_bounded(details or {})
 
 
 class NotFound(ApiError):
@@ -54,8 +96,14 @@ class InvalidInput(ApiError):
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON body of every API error."""
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    """The JSON body of every API error (message and details bounded: no unbounded echo of input)."""
+    return {
+        "error": {
+            "code": code,
+            "message": text_bounded(str(message), MESSAGE_MAX_CHARS),
+            "details": details_bounded(details or {}),
+        }
+    }
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import remove_www
 
 from bdt_project.errors import error_body
 from bdt_project.health import health_check
@@ -45,7 +46,14 @@ class HealthShortcutMiddleware:
 
 
 class TenantMiddleware(TenantMainMiddleware):
-    """django-tenants' host resolution with a proper 404 (JSON on the API) for unknown hosts."""
+    """django-tenants' host resolution with a proper 404 (JSON on the API) for unknown hosts.
+
+    Host names are case-insensitive (RFC 4343): ``LAB-A.test`` is ``lab-a.test``. Domains are stored in lower case
+    (``tenants.services`` lowers them), so the request's host is lowered before the lookup."""
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        return remove_www(request.get_host().split(":")[0].lower())
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if request.path.startswith("/api/"):

@@ -16,5 +16,6 @@ admin.site.site_title = "BDT Platform admin"
 urlpatterns = [
     path("", tenant_views.public_home, name="public_home"),
     path("admin/", admin.site.urls),
+    path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),
 ]

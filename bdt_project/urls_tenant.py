@@ -22,6 +22,7 @@ urlpatterns = [
     path("queries/", include("analysis.urls")),
     path("", include("approvals.urls")),
     path("audit/", include("audit.urls")),
+    path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),  # superusers: this workspace's governance records (access, approvals)
     path("api/v1/", api.urls),

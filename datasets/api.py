@@ -15,7 +15,7 @@ from access.catalog import CatalogView, catalog_view_for_user, top_values_for
 from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
 from datasets.deletion_services import dataset_delete, dataset_version_delete
-from datasets.dictionary import dictionary_csv
+from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.ingest import dataset_slug, delimiter_name
 from datasets.models import Dataset, DatasetVersion, IngestJob, Study
 from datasets.selectors import (
@@ -394,6 +394,7 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'
+    dictionary_download_record(actor=caller.user, request=request, dataset=target, version=chosen)
     return response
 
 

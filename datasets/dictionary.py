@@ -7,6 +7,9 @@ import io
 from collections.abc import Callable, Collection
 from typing import Any
 
+from django.http import HttpRequest
+
+from audit.services import audit_event_record
 from datasets.models import Dataset, DatasetVersion
 
 DICTIONARY_FIELDS = [
@@ -88,3 +91,20 @@ def dictionary_csv(
     for row in dictionary_rows(dataset, version, hidden, shown_count):
         writer.writerow({key: csv_safe(value) for key, value in row.items()})
     return buffer.getvalue()
+
+
+def dictionary_download_record(
+    *, actor: Any, request: HttpRequest | None, dataset: Dataset, version: DatasetVersion
+) -> None:
+    """Audit a data dictionary download (``dataset.dictionary_downloaded``), page and API alike."""
+    audit_event_record(
+        action="dataset.dictionary_downloaded",
+        actor=actor,
+        request=request,
+        target=dataset,
+        details={
+            "study": dataset.study.slug,
+            "dataset": dataset.name,
+            "version": version.number,
+        },
+    )

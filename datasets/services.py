@@ -49,7 +49,7 @@ def _validate(validator: Any, value: str, what: str, code: str) -> None:
         raise InvalidInput(f"Invalid {what} {value!r}: {exc.messages[0]}", code=code) from exc
 
 
-def _clean_study_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def _clean_study_fields(fields: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, value in fields.items():
         if key not in STUDY_EDITABLE:
@@ -64,6 +64,15 @@ def _clean_study_fields(fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"engine must be one of {', '.join(Engine.values)}.", code="invalid_engine")
         if key == "suppression_threshold" and value is not None and (not isinstance(value, int) or value < 1):
             raise InvalidInput("suppression_threshold must be a whole number of at least 1.", code="invalid_threshold")
+        if key == "suppression_threshold" and value is not None:
+            floor = int(config_get("suppression_threshold", tenant))
+            if value < floor:  # a study may raise the workspace's floor, never lower it (owners set the floor)
+                raise InvalidInput(
+                    f"A study's small-cell threshold cannot be below the workspace's ({floor}); "
+                    "only an owner can change the workspace setting.",
+                    code="threshold_below_workspace",
+                    details={"workspace_threshold": floor},
+                )
         cleaned[key] = value
     keys = [cleaned.get(k) for k in KEY_FIELDS if cleaned.get(k)]
     if len(keys) != len(set(keys)):
@@ -82,7 +91,7 @@ def study_create(
     _validate(STUDY_SLUG_VALIDATOR, slug, "study slug", "invalid_slug")
     if slug in RESERVED_STUDY_SLUGS:
         raise InvalidInput(f"{slug!r} is reserved; choose another short name.", code="invalid_slug")
-    cleaned = _clean_study_fields({"name": name, **fields})
+    cleaned = _clean_study_fields({"name": name, **fields}, tenant)
     if Study.objects.filter(slug=slug).exists():
         raise Conflict(f"A study {slug!r} already exists.", code="study_exists")
     with transaction.atomic():
@@ -96,7 +105,7 @@ def study_update(
 ) -> Study:
     """Change a study's settings. Key columns are fixed once data has been registered against them."""
     _role_check(actor, tenant, "change studies")
-    cleaned = _clean_study_fields(fields)
+    cleaned = _clean_study_fields(fields, tenant)
     changed = {key: value for key, value in cleaned.items() if getattr(study, key) != value}
     if not changed:
         return study

@@ -202,7 +202,7 @@ def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """The filtering report (step counts on the pinned versions) and the final data summary."""
     caller = principal(request)
     run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    return run_report_for_user(tenant=caller.tenant, actor=caller.user, run=run)
+    return run_report_for_user(tenant=caller.tenant, actor=caller.user, run=run, request=request)
 
 
 class SpecReportOut(Schema):

@@ -61,9 +61,19 @@ def run_rows_for_user(
     return data
 
 
-def run_report_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> dict[str, Any]:
-    """The run's filtering report and final summary (count level; protected for aggregate-only callers)."""
+def run_report_for_user(
+    *, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None
+) -> dict[str, Any]:
+    """The run's filtering report and final summary (count level; protected for aggregate-only callers). Every read
+    is audited (``query.report_read``): a report discloses counts like a count does."""
     decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
+    audit_event_record(
+        action="query.report_read",
+        actor=actor,
+        request=request,
+        target=run,
+        details={"run": run.pk, "study": run.study.slug, "aggregate_only": decision.aggregate_only},
+    )
     keys = {run.study.id_column, run.study.session_column} - {""}
     summary = final_summary(run, keys)
     steps = filtering_report(run)

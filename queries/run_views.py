@@ -153,7 +153,7 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_report(request: HttpRequest, run_id: int) -> HttpResponse:
     """The filtering report (counts step by step, on the run's pinned versions) and the final data summary."""
     run = _run(request, run_id)
-    report = run_report_for_user(tenant=tenant_of(request), actor=request.user, run=run)
+    report = run_report_for_user(tenant=tenant_of(request), actor=request.user, run=run, request=request)
     context = {"run": run, "steps": report["steps"], "summary": report["summary"]}
     return render(request, "queries/_report.html", context)
 

@@ -3,7 +3,7 @@
 
 Usage (from the checkout, with the venv's interpreter)::
 
-    .venv/bin/python scripts/devstack.py run [--host H] [--port N] [--no-seed]
+    .venv/bin/python scripts/devstack.py run [--host H] [--port N] [--no-seed] [--dev]
     .venv/bin/python scripts/devstack.py test [pytest arguments ...]
     .venv/bin/python scripts/devstack.py services      # find/start PostgreSQL + Redis, save them in .env, print URLs
     .venv/bin/python scripts/devstack.py stop          # stop an active run, leftovers and the embedded servers

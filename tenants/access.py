@@ -8,14 +8,26 @@ from bdt_project.errors import Forbidden, NotFound
 from tenants.models import Membership, Tenant
 from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get
+from tenants.token_scopes import scope_level_cap
 
 _REMEMBERED = "_bdt_membership"
+_TOKEN_SCOPE = "_bdt_token_scope"  # noqa: S105 - an attribute name
 
 
 def membership_remember(user: Any, membership: Membership) -> None:
     """Keep the membership that authentication looked up on the request's user object, so the role checks of the
     same request reuse it instead of querying again (user objects are loaded per request)."""
     setattr(user, _REMEMBERED, membership)
+
+
+def token_scope_remember(user: Any, scope: str) -> None:
+    """Remember, for the rest of the request, the scope of the token the user authenticated with."""
+    setattr(user, _TOKEN_SCOPE, scope)
+
+
+def level_cap_for(user: Any) -> str | None:
+    """The access level the caller's token caps them at this request (None: no token or a full one)."""
+    return scope_level_cap(getattr(user, _TOKEN_SCOPE, None))
 
 
 def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:

@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 from bdt_project.api_auth import principal
 from bdt_project.errors import NotFound
 from bdt_project.pagination import PagePagination
+from tenants.emails import user_email_verified
 from tenants.members import invitation_revoke, member_invite, member_remove, member_role_change
 from tenants.models import ApiToken, Invitation, Membership
 from tenants.selectors import (
@@ -40,6 +41,7 @@ class MeOut(Schema):
     tenant: TenantOut
     role: str
     auth: str = Field(description="How this request authenticated: token or session.")
+    token_scope: str | None = Field(None, description="The token's scope (full, read, count); null for a session.")
 
 
 @router.get("/me", response=MeOut)
@@ -51,6 +53,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "tenant": {"slug": caller.tenant.slug, "name": caller.tenant.name},
         "role": caller.role,
         "auth": "token" if caller.token else "session",
+        "token_scope": caller.token.scope if caller.token else None,
     }
 
 
@@ -63,11 +66,24 @@ class TokenOut(Schema):
     expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scope: str = Field(description="full | read (read-only) | count (count-level surfaces only)")
+    parent: str | None = Field(description="Prefix of the token that created this one (it never outlives it).")
+
+    @staticmethod
+    def resolve_parent(obj: Any) -> str | None:
+        if isinstance(obj, dict):
+            return obj.get("parent")  # type: ignore[no-any-return]
+        return obj.parent.prefix if obj.parent_id else None  # type: ignore[no-any-return]
 
 
 class TokenCreateIn(Schema):
     name: str = Field(min_length=1, max_length=100)
-    expires_days: int | None = Field(None, ge=1, description="Lifetime in days (default from settings).")
+    expires_days: int | None = Field(
+        None, ge=1, description="Lifetime in days (default from settings; never beyond the creating token's)."
+    )
+    scope: Literal["full", "read", "count"] = Field(
+        "full", description="full, read (read-only) or count (count-level surfaces only); see docs/api.md."
+    )
 
 
 class TokenCreatedOut(TokenOut):
@@ -84,6 +100,8 @@ def _token_out(token: ApiToken) -> dict[str, Any]:
         "expires_at": token.expires_at,
         "last_used_at": token.last_used_at,
         "revoked_at": token.revoked_at,
+        "scope": token.scope,
+        "parent": token.parent.prefix if token.parent_id and token.parent else None,
     }
 
 
@@ -97,10 +115,17 @@ def token_list(request: HttpRequest) -> Any:
 
 @router.post("/tokens", response={201: TokenCreatedOut})
 def token_create(request: HttpRequest, payload: TokenCreateIn) -> Status[dict[str, Any]]:
-    """Create a personal access token for this workspace; the secret is returned once."""
+    """Create a personal access token for this workspace; the secret is returned once. Created with a token, the
+    new one is no broader than it and cannot outlive it (revoking it revokes the new one)."""
     caller = principal(request)
     created = api_token_create(
-        user=caller.user, tenant=caller.tenant, name=payload.name, expires_days=payload.expires_days, request=request
+        user=caller.user,
+        tenant=caller.tenant,
+        name=payload.name,
+        expires_days=payload.expires_days,
+        scope=payload.scope,
+        parent=caller.token,
+        request=request,
     )
     return Status(201, {**_token_out(created.token), "token": created.plaintext})
 
@@ -123,6 +148,9 @@ class MemberOut(Schema):
     full_name: str
     role: str
     joined_at: datetime
+    email_verified: bool = Field(
+        description="The member confirmed this address (only verified addresses count for invitations and grants)."
+    )
 
 
 class InvitationOut(Schema):
@@ -152,12 +180,18 @@ class MemberRoleIn(Schema):
     role: RoleName
 
 
+def _email_verified(membership: Membership) -> bool:
+    annotated = getattr(membership, "email_verified", None)  # member_list_for_user annotates it (no N+1)
+    return bool(annotated) if annotated is not None else user_email_verified(membership.user)
+
+
 def _member_out(membership: Membership) -> dict[str, Any]:
     return {
         "email": membership.user.email,
         "full_name": membership.user.full_name,
         "role": membership.role,
         "joined_at": membership.created_at,
+        "email_verified": _email_verified(membership),
     }
 
 

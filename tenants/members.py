@@ -27,8 +27,9 @@ from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.access import role_require
+from tenants.emails import email_verified_user, user_email_verified
 from tenants.models import Invitation, Membership, Tenant, User
-from tenants.roles import Role
+from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get_by_email
 from tenants.services import membership_remove, membership_set
 
@@ -84,7 +85,8 @@ class InviteResult:
 def member_invite(
     *, tenant: Tenant, actor: User, email: str, role: str, request: HttpRequest | None = None
 ) -> InviteResult:
-    """Invite ``email`` with ``role``: an existing user becomes a member at once; anyone else gets an accept link.
+    """Invite ``email`` with ``role``: the account that verified ``email`` becomes a member at once; anyone else
+    (including an account that holds the address unverified) gets an e-mailed accept link.
 
     Steward or owner; only owners invite owners. 409 when the person is already a member.
     """
@@ -93,7 +95,9 @@ def member_invite(
     _validate_role(role)
     if role == Role.OWNER:
         _require_owner_for(actor_membership, "Only an owner may make someone an owner.")
-    user = User.objects.filter(email=address).first()
+    # Only an account that verified the address is "an existing user": an address someone merely typed into their
+    # account (never confirmed) gets the e-mailed link like a stranger, so only the address's owner can join.
+    user = email_verified_user(address)
     if user is not None and Membership.objects.filter(tenant=tenant, user=user).exists():
         raise Conflict(f"{address} is already a member; change their role instead.", code="already_member")
     if user is not None:
@@ -161,7 +165,7 @@ def invitation_pending_get(*, tenant: Tenant, secret: str) -> Invitation | None:
 
 
 def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpRequest | None = None) -> Membership:
-    """Accept an invitation as the signed-in ``user`` (whose e-mail must be the invited one)."""
+    """Accept an invitation as the signed-in ``user``, whose verified sign-in address must be the invited one."""
     with transaction.atomic():
         invitation = invitation_pending_get(tenant=tenant, secret=secret)
         if invitation is None:
@@ -173,6 +177,12 @@ def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpR
             raise Forbidden(
                 "This invitation was sent to another e-mail address. Sign in with that address to accept it.",
                 code="invitation_other_email",
+            )
+        if not user_email_verified(user, invitation.email):
+            raise Forbidden(
+                f"Confirm {invitation.email} first (the link in the confirmation mail, or Account > E-mail), "
+                "then accept the invitation.",
+                code="email_unverified",
             )
         membership = Membership.objects.filter(tenant=tenant, user=user).first()
         if membership is None:
@@ -218,7 +228,9 @@ def invitation_revoke(
 
 
 def _target_membership(tenant: Tenant, email: str) -> Membership:
-    membership = membership_get_by_email(tenant=tenant, email=email)
+    """The member shown in the members list under ``email`` (verified or not: stewards must be able to act on
+    every listed member, e.g. remove one whose address was never verified)."""
+    membership = membership_get_by_email(tenant=tenant, email=email, verified_only=False)
     if membership is None:
         raise NotFound("No such member.")
     return membership
@@ -231,6 +243,12 @@ def member_role_change(
     actor_membership = role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="change roles")
     _validate_role(role)
     target = _target_membership(tenant, email)
+    if role_at_least(role, target.role) and role != target.role and not user_email_verified(target.user):
+        raise Conflict(
+            f"{target.user.email} is not a verified address; a member can be given more rights only once they have "
+            "confirmed it. You can lower their role or remove them.",
+            code="email_unverified",
+        )
     if role == Role.OWNER and target.role != Role.OWNER:
         _require_owner_for(actor_membership, "Only an owner may make someone an owner.")
     if target.role == Role.OWNER and role != Role.OWNER:

@@ -12,6 +12,7 @@ from django_tenants.models import DomainMixin, TenantMixin
 from simple_history.models import HistoricalRecords
 
 from tenants.roles import Role
+from tenants.token_scopes import TokenScope
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9-]{1,39}$",
@@ -134,6 +135,20 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(
+        max_length=8,
+        choices=TokenScope.choices,
+        default=TokenScope.FULL,
+        help_text="full, read (read-only) or count (count-level surfaces only); tenants/token_scopes.py.",
+    )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The token that created this one (it never outlives its parent).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

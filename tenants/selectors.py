@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from tenants.emails import email_verified_q
 from tenants.models import ApiToken, Invitation, Membership, Tenant, User
 
 
@@ -27,7 +28,7 @@ def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
 
 def api_token_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[ApiToken]:
     """The user's own tokens for ``tenant``, newest first."""
-    return ApiToken.objects.filter(user=user, tenant=tenant).order_by("-created_at")
+    return ApiToken.objects.filter(user=user, tenant=tenant).select_related("parent").order_by("-created_at")
 
 
 def api_token_get_for_user(*, user: User, tenant: Tenant, token_id: int) -> ApiToken | None:
@@ -35,27 +36,34 @@ def api_token_get_for_user(*, user: User, tenant: Tenant, token_id: int) -> ApiT
     return ApiToken.objects.filter(user=user, tenant=tenant, pk=token_id).select_related("user", "tenant").first()
 
 
-def membership_get_by_email(*, tenant: Tenant, email: str) -> Membership | None:
+def membership_get_by_email(*, tenant: Tenant, email: str, verified_only: bool = True) -> Membership | None:
     """The membership in ``tenant`` of the user with ``email`` (case-insensitive), with its user; None for unknown
-    addresses and for people who are not members of ``tenant`` (callers answer both with the same 404)."""
+    addresses and for people who are not members of ``tenant`` (callers answer both with the same 404).
+
+    By default the member must hold ``email`` verified: an address counts for grants, teams and roles only once its
+    owner proved it. ``verified_only=False`` finds a member by the sign-in address shown in the members list even
+    when it is unverified, so stewards can still look at and remove such a member."""
     address = (email or "").strip()
     if not address:
         return None
-    return (
-        Membership.objects.select_related("user")
-        .filter(tenant=tenant, user__email__iexact=address)
-        .order_by("pk")
-        .first()
-    )
+    memberships = Membership.objects.select_related("user").filter(tenant=tenant, user__email__iexact=address)
+    if verified_only:
+        memberships = memberships.filter(email_verified_q("user__"))
+    return memberships.order_by("pk").first()
 
 
 def member_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
-    """The tenant's members (steward or owner only), by e-mail."""
+    """The tenant's members (steward or owner only), by e-mail, each with ``email_verified``."""
     from tenants.access import role_require
     from tenants.roles import Role
 
     role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list members")
-    return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__email")
+    return (
+        Membership.objects.filter(tenant=tenant)
+        .select_related("user")
+        .annotate(email_verified=email_verified_q("user__"))
+        .order_by("user__email")
+    )
 
 
 def invitation_list_for_user(*, user: User, tenant: Tenant, pending_only: bool = True) -> list[Invitation]:

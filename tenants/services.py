@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from audit.services import audit_event_record
 from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tenants.emails import email_verified_user, email_vouch, user_email_verified
 from tenants.models import SLUG_VALIDATOR, Domain, Membership, Tenant, User
 from tenants.roles import Role
 
@@ -126,7 +127,11 @@ def domain_add(*, tenant: Tenant, domain: str, actor: User | None = None) -> Dom
 
 
 def user_get_or_create(*, email: str, password: str | None = None, full_name: str = "") -> User:
-    """Return the user with this e-mail, creating it (without a usable password unless given) if missing."""
+    """The account of ``email``, created (without a usable password unless given) if missing.
+
+    For operator paths (``tenant_create --owner``, ``token_create``, ``seed_demo``): the operator vouches for the
+    address, so it is recorded as verified. An existing account that holds the address only *unverified* is refused
+    (409 ``email_unverified``): whoever typed it into that account never proved it is theirs."""
     normalized = email.strip().lower()
     try:
         from django.core.validators import validate_email
@@ -134,24 +139,43 @@ def user_get_or_create(*, email: str, password: str | None = None, full_name: st
         validate_email(normalized)
     except ValidationError as exc:
         raise InvalidInput(f"{email!r} is not a valid e-mail address.", code="invalid_email") from exc
+    verified = email_verified_user(normalized)
+    if verified is not None:
+        return verified
     user = User.objects.filter(email=normalized).first()
-    if user is None:
-        user = User.objects.create_user(email=normalized, password=password, full_name=full_name)
-        if password is None:
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
+    with transaction.atomic():
+        if user is None:
+            user = User.objects.create_user(email=normalized, password=password, full_name=full_name)
+            if password is None:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+        try:
+            email_vouch(user)
+        except ValueError:
+            raise Conflict(
+                f"{normalized} belongs to an account that has not verified it. The person must confirm the address "
+                "(the link in the mail they received, or Account > E-mail) before it can be used.",
+                code="email_unverified",
+            ) from None
     return user
 
 
 def membership_set(
     *, tenant: Tenant, user: User, role: str, actor: User | None = None, request: HttpRequest | None = None
 ) -> Membership:
-    """Make ``user`` a member of ``tenant`` with ``role`` (adds or changes the role); audited in the tenant."""
+    """Make ``user`` a member of ``tenant`` with ``role`` (adds or changes the role); audited in the tenant.
+
+    Only an account with a verified sign-in address becomes a member (409 ``email_unverified``)."""
     if role not in Role.values:
         raise InvalidInput(f"Unknown role {role!r}; use one of {', '.join(Role.values)}.", code="invalid_role")
     with transaction.atomic():
         membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
         if membership is None:
+            if not user_email_verified(user):
+                raise Conflict(
+                    f"{user.email} has not been verified; only a verified address can become a member.",
+                    code="email_unverified",
+                )
             membership = Membership.objects.create(tenant=tenant, user=user, role=role)
             audit_event_record(
                 action="member.added",

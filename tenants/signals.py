@@ -54,6 +54,43 @@ def _audit_password(action: str) -> Any:
     return receiver_
 
 
+# --- E-mail addresses: recorded where it happened and in every workspace the account belongs to ----------------
+
+
+def _email_event_schemas(request: HttpRequest | None, user: Any) -> list[str]:
+    from audit.services import current_schema_name
+    from tenants.models import Membership
+
+    here = current_schema_name()
+    schemas = [here]
+    if getattr(user, "pk", None) is not None:
+        for schema in Membership.objects.filter(user_id=user.pk).values_list("tenant__schema_name", flat=True):
+            if schema not in schemas:
+                schemas.append(schema)
+    return schemas
+
+
+def _audit_email(action: str) -> Any:
+    def receiver_(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        address = kwargs.get("email_address")
+        user = kwargs.get("user") or getattr(address, "user", None)
+        details: dict[str, Any] = {"email": getattr(address, "email", "")}
+        if action == "auth.email_changed":
+            details = {
+                "from": getattr(kwargs.get("from_email_address"), "email", None),
+                "to": getattr(kwargs.get("to_email_address"), "email", None),
+            }
+        elif address is not None:
+            details["verified"] = bool(address.verified)
+        for schema in _email_event_schemas(request, user):
+            audit_event_record(
+                action=action, actor=user, request=request, target=user, details=details, schema_name=schema
+            )
+
+    receiver_.__name__ = f"_audit_{action.replace('.', '_')}"
+    return receiver_
+
+
 def _connect_allauth() -> None:
     from allauth.account import signals as account_signals
     from allauth.mfa import signals as mfa_signals
@@ -71,6 +108,13 @@ def _connect_allauth() -> None:
         (account_signals.password_reset, "auth.password_reset"),
     ):
         signal.connect(_audit_password(action), weak=False, dispatch_uid=action)
+    for signal, action in (
+        (account_signals.email_added, "auth.email_added"),
+        (account_signals.email_confirmed, "auth.email_confirmed"),
+        (account_signals.email_changed, "auth.email_changed"),
+        (account_signals.email_removed, "auth.email_removed"),
+    ):
+        signal.connect(_audit_email(action), weak=False, dispatch_uid=action)
 
 
 _connect_allauth()

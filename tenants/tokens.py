@@ -12,11 +12,13 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.services import audit_event_record
+from audit.services import audit_event_record, audit_event_record_coalesced
 from bdt_project.config import config_get
-from bdt_project.errors import InvalidInput, NotFound
+from bdt_project.errors import Forbidden, InvalidInput, NotFound
 from tenants.access import membership_remember
+from tenants.mfa import user_has_totp
 from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.token_scopes import TokenScope, scope_at_most
 
 TOKEN_PREFIX = "bdt"  # noqa: S105 - public token prefix
 
@@ -31,19 +33,40 @@ class CreatedToken:
     plaintext: str
 
 
+def mfa_rule_require(*, user: User, tenant: Tenant) -> None:
+    """403 ``mfa_required`` when ``tenant`` requires two-factor authentication and ``user`` has not set it up.
+
+    Applies to every way in: pages, the session API, token creation and every token use (so tokens of a member who
+    has not met the rule stop working, and start again once they set it up)."""
+    if config_get("mfa_required", tenant) and not user_has_totp(user):
+        raise Forbidden(
+            "This workspace requires two-factor authentication: set up an authenticator app (Settings > Security) "
+            "before using or creating personal access tokens.",
+            code="mfa_required",
+        )
+
+
 def api_token_create(
     *,
     user: User,
     tenant: Tenant,
     name: str,
     expires_days: int | None = None,
+    scope: str = TokenScope.FULL,
+    parent: ApiToken | None = None,
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> CreatedToken:
-    """Create a token for a member of ``tenant``; the plaintext is returned once and never stored."""
+    """Create a token for a member of ``tenant``; the plaintext is returned once and never stored.
+
+    ``parent`` is the token the request authenticated with, if any: the new token can be no broader than it
+    (``scope``) and cannot outlive it (expiry at most the parent's; revoking the parent revokes it). Members who
+    have not met the workspace's two-factor rule cannot create tokens."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("Give the token a name of 1-100 characters.", code="invalid_name")
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"Unknown scope; use one of {', '.join(TokenScope.values)}.", code="invalid_scope")
     default_days = config_get("token_default_expiry_days", tenant)
     max_days = config_get("token_max_expiry_days", tenant)
     days = default_days if expires_days is None else expires_days
@@ -51,6 +74,23 @@ def api_token_create(
         raise InvalidInput(f"A token must expire in 1 to {max_days} days.", code="invalid_expiry")
     if not Membership.objects.filter(user=user, tenant=tenant).exists():
         raise NotFound("No such member.")
+    mfa_rule_require(user=user, tenant=tenant)
+    expires_at = timezone.now() + timedelta(days=days)
+    if parent is not None:
+        if not scope_at_most(scope, parent.scope):
+            raise Forbidden(
+                f"A {parent.scope} token cannot create a {scope} token: a token can only create narrower ones.",
+                code="scope_beyond_parent",
+            )
+        if expires_at > parent.expires_at:
+            if expires_days is not None:
+                raise InvalidInput(
+                    f"A token cannot outlive the token that creates it; this one expires at "
+                    f"{parent.expires_at:%Y-%m-%d %H:%M} UTC.",
+                    code="token_outlives_parent",
+                    details={"parent_expires_at": parent.expires_at.isoformat()},
+                )
+            expires_at = parent.expires_at
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -60,33 +100,52 @@ def api_token_create(
             name=name,
             prefix=prefix,
             digest=_digest(secret),
-            expires_at=timezone.now() + timedelta(days=days),
+            expires_at=expires_at,
+            scope=scope,
+            parent=parent,
         )
         audit_event_record(
             action="token.created",
             actor=actor or user,
             request=request,
             target=token,
-            details={"owner": user.email, "expires_at": token.expires_at.isoformat()},
+            details={
+                "owner": user.email,
+                "expires_at": token.expires_at.isoformat(),
+                "scope": scope,
+                "parent": parent.prefix if parent is not None else None,
+            },
             schema_name=tenant.schema_name,
         )
     return CreatedToken(token=token, plaintext=f"{TOKEN_PREFIX}_{prefix}_{secret}")
 
 
 def api_token_revoke(*, token: ApiToken, actor: User | None = None, request: HttpRequest | None = None) -> ApiToken:
-    """Revoke a token (idempotent)."""
+    """Revoke a token (idempotent) and every token it created, at any depth (a token never outlives its parent)."""
     with transaction.atomic():
-        if token.revoked_at is None:
-            token.revoked_at = timezone.now()
-            token.save(update_fields=["revoked_at"])
-            audit_event_record(
-                action="token.revoked",
-                actor=actor,
-                request=request,
-                target=token,
-                details={"owner": token.user.email},
-                schema_name=token.tenant.schema_name,
-            )
+        now = timezone.now()
+        pending = [token]
+        seen: set[int] = set()
+        while pending:
+            current = pending.pop()
+            if current.pk in seen:
+                continue
+            seen.add(current.pk)
+            if current.revoked_at is None:
+                current.revoked_at = now
+                current.save(update_fields=["revoked_at"])
+                audit_event_record(
+                    action="token.revoked",
+                    actor=actor,
+                    request=request,
+                    target=current,
+                    details={
+                        "owner": current.user.email,
+                        **({"because_parent_revoked": token.prefix} if current is not token else {}),
+                    },
+                    schema_name=current.tenant.schema_name,
+                )
+            pending.extend(ApiToken.objects.select_related("user", "tenant").filter(parent_id=current.pk))
     return token
 
 
@@ -95,7 +154,7 @@ def api_token_revoke_all(*, user: User, tenant: Tenant) -> int:
     return ApiToken.objects.filter(user=user, tenant=tenant, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def api_token_authenticate(raw: str, tenant: Tenant) -> ApiToken | None:
+def api_token_authenticate(raw: str, tenant: Tenant, request: HttpRequest | None = None) -> ApiToken | None:
     """Return the active token for ``raw`` if it belongs to ``tenant`` and its user is still an active member.
 
     The membership found is remembered on ``token.user`` for the rest of the request (``membership_for``)."""
@@ -103,10 +162,13 @@ def api_token_authenticate(raw: str, tenant: Tenant) -> ApiToken | None:
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     _, prefix, secret = parts
-    token = ApiToken.objects.select_related("user", "tenant").filter(prefix=prefix).first()
+    token = ApiToken.objects.select_related("user", "tenant", "parent").filter(prefix=prefix).first()
     if token is None or not hmac.compare_digest(token.digest, _digest(secret)):
         return None
-    if token.tenant_id != tenant.pk or not token.is_active or not token.user.is_active:
+    if token.tenant_id != tenant.pk:
+        _wrong_host_record(token, tenant, request)
+        return None
+    if not token.is_active or not token.user.is_active or (token.parent is not None and not token.parent.is_active):
         return None
     membership = Membership.objects.filter(user_id=token.user_id, tenant_id=tenant.pk).first()
     if membership is None:
@@ -116,3 +178,28 @@ def api_token_authenticate(raw: str, tenant: Tenant) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def _wrong_host_record(token: ApiToken, host_tenant: Tenant, request: HttpRequest | None) -> None:
+    """A valid token presented on another workspace's host: audited in both workspaces (once per token and
+    workspace per ``audit_coalesce_seconds``), the answer stays a plain 401."""
+    audit_event_record_coalesced(
+        coalesce_key=f"token.wrong_host|{token.prefix}",
+        action="auth.token_wrong_host",
+        actor=token.user,
+        request=request,
+        target_type="tenants.apitoken",
+        target_id=str(token.pk),
+        target_repr=f"token {token.prefix} of another workspace",
+        details={"token_prefix": token.prefix, "owner": token.user.email},
+        schema_name=host_tenant.schema_name,
+    )
+    audit_event_record_coalesced(
+        coalesce_key=f"token.used_on_other_host|{token.prefix}|{host_tenant.pk}",
+        action="token.used_on_other_host",
+        actor=token.user,
+        request=request,
+        target=token,
+        details={"token_prefix": token.prefix, "workspace": host_tenant.slug},
+        schema_name=token.tenant.schema_name,
+    )

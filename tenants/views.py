@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from allauth.account.views import EmailView
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit.services import audit_event_record_coalesced
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError
 from tenants.members import SESSION_INVITATION_KEY, invitation_accept, invitation_pending_get
 from tenants.mfa import user_has_totp
 from tenants.models import Membership
 from tenants.selectors import api_token_get_for_user, api_token_list_for_user, membership_list_for_user
+from tenants.token_scopes import TokenScope
 from tenants.tokens import api_token_create, api_token_revoke
 
 
@@ -42,6 +47,7 @@ def _settings_context(request: HttpRequest) -> dict[str, object]:
         "mfa_required": config_get("mfa_required", tenant),
         "default_expiry_days": config_get("token_default_expiry_days", tenant),
         "max_expiry_days": config_get("token_max_expiry_days", tenant),
+        "token_scopes": TokenScope.choices,
     }
 
 
@@ -64,6 +70,7 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
             tenant=request.tenant,  # type: ignore[attr-defined]
             name=request.POST.get("name", ""),
             expires_days=int(days_raw) if days_raw else None,
+            scope=request.POST.get("scope") or TokenScope.FULL,
             request=request,
         )
         context["created"] = created
@@ -110,3 +117,30 @@ def invitation_accept_view(request: HttpRequest, secret: str) -> HttpResponse:
             "Sign out and sign in with the invited address."
         )
     return render(request, "tenants/invitation.html", context)
+
+
+class EmailManageView(EmailView):
+    """allauth's e-mail page (change your address; the new one replaces the old only once confirmed), refusing to
+    make an unverified address the sign-in address even for an account with no verified address yet (allauth would
+    allow that), because the sign-in address is what invitations, grants and password resets trust."""
+
+    def _action_primary(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse | None:
+        email_address = self._get_email_address(request)
+        if email_address is not None and not email_address.verified:
+            audit_event_record_coalesced(
+                coalesce_key=f"auth.email_primary_refused|{request.user.pk}",
+                action="auth.email_primary_refused",
+                request=request,
+                target=request.user,  # type: ignore[arg-type]
+                details={"email": email_address.email},
+            )
+            messages.error(
+                request,
+                f"{email_address.email} is not confirmed yet: open the link we mailed to it first. "
+                "An unconfirmed address cannot become your sign-in address.",
+            )
+            return HttpResponseRedirect(self.get_success_url())
+        return super()._action_primary(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+
+email_manage = EmailManageView.as_view()

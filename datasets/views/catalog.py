@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from access.catalog import catalog_view_for_user
 from access.selectors import dataset_explain_for_user
 from bdt_project.errors import ApiError, Forbidden, NotFound
-from datasets.dictionary import dictionary_csv
+from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.forms import ColumnMetaForm
 from datasets.metadata_services import dataset_column_meta_update
 from datasets.models import Dataset, Sensitivity, Study
@@ -98,6 +98,7 @@ def dataset_dictionary(request: HttpRequest, slug: str, name: str) -> HttpRespon
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}_v{version.number}_dictionary.csv"'
+    dictionary_download_record(actor=request.user, request=request, dataset=dataset, version=version)
     return response
 
 

@@ -43,7 +43,7 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
     run.add_argument(
         "--host",
         default=environ.get("BDT_DEV_HOST", "127.0.0.1"),
-        help="address runserver binds (default 127.0.0.1; 0.0.0.0 exposes it on the network)",
+        help="address the web server binds (default 127.0.0.1; 0.0.0.0 exposes it on the network)",
     )
     run.add_argument(
         "--port",
@@ -52,6 +52,12 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         help="port of the web server (default 8000; env BDT_DEV_PORT)",
     )
     run.add_argument("--no-seed", action="store_true", help="skip seed_demo")
+    run.add_argument(
+        "--dev",
+        action="store_true",
+        help="developer mode: Django's development server with autoreload and DEBUG on (make dev); "
+        "without it, gunicorn serves with DEBUG off like production",
+    )
     sub.add_parser(
         "test", help="run pytest against the discovered services; every later argument goes to pytest", add_help=False
     )

@@ -1,4 +1,7 @@
-"""``run``: services, migrations, demo data, then runserver + Celery worker + beat until Ctrl-C or a child dies."""
+"""``run``: services, migrations, demo data, then the web server + Celery worker + beat until Ctrl-C or a child dies.
+
+The web server is gunicorn with DEBUG off and static files collected and served by WhiteNoise, as in production;
+``run --dev`` (``make dev``) serves with Django's autoreloading development server and DEBUG on instead."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO
 
 from .commands import child_env, options_from, summary_print
@@ -34,6 +37,32 @@ from .supervisor import ShutdownRequested, Supervisor, log_rotate
 
 QUEUES = "default,ingest,queries,interactive"
 DEMO_LOGIN = ("owner@demo.local", "demo-password-1")
+WEB_WORKERS = "2"  # gunicorn processes x threads = requests served at once (and at most that many DB connections)
+WEB_THREADS = "4"
+
+
+def web_command(python: str, host: str, port: int, *, dev: bool, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The web server's command line: gunicorn like production, or Django's autoreloading server with ``dev``.
+
+    gunicorn's threads are a fixed pool, so each holds at most one persistent database connection (the development
+    server starts a thread per request, and each left a connection behind). ``BDT_DEV_WEB_WORKERS`` and
+    ``BDT_DEV_WEB_THREADS`` size the pool."""
+    if dev:
+        return [python, "manage.py", "runserver", f"{host}:{port}"]
+    env = os.environ if environ is None else environ
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [
+        python, "-m", "gunicorn", "bdt_project.wsgi:application",
+        "--bind", bind,
+        "--worker-class", "gthread",
+        "--workers", env.get("BDT_DEV_WEB_WORKERS", WEB_WORKERS),
+        "--threads", env.get("BDT_DEV_WEB_THREADS", WEB_THREADS),
+        "--timeout", "120",
+        "--graceful-timeout", "10",
+        "--access-logfile", "-",
+        "--error-logfile", "-",
+        "--no-control-socket",  # its default path is per user: two checkouts' servers would fight over it
+    ]  # fmt: skip
 
 
 def run_lock(paths: Paths) -> IO[str]:
@@ -119,12 +148,13 @@ def cmd_run(args: argparse.Namespace, paths: Paths, extra: list[str]) -> int:
         choice_persist(paths, postgres, redis)
         summary_print(postgres, redis)
         supervisor.env = child_env(paths, postgres, redis, LOCAL_SETTINGS)
+        supervisor.env["DJANGO_DEBUG"] = "1" if args.dev else "0"  # make run serves like production
         if postgres.kind == "embedded":
             supervisor.watched["embedded PostgreSQL"] = lambda: pg_embedded_pid(paths.pgdata) is not None
         if redis.kind == "embedded":
             supervisor.watched["embedded Redis"] = lambda: redis_embedded_pid(paths) is not None
-        login = _run_setup(supervisor, paths, args.no_seed)
-        _run_processes(supervisor, paths, args.host, args.port)
+        login = _run_setup(supervisor, paths, args.no_seed, dev=args.dev)
+        _run_processes(supervisor, paths, args.host, args.port, dev=args.dev)
         probe_host = "127.0.0.1" if args.host in {"0.0.0.0", "127.0.0.1", "localhost"} else args.host
         status, body = http_wait(
             f"http://{probe_host}:{args.port}/api/v1/health",
@@ -158,19 +188,22 @@ def cmd_run(args: argparse.Namespace, paths: Paths, extra: list[str]) -> int:
     return code
 
 
-def _run_setup(supervisor: Supervisor, paths: Paths, no_seed: bool) -> tuple[str, str]:
-    """Migrate the shared schema, then every tenant schema, then seed the demo lab (idempotent)."""
+def _run_setup(supervisor: Supervisor, paths: Paths, no_seed: bool, *, dev: bool) -> tuple[str, str]:
+    """Migrate the shared schema, then every tenant schema, collect static files (not in dev mode, which serves
+    them from the apps), then seed the demo lab (idempotent)."""
     log = paths.logs / "setup.log"
     log_rotate(log)
     manage = [python_executable(), "manage.py"]
     supervisor.run_step("migrate-shared", "migrate_schemas --shared", [*manage, "migrate_schemas", "--shared"], log)
     supervisor.run_step("migrate-tenants", "migrate_schemas (all tenants)", [*manage, "migrate_schemas"], log)
+    if not dev:
+        supervisor.run_step("collectstatic", "collectstatic", [*manage, "collectstatic", "--noinput", "-v", "0"], log)
     if no_seed:
         return DEMO_LOGIN
     return _demo_login(supervisor.run_step("seed", "seed_demo", [*manage, "seed_demo"], log))
 
 
-def _run_processes(supervisor: Supervisor, paths: Paths, host: str, port: int) -> None:
+def _run_processes(supervisor: Supervisor, paths: Paths, host: str, port: int, *, dev: bool) -> None:
     """Start the worker, beat and the web server, each in its own process group."""
     python = python_executable()
     celery = [python, "-m", "celery", "-A", "bdt_project"]
@@ -190,7 +223,7 @@ def _run_processes(supervisor: Supervisor, paths: Paths, host: str, port: int) -
     )
     supervisor.spawn(
         "web",
-        [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+        web_command(python, host, port, dev=dev, environ=supervisor.env),
         log=paths.logs / "web.log",
         tee=True,
         stop_timeout=10,

@@ -83,7 +83,7 @@ def test_audit_page_filters_paginates_and_links_to_user_activity(browser, stewar
 
 
 def test_history_shows_readable_diffs_of_configuration(browser, steward_api, api, study, tenant_a) -> None:
-    steward_api.patch("/api/v1/studies/memory", {"description": "Second wave", "suppression_threshold": 5})
+    steward_api.patch("/api/v1/studies/memory", {"description": "Second wave", "suppression_threshold": 15})
     owner = api(tenant_a, "owner")
     assert owner.patch("/api/v1/settings", {"count_rounding_base": 5}).status_code == 200
     refused = owner.patch("/api/v1/settings", {"duckdb_memory_limit": "1GB"})

@@ -12,6 +12,7 @@ from django_tenants.utils import schema_context
 from audit.models import AuditEvent
 from tenants.models import Invitation, Membership, User
 from tenants.roles import Role
+from tenants.services import user_get_or_create
 from tests.conftest import PASSWORD, ApiClient, unique_email
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def test_inviting_an_existing_user_adds_them_now(
     api, tenant_a, make_member, django_capture_on_commit_callbacks
 ) -> None:
     steward = api(tenant_a, Role.STEWARD)
-    existing = User.objects.create_user(email=unique_email("existing"), password=PASSWORD)
+    existing = user_get_or_create(email=unique_email("existing"), password=PASSWORD)  # verified address
     with django_capture_on_commit_callbacks(execute=True):
         response = steward.post("/api/v1/members", {"email": existing.email.upper(), "role": "analyst"})
     assert response.status_code == 201, response.content

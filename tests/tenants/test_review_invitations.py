@@ -12,6 +12,7 @@ from bdt_project.errors import NotFound
 from tenants.members import invitation_accept
 from tenants.models import Invitation, User
 from tenants.roles import Role
+from tenants.services import user_get_or_create
 from tests.conftest import PASSWORD, unique_email
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_an_invitation_is_accepted_once_even_when_already_fetched(
 ) -> None:
     address, path = _invite(api, tenant_a, django_capture_on_commit_callbacks)
     secret = path.split("/")[2]
-    user = User.objects.create_user(email=address, password=PASSWORD)
+    user = user_get_or_create(email=address, password=PASSWORD)  # an account that verified the address
     invitation_accept(tenant=tenant_a, secret=secret, user=user)
     # A second accept that found the invitation pending just before the first one committed (simulated: the
     # pending lookup answers with the stale object) must still be refused once it holds the row lock.

@@ -140,3 +140,17 @@ def test_settings_page_creates_and_revokes_tokens(tenant_a, make_member) -> None
     assert revoked.status_code == 200 and b"revoked" in revoked.content
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_settings_page_creates_a_scoped_token(tenant_a, make_member) -> None:
+    from tests.conftest import PASSWORD
+
+    user = make_member(tenant_a)
+    browser = Client(HTTP_HOST="lab-a.test")
+    browser.login(email=user.email, password=PASSWORD)
+    assert b'<option value="count">Count-only</option>' in browser.get("/settings/").content
+    created = browser.post("/settings/tokens/", {"name": "counts", "expires_days": "7", "scope": "count"})
+    assert created.status_code == 200 and b"Count-only" in created.content
+    assert ApiToken.objects.get(user=user, name="counts").scope == "count"
+    bad = browser.post("/settings/tokens/", {"name": "x", "scope": "root"})
+    assert bad.status_code == 422 and b"Unknown scope" in bad.content

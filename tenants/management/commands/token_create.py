@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from bdt_project.errors import ApiError
 from tenants.models import Tenant
 from tenants.roles import Role
 from tenants.services import membership_set, user_get_or_create
+from tenants.token_scopes import TokenScope
 from tenants.tokens import api_token_create
 
 
@@ -24,23 +26,34 @@ class Command(BaseCommand):
         )
         parser.add_argument("--expires-days", type=int, default=None, help="Token lifetime in days.")
         parser.add_argument("--name", default="cli", help="Token name (default: cli).")
+        parser.add_argument(
+            "--scope",
+            choices=TokenScope.values,
+            default=TokenScope.FULL,
+            help="full (default), read (read-only) or count (count-level surfaces only).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = Tenant.objects.filter(slug=options["tenant"]).exclude(schema_name="public").first()
         if tenant is None:
             raise CommandError(f"No tenant with slug {options['tenant']!r}. Create it with tenant_create first.")
         try:
-            user = user_get_or_create(email=options["email"])
-            existing = user.memberships.filter(tenant=tenant).first()  # type: ignore[attr-defined]
-            role = options["role"] or (existing.role if existing else Role.ANALYST)
-            membership_set(tenant=tenant, user=user, role=role)
-            created = api_token_create(
-                user=user, tenant=tenant, name=options["name"], expires_days=options["expires_days"]
-            )
+            with transaction.atomic():  # nothing half-made: no member without the token, no token without the rules
+                user = user_get_or_create(email=options["email"])
+                existing = user.memberships.filter(tenant=tenant).first()  # type: ignore[attr-defined]
+                role = options["role"] or (existing.role if existing else Role.ANALYST)
+                membership_set(tenant=tenant, user=user, role=role)
+                created = api_token_create(
+                    user=user,
+                    tenant=tenant,
+                    name=options["name"],
+                    expires_days=options["expires_days"],
+                    scope=options["scope"],
+                )
         except ApiError as exc:
             raise CommandError(exc.message) from exc
         self.stderr.write(
-            f"Token for {user.email} ({role}) in {tenant.slug}, expires {created.token.expires_at:%Y-%m-%d}. "
-            "It is shown only now."
+            f"Token ({created.token.scope}) for {user.email} ({role}) in {tenant.slug}, "
+            f"expires {created.token.expires_at:%Y-%m-%d}. It is shown only now."
         )
         self.stdout.write(created.plaintext)
