@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from bdt_project.errors import Conflict, InvalidInput
 from datasets.ingest import BdtConfig, KeyColumns
 from datasets.ingest.reading import ROLES
-from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, IngestJob, IngestStatus, Study
+from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, IngestJob, Study
 from datasets.services import (
     RESERVED_STUDY_SLUGS,
     _role_check,
@@ -32,6 +32,7 @@ from datasets.services import (
     delimiter_clean,
     ingest_job_stage,
     study_fields_clean,
+    study_import_pending,
 )
 from tenants.models import Tenant
 
@@ -76,12 +77,6 @@ def study_plan(config: BdtConfig | None, explicit: dict[str, str | None] | None 
         demographics_name=config.demographics_slug,
         source="the configuration",
     )
-
-
-def study_import_pending(slug: str) -> bool:
-    """True while an import that creates study ``slug`` is queued or running."""
-    unfinished = IngestJob.objects.filter(study__isnull=True, status__in=[IngestStatus.QUEUED, IngestStatus.RUNNING])
-    return unfinished.filter(new_study__slug=slug).exists()
 
 
 def study_import_create(

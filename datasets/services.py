@@ -17,7 +17,16 @@ from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput
 from datasets.ingest import delimiter_from_name, delimiter_name
-from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, Dataset, DatasetKind, Engine, IngestJob, Study
+from datasets.models import (
+    NAME_VALIDATOR,
+    STUDY_SLUG_VALIDATOR,
+    Dataset,
+    DatasetKind,
+    Engine,
+    IngestJob,
+    IngestStatus,
+    Study,
+)
 from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
 from datasets.study_keys import study_key_changes_check, study_key_problems
 from tenants.access import role_require
@@ -122,10 +131,18 @@ def study_create(
         )
     if Study.objects.filter(slug=slug).exists():
         raise Conflict(f"A study {slug!r} already exists.", code="study_exists")
+    if study_import_pending(slug):
+        raise Conflict(f"A study {slug!r} is being imported; choose another short name.", code="study_exists")
     with transaction.atomic():
         study = Study.objects.create(slug=slug, created_by=actor, **cleaned)
         audit_event_record(action="study.created", actor=actor, request=request, target=study, details=cleaned)
     return study
+
+
+def study_import_pending(slug: str) -> bool:
+    """True while an import that creates study ``slug`` is queued or running."""
+    unfinished = IngestJob.objects.filter(study__isnull=True, status__in=[IngestStatus.QUEUED, IngestStatus.RUNNING])
+    return unfinished.filter(new_study__slug=slug).exists()
 
 
 def study_update(

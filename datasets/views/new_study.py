@@ -21,11 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
-from datasets.import_services import study_import_create, study_import_pending, study_plan
+from datasets.import_services import study_import_create, study_plan
 from datasets.ingest import BdtConfig, delimiter_from_name, delimiter_name
 from datasets.models import IngestJob, IngestStatus, Study
 from datasets.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
 from datasets.preview import PreviewError, csv_preview
+from datasets.services import study_import_pending
 from datasets.storage import setup_draft_prefix, storage_delete, storage_save
 from datasets.views.common import _require_steward, _tenant, page_errors
 from datasets.views.keys_prefill import key_prefill

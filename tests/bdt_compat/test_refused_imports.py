@@ -107,6 +107,8 @@ def test_a_study_created_meanwhile_under_the_same_slug_wins_and_the_import_regis
     assert accepted.status_code == 202
     again = steward.post("/api/v1/studies/import", form(), multipart=True)
     assert again.status_code == 409 and again.json()["error"]["code"] == "study_exists"  # the first is pending
+    plain = steward.post("/api/v1/studies", {"slug": "race", "name": "Race", "id_column": "ursi"})
+    assert plain.status_code == 409 and "is being imported" in plain.json()["error"]["message"]
     with tenant_context(tenant_a):
         Study.objects.create(slug="race", name="Other", id_column="ursi")
     job = run_job(accepted.json()["ingest"]["id"])
