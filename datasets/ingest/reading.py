@@ -46,9 +46,9 @@ ROLE_LABELS = {
 _CONSEQUENCE = {
     "session_column": "the study is cross-sectional (one row per participant, merged on the id alone), as BDT "
     "reads such a file",
-    "age_column": "the builder has no age filter until an age column is chosen in the study's settings",
+    "age_column": "the builder has no age filter until an age column is chosen {where}",
     "sex_column": "no column is marked as the participants' sex",
-    "site_column": "the builder has no site filter until a site column is chosen in the study's settings",
+    "site_column": "the builder has no site filter until a site column is chosen {where}",
 }
 
 
@@ -90,9 +90,15 @@ class KeyReading:
 
 
 def read_keys(
-    configured: KeyColumns, header: list[str], *, strict: Iterable[str] = (), source: str = "the configuration"
+    configured: KeyColumns,
+    header: list[str],
+    *,
+    strict: Iterable[str] = (),
+    source: str = "the configuration",
+    where: str = "in the study's settings",
 ) -> KeyReading:
-    """Apply BDT's reading rules to a demographics ``header`` (see the module docstring).
+    """Apply BDT's reading rules to a demographics ``header`` (see the module docstring). ``source`` names the
+    configuration in the warnings, ``where`` says where a left-out column can still be chosen.
 
     Raises :class:`IngestError` when the id column (or a ``strict`` role's column) is not in the header.
     """
@@ -120,7 +126,7 @@ def read_keys(
                 {"key": role, "column": name},
             )
         keys = replace(keys, **{role: None})
-        warnings.append(_unused(role, name, header, taken, source))
+        warnings.append(_unused(role, name, header, taken, source, where))
     composite = configured.composite_id_column
     if composite is not None and (composite not in present or composite in taken):
         keys = replace(keys, composite_id_column=None)  # derived: nothing to do when the file does not have it
@@ -137,17 +143,18 @@ def read_keys(
     return KeyReading(keys=keys, warnings=tuple(warnings))
 
 
-def _unused(role: str, name: str, header: list[str], taken: set[str], source: str) -> IngestWarning:
+def _unused(role: str, name: str, header: list[str], taken: set[str], source: str, where: str) -> IngestWarning:
     label = ROLE_LABELS[role]
     near = [h for h in header if h not in taken and fold(h.strip()) == fold(name.strip())]
     candidates = [c for c in site_column_candidates(header) if c not in taken] if role == "site_column" else []
-    where = "is already another key column" if name in taken else "is not in the demographics file"
-    message = f"The {label} column '{name}' of {source} {where}, so it is not used: {_CONSEQUENCE[role]}."
+    place = "is already another key column" if name in taken else "is not in the demographics file"
+    consequence = _CONSEQUENCE[role].format(where=where)
+    message = f"The {label} column '{name}' of {source} {place}, so it is not used: {consequence}."
     if near:
         message += f" The file has {quote_list(near)}, which differs only in spaces or upper/lower case."
     if candidates:
         which = "looks" if len(candidates) == 1 else "look"
-        message += f" {quote_list(candidates)} {which} like a site column; choose it in the study's settings."
+        message += f" {quote_list(candidates)} {which} like a site column; choose it {where}."
     return IngestWarning(
         KEY_COLUMN_UNUSED, message, {"key": role, "column": name, "near_matches": near, "candidates": candidates}
     )

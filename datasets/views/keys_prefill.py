@@ -47,10 +47,11 @@ def key_prefill(
     if config is not None:
         configured = KeyColumns.from_mapping(config.with_bdt_defaults().study_settings())
         try:
-            reading = read_keys(configured, header, source=config_name)
+            reading = read_keys(configured, header, source=config_name, where="below")
         except IngestError as exc:
             notes.append(f"{exc.message} The suggested id column is preselected instead.")
-            reading = read_keys(replace(configured, id_column=suggested.id or header[0]), header, source=config_name)
+            fallback = replace(configured, id_column=suggested.id or header[0])
+            reading = read_keys(fallback, header, source=config_name, where="below")
         notes.extend(warning.message for warning in reading.warnings)
         initial = {role: value or "" for role, value in reading.keys.as_dict().items()}
     else:
