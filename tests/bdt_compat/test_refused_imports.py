@@ -117,3 +117,33 @@ def test_a_study_created_meanwhile_under_the_same_slug_wins_and_the_import_regis
         study = Study.objects.get(slug="race")
         assert study.name == "Other" and not Dataset.objects.filter(study=study).exists()
     assert [name for name in _stored_files() if "/setup/" not in name] == []
+
+
+def test_only_stewards_import_and_an_import_stays_in_its_workspace(api, steward, tenant_a, tenant_b) -> None:
+    def form(slug: str) -> dict:
+        return {
+            "slug": slug,
+            "demographics": SimpleUploadedFile(
+                "demographics.csv", (FIXTURES / "rockland" / "demographics.csv").read_bytes()
+            ),
+            "config": SimpleUploadedFile("config.toml", (FIXTURES / "config.toml").read_bytes()),
+        }
+
+    analyst = api(tenant_a, "analyst").post("/api/v1/studies/import", form("sneaky"), multipart=True)
+    assert analyst.status_code == 403 and analyst.json()["error"]["code"] == "role_insufficient"
+    accepted = steward.post("/api/v1/studies/import", form("ours"), multipart=True)
+    assert accepted.status_code == 202 and accepted.json()["config"]["ignored"][:2] == [
+        "data.data_dir",
+        "state.backend",
+    ]
+    other_lab = api(tenant_b, "owner")
+    assert other_lab.get(f"/api/v1/ingests/{accepted.json()['ingest']['id']}").status_code == 404
+    with tenant_context(tenant_a):
+        assert not IngestJob.objects.filter(new_study__slug="sneaky").exists()
+    broken = steward.post(
+        "/api/v1/studies/import",
+        {**form("bad-config"), "config": SimpleUploadedFile("config.toml", b"primary_id_column = 5")},
+        multipart=True,
+    )
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "invalid_config"
+    assert "'primary_id_column' must be text" in broken.json()["error"]["message"]
