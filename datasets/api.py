@@ -14,10 +14,12 @@ from ninja.pagination import paginate
 from access.catalog import CatalogView, catalog_view_for_user, top_values_for
 from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
+from datasets.api_import import ImportAccepted, studies_import
+from datasets.api_schemas import IngestOut, StudyOut, UploadAccepted, ingest_out, study_out
 from datasets.deletion_services import dataset_delete, dataset_version_delete
 from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.ingest import dataset_slug, delimiter_name
-from datasets.models import Dataset, DatasetVersion, IngestJob, Study
+from datasets.models import Dataset, DatasetVersion, Study
 from datasets.selectors import (
     dataset_get,
     dataset_list_for_study,
@@ -29,43 +31,9 @@ from datasets.selectors import (
 from datasets.services import UploadTooLarge, ingest_job_create, study_create, study_update
 
 router = Router(tags=["studies and datasets"])
+# Before /studies/{study}: Django resolves paths in order, so "import" must not be taken for a study's slug.
+router.post("/studies/import", response={202: ImportAccepted})(studies_import)
 EngineName = Literal["duckdb", "postgres"]
-
-
-class StudyOut(Schema):
-    slug: str
-    name: str
-    description: str
-    id_column: str | None
-    session_column: str | None
-    age_column: str | None
-    sex_column: str | None
-    site_column: str | None
-    longitudinal: bool
-    engine: str
-    demographics: str | None
-    suppression_threshold: int | None
-    allow_duplicate_keys: bool
-    created_at: datetime
-
-
-def _study_out(study: Study) -> dict[str, Any]:
-    return {
-        "slug": study.slug,
-        "name": study.name,
-        "description": study.description,
-        "id_column": study.id_column or None,
-        "session_column": study.session_column or None,
-        "age_column": study.age_column or None,
-        "sex_column": study.sex_column or None,
-        "site_column": study.site_column or None,
-        "longitudinal": study.is_longitudinal,
-        "engine": study.engine,
-        "demographics": study.demographics.name if study.demographics else None,
-        "suppression_threshold": study.suppression_threshold,
-        "allow_duplicate_keys": study.allow_duplicate_keys,
-        "created_at": study.created_at,
-    }
 
 
 class StudyCreateIn(Schema):
@@ -77,9 +45,13 @@ class StudyCreateIn(Schema):
     age_column: str | None = Field(None, max_length=255)
     sex_column: str | None = Field(None, max_length=255)
     site_column: str | None = Field(None, max_length=255)
+    composite_id_column: str | None = Field(None, max_length=255)
     engine: EngineName = "duckdb"
     suppression_threshold: int | None = Field(None, ge=1)
     allow_duplicate_keys: bool = False
+    default_age_min: float | None = Field(None, ge=0)
+    default_age_max: float | None = Field(None, ge=0)
+    display_rows: int | None = Field(None, ge=1, le=1000)
 
 
 class StudyPatchIn(Schema):
@@ -90,9 +62,13 @@ class StudyPatchIn(Schema):
     age_column: str | None = Field(None, max_length=255)
     sex_column: str | None = Field(None, max_length=255)
     site_column: str | None = Field(None, max_length=255)
+    composite_id_column: str | None = Field(None, max_length=255)
     engine: EngineName | None = None
     suppression_threshold: int | None = Field(None, ge=1)
     allow_duplicate_keys: bool | None = None
+    default_age_min: float | None = Field(None, ge=0)
+    default_age_max: float | None = Field(None, ge=0)
+    display_rows: int | None = Field(None, ge=1, le=1000)
 
 
 @router.get("/studies", response=list[StudyOut])
@@ -100,7 +76,7 @@ class StudyPatchIn(Schema):
 def studies_list(request: HttpRequest) -> Any:
     """Studies of this workspace."""
     caller = principal(request)
-    return [_study_out(study) for study in study_list_for_user(user=caller.user, tenant=caller.tenant)]
+    return [study_out(study) for study in study_list_for_user(user=caller.user, tenant=caller.tenant)]
 
 
 @router.post("/studies", response={201: StudyOut})
@@ -108,83 +84,31 @@ def studies_create(request: HttpRequest, payload: StudyCreateIn) -> Status[dict[
     """Create a study. `session_column` set = longitudinal (merge key id + session)."""
     caller = principal(request)
     fields = payload.dict(exclude={"slug", "name"})
-    fields = {
-        key: value if value is not None or key == "suppression_threshold" else "" for key, value in fields.items()
-    }
+    fields = {key: "" if value is None and key.endswith("_column") else value for key, value in fields.items()}
     study = study_create(
         tenant=caller.tenant, actor=caller.user, slug=payload.slug, name=payload.name, request=request, **fields
     )
-    return Status(201, _study_out(study))
+    return Status(201, study_out(study))
 
 
 @router.get("/studies/{study}", response=StudyOut)
 def studies_get(request: HttpRequest, study: str) -> dict[str, Any]:
     """One study."""
     caller = principal(request)
-    return _study_out(study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study))
+    return study_out(study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study))
 
 
 @router.patch("/studies/{study}", response=StudyOut)
 def studies_patch(request: HttpRequest, study: str, payload: StudyPatchIn) -> dict[str, Any]:
-    """Change a study (key columns are fixed once data is registered)."""
+    """Change a study. Once data is registered the id column is fixed, the session column may only be dropped
+    while no table has it, and age/sex/site/composite id columns may be re-pointed to a demographics column or
+    dropped (null): this repairs a study whose key columns do not fit its data (`key_problems`)."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
     fields = payload.dict(exclude_unset=True)
     fields = {key: "" if value is None and key.endswith("_column") else value for key, value in fields.items()}
     updated = study_update(tenant=caller.tenant, actor=caller.user, study=target, request=request, **fields)
-    return _study_out(updated)
-
-
-class IngestRef(Schema):
-    id: int
-    status: str
-    progress: float
-
-
-class UploadAccepted(Schema):
-    dataset: str
-    ingest: IngestRef
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-
-
-class IngestOut(Schema):
-    id: int
-    study: str
-    status: str
-    progress: float
-    stage: str
-    error: ErrorOut | None
-    error_details: dict[str, Any]
-    dataset: str
-    version: int | None
-    warnings: list[dict[str, Any]]
-    delimiter_requested: str = Field(description="auto | , | ; | tab | | (as given with the upload).")
-    delimiter: str | None = Field(description="The separator the file was read with (null until it succeeded).")
-    created_at: datetime
-    finished_at: datetime | None
-
-
-def _ingest_out(job: IngestJob) -> dict[str, Any]:
-    return {
-        "id": job.pk,
-        "study": job.study.slug,
-        "status": job.status,
-        "progress": round(job.progress, 4),
-        "stage": job.stage,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "error_details": job.error_details,
-        "dataset": job.dataset_name,
-        "version": job.version.number if job.version else None,
-        "warnings": job.warnings,
-        "delimiter_requested": delimiter_name(job.delimiter or None),
-        "delimiter": delimiter_name(job.delimiter_used) if job.delimiter_used else None,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
+    return study_out(updated)
 
 
 @router.post("/studies/{study}/datasets", response={202: UploadAccepted})
@@ -235,7 +159,7 @@ def datasets_upload(
 def ingests_get(request: HttpRequest, ingest_id: int) -> dict[str, Any]:
     """Status and progress of an ingest; a failed ingest registered nothing."""
     caller = principal(request)
-    return _ingest_out(ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id))
+    return ingest_out(ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id))
 
 
 class ColumnOut(Schema):

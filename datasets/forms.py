@@ -10,6 +10,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
+from datasets.ingest import BdtConfig, IngestError, parse_bdt_config
+from datasets.ingest.bdt_config import MAX_CONFIG_BYTES
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, Engine, Sensitivity
 from datasets.services import RESERVED_STUDY_SLUGS
 
@@ -63,6 +65,24 @@ class StudyCreateForm(forms.Form):
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     engine = forms.ChoiceField(choices=Engine.choices, initial=Engine.DUCKDB, label="Query engine")
+    config = forms.FileField(
+        required=False,
+        label="BDT configuration",
+        help_text="Optional: the config.toml (or JSON settings) of a Basic Data Tool project. Its key columns are "
+        "suggested from your demographics file the way BDT reads it; its [ui] defaults become the builder's.",
+    )
+
+    def clean_config(self) -> BdtConfig | None:
+        upload = self.cleaned_data.get("config")
+        if not upload:
+            return None
+        raw = upload.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ValidationError("The configuration file is larger than 1 MB; it cannot be a BDT config.")
+        try:
+            return parse_bdt_config(raw)
+        except IngestError as exc:
+            raise ValidationError(exc.message) from None
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -132,13 +152,18 @@ class KeyColumnsForm(forms.Form):
     site_column = forms.ChoiceField(
         label="Site / substudy column", required=False, help_text="Cells may list several sites."
     )
+    composite_id_column = forms.ChoiceField(
+        label="Composite ID column",
+        required=False,
+        help_text="BDT's derived id_session column (e.g. customID): checked on upload, never a data column.",
+    )
     dataset_name = forms.CharField(
         max_length=63,
         label="Dataset name",
         help_text="How the demographics table is named in queries: lower-case letters, digits, underscores.",
     )
 
-    KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
+    KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column", "composite_id_column")
 
     def __init__(self, *args: Any, header: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,6 +189,10 @@ class KeyColumnsForm(forms.Form):
                 self.add_error(key, f"{value!r} is already the {self.fields[seen[value]].label.lower()}.")  # type: ignore[union-attr]
             else:
                 seen[value] = key
+        if cleaned.get("composite_id_column") and not cleaned.get("session_column"):
+            self.add_error(
+                "composite_id_column", "A composite ID is derived from id + session: choose a session column first."
+            )
         return cleaned
 
 
@@ -207,3 +236,35 @@ class ColumnMetaForm(forms.Form):
     column = forms.CharField(max_length=1000)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
     sensitivity = forms.ChoiceField(choices=Sensitivity.choices, required=False)
+
+
+class KeyRepairForm(forms.Form):
+    """Re-point or drop a study's optional key columns (stewards), chosen from the demographics header."""
+
+    ROLES = ("session_column", "age_column", "sex_column", "site_column", "composite_id_column")
+    LABELS = {
+        "session_column": "Session column",
+        "age_column": "Age column",
+        "sex_column": "Sex column",
+        "site_column": "Site / substudy column",
+        "composite_id_column": "Composite ID column",
+    }
+
+    def __init__(self, *args: Any, header: list[str], current: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for role in self.ROLES:
+            value = current.get(role, "")
+            options = [(column, column) for column in header]
+            if value and value not in header:
+                options.insert(0, (value, f"{value} (not in the data)"))
+            self.fields[role] = forms.ChoiceField(
+                label=self.LABELS[role], required=False, choices=[NONE_CHOICE, *options], initial=value
+            )
+
+    def changes(self, current: dict[str, str]) -> dict[str, str]:
+        """The roles whose column the steward changed (blank = drop it)."""
+        return {
+            role: self.cleaned_data.get(role) or ""
+            for role in self.ROLES
+            if (self.cleaned_data.get(role) or "") != current.get(role, "")
+        }

@@ -17,7 +17,7 @@ from django.utils import timezone
 from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
 from bdt_project.config import config_get
-from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
+from datasets.ingest import IngestError, IngestOptions, IngestResult, KeyReading, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
 from datasets.storage import (
     copy_local_into_cache,
@@ -30,6 +30,7 @@ from datasets.storage import (
     version_names,
     work_root,
 )
+from datasets.study_registration import new_study_create, new_study_keys
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -68,6 +69,12 @@ def _progress_writer(job_id: int) -> Any:
     return report
 
 
+def _required_columns(study: Study) -> tuple[tuple[str, str], ...]:
+    """The demographics table must also hold the study's age, sex and site columns (queries read them there)."""
+    roles = (("age", study.age_column), ("sex", study.sex_column), ("site", study.site_column))
+    return tuple((role, column) for role, column in roles if column)
+
+
 def _options(job: IngestJob, study: Study) -> IngestOptions:
     known_ids: Path | None = None
     if job.kind == DatasetKind.MEASURE and study.demographics is not None:
@@ -77,6 +84,8 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
     return IngestOptions(
         id_column=study.id_column,
         session_column=study.session_column or None,
+        required_columns=_required_columns(study) if job.kind == DatasetKind.DEMOGRAPHICS else (),
+        composite_column=study.composite_id_column or None,
         encoding=job.encoding or None,
         delimiter=job.delimiter or None,
         max_bytes=config_get("upload_max_bytes", study_tenant()),
@@ -84,6 +93,19 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
         allow_duplicate_keys=study.allow_duplicate_keys and job.kind == DatasetKind.MEASURE,
         known_ids_parquet=known_ids,
         known_ids_column=study.id_column,
+    )
+
+
+def _new_study_options(job: IngestJob, reading: KeyReading) -> IngestOptions:
+    """Options of a new study's demographics file, with the key columns its header provides."""
+    return IngestOptions(
+        id_column=reading.keys.id_column,
+        session_column=reading.keys.session_column,
+        composite_column=reading.keys.composite_id_column,
+        encoding=job.encoding or None,
+        delimiter=job.delimiter or None,
+        max_bytes=config_get("upload_max_bytes", study_tenant()),
+        max_columns=config_get("max_columns", study_tenant()),
     )
 
 
@@ -114,10 +136,14 @@ def ingest_job_execute(job_id: int) -> IngestJob:
         source = local_path_or_none(job.staged_file)
         if source is None or not source.exists():
             source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
-        result = ingest_csv(
-            source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk)
-        )
-        _register(job, source, result)
+        reading: KeyReading | None = None
+        if job.study is None:  # a new study: its key columns are settled from this file's header
+            reading = new_study_keys(job, source, max_columns=config_get("max_columns", study_tenant()))
+            options = _new_study_options(job, reading)
+        else:
+            options = _options(job, job.study)
+        result = ingest_csv(source, work_dir=work_dir, options=options, progress=_progress_writer(job.pk))
+        _register(job, source, result, reading)
     except IngestError as exc:
         _fail(job, exc.code, exc.message, exc.details)
     except Exception:
@@ -129,14 +155,20 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     return IngestJob.objects.get(pk=job_id)
 
 
-def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
-    """Store the files and create the version in one transaction; remove the files if anything fails."""
+def _register(job: IngestJob, source: Path, result: IngestResult, reading: KeyReading | None = None) -> None:
+    """Store the files and create the version in one transaction; remove the files if anything fails.
+
+    A new-study job (``reading`` given) creates its study in the same transaction, so nothing is half-created.
+    """
     stored: list[str] = []
     try:
         with transaction.atomic():
-            # NO KEY UPDATE serializes registrations of one study without blocking rows that merely reference it
-            # (a new upload's IngestJob insert takes KEY SHARE on the study row).
-            study = Study.objects.select_for_update(no_key=True).get(pk=job.study_id)
+            if reading is not None:
+                study = new_study_create(job, reading)
+            else:
+                # NO KEY UPDATE serializes registrations of one study without blocking rows that merely reference
+                # it (a new upload's IngestJob insert takes KEY SHARE on the study row).
+                study = Study.objects.select_for_update(no_key=True).get(pk=job.study_id or 0)
             dataset = Dataset.objects.filter(study=study, name=job.dataset_name).first()
             created = dataset is None
             if dataset is None:
@@ -145,8 +177,9 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 dataset.save()
                 dataset_grants_mirror(dataset=dataset)  # study-wide grants reach the new dataset's guardian rows
             latest = dataset.versions.order_by("-number").first()
+            warnings = [*(w.as_dict() for w in (reading.warnings if reading else ())), *_warnings(result)]
             if latest is not None and latest.sha256 == result.sha256:
-                _succeed(job, latest, [*_warnings(result), _identical_warning(latest)], result.delimiter)
+                _succeed(job, latest, [*warnings, _identical_warning(latest)], result.delimiter)
                 return
             newest = DatasetVersion.all_objects.filter(dataset=dataset).order_by("-number").first()
             number = (newest.number if newest else 0) + 1  # deleted versions keep their numbers
@@ -179,7 +212,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                 participants=result.participants or 0,
                 sessions=list(result.sessions),
                 columns=columns,
-                warnings=_warnings(result),
+                warnings=warnings,
                 diff=diff,
                 note=job.note,
                 created_by=job.created_by,
@@ -205,7 +238,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult) -> None:
                     "new_dataset": created,
                 },
             )
-            _succeed(job, version, _warnings(result), result.delimiter)
+            _succeed(job, version, warnings, result.delimiter)
         copy_local_into_cache(result.parquet_path, parquet_sha)
     except Exception:
         storage_delete(stored)

@@ -57,6 +57,16 @@ class Study(models.Model):
     age_column = models.CharField(max_length=255, blank=True)
     sex_column = models.CharField(max_length=255, blank=True)
     site_column = models.CharField(max_length=255, blank=True, help_text="Site/substudy membership (multi-valued).")
+    composite_id_column = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="BDT's derived <id>_<session> column (e.g. customID): checked, never a data column.",
+    )
+    default_age_min = models.FloatField(null=True, blank=True, help_text="Builder default: lower age bound.")
+    default_age_max = models.FloatField(null=True, blank=True, help_text="Builder default: upper age bound.")
+    display_rows = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Builder default: result rows shown per preview page."
+    )
     demographics = models.ForeignKey(
         "Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The driving table."
     )
@@ -90,6 +100,11 @@ class Study(models.Model):
     def merge_key(self) -> list[str]:
         """The columns that identify a row: id, or id + session for longitudinal studies."""
         return [self.id_column, self.session_column] if self.session_column else [self.id_column]
+
+    def key_columns(self) -> dict[str, str]:
+        """Role -> column of every key column in use (id, session, age, sex, site, composite id)."""
+        roles = ("id_column", "session_column", "age_column", "sex_column", "site_column", "composite_id_column")
+        return {role: getattr(self, role) for role in roles if getattr(self, role)}
 
 
 class Dataset(models.Model):
@@ -189,7 +204,19 @@ class IngestStatus(models.TextChoices):
 class IngestJob(models.Model):
     """The background job that turns one uploaded file into a dataset version (or fails, registering nothing)."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="ingests")
+    study = models.ForeignKey(
+        Study,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="ingests",
+        help_text="Empty while the job creates its study (set in the transaction that registers it).",
+    )
+    new_study = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The study this job creates with its demographics version: slug, name, keys, defaults.",
+    )
     dataset_name = models.CharField(max_length=63)
     kind = models.CharField(max_length=16, choices=DatasetKind.choices)
     title = models.CharField(max_length=200, blank=True)
@@ -221,6 +248,11 @@ class IngestJob(models.Model):
 
     def __str__(self) -> str:
         return f"ingest {self.pk} of {self.dataset_name} ({self.status})"
+
+    @property
+    def study_slug(self) -> str:
+        """The study's slug, also while the job is still creating the study."""
+        return self.study.slug if self.study is not None else str(self.new_study.get("slug", ""))
 
     @property
     def is_finished(self) -> bool:

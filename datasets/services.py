@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,37 @@ from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput
 from datasets.ingest import delimiter_from_name, delimiter_name
-from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, Dataset, DatasetKind, Engine, IngestJob, Study
+from datasets.models import (
+    NAME_VALIDATOR,
+    STUDY_SLUG_VALIDATOR,
+    Dataset,
+    DatasetKind,
+    Engine,
+    IngestJob,
+    IngestStatus,
+    Study,
+)
 from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
+from datasets.study_keys import study_key_changes_check, study_key_problems
 from tenants.access import role_require
 from tenants.models import Tenant
 from tenants.roles import Role
 
 logger = logging.getLogger(__name__)
 
-RESERVED_STUDY_SLUGS = {"new", "runs", "saved"}  # would collide with page URLs
-KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column")
-STUDY_EDITABLE = ("name", "description", *KEY_FIELDS, "engine", "suppression_threshold", "allow_duplicate_keys")
+RESERVED_STUDY_SLUGS = {"new", "runs", "saved", "import"}  # would collide with page or API paths
+KEY_FIELDS = ("id_column", "session_column", "age_column", "sex_column", "site_column", "composite_id_column")
+BUILDER_DEFAULTS = ("default_age_min", "default_age_max", "display_rows")
+STUDY_EDITABLE = (
+    "name",
+    "description",
+    *KEY_FIELDS,
+    "engine",
+    "suppression_threshold",
+    "allow_duplicate_keys",
+    *BUILDER_DEFAULTS,
+)
+MAX_DISPLAY_ROWS = 1000
 
 
 class UploadTooLarge(ApiError):
@@ -49,7 +70,8 @@ def _validate(validator: Any, value: str, what: str, code: str) -> None:
         raise InvalidInput(f"Invalid {what} {value!r}: {exc.messages[0]}", code=code) from exc
 
 
-def _clean_study_fields(fields: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
+def study_fields_clean(fields: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
+    """Check study settings (422 naming the field); key columns are stripped text, blank = not used."""
     cleaned: dict[str, Any] = {}
     for key, value in fields.items():
         if key not in STUDY_EDITABLE:
@@ -73,11 +95,30 @@ def _clean_study_fields(fields: dict[str, Any], tenant: Tenant) -> dict[str, Any
                     code="threshold_below_workspace",
                     details={"workspace_threshold": floor},
                 )
+        if key in BUILDER_DEFAULTS:
+            value = _builder_default(key, value)
         cleaned[key] = value
     keys = [cleaned.get(k) for k in KEY_FIELDS if cleaned.get(k)]
     if len(keys) != len(set(keys)):
         raise InvalidInput("Each key column must be a different column.", code="duplicate_key_columns")
+    low, high = cleaned.get("default_age_min"), cleaned.get("default_age_max")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("default_age_min must not be above default_age_max.", code="invalid_age_range")
     return cleaned
+
+
+def _builder_default(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if key == "display_rows":
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DISPLAY_ROWS:
+            raise InvalidInput(
+                f"display_rows must be a whole number from 1 to {MAX_DISPLAY_ROWS}.", code="invalid_display_rows"
+            )
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise InvalidInput(f"{key} must be a number of years (0 or more).", code="invalid_age_range")
+    return float(value)
 
 
 def study_create(
@@ -91,39 +132,57 @@ def study_create(
     _validate(STUDY_SLUG_VALIDATOR, slug, "study slug", "invalid_slug")
     if slug in RESERVED_STUDY_SLUGS:
         raise InvalidInput(f"{slug!r} is reserved; choose another short name.", code="invalid_slug")
-    cleaned = _clean_study_fields({"name": name, **fields}, tenant)
+    cleaned = study_fields_clean({"name": name, **fields}, tenant)
+    if cleaned.get("composite_id_column") and not cleaned.get("session_column"):
+        raise InvalidInput(
+            "A composite id column needs a session column: it is derived from id + session.",
+            code="composite_needs_session",
+        )
     if Study.objects.filter(slug=slug).exists():
         raise Conflict(f"A study {slug!r} already exists.", code="study_exists")
+    if study_import_pending(slug):
+        raise Conflict(f"A study {slug!r} is being imported; choose another short name.", code="study_exists")
     with transaction.atomic():
         study = Study.objects.create(slug=slug, created_by=actor, **cleaned)
         audit_event_record(action="study.created", actor=actor, request=request, target=study, details=cleaned)
     return study
 
 
+def study_import_pending(slug: str) -> bool:
+    """True while an import that creates study ``slug`` is queued or running."""
+    unfinished = IngestJob.objects.filter(study__isnull=True, status__in=[IngestStatus.QUEUED, IngestStatus.RUNNING])
+    return unfinished.filter(new_study__slug=slug).exists()
+
+
 def study_update(
     *, tenant: Tenant, actor: Any, study: Study, request: HttpRequest | None = None, **fields: Any
 ) -> Study:
-    """Change a study's settings. Key columns are fixed once data has been registered against them."""
+    """Change a study's settings. Once data is registered, key columns change only as far as it allows
+    (:func:`datasets.study_keys.study_key_changes_check`): this is also how a steward repairs a study whose key
+    columns do not fit its data (audited ``study.updated`` with ``repaired``)."""
     _role_check(actor, tenant, "change studies")
-    cleaned = _clean_study_fields(fields, tenant)
+    cleaned = study_fields_clean(fields, tenant)
     changed = {key: value for key, value in cleaned.items() if getattr(study, key) != value}
     if not changed:
         return study
-    has_data = Dataset.objects.filter(study=study, versions__isnull=False).exists()
-    frozen = [key for key in changed if key in {"id_column", "session_column"}]
-    if frozen and has_data:
-        raise Conflict(
-            f"{', '.join(frozen)} cannot change once datasets are registered; create a new study instead.",
-            code="keys_frozen",
-        )
+    keys_changed = {key: value for key, value in changed.items() if key in KEY_FIELDS}
     with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)  # no registration slips in between
+        if keys_changed:
+            merged = [value for value in ({**study.key_columns(), **keys_changed}).values() if value]
+            if len(merged) != len(set(merged)):
+                raise InvalidInput("Each key column must be a different column.", code="duplicate_key_columns")
+            study_key_changes_check(study, keys_changed)
+        broken = {problem.key for problem in study_key_problems(study)}
         before = {key: getattr(study, key) for key in changed}
         for key, value in changed.items():
             setattr(study, key, value)
         study.save()
-        audit_event_record(
-            action="study.updated", actor=actor, request=request, target=study, details={"from": before, "to": changed}
-        )
+        details: dict[str, Any] = {"from": before, "to": changed}
+        repaired = sorted(broken & set(keys_changed))
+        if repaired:
+            details["repaired"] = repaired  # key columns that did not fit the data and now do (or are dropped)
+        audit_event_record(action="study.updated", actor=actor, request=request, target=study, details=details)
     return study
 
 
@@ -182,6 +241,43 @@ def ingest_job_create(
         )
     if kind == DatasetKind.MEASURE and study.demographics_id is None:
         raise Conflict("Upload the demographics table before measure tables.", code="demographics_missing")
+    return ingest_job_stage(
+        tenant=tenant,
+        actor=actor,
+        study=study,
+        upload=upload,
+        dataset_name=dataset_name,
+        kind=kind,
+        title=title,
+        note=note,
+        encoding=encoding,
+        separator=separator,
+        request=request,
+        enqueue=enqueue,
+    )
+
+
+def ingest_job_stage(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study | None,
+    upload: UploadedFile,
+    dataset_name: str,
+    kind: str,
+    separator: str,
+    title: str = "",
+    note: str = "",
+    encoding: str = "",
+    new_study: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> IngestJob:
+    """Check the upload against the tenant's limits, store it and create its queued job (audited).
+
+    The caller has checked everything else. ``study=None`` with ``new_study``: the job creates that study when it
+    registers the version (see :mod:`datasets.import_services`).
+    """
     limit = config_get("upload_max_bytes", tenant)
     if upload.size is not None and upload.size > limit:
         raise UploadTooLarge(f"The file is larger than this workspace's upload limit of {limit:,} bytes.")
@@ -193,6 +289,7 @@ def ingest_job_create(
         with transaction.atomic():
             job = IngestJob.objects.create(
                 study=study,
+                new_study=new_study or {},
                 dataset_name=dataset_name,
                 kind=kind,
                 title=title.strip()[:200],
@@ -206,18 +303,15 @@ def ingest_job_create(
             staged = storage_save(staging_name(job.pk, dataset_name), upload)
             job.staged_file = staged
             job.save(update_fields=["staged_file"])
-            audit_event_record(
-                action="ingest.queued",
-                actor=actor,
-                request=request,
-                target=job,
-                details={
-                    "study": study.slug,
-                    "dataset": dataset_name,
-                    "filename": job.original_filename,
-                    "delimiter": delimiter_name(separator or None),
-                },
-            )
+            details: dict[str, Any] = {
+                "study": job.study_slug,
+                "dataset": dataset_name,
+                "filename": job.original_filename,
+                "delimiter": delimiter_name(separator or None),
+            }
+            if study is None:
+                details["new_study"] = True
+            audit_event_record(action="ingest.queued", actor=actor, request=request, target=job, details=details)
             if enqueue:
                 transaction.on_commit(lambda: _enqueue(job.pk))
     except Exception:

@@ -41,6 +41,11 @@ def setup_upload_prefix(study_pk: int) -> str:
     return f"{tenant_prefix()}setup/{study_pk}/"
 
 
+def setup_draft_prefix(token: str) -> str:
+    """Storage folder of the demographics file of a study not created yet (the wizard's draft, a hex token)."""
+    return f"{tenant_prefix()}setup/new-{token}/"
+
+
 def setup_upload_name(study_pk: int) -> str:
     """A fresh storage name for a setup-wizard upload."""
     return f"{setup_upload_prefix(study_pk)}{uuid.uuid4().hex}.csv"

@@ -369,7 +369,25 @@ def draft_state(study: Study, user: Any, schema: StudySchema) -> BuilderState:
             pass
     if draft is not None and isinstance(draft.spec, dict):
         return spec_to_state(draft.spec, schema)
-    return BuilderState()
+    return default_state(schema)
+
+
+def _whole(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def default_state(schema: StudySchema) -> BuilderState:
+    """A fresh builder: the study's default age range (BDT's ``[ui]`` setting), kept within the data's ages like
+    BDT's slider (``[max(min, lo), min(max, hi)]``). Clearing it leaves no age filter."""
+    study, age = schema.study, schema.age
+    lo, hi = study.default_age_min, study.default_age_max
+    if age is None or (lo is None and hi is None):
+        return BuilderState()
+    if lo is not None and isinstance(age.min, int | float) and not isinstance(age.min, bool):
+        lo = max(lo, float(age.min))
+    if hi is not None and isinstance(age.max, int | float) and not isinstance(age.max, bool):
+        hi = min(hi, float(age.max))
+    return BuilderState(age_lo=None if lo is None else _whole(lo), age_hi=None if hi is None else _whole(hi))
 
 
 def draft_store(study: Study, user: Any, state: BuilderState, schema: StudySchema, seq: int | None = None) -> bool:

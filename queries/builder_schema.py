@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
+from datasets.study_keys import study_keys_require
 from queries.execution import study_latest_versions
 from queries.spec import SITE_SEPARATORS
 
@@ -135,12 +136,15 @@ def _key_columns(study: Study, version: DatasetVersion) -> set[str]:
     keys = {study.id_column}
     if study.session_column and study.session_column in names:
         keys.add(study.session_column)
+    if study.composite_id_column:
+        keys.add(study.composite_id_column)  # derived from id + session: never a data column
     return keys
 
 
 def study_schema(study: Study) -> StudySchema:
     """The builder's view of ``study`` at its latest versions (demographics first, then measures by name)."""
     versions = study_latest_versions(study)
+    study_keys_require(study, versions)  # 409 study_keys_invalid rather than a page that cannot work
     demographics = study.demographics.name if study.demographics else ""
     ordered = sorted(versions.items(), key=lambda item: (item[0] != demographics, item[0]))
     datasets: dict[str, DatasetChoice] = {}

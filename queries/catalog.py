@@ -40,13 +40,15 @@ def _check_name(kind: str, name: str) -> None:
 
 @dataclass(frozen=True)
 class StudyKeys:
-    """Key columns of a study. ``session_column`` None = cross-sectional (merge key = id)."""
+    """Key columns of a study. ``session_column`` None = cross-sectional (merge key = id). ``composite_column`` is
+    BDT's derived ``<id>_<session>`` column: a key (never filtered on or output), present or not in a table."""
 
     id_column: str
     session_column: str | None = None
     age_column: str | None = None
     sex_column: str | None = None
     site_column: str | None = None
+    composite_column: str | None = None
 
     @property
     def longitudinal(self) -> bool:
@@ -145,8 +147,11 @@ class StudyCatalog:
         return self.datasets.get(name) if isinstance(name, str) else None
 
     def is_key_column(self, dataset: str, column: str) -> bool:
-        """True for the id column, and for the session column where it is a merge key of ``dataset``."""
-        if column == self.keys.id_column:
+        """True for the id column, the derived composite id column, and for the session column where it is a
+        merge key of ``dataset``."""
+        if column == self.keys.id_column or (
+            self.keys.composite_column is not None and column == self.keys.composite_column
+        ):
             return True
         return column == self.keys.session_column and self.joins_on_session(dataset)
 

@@ -19,6 +19,7 @@ from bdt_project.config import config_get
 from bdt_project.errors import Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
+from datasets.study_keys import study_keys_require
 from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
@@ -84,12 +85,14 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
     """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache)."""
     if study.demographics is None or study.demographics.name not in versions:
         raise Conflict("This study has no demographics table yet; upload it first.", code="no_demographics")
+    study_keys_require(study, versions)  # 409 study_keys_invalid (never an inconsistent catalog)
     keys = StudyKeys(
         id_column=study.id_column,
         session_column=study.session_column or None,
         age_column=study.age_column or None,
         sex_column=study.sex_column or None,
         site_column=study.site_column or None,
+        composite_column=study.composite_id_column or None,
     )
     return StudyCatalog(
         keys=keys,
@@ -118,7 +121,7 @@ def _cache_key(study: Study, digest: str, used: dict[str, str]) -> str:
     columns (they change what a spec means: the site column can be re-pointed) + the engine."""
     keys = "\x00".join(
         getattr(study, name) or ""
-        for name in ("id_column", "session_column", "age_column", "sex_column", "site_column")
+        for name in ("id_column", "session_column", "age_column", "sex_column", "site_column", "composite_id_column")
     )
     material = f"{digest}|{_fingerprint(used)}|{keys}|{study.engine}"
     return hashlib.sha256(material.encode()).hexdigest()

@@ -86,7 +86,7 @@ def _read_import(request: HttpRequest, study: Study, schema: StudySchema) -> bdt
         columns=columns,
         demographics=schema.demographics,
         age_column=study.age_column or None,
-        keys={study.id_column, study.session_column} - {""},
+        keys={study.id_column, study.session_column, study.composite_id_column} - {""},
         has_sites=bool(study.site_column),
         longitudinal=study.is_longitudinal,
     )

@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 
 from audit.services import audit_event_record
 from bdt_project.config import config_get
+from bdt_project.errors import ApiError
 from datasets.storage import copy_local_into_cache, file_sha256, storage_save, work_root
 from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
 from queries.engines.duckdb_engine import DuckDBEngine
@@ -138,6 +139,8 @@ def query_run_execute(run_id: int) -> str:
         )
     except EngineError as exc:
         _finish(run, RunStatus.FAILED, exc.code or "engine_error", exc.message)
+    except ApiError as exc:  # e.g. study_keys_invalid: the study no longer fits the pinned data
+        _finish(run, RunStatus.FAILED, exc.code, exc.message)
     except Exception:
         logger.exception("query run %s failed unexpectedly", run.pk)
         _finish(

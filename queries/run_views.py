@@ -116,8 +116,10 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
     """A page of the result (10/50/100 rows), sorted by one column if asked."""
     run = _run(request, run_id)
-    size = _int(request.GET.get("page_size"), PAGE_SIZES[0])
-    size = size if size in PAGE_SIZES else PAGE_SIZES[0]
+    default = run.study.display_rows or PAGE_SIZES[0]  # the study's builder default (BDT's max_display_rows)
+    sizes = tuple(sorted({*PAGE_SIZES, default}))
+    size = _int(request.GET.get("page_size"), default)
+    size = size if size in sizes else default
     total = run.row_count or 0
     pages = max(1, -(-total // size))
     number = min(max(1, _int(request.GET.get("page"), 1)), pages)
@@ -139,7 +141,7 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
         "page": number,
         "pages": pages,
         "page_size": size,
-        "sizes": PAGE_SIZES,
+        "sizes": sizes,
         "sort": sort,
         "order": order,
         "first_row": (number - 1) * size + 1 if total else 0,

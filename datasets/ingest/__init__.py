@@ -7,7 +7,8 @@ Public API (everything else in the package is an implementation detail):
 * :func:`read_csv_header` (exact column names, for the upload form) and :func:`suggest_key_columns`.
 * :func:`detect_delimiter` (``,`` ``;`` tab ``|`` from the first lines) and the outside names of delimiters
   (:func:`delimiter_from_name`, :func:`delimiter_name`, :func:`delimiter_label`, :func:`delimiter_choices`).
-* :func:`read_bdt_config` / :func:`parse_bdt_config` for BDT ``config.toml`` import.
+* :func:`read_bdt_config` / :func:`parse_bdt_config` for BDT ``config.toml`` import, and :func:`read_keys` (BDT's
+  reading rules: which configured key columns a demographics header provides).
 * :func:`schema_diff` between two versions, :func:`dataset_slug` for a name suggestion.
 
 This package must not import Django or the project's apps (import-linter contract in pyproject.toml).
@@ -32,6 +33,7 @@ from datasets.ingest.keys import KeySuggestion, suggest_key_columns
 from datasets.ingest.names import dataset_slug, natural_sort_key
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.pipeline import ProgressCallback, ingest_csv
+from datasets.ingest.reading import ROLE_LABELS, KeyColumns, KeyReading, read_keys
 from datasets.ingest.results import COLUMN_TYPES, ColumnProfile, ColumnType, Histogram, IngestResult, TopValue
 from datasets.ingest.sniff import check_signature, normalize_encoding
 
@@ -74,6 +76,7 @@ def read_csv_header(
 
 __all__ = [
     "COLUMN_TYPES",
+    "ROLE_LABELS",
     "BdtConfig",
     "ColumnProfile",
     "ColumnType",
@@ -82,6 +85,8 @@ __all__ = [
     "IngestOptions",
     "IngestResult",
     "IngestWarning",
+    "KeyColumns",
+    "KeyReading",
     "KeySuggestion",
     "ProgressCallback",
     "Retyped",
@@ -98,6 +103,7 @@ __all__ = [
     "parse_bdt_config",
     "read_bdt_config",
     "read_csv_header",
+    "read_keys",
     "schema_diff",
     "suggest_key_columns",
 ]

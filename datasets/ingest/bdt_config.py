@@ -7,6 +7,10 @@ ignored. Keys absent from the file are ``None`` (an unset session column therefo
 BDT, which silently fell back to ``session_num``); :meth:`BdtConfig.with_bdt_defaults` fills BDT's defaults where
 wanted. An empty string means "not set". Values are returned as text only: ``data_dir`` and
 ``demographics_file`` are never used as paths here, and callers must not either without validating them.
+
+Settings with no meaning on the platform (the whole ``[state]`` table, ``data_dir``, slider bounds, cache
+lifetimes, Rockland study lists) and keys BDT does not know are read and listed in :attr:`BdtConfig.ignored`,
+never an error.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +37,18 @@ STRING_KEYS = (
     "sex_column",
     "study_site_column",
 )
+
+NUMBER_KEYS = ("default_age_min", "default_age_max", "max_display_rows", "default_age_selection")
+#: Tables whose keys are all read as settings; every other table of the file is ignored as a whole.
+SETTING_TABLES = ("data", "ui")
+#: Why a known BDT setting means nothing here (shown to the person importing).
+NO_MEANING: dict[str, str] = {
+    "data_dir": "files are uploaded or named on the command line, never read from a configured path",
+    "default_age_range": "the age filter's bounds come from the data",
+    "default_filter_range": "filter bounds come from the data",
+    "cache_ttl_seconds": "counts are cached by the platform",
+    "state": "query state is kept on the server",
+}
 
 BDT_DEFAULTS: dict[str, Any] = {
     "data_dir": "data",
@@ -63,6 +79,8 @@ class BdtConfig:
     default_age_max: float | None = None
     max_display_rows: int | None = None
     layout: Literal["nested", "flat", "json", "empty"] = "empty"
+    #: Settings read but not used (dotted for nested ones, e.g. ``state.backend``), in file order.
+    ignored: tuple[str, ...] = field(default=(), compare=False)
 
     def with_bdt_defaults(self) -> BdtConfig:
         """A copy with BDT's own defaults in place of every key the file did not set."""
@@ -82,7 +100,29 @@ class BdtConfig:
             "age_column": self.age_column,
             "sex_column": self.sex_column,
             "site_column": self.study_site_column,
+            "composite_id_column": self.composite_id_column,
         }
+
+    def builder_defaults(self) -> dict[str, float | int | None]:
+        """The ``[ui]`` settings that become the study's builder defaults (age range, rows shown)."""
+        return {
+            "default_age_min": self.default_age_min,
+            "default_age_max": self.default_age_max,
+            "display_rows": self.max_display_rows,
+        }
+
+    def ignored_notes(self) -> list[str]:
+        """One sentence per group of ignored settings, for the person importing."""
+        notes: list[str] = []
+        grouped: dict[str, list[str]] = {}
+        for name in self.ignored:
+            head, _, tail = name.partition(".")
+            reason_key = head if head in NO_MEANING else (tail or head)
+            grouped.setdefault(NO_MEANING.get(reason_key, "this platform has no such setting"), []).append(name)
+        for reason, names in grouped.items():
+            shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            notes.append(f"Ignored {shown}: {reason}.")
+        return notes
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,13 +164,13 @@ def parse_bdt_config(content: str | bytes) -> BdtConfig:
             raise IngestError(INVALID_CONFIG, f"The configuration file is not valid TOML: {exc}.") from None
         layout = "flat"
     tables = [document]
-    for name in ("data", "ui"):
+    for name in SETTING_TABLES:
         table = document.get(name)
         if isinstance(table, dict):
             tables.append(table)
-    tables.extend(v for k, v in document.items() if isinstance(v, dict) and k not in ("data", "ui"))
+    tables.extend(v for k, v in document.items() if isinstance(v, dict) and k not in SETTING_TABLES)
     values: dict[str, Any] = {}
-    for key in (*STRING_KEYS, "default_age_min", "default_age_max", "max_display_rows", "default_age_selection"):
+    for key in (*STRING_KEYS, *NUMBER_KEYS):
         for index, table in enumerate(tables):
             if key in table:
                 values[key] = table[key]
@@ -139,7 +179,24 @@ def parse_bdt_config(content: str | bytes) -> BdtConfig:
                 break
     if not values:
         layout = "empty"
-    return BdtConfig(layout=layout, **_checked(values))
+    return BdtConfig(layout=layout, ignored=_ignored(document), **_checked(values))
+
+
+def _ignored(document: dict[str, Any]) -> tuple[str, ...]:
+    """Every setting of the file that is not one of ours, dotted below tables (``state.backend``)."""
+    known = {*STRING_KEYS, *NUMBER_KEYS}
+    found: list[str] = []
+    for key, value in document.items():
+        if isinstance(value, dict):
+            if key in SETTING_TABLES:
+                found.extend(f"{key}.{inner}" for inner in value if inner not in known or inner == "data_dir")
+            elif value:
+                found.extend(f"{key}.{inner}" for inner in value)
+            else:
+                found.append(key)
+        elif key not in known or key == "data_dir":
+            found.append(key)
+    return tuple(found)
 
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +222,13 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
             if not _is_number(values[key]):
                 raise IngestError(INVALID_CONFIG, f"The setting '{key}' must be a number.", {"key": key})
             out[key] = float(values[key])
+    low, high = out.get("default_age_min"), out.get("default_age_max")
+    if low is not None and high is not None and low > high:
+        raise IngestError(
+            INVALID_CONFIG,
+            f"The default age range is empty: its minimum {low:g} is above its maximum {high:g}.",
+            {"key": "default_age_min"},
+        )
     if "max_display_rows" in values:
         rows = values["max_display_rows"]
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:

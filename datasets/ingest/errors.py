@@ -31,6 +31,7 @@ INVALID_CSV = "invalid_csv"
 # Key columns.
 MISSING_ID_COLUMN = "missing_id_column"
 MISSING_SESSION_COLUMN = "missing_session_column"
+MISSING_KEY_COLUMN = "missing_key_column"  # a configured age, sex or site column the file lacks
 EMPTY_IDS = "empty_ids"
 EMPTY_SESSIONS = "empty_sessions"
 DUPLICATE_KEYS = "duplicate_keys"
@@ -47,6 +48,10 @@ DUPLICATE_KEYS_ALLOWED = "duplicate_keys_allowed"
 UNKNOWN_TEXT_COLUMNS = "unknown_text_columns"
 EMPTY_COLUMNS = "empty_columns"
 MANY_SESSIONS = "many_sessions"
+KEY_COLUMN_UNUSED = "key_column_unused"  # a key column of a BDT configuration that the demographics header lacks
+COMPOSITE_ID_RECOGNISED = "composite_id_recognised"
+COMPOSITE_ID_MISMATCH = "composite_id_mismatch"
+COMPOSITE_ID_AS_DATA = "composite_id_as_data"
 
 ERROR_CODES: frozenset[str] = frozenset(
     {
@@ -66,6 +71,7 @@ ERROR_CODES: frozenset[str] = frozenset(
         INVALID_CSV,
         MISSING_ID_COLUMN,
         MISSING_SESSION_COLUMN,
+        MISSING_KEY_COLUMN,
         EMPTY_IDS,
         EMPTY_SESSIONS,
         DUPLICATE_KEYS,
@@ -75,7 +81,17 @@ ERROR_CODES: frozenset[str] = frozenset(
 )
 
 WARNING_CODES: frozenset[str] = frozenset(
-    {UNKNOWN_IDS, DUPLICATE_KEYS_ALLOWED, UNKNOWN_TEXT_COLUMNS, EMPTY_COLUMNS, MANY_SESSIONS}
+    {
+        UNKNOWN_IDS,
+        DUPLICATE_KEYS_ALLOWED,
+        UNKNOWN_TEXT_COLUMNS,
+        EMPTY_COLUMNS,
+        MANY_SESSIONS,
+        KEY_COLUMN_UNUSED,
+        COMPOSITE_ID_RECOGNISED,
+        COMPOSITE_ID_MISMATCH,
+        COMPOSITE_ID_AS_DATA,
+    }
 )
 
 

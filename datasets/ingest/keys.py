@@ -95,3 +95,8 @@ def suggest_key_columns(header: list[str]) -> KeySuggestion:
             taken.add(best[1])
             chosen[role] = header[best[1]]
     return KeySuggestion(**chosen)
+
+
+def site_column_candidates(header: list[str]) -> list[str]:
+    """Columns of ``header`` whose names look like a site / substudy membership column, in file order."""
+    return [name for name in header if _score("site", name) > 0]

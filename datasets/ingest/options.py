@@ -22,6 +22,11 @@ class IngestOptions:
         id_column: participant identifier column; required in the file when set. Its values must be non-empty and
             (with ``session_column``) unique unless ``allow_duplicate_keys``. Always typed ``string``.
         session_column: visit/session label column (longitudinal studies); the merge key is then id + session.
+        required_columns: further key columns the file must have, as (role, column) pairs, e.g.
+            ``(("age", "age_years"),)`` (``missing_key_column`` otherwise).
+        composite_column: BDT's derived composite id column (``<id>_<session>``); when the file has it together
+            with the id and session columns, every value is checked against them (a warning, never a rejection)
+            and it is kept as text.
         text_columns: further columns that must stay ``string`` whatever their values look like (codes, zip codes).
         allow_duplicate_keys: accept repeated keys (reported as a warning instead of ``duplicate_keys``).
         known_ids_parquet: Parquet of the study's demographics version; ids of this file missing there are counted
@@ -51,6 +56,8 @@ class IngestOptions:
 
     id_column: str | None = None
     session_column: str | None = None
+    required_columns: tuple[tuple[str, str], ...] = ()
+    composite_column: str | None = None
     text_columns: tuple[str, ...] = ()
     allow_duplicate_keys: bool = False
     known_ids_parquet: Path | None = None
@@ -87,6 +94,10 @@ class IngestOptions:
             problems.append("the session column name is empty")
         if self.session_column is not None and self.session_column == self.id_column:
             problems.append("the session column cannot be the id column")
+        if any(not name.strip() for _, name in self.required_columns):
+            problems.append("a required key column name is empty")
+        if self.composite_column is not None and self.composite_column in (self.id_column, self.session_column):
+            problems.append("the composite id column cannot be the id or session column")
         if self.encoding is not None:
             try:
                 codecs.lookup(self.encoding)
@@ -119,4 +130,6 @@ class IngestOptions:
             names.add(self.id_column)
         if self.session_column:
             names.add(self.session_column)
+        if self.composite_column:
+            names.add(self.composite_column)
         return frozenset(names)

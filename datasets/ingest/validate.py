@@ -8,7 +8,8 @@ and non-ASCII letters are all fine because every identifier is quoted.
 
 Key rules (checked on the Parquet file, so they cost one columnar scan): ids must not be empty (NULL or only
 spaces); in longitudinal files neither may sessions; the key (id, or id + session) must be unique unless duplicates
-are allowed; ids missing from the demographics table are counted as a warning.
+are allowed; ids missing from the demographics table are counted as a warning; BDT's derived composite id column,
+when present, is compared with ``<id>_<session>`` on every row (a warning when it differs).
 """
 
 # ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from datasets.ingest.duck import DuckSession
 from datasets.ingest.errors import (
+    COMPOSITE_ID_MISMATCH,
+    COMPOSITE_ID_RECOGNISED,
     DUPLICATE_COLUMNS,
     DUPLICATE_KEYS,
     DUPLICATE_KEYS_ALLOWED,
@@ -28,6 +31,7 @@ from datasets.ingest.errors import (
     EMPTY_SESSIONS,
     INVALID_OPTIONS,
     MISSING_ID_COLUMN,
+    MISSING_KEY_COLUMN,
     MISSING_SESSION_COLUMN,
     UNKNOWN_IDS,
     UNKNOWN_TEXT_COLUMNS,
@@ -81,8 +85,10 @@ def check_header(header: list[str], options: IngestOptions) -> list[IngestWarnin
             "Column names must be unique, but these appear more than once: " + "; ".join(parts) + more + ".",
             {"duplicates": details, "count": len(duplicates)},
         )
-    _require(header, options.id_column, MISSING_ID_COLUMN, "id")
-    _require(header, options.session_column, MISSING_SESSION_COLUMN, "session")
+    require_column(header, options.id_column, MISSING_ID_COLUMN, "id")
+    require_column(header, options.session_column, MISSING_SESSION_COLUMN, "session")
+    for role, name in options.required_columns:
+        require_column(header, name, MISSING_KEY_COLUMN, role)
     present = set(header)
     unknown = [name for name in options.text_columns if name not in present]
     if unknown:
@@ -96,7 +102,8 @@ def check_header(header: list[str], options: IngestOptions) -> list[IngestWarnin
     return []
 
 
-def _require(header: list[str], name: str | None, code: str, role: str) -> None:
+def require_column(header: list[str], name: str | None, code: str, role: str) -> None:
+    """Raise ``IngestError(code)`` naming the ``role`` column when ``name`` is not in ``header`` (with hints)."""
     if name is None or name in header:
         return
     hints = []
@@ -161,7 +168,49 @@ def check_keys(session: DuckSession, parquet: Path, header: list[str], options: 
     warnings.extend(_duplicates(session, parquet, header, key, options))
     if options.known_ids_parquet is not None:
         warnings.extend(_unknown_ids(session, parquet, options))
+    warnings.extend(_composite(session, parquet, header, options))
     return warnings
+
+
+def _composite(session: DuckSession, parquet: Path, header: list[str], options: IngestOptions) -> list[IngestWarning]:
+    """BDT's derived ``<id>_<session>`` column: checked on every row against the id and session as uploaded."""
+    composite, id_column, session_column = options.composite_column, options.id_column, options.session_column
+    if not (composite and id_column and session_column and {composite, id_column, session_column} <= set(header)):
+        return []
+    expected = f"({quote_ident(id_column)} || '_' || {quote_ident(session_column)})"
+    where = f"{quote_ident(composite)} IS DISTINCT FROM {expected}"
+    p = {"p": str(parquet)}
+    (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", p)
+    derived = f"{id_column}_{session_column}"
+    if not count:
+        return [
+            IngestWarning(
+                COMPOSITE_ID_RECOGNISED,
+                f"'{composite}' is BDT's composite id ({derived}) and matches every row. It is kept in the file "
+                f"but is not a data column: rows merge on '{id_column}' + '{session_column}'.",
+                {"column": composite},
+            )
+        ]
+    rows = _rows(session, parquet, header, where, {})
+    examples = session.fetchall(
+        f"SELECT {quote_ident(composite)}, {expected} FROM read_parquet($p) WHERE {where} LIMIT {EXAMPLES}", p
+    )
+    shown = "; ".join(
+        f"{'an empty cell' if found is None else repr(str(found))} where '{wanted}' was expected"
+        for found, wanted in examples
+    )
+    which = "row" if len(rows) == 1 else "rows"
+    cited = f" ({which} {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1)" if rows else ""
+    return [
+        IngestWarning(
+            COMPOSITE_ID_MISMATCH,
+            f"'{composite}' should be {derived}, but {plural(int(count), 'row')} "
+            f"{'differs' if count == 1 else 'differ'}{cited}: {shown}. The values are kept as uploaded; the "
+            f"column is not a data column and rows merge on '{id_column}' + '{session_column}', so this does not "
+            "change any result.",
+            {"column": composite, "count": int(count), "rows": rows},
+        )
+    ]
 
 
 def _duplicates(

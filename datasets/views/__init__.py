@@ -6,8 +6,23 @@ Views are thin: they read through selectors, write through services, and turn th
 
 from datasets.views.catalog import dataset_column_meta, dataset_detail, dataset_dictionary
 from datasets.views.common import page_errors
+from datasets.views.new_study import (
+    study_draft_cancel,
+    study_draft_demographics,
+    study_draft_discard,
+    study_draft_ingest,
+    study_draft_keys,
+    study_draft_setup,
+    study_new,
+)
 from datasets.views.setup import study_setup, study_setup_demographics, study_setup_discard, study_setup_keys
-from datasets.views.studies import study_detail, study_history_view, study_list, study_new, study_slug_suggestion
+from datasets.views.studies import (
+    study_detail,
+    study_history_view,
+    study_keys_repair,
+    study_list,
+    study_slug_suggestion,
+)
 from datasets.views.uploads import ingest_status, study_upload, upload_check, upload_row
 
 __all__ = [
@@ -17,7 +32,14 @@ __all__ = [
     "ingest_status",
     "page_errors",
     "study_detail",
+    "study_draft_cancel",
+    "study_draft_demographics",
+    "study_draft_discard",
+    "study_draft_ingest",
+    "study_draft_keys",
+    "study_draft_setup",
     "study_history_view",
+    "study_keys_repair",
     "study_list",
     "study_new",
     "study_setup",

@@ -9,40 +9,22 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm
-from datasets.ingest import dataset_slug, delimiter_from_name, delimiter_name, suggest_key_columns
+from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import DatasetKind, Study
 from datasets.page_selectors import STEP_DEMOGRAPHICS, STEP_DONE, STEP_KEYS, STEP_MEASURES, study_setup_state
 from datasets.preview import PreviewError, csv_preview
 from datasets.services import ingest_job_create, study_update
 from datasets.storage import setup_upload_name, storage_save
 from datasets.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from datasets.views.keys_prefill import key_prefill
 from datasets.views.staging import _staged_discard, _staged_get, _staged_key, _staged_preview
 from datasets.views.uploads import _too_large_message, _upload_too_large, _uploader_context
-
-
-def _key_initial(study: Study, header: list[str], filename: str) -> dict[str, str]:
-    """The key columns to preselect: the study's own (when in the header), else the suggestions from the header."""
-    suggested = suggest_key_columns(header)
-    initial: dict[str, str] = {}
-    for key, attribute in (
-        ("id_column", "id"),
-        ("session_column", "session"),
-        ("age_column", "age"),
-        ("sex_column", "sex"),
-        ("site_column", "site"),
-    ):
-        current = getattr(study, key)
-        guess = getattr(suggested, attribute, None)
-        initial[key] = current if current and current in header else (guess if guess in header else "")
-    initial["dataset_name"] = (
-        study.demographics.name if study.demographics_id else dataset_slug(filename)  # type: ignore[union-attr]
-    )
-    return initial
 
 
 def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str, Any]:
@@ -55,6 +37,11 @@ def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str
         "staged": staged,
         "can_manage": _can_manage(request),
         "upload_limit": config_get("upload_max_bytes", _tenant(request)),
+        "urls": {
+            "demographics": reverse("study_setup_demographics", kwargs={"slug": study.slug}),
+            "keys": reverse("study_setup_keys", kwargs={"slug": study.slug}),
+            "discard": reverse("study_setup_discard", kwargs={"slug": study.slug}),
+        },
     }
     if state.step == STEP_DEMOGRAPHICS:
         context.setdefault("upload_form", DemographicsUploadForm())
@@ -68,10 +55,9 @@ def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str
             context["state"] = study_setup_state(study)
             context["steps"] = context["state"].steps()
         else:
+            prefill = key_prefill(preview.header, staged["filename"], study=study)
             context["preview"] = preview
-            context["keys_form"] = KeyColumnsForm(
-                header=preview.header, initial=_key_initial(study, preview.header, staged["filename"])
-            )
+            context["keys_form"] = KeyColumnsForm(header=preview.header, initial=prefill.initial)
     elif state.step == STEP_MEASURES:
         context.update(_uploader_context(study))
     context.update(extra)

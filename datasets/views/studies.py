@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_POST
 
 from access.selectors import datasets_levels_for_user
 from bdt_project.errors import ApiError, Forbidden
-from datasets.forms import StudyCreateForm, study_slug_suggest
+from datasets.forms import KeyRepairForm, study_slug_suggest
+from datasets.models import Study
 from datasets.page_selectors import (
     STEP_DEMOGRAPHICS,
     STEP_IMPORTING,
     STEP_KEYS,
-    SetupState,
     study_history,
     study_list_annotate,
     study_setup_state,
 )
 from datasets.selectors import dataset_list_for_study, ingest_list_for_study, study_list_for_user
-from datasets.services import study_create
+from datasets.services import study_update
+from datasets.study_keys import study_key_problems
 from datasets.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
 from datasets.views.staging import _staged_get
 
@@ -35,45 +37,6 @@ def study_list(request: HttpRequest) -> HttpResponse:
     """Every study of the workspace, with its size and freshness."""
     studies = study_list_annotate(study_list_for_user(user=request.user, tenant=_tenant(request)))
     return render(request, "datasets/study_list.html", {"studies": studies, "can_manage": _can_manage(request)})
-
-
-@require_http_methods(["GET", "POST"])
-@page_errors
-def study_new(request: HttpRequest) -> HttpResponse:
-    """Wizard step 1: create the study."""
-    _require_steward(request, "create studies")
-    form = StudyCreateForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                study = study_create(
-                    tenant=_tenant(request),
-                    actor=request.user,
-                    slug=data["slug"],
-                    name=data["name"],
-                    description=data["description"].strip(),
-                    engine=data["engine"],
-                    request=request,
-                )
-            except Forbidden:
-                raise
-            except ApiError as exc:
-                form.add_error("slug" if exc.code in {"study_exists", "invalid_slug"} else None, exc.message)
-            else:
-                return redirect("study_setup", slug=study.slug)
-        status = 422
-    return render(
-        request,
-        "datasets/study_new.html",
-        {"form": form, "steps": _create_steps()},
-        status=status,
-    )
-
-
-def _create_steps() -> list[dict[str, Any]]:
-    return SetupState(step="create").steps()
 
 
 @require_GET
@@ -104,18 +67,52 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 }
             )
     demographics = next((item for item in datasets if item["dataset"].pk == study.demographics_id), None)
-    return render(
-        request,
-        "datasets/study_detail.html",
-        {
-            "study": study,
-            "state": state,
-            "datasets": datasets,
-            "demographics": demographics,
-            "ingests": ingest_list_for_study(study=study, limit=10),
-            "can_manage": _can_manage(request),
-        },
-    )
+    context = {
+        "study": study,
+        "state": state,
+        "datasets": datasets,
+        "demographics": demographics,
+        "ingests": ingest_list_for_study(study=study, limit=10),
+        "can_manage": _can_manage(request),
+        "key_problems": study_key_problems(study),
+    }
+    if context["can_manage"] and demographics is not None:
+        context["repair_form"] = _repair_form(study, demographics["latest"].column_names())
+    return render(request, "datasets/study_detail.html", context)
+
+
+def _current_keys(study: Study) -> dict[str, str]:
+    return {role: getattr(study, role) for role in KeyRepairForm.ROLES}
+
+
+def _repair_form(study: Study, header: list[str], data: Any = None) -> KeyRepairForm:
+    return KeyRepairForm(data, header=header, current=_current_keys(study))
+
+
+@require_POST
+@page_errors
+def study_keys_repair(request: HttpRequest, slug: str) -> HttpResponse:
+    """Re-point or drop the study's optional key columns (stewards; audited); the repair of a study whose key
+    columns do not fit its data."""
+    study = _study(request, slug)
+    _require_steward(request, "change studies")
+    version = study.demographics.latest_version() if study.demographics_id else None  # type: ignore[union-attr]
+    if version is None:
+        return redirect("study_setup", slug=study.slug)
+    form = _repair_form(study, version.column_names(), request.POST)
+    if form.is_valid():
+        changes = form.changes(_current_keys(study))
+        try:
+            if changes:
+                study_update(tenant=_tenant(request), actor=request.user, study=study, request=request, **changes)
+        except Forbidden:
+            raise
+        except ApiError as exc:
+            messages.error(request, exc.message)
+        else:
+            done = ", ".join(f"{role.replace('_', ' ')} -> {value or 'none'}" for role, value in changes.items())
+            messages.success(request, f"Key columns changed: {done}." if changes else "Nothing to change.")
+    return redirect("study_detail", slug=study.slug)
 
 
 @require_GET

@@ -113,7 +113,8 @@
   /* --- Wizard: show in the preview which column plays which key role ------------------------------------------ */
   function initKeysForm(form) {
     var roles = {
-      id_column: "ID", session_column: "session", age_column: "age", sex_column: "sex", site_column: "site"
+      id_column: "ID", session_column: "session", age_column: "age", sex_column: "sex", site_column: "site",
+      composite_id_column: "composite ID (derived)"
     };
     function refresh() {
       form.querySelectorAll("[data-preview] th[data-col]").forEach(function (th) {

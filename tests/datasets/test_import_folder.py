@@ -141,3 +141,45 @@ def test_failing_measure_is_reported_and_others_imported(tenant_a, tmp_path: Pat
             "cognitive",
             "demographics",
         ]
+
+
+BDT_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bdt"
+
+
+def test_what_the_command_says_about_a_bdt_project(tenant_a, tmp_path: Path) -> None:
+    out = StringIO()
+    call_command(
+        "import_folder",
+        str(BDT_FIXTURES / "cross_sectional"),
+        tenant="lab-a",
+        study="xs",
+        config=str(BDT_FIXTURES / "config.toml"),
+        stdout=out,
+        stderr=StringIO(),
+    )
+    text = out.getvalue()
+    assert "Read a BDT configuration (nested form)." in text
+    assert "Ignored state.backend, state.ttl_default, state.enable_user_isolation" in text
+    assert "note: The session column 'session_num' of the configuration is not in the demographics file" in text
+    assert "note: The site column 'all_sites'" in text
+    assert "Created study 'xs': cross-sectional (rows merge on ursi)." in text
+    assert "cognitive.csv -> cognitive v1 (5 rows)" in text
+    # Run again on the existing study: the same files add nothing new, and say so.
+    again = StringIO()
+    call_command("import_folder", str(BDT_FIXTURES / "cross_sectional"), tenant="lab-a", study="xs", stdout=again)
+    assert again.getvalue().count("identical to version 1") == 2
+    with tenant_context(tenant_a):
+        assert DatasetVersion.objects.filter(dataset__study__slug="xs").count() == 2
+
+
+def test_a_refused_demographics_file_creates_no_study(tenant_a, tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "demographics.csv").write_text("ursi,age\nA,30\nA,31\n")
+    (folder / "cognitive.csv").write_text("ursi,score\nA,1\n")
+    err = StringIO()
+    with pytest.raises(CommandError, match="nothing was imported and no study was created"):
+        call_command("import_folder", str(folder), tenant="lab-a", study="bad", id_column="ursi", stderr=err)
+    assert "appears more than once" in err.getvalue()
+    with tenant_context(tenant_a):
+        assert not Study.objects.filter(slug="bad").exists()

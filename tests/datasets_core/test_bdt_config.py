@@ -65,7 +65,14 @@ def test_nested_form(tmp_path: Path) -> None:
         "age_column": "age",
         "sex_column": "sex",
         "site_column": "all_studies",
+        "composite_id_column": "customID",
     }
+    assert config.builder_defaults() == {"default_age_min": 18.0, "default_age_max": 80.0, "display_rows": 50}
+    assert config.ignored == ("data.data_dir", "state.backend", "state.ttl_seconds")
+    assert config.ignored_notes() == [
+        "Ignored data.data_dir: files are uploaded or named on the command line, never read from a configured path.",
+        "Ignored state.backend, state.ttl_seconds: query state is kept on the server.",
+    ]
 
 
 def test_flat_form_leaves_unset_keys_unset() -> None:

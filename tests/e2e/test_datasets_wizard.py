@@ -72,9 +72,9 @@ def test_study_setup_wizard_to_catalog_and_a_second_version(
     expect(page.get_by_label("Short name (in addresses)")).to_have_value(f"sleep-and-memory-{token}")
     page.get_by_label("Description").fill("Two visits of sleep and memory measures.")
     screenshot(page, "1-create")
-    page.get_by_role("button", name="Create study and continue").click()
+    page.get_by_role("button", name="Continue").click()
     slug = f"sleep-and-memory-{token}"
-    expect(page).to_have_url(site.url(f"/studies/{slug}/setup/"))
+    expect(page).to_have_url(site.url("/studies/new/setup/"))  # nothing is created before the demographics
 
     # Step 2: the demographics file, through the file chooser (the drop zone's input).
     expect(page.get_by_role("heading", name="2. Upload the demographics table")).to_be_visible()
@@ -102,6 +102,7 @@ def test_study_setup_wizard_to_catalog_and_a_second_version(
 
     # The worker imports the demographics; the page moves on to the measures step by itself.
     expect(page.get_by_role("heading", name="4. Upload measure tables")).to_be_visible(timeout=INGEST_TIMEOUT_MS)
+    expect(page).to_have_url(site.url(f"/studies/{slug}/setup/"))
     expect(page.locator(".alert--success")).to_contain_text("12 rows · 6 participants · 2 sessions")
 
     # Step 4: two measure files by drag and drop; each row gets its suggested name.

@@ -64,7 +64,7 @@ def test_invalid_specs_are_rejected_even_when_a_valid_one_is_cached(steward_api:
 def test_changing_the_site_column_is_not_answered_from_the_cache(steward_api: Any, study: str) -> None:
     spec = {"sites": ["F"]}
     assert _count(steward_api, spec).json()["participants"] == 0  # no site cell holds "F"
-    changed = steward_api.patch("/api/v1/studies/memory", {"site_column": "sex"})
+    changed = steward_api.patch("/api/v1/studies/memory", {"site_column": "sex", "sex_column": None})
     assert changed.status_code == 200, changed.content
     assert _numbers(_count(steward_api, spec)) == {"participants": 2, "rows": 4}  # 001 and 003 are F
 

@@ -1,6 +1,10 @@
 """``import_folder --tenant SLUG --study STUDY [--config BDT_CONFIG.toml] [--delimiter auto|,|;|tab||] PATH``.
 
-A BDT data folder -> a study. Each file's separator is detected (``auto``, the default) unless given.
+A BDT data folder -> a study, read the way BDT reads it: the demographics header decides cross-sectional vs
+longitudinal, configured optional key columns the header lacks are not used (reported), BDT's composite id column
+is checked and never a data column, ``[ui]`` settings become the study's builder defaults, and settings with no
+meaning here (``[state]``, paths) are reported as ignored. A new study is created together with its demographics
+version: if that file is refused, no study is left behind. Each file's separator is detected unless given.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
 from bdt_project.errors import ApiError
+from datasets.import_services import study_import_file_sync, study_plan
 from datasets.ingest import (
+    BdtConfig,
     IngestError,
     dataset_slug,
     delimiter_from_name,
     delimiter_label,
     read_bdt_config,
 )
-from datasets.models import DatasetKind, Study
-from datasets.services import ingest_file_sync, study_create
+from datasets.models import DatasetKind, IngestJob, Study
+from datasets.services import ingest_file_sync
 from tenants.models import Tenant
+
+KEY_FLAGS = ("id", "session", "age", "sex", "site", "composite_id")
 
 
 class Command(BaseCommand):
@@ -37,8 +45,14 @@ class Command(BaseCommand):
         parser.add_argument("--config", help="A BDT config.toml (nested [data] or flat form) with the key columns.")
         parser.add_argument("--name", help="Study name when it is created (default: the slug).")
         parser.add_argument("--demographics", help="File name of the demographics table (overrides the config).")
-        for key in ("id", "session", "age", "sex", "site"):
-            parser.add_argument(f"--{key}-column", help=f"The {key} column (overrides the config).")
+        for key in KEY_FLAGS:
+            flag = key.replace("_", "-")
+            parser.add_argument(
+                f"--{flag}-column",
+                dest=f"{key}_column",
+                help=f"The {key.replace('_', ' ')} column (overrides the config; must be in the demographics "
+                'file; "" = not used).',
+            )
         parser.add_argument(
             "--delimiter",
             default="auto",
@@ -59,90 +73,101 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=options["tenant"]).exclude(schema_name="public").first()
         if tenant is None:
             raise CommandError(f"No tenant with slug {options['tenant']!r}.")
-        keys, demographics_name = self._keys(options)
-        demographics = self._find_demographics(files, demographics_name)
+        config = self._config(options)
         failures = 0
         with tenant_context(tenant):
-            study = self._study(tenant, options, keys)
-            ordered = [demographics] + [p for p in files if p != demographics]
-            for path in ordered:
-                kind = DatasetKind.DEMOGRAPHICS if path == demographics else DatasetKind.MEASURE
-                name = (
-                    study.demographics.name
-                    if kind == DatasetKind.DEMOGRAPHICS and study.demographics is not None
-                    else dataset_slug(path.name)
-                )
-                try:
-                    job = ingest_file_sync(
-                        study=study, path=path, dataset_name=name, kind=kind, delimiter=options["delimiter"]
-                    )
-                except ApiError as exc:
-                    failures += 1
-                    self.stderr.write(f"{path.name}: {exc.message}")
-                    continue
-                if job.version is None:
-                    failures += 1
-                    self.stderr.write(f"{path.name}: {job.error_message} [{job.error_code}]")
-                    if kind == DatasetKind.DEMOGRAPHICS:
-                        raise CommandError("The demographics table failed; nothing else was imported.")
-                    continue
-                notes = "; ".join(w["message"] for w in job.warnings)
-                study.refresh_from_db()
-                separator = job.version.delimiter
-                shape = f"{job.version.row_count} rows" + (
-                    f", {delimiter_label(separator)}-separated" if separator != "," else ""
-                )
-                self.stdout.write(
-                    f"{path.name} -> {name} v{job.version.number} ({shape})" + (f" — {notes}" if notes else "")
-                )
+            study = Study.objects.filter(slug=options["study"]).first()
+            name = options["demographics"] or (config.demographics_file if config else None)
+            demographics = self._find_demographics(files, name, required=study is None)
+            if study is None:
+                assert demographics is not None
+                study = self._create(options, config, demographics)
+                files = [p for p in files if p != demographics]
+            elif demographics is not None:
+                files = [demographics] + [p for p in files if p != demographics]
+            for path in files:
+                failures += self._import(study, path, demographics, options["delimiter"])
         if failures:
             raise CommandError(f"{failures} file(s) failed; the others were imported.")
 
-    def _keys(self, options: dict[str, Any]) -> tuple[dict[str, str], str | None]:
-        keys: dict[str, str] = {}
-        demographics: str | None = None
-        if options["config"]:
-            try:
-                config = read_bdt_config(Path(options["config"]))
-            except (IngestError, OSError) as exc:
-                raise CommandError(f"Cannot read {options['config']}: {exc}") from exc
-            keys = {
-                "id_column": config.primary_id_column or "",
-                "session_column": config.session_column or "",
-                "age_column": config.age_column or "",
-                "sex_column": config.sex_column or "",
-                "site_column": config.study_site_column or "",
-            }
-            demographics = config.demographics_file
-        for key in ("id", "session", "age", "sex", "site"):
-            if options[f"{key}_column"]:
-                keys[f"{key}_column"] = options[f"{key}_column"]
-        return keys, options["demographics"] or demographics
+    def _config(self, options: dict[str, Any]) -> BdtConfig | None:
+        if not options["config"]:
+            return None
+        try:
+            return read_bdt_config(Path(options["config"]))
+        except (IngestError, OSError) as exc:
+            raise CommandError(f"Cannot read {options['config']}: {exc}") from exc
 
-    def _find_demographics(self, files: list[Path], name: str | None) -> Path:
+    def _find_demographics(self, files: list[Path], name: str | None, *, required: bool) -> Path | None:
         wanted = (name or "demographics.csv").lower()
         for path in files:
             if path.name.lower() == wanted or path.stem.lower() == Path(wanted).stem.lower():
                 return path
-        raise CommandError(f"No demographics file {wanted!r} in the folder (use --demographics or the config).")
+        if required or name:
+            raise CommandError(f"No demographics file {wanted!r} in the folder (use --demographics or the config).")
+        return None
 
-    def _study(self, tenant: Tenant, options: dict[str, Any], keys: dict[str, str]) -> Study:
-        study = Study.objects.filter(slug=options["study"]).first()
-        if study is not None:
-            return study
-        if not keys.get("id_column"):
+    def _create(self, options: dict[str, Any], config: BdtConfig | None, demographics: Path) -> Study:
+        """Create the study with its demographics version (one transaction: a refused file leaves no study)."""
+        explicit = {f"{key}_column": options[f"{key}_column"] for key in KEY_FLAGS}
+        if config is None and not explicit["id_column"]:
             raise CommandError("The study does not exist yet: give --config or --id-column to create it.")
+        plan = study_plan(config, {role: value for role, value in explicit.items() if value is not None})
+        for note in plan.notes:
+            self.stdout.write(note)
+        dataset_name = dataset_slug(demographics.name) if options["demographics"] else None
         try:
-            return study_create(
-                tenant=tenant,
-                actor=None,
+            job = study_import_file_sync(
                 slug=options["study"],
                 name=options["name"] or options["study"],
-                id_column=keys["id_column"],
-                session_column=keys.get("session_column", ""),
-                age_column=keys.get("age_column", ""),
-                sex_column=keys.get("sex_column", ""),
-                site_column=keys.get("site_column", ""),
+                path=demographics,
+                plan=plan,
+                dataset_name=dataset_name or plan.demographics_name or dataset_slug(demographics.name),
+                delimiter=options["delimiter"],
             )
         except ApiError as exc:
             raise CommandError(exc.message) from exc
+        if job.version is None or job.study is None:
+            self.stderr.write(f"{demographics.name}: {job.error_message} [{job.error_code}]")
+            raise CommandError("The demographics table failed; nothing was imported and no study was created.")
+        study = job.study
+        self._report(demographics, job)
+        shape = (
+            f"longitudinal (rows merge on {study.id_column} + {study.session_column})"
+            if study.is_longitudinal
+            else f"cross-sectional (rows merge on {study.id_column})"
+        )
+        self.stdout.write(f"Created study {study.slug!r}: {shape}.")
+        return study
+
+    def _import(self, study: Study, path: Path, demographics: Path | None, delimiter: str) -> int:
+        """Import one file into an existing study; 1 if it failed (reported), else 0."""
+        kind = DatasetKind.DEMOGRAPHICS if path == demographics else DatasetKind.MEASURE
+        study.refresh_from_db()
+        name = (
+            study.demographics.name
+            if kind == DatasetKind.DEMOGRAPHICS and study.demographics is not None
+            else dataset_slug(path.name)
+        )
+        try:
+            job = ingest_file_sync(study=study, path=path, dataset_name=name, kind=kind, delimiter=delimiter)
+        except ApiError as exc:
+            self.stderr.write(f"{path.name}: {exc.message}")
+            return 1
+        if job.version is None:
+            self.stderr.write(f"{path.name}: {job.error_message} [{job.error_code}]")
+            if kind == DatasetKind.DEMOGRAPHICS:
+                raise CommandError("The demographics table failed; nothing else was imported.")
+            return 1
+        self._report(path, job)
+        return 0
+
+    def _report(self, path: Path, job: IngestJob) -> None:
+        assert job.version is not None
+        separator = job.version.delimiter
+        shape = f"{job.version.row_count} rows" + (
+            f", {delimiter_label(separator)}-separated" if separator != "," else ""
+        )
+        self.stdout.write(f"{path.name} -> {job.dataset_name} v{job.version.number} ({shape})")
+        for warning in job.warnings:
+            self.stdout.write(f"  note: {warning['message']}")
