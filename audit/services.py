@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from bdt_project.monitoring.usage import tenant_action_count
 
 HASHED_FIELDS = (
     "at",
@@ -107,10 +108,14 @@ def audit_event_record(
         request_id=(getattr(request, "request_id", "") if request is not None else ""),
         **fields,
     )
-    if schema_name is not None and schema_name != current_schema_name():
-        with schema_context(schema_name):
-            return _append(event)
-    return _append(event)
+    schema = schema_name or current_schema_name()
+    if schema != current_schema_name():
+        with schema_context(schema):
+            event = _append(event)
+    else:
+        event = _append(event)
+    tenant_action_count(action=action, schema_name=schema)
+    return event
 
 
 def audit_read_record(*, actor: Any, request: HttpRequest | None, what: str, filters: dict[str, Any]) -> AuditEvent:

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from bdt_project.monitoring.views import metrics_view
 from tenants import views as tenant_views
 
 handler400 = "bdt_project.errors.bad_request"
@@ -17,4 +18,5 @@ urlpatterns = [
     path("", tenant_views.public_home, name="public_home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("metrics", metrics_view, name="metrics"),
 ]

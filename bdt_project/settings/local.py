@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from bdt_project.settings.base import *
-from bdt_project.settings.base import STATE_DIR, STATIC_ROOT
+from bdt_project.settings.base import LOGGING, STATE_DIR, STATIC_ROOT
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") not in {"0", "false", "False"}
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "local-development-only-not-secret"
@@ -20,3 +20,7 @@ STORAGES = {
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Readable lines in the terminal of `make run` (request id, tenant and user are still there); DJANGO_LOG_FORMAT=json
+# gives the production format.
+LOGGING["handlers"]["console"]["formatter"] = os.environ.get("DJANGO_LOG_FORMAT", "plain")
