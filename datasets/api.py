@@ -68,6 +68,10 @@ def _study_out(study: Study) -> dict[str, Any]:
     }
 
 
+# A threshold above any study's size hides every count; larger numbers would not fit the database column either.
+MAX_SUPPRESSION_THRESHOLD = 1_000_000
+
+
 class StudyCreateIn(Schema):
     slug: str = Field(max_length=63)
     name: str = Field(min_length=1, max_length=200)
@@ -78,7 +82,7 @@ class StudyCreateIn(Schema):
     sex_column: str | None = Field(None, max_length=255)
     site_column: str | None = Field(None, max_length=255)
     engine: EngineName = "duckdb"
-    suppression_threshold: int | None = Field(None, ge=1)
+    suppression_threshold: int | None = Field(None, ge=1, le=MAX_SUPPRESSION_THRESHOLD)
     allow_duplicate_keys: bool = False
 
 
@@ -91,7 +95,7 @@ class StudyPatchIn(Schema):
     sex_column: str | None = Field(None, max_length=255)
     site_column: str | None = Field(None, max_length=255)
     engine: EngineName | None = None
-    suppression_threshold: int | None = Field(None, ge=1)
+    suppression_threshold: int | None = Field(None, ge=1, le=MAX_SUPPRESSION_THRESHOLD)
     allow_duplicate_keys: bool | None = None
 
 

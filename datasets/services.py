@@ -54,6 +54,8 @@ def _clean_study_fields(fields: dict[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
         if key not in STUDY_EDITABLE:
             raise InvalidInput(f"{key} cannot be set on a study.", code="invalid_field")
+        if value is None and key not in KEY_FIELDS and not Study._meta.get_field(key).null:
+            raise InvalidInput(f"{key} cannot be null; leave it out to keep the current value.", code="invalid_field")
         if key in KEY_FIELDS:
             value = (value or "").strip()
             if len(value) > 255:
@@ -91,6 +93,23 @@ def study_create(
     return study
 
 
+def _role_columns_check(study: Study, changed: dict[str, Any]) -> None:
+    """Age, sex and site columns must be columns of the registered demographics table (every count reads them)."""
+    demographics = study.demographics
+    latest = demographics.latest_version() if demographics is not None else None
+    if demographics is None or latest is None:
+        return
+    present = set(latest.column_names())
+    for key in ("age_column", "sex_column", "site_column"):
+        value = changed.get(key)
+        if value and value not in present:
+            raise InvalidInput(
+                f"{key} {value!r} is not a column of the demographics table {demographics.name!r}.",
+                code="invalid_column",
+                details={"field": key, "columns": sorted(present)[:200]},
+            )
+
+
 def study_update(
     *, tenant: Tenant, actor: Any, study: Study, request: HttpRequest | None = None, **fields: Any
 ) -> Study:
@@ -107,6 +126,7 @@ def study_update(
             f"{', '.join(frozen)} cannot change once datasets are registered; create a new study instead.",
             code="keys_frozen",
         )
+    _role_columns_check(study, changed)
     with transaction.atomic():
         before = {key: getattr(study, key) for key in changed}
         for key, value in changed.items():

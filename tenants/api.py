@@ -65,9 +65,16 @@ class TokenOut(Schema):
     revoked_at: datetime | None
 
 
+# Longer than any configurable token lifetime (token_max_expiry_days answers with its own message below this), and
+# small enough that the expiry date can be computed at all.
+MAX_TOKEN_DAYS = 36_500
+
+
 class TokenCreateIn(Schema):
     name: str = Field(min_length=1, max_length=100)
-    expires_days: int | None = Field(None, ge=1, description="Lifetime in days (default from settings).")
+    expires_days: int | None = Field(
+        None, ge=1, le=MAX_TOKEN_DAYS, description="Lifetime in days (default from settings)."
+    )
 
 
 class TokenCreatedOut(TokenOut):
