@@ -21,7 +21,7 @@ from tests.fuzz.conftest import FuzzWorld
 from tests.live_server import LiveServer
 
 #: Examples per operation and generation phase (about 80 operations).
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 20
 
 
 def _openapi() -> dict[str, Any]:
