@@ -15,6 +15,8 @@ from bdt_project.monitoring.logs import LogContext, log_context_reset, log_conte
 access_logger = logging.getLogger("bdt.request")
 
 HEALTH_ROUTE = "api/v1/health"
+# Label values must stay few: a client can send any method name, so unknown ones share one label.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_of(request: HttpRequest) -> str:
@@ -52,7 +54,7 @@ class RequestMonitoringMiddleware:
     @staticmethod
     def _observe(request: HttpRequest, status: int, seconds: float) -> None:
         route = route_of(request)
-        method = request.method or ""
+        method = request.method if request.method in KNOWN_METHODS else "other"
         metrics.http_request_duration.labels(method, route).observe(seconds)
         metrics.http_requests.labels(method, route, str(status)).inc()
         tenant = tenant_label(getattr(request, "tenant", None))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from bdt_project.config import config_get
@@ -257,6 +258,8 @@ METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or STATE_DIR / "me
 
 # One line per log record; `json` (default) or `plain`. Both carry the request id, tenant and user (or task).
 LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOG_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "tenant", "user", "task"]
 LOGGING: dict[str, Any] = {
     "version": 1,

@@ -23,4 +23,4 @@ WHITENOISE_AUTOREFRESH = True
 
 # Readable lines in the terminal of `make run` (request id, tenant and user are still there); DJANGO_LOG_FORMAT=json
 # gives the production format.
-LOGGING["handlers"]["console"]["formatter"] = os.environ.get("DJANGO_LOG_FORMAT", "plain")
+LOGGING["handlers"]["console"]["formatter"] = "json" if os.environ.get("DJANGO_LOG_FORMAT") == "json" else "plain"

@@ -38,6 +38,8 @@ def test_request_latency_is_labelled_by_route_and_summed_over_worker_processes(
         assert _api(mon_server, mon_world, "GET", f"/api/v1/studies/{mon_world.study}")[0] == 200
     status, _ = _api(mon_server, mon_world, "GET", "/api/v1/studies/no-such-study")
     assert status == 404
+    for method in ("FUZZ1", "FUZZ2"):  # invented methods must not create new label values (series)
+        assert mon_server.request(mon_world.host, method, f"/api/v1/studies/{mon_world.study}")[0] in {400, 405}
     after = scrape()
 
     count = "bdt_http_request_duration_seconds_count"
@@ -62,6 +64,12 @@ def test_request_latency_is_labelled_by_route_and_summed_over_worker_processes(
         - sample(before, tenant_total, tenant="lab-mon", status_class="2xx")
         >= requests_sent
     )
+    assert (
+        sample(after, count, method="other", route=STUDY_ROUTE)
+        - sample(before, count, method="other", route=STUDY_ROUTE)
+        == 2
+    )
+    assert not any(dict(labels).get("method", "").startswith("FUZZ") for (_, labels) in after)
     # Route patterns only: no label value carries a raw path (an id or a slug someone typed).
     routes = {dict(labels).get("route") for (name, labels) in after if name.startswith("bdt_http_")}
     assert not any(route and ("mon" in route.split("/") or "no-such-study" in route) for route in routes)
@@ -215,23 +223,26 @@ def test_queue_depth_counts_the_messages_waiting_in_each_queue(private_broker: s
 
 
 @pytest.mark.django_db
-def test_work_in_progress_is_reported_per_tenant(tenant_a: Any, make_member: Callable[..., Any]) -> None:
+def test_work_in_progress_is_reported_per_tenant(tenant_a: Any) -> None:
+    from django.conf import settings
     from django.db import connection
     from django_tenants.utils import tenant_context
 
     from datasets.services import study_create
     from queries.models import QueryRun
 
+    def scrape() -> Samples:
+        response = Client(HTTP_HOST=PLATFORM_HOST).get(
+            "/metrics", headers={"Authorization": f"Bearer {settings.METRICS_TOKEN}"}
+        )
+        return parse_samples(response.content.decode())
+
+    queued = {"tenant": "lab-a", "kind": "query_run", "status": "queued"}
+    before = scrape()
     with tenant_context(tenant_a):
         study = study_create(tenant=tenant_a, actor=None, slug="wip", name="WIP", id_column="participant_id")
         for _ in range(2):
             QueryRun.objects.create(study=study, spec={}, spec_hash="x", cache_key="x", engine="duckdb")
     connection.set_schema_to_public()
-    from django.conf import settings
-
-    response = Client(HTTP_HOST=PLATFORM_HOST).get(
-        "/metrics", headers={"Authorization": f"Bearer {settings.METRICS_TOKEN}"}
-    )
-    samples = parse_samples(response.content.decode())
-    assert sample(samples, "bdt_work_in_progress", tenant="lab-a", kind="query_run", status="queued") == 2
-    assert sample(samples, "bdt_work_in_progress", tenant="lab-a", kind="query_run", status="running") == 0
+    after = scrape()
+    assert sample(after, "bdt_work_in_progress", **queued) - sample(before, "bdt_work_in_progress", **queued) == 2
