@@ -267,7 +267,10 @@ LOGGING: dict[str, Any] = {
     "filters": {"context": {"()": "bdt_project.monitoring.logs.LogContextFilter"}},
     "formatters": {
         "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(user)s] %(message)s"},
+        # request id (or task) tenant user
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s%(task)s %(tenant)s %(user)s] %(message)s"
+        },
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},

@@ -58,6 +58,8 @@ def world_seed(tmp: Path) -> FuzzWorld:
     from django_tenants.utils import tenant_context
 
     from access.services import grant_create, team_create
+    from analysis.models import ProfileJob
+    from analysis.services import profile_job_execute
     from approvals.services import access_request_create
     from datasets.services import ingest_file_sync, study_create
     from queries.run_executor import query_run_execute
@@ -101,6 +103,8 @@ def world_seed(tmp: Path) -> FuzzWorld:
                 "columns": {"memory": ["score", "group"], "demographics": ["age"]}}  # fmt: skip
         run = query_run_create(tenant=tenant, actor=owner, study=study, payload=spec, enqueue=False)
         assert query_run_execute(run.pk) == "succeeded"
+        profile = ProfileJob.objects.create(run=run, created_by=owner)
+        assert profile_job_execute(profile.pk, tenant=tenant) == "succeeded"
         saved = saved_query_save(tenant=tenant, actor=owner, study=study, name="kept", spec=spec)
         scratch_saved = saved_query_save(tenant=tenant, actor=owner, study=study, name="scratch", spec=spec)
         team = team_create(tenant=tenant, actor=owner, name="Fuzzers", slug="fuzzers")
@@ -124,6 +128,7 @@ def world_seed(tmp: Path) -> FuzzWorld:
             "dataset": ["demographics", "memory"],
             "number": [1],
             "run_id": [run.pk],
+            "job_id": [profile.pk],
             "saved_id": [saved.pk],
             "ingest_id": [ingest_id],
             "slug": [team.slug],
