@@ -22,6 +22,7 @@ from access.services import (
     team_update,
 )
 from bdt_project.api_auth import principal
+from bdt_project.api_fields import ApiDateTime
 from bdt_project.errors import InvalidInput, NotFound
 from datasets.selectors import dataset_get, study_get_for_user
 from tenants.access import role_require
@@ -36,7 +37,7 @@ class GrantIn(Schema):
     email: str | None = None
     team: str | None = None
     level: str
-    expires_at: datetime | None = None
+    expires_at: ApiDateTime | None = None
     identifying: bool = False
     reason: str = Field("", max_length=2000)
 
@@ -141,7 +142,7 @@ class StudyDefaultIn(Schema):
     level: str
     role: str = Role.ANALYST
     reason: str = Field("", max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: ApiDateTime | None = None
 
 
 @router.get("/studies/{study}/grants", response=list[GrantOut])

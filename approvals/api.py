@@ -24,6 +24,7 @@ from approvals.services import (
     dua_create,
 )
 from bdt_project.api_auth import principal
+from bdt_project.api_fields import ApiDateTime
 from bdt_project.pagination import PagePagination
 from datasets.selectors import study_get_for_user
 from tenants.access import role_require
@@ -43,7 +44,7 @@ class AccessRequestIn(Schema):
 class DecisionIn(Schema):
     decision: Literal["approve", "deny"]
     level: str | None = Field(None, max_length=16)
-    expires_at: datetime | None = None
+    expires_at: ApiDateTime | None = None
     reason: str = Field("", max_length=2000)
 
 

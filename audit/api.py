@@ -13,6 +13,7 @@ from audit.selectors import AuditFilters, audit_events_for_user
 from audit.services import audit_read_record
 from audit.verification import audit_chain_verify
 from bdt_project.api_auth import principal
+from bdt_project.api_fields import ApiDateTime
 from bdt_project.pagination import PagePagination
 from tenants.access import role_require
 from tenants.roles import Role
@@ -25,8 +26,8 @@ class AuditFilter(Schema):
     actor: str | None = Field(None, description="Actor e-mail.")
     study: str | None = Field(None, description="Study slug: events about the study, its datasets and runs.")
     dataset: str | None = Field(None, description="Dataset name (within `study` if given): its events and runs.")
-    since: datetime | None = None
-    until: datetime | None = None
+    since: ApiDateTime | None = None
+    until: ApiDateTime | None = None
 
     def to_filters(self) -> AuditFilters:
         return AuditFilters(**self.model_dump())

@@ -15,6 +15,7 @@ from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
 from bdt_project.config import config_get
+from bdt_project.monitoring.usage import tenant_action_count
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,14 @@ def audit_event_record(
         request_id=(getattr(request, "request_id", "") if request is not None else ""),
         **fields,
     )
-    if schema_name is not None and schema_name != current_schema_name():
-        with schema_context(schema_name):
-            return _append(event)
-    return _append(event)
+    schema = schema_name or current_schema_name()
+    if schema != current_schema_name():
+        with schema_context(schema):
+            event = _append(event)
+    else:
+        event = _append(event)
+    tenant_action_count(action=action, schema_name=schema)
+    return event
 
 
 def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEvent | None:

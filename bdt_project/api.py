@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
 
 from bdt_project.api_auth import MemberSessionAuth, TenantRateThrottle, TokenAuth
-from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, database_failure, error_body
+from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, data_error, database_failure, error_body
 from bdt_project.health import health_check
 
 logger = logging.getLogger(__name__)
@@ -105,8 +106,28 @@ def _permission_denied(request: HttpRequest, exc: Exception) -> HttpResponse:
     return _error(403, "forbidden", "You do not have access to this.")
 
 
+@api.exception_handler(MultiPartParserError)
+def _malformed_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _error(
+        400,
+        "malformed_multipart",
+        "The request body is not valid multipart/form-data (missing or wrong boundary, or cut off).",
+    )
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if isinstance(exc, RequestDataTooBig):
+        return _error(413, "too_large", "The request body is larger than this endpoint accepts.")
+    return _error(400, "bad_request", "The request could not be understood.")
+
+
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    refused = data_error(exc)
+    if refused is not None:
+        logger.warning("the database refused a value of an API request", exc_info=exc)
+        return _error(*refused)
     failure = database_failure(exc)
     if failure is not None:
         logger.error("database failure during API request", exc_info=exc)

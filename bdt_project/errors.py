@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Any
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from psycopg import errors as pg_errors
@@ -124,6 +124,14 @@ def database_failure(exc: BaseException | None) -> tuple[int, str, str] | None:
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
     ):
         return 503, "service_unavailable", "The platform's database is unavailable. Try again shortly."
+    return None
+
+
+def data_error(exc: BaseException | None) -> tuple[int, str, str] | None:
+    """(status, code, message) when the database refused a value of the request (out of range, too long, not
+    representable): the input is invalid, nothing was saved by the failed statement."""
+    if isinstance(exc, DataError):
+        return 422, "invalid_input", "A value in the request is out of range or too long for its field."
     return None
 
 

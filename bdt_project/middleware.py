@@ -1,4 +1,5 @@
-"""Platform-wide middleware: request ids, the tenant-free health shortcut, tenant resolution by host."""
+"""Platform-wide middleware: request ids, one API error shape, the tenant-free health shortcut, tenant resolution by
+host."""
 
 from __future__ import annotations
 
@@ -30,6 +31,47 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
         return response
+
+
+API_ERROR_MESSAGES = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("not_authenticated", "Authentication required: send a valid personal access token."),
+    403: ("forbidden", "You do not have access to this."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("too_large", "The request is too large."),
+    415: ("unsupported_media_type", "This content type is not supported here."),
+    429: ("rate_limited", "Too many requests; slow down and retry shortly."),
+}
+
+
+class ApiErrorShapeMiddleware:
+    """Every API error is ``{"error": {"code", "message", "details"}}``, also the ones Django or django-ninja answer
+    themselves before a handler runs (e.g. 405 for an unsupported method): non-JSON error bodies under ``/api/`` are
+    replaced by the documented shape, keeping the status and headers such as ``Allow`` and ``Retry-After``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith("/api/")
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        code, message = API_ERROR_MESSAGES.get(
+            response.status_code,
+            ("internal_error", "Something went wrong on our side. The error has been logged.")
+            if response.status_code >= 500
+            else ("error", "The request failed."),
+        )
+        shaped = JsonResponse(error_body(code, message), status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
 
 
 class HealthShortcutMiddleware:

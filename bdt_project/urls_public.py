@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from bdt_project.monitoring.views import metrics_view
 from tenants import views as tenant_views
 
 handler400 = "bdt_project.errors.bad_request"
@@ -18,4 +19,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),
+    path("metrics", metrics_view, name="metrics"),
 ]

@@ -34,7 +34,8 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 if str(ROOT) not in sys.path:  # the scripts import the project's packages
     sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bdt_bench"
+# Override both when several people benchmark on one machine: BDT_BENCH_DB, BDT_BENCH_REDIS_URL.
+BENCH_DB = os.environ.get("BDT_BENCH_DB", "bdt_bench")
 BENCH_TENANT = "bench"
 BENCH_HOST = "bench.localhost"
 BENCH_OWNER = "bench-owner@example.org"
@@ -44,7 +45,7 @@ BENCH_ANALYST = "bench-analyst@example.org"
 BENCH_ENV: dict[str, str] = {
     "DJANGO_SETTINGS_MODULE": "bdt_project.settings.local",
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
+    "REDIS_URL": os.environ.get("BDT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
     "BDT_ENV_FILE": "/nonexistent",  # never read the checkout's .env
     "BDT_CONFIG_FILE": "/nonexistent",  # nor a bdt.toml: every limit at its documented default
     "BDT_STATE_DIR": str(DATA / "state"),  # media, version cache and work files of the bench

@@ -36,6 +36,10 @@ router.post("/studies/import", response={202: ImportAccepted})(studies_import)
 EngineName = Literal["duckdb", "postgres"]
 
 
+# A threshold above any study's size hides every count; larger numbers would not fit the database column either.
+MAX_SUPPRESSION_THRESHOLD = 1_000_000
+
+
 class StudyCreateIn(Schema):
     slug: str = Field(max_length=63)
     name: str = Field(min_length=1, max_length=200)
@@ -47,7 +51,7 @@ class StudyCreateIn(Schema):
     site_column: str | None = Field(None, max_length=255)
     composite_id_column: str | None = Field(None, max_length=255)
     engine: EngineName = "duckdb"
-    suppression_threshold: int | None = Field(None, ge=1)
+    suppression_threshold: int | None = Field(None, ge=1, le=MAX_SUPPRESSION_THRESHOLD)
     allow_duplicate_keys: bool = False
     default_age_min: float | None = Field(None, ge=0)
     default_age_max: float | None = Field(None, ge=0)
@@ -64,7 +68,7 @@ class StudyPatchIn(Schema):
     site_column: str | None = Field(None, max_length=255)
     composite_id_column: str | None = Field(None, max_length=255)
     engine: EngineName | None = None
-    suppression_threshold: int | None = Field(None, ge=1)
+    suppression_threshold: int | None = Field(None, ge=1, le=MAX_SUPPRESSION_THRESHOLD)
     allow_duplicate_keys: bool | None = None
     default_age_min: float | None = Field(None, ge=0)
     default_age_max: float | None = Field(None, ge=0)

@@ -76,6 +76,8 @@ def study_fields_clean(fields: dict[str, Any], tenant: Tenant) -> dict[str, Any]
     for key, value in fields.items():
         if key not in STUDY_EDITABLE:
             raise InvalidInput(f"{key} cannot be set on a study.", code="invalid_field")
+        if value is None and key not in KEY_FIELDS and not Study._meta.get_field(key).null:
+            raise InvalidInput(f"{key} cannot be null; leave it out to keep the current value.", code="invalid_field")
         if key in KEY_FIELDS:
             value = (value or "").strip()
             if len(value) > 255:

@@ -3,7 +3,8 @@
 #   web       gunicorn serving bdt_project.wsgi:application on :8000 (static files by whitenoise)
 #   worker    Celery worker; queues from CELERY_QUEUES (default: all four), concurrency CELERY_CONCURRENCY
 #   beat      Celery beat (run exactly one)
-#   migrate   migrate_schemas --shared, then every tenant schema, then make sure the public tenant exists
+#   migrate   migrate_schemas --shared, then every tenant schema, then make sure the public tenant exists; empties the
+#             Prometheus multiprocess directory (the new web/worker processes start counting from zero)
 #   manage    python manage.py <args>, e.g. `manage tenant_create lab-a --name "Lab A" --domain lab-a.example.org`
 #   anything else is executed as given (e.g. `sh`)
 set -eu
@@ -22,7 +23,6 @@ case "$role" in
       --graceful-timeout 30 \
       --max-requests "${GUNICORN_MAX_REQUESTS:-2000}" \
       --max-requests-jitter 200 \
-      --access-logfile - \
       --error-logfile - \
       "$@"
     ;;
@@ -41,6 +41,8 @@ case "$role" in
       "$@"
     ;;
   migrate)
+    metrics_dir="${PROMETHEUS_MULTIPROC_DIR:-${BDT_STATE_DIR:-/var/lib/bdt}/metrics}"
+    mkdir -p "$metrics_dir" && find "$metrics_dir" -maxdepth 1 -name '*.db' -type f -delete
     python manage.py migrate_schemas --shared --noinput
     python manage.py migrate_schemas --noinput
     exec python manage.py shell --verbosity 0 -c "from tenants.services import public_tenant_ensure; public_tenant_ensure()"

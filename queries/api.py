@@ -10,7 +10,7 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from bdt_project.api_auth import principal
-from bdt_project.pagination import MAX_PAGE_SIZE, PagePagination
+from bdt_project.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
 from datasets.lineage_selectors import dataset_get_any, version_get_any
 from datasets.selectors import study_get_for_user
 from queries.exports import export_response
@@ -155,7 +155,7 @@ class RowsOut(Schema):
 
 
 class RowsQuery(Schema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     sort: str | None = None
     order: Literal["asc", "desc"] = "asc"

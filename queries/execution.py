@@ -20,7 +20,7 @@ from bdt_project.errors import Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
 from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
@@ -94,11 +94,17 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
         site_column=study.site_column or None,
         composite_column=study.composite_id_column or None,
     )
-    return StudyCatalog(
-        keys=keys,
-        demographics=study.demographics.name,
-        datasets={name: _dataset_info(version, with_files=with_files) for name, version in versions.items()},
-    )
+    try:
+        return StudyCatalog(
+            keys=keys,
+            demographics=study.demographics.name,
+            datasets={name: _dataset_info(version, with_files=with_files) for name, version in versions.items()},
+        )
+    except CatalogError as exc:  # e.g. a new demographics version without the configured age column
+        raise Conflict(
+            f"The study's key columns do not match its tables ({exc}); an owner or steward can fix the study settings.",
+            code="study_keys_invalid",
+        ) from exc
 
 
 def versions_fingerprint(versions: dict[str, DatasetVersion]) -> str:

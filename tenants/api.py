@@ -76,10 +76,18 @@ class TokenOut(Schema):
         return obj.parent.prefix if obj.parent_id else None  # type: ignore[no-any-return]
 
 
+# Longer than any configurable token lifetime (token_max_expiry_days answers with its own message below this), and
+# small enough that the expiry date can be computed at all.
+MAX_TOKEN_DAYS = 36_500
+
+
 class TokenCreateIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     expires_days: int | None = Field(
-        None, ge=1, description="Lifetime in days (default from settings; never beyond the creating token's)."
+        None,
+        ge=1,
+        le=MAX_TOKEN_DAYS,
+        description="Lifetime in days (default from settings; never beyond the creating token's).",
     )
     scope: Literal["full", "read", "count"] = Field(
         "full", description="full, read (read-only) or count (count-level surfaces only); see docs/api.md."

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from bdt_project.config import config_get
@@ -84,6 +85,8 @@ AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
     "bdt_project.middleware.RequestIdMiddleware",
+    "bdt_project.monitoring.middleware.RequestMonitoringMiddleware",
+    "bdt_project.middleware.ApiErrorShapeMiddleware",
     "bdt_project.middleware.HealthShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer on any host, before tenant resolution
@@ -259,11 +262,33 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 1000
 
-LOGGING = {
+# --- Monitoring and logs (docs/operations.md, "Monitoring and capacity planning") ------------------------------
+# GET /metrics on the platform host answers only with `Authorization: Bearer <BDT_METRICS_TOKEN>` (404 when unset).
+METRICS_TOKEN = os.environ.get("BDT_METRICS_TOKEN", "")
+# Prometheus multiprocess directory shared by every web and worker process of this host (emptied at stack start).
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or STATE_DIR / "metrics")
+
+# One line per log record; `json` (default) or `plain`. Both carry the request id, tenant and user (or task).
+LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
+LOG_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "tenant", "user", "task"]
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "bdt_project.monitoring.logs.LogContextFilter"}},
+    "formatters": {
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS},
+        # request id (or task) tenant user
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s%(task)s %(tenant)s %(user)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery workers log through the same handlers (JSON lines with the task and its tenant).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from bdt_project.settings.base import *
-from bdt_project.settings.base import STATE_DIR, STATIC_ROOT, env_bool
+from bdt_project.settings.base import LOGGING, STATE_DIR, STATIC_ROOT, env_bool
 
 # `make run` serves like production: gunicorn, DEBUG off, static files collected into STATIC_ROOT (only changed files
 # are copied, so a restart is quick; uncompressed, which costs nothing on a laptop) and served by WhiteNoise.
@@ -24,3 +24,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 if DEBUG:
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = True
+
+# Readable lines in the terminal of `make run` (request id, tenant and user are still there); DJANGO_LOG_FORMAT=json
+# gives the production format.
+LOGGING["handlers"]["console"]["formatter"] = "json" if os.environ.get("DJANGO_LOG_FORMAT") == "json" else "plain"

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 from bdt_project.settings.base import *
-from bdt_project.settings.base import BASE_DIR, CACHES, REDIS_URL, STATIC_ROOT
+from bdt_project.settings.base import BASE_DIR, CACHES, LOGGING, REDIS_URL, STATIC_ROOT
 
 # Storage of this test run, per database name, so concurrent suites on one machine never share files.
 MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
+
+# Metrics of this test run (the suite's process, its Celery workers and servers share them), per database name.
+# The suite's own process starts from an empty directory; the processes it starts inherit the variable.
+METRICS_DIR = BASE_DIR / ".bdt" / "test-metrics" / str(DATABASES["default"]["NAME"])
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(METRICS_DIR):
+    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+METRICS_TOKEN = os.environ.get("BDT_METRICS_TOKEN", "test-metrics-token-0123456789abcdef")
 
 # A Celery worker started by the test suite uses the test database directly.
 if os.environ.get("BDT_TEST_DB_NAME"):
@@ -30,7 +39,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+LOGGING["root"]["level"] = os.environ.get("DJANGO_LOG_LEVEL", "WARNING")
 
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True

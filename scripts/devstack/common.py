@@ -146,6 +146,13 @@ def _env_quote(value: str) -> str:
     return "'" + value.replace("'", "\\'") + "'"
 
 
+def metrics_dir_reset(paths: Paths, environ: Mapping[str, str]) -> None:
+    """Empty the Prometheus multiprocess directory before the stack starts (stale process files would add up)."""
+    import shutil
+
+    shutil.rmtree(environ.get("PROMETHEUS_MULTIPROC_DIR") or paths.state / "metrics", ignore_errors=True)
+
+
 def secret_key_new() -> str:
     """A random Django secret key (67 URL-safe characters)."""
     return secrets.token_urlsafe(50)

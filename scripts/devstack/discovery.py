@@ -178,6 +178,8 @@ def choice_persist(paths: Paths, postgres: Service, redis: Service) -> None:
             "REDIS_URL": redis.url,
             "DJANGO_SETTINGS_MODULE": LOCAL_SETTINGS,
             "DJANGO_SECRET_KEY": saved.get("DJANGO_SECRET_KEY") or secret_key_new(),
+            # Bearer token of GET /metrics on the platform host (docs/operations.md, monitoring).
+            "BDT_METRICS_TOKEN": saved.get("BDT_METRICS_TOKEN") or secret_key_new(),
         },
     )
     redis_record: dict[str, Any] = {"kind": redis.kind, "url": redis.url}

@@ -23,6 +23,7 @@ from .common import (
     DevstackError,
     Paths,
     Service,
+    metrics_dir_reset,
     port_busy,
     python_executable,
     require_modules,
@@ -111,6 +112,7 @@ def banner_print(paths: Paths, host: str, port: int, postgres: Service, redis: S
         f"BDT Platform is running:  {url}",
         f"  demo login   {login[0]} / {login[1]}   (also steward@, analyst@, researcher@, viewer@demo.local)",
         f"  health       {url}api/v1/health     API docs {url}api/v1/docs",
+        f"  metrics      http://platform.localhost:{port}/metrics  (Authorization: Bearer <BDT_METRICS_TOKEN in .env>)",
         f"  PostgreSQL   {postgres.describe()}",
         f"  Redis        {redis.describe()}",
         f"  logs         {logs}/web.log (also shown here), {logs}/worker.log, {logs}/beat.log, {logs}/setup.log",
@@ -138,6 +140,7 @@ def cmd_run(args: argparse.Namespace, paths: Paths, extra: list[str]) -> int:
             f"or pick another port (scripts/devstack.py run --port N, or BDT_DEV_PORT=N make run)"
         )
     lock = run_lock(paths)
+    metrics_dir_reset(paths, os.environ)  # only this run's processes write there from now on
     baseline = embedded_baseline(paths)
     supervisor = Supervisor(paths, os.environ)
     supervisor.signals_install()
