@@ -59,7 +59,9 @@ def test_null_for_a_required_study_setting_is_refused(steward_api: Any, study: s
 def test_a_role_column_must_be_a_column_of_the_demographics_table(steward_api: Any, study: str) -> None:
     """Found: ``PATCH /api/v1/studies/fuzz {"age_column": "<random text>"}`` was accepted after data was registered;
     from then on every count, run and report of the study answered 500 (one request broke the study for everyone)."""
-    body = _error(steward_api.patch(f"/api/v1/studies/{study}", {"age_column": "Z\x7f±]G"}), 422, "key_column_not_in_data")
+    body = _error(
+        steward_api.patch(f"/api/v1/studies/{study}", {"age_column": "Z\x7f±]G"}), 422, "key_column_not_in_data"
+    )
     assert "age" in body["details"]["columns"]
     _error(steward_api.patch(f"/api/v1/studies/{study}", {"site_column": "nope"}), 422, "key_column_not_in_data")
     assert steward_api.get(f"/api/v1/studies/{study}").json()["age_column"] == "age"
