@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
-from access.catalog import CatalogView, catalog_view_for_user, top_values_for
+from access.catalog import CatalogView, catalog_view_for_user
 from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
 from datasets.deletion_services import dataset_delete, dataset_version_delete
@@ -168,18 +167,19 @@ class IngestOut(Schema):
     finished_at: datetime | None
 
 
-def _ingest_out(job: IngestJob) -> dict[str, Any]:
+def _ingest_out(job: IngestJob, view: CatalogView) -> dict[str, Any]:
+    shown = view.ingest(job)
     return {
         "id": job.pk,
         "study": job.study.slug,
         "status": job.status,
         "progress": round(job.progress, 4),
         "stage": job.stage,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "error_details": job.error_details,
+        "error": {"code": job.error_code, "message": shown["error_message"]} if job.error_code else None,
+        "error_details": shown["error_details"],
         "dataset": job.dataset_name,
         "version": job.version.number if job.version else None,
-        "warnings": job.warnings,
+        "warnings": shown["warnings"],
         "delimiter_requested": delimiter_name(job.delimiter or None),
         "delimiter": delimiter_name(job.delimiter_used) if job.delimiter_used else None,
         "created_at": job.created_at,
@@ -235,7 +235,8 @@ def datasets_upload(
 def ingests_get(request: HttpRequest, ingest_id: int) -> dict[str, Any]:
     """Status and progress of an ingest; a failed ingest registered nothing."""
     caller = principal(request)
-    return _ingest_out(ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id))
+    job = ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id)
+    return _ingest_out(job, _view_of(caller, job.study))
 
 
 class ColumnOut(Schema):
@@ -255,8 +256,8 @@ class ColumnOut(Schema):
 class VersionOut(Schema):
     number: int
     sha256: str
-    row_count: int
-    participants: int
+    row_count: int | None = Field(description="Null below the query level when fewer than k participants.")
+    participants: int | None
     sessions: list[str]
     original_filename: str
     size_bytes: int
@@ -280,33 +281,25 @@ class DatasetOut(Schema):
     latest_version: VersionOut | None
 
 
-VALUE_FIELDS = ("min", "max", "mean", "std", "top_values")
-
-
-def _column_out(dataset: Dataset, column: dict[str, Any], view: CatalogView | None) -> dict[str, Any]:
-    out = {
+def _column_out(dataset: Dataset, column: dict[str, Any]) -> dict[str, Any]:
+    """One (already protected: ``CatalogView.profiles``) column profile in the API shape."""
+    return {
         **{key: column.get(key) for key in ("name", "type", "missing", "distinct", "min", "max", "mean", "std")},
         "top_values": column.get("top_values"),
         "description": dataset.column_description(column["name"]),
         "sensitivity": dataset.column_sensitivity(column["name"]),
     }
-    if view is None:
-        return out
-    if column["name"] in view.values_hidden(dataset.name):  # identifying (or id) column: no example values
-        out.update(dict.fromkeys(VALUE_FIELDS))
-    out["missing"] = view.count(dataset.name, out["missing"])  # small cells below query: null
-    out["top_values"] = top_values_for(view, dataset.name, out["top_values"])
-    return out
 
 
-def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | None = None) -> dict[str, Any]:
-    columns = [_column_out(dataset, column, view) for column in version.columns]
+def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView) -> dict[str, Any]:
+    """A version as the caller may see it: below ``query``, every number under the disclosure rules."""
+    total = view.total(dataset.name, version)
     return {
         "number": version.number,
         "sha256": version.sha256,
-        "row_count": version.row_count,
-        "participants": version.participants,
-        "sessions": [str(session) for session in version.sessions],
+        "row_count": total.rows,
+        "participants": total.participants,
+        "sessions": view.sessions(dataset.name, version, dataset.study.session_column or None),
         "original_filename": version.original_filename,
         "size_bytes": version.size_bytes,
         "encoding": version.encoding,
@@ -315,9 +308,9 @@ def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | 
         "created_at": version.created_at,
         "created_by": version.created_by.email if version.created_by else None,
         "note": version.note,
-        "warnings": version.warnings,
-        "diff": version.diff,
-        "columns": columns,
+        "warnings": view.warnings(dataset.name, version),
+        "diff": view.diff(dataset.name, version),
+        "columns": [_column_out(dataset, column) for column in view.profiles(dataset.name, version)],
     }
 
 
@@ -325,7 +318,7 @@ def _view_of(caller: Any, study: Study) -> CatalogView:
     return catalog_view_for_user(user=caller.user, tenant=caller.tenant, study=study)
 
 
-def _dataset_out(dataset: Dataset, view: CatalogView | None = None) -> dict[str, Any]:
+def _dataset_out(dataset: Dataset, view: CatalogView) -> dict[str, Any]:
     versions = list(dataset.versions.all())
     return {
         "name": dataset.name,
@@ -385,12 +378,7 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
         raise NotFound("This dataset has no version yet.")
     view = _view_of(caller, target.study)
     response = HttpResponse(
-        dictionary_csv(
-            target,
-            chosen,
-            view.values_hidden(target.name),
-            functools.partial(view.count, target.name),
-        ),
+        dictionary_csv(target, chosen, view.profiles(target.name, chosen)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'

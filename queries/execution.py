@@ -15,11 +15,12 @@ from django.db import connection
 from django.db.models import QuerySet
 from psycopg.conninfo import make_conninfo
 
+from access.record_keys import record_keys_file
 from bdt_project.config import config_get
 from bdt_project.errors import Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.catalog import ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
 from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
@@ -80,8 +81,23 @@ def _dataset_info(version: DatasetVersion, *, with_files: bool) -> DatasetInfo:
     )
 
 
+def record_keys_info(study: Study, demographics: DatasetVersion) -> DatasetInfo:
+    """The record-key table of the demographics version as the engines read it (disclosure control)."""
+    keys = record_keys_file(study, demographics)
+    id_type: ColumnType = next((c["type"] for c in demographics.columns if c["name"] == study.id_column), "string")
+    return DatasetInfo(
+        name="record_keys",
+        kind="measure",
+        version=demographics.number,
+        sha256=keys.digest,
+        columns=(ColumnInfo(name=keys.id_column, type=id_type), ColumnInfo(name=keys.key_column, type="integer")),
+        parquet_path=str(keys.path),
+    )
+
+
 def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_files: bool = True) -> StudyCatalog:
-    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache)."""
+    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache and
+    adds the record keys of the demographics version, so counts and reports also return cell keys)."""
     if study.demographics is None or study.demographics.name not in versions:
         raise Conflict("This study has no demographics table yet; upload it first.", code="no_demographics")
     keys = StudyKeys(
@@ -95,6 +111,7 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
         keys=keys,
         demographics=study.demographics.name,
         datasets={name: _dataset_info(version, with_files=with_files) for name, version in versions.items()},
+        record_keys=record_keys_info(study, versions[study.demographics.name]) if with_files else None,
     )
 
 

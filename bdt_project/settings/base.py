@@ -224,6 +224,9 @@ MEDIA_ROOT = Path(os.environ.get("BDT_MEDIA_ROOT", STATE_DIR / "media"))
 MEDIA_URL = "/media/"
 BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR", STATE_DIR / "cache"))
 BDT_WORK_DIR = Path(os.environ.get("BDT_WORK_DIR", STATE_DIR / "work"))
+# Secret of the participants' record keys (cell-key method, access.disclosure); empty = derived from SECRET_KEY.
+# Changing it re-draws the noise of every count: keep it stable (docs/operations.md).
+BDT_DISCLOSURE_SECRET = os.environ.get("BDT_DISCLOSURE_SECRET", "")
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
