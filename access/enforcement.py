@@ -16,9 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from access.disclosure import Cell, DisclosureRules
 from access.levels import Level, level_at_least, level_min
-from access.protection import count_shown
 from access.selectors import Explanation, datasets_explain_for_user
 from bdt_project.errors import Forbidden, NotFound
 from datasets.models import Dataset, Study
@@ -237,14 +235,6 @@ def run_visible_columns(*, actor: Any, tenant: Tenant, run: Any) -> list[str]:
     visible; callers use this instead of ``run.columns`` so the rule stays in one place."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.QUERY)
     return [str(c) for c in run.columns or []]
-
-
-def shown_count(decision: AccessDecision, cell: Cell, rules: DisclosureRules) -> dict[str, Any]:
-    """A count answer as this caller may see it: exact for query+ callers; perturbed and suppressed below k (the
-    cell-key method, ``access.protection``) for aggregate-only callers."""
-    if not decision.aggregate_only:
-        return {"participants": cell.participants, "rows": cell.rows}
-    return count_shown(cell, rules)
 
 
 def shown_count_audit(decision: AccessDecision, shown: Mapping[str, Any]) -> dict[str, Any]:

@@ -95,9 +95,12 @@ def record_keys_info(study: Study, demographics: DatasetVersion) -> DatasetInfo:
     )
 
 
-def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_files: bool = True) -> StudyCatalog:
-    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache and
-    adds the record keys of the demographics version, so counts and reports also return cell keys)."""
+def study_catalog(
+    study: Study, versions: dict[str, DatasetVersion], *, with_files: bool = True, keyed: bool = False
+) -> StudyCatalog:
+    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache;
+    ``keyed`` adds the record keys of the demographics version, so counts and reports also return cell keys: what
+    aggregate-only callers are answered with)."""
     if study.demographics is None or study.demographics.name not in versions:
         raise Conflict("This study has no demographics table yet; upload it first.", code="no_demographics")
     keys = StudyKeys(
@@ -111,7 +114,7 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
         keys=keys,
         demographics=study.demographics.name,
         datasets={name: _dataset_info(version, with_files=with_files) for name, version in versions.items()},
-        record_keys=record_keys_info(study, versions[study.demographics.name]) if with_files else None,
+        record_keys=record_keys_info(study, versions[study.demographics.name]) if with_files and keyed else None,
     )
 
 
@@ -183,10 +186,13 @@ def query_count_key(study: Study, payload: Any) -> CountKey:
     return CountKey(spec, digest, _cache_key(study, digest, used), version_ids, frozenset(names))
 
 
-def query_prepare(study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None) -> PreparedQuery:
-    """Parse and validate a QuerySpec against the study at its latest (or the given) versions."""
+def query_prepare(
+    study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None, keyed: bool = False
+) -> PreparedQuery:
+    """Parse and validate a QuerySpec against the study at its latest (or the given) versions (``keyed``: with the
+    record keys, for counts and reports answered with the cell-key method)."""
     pinned = versions if versions is not None else study_latest_versions(study)
-    catalog = study_catalog(study, pinned)
+    catalog = study_catalog(study, pinned, keyed=keyed)
     tenant = getattr(connection, "tenant", None)
     limits = SpecLimits(max_participants=int(config_get("max_result_rows", tenant)))
     try:

@@ -72,7 +72,7 @@ def run_report_for_user(
     decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
     keys = {run.study.id_column, run.study.session_column} - {""}
     summary = final_summary(run, keys)
-    counted = run_step_counts(run)
+    counted = run_step_counts(run, keyed=decision.aggregate_only)
     steps = report_from_steps(counted, longitudinal=run.study.is_longitudinal)
     if decision.aggregate_only:
         rules = disclosure_rules(tenant=tenant, study=run.study)
@@ -168,7 +168,7 @@ def spec_report_for_user(
     200 times the same number), and the report's result sets are charged against their count budget. The audit
     event holds the full spec."""
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
-    prepared = query_prepare(study, payload)
+    prepared = query_prepare(study, payload, keyed=decision.aggregate_only)
     engine = engine_create(study, timeout_s=float(config_get("count_timeout_seconds", tenant)))
     try:
         counted = engine.steps(prepared.validated, prepared.catalog)

@@ -153,10 +153,11 @@ def report_from_steps(counted: list[StepCount], *, longitudinal: bool) -> list[d
     return rows
 
 
-def run_step_counts(run: QueryRun) -> list[StepCount]:
-    """The step counts (with cell keys) of the run's filters on its pinned versions (same code as live counts)."""
+def run_step_counts(run: QueryRun, *, keyed: bool = False) -> list[StepCount]:
+    """The step counts of the run's filters on its pinned versions (same code as live counts; ``keyed``: with
+    cell keys, for aggregate-only callers)."""
     versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
-    prepared = query_prepare(run.study, run.spec, versions=versions)
+    prepared = query_prepare(run.study, run.spec, versions=versions, keyed=keyed)
     engine = engine_create(run.study, timeout_s=300.0)
     try:
         return engine.steps(prepared.validated, prepared.catalog)

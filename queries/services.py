@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from access.budget import count_budget_charge
-from access.enforcement import run_spec_for_user, shown_count, shown_count_audit, spec_access_require
+from access.enforcement import run_spec_for_user, shown_count_audit, spec_access_require
 from access.levels import Level
-from access.protection import cell_of, disclosure_rules
+from access.protection import cell_of, count_shown, disclosure_rules
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
@@ -56,11 +56,12 @@ def query_count(
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
     # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
     count_key = query_count_key(study, payload)
-    key = _count_cache_key(actor, count_key.cache_key)
+    keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
+    key = _count_cache_key(actor, f"{count_key.cache_key}:{'keyed' if keyed else 'exact'}")
     result = cache.get(key)
     cached = result is not None
     if result is None:
-        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions())
+        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), keyed=keyed)
         timeout = float(config_get("count_timeout_seconds", tenant))
         engine = engine_create(study, timeout_s=timeout)
         try:
@@ -78,8 +79,8 @@ def query_count(
             "rows_key": counted.rows_key,
         }
         cache.set(key, result, COUNT_CACHE_SECONDS)
-    cell = cell_of(result)
     if decision.aggregate_only:
+        cell = cell_of(result)
         count_budget_charge(
             tenant=tenant,
             actor=actor,
@@ -90,7 +91,9 @@ def query_count(
             spec=count_key.spec.model_dump(mode="json"),
             request=request,
         )
-    shown = shown_count(decision, cell, disclosure_rules(tenant=tenant, study=study))
+        shown = count_shown(cell, disclosure_rules(tenant=tenant, study=study))
+    else:
+        shown = {"participants": result["participants"], "rows": result["rows"]}
     audit_event_record(
         action="query.count",
         actor=actor,
