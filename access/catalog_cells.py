@@ -149,6 +149,40 @@ def _totals(
     return total or _cell((0, 0, 0, 0)), found
 
 
+def present_cells(path: str, keys: RecordKeysFile, id_column: str, columns: Sequence[str]) -> dict[str, Cell]:
+    """Per column of the Parquet file at ``path``: the cell of its rows holding a value (one scan per
+    :data:`COLUMNS_PER_QUERY` columns; a run's final summary below ``query``)."""
+    found: dict[str, Cell] = {}
+    with duckdb.connect() as con:
+        names = _duck_names(con, path)
+        for chunk in _chunks(list(columns), COLUMNS_PER_QUERY):
+            per_cols: list[exp.Expr] = [exp.alias_(_col(names[id_column]), "pid")]
+            per_cols += [exp.alias_(exp.func("count", _col(names[name])), f"n{i}") for i, name in enumerate(chunk)]
+            per = (
+                exp.select(*per_cols)
+                .from_(exp.func("read_parquet", exp.Placeholder()))
+                .where(exp.Not(this=exp.Is(this=_col(names[id_column]), expression=exp.null())))
+                .group_by(_col(names[id_column]))
+            )
+            outer: list[exp.Expr] = []
+            for i in range(len(chunk)):
+                n = _col(f"n{i}", "per")
+                held = exp.GT(this=n, expression=exp.Literal.number(0))
+                outer += [
+                    _count_if(held),
+                    _sum(n),
+                    _sum(exp.Case(ifs=[exp.If(this=held, true=_key())])),
+                    _sum(exp.Mul(this=_key(), expression=n)),
+                ]
+            row = con.execute(
+                _keyed(per, keys).select(*outer).sql(dialect="duckdb", identify=True), [path, str(keys.path)]
+            ).fetchone()
+            values = list(row or ())
+            for i, name in enumerate(chunk):
+                found[name] = _cell(values[4 * i : 4 * i + 4] or (0, 0, 0, 0))
+    return found
+
+
 def _values(
     con: duckdb.DuckDBPyConnection,
     path: str,

@@ -18,6 +18,7 @@ import duckdb
 from django.core.cache import cache
 from sqlglot import exp
 
+from access.catalog_cells import present_cells
 from access.disclosure import EMPTY, Cell
 from access.record_keys import RecordKeysFile, record_keys_file
 from queries.compiler._sql import literal
@@ -143,16 +144,10 @@ def run_total_cell(run: QueryRun) -> Cell | None:
 
 
 def run_column_cells(run: QueryRun, columns: Sequence[str]) -> dict[str, Cell]:
-    """Per column of the result: the cell of the rows holding a value in it."""
+    """Per column of the result: the cell of the rows holding a value in it (one scan for up to 100 columns)."""
     id_column = run.study.id_column
     keys = run_record_keys(run)
     if keys is None or id_column not in (run.columns or []):
         return {}
-    path = run_result_path(run)
-    out: dict[str, Cell] = {}
-    for name in columns:
-        if name not in (run.columns or []):
-            continue
-        cells = result_cells(path, keys, id_column, not_null=name)
-        out[name] = cells[0][1] if cells else EMPTY
-    return out
+    wanted = [name for name in columns if name in (run.columns or [])]
+    return present_cells(str(run_result_path(run)), keys, id_column, wanted)

@@ -205,3 +205,94 @@ def test_another_members_count_never_warms_your_cache(gov, analyst_at, tenant_a)
         assert cache.get(_count_cache_key(first.user, key)) is not None
         assert _count_cache_key(first.user, key) != _count_cache_key(second.user, key)
     connection.set_schema_to_public()
+
+
+def test_the_secret_and_the_record_keys_stay_out_of_sql_results_exports_and_storage(
+    gov, analyst_at, steward_api, execute, tenant_a, monkeypatch
+) -> None:
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+    from django.conf import settings
+    from django.core.files.storage import default_storage
+
+    from access.record_keys import disclosure_master_secret, record_keys_file, study_key_secret
+    from datasets.models import Study
+    from queries.engines.duckdb_engine import DuckDBEngine
+
+    statements: list[str] = []
+    original = DuckDBEngine._fetch_all
+
+    def recording(self: DuckDBEngine, sql: str) -> Any:
+        statements.append(sql)
+        return original(self, sql)
+
+    monkeypatch.setattr(DuckDBEngine, "_fetch_all", recording)
+    counter = analyst_at("count")
+    count(counter, BIG)
+    assert counter.post("/api/v1/studies/gov/report", {"filters": [BIG]}).status_code == 200
+    with tenant_context(tenant_a):
+        study = Study.objects.get(slug="gov")
+        keys = record_keys_file(study, study.demographics.latest_version())
+        secrets = [disclosure_master_secret(), study_key_secret(study)]
+        record_keys = [str(k) for k in pq.read_table(keys.path).column(keys.key_column).to_pylist() if k > 99_999]
+        prefix = f"tenants/{connection.schema_name}/"
+    connection.set_schema_to_public()
+    assert statements and any('"rk"' in s for s in statements), statements[:1]  # the keys are a joined column
+    text = "\n".join(statements)
+    for secret in secrets:
+        assert secret.hex() not in text and secret.decode("latin-1") not in text
+    assert not any(key in text for key in record_keys)
+    assert str(settings.MEDIA_ROOT) not in str(keys.path)  # a local cache file, never in storage
+    stored = [name for name in _walk(default_storage, prefix) if "record" in name or keys.digest in name]
+    assert stored == []
+
+    run_id = steward_api.post("/api/v1/studies/gov/queries", {"filters": [BIG]}).json()["id"]
+    assert execute(run_id) == "succeeded"
+    archive = steward_api.get(f"/api/v1/queries/{run_id}/export?format=zip&purpose=disclosure+check")
+    assert archive.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))) as bundle:
+        for name in bundle.namelist():
+            content = bundle.read(name).decode("utf-8", errors="replace")
+            assert "record_key" not in content and not any(key in content for key in record_keys), name
+
+
+def _walk(storage: Any, folder: str) -> list[str]:
+    if not storage.exists(folder):
+        return []
+    folders, files = storage.listdir(folder)
+    found = [f"{folder}{name}" for name in files]
+    for sub in folders:
+        found += _walk(storage, f"{folder}{sub}/")
+    return found
+
+
+def test_duckdb_and_postgresql_studies_show_the_same_numbers(gov, analyst_at, steward_api) -> None:
+    """The record keys are a table both engines join: switching the study's engine changes no shown number."""
+    counter = analyst_at("count")
+    specs = [[BIG], [BIG, NOTHING_REMOVED], [{"dataset": "demographics", "column": "sex", "op": "eq", "value": "F"}]]
+    on_duckdb = [count(counter, *filters) for filters in specs]
+    report = counter.post("/api/v1/studies/gov/report", {"filters": specs[1]}).json()["steps"]
+    assert steward_api.patch("/api/v1/studies/gov", {"engine": "postgres"}).status_code == 200
+    assert [count(counter, *filters) for filters in specs] == on_duckdb
+    assert counter.post("/api/v1/studies/gov/report", {"filters": specs[1]}).json()["steps"] == report
+
+
+def test_a_runs_surfaces_show_the_numbers_of_its_set(gov, analyst_at, grant, execute, tenant_a, steward_api) -> None:
+    """A run made with query access and read after a downgrade to count: its row count, the last step of its report,
+    its summary and a crosstab's total all show the live count's number of the same participants."""
+    from tests.access.test_review_fixes import SPEC, _run_then_lower
+
+    analyst = analyst_at("count")
+    run_id = _run_then_lower(analyst, grant, execute, tenant_a, steward_api)
+    live = analyst.post("/api/v1/studies/gov/count", SPEC).json()
+    assert not live["suppressed"] and abs(live["rows"] - 13) <= 3
+    assert analyst.get(f"/api/v1/queries/{run_id}").json()["row_count"] == live["rows"]
+    report = analyst.get(f"/api/v1/queries/{run_id}/report").json()
+    assert report["steps"][-1]["after"] == live["rows"] and report["summary"][0]["count"] == live["rows"]
+    score = next(item for item in report["summary"] if item["column"] == "score")
+    assert score["count"] == live["rows"] and score["missing"] is None  # every row holds a score: the same set
+    table = analyst.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "crosstab", "row": "sex", "column": "session"})
+    assert table.status_code == 200, table.content
+    assert table.json()["total"] == live["rows"]
