@@ -29,18 +29,49 @@ class StepInfo:
     step: int
     type: StepType
     description: str
-    participants_column: str  # column of the steps query holding this step's participant count
-    rows_column: str  # ... and its distinct merge-key count
 
 
 @dataclass(frozen=True)
 class StepsQuery:
-    """One query returning a single row with ``p<i>`` / ``r<i>`` for every step (cumulative filters), followed by
-    ``kp<i>`` / ``kr<i>`` (cell keys) when ``keyed``."""
+    """One query returning a small histogram: rows ``(level, reach, count, key)`` where ``level`` is ``"r"`` (merge
+    keys) or ``"p"`` (participants), ``reach`` the number of leading conditions passed plus one, ``count`` how many
+    have that reach and ``key`` the sum of their record keys (0 without record keys). Step ``i`` counts those with
+    reach above ``i`` (:func:`steps_from_histogram`)."""
 
     sql: str
     steps: tuple[StepInfo, ...]
     keyed: bool = False
+
+
+@dataclass(frozen=True)
+class StepTotals:
+    """One step's counts (and cell keys, 0 without record keys)."""
+
+    participants: int
+    rows: int
+    participants_key: int
+    rows_key: int
+
+
+def steps_from_histogram(rows: list[tuple[object, ...]], steps: int) -> list[StepTotals]:
+    """Per step 0..``steps``: the totals of everything whose reach is above the step (cumulative sums)."""
+    by_level: dict[str, dict[int, tuple[int, int]]] = {"p": {}, "r": {}}
+    for level, reach, count, key in rows:
+        by_level[str(level)][int(str(reach))] = (int(str(count)), int(str(key)))
+    totals: list[StepTotals] = []
+    for step in range(steps + 1):
+        above = {
+            level: [value for reach, value in values.items() if reach > step] for level, values in by_level.items()
+        }
+        totals.append(
+            StepTotals(
+                participants=sum(count for count, _ in above["p"]),
+                rows=sum(count for count, _ in above["r"]),
+                participants_key=sum(key for _, key in above["p"]),
+                rows_key=sum(key for _, key in above["r"]),
+            )
+        )
+    return totals
 
 
 def _key_select(frame: Frame) -> list[exp.Expr]:
@@ -71,6 +102,17 @@ def _keyed(per_participant: exp.Select, catalog: StudyCatalog, dialect: Dialect,
             on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
             join_type="LEFT",
         )
+    )
+
+
+def _keyed_join(select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None) -> exp.Select:
+    """``select`` (from ``p``, one row per participant or merge key with ``k_id``) joined to the record keys."""
+    keys = catalog.record_keys
+    assert keys is not None
+    return select.join(
+        table_ref(keys, dialect, schema, "rk"),
+        on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
+        join_type="LEFT",
     )
 
 
@@ -157,14 +199,6 @@ def _reach(conditions: list[Condition]) -> exp.Expr:
     return exp.Case(ifs=ifs, default=exp.Literal.number(len(conditions) + 1))
 
 
-def _above(column: exp.Expr, step: int) -> exp.Expr:
-    return exp.GT(this=column, expression=exp.Literal.number(step))
-
-
-def _when(condition: exp.Expr, value: exp.Expr) -> exp.Expr:
-    return exp.Case(ifs=[exp.If(this=condition, true=value)])
-
-
 def compile_steps(
     spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> StepsQuery:
@@ -173,7 +207,10 @@ def compile_steps(
     Step 0 = the same joins with no filters; then site -> session -> participant list -> each filter in order, each
     step cumulative. Per merge key, ``reach`` = the largest reach of its joined rows (see :func:`_reach`): the merge
     key is in step ``i`` when some joined row satisfies all conditions up to ``i`` on that same row (so same-dataset
-    filters keep their same-row semantics); the outer query counts, per step, the merge keys above it.
+    filters keep their same-row semantics); a participant is in step ``i`` when one of their merge keys is. The
+    query returns how many merge keys and participants have each reach (a histogram of at most two rows per step,
+    whatever the data size: no per-step columns to hold in memory), with their record keys' sums when the catalog
+    has record keys.
     """
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
@@ -182,35 +219,30 @@ def compile_steps(
     group_keys = [frame.id()] + ([s] if (s := frame.session()) is not None else [])
     reach = alias(exp.Max(this=_reach(conditions)), "reach")
     inner = frame.where(frame.attach(exp.select(*_key_select(frame), reach)), []).group_by(*group_keys)
-
-    steps = [StepInfo(0, "initial", "Initial cohort (no filters)", "p0", "r0")]
-    steps += [StepInfo(i, cond.kind, _describe(cond, v), f"p{i}", f"r{i}") for i, cond in enumerate(conditions, 1)]
-    if catalog.record_keys is not None:
-        return StepsQuery(_keyed_steps(inner, len(conditions), catalog, dialect, schema), tuple(steps), keyed=True)
-    outer_cols: list[exp.Expr] = []
-    for i in range(len(conditions) + 1):
-        flagged = _above(ref("reach", "k"), i)
-        outer_cols.append(alias(exp.Count(this=exp.Distinct(expressions=[_when(flagged, ref("k_id", "k"))])), f"p{i}"))
-        outer_cols.append(alias(exp.Count(this=_when(flagged, exp.Literal.number(1))), f"r{i}"))
-    outer = exp.select(*outer_cols).from_(inner.subquery(alias="k"))
-    return StepsQuery(render(outer, dialect), tuple(steps))
-
-
-def _keyed_steps(
-    inner: exp.Select, conditions: int, catalog: StudyCatalog, dialect: Dialect, schema: str | None
-) -> str:
-    """The steps query with cell keys: per participant, ``n<i>`` = their merge keys in step i and ``pr`` = their
-    largest reach; then per step ``p<i>``/``r<i>`` as before plus ``kp<i>``/``kr<i>`` (participants' / rows' key)."""
-    counters: list[exp.Expr] = [alias(exp.Max(this=ref("reach", "k")), "pr")]
-    for i in range(conditions + 1):
-        flagged = _above(ref("reach", "k"), i)
-        counters.append(alias(exp.Count(this=_when(flagged, exp.Literal.number(1))), f"n{i}"))
-    per = exp.select(ref("k_id", "k"), *counters).from_(inner.subquery(alias="k")).group_by(ref("k_id", "k"))
-    columns: list[exp.Expr] = []
-    for i in range(conditions + 1):
-        n, flagged = ref(f"n{i}", "p"), _above(ref("pr", "p"), i)
-        columns.append(alias(exp.Count(this=_when(flagged, exp.Literal.number(1))), f"p{i}"))
-        columns.append(alias(_total(n), f"r{i}"))
-        columns.append(alias(_total(_when(flagged, _record_key())), f"kp{i}"))
-        columns.append(alias(_total(exp.Mul(this=_record_key(), expression=n)), f"kr{i}"))
-    return render(_keyed(per, catalog, dialect, schema).select(*columns), dialect)
+    people = (
+        exp.select(ref("k_id", "k"), alias(exp.Max(this=ref("reach", "k")), "reach"))
+        .from_(
+            exp.Table(
+                this=exp.to_identifier("k", quoted=True), alias=exp.TableAlias(this=exp.to_identifier("k", quoted=True))
+            )
+        )
+        .group_by(ref("k_id", "k"))
+    )
+    levels = []
+    for level, source in (("r", "k"), ("p", "pk")):
+        table = exp.Table(
+            this=exp.to_identifier(source, quoted=True), alias=exp.TableAlias(this=exp.to_identifier("p", quoted=True))
+        )
+        select = exp.select(
+            alias(exp.Literal.string(level), "level"),
+            ref("reach", "p"),
+            alias(exp.Count(this=exp.Star()), "n"),
+            alias(_total(_record_key()) if catalog.record_keys is not None else exp.Literal.number(0), "key"),
+        ).from_(table)
+        if catalog.record_keys is not None:
+            select = _keyed_join(select, catalog, dialect, schema)
+        levels.append(select.group_by(ref("reach", "p")))
+    query = exp.union(levels[0], levels[1], distinct=False).with_("k", as_=inner).with_("pk", as_=people)
+    steps = [StepInfo(0, "initial", "Initial cohort (no filters)")]
+    steps += [StepInfo(i, cond.kind, _describe(cond, v)) for i, cond in enumerate(conditions, 1)]
+    return StepsQuery(render(query, dialect), tuple(steps), keyed=catalog.record_keys is not None)

@@ -33,6 +33,7 @@ from queries.compiler import (
     compile_wide_discovery,
     output_columns,
     plan_wide,
+    steps_from_histogram,
     validated,
 )
 from queries.engines.base import (
@@ -197,20 +198,19 @@ class SqlEngine(ABC):
         v = validated(spec, catalog)
         query = compile_steps(v, catalog, self.dialect, schema=self.schema)
         with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
-            row = self._fetch_all(query.sql)[0]
-        prefixes = ("p", "r", "kp", "kr") if query.keyed else ("p", "r")
-        values = dict(zip([f"{p}{s.step}" for s in query.steps for p in prefixes], row, strict=True))
+            histogram = self._fetch_all(query.sql)
+        totals = steps_from_histogram(histogram, len(query.steps) - 1)
         return [
             StepCount(
                 s.step,
                 s.type,
                 s.description,
-                int(values[s.participants_column]),
-                int(values[s.rows_column]),
-                int(values[f"kp{s.step}"]) if query.keyed else None,
-                int(values[f"kr{s.step}"]) if query.keyed else None,
+                t.participants,
+                t.rows,
+                t.participants_key if query.keyed else None,
+                t.rows_key if query.keyed else None,
             )
-            for s in query.steps
+            for s, t in zip(query.steps, totals, strict=True)
         ]
 
     def run(
