@@ -187,6 +187,15 @@ def _parquet_column(path: str, column: str) -> str:
     return str(duck_names[names.index(column)])
 
 
+def value_search_cache_key(
+    version: DatasetVersion, column: str, *, search: str, limit: int, rules: DisclosureRules | None, scope: str
+) -> str:
+    """The cache key of one value search: per member (``scope``), version, column, search, limit and rules."""
+    rule = f"{rules.threshold}/{rules.max_noise}/{rules.variance}" if rules is not None else "exact"
+    wanted = f"{scope}|{version.parquet_sha256}|{column}|{search.casefold()}|{limit}|{rule}"
+    return "qb:distinct:" + hashlib.sha256(wanted.encode()).hexdigest()
+
+
 def distinct_values(
     version: DatasetVersion,
     column: str,
@@ -202,9 +211,7 @@ def distinct_values(
     (the same perturbed count as everywhere, ``access.catalog_cells.value_cells``), so a value search cannot list
     individuals' values (names, rare diagnoses). ``scope`` (the caller) keeps cached searches per member: another
     member's search never makes yours faster."""
-    rule = f"{rules.threshold}/{rules.max_noise}/{rules.variance}" if rules is not None else "exact"
-    wanted = f"{scope}|{version.parquet_sha256}|{column}|{search.casefold()}|{limit}|{rule}"
-    key = "qb:distinct:" + hashlib.sha256(wanted.encode()).hexdigest()
+    key = value_search_cache_key(version, column, search=search, limit=limit, rules=rules, scope=scope)
     found = cache.get(key)
     if found is not None:
         return list(found)

@@ -54,22 +54,58 @@ def test_extremes_are_bounds_k_participants_reach_and_the_same_rule_holds_everyw
     assert "data-protected-catalog" not in exact_page
 
 
-def test_rare_values_reach_neither_the_builder_lists_nor_its_value_search(gov, analyst_at, upload, browser_of) -> None:
+def test_rare_values_reach_neither_the_builder_lists_nor_its_value_search(
+    gov, analyst_at, upload, browser_of, tenant_a
+) -> None:
     lines = ["participant_id,session,diagnosis"] + [
         f"P{i:03d},BAS1,{'rare' if i <= 3 else 'common' if i <= 50 else f'unique{i}'}" for i in range(1, 61)
     ]
     _, ingest = upload("gov", "\n".join(lines) + "\n", "clinical", kind="measure")
     assert ingest["status"] == "succeeded"
     search = {"row": "0", "f-0-dataset": "clinical", "f-0-column": "diagnosis"}
-    counter = browser_of(analyst_at("count").user)
+    counter_user = analyst_at("count").user
+    counter = browser_of(counter_user)
     for text in ("ra", "uni", "e"):
         found = counter.get("/queries/gov/values/", {**search, "f-0-q": text}, **HX).content.decode()
         assert "rare" not in found and "unique" not in found
     assert "common" in counter.get("/queries/gov/values/", {**search, "f-0-q": "com"}, **HX).content.decode()
-    exact = browser_of(analyst_at("query").user)
+    exact_user = analyst_at("query").user
+    exact = browser_of(exact_user)
     assert "rare" in exact.get("/queries/gov/values/", {**search, "f-0-q": "ra"}, **HX).content.decode()
     diagnosis = columns_of(analyst_at("count"), "clinical")["diagnosis"]
     assert [item["value"] for item in diagnosis["top_values"]] == ["common"] and diagnosis["distinct"] == 1
+    # value searches are cached per member: another member's search never makes yours faster
+    from django.core.cache import cache
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from datasets.models import DatasetVersion
+    from queries.builder_schema import value_search_cache_key
+
+    with tenant_context(tenant_a):
+        version = DatasetVersion.objects.get(dataset__study__slug="gov", dataset__name="clinical")
+        mine = value_search_cache_key(
+            version, "diagnosis", search="ra", limit=50, rules=None, scope=str(counter_user.pk)
+        )
+        assert cache.get(mine) is None  # the query-level member's searches did not warm this member's
+        theirs = [value_search_cache_key(version, "diagnosis", search="ra", limit=50, rules=None, scope=str(u.pk))
+                  for u in (exact_user,)]  # fmt: skip
+        assert cache.get(theirs[0]) is not None and mine not in theirs
+    connection.set_schema_to_public()
+
+
+def test_columns_with_many_values_list_none_and_count_none_below_query(gov, upload, analyst_at, steward_api) -> None:
+    lines = ["participant_id,session,reading"] + [
+        f"P{i:03d},{session},{i * 10 + s}" for i in range(1, 61) for s, session in enumerate(("BAS1", "FU1", "FU2"))
+    ]
+    _, ingest = upload("gov", "\n".join(lines) + "\n", "readings", kind="measure")
+    assert ingest["status"] == "succeeded"
+    assert columns_of(steward_api, "readings")["reading"]["distinct"] == 180
+    shown = columns_of(analyst_at("count"), "readings")["reading"]
+    assert shown["distinct"] is None and shown["top_values"] is None
+    # per participant the smallest reading is 10i and the largest 10i + 2: the 10th smallest is 100, the 10th
+    # largest 512, rounded up to two significant digits
+    assert (shown["min"], shown["max"]) == (100, 520)
 
 
 def test_rare_sites_and_sessions_are_not_offered_below_query(make_study, upload, api, tenant_a, steward_api) -> None:
