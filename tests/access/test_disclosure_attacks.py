@@ -296,3 +296,24 @@ def test_a_runs_surfaces_show_the_numbers_of_its_set(gov, analyst_at, grant, exe
     table = analyst.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "crosstab", "row": "sex", "column": "session"})
     assert table.status_code == 200, table.content
     assert table.json()["total"] == live["rows"]
+
+
+def test_the_console_activity_page_resets_a_budget_and_is_for_stewards(
+    gov, analyst_at, steward_api, tenant_a, browser_of
+) -> None:
+    steward = browser_of(steward_api.user)
+    empty = steward.get("/console/activity/?study=gov").content.decode()
+    assert "data-activity-empty" in empty
+    counter = analyst_at("count")
+    count(counter, BIG)
+    page = steward.get("/console/activity/?study=gov").content.decode()
+    assert f'data-member="{counter.user.email}"' in page and 'data-used="1"' in page and "score" in page
+    done = steward.post(
+        "/console/activity/reset/",
+        {"study": "gov", "email": counter.user.email, "reason": "reviewed", "next": "/console/activity/?study=gov"},
+        follow=True,
+    ).content.decode()
+    assert "Reset the count budget" in done and 'data-used="0"' in done
+    reset = events(tenant_a, "count_budget.reset", steward_api.user)[-1]
+    assert reset.details["reason"] == "reviewed" and reset.details["used_before"] == 1
+    assert browser_of(counter.user).get("/console/activity/").status_code == 403
