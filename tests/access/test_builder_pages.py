@@ -46,7 +46,7 @@ def test_count_only_member_sees_suppressed_and_perturbed_counts_and_no_way_to_ro
     assert "data-count-only" in html
 
     small = state(member, **SMALL_ROW).content.decode()
-    assert 'data-count="suppressed"' in small and participants_text(small) == "Fewer than 10"
+    assert 'data-count="suppressed"' in small and participants_text(small) == "Too few"
     assert not re.search(r"data-(participants|rows)>\s*3\s*<", small)  # never the exact small number
     big = state(member, **BIG_ROW).content.decode()
     shown = int(participants_text(big).replace(",", ""))
