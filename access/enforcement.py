@@ -18,7 +18,6 @@ from typing import Any
 
 from access.levels import Level, level_at_least, level_min
 from access.selectors import Explanation, datasets_explain_for_user
-from access.suppression import count_protect
 from bdt_project.errors import Forbidden, NotFound
 from datasets.models import Dataset, Study
 from tenants.access import role_require
@@ -238,17 +237,8 @@ def run_visible_columns(*, actor: Any, tenant: Tenant, run: Any) -> list[str]:
     return [str(c) for c in run.columns or []]
 
 
-def shown_count(
-    decision: AccessDecision, result: Mapping[str, Any], *, tenant: Tenant, study: Study, seed: str
-) -> dict[str, Any]:
-    """A count answer as this caller may see it: exact for query+ callers, suppressed/rounded for count-only."""
-    if not decision.aggregate_only:
-        return {"participants": result.get("participants"), "rows": result.get("rows")}
-    return count_protect(result, tenant=tenant, study=study, seed=seed)
-
-
 def shown_count_audit(decision: AccessDecision, shown: Mapping[str, Any]) -> dict[str, Any]:
-    """Audit details of a count: what the caller was shown, and whether it was suppressed/rounded."""
+    """Audit details of a count: what the caller was shown, and whether it was protected / suppressed."""
     return {
         "participants": shown.get("participants"),
         "rows": shown.get("rows"),

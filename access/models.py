@@ -147,3 +147,47 @@ class DatasetGroupObjectPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         abstract = False
+
+
+class CountResultSet(models.Model):
+    """One distinct result set (set of participants and rows, identified by its two cell keys) an aggregate-only
+    caller was answered about: the ledger of the count budget (``access.budget``)."""
+
+    study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="count_result_sets")
+    user = user_reference(optional=False)
+    participants_key = models.BigIntegerField()
+    rows_key = models.BigIntegerField()
+    first_at = models.DateTimeField(default=timezone.now)
+    last_at = models.DateTimeField(default=timezone.now)
+    answers = models.PositiveIntegerField(default=1, help_text="Answers about this set (every surface).")
+    last_surface = models.CharField(max_length=32, blank=True)
+    last_spec_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-last_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "user", "participants_key", "rows_key"], name="count_result_set_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "user", "last_at"], name="count_result_set_window")]
+
+    def __str__(self) -> str:
+        return f"result set of {self.user_id} in study {self.study_id}"
+
+
+class CountBudgetReset(models.Model):
+    """A steward's reset of one member's count budget on a study (the window restarts at ``reset_at``)."""
+
+    study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="count_budget_resets")
+    user = user_reference(optional=False)
+    reset_by = user_reference()
+    reset_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-reset_at"]
+        indexes = [models.Index(fields=["study", "user", "reset_at"], name="count_budget_reset_latest")]
+
+    def __str__(self) -> str:
+        return f"budget reset of {self.user_id} in study {self.study_id}"

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access.suppression import crosstab_protect
 from analysis.access import RunAccess
+from analysis.crosstab_protection import crosstab_protected
 from analysis.figures import Limits as FigureLimits
 from analysis.figures import columns_needed, figure_build, options_parse
 from analysis.models import ProfileJob, ProfileStatus
@@ -55,7 +55,10 @@ def _rows_needed(access: RunAccess) -> None:
 def analysis_compute(
     *, tenant: Tenant, actor: Any, access: RunAccess, payload: Any, request: HttpRequest | None = None
 ) -> dict[str, Any]:
-    """One statistic of the run's result (``POST /queries/{id}/analysis``); audited as ``analysis.computed``."""
+    """One statistic of the run's result (``POST /queries/{id}/analysis``); audited as ``analysis.computed``.
+
+    Aggregate-only callers may only ask for crosstabs, which they get through the cell-key method
+    (``analysis.crosstab_protection``)."""
     run = access.run
     try:
         parsed = request_parse(payload)
@@ -66,17 +69,22 @@ def analysis_compute(
     limits = Limits(
         sample_rows=int(config_get("analysis_sample_rows", tenant)),
         max_groups=int(config_get("analysis_max_groups", tenant)),
-        suppress_below=access.threshold,
     )
-    path = run_result_path(run)
     try:
-        result = analysis_run(payload, path, _types(run), limits)
+        if access.count_only:
+            result = crosstab_protected(
+                tenant=tenant,
+                actor=actor,
+                run=run,
+                row=parsed.row,
+                column=parsed.column,
+                max_levels=limits.max_groups,
+                request=request,
+            )
+        else:
+            result = analysis_run(payload, run_result_path(run), _types(run), limits)
     except StatsError as exc:
         raise _invalid(exc) from None
-    if access.count_only:
-        seed = run.cache_key or run.spec_hash
-        result = crosstab_protect(result, tenant=tenant, study=run.study, seed=seed)
-        result["sample"] = {"rows": result.get("total"), "used": result.get("total"), "sampled": False}
     audit_event_record(
         action="analysis.computed",
         actor=actor,

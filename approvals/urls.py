@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from approvals import console, console_access, console_settings, views
+from approvals import console, console_access, console_activity, console_settings, views
 
 urlpatterns = [
     path("access/request/<slug:slug>/", views.access_request_new, name="access_request_new"),
@@ -29,6 +29,8 @@ urlpatterns = [
     path("console/teams/new/", console_access.console_team_create, name="console_team_create"),
     path("console/teams/<slug:slug>/members/", console_access.console_team_member, name="console_team_member"),
     path("console/explain/", console_access.console_explain, name="console_explain"),
+    path("console/activity/", console_activity.console_activity, name="console_activity"),
+    path("console/activity/reset/", console_activity.console_activity_reset, name="console_activity_reset"),
     path("console/terms/", console_access.console_terms, name="console_terms"),
     path("console/settings/", console_settings.console_settings, name="console_settings"),
 ]

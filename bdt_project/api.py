@@ -157,6 +157,7 @@ def health(request: HttpRequest) -> Status[dict[str, Any]]:
 
 
 def _register_routers() -> None:
+    from access.activity_api import router as activity_router
     from access.api import router as access_router
     from analysis.api import router as analysis_router
     from approvals.api import router as approvals_router
@@ -173,6 +174,7 @@ def _register_routers() -> None:
     api.add_router("/", settings_router)
     api.add_router("/", approvals_router)
     api.add_router("/", access_router)
+    api.add_router("/", activity_router)
     api.add_router("/", analysis_router)
 
 

@@ -70,12 +70,28 @@ SETTINGS: dict[str, SettingSpec] = {
             "(metadata|count|query|export; consortium workspaces use metadata).",
         ),
         SettingSpec(
-            "count_rounding_base",
+            "disclosure_max_noise",
             int,
-            5,
-            "Counts shown to aggregate-only callers are rounded to a multiple of this (1 = no rounding).",
+            3,
+            "Maximum noise D the cell-key method adds to a count shown to aggregate-only callers.",
             minimum=1,
         ),
+        SettingSpec(
+            "disclosure_noise_variance",
+            float,
+            2.0,
+            "Variance V of that noise (at most D(D+1)/3, a uniform spread over -D..D; larger means uniform).",
+            minimum=0.01,
+        ),
+        SettingSpec(
+            "count_budget_result_sets",
+            int,
+            500,
+            "Distinct result sets (sets of participants) an aggregate-only caller may be answered about per study "
+            "and window; past it, new result sets are refused (429 count_budget_exhausted) until a steward resets it.",
+            minimum=1,
+        ),
+        SettingSpec("count_budget_window_hours", int, 24, "Length of the count budget's window, in hours.", minimum=1),
         SettingSpec("api_rate_limit", str, "1200/m", "Requests per authenticated API caller (N/s|m|h|d)."),
         SettingSpec(
             "login_failed_rate_limit",

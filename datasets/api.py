@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from typing import Any, Literal
 
@@ -11,7 +10,8 @@ from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
-from access.catalog import CatalogView, catalog_view_for_user, top_values_for
+from access.catalog import CatalogView, catalog_view_for_user
+from access.redaction import error_redacted, warnings_redacted
 from bdt_project.api_auth import principal
 from bdt_project.pagination import PagePagination
 from datasets.api_import import ImportAccepted, studies_import
@@ -19,7 +19,7 @@ from datasets.api_schemas import IngestOut, StudyOut, UploadAccepted, ingest_out
 from datasets.deletion_services import dataset_delete, dataset_version_delete
 from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.ingest import dataset_slug, delimiter_name
-from datasets.models import Dataset, DatasetVersion, Study
+from datasets.models import Dataset, DatasetVersion, IngestJob, Study
 from datasets.selectors import (
     dataset_get,
     dataset_list_for_study,
@@ -163,7 +163,8 @@ def datasets_upload(
 def ingests_get(request: HttpRequest, ingest_id: int) -> dict[str, Any]:
     """Status and progress of an ingest; a failed ingest registered nothing."""
     caller = principal(request)
-    return ingest_out(ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id))
+    job = ingest_get_for_user(user=caller.user, tenant=caller.tenant, job_id=ingest_id)
+    return ingest_out(job, shown=_ingest_shown(caller, job))
 
 
 class ColumnOut(Schema):
@@ -183,8 +184,8 @@ class ColumnOut(Schema):
 class VersionOut(Schema):
     number: int
     sha256: str
-    row_count: int
-    participants: int
+    row_count: int | None = Field(description="Null below the query level when fewer than k participants.")
+    participants: int | None
     sessions: list[str]
     original_filename: str
     size_bytes: int
@@ -208,33 +209,25 @@ class DatasetOut(Schema):
     latest_version: VersionOut | None
 
 
-VALUE_FIELDS = ("min", "max", "mean", "std", "top_values")
-
-
-def _column_out(dataset: Dataset, column: dict[str, Any], view: CatalogView | None) -> dict[str, Any]:
-    out = {
+def _column_out(dataset: Dataset, column: dict[str, Any]) -> dict[str, Any]:
+    """One (already protected: ``CatalogView.profiles``) column profile in the API shape."""
+    return {
         **{key: column.get(key) for key in ("name", "type", "missing", "distinct", "min", "max", "mean", "std")},
         "top_values": column.get("top_values"),
         "description": dataset.column_description(column["name"]),
         "sensitivity": dataset.column_sensitivity(column["name"]),
     }
-    if view is None:
-        return out
-    if column["name"] in view.values_hidden(dataset.name):  # identifying (or id) column: no example values
-        out.update(dict.fromkeys(VALUE_FIELDS))
-    out["missing"] = view.count(dataset.name, out["missing"])  # small cells below query: null
-    out["top_values"] = top_values_for(view, dataset.name, out["top_values"])
-    return out
 
 
-def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | None = None) -> dict[str, Any]:
-    columns = [_column_out(dataset, column, view) for column in version.columns]
+def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView) -> dict[str, Any]:
+    """A version as the caller may see it: below ``query``, every number under the disclosure rules."""
+    total = view.total(dataset.name, version)
     return {
         "number": version.number,
         "sha256": version.sha256,
-        "row_count": version.row_count,
-        "participants": version.participants,
-        "sessions": [str(session) for session in version.sessions],
+        "row_count": total.rows,
+        "participants": total.participants,
+        "sessions": view.sessions(dataset.name, version, dataset.study.session_column or None),
         "original_filename": version.original_filename,
         "size_bytes": version.size_bytes,
         "encoding": version.encoding,
@@ -243,9 +236,9 @@ def _version_out(dataset: Dataset, version: DatasetVersion, view: CatalogView | 
         "created_at": version.created_at,
         "created_by": version.created_by.email if version.created_by else None,
         "note": version.note,
-        "warnings": version.warnings,
-        "diff": version.diff,
-        "columns": columns,
+        "warnings": view.warnings(dataset.name, version),
+        "diff": view.diff(dataset.name, version),
+        "columns": [_column_out(dataset, column) for column in view.profiles(dataset.name, version)],
     }
 
 
@@ -253,7 +246,21 @@ def _view_of(caller: Any, study: Study) -> CatalogView:
     return catalog_view_for_user(user=caller.user, tenant=caller.tenant, study=study)
 
 
-def _dataset_out(dataset: Dataset, view: CatalogView | None = None) -> dict[str, Any]:
+def _ingest_shown(caller: Any, job: IngestJob) -> dict[str, Any]:
+    """What the caller may read of an ingest (``CatalogView.ingest``); a study's import that has not registered yet
+    is shown in full to the member who started it and without participant ids to everybody else."""
+    if job.study is not None:
+        return _view_of(caller, job.study).ingest(job)
+    full = job.created_by_id == caller.user.pk
+    return {
+        "full": full,
+        "error_message": job.error_message if full or not job.error_code else error_redacted(job.error_code),
+        "error_details": dict(job.error_details or {}) if full else {},
+        "warnings": list(job.warnings or []) if full else warnings_redacted(job.warnings or []),
+    }
+
+
+def _dataset_out(dataset: Dataset, view: CatalogView) -> dict[str, Any]:
     versions = list(dataset.versions.all())
     return {
         "name": dataset.name,
@@ -313,12 +320,7 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
         raise NotFound("This dataset has no version yet.")
     view = _view_of(caller, target.study)
     response = HttpResponse(
-        dictionary_csv(
-            target,
-            chosen,
-            view.values_hidden(target.name),
-            functools.partial(view.count, target.name),
-        ),
+        dictionary_csv(target, chosen, view.profiles(target.name, chosen)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{target.name}_v{chosen.number}_dictionary.csv"'

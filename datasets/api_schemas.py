@@ -105,8 +105,11 @@ class IngestOut(Schema):
     finished_at: datetime | None
 
 
-def ingest_out(job: IngestJob) -> dict[str, Any]:
-    """An ingest job's status, progress, result or error."""
+def ingest_out(job: IngestJob, *, shown: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An ingest job's status, progress, result or error; ``shown`` (``access.catalog.CatalogView.ingest``) is what
+    the caller may read of its messages (without participant ids below the query level), else everything."""
+    if shown is None:
+        shown = {"error_message": job.error_message, "error_details": job.error_details, "warnings": job.warnings}
     return {
         "id": job.pk,
         "study": job.study_slug,
@@ -114,11 +117,11 @@ def ingest_out(job: IngestJob) -> dict[str, Any]:
         "status": job.status,
         "progress": round(job.progress, 4),
         "stage": job.stage,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
-        "error_details": job.error_details,
+        "error": {"code": job.error_code, "message": shown["error_message"]} if job.error_code else None,
+        "error_details": shown["error_details"],
         "dataset": job.dataset_name,
         "version": job.version.number if job.version else None,
-        "warnings": job.warnings,
+        "warnings": shown["warnings"],
         "delimiter_requested": delimiter_name(job.delimiter or None),
         "delimiter": delimiter_name(job.delimiter_used) if job.delimiter_used else None,
         "created_at": job.created_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Collection
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.http import HttpRequest
@@ -27,44 +27,31 @@ DICTIONARY_FIELDS = [
 
 
 def dictionary_rows(
-    dataset: Dataset,
-    version: DatasetVersion,
-    hidden: Collection[str] = (),
-    shown_count: Callable[[Any], Any] | None = None,
+    dataset: Dataset, version: DatasetVersion, profiles: Sequence[Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """Rows of the dictionary: column facts from the version, descriptions and tags from the dataset.
 
-    ``hidden``: columns whose example values (min, max) are left blank for this reader; ``shown_count``: how this
-    reader may see a count (None = a suppressed small cell, written blank)."""
-    visible = shown_count or (lambda value: value)
+    ``profiles``: the version's column profiles as this reader may see them (``access.catalog.CatalogView``:
+    values hidden, numbers under the disclosure rules below ``query``); default: the exact stored profiles."""
     return [
-        _hide_values(
-            column["name"] in hidden,
-            {
-                "dataset": dataset.name,
-                "version": version.number,
-                "column": column["name"],
-                "type": column.get("type", ""),
-                "description": dataset.column_description(column["name"]),
-                "sensitivity": dataset.column_sensitivity(column["name"]),
-                "missing": _blank_if_none(visible(column.get("missing", ""))),
-                "distinct": column.get("distinct", ""),
-                "min": "" if column.get("min") is None else column.get("min"),
-                "max": "" if column.get("max") is None else column.get("max"),
-            },
-        )
-        for column in version.columns
+        {
+            "dataset": dataset.name,
+            "version": version.number,
+            "column": column["name"],
+            "type": column.get("type", ""),
+            "description": dataset.column_description(column["name"]),
+            "sensitivity": dataset.column_sensitivity(column["name"]),
+            "missing": _blank_if_none(column.get("missing")),
+            "distinct": _blank_if_none(column.get("distinct")),
+            "min": _blank_if_none(column.get("min")),
+            "max": _blank_if_none(column.get("max")),
+        }
+        for column in (version.columns if profiles is None else profiles)
     ]
 
 
 def _blank_if_none(value: Any) -> Any:
     return "" if value is None else value
-
-
-def _hide_values(hide: bool, row: dict[str, Any]) -> dict[str, Any]:
-    if hide:
-        row.update({"min": "", "max": ""})
-    return row
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # first characters that make a spreadsheet cell a formula
@@ -78,17 +65,14 @@ def csv_safe(value: Any) -> Any:
 
 
 def dictionary_csv(
-    dataset: Dataset,
-    version: DatasetVersion,
-    hidden: Collection[str] = (),
-    shown_count: Callable[[Any], Any] | None = None,
+    dataset: Dataset, version: DatasetVersion, profiles: Sequence[Mapping[str, Any]] | None = None
 ) -> str:
-    """The dictionary as CSV text (formula-safe); ``hidden`` columns without example values, counts through
-    ``shown_count`` (see :func:`dictionary_rows`)."""
+    """The dictionary as CSV text (formula-safe), from ``profiles`` as the reader may see them
+    (see :func:`dictionary_rows`)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=DICTIONARY_FIELDS)
     writer.writeheader()
-    for row in dictionary_rows(dataset, version, hidden, shown_count):
+    for row in dictionary_rows(dataset, version, profiles):
         writer.writerow({key: csv_safe(value) for key, value in row.items()})
     return buffer.getvalue()
 

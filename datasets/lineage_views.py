@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from access.catalog import catalog_view_for_user
 from datasets.deletion_services import dataset_delete, dataset_version_delete, version_was_read
 from datasets.lineage_selectors import dataset_get_any, version_get_any, version_usage_for_user, versions_all
 from datasets.selectors import dataset_get, study_get_for_user, version_get
@@ -32,6 +33,7 @@ def version_detail(request: HttpRequest, slug: str, name: str, number: int) -> H
     dataset = dataset_get_any(study=study, name=name)
     version = version_get_any(dataset=dataset, number=number)
     usage = version_usage_for_user(user=request.user, tenant=_tenant(request), version=version)
+    catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study).annotate(dataset.name, version)
     return render(
         request,
         "datasets/version_detail.html",

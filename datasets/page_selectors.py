@@ -3,7 +3,6 @@ wizard's current step, and the readable change history of a study and its datase
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -183,8 +182,17 @@ class ColumnRow:
         return str(dict(Sensitivity.choices).get(self.sensitivity, self.sensitivity)) if self.sensitivity else ""
 
 
-def column_rows(study: Study, dataset: Dataset, version: DatasetVersion) -> list[ColumnRow]:
-    """The data dictionary of ``version`` (profiles from the version, descriptions and tags from the dataset)."""
+def column_rows(
+    study: Study,
+    dataset: Dataset,
+    version: DatasetVersion,
+    profiles: list[dict[str, Any]] | None = None,
+    row_count: int | None = None,
+) -> list[ColumnRow]:
+    """The data dictionary of ``version`` (profiles from the version, descriptions and tags from the dataset).
+
+    ``profiles`` / ``row_count``: the version's column profiles and row count as the reader may see them
+    (``access.catalog.CatalogView``; below ``query`` every number is under the disclosure rules); default exact."""
     keys = {
         study.id_column: "id",
         study.session_column: "session",
@@ -192,15 +200,12 @@ def column_rows(study: Study, dataset: Dataset, version: DatasetVersion) -> list
         study.sex_column: "sex",
         study.site_column: "site",
     }
+    total = version.row_count if profiles is None else row_count
     rows: list[ColumnRow] = []
-    for column in version.columns:
+    for column in version.columns if profiles is None else profiles:
         name = str(column.get("name", ""))
         missing = column.get("missing")
-        missing_pct = (
-            100.0 * float(missing) / version.row_count
-            if isinstance(missing, int | float) and version.row_count
-            else None
-        )
+        missing_pct = 100.0 * float(missing) / total if isinstance(missing, int | float) and total else None
         rows.append(
             ColumnRow(
                 name=name,
@@ -222,25 +227,11 @@ def column_rows(study: Study, dataset: Dataset, version: DatasetVersion) -> list
     return rows
 
 
-def column_rows_for_view(rows: list[ColumnRow], view: CatalogView, dataset: str) -> list[ColumnRow]:
-    """Dictionary rows as the caller may see them: below ``query`` on the dataset, the missing count is suppressed
-    when small, values fewer than k rows hold are left out and distributions are not drawn (``access.catalog``)."""
-    if view.exact_counts(dataset):
-        return rows
-    shown = []
-    for row in rows:
-        missing = view.count(dataset, row.missing)
-        shown.append(
-            dataclasses.replace(
-                row,
-                missing=missing,
-                missing_pct=row.missing_pct if missing is not None else None,
-                # values fewer than k rows hold are left out (a rare label is itself a small cell)
-                top_values=[(v, n) for v, n in row.top_values if view.count(dataset, n) is not None],
-                histogram=None,
-            )
-        )
-    return shown
+def column_rows_for_view(study: Study, dataset: Dataset, version: DatasetVersion, view: CatalogView) -> list[ColumnRow]:
+    """The dictionary rows of ``version`` as the caller of ``view`` may see them."""
+    return column_rows(
+        study, dataset, version, view.profiles(dataset.name, version), view.total(dataset.name, version).rows
+    )
 
 
 def version_list(dataset: Dataset) -> list[DatasetVersion]:

@@ -23,7 +23,12 @@ from queries.protected_results import (
     run_rows_for_user,
     spec_report_for_user,
 )
-from queries.selectors import run_get_for_user, saved_query_get_for_user, saved_query_list_for_user
+from queries.selectors import (
+    run_get_for_user,
+    saved_query_get_for_user,
+    saved_query_list_for_user,
+    saved_spec_for_user,
+)
 from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
 from tenants.access import role_require
 from tenants.roles import Role
@@ -36,6 +41,8 @@ class CountOut(Schema):
     rows: int | None
     suppressed: bool = False
     threshold: int | None = None
+    perturbed: bool = Field(False, description="Aggregate-only access: the cell-key method's perturbed count.")
+    max_noise: int | None = Field(None, description="The largest noise D a perturbed count may carry.")
 
 
 @router.post("/studies/{study}/count", response=CountOut)
@@ -231,20 +238,23 @@ class SavedOut(Schema):
     name: str
     description: str
     spec: dict[str, Any]
+    participants_hidden: int = Field(0, description="Participant ids left out of spec (caller below query).")
     shared: bool
     owner: str
     created_at: datetime
     updated_at: datetime
 
 
-def saved_out(saved: SavedQuery) -> dict[str, Any]:
-    """The API shape of a saved query."""
+def saved_out(saved: SavedQuery, caller: Any) -> dict[str, Any]:
+    """The API shape of a saved query as the caller may read it (no participant ids below ``query``)."""
+    spec, hidden = saved_spec_for_user(user=caller.user, tenant=caller.tenant, saved=saved)
     return {
         "id": saved.pk,
         "study": saved.study.slug,
         "name": saved.name,
         "description": saved.description,
-        "spec": saved.spec,
+        "spec": spec,
+        "participants_hidden": hidden,
         "shared": saved.shared,
         "owner": saved.owner.email,
         "created_at": saved.created_at,
@@ -258,7 +268,9 @@ def saved_list(request: HttpRequest, study: str) -> Any:
     """Your saved queries of this study and those shared with the workspace."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
-    return [saved_out(s) for s in saved_query_list_for_user(user=caller.user, tenant=caller.tenant, study=target)]
+    return [
+        saved_out(s, caller) for s in saved_query_list_for_user(user=caller.user, tenant=caller.tenant, study=target)
+    ]
 
 
 @router.post("/studies/{study}/saved-queries", response={201: SavedOut})
@@ -276,14 +288,14 @@ def saved_create(request: HttpRequest, study: str, payload: SavedIn) -> Status[d
         shared=payload.shared,
         request=request,
     )
-    return Status(201, saved_out(saved))
+    return Status(201, saved_out(saved, caller))
 
 
 @router.get("/saved-queries/{saved_id}", response=SavedOut)
 def saved_get(request: HttpRequest, saved_id: int) -> dict[str, Any]:
     """One saved query."""
     caller = principal(request)
-    return saved_out(saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id))
+    return saved_out(saved_query_get_for_user(user=caller.user, tenant=caller.tenant, saved_id=saved_id), caller)
 
 
 @router.put("/saved-queries/{saved_id}", response=SavedOut)
@@ -302,7 +314,7 @@ def saved_put(request: HttpRequest, saved_id: int, payload: SavedIn) -> dict[str
         saved=saved,
         request=request,
     )
-    return saved_out(updated)
+    return saved_out(updated, caller)
 
 
 @router.delete("/saved-queries/{saved_id}", response={204: None})

@@ -1,8 +1,9 @@
 """What the query builder offers a caller, by their access level on each dataset (``access.selectors``).
 
 - below ``count`` (metadata only): the dataset is not offered; the page lists it with a "Request access" link;
-- ``count``: usable in filters, never as output (no output columns), and its per-value counts and missing counts
-  are not shown (they are exact small cells);
+- ``count``: usable in filters, never as output (no output columns); its statistics are the catalog's under the
+  disclosure rules (``access.catalog``): no per-value or missing counts, only values at least k participants hold
+  (the same perturbed rule as counts), bounds instead of exact min/max, and only common session labels;
 - ``query`` and above: filters and output columns;
 - identifying columns (catalog sensitivity) are not offered without the identifying grant.
 
@@ -16,10 +17,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from access.catalog import CatalogView, catalog_view_for_user, top_values_of
 from access.enforcement import identifying_columns_hidden
 from access.levels import Level, level_at_least
 from access.selectors import datasets_explain_for_user
-from access.suppression import suppression_threshold
 from datasets.models import Dataset, Study
 from queries.builder_schema import ColumnChoice, DatasetChoice, StudySchema, study_schema
 from tenants.models import Tenant
@@ -33,6 +34,7 @@ class BuilderAccess:
     threshold: int = 1
     levels: dict[str, Level] = field(default_factory=dict)
     hidden: dict[str, frozenset[str]] = field(default_factory=dict)
+    catalog: CatalogView | None = field(default=None, compare=False, repr=False)
 
     def level(self, name: str) -> Level | None:
         return self.levels.get(name)
@@ -71,7 +73,8 @@ class BuilderAccess:
 
 
 def builder_access_for(*, user: Any, tenant: Tenant, study: Study) -> BuilderAccess:
-    """The caller's builder access to ``study`` (three queries, whatever the number of datasets)."""
+    """The caller's builder access to ``study`` (a few queries, whatever the number of datasets)."""
+    catalog = catalog_view_for_user(user=user, tenant=tenant, study=study)
     explanations = datasets_explain_for_user(user=user, tenant=tenant, study=study)
     levels = {name: e.level for name, e in explanations.items() if e.level is not None}
     datasets = list(Dataset.objects.filter(study=study))
@@ -79,35 +82,51 @@ def builder_access_for(*, user: Any, tenant: Tenant, study: Study) -> BuilderAcc
     demographics = study.demographics.name if study.demographics_id and study.demographics else ""
     return BuilderAccess(
         demographics=demographics,
-        threshold=suppression_threshold(tenant=tenant, study=study),
+        threshold=catalog.threshold,
         levels=levels,
         hidden={name: frozenset(columns) for name, columns in hidden.items()},
+        catalog=catalog,
     )
 
 
-def _column_for(column: ColumnChoice, *, exact_counts: bool, threshold: int) -> ColumnChoice:
-    """Below ``query``: no per-value or missing counts, and no value held by fewer than k rows (a rare label is a
-    small cell). With values left out the list is no longer complete, so the picker searches the server, which
-    offers only values at least k participants have."""
-    if exact_counts:
-        return column
-    common = tuple((value, None) for value, count in column.top_values if count is not None and count >= threshold)
-    return dataclasses.replace(column, missing=None, top_values=common)
+def _protected_column(column: ColumnChoice, profile: dict[str, Any] | None) -> ColumnChoice:
+    """Below ``query``: the column's catalog statistics under the disclosure rules — only values at least k
+    participants hold, without counts; bounds for min/max; no missing count. ``protected`` columns never fall back
+    to reading every distinct value (the value search applies the same rule: ``builder_schema.distinct_values``)."""
+    if profile is None:
+        return dataclasses.replace(
+            column, missing=None, top_values=(), min=None, max=None, distinct=None, protected=True
+        )
+    shown = tuple((value, None) for value, _ in top_values_of(profile) if value is not None)
+    return dataclasses.replace(
+        column,
+        missing=None,
+        top_values=shown,
+        min=profile.get("min"),
+        max=profile.get("max"),
+        distinct=profile.get("distinct"),
+        protected=True,
+    )
 
 
 def schema_for_access(schema: StudySchema, access: BuilderAccess) -> StudySchema:
-    """``schema`` without the datasets the caller may not filter on and the columns they may not use; per-value
-    and missing counts are removed from datasets below ``query``."""
+    """``schema`` without the datasets the caller may not filter on and the columns they may not use; datasets
+    below ``query`` carry their statistics under the disclosure rules (and only common session labels)."""
     datasets: dict[str, DatasetChoice] = {}
+    sessions = schema.sessions
     for name, choice in schema.datasets.items():
         if not access.filterable(name):
             continue
         hidden = access.hidden.get(name, frozenset())
-        exact = access.outputable(name)
-        k = access.threshold
-        columns = tuple(_column_for(c, exact_counts=exact, threshold=k) for c in choice.columns if c.name not in hidden)
+        columns = tuple(c for c in choice.columns if c.name not in hidden)
+        if not access.outputable(name) and access.catalog is not None:
+            profiles = {str(p.get("name")): p for p in access.catalog.profiles(name, choice.version)}
+            columns = tuple(c if c.protected else _protected_column(c, profiles.get(c.name)) for c in columns)
+            if name == schema.demographics:
+                session_column = schema.study.session_column or None
+                sessions = tuple(access.catalog.sessions(name, choice.version, session_column))
         datasets[name] = dataclasses.replace(choice, columns=columns)
-    return dataclasses.replace(schema, datasets=datasets)
+    return dataclasses.replace(schema, datasets=datasets, sessions=sessions)
 
 
 def study_schema_for_user(*, user: Any, tenant: Tenant, study: Study) -> tuple[StudySchema, BuilderAccess]:

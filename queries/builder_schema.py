@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from django.core.cache import cache
 from sqlglot import exp
 
+from access.catalog_cells import value_cells
+from access.disclosure import DisclosureRules, protect_cell
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
@@ -43,6 +45,7 @@ class ColumnChoice:
     distinct: int | None = None
     missing: int | None = None
     top_values: tuple[tuple[Any, int | None], ...] = ()
+    protected: bool = False  # statistics under the disclosure rules (caller below query): never list rare values
 
     @property
     def ordered(self) -> bool:
@@ -188,25 +191,39 @@ def _parquet_column(path: str, column: str) -> str:
     return str(duck_names[names.index(column)])
 
 
+def value_search_cache_key(
+    version: DatasetVersion, column: str, *, search: str, limit: int, rules: DisclosureRules | None, scope: str
+) -> str:
+    """The cache key of one value search: per member (``scope``), version, column, search, limit and rules."""
+    rule = f"{rules.threshold}/{rules.max_noise}/{rules.variance}" if rules is not None else "exact"
+    wanted = f"{scope}|{version.parquet_sha256}|{column}|{search.casefold()}|{limit}|{rule}"
+    return "qb:distinct:" + hashlib.sha256(wanted.encode()).hexdigest()
+
+
 def distinct_values(
     version: DatasetVersion,
     column: str,
     *,
     search: str = "",
     limit: int = VALUE_SEARCH_LIMIT,
-    min_people: int = 1,
-    id_column: str = "",
+    rules: DisclosureRules | None = None,
+    scope: str = "",
 ) -> list[str]:
     """Up to ``limit`` distinct non-null values of ``column`` (as text, sorted), containing ``search`` (any case).
 
-    ``min_people`` > 1 (aggregate-only callers: the suppression threshold k) keeps only values that at least that
-    many participants (distinct ``id_column`` values; rows when there is none) have, so a value search cannot list
-    individuals' values (names, rare diagnoses) to someone who may only see suppressed counts."""
-    wanted = f"{version.parquet_sha256}|{column}|{search.casefold()}|{limit}|{min_people}|{id_column}"
-    key = "qb:distinct:" + hashlib.sha256(wanted.encode()).hexdigest()
+    With ``rules`` (callers below ``query``) only values at least k participants hold under the disclosure rules
+    (the same perturbed count as everywhere, ``access.catalog_cells.value_cells``), so a value search cannot list
+    individuals' values (names, rare diagnoses). ``scope`` (the caller) keeps cached searches per member: another
+    member's search never makes yours faster."""
+    key = value_search_cache_key(version, column, search=search, limit=limit, rules=rules, scope=scope)
     found = cache.get(key)
     if found is not None:
         return list(found)
+    if rules is not None:
+        cells = value_cells(version.dataset.study, version, column, search=search)
+        values = sorted(str(value) for value, cell in cells if not protect_cell(cell, rules).suppressed)[:limit]
+        cache.set(key, values, CACHE_SECONDS)
+        return values
     path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
     ident = exp.cast(exp.column(_parquet_column(path, column), quoted=True), "VARCHAR")
     query = exp.select(ident.as_("v")).from_(exp.func("read_parquet", exp.Placeholder()))
@@ -216,15 +233,6 @@ def distinct_values(
         query = query.where(exp.func("contains", exp.func("lower", ident), exp.func("lower", exp.Placeholder())))
         params.append(search)
     query = query.group_by(ident)
-    if min_people > 1:
-        has_ids = bool(id_column) and id_column in pq.read_schema(path).names
-        people: exp.Expression = (
-            exp.Count(this=exp.Distinct(expressions=[exp.column(_parquet_column(path, id_column), quoted=True)]))
-            if has_ids
-            else exp.Count(this=exp.Star())
-        )
-        query = query.having(exp.GTE(this=people, expression=exp.Placeholder()))
-        params.append(min_people)
     sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
     with duckdb.connect() as con:
         rows = con.execute(sql, [*params, limit]).fetchall()
@@ -234,8 +242,8 @@ def distinct_values(
 
 
 def site_options(schema: StudySchema) -> list[str]:
-    """The site tokens a user can pick: from the site column's top values when they are complete, else read from
-    the demographics Parquet with DuckDB (every distinct cell, capped)."""
+    """The site tokens a user can pick: from the site column's top values when they are complete (or protected:
+    then only the common ones), else read from the demographics Parquet with DuckDB (every distinct cell, capped)."""
     study = schema.study
     demo = schema.demographics_choice
     if not study.site_column or demo is None:
@@ -243,7 +251,7 @@ def site_options(schema: StudySchema) -> list[str]:
     column = demo.column(study.site_column)
     if column is None:
         return []
-    if column.values_complete:
+    if column.values_complete or column.protected:
         cells = [str(v) for v, _ in column.top_values]
     else:
         cells = distinct_values(demo.version, column.name, limit=MAX_DISTINCT_SCAN)
@@ -251,13 +259,14 @@ def site_options(schema: StudySchema) -> list[str]:
 
 
 def value_options(schema: StudySchema, dataset: str, column: str) -> tuple[list[tuple[str, int | None]], bool]:
-    """(value, count) options for a categorical filter and whether they are all the column's values."""
+    """(value, count) options for a categorical filter and whether they are all the column's values. A protected
+    column offers only its common values (those at least k participants hold, without counts)."""
     choice = schema.datasets.get(dataset)
     col = choice.column(column) if choice else None
     if choice is None or col is None:
         return [], True
-    if col.values_complete:
-        return [(_text(v), c) for v, c in col.top_values], True
+    if col.values_complete or col.protected:
+        return [(_text(v), c) for v, c in col.top_values], col.values_complete
     if col.distinct is not None and col.distinct <= VALUE_SEARCH_LIMIT:
         return [(v, None) for v in distinct_values(choice.version, column)], True
     return [(_text(v), c) for v, c in col.top_values], False

@@ -114,14 +114,21 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class StudyCatalog:
-    """A study: its keys, the name of its demographics dataset and every dataset a query may touch."""
+    """A study: its keys, the name of its demographics dataset and every dataset a query may touch.
+
+    ``record_keys`` (optional) is a two-column table ``(id, record key)`` with the secret record key of every
+    participant of the demographics version (disclosure control's cell-key method): counts and filtering reports
+    then also return cell keys. It is never a dataset a spec can name, and runs never read it."""
 
     keys: StudyKeys
     demographics: str
     datasets: Mapping[str, DatasetInfo]
+    record_keys: DatasetInfo | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "datasets", dict(self.datasets))
+        if self.record_keys is not None and len(self.record_keys.columns) != 2:
+            raise CatalogError("the record-key table has exactly two columns: the id and the key")
         for key, ds in self.datasets.items():
             if key != ds.name:
                 raise CatalogError(f"dataset registered as {key!r} is named {ds.name!r}")

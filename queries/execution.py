@@ -15,12 +15,13 @@ from django.db import connection
 from django.db.models import QuerySet
 from psycopg.conninfo import make_conninfo
 
+from access.record_keys import record_keys_file
 from bdt_project.config import config_get
 from bdt_project.errors import Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
-from queries.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.catalog import CatalogError, ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
 from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
@@ -81,8 +82,26 @@ def _dataset_info(version: DatasetVersion, *, with_files: bool) -> DatasetInfo:
     )
 
 
-def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_files: bool = True) -> StudyCatalog:
-    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache)."""
+def record_keys_info(study: Study, demographics: DatasetVersion) -> DatasetInfo:
+    """The record-key table of the demographics version as the engines read it (disclosure control)."""
+    keys = record_keys_file(study, demographics)
+    id_type: ColumnType = next((c["type"] for c in demographics.columns if c["name"] == study.id_column), "string")
+    return DatasetInfo(
+        name="record_keys",
+        kind="measure",
+        version=demographics.number,
+        sha256=keys.digest,
+        columns=(ColumnInfo(name=keys.id_column, type=id_type), ColumnInfo(name=keys.key_column, type="integer")),
+        parquet_path=str(keys.path),
+    )
+
+
+def study_catalog(
+    study: Study, versions: dict[str, DatasetVersion], *, with_files: bool = True, keyed: bool = False
+) -> StudyCatalog:
+    """The engine's view of the study at these versions (``with_files`` fetches Parquet into the local cache;
+    ``keyed`` adds the record keys of the demographics version, so counts and reports also return cell keys: what
+    aggregate-only callers are answered with)."""
     if study.demographics is None or study.demographics.name not in versions:
         raise Conflict("This study has no demographics table yet; upload it first.", code="no_demographics")
     study_keys_require(study, versions)  # 409 study_keys_invalid (never an inconsistent catalog)
@@ -99,6 +118,7 @@ def study_catalog(study: Study, versions: dict[str, DatasetVersion], *, with_fil
             keys=keys,
             demographics=study.demographics.name,
             datasets={name: _dataset_info(version, with_files=with_files) for name, version in versions.items()},
+            record_keys=record_keys_info(study, versions[study.demographics.name]) if with_files and keyed else None,
         )
     except CatalogError as exc:  # e.g. a new demographics version without the configured age column
         raise Conflict(
@@ -175,10 +195,13 @@ def query_count_key(study: Study, payload: Any) -> CountKey:
     return CountKey(spec, digest, _cache_key(study, digest, used), version_ids, frozenset(names))
 
 
-def query_prepare(study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None) -> PreparedQuery:
-    """Parse and validate a QuerySpec against the study at its latest (or the given) versions."""
+def query_prepare(
+    study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None, keyed: bool = False
+) -> PreparedQuery:
+    """Parse and validate a QuerySpec against the study at its latest (or the given) versions (``keyed``: with the
+    record keys, for counts and reports answered with the cell-key method)."""
     pinned = versions if versions is not None else study_latest_versions(study)
-    catalog = study_catalog(study, pinned)
+    catalog = study_catalog(study, pinned, keyed=keyed)
     tenant = getattr(connection, "tenant", None)
     limits = SpecLimits(max_participants=int(config_get("max_result_rows", tenant)))
     try:

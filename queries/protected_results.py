@@ -1,8 +1,8 @@
 """Every use of a query's data, behind the one access check (``access.enforcement``) at the moment of use.
 
 Pages and the API call these instead of the raw readers: rows need ``query``, the filtering report ``count``
-(suppressed and rounded for aggregate-only callers), exports ``export``. A grant that expired or was revoked after
-a run was made stops its rows, report and exports immediately.
+(the cell-key method for aggregate-only callers: ``access.protection``), exports ``export``. A grant that expired
+or was revoked after a run was made stops its rows, report and exports immediately.
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from access.budget import count_budget_charge
+from access.disclosure import ShownCell, protect_cell
 from access.enforcement import run_access_require, spec_access_require
 from access.levels import Level
-from access.suppression import protect_number, rounding_base, steps_protect, summary_protect, suppression_threshold
+from access.protection import cell_of, disclosure_rules, steps_shown, summary_shown
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.models import Study
-from queries.engines.base import EngineError, report_rows
+from queries.engines.base import EngineError
 from queries.execution import engine_create, query_prepare
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare
-from queries.models import QueryRun
-from queries.results import filtering_report, final_summary, result_page
+from queries.models import QueryRun, RunStatus
+from queries.result_cells import run_column_cells, run_total_cell
+from queries.results import final_summary, report_from_steps, result_page, run_step_counts
 from tenants.access import membership_for
 from tenants.models import Tenant
 from tenants.roles import Role, role_at_least
@@ -64,8 +67,9 @@ def run_rows_for_user(
 def run_report_for_user(
     *, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None
 ) -> dict[str, Any]:
-    """The run's filtering report and final summary (count level; protected for aggregate-only callers). Every read
-    is audited (``query.report_read``): a report discloses counts like a count does."""
+    """The run's filtering report and final summary (count level; the cell-key method for aggregate-only callers,
+    who are charged the report's result sets against their count budget). Every read is audited
+    (``query.report_read``): a report discloses counts like a count does."""
     decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
     audit_event_record(
         action="query.report_read",
@@ -76,41 +80,53 @@ def run_report_for_user(
     )
     keys = {run.study.id_column, run.study.session_column} - {""}
     summary = final_summary(run, keys)
-    steps = filtering_report(run)
+    counted = run_step_counts(run, keyed=decision.aggregate_only)
+    steps = report_from_steps(counted, longitudinal=run.study.is_longitudinal)
     if decision.aggregate_only:
-        seed = run.cache_key or run.spec_hash
-        steps = steps_protect(steps, tenant=tenant, study=run.study, seed=seed)
-        summary = summary_protect(summary, tenant=tenant, study=run.study, seed=seed)
+        rules = disclosure_rules(tenant=tenant, study=run.study)
+        step_cells = [cell_of(step) for step in counted]
+        column_cells = run_column_cells(run, [str(item.get("column")) for item in summary[1:]])
+        summary_cells = [run_total_cell(run), *(column_cells.get(str(item.get("column"))) for item in summary[1:])]
+        count_budget_charge(
+            tenant=tenant,
+            actor=actor,
+            study=run.study,
+            cells=[*step_cells, *(cell for cell in summary_cells if cell is not None)],
+            surface="run_report",
+            spec_hash=run.spec_hash,
+            spec=run.spec,
+            request=request,
+        )
+        steps = steps_shown(steps, step_cells, rules, by_rows=run.study.is_longitudinal)
+        summary = summary_shown(summary, summary_cells, rules)
     return {"steps": steps, "summary": summary, "aggregate_only": decision.aggregate_only}
 
 
-def _run_seed(run: QueryRun) -> str:
-    return run.cache_key or run.spec_hash
+def _shown_total(run: QueryRun, *, tenant: Tenant) -> ShownCell | None:
+    """The run's whole result as an aggregate-only caller sees it (None when it has none or cannot be keyed)."""
+    cell = run_total_cell(run)
+    return protect_cell(cell, disclosure_rules(tenant=tenant, study=run.study)) if cell is not None else None
 
 
-def _protected(value: int | None, *, tenant: Tenant, run: QueryRun, label: str) -> int | None:
-    """One count of ``run`` as an aggregate-only caller sees it (suppressed below k, seeded rounding above)."""
-    return protect_number(
-        value,
-        seed=_run_seed(run),
-        label=label,
-        threshold=suppression_threshold(tenant=tenant, study=run.study),
-        base=rounding_base(tenant=tenant),
-    )
-
-
-def run_row_count_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> int | None:
-    """The run's row count as the caller may see it now: exact with ``query`` on every dataset it read, suppressed
-    and rounded at ``count`` (the live count's rule), None below ``count`` (e.g. after a grant expired)."""
+def run_row_total_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> tuple[int | None, bool]:
+    """(the run's row count as the caller may see it now, whether it is perturbed): exact with ``query`` on every
+    dataset it read; the cell-key method's number at ``count`` (the same as the live count of the same set); None
+    below ``count`` (e.g. after a grant expired) and when suppressed."""
     if run.row_count is None:
-        return None
+        return None, False
     try:
         decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
     except Forbidden:
-        return None
+        return None, False
     if not decision.aggregate_only:
-        return int(run.row_count)
-    return _protected(int(run.row_count), tenant=tenant, run=run, label="rows")
+        return int(run.row_count), False
+    shown = _shown_total(run, tenant=tenant)
+    return (shown.rows if shown is not None else None), True
+
+
+def run_row_count_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> int | None:
+    """The run's row count as the caller may see it now (see :func:`run_row_total_for_user`)."""
+    return run_row_total_for_user(tenant=tenant, actor=actor, run=run)[0]
 
 
 def runs_rows_shown(*, tenant: Tenant, actor: Any, runs: Iterable[QueryRun]) -> list[QueryRun]:
@@ -132,14 +148,14 @@ def run_compare_for_user(*, tenant: Tenant, actor: Any, original: QueryRun, reru
     ]
     comparison = run_compare(original, rerun)
     if any(decision.aggregate_only for decision in decisions):
+        shown = [
+            _shown_total(run, tenant=tenant) if run.status == RunStatus.SUCCEEDED else None for run in (original, rerun)
+        ]
         comparison.participants = (
-            _protected(comparison.participants[0], tenant=tenant, run=original, label="participants"),
-            _protected(comparison.participants[1], tenant=tenant, run=rerun, label="participants"),
+            shown[0].participants if shown[0] else None,
+            shown[1].participants if shown[1] else None,
         )
-        comparison.rows = (
-            _protected(comparison.rows[0], tenant=tenant, run=original, label="rows"),
-            _protected(comparison.rows[1], tenant=tenant, run=rerun, label="rows"),
-        )
+        comparison.rows = (shown[0].rows if shown[0] else None, shown[1].rows if shown[1] else None)
     return comparison
 
 
@@ -154,9 +170,13 @@ def run_export_for_user(
 def spec_report_for_user(
     *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
 ) -> dict[str, Any]:
-    """The filtering report of a spec without a run (count level; the live report of the builder and the API)."""
+    """The filtering report of a spec without a run (count level; the live report of the builder and the API).
+
+    For aggregate-only callers every step is a cell of the cell-key method (so 200 steps that remove nobody show
+    200 times the same number), and the report's result sets are charged against their count budget. The audit
+    event holds the full spec."""
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
-    prepared = query_prepare(study, payload)
+    prepared = query_prepare(study, payload, keyed=decision.aggregate_only)
     engine = engine_create(study, timeout_s=float(config_get("count_timeout_seconds", tenant)))
     try:
         counted = engine.steps(prepared.validated, prepared.catalog)
@@ -164,12 +184,21 @@ def spec_report_for_user(
         raise ApiError(422, exc.code, exc.message) from exc
     finally:
         engine.close()
-    by = "rows" if study.is_longitudinal else "participants"
-    steps = report_rows(counted, by=by)
-    for row, people in zip(steps, report_rows(counted, by="participants"), strict=False):
-        row["participants_after"] = people["after"]
+    steps = report_from_steps(counted, longitudinal=study.is_longitudinal)
+    spec = prepared.spec.model_dump(mode="json")
     if decision.aggregate_only:
-        steps = steps_protect(steps, tenant=tenant, study=study, seed=prepared.cache_key)
+        cells = [cell_of(step) for step in counted]
+        count_budget_charge(
+            tenant=tenant,
+            actor=actor,
+            study=study,
+            cells=cells,
+            surface="report",
+            spec_hash=prepared.spec_hash,
+            spec=spec,
+            request=request,
+        )
+        steps = steps_shown(steps, cells, disclosure_rules(tenant=tenant, study=study), by_rows=study.is_longitudinal)
     audit_event_record(
         action="query.report",
         actor=actor,
@@ -177,6 +206,7 @@ def spec_report_for_user(
         target=study,
         details={
             "spec_hash": prepared.spec_hash,
+            "spec": spec,
             "aggregate_only": decision.aggregate_only,
             "suppressed": any(step.get("suppressed") for step in steps),
         },

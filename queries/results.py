@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from bdt_project.errors import Conflict, InvalidInput
 from datasets.storage import version_cache_path
-from queries.engines.base import report_rows
+from queries.engines.base import StepCount, report_rows
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
 
@@ -143,21 +143,31 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
     return summary
 
 
-def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
-    """The step-by-step attrition of the run's filters on its pinned versions (same code as live counts)."""
-    versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
-    prepared = query_prepare(run.study, run.spec, versions=versions)
-    engine = engine_create(run.study, timeout_s=300.0)
-    try:
-        steps = engine.steps(prepared.validated, prepared.catalog)
-    finally:
-        engine.close()
-    by = "rows" if run.study.is_longitudinal else "participants"
-    rows = report_rows(steps, by=by)
-    participants = report_rows(steps, by="participants")
+def report_from_steps(counted: list[StepCount], *, longitudinal: bool) -> list[dict[str, Any]]:
+    """Filtering-report rows from engine step counts: ``after`` counts rows (merge keys) in a longitudinal study,
+    participants otherwise; ``participants_after`` always counts participants."""
+    rows = report_rows(counted, by="rows" if longitudinal else "participants")
+    participants = report_rows(counted, by="participants")
     for row, people in zip(rows, participants, strict=False):
         row["participants_after"] = people["after"]
     return rows
+
+
+def run_step_counts(run: QueryRun, *, keyed: bool = False) -> list[StepCount]:
+    """The step counts of the run's filters on its pinned versions (same code as live counts; ``keyed``: with
+    cell keys, for aggregate-only callers)."""
+    versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
+    prepared = query_prepare(run.study, run.spec, versions=versions, keyed=keyed)
+    engine = engine_create(run.study, timeout_s=300.0)
+    try:
+        return engine.steps(prepared.validated, prepared.catalog)
+    finally:
+        engine.close()
+
+
+def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
+    """The step-by-step attrition of the run's filters on its pinned versions (exact)."""
+    return report_from_steps(run_step_counts(run), longitudinal=run.study.is_longitudinal)
 
 
 def sql_identifier(name: str) -> str:

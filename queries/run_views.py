@@ -23,7 +23,7 @@ from queries.models import QueryRun
 from queries.protected_results import (
     run_export_for_user,
     run_report_for_user,
-    run_row_count_for_user,
+    run_row_total_for_user,
     run_rows_for_user,
     runs_rows_shown,
 )
@@ -65,8 +65,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 
 def _panel(request: HttpRequest, run: QueryRun, **extra: Any) -> dict[str, Any]:
     """The run panel's context, with the row count as this caller may see it."""
-    shown = run_row_count_for_user(tenant=tenant_of(request), actor=request.user, run=run)
-    return panel_context(run, shown_rows=shown, **extra)
+    shown, perturbed = run_row_total_for_user(tenant=tenant_of(request), actor=request.user, run=run)
+    return panel_context(run, shown_rows=shown, rows_perturbed=perturbed, **extra)
 
 
 def _detail_context(request: HttpRequest, run: QueryRun, **extra: Any) -> dict[str, Any]:
@@ -156,7 +156,12 @@ def run_report(request: HttpRequest, run_id: int) -> HttpResponse:
     """The filtering report (counts step by step, on the run's pinned versions) and the final data summary."""
     run = _run(request, run_id)
     report = run_report_for_user(tenant=tenant_of(request), actor=request.user, run=run, request=request)
-    context = {"run": run, "steps": report["steps"], "summary": report["summary"]}
+    context = {
+        "run": run,
+        "steps": report["steps"],
+        "summary": report["summary"],
+        "aggregate_only": report["aggregate_only"],
+    }
     return render(request, "queries/_report.html", context)
 
 

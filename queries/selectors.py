@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from access.redaction import participant_ids_visible, spec_without_ids
 from bdt_project.errors import NotFound
 from datasets.models import Study
 from queries.models import QueryRun, SavedQuery
@@ -46,3 +47,12 @@ def saved_query_get_for_user(*, user: Any, tenant: Tenant, saved_id: int) -> Sav
     if saved is None:
         raise NotFound("No such saved query.")
     return saved
+
+
+def saved_spec_for_user(*, user: Any, tenant: Tenant, saved: SavedQuery) -> tuple[dict[str, Any], int]:
+    """A saved query's spec as the caller may read it, and how many participant ids were left out: below
+    ``query`` on the study's demographics the id list is removed (``access.redaction``)."""
+    spec = dict(saved.spec or {})
+    if participant_ids_visible(user=user, tenant=tenant, study=saved.study):
+        return spec, 0
+    return spec_without_ids(spec)

@@ -12,8 +12,10 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access.enforcement import run_spec_for_user, shown_count, shown_count_audit, spec_access_require
+from access.budget import count_budget_charge
+from access.enforcement import run_spec_for_user, shown_count_audit, spec_access_require
 from access.levels import Level
+from access.protection import cell_of, count_shown, disclosure_rules
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
@@ -37,18 +39,29 @@ class QueryTimeout(ApiError):
         )
 
 
+def _count_cache_key(actor: Any, cache_key: str) -> str:
+    """Count results are cached per member: another member's count of the same spec never makes yours faster (a
+    quick answer would tell you that someone counted it)."""
+    return f"count:{getattr(actor, 'pk', '')}:{cache_key}"
+
+
 def query_count(
     *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
 ) -> dict[str, Any]:
-    """Distinct participants and distinct merge keys matching the spec (cached by spec + versions)."""
+    """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
+
+    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) and are charged one
+    result set of their count budget (429 ``count_budget_exhausted`` past it). The audit event holds the full spec.
+    """
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
     # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
     count_key = query_count_key(study, payload)
-    key = f"count:{count_key.cache_key}"
+    keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
+    key = _count_cache_key(actor, f"{count_key.cache_key}:{'keyed' if keyed else 'exact'}")
     result = cache.get(key)
     cached = result is not None
     if result is None:
-        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions())
+        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), keyed=keyed)
         timeout = float(config_get("count_timeout_seconds", tenant))
         engine = engine_create(study, timeout_s=timeout)
         try:
@@ -59,15 +72,39 @@ def query_count(
             raise ApiError(422, exc.code, exc.message) from exc
         finally:
             engine.close()
-        result = {"participants": counted.participants, "rows": counted.rows}
+        result = {
+            "participants": counted.participants,
+            "rows": counted.rows,
+            "participants_key": counted.participants_key,
+            "rows_key": counted.rows_key,
+        }
         cache.set(key, result, COUNT_CACHE_SECONDS)
-    shown = shown_count(decision, result, tenant=tenant, study=study, seed=count_key.cache_key)
+    if decision.aggregate_only:
+        cell = cell_of(result)
+        count_budget_charge(
+            tenant=tenant,
+            actor=actor,
+            study=study,
+            cells=[cell],
+            surface="count",
+            spec_hash=count_key.spec_hash,
+            spec=count_key.spec.model_dump(mode="json"),
+            request=request,
+        )
+        shown = count_shown(cell, disclosure_rules(tenant=tenant, study=study))
+    else:
+        shown = {"participants": result["participants"], "rows": result["rows"]}
     audit_event_record(
         action="query.count",
         actor=actor,
         request=request,
         target=study,
-        details={"spec_hash": count_key.spec_hash, "cached": cached, **shown_count_audit(decision, shown)},
+        details={
+            "spec_hash": count_key.spec_hash,
+            "spec": count_key.spec.model_dump(mode="json"),
+            "cached": cached,
+            **shown_count_audit(decision, shown),
+        },
     )
     return shown
 

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from access.catalog import catalog_view_for_user
 from access.levels import Level, level_at_least
-from access.suppression import suppression_threshold
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user, study_list_for_user
@@ -40,7 +40,12 @@ from queries.builder_schema import StudySchema, distinct_values, study_schema
 from queries.models import QueryRun
 from queries.protected_results import runs_rows_shown
 from queries.run_summary import panel_context
-from queries.selectors import run_list_for_user, saved_query_get_for_user, saved_query_list_for_user
+from queries.selectors import (
+    run_list_for_user,
+    saved_query_get_for_user,
+    saved_query_list_for_user,
+    saved_spec_for_user,
+)
 from queries.services import query_count, query_run_create, saved_query_delete, saved_query_save
 from tenants.access import role_require
 from tenants.roles import Role
@@ -175,8 +180,12 @@ def _count_response(
         context["error"], status = exc, exc.status
     demo = schema.demographics_choice
     if demo is not None:
-        context["total_participants"] = demo.version.participants
-        context["total_rows"] = demo.version.row_count
+        # The whole table as the caller may see it: exact from query on, else the catalog's protected total (the
+        # same set as a count without filters, so the same number).
+        total = catalog_view_for_user(user=request.user, tenant=tenant_of(request), study=study).total(
+            demo.name, demo.version
+        )
+        context["total_participants"], context["total_rows"] = total.participants, total.rows
     return render(request, "queries/_count.html", context, status=status)
 
 
@@ -235,9 +244,9 @@ def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
         raise NotFound("No such column.")
     chosen = set(request.GET.getlist(f"f-{row}-values"))
     exact = level_at_least(access.level(dataset), Level.QUERY)
-    floor = 1 if exact else suppression_threshold(tenant=tenant_of(request), study=study)
+    rules = None if exact or access.catalog is None else access.catalog.rules
     found = (
-        distinct_values(choice.version, column, search=search, min_people=floor, id_column=study.id_column)
+        distinct_values(choice.version, column, search=search, rules=rules, scope=str(request.user.pk))
         if search
         else []
     )
@@ -333,7 +342,8 @@ def saved_load(request: HttpRequest, saved_id: int) -> HttpResponse:
     saved = saved_query_get_for_user(user=request.user, tenant=tenant_of(request), saved_id=saved_id)
     if saved.is_draft:
         raise NotFound("No such saved query.")
-    draft_replace_from_spec(saved.study, request.user, dict(saved.spec), study_schema(saved.study))
+    spec, _ = saved_spec_for_user(user=request.user, tenant=tenant_of(request), saved=saved)
+    draft_replace_from_spec(saved.study, request.user, spec, study_schema(saved.study))
     messages.success(request, f"Loaded “{saved.name}” into the builder.")
     target = reverse("query_builder", kwargs={"slug": saved.study.slug})
     return HttpResponseClientRedirect(target) if is_fragment(request) else redirect(target)

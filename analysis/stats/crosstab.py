@@ -1,4 +1,4 @@
-"""Contingency table of two columns, with small-cell suppression for aggregate-only callers."""
+"""Contingency table of two columns (exact counts, with a chi-square test of independence)."""
 
 from __future__ import annotations
 
@@ -29,21 +29,17 @@ def crosstab(
     row_name: str,
     column_name: str,
     max_levels: int,
-    suppress_below: int | None = None,
 ) -> dict[str, Any]:
     """A contingency table from (row value, column value, count) triples; missing values are their own level.
-
-    With ``suppress_below`` = k, every cell and margin below k (but above 0) is null and the table is marked
-    suppressed; no test statistic is reported then (it could reveal the hidden cells). Otherwise a chi-square test
-    of independence over the non-missing levels is included.
-    """
+    A chi-square test of independence over the non-missing levels is included. (Aggregate-only callers get the
+    cell-key method's table instead: ``analysis.crosstab_protection``.)"""
     counts: Counter[tuple[str, str]] = Counter()
     for r, c, n in pairs:
         counts[(_text(r), _text(c))] += n
     if not counts:
         raise StatsError("too_few_rows", "The result has no rows.")
-    row_levels = sorted({r for r, _ in counts}, key=_order)
-    column_levels = sorted({c for _, c in counts}, key=_order)
+    row_levels = sorted({r for r, _ in counts}, key=level_order)
+    column_levels = sorted({c for _, c in counts}, key=level_order)
     for name, levels in ((row_name, row_levels), (column_name, column_levels)):
         if len(levels) > max_levels:
             raise StatsError(
@@ -52,42 +48,35 @@ def crosstab(
                 {"column": name, "groups": len(levels), "maximum": max_levels},
             )
     table = [[counts.get((r, c), 0) for c in column_levels] for r in row_levels]
-    row_totals = [sum(line) for line in table]
-    column_totals = [sum(line[j] for line in table) for j in range(len(column_levels))]
-    total = sum(row_totals)
-
-    def hide(value: int) -> int | None:
-        if suppress_below is not None and 0 < value < suppress_below:
-            return None
-        return value
-
     result: dict[str, Any] = {
         "row": row_name,
         "column": column_name,
         "row_levels": row_levels,
         "column_levels": column_levels,
-        "counts": [[hide(v) for v in line] for line in table],
-        "row_totals": [hide(v) for v in row_totals],
-        "column_totals": [hide(v) for v in column_totals],
-        "total": hide(total),
-        "suppressed": suppress_below is not None,
-        "threshold": suppress_below,
+        "counts": table,
+        "row_totals": [sum(line) for line in table],
+        "column_totals": [sum(line[j] for line in table) for j in range(len(column_levels))],
+        "total": sum(sum(line) for line in table),
+        "suppressed": False,
+        "threshold": None,
     }
-    if suppress_below is None:
-        keep_r = [i for i, r in enumerate(row_levels) if r != MISSING]
-        keep_c = [j for j, c in enumerate(column_levels) if c != MISSING]
-        observed = np.array([[table[i][j] for j in keep_c] for i in keep_r], dtype=np.float64).reshape(
-            len(keep_r), len(keep_c)
-        )
-        observed = observed[observed.sum(axis=1) > 0][:, observed.sum(axis=0) > 0]
-        if min(observed.shape) >= 2:
-            chi2, p, dof, _ = stats.chi2_contingency(observed, correction=False)
-            result["chi2"] = {"statistic": num(chi2), "p": num(p), "df": int(dof)}
+    keep_r = [i for i, r in enumerate(row_levels) if r != MISSING]
+    keep_c = [j for j, c in enumerate(column_levels) if c != MISSING]
+    observed = np.array([[table[i][j] for j in keep_c] for i in keep_r], dtype=np.float64).reshape(
+        len(keep_r), len(keep_c)
+    )
+    observed = observed[observed.sum(axis=1) > 0][:, observed.sum(axis=0) > 0]
+    if min(observed.shape) >= 2:
+        chi2, p, dof, _ = stats.chi2_contingency(observed, correction=False)
+        result["chi2"] = {"statistic": num(chi2), "p": num(p), "df": int(dof)}
     return result
 
 
-def _order(text: str) -> tuple[int, float, str]:
+def level_order(text: str) -> tuple[int, float, str]:
+    """Sort key of level labels: numbers by value, then text, then the missing level."""
     if text == MISSING:
+        return (3, 0.0, text)
+    if text == "(other values)":
         return (2, 0.0, text)
     try:
         return (0, float(text), text)

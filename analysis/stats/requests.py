@@ -91,7 +91,6 @@ class Limits:
 
     sample_rows: int
     max_groups: int
-    suppress_below: int | None = None  # set for aggregate-only callers (crosstab only)
 
 
 def analysis_compute(request: Any, frame: Frame, limits: Limits) -> dict[str, Any]:
@@ -124,7 +123,7 @@ def analysis_compute(request: Any, frame: Frame, limits: Limits) -> dict[str, An
 def analysis_run(data: Any, path: Path, types: dict[str, str], limits: Limits) -> dict[str, Any]:
     """Parse ``data``, read the needed columns of the result at ``path`` (sampled above the limit), compute.
 
-    Crosstabs are exact counts over every row (computed in DuckDB), so suppression applies to the true counts.
+    Crosstabs are exact counts over every row (computed in DuckDB).
     """
     request = request_parse(data)
     columns = request_columns(request)
@@ -138,7 +137,6 @@ def analysis_run(data: Any, path: Path, types: dict[str, str], limits: Limits) -
             row_name=request.row,
             column_name=request.column,
             max_levels=limits.max_groups,
-            suppress_below=limits.suppress_below,
         )
         total = sum(n for _, _, n in pairs)
         return {"kind": request.kind, **table, "sample": {"rows": total, "used": total, "sampled": False}}

@@ -239,6 +239,9 @@ BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR", STATE_DIR / "cache"))
 BDT_WORK_DIR = Path(os.environ.get("BDT_WORK_DIR", STATE_DIR / "work"))
 # Directory of pg_dump/pg_restore for platform_backup/platform_restore (default: found by the server's version).
 BDT_PG_BIN_DIR = os.environ.get("BDT_PG_BIN_DIR") or None
+# Secret of the participants' record keys (cell-key method, access.disclosure); empty = derived from SECRET_KEY.
+# Changing it re-draws the noise of every count: keep it stable (docs/operations.md).
+BDT_DISCLOSURE_SECRET = os.environ.get("BDT_DISCLOSURE_SECRET", "")
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +16,6 @@ from datasets.forms import ColumnMetaForm
 from datasets.metadata_services import dataset_column_meta_update
 from datasets.models import Dataset, Sensitivity, Study
 from datasets.page_selectors import (
-    column_rows,
     column_rows_for_view,
     diff_summary,
     sensitive_column_count,
@@ -55,7 +53,12 @@ def _dataset_and_version(request: HttpRequest, slug: str, name: str) -> tuple[St
 def dataset_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """A dataset: its data dictionary (latest or ``?version=N``) and version history with diffs."""
     study, dataset, version, versions = _dataset_and_version(request, slug, name)
-    history = [{"version": item, "diff": diff_summary(item.diff)} for item in versions]
+    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    view.annotate(dataset.name, version)
+    history = [
+        {"version": view.annotate(dataset.name, item), "diff": diff_summary(view.diff(dataset.name, item))}
+        for item in versions
+    ]
     return render(
         request,
         "datasets/dataset_detail.html",
@@ -64,11 +67,9 @@ def dataset_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
             "dataset": dataset,
             "version": version,
             "is_latest": version.number == versions[0].number,
-            "columns": column_rows_for_view(
-                column_rows(study, dataset, version),
-                catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study),
-                dataset.name,
-            ),
+            "columns": column_rows_for_view(study, dataset, version, view),
+            "exact": view.exact_counts(dataset.name),
+            "rules": view.rules,
             "access": dataset_explain_for_user(user=request.user, tenant=_tenant(request), dataset=dataset),
             "versions": history,
             "sensitive_count": sensitive_column_count(dataset),
@@ -89,12 +90,7 @@ def dataset_dictionary(request: HttpRequest, slug: str, name: str) -> HttpRespon
     study, dataset, version, _versions = _dataset_and_version(request, slug, name)
     view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
     response = HttpResponse(
-        dictionary_csv(
-            dataset,
-            version,
-            view.values_hidden(dataset.name),
-            functools.partial(view.count, dataset.name),
-        ),
+        dictionary_csv(dataset, version, view.profiles(dataset.name, version)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}_v{version.number}_dictionary.csv"'
@@ -145,7 +141,7 @@ def dataset_column_meta(request: HttpRequest, slug: str, name: str) -> HttpRespo
     elif editing:
         _require_steward(request, "edit column descriptions")
     view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
-    rows = column_rows_for_view(column_rows(study, dataset, version), view, dataset.name)
+    rows = column_rows_for_view(study, dataset, version, view)
     row = next((item for item in rows if item.name == column), None)
     if row is None:
         raise NotFound("No such column.")

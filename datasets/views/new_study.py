@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from access.catalog import ingest_shown_to_uploader
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden, NotFound
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
@@ -91,7 +92,9 @@ def _job(request: HttpRequest, draft: dict[str, Any], key: str) -> IngestJob | N
         return None
     mine = IngestJob.objects.filter(pk=job_id, created_by_id=request.user.pk)
     job = mine.select_related("study", "version").first()
-    return job if job is not None and job.new_study.get("slug") == draft["slug"] else None
+    if job is None or job.new_study.get("slug") != draft["slug"]:
+        return None
+    return ingest_shown_to_uploader(job)  # the member's own import
 
 
 @require_http_methods(["GET", "POST"])

@@ -12,12 +12,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from access.catalog import catalog_view_for_user, ingests_shown
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm
 from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import DatasetKind, Study
-from datasets.page_selectors import STEP_DEMOGRAPHICS, STEP_DONE, STEP_KEYS, STEP_MEASURES, study_setup_state
+from datasets.page_selectors import (
+    STEP_DEMOGRAPHICS,
+    STEP_DONE,
+    STEP_KEYS,
+    STEP_MEASURES,
+    SetupState,
+    study_setup_state,
+)
 from datasets.preview import PreviewError, csv_preview
 from datasets.services import ingest_job_create, study_update
 from datasets.storage import setup_upload_name, storage_save
@@ -27,9 +35,18 @@ from datasets.views.staging import _staged_discard, _staged_get, _staged_key, _s
 from datasets.views.uploads import _too_large_message, _upload_too_large, _uploader_context
 
 
+def _state(request: HttpRequest, study: Study, *, staged: bool) -> SetupState:
+    """The wizard's state, its demographics ingest annotated with what the caller may read of it."""
+    state = study_setup_state(study, staged=staged)
+    if state.demographics_job is not None:
+        view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+        ingests_shown(view, [state.demographics_job])
+    return state
+
+
 def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str, Any]:
     staged = _staged_get(request, study)
-    state = study_setup_state(study, staged=staged is not None)
+    state = _state(request, study, staged=staged is not None)
     context: dict[str, Any] = {
         "study": study,
         "state": state,
@@ -52,7 +69,7 @@ def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str
             _staged_discard(request, study)
             context["upload_form"] = DemographicsUploadForm()
             context["upload_error"] = exc.message
-            context["state"] = study_setup_state(study)
+            context["state"] = _state(request, study, staged=False)
             context["steps"] = context["state"].steps()
         else:
             prefill = key_prefill(preview.header, staged["filename"], study=study)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from access.catalog import catalog_view_for_user, ingests_shown, study_participants_shown
 from access.selectors import datasets_levels_for_user
 from bdt_project.errors import ApiError, Forbidden
 from datasets.forms import KeyRepairForm, study_slug_suggest
@@ -35,7 +36,10 @@ HISTORY_PAGE_SIZE = 50
 @page_errors
 def study_list(request: HttpRequest) -> HttpResponse:
     """Every study of the workspace, with its size and freshness."""
-    studies = study_list_annotate(study_list_for_user(user=request.user, tenant=_tenant(request)))
+    studies = list(study_list_annotate(study_list_for_user(user=request.user, tenant=_tenant(request))))
+    for study in studies:
+        shown = study_participants_shown(user=request.user, tenant=_tenant(request), study=study)
+        study.participant_count = shown  # type: ignore[attr-defined]
     return render(request, "datasets/study_list.html", {"studies": studies, "can_manage": _can_manage(request)})
 
 
@@ -54,6 +58,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if state.step in {STEP_DEMOGRAPHICS, STEP_KEYS, STEP_IMPORTING}:
         return redirect("study_setup", slug=study.slug)
     levels = datasets_levels_for_user(user=request.user, tenant=_tenant(request), study=study)
+    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
     datasets: list[dict[str, Any]] = []
     for dataset in dataset_list_for_study(study=study):
         versions = list(dataset.versions.all())
@@ -61,7 +66,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             datasets.append(
                 {
                     "dataset": dataset,
-                    "latest": versions[0],
+                    "latest": view.annotate(dataset.name, versions[0]),
                     "version_count": len(versions),
                     "level": levels.get(dataset.name),
                 }
@@ -72,7 +77,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "state": state,
         "datasets": datasets,
         "demographics": demographics,
-        "ingests": ingest_list_for_study(study=study, limit=10),
+        "ingests": ingests_shown(view, ingest_list_for_study(study=study, limit=10)),
         "can_manage": _can_manage(request),
         "key_problems": study_key_problems(study),
     }

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from access.catalog import CatalogView, catalog_view_for_user, ingests_shown
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, NotFound
 from datasets.forms import DELIMITER_CHOICES, UploadFileForm
@@ -21,6 +22,10 @@ from datasets.views.common import _require_steward, _study, _tenant, page_errors
 from datasets.views.staging import _staged_get
 
 POLL_FAST_COUNT = 120
+
+
+def _view(request: HttpRequest, study: Study) -> CatalogView:
+    return catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
 
 
 def _free_name(study: Study, base: str) -> str:
@@ -69,7 +74,7 @@ def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "study": study,
         "state": state,
-        "ingests": ingest_list_for_study(study=study, limit=10),
+        "ingests": ingests_shown(_view(request, study), ingest_list_for_study(study=study, limit=10)),
         "upload_limit": config_get("upload_max_bytes", _tenant(request)),
         **_uploader_context(study),
     }
@@ -132,6 +137,7 @@ def _upload_one(request: HttpRequest, study: Study) -> HttpResponse:
         )
     except ApiError as exc:
         return _upload_error(request, exc.message, exc.status, exc.code)
+    ingests_shown(_view(request, study), [job])
     return render(request, "datasets/_ingest_status.html", {"job": job, "study": study}, status=202)
 
 
@@ -187,6 +193,7 @@ def ingest_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     job = ingest_get_for_user(user=request.user, tenant=_tenant(request), job_id=job_id)
     if job.study_id != study.pk:
         raise NotFound("No such ingest.")
+    ingests_shown(_view(request, study), [job])
     polls = request.GET.get("poll", "0")
     polls_done = int(polls) if polls.isdigit() else 0
     response = render(

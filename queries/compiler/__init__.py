@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from queries.catalog import StudyCatalog
 from queries.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect, validated
-from queries.compiler.count import StepInfo, StepsQuery, StepType, compile_count, compile_steps, describe_filter
+from queries.compiler.count import (
+    StepInfo,
+    StepsQuery,
+    StepTotals,
+    StepType,
+    compile_count,
+    compile_steps,
+    describe_filter,
+    steps_from_histogram,
+)
 from queries.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
 from queries.compiler.wide import (
     WideColumn,
@@ -59,6 +68,7 @@ __all__ = [
     "Dialect",
     "OutputColumn",
     "StepInfo",
+    "StepTotals",
     "StepType",
     "StepsQuery",
     "WideColumn",
@@ -77,6 +87,7 @@ __all__ = [
     "plan_wide",
     "session_label",
     "session_text",
+    "steps_from_histogram",
     "unique_names",
     "validated",
 ]

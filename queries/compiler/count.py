@@ -3,6 +3,11 @@
 Counts join only the datasets that carry filters: a LEFT JOIN without a condition can multiply rows but never
 changes a distinct count. ``participants`` = distinct ids, ``rows`` = distinct merge keys (id, or (id, session)
 pairs counted through ``SELECT DISTINCT`` of both columns, so no string concatenation and no collisions).
+
+With a record-key table in the catalog (disclosure control), the same pass also returns the **cell keys**: per
+participant counted, their record key is joined once; ``participants_key`` = the sum of the record keys of the
+distinct participants, ``rows_key`` = the sum over the counted merge keys of their participant's record key. The
+keys are plain ``BIGINT`` columns of the key table (never literals in the SQL), summed exactly by both engines.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Literal
 from sqlglot import exp
 
 from queries.catalog import StudyCatalog
-from queries.compiler._sql import Condition, Dialect, Frame, alias, check_dialect, ref, render, validated
+from queries.compiler._sql import Condition, Dialect, Frame, alias, check_dialect, ref, render, table_ref, validated
 from queries.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value
 
 StepType = Literal["initial", "site", "session", "participants", "filter"]
@@ -24,16 +29,49 @@ class StepInfo:
     step: int
     type: StepType
     description: str
-    participants_column: str  # column of the steps query holding this step's participant count
-    rows_column: str  # ... and its distinct merge-key count
 
 
 @dataclass(frozen=True)
 class StepsQuery:
-    """One query returning a single row with ``p<i>`` / ``r<i>`` for every step (cumulative filters)."""
+    """One query returning a small histogram: rows ``(level, reach, count, key)`` where ``level`` is ``"r"`` (merge
+    keys) or ``"p"`` (participants), ``reach`` the number of leading conditions passed plus one, ``count`` how many
+    have that reach and ``key`` the sum of their record keys (0 without record keys). Step ``i`` counts those with
+    reach above ``i`` (:func:`steps_from_histogram`)."""
 
     sql: str
     steps: tuple[StepInfo, ...]
+    keyed: bool = False
+
+
+@dataclass(frozen=True)
+class StepTotals:
+    """One step's counts (and cell keys, 0 without record keys)."""
+
+    participants: int
+    rows: int
+    participants_key: int
+    rows_key: int
+
+
+def steps_from_histogram(rows: list[tuple[object, ...]], steps: int) -> list[StepTotals]:
+    """Per step 0..``steps``: the totals of everything whose reach is above the step (cumulative sums)."""
+    by_level: dict[str, dict[int, tuple[int, int]]] = {"p": {}, "r": {}}
+    for level, reach, count, key in rows:
+        by_level[str(level)][int(str(reach))] = (int(str(count)), int(str(key)))
+    totals: list[StepTotals] = []
+    for step in range(steps + 1):
+        above = {
+            level: [value for reach, value in values.items() if reach > step] for level, values in by_level.items()
+        }
+        totals.append(
+            StepTotals(
+                participants=sum(count for count, _ in above["p"]),
+                rows=sum(count for count, _ in above["r"]),
+                participants_key=sum(key for _, key in above["p"]),
+                rows_key=sum(key for _, key in above["r"]),
+            )
+        )
+    return totals
 
 
 def _key_select(frame: Frame) -> list[exp.Expr]:
@@ -44,14 +82,67 @@ def _key_select(frame: Frame) -> list[exp.Expr]:
     return cols
 
 
+KEYED_COUNT_COLUMNS = ("participants", "rows", "participants_key", "rows_key")
+
+
+def _total(expression: exp.Expr) -> exp.Expr:
+    """``COALESCE(SUM(expression), 0)``: sums over no participant are 0, not NULL."""
+    return exp.Coalesce(this=exp.Sum(this=expression), expressions=[exp.Literal.number(0)])
+
+
+def _keyed(per_participant: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None) -> exp.Select:
+    """``per_participant`` (one row per counted participant: ``k_id`` + counters) joined to the record keys."""
+    keys = catalog.record_keys
+    assert keys is not None
+    return (
+        exp.select()
+        .from_(per_participant.subquery(alias="p"))
+        .join(
+            table_ref(keys, dialect, schema, "rk"),
+            on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
+            join_type="LEFT",
+        )
+    )
+
+
+def _keyed_join(select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None) -> exp.Select:
+    """``select`` (from ``p``, one row per participant or merge key with ``k_id``) joined to the record keys."""
+    keys = catalog.record_keys
+    assert keys is not None
+    return select.join(
+        table_ref(keys, dialect, schema, "rk"),
+        on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
+        join_type="LEFT",
+    )
+
+
+def _record_key() -> exp.Expr:
+    return exp.Coalesce(this=ref("c1", "rk"), expressions=[exp.Literal.number(0)])
+
+
 def compile_count(
     spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> str:
-    """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys)."""
+    """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys), plus
+    ``participants_key`` and ``rows_key`` when the catalog has record keys."""
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
     frame = Frame(v, dialect, schema, v.filter_datasets)
     inner = frame.where(frame.attach(exp.select(*_key_select(frame)).distinct()), frame.conditions())
+    if catalog.record_keys is not None:
+        per = (
+            exp.select(ref("k_id", "k"), alias(exp.Count(this=exp.Star()), "n"))
+            .from_(inner.subquery(alias="k"))
+            .group_by(ref("k_id", "k"))
+        )
+        n = ref("n", "p")
+        keyed = _keyed(per, catalog, dialect, schema).select(
+            alias(exp.Count(this=exp.Star()), "participants"),
+            alias(_total(n), "rows"),
+            alias(_total(_record_key()), "participants_key"),
+            alias(_total(exp.Mul(this=_record_key(), expression=n)), "rows_key"),
+        )
+        return render(keyed, dialect)
     outer = exp.select(
         alias(exp.Count(this=exp.Distinct(expressions=[ref("k_id", "k")])), "participants"),
         alias(exp.Count(this=exp.Star()), "rows"),
@@ -92,39 +183,66 @@ def _describe(cond: Condition, v: ValidatedSpec) -> str:
     return describe_filter(cond.filter)
 
 
+def _reach(conditions: list[Condition]) -> exp.Expr:
+    """Per joined row: 1 + the number of leading conditions it satisfies (a NULL condition does not hold). A row is
+    in step ``i`` exactly when its reach is above ``i``, so each condition appears once in the SQL (not once per
+    later step): a report of 200 filters stays a small statement."""
+    if not conditions:
+        return exp.Literal.number(1)
+    ifs = [
+        exp.If(
+            this=exp.Not(this=exp.Coalesce(this=cond.expression, expressions=[exp.false()])),
+            true=exp.Literal.number(i),
+        )
+        for i, cond in enumerate(conditions, start=1)
+    ]
+    return exp.Case(ifs=ifs, default=exp.Literal.number(len(conditions) + 1))
+
+
 def compile_steps(
     spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> StepsQuery:
     """The filtering report in one scan (bdt-reference §3.7, in our order).
 
     Step 0 = the same joins with no filters; then site -> session -> participant list -> each filter in order, each
-    step cumulative. Per merge key a flag ``f<i>`` says whether some joined row satisfies all conditions up to step
-    ``i`` on that same row (so same-dataset filters keep their same-row semantics); the outer query counts flags.
+    step cumulative. Per merge key, ``reach`` = the largest reach of its joined rows (see :func:`_reach`): the merge
+    key is in step ``i`` when some joined row satisfies all conditions up to ``i`` on that same row (so same-dataset
+    filters keep their same-row semantics); a participant is in step ``i`` when one of their merge keys is. The
+    query returns how many merge keys and participants have each reach (a histogram of at most two rows per step,
+    whatever the data size: no per-step columns to hold in memory), with their record keys' sums when the catalog
+    has record keys.
     """
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
     frame = Frame(v, dialect, schema, v.filter_datasets)
     conditions = frame.conditions()
-    flags: list[exp.Expr] = []
-    for i in range(1, len(conditions) + 1):
-        cumulative = exp.and_(*[c.expression for c in conditions[:i]])
-        any_row = exp.Coalesce(this=exp.LogicalOr(this=cumulative), expressions=[exp.false()])
-        flags.append(alias(any_row, f"f{i}"))
     group_keys = [frame.id()] + ([s] if (s := frame.session()) is not None else [])
-    inner = frame.where(frame.attach(exp.select(*_key_select(frame), *flags)), [])
-    inner = inner.group_by(*group_keys)
-
-    outer_cols: list[exp.Expr] = [
-        alias(exp.Count(this=exp.Distinct(expressions=[ref("k_id", "k")])), "p0"),
-        alias(exp.Count(this=exp.Star()), "r0"),
-    ]
-    steps = [StepInfo(0, "initial", "Initial cohort (no filters)", "p0", "r0")]
-    for i, cond in enumerate(conditions, start=1):
-        flag = ref(f"f{i}", "k")
-        when_id = exp.Case(ifs=[exp.If(this=flag, true=ref("k_id", "k"))])
-        when_one = exp.Case(ifs=[exp.If(this=flag, true=exp.Literal.number(1))])
-        outer_cols.append(alias(exp.Count(this=exp.Distinct(expressions=[when_id])), f"p{i}"))
-        outer_cols.append(alias(exp.Count(this=when_one), f"r{i}"))
-        steps.append(StepInfo(i, cond.kind, _describe(cond, v), f"p{i}", f"r{i}"))
-    outer = exp.select(*outer_cols).from_(inner.subquery(alias="k"))
-    return StepsQuery(render(outer, dialect), tuple(steps))
+    reach = alias(exp.Max(this=_reach(conditions)), "reach")
+    inner = frame.where(frame.attach(exp.select(*_key_select(frame), reach)), []).group_by(*group_keys)
+    people = (
+        exp.select(ref("k_id", "k"), alias(exp.Max(this=ref("reach", "k")), "reach"))
+        .from_(
+            exp.Table(
+                this=exp.to_identifier("k", quoted=True), alias=exp.TableAlias(this=exp.to_identifier("k", quoted=True))
+            )
+        )
+        .group_by(ref("k_id", "k"))
+    )
+    levels = []
+    for level, source in (("r", "k"), ("p", "pk")):
+        table = exp.Table(
+            this=exp.to_identifier(source, quoted=True), alias=exp.TableAlias(this=exp.to_identifier("p", quoted=True))
+        )
+        select = exp.select(
+            alias(exp.Literal.string(level), "level"),
+            ref("reach", "p"),
+            alias(exp.Count(this=exp.Star()), "n"),
+            alias(_total(_record_key()) if catalog.record_keys is not None else exp.Literal.number(0), "key"),
+        ).from_(table)
+        if catalog.record_keys is not None:
+            select = _keyed_join(select, catalog, dialect, schema)
+        levels.append(select.group_by(ref("reach", "p")))
+    query = exp.union(levels[0], levels[1], distinct=False).with_("k", as_=inner).with_("pk", as_=people)
+    steps = [StepInfo(0, "initial", "Initial cohort (no filters)")]
+    steps += [StepInfo(i, cond.kind, _describe(cond, v)) for i, cond in enumerate(conditions, 1)]
+    return StepsQuery(render(query, dialect), tuple(steps), keyed=catalog.record_keys is not None)

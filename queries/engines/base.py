@@ -50,6 +50,8 @@ class RowLimitExceeded(EngineError):
 class CountResult:
     participants: int
     rows: int
+    participants_key: int | None = None  # cell keys (disclosure control), when the catalog has record keys
+    rows_key: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class StepCount:
     description: str
     participants: int
     rows: int
+    participants_key: int | None = None
+    rows_key: int | None = None
 
 
 @dataclass(frozen=True)

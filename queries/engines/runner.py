@@ -33,6 +33,7 @@ from queries.compiler import (
     compile_wide_discovery,
     output_columns,
     plan_wide,
+    steps_from_histogram,
     validated,
 )
 from queries.engines.base import (
@@ -179,22 +180,37 @@ class SqlEngine(ABC):
     def _datasets(self, catalog: StudyCatalog, names: Sequence[str]) -> list[DatasetInfo]:
         return [catalog.demo, *(catalog.datasets[n] for n in names)]
 
+    def _counted_datasets(self, catalog: StudyCatalog, names: Sequence[str]) -> list[DatasetInfo]:
+        """What a count reads: the demographics, the filtered datasets and the record keys (if any)."""
+        keys = [catalog.record_keys] if catalog.record_keys is not None else []
+        return [*self._datasets(catalog, names), *keys]
+
     def count(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
         sql = compile_count(v, catalog, self.dialect, schema=self.schema)
-        with self._operation(catalog, self._datasets(catalog, v.filter_datasets)):
-            participants, rows = self._fetch_all(sql)[0]
-        return CountResult(int(participants), int(rows))
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+            row = self._fetch_all(sql)[0]
+        if catalog.record_keys is None:
+            return CountResult(int(row[0]), int(row[1]))
+        return CountResult(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def steps(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
         query = compile_steps(v, catalog, self.dialect, schema=self.schema)
-        with self._operation(catalog, self._datasets(catalog, v.filter_datasets)):
-            row = self._fetch_all(query.sql)[0]
-        values = dict(zip([f"{p}{s.step}" for s in query.steps for p in ("p", "r")], row, strict=True))
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+            histogram = self._fetch_all(query.sql)
+        totals = steps_from_histogram(histogram, len(query.steps) - 1)
         return [
-            StepCount(s.step, s.type, s.description, int(values[s.participants_column]), int(values[s.rows_column]))
-            for s in query.steps
+            StepCount(
+                s.step,
+                s.type,
+                s.description,
+                t.participants,
+                t.rows,
+                t.participants_key if query.keyed else None,
+                t.rows_key if query.keyed else None,
+            )
+            for s, t in zip(query.steps, totals, strict=True)
         ]
 
     def run(

@@ -1,5 +1,5 @@
 """The builder and catalog pages by access level: what is offered, count surfaces for count-only members
-(suppressed / rounded, never the exact small number, no way to rows), identifying columns, level badges, and
+(suppressed / perturbed, never a small group, no way to rows), identifying columns, level badges, and
 study-wide grants reaching datasets added later."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 SMALL_ROW = {"f-0-dataset": "cognitive", "f-0-column": "score", "f-0-op": "between", "f-0-lo": "1", "f-0-hi": "3"}
 BIG_ROW = {"f-0-dataset": "cognitive", "f-0-column": "score", "f-0-op": "between", "f-0-lo": "1", "f-0-hi": "43"}
+BIG_SPEC = {"filters": [{"dataset": "cognitive", "column": "score", "op": "between", "value": [1, 43]}]}
 
 
 def state(client, **fields):
@@ -33,7 +34,7 @@ def participants_text(html: str) -> str:
     return match.group(1).strip()
 
 
-def test_count_only_member_sees_suppressed_and_rounded_counts_and_no_way_to_rows(
+def test_count_only_member_sees_suppressed_and_perturbed_counts_and_no_way_to_rows(
     gov, analyst_at, browser_of, tenant_a
 ) -> None:
     member = browser_of(analyst_at("count").user)
@@ -45,11 +46,12 @@ def test_count_only_member_sees_suppressed_and_rounded_counts_and_no_way_to_rows
     assert "data-count-only" in html
 
     small = state(member, **SMALL_ROW).content.decode()
-    assert 'data-count="suppressed"' in small and participants_text(small) == "Fewer than 10"
+    assert 'data-count="suppressed"' in small and participants_text(small) == "Too few"
     assert not re.search(r"data-(participants|rows)>\s*3\s*<", small)  # never the exact small number
     big = state(member, **BIG_ROW).content.decode()
     shown = int(participants_text(big).replace(",", ""))
-    assert shown % 5 == 0 and abs(shown - 43) <= 5 and "data-rounded" in big
+    assert abs(shown - 43) <= 3 and "data-perturbed" in big
+    assert shown == analyst_at("count").post("/api/v1/studies/gov/count", BIG_SPEC).json()["participants"]
     again = member.get("/queries/gov/count/", **HX).content.decode()  # the stored draft, counted again
     assert int(participants_text(again).replace(",", "")) == shown  # repeating gives the same answer
 
@@ -149,8 +151,10 @@ def test_catalog_profile_counts_are_suppressed_below_query(gov, analyst_at, brow
     assert counts(steward_api) == {"common": 57, "rare": 3}
     assert counts(analyst_at("query")) == {"common": 57, "rare": 3}
     counter = analyst_at("count")
-    # A value fewer than k rows hold is a small cell by itself (it tells that someone has it): left out entirely.
-    assert counts(counter) == {"common": 57}
+    # A value fewer than k participants hold is a small cell by itself (it tells that someone has it): left out
+    # entirely; the common one shows the cell-key method's count of its 57 participants.
+    shown = counts(counter)
+    assert list(shown) == ["common"] and abs(shown["common"] - 57) <= 3
     page = browser_of(counter.user).get("/studies/gov/datasets/clinical/").content.decode()
     assert 'top-values__v">common</span>' in page
     assert 'top-values__v">rare</span>' not in page

@@ -95,15 +95,20 @@ def test_count_only_callers_get_suppressed_crosstabs_and_nothing_row_level(
     response = steward_api.post("/api/v1/studies/stats/defaults", {"level": "count"})
     assert response.status_code == 201, response.content
     table = analyse(analyst, stats_run, kind="crosstab", row="grp", column="note").json()
-    assert table["suppressed"] is True and table["threshold"] == 10
-    assert table["column_levels"] == ["=cmd|' /C calc'!A0", "ok"]
-    # 2 per group < k: suppressed; the other cells and every margin are rounded to multiples of 5, so a hidden
-    # cell cannot be recovered as its row total minus the shown cells (20 - 18 = 2 before the review fix).
-    assert [line[0] for line in table["counts"]] == [None, None, None]
+    assert table["suppressed"] is True and table["threshold"] == 10 and table["perturbed"] is True
+    # The formula-like note is held by 6 participants (< k): its label is not shown, it is counted as "other values"
+    assert table["column_levels"] == ["ok", "(other values)"] and table["row_levels"] == ["A", "B", "C"]
+    # 2 per group < k: suppressed; a row total shown with one hidden cell would give it away (20 - 18 = 2 before
+    # the review fix), so a second cell of that row is hidden too (complementary suppression).
+    for line, total in zip(table["counts"], table["row_totals"], strict=True):
+        assert line[1] is None
+        assert total is None or line[0] is None
+    assert table["column_totals"][1] is None  # 6 participants
     shown = [v for line in table["counts"] for v in line] + table["row_totals"] + table["column_totals"]
-    assert all(v is None or v % 5 == 0 for v in shown) and table["rounded_to"] == 5
-    assert 18 not in [line[1] for line in table["counts"]]
-    assert table["total"] % 5 == 0 and table["sample"]["rows"] == table["total"] and "chi2" not in table
+    assert all(v is None or v >= 10 for v in shown)
+    assert abs(table["total"] - 60) <= 3 and table["sample"]["rows"] == table["total"] and "chi2" not in table
+    everyone = analyst.post("/api/v1/studies/stats/count", {}).json()
+    assert table["total"] == everyone["rows"]  # the same set of people: the same number as the count
     denied = analyse(analyst, stats_run, kind="describe", column="age")
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "access_level_insufficient"
     plot = analyst.post(f"/api/v1/queries/{stats_run}/plot", {"kind": "histogram", "x": "age"})

@@ -85,14 +85,14 @@ def test_audit_page_filters_paginates_and_links_to_user_activity(browser, stewar
 def test_history_shows_readable_diffs_of_configuration(browser, steward_api, api, study, tenant_a) -> None:
     steward_api.patch("/api/v1/studies/memory", {"description": "Second wave", "suppression_threshold": 15})
     owner = api(tenant_a, "owner")
-    assert owner.patch("/api/v1/settings", {"count_rounding_base": 5}).status_code == 200
+    assert owner.patch("/api/v1/settings", {"disclosure_max_noise": 4}).status_code == 200
     refused = owner.patch("/api/v1/settings", {"duckdb_memory_limit": "1GB"})
     assert refused.status_code == 422 and "cannot be set per tenant" in refused.json()["error"]["message"]
-    assert steward_api.patch("/api/v1/settings", {"count_rounding_base": 2}).status_code == 403
+    assert steward_api.patch("/api/v1/settings", {"disclosure_max_noise": 2}).status_code == 403
     steward = browser("steward")
     page = steward.get("/audit/history/").content.decode()
     assert "changed study <code>memory</code>" in page and "Second wave" in page
-    assert "changed settings" in page and "count_rounding_base" in page
+    assert "changed settings" in page and "disclosure_max_noise" in page
     assert "created membership" in page and steward.user.email in page
     only_studies = steward.get("/audit/history/?kind=study").content.decode()
     assert 'data-kind="membership"' not in only_studies and 'data-kind="study"' in only_studies

@@ -25,17 +25,22 @@ def _row(html: str, column: str) -> str:
 
 def test_catalog_shows_keys_demographics_datasets_and_recent_ingests(browser, make_study) -> None:
     study = make_study(description="Two visits.", measures={"cognitive": COGNITIVE})
+    exact = browser("steward").get(f"/studies/{study.slug}/").content.decode()
+    demographics = _dataset_row(exact, "demographics")
+    assert ">v1<" in demographics and ">6<" in demographics and ">4<" in demographics  # rows, participants
+    cognitive = _dataset_row(exact, "cognitive")
+    assert ">4<" in cognitive and ">3<" in cognitive and ">2<" in cognitive  # rows, participants, sessions
     response = browser("viewer").get(f"/studies/{study.slug}/")
     assert response.status_code == 200
     html = response.content.decode()
     assert "Longitudinal — session column <code>session</code>" in html
     assert "<code>participant_id</code>" in html and "<code>site</code>" in html
-    demographics = _dataset_row(html, "demographics")
-    assert ">v1<" in demographics and ">6<" in demographics and ">4<" in demographics  # rows, participants
+    demographics = _dataset_row(html, "demographics")  # 4 participants < k: no size shown below query
+    assert ">v1<" in demographics and ">6<" not in demographics and ">4<" not in demographics
     cognitive = _dataset_row(html, "cognitive")
-    assert ">4<" in cognitive and ">3<" in cognitive and ">2<" in cognitive  # rows, participants, sessions
+    assert ">3<" not in cognitive and "—" in cognitive
     assert f'href="/studies/{study.slug}/datasets/cognitive/"' in cognitive
-    assert "Recent uploads" in html and "Done" in html
+    assert "Recent uploads" in html and "Done" in html and "6 rows" not in html
     assert f'href="/studies/{study.slug}/history/"' in html
     assert "Upload data" not in html  # viewers do not get the button
 
@@ -111,7 +116,9 @@ def test_bad_version_and_unknown_dataset_are_404(browser, make_study) -> None:
 def test_new_version_shows_its_diff_and_older_versions_stay_readable(browser, make_study, ingest) -> None:
     study = make_study(measures={"cognitive": COGNITIVE})
     ingest(study, "cognitive", COGNITIVE_V2, note="added attention")
-    client = browser("viewer")
+    viewer = browser("viewer").get(f"/studies/{study.slug}/datasets/cognitive/").content.decode()
+    assert "(+2)" not in viewer  # exact row changes are counts: not below query
+    client = browser("steward")
     html = client.get(f"/studies/{study.slug}/datasets/cognitive/").content.decode()
     assert "Version history" in html
     latest = re.search(r'<tr class="is-selected" data-version="2">.*?</tr>', html, re.S).group(0)

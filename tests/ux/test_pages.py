@@ -87,23 +87,25 @@ def test_console_settings_owners_change_them_stewards_read_them(api, browser_of,
     steward = browser_of(api(tenant_a, "steward").user)
 
     page = steward.get("/console/settings/").content.decode()
-    assert 'data-setting="count_rounding_base"' in page and "Only owners can change them." in page
-    assert "Save settings" not in page and 'name="setting-count_rounding_base"' in page
-    refused = steward.post("/console/settings/", {"setting-count_rounding_base": "7"}, follow=True).content.decode()
+    assert 'data-setting="count_budget_result_sets"' in page and "Only owners can change them." in page
+    assert "Save settings" not in page and 'name="setting-count_budget_result_sets"' in page
+    refused = steward.post(
+        "/console/settings/", {"setting-count_budget_result_sets": "7"}, follow=True
+    ).content.decode()
     assert "Your role (steward) may not change the workspace settings; it needs owner or above." in refused
     assert 'value="7"' not in refused
 
-    saved = owner.post("/console/settings/", {"setting-count_rounding_base": "7"}, follow=True).content.decode()
-    assert "Saved: count_rounding_base." in saved
-    row = saved.split('data-setting="count_rounding_base"', 1)[1].split("</tr>", 1)[0]
+    saved = owner.post("/console/settings/", {"setting-count_budget_result_sets": "7"}, follow=True).content.decode()
+    assert "Saved: count_budget_result_sets." in saved
+    row = saved.split('data-setting="count_budget_result_sets"', 1)[1].split("</tr>", 1)[0]
     assert "<strong data-effective>7</strong>" in row and 'value="7"' in row
 
-    bad = owner.post("/console/settings/", {"setting-count_rounding_base": "seven"}, follow=True).content.decode()
-    assert "Invalid setting: count_rounding_base" in bad and "must be of type int" in bad
-    same = owner.post("/console/settings/", {"setting-count_rounding_base": "7"}, follow=True).content.decode()
+    bad = owner.post("/console/settings/", {"setting-count_budget_result_sets": "seven"}, follow=True).content.decode()
+    assert "Invalid setting: count_budget_result_sets" in bad and "must be of type int" in bad
+    same = owner.post("/console/settings/", {"setting-count_budget_result_sets": "7"}, follow=True).content.decode()
     assert "Nothing changed." in same
 
-    reset = owner.post("/console/settings/", {"setting-count_rounding_base": ""}, follow=True).content.decode()
-    row = reset.split('data-setting="count_rounding_base"', 1)[1].split("</tr>", 1)[0]
+    reset = owner.post("/console/settings/", {"setting-count_budget_result_sets": ""}, follow=True).content.decode()
+    row = reset.split('data-setting="count_budget_result_sets"', 1)[1].split("</tr>", 1)[0]
     assert 'value=""' in row
     assert browser_of(api(tenant_a, "analyst").user).get("/console/settings/").status_code == 403

@@ -1,0 +1,129 @@
+"""Cell keys computed in the same engine pass as the count (disclosure control): both engines agree with each other
+and with a Python oracle, and adding the keys changes no count."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from access.disclosure import KEY_MODULUS, record_key, record_key_table
+from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog
+from queries.compiler import compile_count, compile_steps
+from queries.engines.runner import SqlEngine
+from tests.queries_core import oracle
+from tests.queries_core.cases import CASES
+from tests.queries_core.studies import sha256_file
+
+SECRET = b"queries-core-test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def keyed(catalogs: dict[str, StudyCatalog], data_dir: Path) -> dict[str, StudyCatalog]:
+    """The fixture studies with a record-key table of their demographics' ids."""
+    out = {}
+    for key, catalog in catalogs.items():
+        demo = catalog.demo
+        id_name = catalog.keys.id_column
+        ids = pq.read_table(demo.parquet_path, columns=[id_name]).column(0)
+        path = data_dir / f"{key}_record_keys.parquet"
+        pq.write_table(record_key_table(SECRET, ids, id_name), path)
+        info = DatasetInfo(
+            name="record_keys",
+            kind="measure",
+            version=1,
+            sha256=sha256_file(path),
+            columns=(ColumnInfo(id_name, demo.type_of(id_name)), ColumnInfo("record_key", "integer")),
+            parquet_path=str(path),
+        )
+        out[key] = dataclasses.replace(catalog, record_keys=info)
+    return out
+
+
+@pytest.fixture
+def engines(duck_engine: SqlEngine, request: pytest.FixtureRequest) -> list[SqlEngine]:
+    try:
+        return [duck_engine, request.getfixturevalue("pg_engine")]
+    except pytest.skip.Exception:
+        return [duck_engine]
+
+
+def expected_keys(study: oracle.Study, spec: dict[str, Any]) -> tuple[int, int]:
+    """(participants key, rows key) of the oracle's matching set."""
+    rows = oracle.combos(study, spec)
+    ids = {demo[study.id] for _, demo, _ in rows}
+    merge_keys = {(demo[study.id], demo[study.session] if study.session else None) for _, demo, _ in rows}
+    return (
+        sum(record_key(SECRET, i) for i in ids) % KEY_MODULUS,
+        sum(record_key(SECRET, i) for i, _ in merge_keys) % KEY_MODULUS,
+    )
+
+
+@pytest.mark.parametrize(("study", "case", "spec"), CASES, ids=[f"{s}-{c}" for s, c, _ in CASES])
+def test_cell_keys_match_the_oracle_on_both_engines(
+    engines: list[SqlEngine],
+    catalogs: dict[str, StudyCatalog],
+    keyed: dict[str, StudyCatalog],
+    oracles: dict[str, oracle.Study],
+    study: str,
+    case: str,
+    spec: dict[str, Any],
+) -> None:
+    counts = oracle.count(oracles[study], spec)
+    keys = expected_keys(oracles[study], spec)
+    initial = expected_keys(oracles[study], {})
+    reports = []
+    for engine in engines:
+        got = engine.count(spec, keyed[study])
+        assert (got.participants, got.rows) == counts, engine.dialect
+        assert (got.participants_key % KEY_MODULUS, got.rows_key % KEY_MODULUS) == keys, engine.dialect
+        plain = engine.steps(spec, catalogs[study])
+        steps = engine.steps(spec, keyed[study])
+        assert [(s.participants, s.rows) for s in steps] == [(s.participants, s.rows) for s in plain]
+        assert (steps[-1].participants_key % KEY_MODULUS, steps[-1].rows_key % KEY_MODULUS) == keys
+        assert (steps[0].participants_key % KEY_MODULUS, steps[0].rows_key % KEY_MODULUS) == initial
+        reports.append([(s.participants_key, s.rows_key) for s in steps])
+    assert all(r == reports[0] for r in reports)  # both engines give the same keys for every step
+
+
+def test_each_step_key_is_the_key_of_its_own_cumulative_spec(
+    duck_engine: SqlEngine, keyed: dict[str, StudyCatalog], oracles: dict[str, oracle.Study]
+) -> None:
+    spec = {
+        "sessions": ["BAS1", "FU2"],
+        "filters": [
+            {"dataset": "rockland_demo", "column": "age", "op": "gt", "value": 20},
+            {"dataset": "cog", "column": "working_memory", "op": "not_null"},
+        ],
+    }
+    steps = duck_engine.steps(spec, keyed["rk"])
+    prefixes = [{}, {"sessions": spec["sessions"]}]
+    prefixes += [{"sessions": spec["sessions"], "filters": spec["filters"][:i]} for i in (1, 2)]
+    for step, prefix in zip(steps, prefixes, strict=True):
+        got = (step.participants_key % KEY_MODULUS, step.rows_key % KEY_MODULUS)  # type: ignore[operator]
+        assert got == expected_keys(oracles["rk"], prefix)
+
+
+def test_the_secret_and_the_record_keys_never_appear_in_the_sql(keyed: dict[str, StudyCatalog]) -> None:
+    keys = pq.read_table(keyed["rk"].record_keys.parquet_path).column(1).to_pylist()  # type: ignore[union-attr]
+    for dialect in ("duckdb", "postgres"):
+        texts = [compile_count({}, keyed["rk"], dialect), compile_steps({}, keyed["rk"], dialect).sql]
+        for text in texts:
+            assert SECRET.decode() not in text
+            assert not any(str(key) in text for key in keys if key > 999)
+
+
+def test_record_keys_are_fixed_per_participant_and_spread_over_the_key_range() -> None:
+    ids = [f"P{i:05d}" for i in range(2000)]
+    keys = [record_key(SECRET, i) for i in ids]
+    assert keys == [record_key(SECRET, i) for i in ids]  # fixed
+    assert len(set(keys)) == len(keys)  # no collisions among 2,000
+    assert all(0 <= k < KEY_MODULUS for k in keys)
+    quarters = [sum(1 for k in keys if q * KEY_MODULUS // 4 <= k < (q + 1) * KEY_MODULUS // 4) for q in range(4)]
+    assert all(400 < n < 600 for n in quarters)  # about uniform
+    assert record_key(b"another-secret-entirely-different-0000", "P00001") != record_key(SECRET, "P00001")
+    assert not any(a == b for a, b in itertools.pairwise(keys))
