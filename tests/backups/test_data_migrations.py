@@ -1,8 +1,10 @@
-"""Every migration that converts data gets a test with data: migrate a scratch schema to the migration before it,
-load rows with that state's models, apply the migration with the real executor, check with the current code.
+"""Every migration that converts data gets a test with data: migrate a scratch schema (a tenant app) or a scratch
+database (a shared app, whose tables live in the public schema) to the migration before it, load rows with that
+state's models, apply the migration with the real executor, check with the current code.
 
 ``test_every_data_migration_has_a_test`` finds the platform's migrations that touch data (RunPython, RunSQL, or an
-AlterField that changes a column's database type) and fails for one without an entry in DATA_MIGRATION_TESTS.
+AlterField that changes a column's database type, compared on the rendered historical models before and after the
+operation) and fails for one without an entry in DATA_MIGRATION_TESTS.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import AlterField, RunPython, RunSQL
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -23,6 +28,9 @@ from audit.services import audit_event_digest
 from audit.verification import audit_chain_verify
 from queries.models import QueryRun, SavedQuery
 from queries.spec import spec_hash
+from tenants.emails import email_verified_user, user_email_verified
+from tenants.models import User
+from tests.backups.databases import fresh_database
 from tests.backups.migrator import schema_migrate, scratch_schema
 
 SCHEMA = "t_migration_check"
@@ -33,12 +41,22 @@ KEPT = {"columns": {"flanker": ["accuracy"], "cognitive": ["memory"]}}
 DATA_MIGRATION_TESTS = {
     ("queries", "0003_spec_keeps_key_order"): "test_queries_0003_specs_survive_the_jsonb_to_text_conversion",
     ("audit", "0003_append_only_trigger"): "test_audit_0003_chains_survive_and_become_append_only",
+    ("tenants", "0004_operator_addresses_verified"): "test_tenants_0004_vouches_only_for_operator_made_addresses",
 }
+# The state just before tenants.0004: its own dependencies (tenants and allauth's account app are shared apps).
+BEFORE_VOUCHING = [("tenants", "0003_apitoken_scope_parent"), ("account", "0009_emailaddress_unique_primary_email")]
 
 
 @pytest.fixture
 def scratch(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
     with django_db_blocker.unblock(), scratch_schema(SCHEMA) as name:
+        yield name
+
+
+@pytest.fixture
+def scratch_database(django_db_setup: None, django_db_blocker: Any, tmp_path: Path) -> Iterator[str]:
+    """A new database (dropped afterwards) for migrations of shared apps, whose tables live in the public schema."""
+    with django_db_blocker.unblock(), fresh_database("migration_check", tmp_path) as name:
         yield name
 
 
@@ -51,15 +69,26 @@ def _platform_migrations() -> Iterator[tuple[str, str, Any, Any]]:
             yield app, name, migration, loader
 
 
+def _field_db_type(state: ProjectState, app: str, model: str, field: str) -> str | None:
+    """The database column type of ``app.model.field`` in ``state``, read from its rendered historical model (a
+    ForeignKey's type is its target's key type, so the related model must be resolved)."""
+    return state.apps.get_model(app, model)._meta.get_field(field).db_type(connection)  # type: ignore[union-attr]
+
+
 def _touches_data(app: str, name: str, migration: Any, loader: MigrationLoader) -> bool:
-    before = loader.project_state((app, name), at_end=False)
-    for operation in migration.operations:
-        if isinstance(operation, RunPython | RunSQL):
-            return True
+    if any(isinstance(operation, RunPython | RunSQL) for operation in migration.operations):
+        return True
+    if not any(isinstance(operation, AlterField) for operation in migration.operations):
+        return False
+    state = loader.project_state((app, name), at_end=False)
+    for operation in migration.operations:  # step through the migration: the state before and after each operation
         if isinstance(operation, AlterField):
-            old = before.models[app, operation.model_name_lower].fields[operation.name]
-            if old.db_type(connection) != operation.field.db_type(connection):
+            before = _field_db_type(state, app, operation.model_name, operation.name)
+            operation.state_forwards(app, state)
+            if _field_db_type(state, app, operation.model_name, operation.name) != before:
                 return True
+        else:
+            operation.state_forwards(app, state)
     return False
 
 
@@ -70,6 +99,7 @@ def test_every_data_migration_has_a_test() -> None:
         if _touches_data(app, name, migration, loader)
     }
     assert ("queries", "0003_spec_keeps_key_order") in found  # the detector sees a type-changing AlterField
+    assert ("datasets", "0004_bdt_import") not in found  # ... and not one that only makes a foreign key nullable
     missing = sorted(found - set(DATA_MIGRATION_TESTS))
     assert missing == [], f"data migrations without a with-data test here: {missing}"
     for test_name in DATA_MIGRATION_TESTS.values():
@@ -147,3 +177,41 @@ def test_audit_0003_chains_survive_and_become_append_only(scratch: str) -> None:
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert AuditEvent.objects.count() == 5
+
+
+def test_tenants_0004_vouches_only_for_operator_made_addresses(scratch_database: str) -> None:
+    apps = schema_migrate("public", BEFORE_VOUCHING)
+    assert ("tenants", "0004_operator_addresses_verified") not in MigrationRecorder(connection).applied_migrations()
+    old_user, old_address = apps.get_model("tenants", "User"), apps.get_model("account", "EmailAddress")
+    users = {
+        label: old_user.objects.create(email=email, password="!").pk
+        for label, email in (
+            ("operator", "Ada.Operator@Lab.example"),  # made by tenant_create --owner: no allauth record
+            ("pending", "pending@lab.example"),  # signed up, never opened the confirmation link
+            ("confirmed", "confirmed@lab.example"),  # signed up and confirmed; later also confirmed a second address
+            ("claimant", "Shared@Lab.example"),  # operator-made, but the confirmed account proved this address
+            ("no_address", ""),
+        )
+    }
+    for label, email, verified, primary in (
+        ("pending", "pending@lab.example", False, True),
+        ("confirmed", "confirmed@lab.example", True, True),
+        ("confirmed", "shared@lab.example", True, False),
+    ):
+        old_address.objects.create(user_id=users[label], email=email, verified=verified, primary=primary)
+    records_before = set(old_address.objects.values_list("pk", "user_id", "email", "verified", "primary"))
+
+    schema_migrate("public", [("tenants", "0004_operator_addresses_verified")])
+    records = set(EmailAddress.objects.values_list("pk", "user_id", "email", "verified", "primary"))
+    assert records_before <= records  # every record people made is exactly as it was
+    added = {(user_id, email, verified, primary) for _, user_id, email, verified, primary in records - records_before}
+    assert added == {(users["operator"], "ada.operator@lab.example", True, True)}  # one verified primary address
+    # With the current code: the operator-made account's address counts, the accounts with records are unchanged,
+    # and the address another account proved still finds that account only.
+    verified = {label: user_email_verified(User.objects.get(pk=pk)) for label, pk in users.items()}
+    assert verified == {
+        "operator": True, "pending": False, "confirmed": True, "claimant": False, "no_address": False,
+    }  # fmt: skip
+    assert email_verified_user("Ada.Operator@lab.example").pk == users["operator"]  # type: ignore[union-attr]
+    assert email_verified_user("shared@lab.example").pk == users["confirmed"]  # type: ignore[union-attr]
+    assert email_verified_user("pending@lab.example") is None
