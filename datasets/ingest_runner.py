@@ -11,12 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
+from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
+from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
+from bdt_project.work_guard import Reason, WorkGuard
 from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
 from datasets.storage import (
@@ -36,7 +40,8 @@ PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-    IngestJob.objects.filter(pk=job.pk).update(
+    """Fail a job that has not finished yet (once: a job that already ended keeps its outcome)."""
+    updated = IngestJob.objects.filter(pk=job.pk, status__in=[IngestStatus.QUEUED, IngestStatus.RUNNING]).update(
         status=IngestStatus.FAILED,
         error_code=code,
         error_message=message,
@@ -44,6 +49,8 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
         finished_at=timezone.now(),
         heartbeat_at=timezone.now(),
     )
+    if not updated:
+        return
     audit_event_record(
         action="ingest.failed",
         target=job,
@@ -52,11 +59,21 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
     )
 
 
-def _progress_writer(job_id: int) -> Any:
+RESOURCE_LIMIT = (
+    "Processing the file needed more memory than a worker may use; nothing was registered. Split the file or ask "
+    "an operator to raise the worker's memory budget."
+)
+
+
+def _progress_writer(job_id: int, guard: WorkGuard | None = None) -> Any:
+    """Progress into the job row; raises once the guard asked the work to stop (the pipeline then interrupts its
+    DuckDB statement)."""
     last = 0.0
 
     def report(fraction: float, stage: str) -> None:
         nonlocal last
+        if guard is not None and guard.reason == "resource_limit":
+            raise IngestError("resource_limit", RESOURCE_LIMIT)
         now = time.monotonic()
         if now - last < PROGRESS_INTERVAL_SECONDS and fraction < 1.0:
             return
@@ -69,6 +86,7 @@ def _progress_writer(job_id: int) -> Any:
 
 
 def _options(job: IngestJob, study: Study) -> IngestOptions:
+    budget = engine_budget()
     known_ids: Path | None = None
     if job.kind == DatasetKind.MEASURE and study.demographics is not None:
         demographics = study.demographics.latest_version()
@@ -81,6 +99,8 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
         delimiter=job.delimiter or None,
         max_bytes=config_get("upload_max_bytes", study_tenant()),
         max_columns=config_get("max_columns", study_tenant()),
+        duckdb_threads=budget.threads,
+        duckdb_memory_limit=budget.duckdb_memory_limit,
         allow_duplicate_keys=study.allow_duplicate_keys and job.kind == DatasetKind.MEASURE,
         known_ids_parquet=known_ids,
         known_ids_column=study.id_column,
@@ -110,23 +130,55 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     if not claimed:
         return IngestJob.objects.get(pk=job_id)
     work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=work_root()))
+    guard = _guard(job, work_dir)
     try:
-        source = local_path_or_none(job.staged_file)
-        if source is None or not source.exists():
-            source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
-        result = ingest_csv(
-            source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk)
-        )
-        _register(job, source, result)
+        with guard:
+            source = local_path_or_none(job.staged_file)
+            if source is None or not source.exists():
+                source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
+            result = ingest_csv(
+                source, work_dir=work_dir, options=_options(job, job.study), progress=_progress_writer(job.pk, guard)
+            )
+            if guard.reason == "resource_limit":
+                raise IngestError("resource_limit", RESOURCE_LIMIT)
+            _register(job, source, result)
     except IngestError as exc:
         _fail(job, exc.code, exc.message, exc.details)
-    except Exception:
-        logger.exception("ingest %s failed unexpectedly", job.pk)
-        _fail(job, "internal_error", "The file could not be processed because of an internal error. It was logged.")
+    except MemoryError:
+        logger.error("ingest %s hit the worker's address-space ceiling", job.pk)
+        _fail(job, "resource_limit", RESOURCE_LIMIT)
+    except Exception as exc:
+        if disk_full(exc):
+            logger.error("ingest %s: storage full", job.pk)
+            _fail(job, "storage_full", f"{STORAGE_FULL_MESSAGE} Upload the file again once space is free.")
+        else:
+            logger.exception("ingest %s failed unexpectedly", job.pk)
+            _fail(job, "internal_error", "The file could not be processed because of an internal error. It was logged.")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         storage_delete([job.staged_file])
     return IngestJob.objects.get(pk=job_id)
+
+
+def _guard(job: IngestJob, work_dir: Path) -> WorkGuard:
+    """Keeps the ingest inside the worker's memory budget (ingests have no time limit: files can be large)."""
+    tenant = getattr(connection, "tenant", None)
+
+    def killed(reason: Reason) -> None:
+        with tenant_context(tenant):
+            if IngestJob.objects.filter(pk=job.pk, status=IngestStatus.RUNNING).exists():
+                _fail(job, "resource_limit", RESOURCE_LIMIT)
+            storage_delete([job.staged_file])
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    return WorkGuard(
+        name=f"ingest-{job.pk}",
+        interrupt=lambda reason: None,  # the progress callback raises; the pipeline interrupts DuckDB
+        on_kill=killed,
+        grace_seconds=float(config_get("engine_kill_grace_seconds")),
+        memory_limit_bytes=setting_bytes("worker_memory_limit") if process_role() == "worker" else None,
+        on_exit=connections.close_all,
+    )
 
 
 def _register(job: IngestJob, source: Path, result: IngestResult) -> None:

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 from django.core.cache import cache
 from sqlglot import exp
 
+from bdt_project.budgets import duckdb_connect
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from queries.execution import study_latest_versions
@@ -179,7 +179,7 @@ def site_tokens_of(cells: list[str]) -> list[str]:
 def _parquet_column(path: str, column: str) -> str:
     """DuckDB's name for a Parquet column (it renames case-insensitive duplicates)."""
     names = pq.read_schema(path).names
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         duck_names = con.read_parquet(path).columns
     return str(duck_names[names.index(column)])
 
@@ -222,7 +222,7 @@ def distinct_values(
         query = query.having(exp.GTE(this=people, expression=exp.Placeholder()))
         params.append(min_people)
     sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         rows = con.execute(sql, [*params, limit]).fetchall()
     values = [str(row[0]) for row in rows]
     cache.set(key, values, CACHE_SECONDS)

@@ -16,11 +16,12 @@ from access.enforcement import run_access_require, spec_access_require
 from access.levels import Level
 from access.suppression import protect_number, rounding_base, steps_protect, summary_protect, suppression_threshold
 from audit.services import audit_event_record
+from bdt_project.admission import interactive_slot
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.models import Study
-from queries.engines.base import EngineError, report_rows
-from queries.execution import engine_create, query_prepare
+from queries.engines.base import EngineError, EngineTimeout, report_rows
+from queries.execution import engine_create, interactive_estimate_require, query_prepare
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare
 from queries.models import QueryRun
@@ -43,7 +44,8 @@ def run_rows_for_user(
 ) -> dict[str, Any]:
     """A page of a run's rows (query level on every dataset of the run); every page read is audited."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.QUERY)
-    data = result_page(run, page=page, page_size=page_size, sort=sort, descending=descending)
+    with interactive_slot(tenant=tenant, user=actor, what="previews and reports"):
+        data = result_page(run, page=page, page_size=page_size, sort=sort, descending=descending)
     audit_event_record(
         action="query.preview",
         actor=actor,
@@ -65,8 +67,9 @@ def run_report_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> dict[st
     """The run's filtering report and final summary (count level; protected for aggregate-only callers)."""
     decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
     keys = {run.study.id_column, run.study.session_column} - {""}
-    summary = final_summary(run, keys)
-    steps = filtering_report(run)
+    with interactive_slot(tenant=tenant, user=actor, what="previews and reports"):
+        summary = final_summary(run, keys)
+        steps = filtering_report(run)
     if decision.aggregate_only:
         seed = run.cache_key or run.spec_hash
         steps = steps_protect(steps, tenant=tenant, study=run.study, seed=seed)
@@ -138,7 +141,8 @@ def run_export_for_user(
 ) -> ExportFile:
     """An export file of the run (export level on every dataset of the run)."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.EXPORT)
-    return run_export(run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
+    with interactive_slot(tenant=tenant, user=actor, what="exports"):
+        return run_export(run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
 
 
 def spec_report_for_user(
@@ -146,14 +150,21 @@ def spec_report_for_user(
 ) -> dict[str, Any]:
     """The filtering report of a spec without a run (count level; the live report of the builder and the API)."""
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
-    prepared = query_prepare(study, payload)
-    engine = engine_create(study, timeout_s=float(config_get("count_timeout_seconds", tenant)))
-    try:
-        counted = engine.steps(prepared.validated, prepared.catalog)
-    except EngineError as exc:
-        raise ApiError(422, exc.code, exc.message) from exc
-    finally:
-        engine.close()
+    with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
+        prepared = query_prepare(study, payload, purpose="interactive")
+        interactive_estimate_require(prepared, "report")  # before any engine work
+        timeout = float(config_get("count_timeout_seconds", tenant))
+        engine = engine_create(study, timeout_s=timeout)
+        try:
+            counted = engine.steps(prepared.validated, prepared.catalog)
+        except EngineTimeout as exc:
+            raise ApiError(
+                504, "timeout", f"The report took longer than {timeout:g} s and was stopped. Use fewer filters."
+            ) from exc
+        except EngineError as exc:
+            raise ApiError(422, exc.code, exc.message) from exc
+        finally:
+            engine.close()
     by = "rows" if study.is_longitudinal else "participants"
     steps = report_rows(counted, by=by)
     for row, people in zip(steps, report_rows(counted, by="participants"), strict=False):

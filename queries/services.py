@@ -15,12 +15,20 @@ from django.utils import timezone
 from access.enforcement import run_spec_for_user, shown_count, shown_count_audit, spec_access_require
 from access.levels import Level
 from audit.services import audit_event_record
+from bdt_project.admission import interactive_slot
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.engines.base import EngineError, EngineTimeout
-from queries.execution import engine_create, query_count_key, query_prepare
+from queries.execution import (
+    engine_create,
+    interactive_estimate_require,
+    query_count_key,
+    query_prepare,
+    run_estimate_require,
+)
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
+from queries.run_queue import run_enqueue, run_queue_admit
 from tenants.access import role_require
 from tenants.models import Tenant
 from tenants.roles import Role
@@ -48,17 +56,19 @@ def query_count(
     result = cache.get(key)
     cached = result is not None
     if result is None:
-        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions())
-        timeout = float(config_get("count_timeout_seconds", tenant))
-        engine = engine_create(study, timeout_s=timeout)
-        try:
-            counted = engine.count(prepared.validated, prepared.catalog)
-        except EngineTimeout as exc:
-            raise QueryTimeout(timeout) from exc
-        except EngineError as exc:
-            raise ApiError(422, exc.code, exc.message) from exc
-        finally:
-            engine.close()
+        with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
+            prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), purpose="interactive")
+            interactive_estimate_require(prepared, "count")  # before any engine work
+            timeout = float(config_get("count_timeout_seconds", tenant))
+            engine = engine_create(study, timeout_s=timeout)
+            try:
+                counted = engine.count(prepared.validated, prepared.catalog)
+            except EngineTimeout as exc:
+                raise QueryTimeout(timeout) from exc
+            except EngineError as exc:
+                raise ApiError(422, exc.code, exc.message) from exc
+            finally:
+                engine.close()
         result = {"participants": counted.participants, "rows": counted.rows}
         cache.set(key, result, COUNT_CACHE_SECONDS)
     shown = shown_count(decision, result, tenant=tenant, study=study, seed=count_key.cache_key)
@@ -70,12 +80,6 @@ def query_count(
         details={"spec_hash": count_key.spec_hash, "cached": cached, **shown_count_audit(decision, shown)},
     )
     return shown
-
-
-def _enqueue(run_id: int) -> None:
-    from queries.tasks import query_run_execute_task
-
-    query_run_execute_task.delay(run_id)
 
 
 def query_run_create(
@@ -97,6 +101,7 @@ def query_run_create(
     reuse = reuse and rerun_of is None
     payload, _ = run_spec_for_user(actor=actor, tenant=tenant, study=study, spec=payload)  # hides identifying cols
     prepared = query_prepare(study, payload, versions=versions)
+    run_estimate_require(prepared)  # before anything is queued: what cannot fit is refused with what to change
     if reuse:
         mine = (
             QueryRun.objects.filter(cache_key=prepared.cache_key, created_by=actor, study=study)
@@ -117,6 +122,8 @@ def query_run_create(
         if shared is not None and not default_storage.exists(shared.result_file):
             shared = None
     with transaction.atomic():
+        if shared is None:
+            run_queue_admit(tenant=tenant, actor=actor)
         run = QueryRun.objects.create(
             study=study,
             spec=prepared.spec.model_dump(mode="json"),
@@ -153,7 +160,7 @@ def query_run_create(
             },
         )
         if shared is None and enqueue:
-            transaction.on_commit(lambda: _enqueue(run.pk))
+            transaction.on_commit(lambda: run_enqueue(run))
     return run
 
 

@@ -155,6 +155,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Ten priority levels on Redis (0 first): a workspace's first waiting run overtakes another's backlog
+# (queries.run_queue).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10))}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

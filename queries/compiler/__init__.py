@@ -17,15 +17,19 @@ from queries.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect
 from queries.compiler.count import StepInfo, StepsQuery, StepType, compile_count, compile_steps, describe_filter
 from queries.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
 from queries.compiler.wide import (
+    WIDE_MAX_AGGREGATES,
     WideColumn,
     WideDiscovery,
     WidePlan,
     compile_wide,
     compile_wide_discovery,
+    compile_wide_numbered,
     natural_key,
+    plan_chunks,
     plan_wide,
     session_label,
     session_text,
+    wide_chunk_size,
 )
 from queries.spec import QuerySpec, Shape, ValidatedSpec
 
@@ -55,6 +59,7 @@ def compile_rows(
 
 __all__ = [
     "DIALECTS",
+    "WIDE_MAX_AGGREGATES",
     "CompileError",
     "Dialect",
     "OutputColumn",
@@ -71,12 +76,15 @@ __all__ = [
     "compile_steps",
     "compile_wide",
     "compile_wide_discovery",
+    "compile_wide_numbered",
     "describe_filter",
     "natural_key",
     "output_columns",
+    "plan_chunks",
     "plan_wide",
     "session_label",
     "session_text",
     "unique_names",
     "validated",
+    "wide_chunk_size",
 ]

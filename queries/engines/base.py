@@ -38,6 +38,26 @@ class EngineCancelled(EngineError):
     default_message = "The query was cancelled."
 
 
+class ResourceLimit(EngineError):
+    code = "resource_limit"
+    default_message = (
+        "The query needed more memory than its budget allows and was stopped. Narrow it (fewer columns, sessions "
+        "or filters, or a participant list)."
+    )
+
+
+class ResultTooLarge(EngineError):
+    code = "too_large"
+
+    def __init__(self, participants: int, columns: int, limit: int) -> None:
+        self.participants, self.columns, self.limit = participants, columns, limit
+        super().__init__(
+            f"The wide result would have {participants:,} participants x {columns:,} columns "
+            f"({participants * columns:,} cells), more than the {limit:,} cells allowed. Select fewer columns or "
+            "sessions, narrow the participants, or use long format."
+        )
+
+
 class RowLimitExceeded(EngineError):
     code = "row_limit"
 
