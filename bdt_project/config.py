@@ -190,7 +190,7 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "web_engine_slots",
             int,
-            2,
+            3,
             "Engine operations one web process computes at once (the rest wait briefly, then get 503 busy).",
             tenant_override=False,
             minimum=1,

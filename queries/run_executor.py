@@ -24,8 +24,9 @@ from django_tenants.utils import tenant_context
 from audit.services import audit_event_record
 from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
+from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
 from bdt_project.work_guard import Reason, WorkGuard
-from datasets.storage import copy_local_into_cache, file_sha256, storage_save, work_root
+from datasets.storage import copy_local_into_cache, file_sha256, storage_delete, storage_save, work_root
 from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
@@ -129,6 +130,7 @@ def query_run_execute(run_id: int) -> str:
     work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=work_root()))
     engine: DuckDBEngine | PostgresEngine | None = None
     guard: WorkGuard | None = None
+    outcome: tuple[str, str, str] | Reason | None = None  # a failure, recorded after the clean-up
     try:
         versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
         prepared = query_prepare(run.study, run.spec, versions=versions)
@@ -161,36 +163,37 @@ def query_run_execute(run_id: int) -> str:
             result_sha256=sha,
             result_size=out.stat().st_size,
         ):
-            from datasets.storage import storage_delete
-
             storage_delete([name])  # the run was failed meanwhile: its result is not kept
     except (EngineCancelled, EngineTimeout) as exc:
         reason = guard.reason if guard is not None and guard.reason else None
-        _fail_for(run, reason or ("timeout" if isinstance(exc, EngineTimeout) else "cancelled"), timeout)
+        outcome = reason or ("timeout" if isinstance(exc, EngineTimeout) else "cancelled")
     except RowLimitExceeded as exc:
-        run_finish(
-            run,
-            RunStatus.FAILED,
-            "row_limit",
-            f"The result has more than {exc.limit:,} rows, the limit of this workspace. Narrow the filters.",
-        )
+        message = f"The result has more than {exc.limit:,} rows, the limit of this workspace. Narrow the filters."
+        outcome = (RunStatus.FAILED, "row_limit", message)
     except EngineError as exc:
         if exc.code == "resource_limit":
-            run_finish(run, RunStatus.FAILED, "resource_limit", RESOURCE_LIMIT)
+            outcome = "resource_limit"
         else:
-            run_finish(run, RunStatus.FAILED, exc.code or "engine_error", exc.message)
+            outcome = (RunStatus.FAILED, exc.code or "engine_error", exc.message)
     except MemoryError:
         logger.error("query run %s hit the worker's address-space ceiling", run.pk)
-        run_finish(run, RunStatus.FAILED, "resource_limit", RESOURCE_LIMIT)
-    except Exception:
-        logger.exception("query run %s failed unexpectedly", run.pk)
-        run_finish(
-            run, RunStatus.FAILED, "internal_error", "The query failed because of an internal error. It was logged."
-        )
+        outcome = "resource_limit"
+    except Exception as exc:
+        if disk_full(exc):
+            logger.error("query run %s: storage full", run.pk)
+            outcome = (RunStatus.FAILED, "storage_full", f"{STORAGE_FULL_MESSAGE} Run the query again later.")
+        else:
+            logger.exception("query run %s failed unexpectedly", run.pk)
+            message = "The query failed because of an internal error. It was logged."
+            outcome = (RunStatus.FAILED, "internal_error", message)
     finally:
         if guard is not None:
             guard.finish()
         if engine is not None:
             engine.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)  # files first, so a failed run never leaves any behind
+        if isinstance(outcome, tuple):
+            run_finish(run, *outcome)
+        elif outcome is not None:
+            _fail_for(run, outcome, timeout)
     return str(QueryRun.objects.get(pk=run.pk).status)
