@@ -71,8 +71,16 @@ class WorkGuard(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=5)
 
+    def _call(self, callback: Callable[..., object], *args: object) -> object:
+        """A callback that fails (the database restarting) is logged; the guard keeps watching."""
+        try:
+            return callback(*args)
+        except Exception:
+            logger.warning("%s: %s failed", self.name, getattr(callback, "__name__", "callback"), exc_info=True)
+            return None
+
     def _breach(self, now: float) -> Reason | None:
-        if self._cancelled is not None and self._cancelled():
+        if self._cancelled is not None and self._call(self._cancelled):
             return "cancelled"
         if self._deadline is not None and now >= self._deadline:
             return "timeout"
@@ -89,19 +97,17 @@ class WorkGuard(threading.Thread):
             while not self._done.wait(self._poll):
                 now = time.monotonic()
                 if self._heartbeat is not None and now - last_beat >= self._beat_every:
-                    self._heartbeat()
                     last_beat = now
+                    self._call(self._heartbeat)
                 if self.reason is None:
                     reason = self._breach(now)
                     if reason is not None:
                         self.reason, self._stop_asked_at = reason, now
                         logger.warning("%s: %s; asking the engine to stop", self.name, reason)
-                        self._interrupt(reason)
+                        self._call(self._interrupt, reason)
                 elif self._stop_asked_at is not None and now - self._stop_asked_at >= self._grace:
                     self._kill()
                     return
-        except Exception:
-            logger.exception("%s: guard stopped", self.name)
         finally:
             if self._on_exit is not None:
                 self._on_exit()

@@ -20,6 +20,7 @@ from audit.services import audit_event_record
 from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
 from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
+from bdt_project.reconnect import connection_lost, with_reconnect
 from bdt_project.work_guard import Reason, WorkGuard
 from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
@@ -59,6 +60,8 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
     )
 
 
+WORKER_LOST = "The ingest was interrupted (the worker stopped). Upload the file again."
+DATABASE_LOST = "The database restarted while the file was processed; nothing was registered. Upload it again."
 RESOURCE_LIMIT = (
     "Processing the file needed more memory than a worker may use; nothing was registered. Split the file or ask "
     "an operator to raise the worker's memory budget."
@@ -118,7 +121,7 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     """Execute one queued job. Safe to call twice: a job found already running was interrupted and is failed."""
     job = IngestJob.objects.select_related("study", "study__demographics").get(pk=job_id)
     if job.status == IngestStatus.RUNNING:
-        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        _fail(job, "worker_lost", WORKER_LOST)
         storage_delete([job.staged_file])
         return IngestJob.objects.get(pk=job_id)
     if job.status != IngestStatus.QUEUED:
@@ -131,6 +134,7 @@ def ingest_job_execute(job_id: int) -> IngestJob:
         return IngestJob.objects.get(pk=job_id)
     work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=work_root()))
     guard = _guard(job, work_dir)
+    failure: tuple[str, str, dict[str, Any] | None] | None = None
     try:
         with guard:
             source = local_path_or_none(job.staged_file)
@@ -143,21 +147,30 @@ def ingest_job_execute(job_id: int) -> IngestJob:
                 raise IngestError("resource_limit", RESOURCE_LIMIT)
             _register(job, source, result)
     except IngestError as exc:
-        _fail(job, exc.code, exc.message, exc.details)
+        failure = (exc.code, exc.message, exc.details)
     except MemoryError:
         logger.error("ingest %s hit the worker's address-space ceiling", job.pk)
-        _fail(job, "resource_limit", RESOURCE_LIMIT)
+        failure = ("resource_limit", RESOURCE_LIMIT, None)
     except Exception as exc:
         if disk_full(exc):
             logger.error("ingest %s: storage full", job.pk)
-            _fail(job, "storage_full", f"{STORAGE_FULL_MESSAGE} Upload the file again once space is free.")
+            failure = ("storage_full", f"{STORAGE_FULL_MESSAGE} Upload the file again once space is free.", None)
+        elif connection_lost(exc):
+            logger.error("ingest %s: database connection lost", job.pk)
+            failure = ("database_unavailable", DATABASE_LOST, None)
         else:
             logger.exception("ingest %s failed unexpectedly", job.pk)
-            _fail(job, "internal_error", "The file could not be processed because of an internal error. It was logged.")
+            failure = (
+                "internal_error",
+                "The file could not be processed because of an internal error. It was logged.",
+                None,
+            )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         storage_delete([job.staged_file])
-    return IngestJob.objects.get(pk=job_id)
+    if failure is not None:  # files first, then the outcome (recorded even across a database restart)
+        with_reconnect(lambda: _fail(job, *failure))
+    return with_reconnect(lambda: IngestJob.objects.get(pk=job_id))
 
 
 def _guard(job: IngestJob, work_dir: Path) -> WorkGuard:
@@ -301,12 +314,23 @@ def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, A
     )
 
 
+def ingest_job_lost(job_id: int) -> None:
+    """The worker running ``job_id`` died: fail the job (if it was still running) and remove its files."""
+    job = IngestJob.objects.filter(pk=job_id, status=IngestStatus.RUNNING).first()
+    if job is None:
+        return
+    storage_delete([job.staged_file])
+    for leftover in work_root().glob(f"ingest-{job.pk}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    _fail(job, "worker_lost", WORKER_LOST)
+
+
 def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:
     """Fail running jobs whose worker stopped sending heartbeats (never leave a job 'running')."""
     cutoff = timezone.now() - (timedelta(minutes=5) if stale_after is None else stale_after)
     count = 0
     for job in IngestJob.objects.filter(status=IngestStatus.RUNNING, heartbeat_at__lt=cutoff):
-        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        _fail(job, "worker_lost", WORKER_LOST)
         storage_delete([job.staged_file])
         for leftover in work_root().glob(f"ingest-{job.pk}-*"):
             shutil.rmtree(leftover, ignore_errors=True)

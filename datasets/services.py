@@ -254,4 +254,4 @@ def ingest_file_sync(
 def _enqueue(job_id: int) -> None:
     from datasets.tasks import ingest_run
 
-    ingest_run.delay(job_id)
+    ingest_run.apply_async(args=(job_id,), kwargs={"schema": str(connection.schema_name)})  # type: ignore[attr-defined]

@@ -17,10 +17,11 @@ from psycopg.conninfo import make_conninfo
 
 from bdt_project.budgets import engine_budget, size_text
 from bdt_project.config import config_get
-from bdt_project.errors import Conflict, InvalidInput
+from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.engines.base import EngineError
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
 from queries.estimate import (
@@ -208,6 +209,14 @@ def query_prepare(
         spec_hash=digest,
         cache_key=_cache_key(study, digest, {name: version.parquet_sha256 for name, version in used.items()}),
     )
+
+
+def engine_error_to_api(exc: EngineError) -> ApiError:
+    """An engine error as the API answers it: 503 + Retry-After when sending it again later will work (the
+    database connection was lost), else 422 with the engine's code."""
+    if exc.retryable:
+        return ApiError(503, exc.code, exc.message, headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return ApiError(422, exc.code, exc.message)
 
 
 def run_estimate_require(prepared: PreparedQuery) -> RunEstimate:

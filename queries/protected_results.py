@@ -21,7 +21,7 @@ from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.models import Study
 from queries.engines.base import EngineError, EngineTimeout, report_rows
-from queries.execution import engine_create, interactive_estimate_require, query_prepare
+from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare
 from queries.models import QueryRun
@@ -150,9 +150,9 @@ def spec_report_for_user(
 ) -> dict[str, Any]:
     """The filtering report of a spec without a run (count level; the live report of the builder and the API)."""
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
+    prepared = query_prepare(study, payload, purpose="interactive")
+    interactive_estimate_require(prepared, "report")  # what cannot fit is refused before any engine work
     with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
-        prepared = query_prepare(study, payload, purpose="interactive")
-        interactive_estimate_require(prepared, "report")  # before any engine work
         timeout = float(config_get("count_timeout_seconds", tenant))
         engine = engine_create(study, timeout_s=timeout)
         try:
@@ -162,7 +162,7 @@ def spec_report_for_user(
                 504, "timeout", f"The report took longer than {timeout:g} s and was stopped. Use fewer filters."
             ) from exc
         except EngineError as exc:
-            raise ApiError(422, exc.code, exc.message) from exc
+            raise engine_error_to_api(exc) from exc
         finally:
             engine.close()
     by = "rows" if study.is_longitudinal else "participants"

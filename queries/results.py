@@ -16,7 +16,7 @@ from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
 from queries.engines.base import EngineError, EngineTimeout, report_rows
-from queries.execution import engine_create, interactive_estimate_require, query_prepare
+from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
 
 NUMERIC_TYPES = {"integer", "float"}
@@ -158,7 +158,7 @@ def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
     except EngineTimeout as exc:
         raise ApiError(504, "timeout", f"The filtering report took longer than {timeout:g} s and was stopped.") from exc
     except EngineError as exc:
-        raise ApiError(422, exc.code, exc.message) from exc
+        raise engine_error_to_api(exc) from exc
     finally:
         engine.close()
     by = "rows" if run.study.is_longitudinal else "participants"

@@ -25,6 +25,7 @@ from audit.services import audit_event_record
 from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
 from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
+from bdt_project.reconnect import connection_lost, with_reconnect
 from bdt_project.work_guard import Reason, WorkGuard
 from datasets.storage import copy_local_into_cache, file_sha256, storage_delete, storage_save, work_root
 from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
@@ -36,6 +37,7 @@ from queries.models import QueryRun, RunStatus
 logger = logging.getLogger(__name__)
 DEFERRED = "deferred"
 WORKER_LOST = "The worker running this query stopped. Run it again."
+DATABASE_LOST = "The database restarted while the query ran; nothing was kept. Run it again."
 RESOURCE_LIMIT = (
     "The query needed more memory than a worker may use and was stopped. Select fewer columns or sessions, narrow "
     "the filters, or add a participant list."
@@ -153,15 +155,18 @@ def query_run_execute(run_id: int) -> str:
             storage_save(name, handle, replace_orphan=True)
         sha = file_sha256(out)
         copy_local_into_cache(out, sha)
-        if not run_finish(
-            run,
-            RunStatus.SUCCEEDED,
-            row_count=result.row_count,
-            columns=list(result.columns),
-            column_types=list(result.types),
-            result_file=name,
-            result_sha256=sha,
-            result_size=out.stat().st_size,
+        size = out.stat().st_size
+        if not with_reconnect(
+            lambda: run_finish(
+                run,
+                RunStatus.SUCCEEDED,
+                row_count=result.row_count,
+                columns=list(result.columns),
+                column_types=list(result.types),
+                result_file=name,
+                result_sha256=sha,
+                result_size=size,
+            )
         ):
             storage_delete([name])  # the run was failed meanwhile: its result is not kept
     except (EngineCancelled, EngineTimeout) as exc:
@@ -182,6 +187,9 @@ def query_run_execute(run_id: int) -> str:
         if disk_full(exc):
             logger.error("query run %s: storage full", run.pk)
             outcome = (RunStatus.FAILED, "storage_full", f"{STORAGE_FULL_MESSAGE} Run the query again later.")
+        elif connection_lost(exc):
+            logger.error("query run %s: database connection lost", run.pk)
+            outcome = (RunStatus.FAILED, "database_unavailable", DATABASE_LOST)
         else:
             logger.exception("query run %s failed unexpectedly", run.pk)
             message = "The query failed because of an internal error. It was logged."
@@ -193,7 +201,9 @@ def query_run_execute(run_id: int) -> str:
             engine.close()
         shutil.rmtree(work_dir, ignore_errors=True)  # files first, so a failed run never leaves any behind
         if isinstance(outcome, tuple):
-            run_finish(run, *outcome)
+            failure = outcome
+            with_reconnect(lambda: run_finish(run, *failure))
         elif outcome is not None:
-            _fail_for(run, outcome, timeout)
-    return str(QueryRun.objects.get(pk=run.pk).status)
+            reason = outcome
+            with_reconnect(lambda: _fail_for(run, reason, timeout))
+    return str(with_reconnect(lambda: QueryRun.objects.get(pk=run.pk).status))

@@ -22,6 +22,7 @@ from datasets.models import DatasetVersion, Study
 from queries.engines.base import EngineError, EngineTimeout
 from queries.execution import (
     engine_create,
+    engine_error_to_api,
     interactive_estimate_require,
     query_count_key,
     query_prepare,
@@ -56,9 +57,9 @@ def query_count(
     result = cache.get(key)
     cached = result is not None
     if result is None:
+        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), purpose="interactive")
+        interactive_estimate_require(prepared, "count")  # what cannot fit is refused before any engine work
         with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
-            prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), purpose="interactive")
-            interactive_estimate_require(prepared, "count")  # before any engine work
             timeout = float(config_get("count_timeout_seconds", tenant))
             engine = engine_create(study, timeout_s=timeout)
             try:
@@ -66,7 +67,7 @@ def query_count(
             except EngineTimeout as exc:
                 raise QueryTimeout(timeout) from exc
             except EngineError as exc:
-                raise ApiError(422, exc.code, exc.message) from exc
+                raise engine_error_to_api(exc) from exc
             finally:
                 engine.close()
         result = {"participants": counted.participants, "rows": counted.rows}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, REDIS_URL, STATIC_ROOT
 
-# Storage of this test run, per database name, so concurrent suites on one machine never share files.
-MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
+# Storage of this test run, per database name, so concurrent suites on one machine never share files
+# (BDT_TEST_MEDIA_ROOT: the live-stack tests put it on a small file system of their own).
+MEDIA_ROOT = Path(
+    os.environ.get("BDT_TEST_MEDIA_ROOT") or BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
+)
 
 # A Celery worker started by the test suite uses the test database directly.
 if os.environ.get("BDT_TEST_DB_NAME"):

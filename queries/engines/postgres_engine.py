@@ -32,7 +32,7 @@ from psycopg import sql
 
 from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
 from queries.compiler import Dialect
-from queries.engines.base import EngineError, ResourceLimit
+from queries.engines.base import EngineError, EngineUnavailable, ResourceLimit
 from queries.engines.runner import Interruption, SqlEngine
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,8 @@ class PostgresEngine(SqlEngine):
     def _known_error(self, exc: BaseException) -> EngineError | None:
         if isinstance(exc, psycopg.errors.OutOfMemory | psycopg.errors.DiskFull | MemoryError):
             return ResourceLimit("The query needed more memory or disk than the database allows and was stopped.")
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # server restarted, network lost
+            return EngineUnavailable()
         if isinstance(exc, psycopg.errors.TooManyColumns | psycopg.errors.ProgramLimitExceeded):
             return EngineError("The result has too many columns for the database.", code="too_many_columns")
         return None

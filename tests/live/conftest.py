@@ -1,0 +1,37 @@
+"""The live stack (private PostgreSQL + Redis, gunicorn, prefork worker), started once for these tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.live.stack import LiveStack, live_stack
+
+
+#: The worker's budget, scaled for CI: a child may hold 1.5 GB; stuck work is killed 3 s after its limit.
+WORKER_ENV = {"BDT_WORKER_MEMORY_LIMIT": "1500MB", "BDT_ENGINE_KILL_GRACE_SECONDS": "3"}
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LiveStack]:
+    with live_stack() as started:
+        started.start_web()
+        started.start_worker(WORKER_ENV)
+        yield started
+
+
+@pytest.fixture(autouse=True)
+def _services_up(stack: LiveStack) -> Iterator[None]:
+    """Whatever a test broke, the next one starts with every service answering."""
+    yield
+    if stack.redis_server.process is None or stack.redis_server.process.poll() is not None:
+        stack.redis_server.start()
+    try:
+        stack.postgres.connect("postgres").close()
+    except Exception:
+        stack.postgres.start()
+    if stack.web is None or stack.web.poll() is not None:
+        stack.start_web(stack.web_env)
+    if stack.worker is None or stack.worker.poll() is not None:
+        stack.start_worker(stack.worker_env)
