@@ -23,7 +23,7 @@ from datasets.storage import setup_uploads_purge
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="datasets.tasks.ingest_run", acks_late=True)
+@shared_task(name="datasets.tasks.ingest_run", ignore_result=True)
 def ingest_run(job_id: int, schema: str | None = None) -> str:
     """Execute one ingest job in the caller's tenant schema (``schema`` is for the worker's main process)."""
     return str(ingest_job_execute(job_id).status)

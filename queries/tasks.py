@@ -8,6 +8,7 @@ passed Celery's hard time limit) is failed at once by the worker's main process 
 from __future__ import annotations
 
 import logging
+import shutil
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
@@ -16,6 +17,7 @@ from django.db import connections
 from django_tenants.utils import get_tenant_model, schema_context, tenant_context
 
 from bdt_project.config import config_get
+from datasets.storage import work_root
 from queries.run_executor import DEFERRED, WORKER_LOST, query_run_execute, run_finish, timeout_message
 from queries.run_queue import run_queue_recover
 from queries.services import query_runs_reap
@@ -27,7 +29,7 @@ RETRY_SECONDS = 2
 @shared_task(
     name="queries.tasks.query_run_execute_task",
     bind=True,
-    acks_late=True,
+    ignore_result=True,
     max_retries=None,
     time_limit=int(config_get("run_hard_time_limit_seconds")),
 )
@@ -52,6 +54,8 @@ def _run_task_lost(
         return
     from queries.models import QueryRun, RunStatus
 
+    for leftover in work_root().glob(f"run-{int(args[0])}-*"):  # the child could not clean up after itself
+        shutil.rmtree(leftover, ignore_errors=True)
     try:
         with schema_context(schema):
             run = QueryRun.objects.filter(pk=args[0], status=RunStatus.RUNNING).first()
@@ -67,15 +71,15 @@ def _run_task_lost(
 
 
 @shared_task(name="queries.tasks.query_runs_reap_all")
-def query_runs_reap_all(stale_seconds: int = 180) -> int:
-    """Beat: fail runs whose worker died, and send again queued runs whose queue message was lost, in every
-    tenant."""
+def query_runs_reap_all(stale_seconds: int = 180, queued_after_seconds: int = 30) -> int:
+    """Beat: fail runs whose worker died, and send again queued runs whose queue message was lost (queued for
+    ``queued_after_seconds`` without a marker), in every tenant."""
     reaped = 0
     for tenant in get_tenant_model().objects.exclude(schema_name="public"):
         with tenant_context(tenant):
             reaped += query_runs_reap(stale_seconds=stale_seconds)
             try:
-                run_queue_recover()
+                run_queue_recover(older_than_seconds=queued_after_seconds)
             except Exception:
                 logger.exception("queue recovery failed in %s", tenant.schema_name)
     return reaped

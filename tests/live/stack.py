@@ -320,7 +320,9 @@ class LiveStack:
             boundary = uuid.uuid4().hex
             parts: list[bytes] = []
             for name, value in (form or {}).items():
-                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+                parts.append(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                )
             for name, (filename, content) in files.items():
                 head = (
                     f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
@@ -335,7 +337,7 @@ class LiveStack:
         url = f"http://127.0.0.1:{self.web_port}{path}"
         started = time.monotonic()
         try:
-            with request.urlopen(request.Request(url, data=data, headers=headers, method=method), timeout=timeout) as r:  # noqa: S310
+            with request.urlopen(request.Request(url, data=data, headers=headers, method=method), timeout=timeout) as r:
                 status, raw, answer_headers = r.status, r.read(), dict(r.headers)
         except error.HTTPError as exc:
             status, raw, answer_headers = exc.code, exc.read(), dict(exc.headers)
@@ -391,7 +393,9 @@ class ApiCaller:
     def run_done(self, run_id: int, timeout: float = 180) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
             body = self.get(f"/api/v1/queries/{run_id}").body
-            return body if isinstance(body, dict) and body.get("status") in ("succeeded", "failed", "cancelled") else None
+            return (
+                body if isinstance(body, dict) and body.get("status") in ("succeeded", "failed", "cancelled") else None
+            )
 
         return dict(wait_for(finished, timeout=timeout, what=f"run {run_id} finished", step=0.2))
 

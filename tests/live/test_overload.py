@@ -17,23 +17,15 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import WORKER_ENV
-from tests.live.data import INCIDENT_SESSIONS, INCIDENT_VALUES, cohort_csv, incident_csv, study_with_data
+from tests.live.data import INCIDENT_SESSIONS, INCIDENT_VALUES
 from tests.live.stack import LiveStack, Response, wait_for
 
 pytestmark = pytest.mark.worker
 
-WORKER_BUDGET = 1_500_000_000  # WORKER_ENV
+WORKER_BUDGET = 1_500_000_000
+assert WORKER_ENV["BDT_WORKER_MEMORY_LIMIT"] == "1500MB"
 INCIDENT_SPEC = {"shape": "wide", "sessions": [f"S{s}" for s in range(1500)]}
 _values = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def studies(stack: LiveStack) -> dict[str, str]:
-    assert WORKER_ENV["BDT_WORKER_MEMORY_LIMIT"] == "1500MB"
-    study_with_data(stack.api("lab-x"), "incident", incident_csv(), sessions=True)
-    study_with_data(stack.api("lab-x"), "cohort", cohort_csv(20_000), sessions=False)
-    study_with_data(stack.api("lab-y"), "small", cohort_csv(400), sessions=False)
-    return {"incident": "incident", "cohort": "cohort", "small": "small"}
 
 
 @contextmanager
@@ -171,8 +163,7 @@ def test_one_workspaces_backlog_does_not_delay_anothers_run(stack: LiveStack, st
     try:
         backlog = stack.api("lab-x", "owner")
         x_runs = [
-            backlog.post("/api/v1/studies/cohort/queries", {"filters": [_age(v)]}).body["id"]
-            for v in (21, 22, 23, 24)
+            backlog.post("/api/v1/studies/cohort/queries", {"filters": [_age(v)]}).body["id"] for v in (21, 22, 23, 24)
         ]
         y_run = stack.api("lab-y", "owner").post("/api/v1/studies/small/queries", {"filters": [_age(25)]}).body["id"]
     finally:
