@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import ROOT, load, machine_facts, md_table, result_save, say
 
 DATA = ROOT / "bench" / "data" / "wide"
-CEILING = 8_000_000_000
+CEILING = 8_000_000_000  # address space (RLIMIT_AS) of every case
+PREVIOUS_CEILING = 64_000_000_000  # the previous formulation maps ~74 MB per output column
 
 CHILD = r"""
 import json, resource, sys, threading, time
@@ -83,8 +84,12 @@ print(json.dumps({"seconds": time.monotonic() - started, "columns": width, "outc
 """
 
 CASES = [
-    # participants, sessions, value columns, DuckDB memory, formulation
+    # participants, sessions, value columns, DuckDB memory, formulation (the previous one needs a ceiling far above
+    # the worker's to finish at all, so its address space and resident growth can be seen)
+    (10, 20, 8, "3000MB", "previous"),
+    (10, 50, 8, "3000MB", "previous"),
     (10, 150, 8, "3000MB", "previous"),
+    (10, 50, 8, "3000MB", "current"),
     (10, 150, 8, "3000MB", "current"),
     (10, 1237, 8, "3000MB", "current"),  # the incident: 9,897 output columns
     (100_000, 10, 20, "3000MB", "current"),
@@ -94,15 +99,17 @@ CASES = [
 
 def wide_case(participants: int, sessions: int, values: int, memory: str, mode: str) -> dict[str, Any]:
     DATA.mkdir(parents=True, exist_ok=True)
+    ceiling = PREVIOUS_CEILING if mode == "previous" else CEILING
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(CEILING), str(DATA), str(participants), str(sessions), str(values), memory,
+        [sys.executable, "-c", CHILD, str(ceiling), str(DATA), str(participants), str(sessions), str(values), memory,
          mode],
         cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
-    line = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "{}"
-    result = json.loads(line) if line.startswith("{") else {"outcome": f"exit {done.returncode}"}
+    lines = [line[line.index('{"seconds"') :] for line in done.stdout.splitlines() if '{"seconds"' in line]
+    failure = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:80]
+    result = json.loads(lines[-1]) if lines else {"outcome": f"exit {done.returncode}: {failure}"}
     return {"participants": participants, "sessions": sessions, "values": values, "memory": memory, "mode": mode,
-            "load": load(), **result}  # fmt: skip
+            "ceiling": ceiling, "load": load(), **result}  # fmt: skip
 
 
 def report_compile(steps: int) -> float:
@@ -124,7 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the incident case only")
     options = parser.parse_args()
-    cases = [CASES[2]] if options.quick else CASES
+    cases = [c for c in CASES if c[1] == 1237] if options.quick else CASES
     rows, results = [], []
     for case in cases:
         say(f"wide {case}")
