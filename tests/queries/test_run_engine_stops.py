@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,10 @@ def test_a_run_over_the_worker_memory_budget_fails_alone(heavy, django_db_blocke
     }
     worker = worker_start(test_db_name, queues="budget-test", name="budget", pool="prefork", env=env)
     try:
+        first_children = set(worker_children(worker))
+        for child in first_children:  # the kernel's ceiling is in force in every child
+            limits = Path(f"/proc/{child}/limits").read_text()
+            assert re.search(r"Max address space\s+16000000000\s", limits), limits
         with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
             run = _create(heavy, WIDE)
             run_enqueue(run, queue="budget-test")
@@ -171,6 +176,11 @@ def test_a_run_over_the_worker_memory_budget_fails_alone(heavy, django_db_blocke
             assert worker.poll() is None  # the worker itself is fine
             assert not list(work_root().glob(f"run-{run.pk}-*"))
             assert peak < 700_000_000 * 1.5, peak  # stopped near its budget, far from taking the machine down
+            # a child left above half its budget after a task is replaced (worker_max_memory_per_child)
+            deadline = time.monotonic() + 30
+            while set(worker_children(worker)) & first_children and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not set(worker_children(worker)) & first_children
             # the next run on the same worker succeeds
             small = _create(heavy, {"participants": ["0000001", "0000002"], "columns": {"m": ["a"]}})
             run_enqueue(small, queue="budget-test")
