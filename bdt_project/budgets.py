@@ -55,7 +55,7 @@ def size_parse(text: str, *, key: str = "size") -> int:
 
 
 def size_text(value: int) -> str:
-    """A size for people and DuckDB: ``3.0 GB``-style text in whole megabytes (``3000MB``)."""
+    """A size as DuckDB and PostgreSQL read it, in whole megabytes (``3000MB``)."""
     return f"{max(1, value // 1_000_000)}MB"
 
 
@@ -134,8 +134,15 @@ def engine_budget() -> EngineBudget:
 
 
 def duckdb_connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB connection within this process's budget (result pages, exports, analysis)."""
-    return duckdb.connect(":memory:", config=engine_budget().duckdb_config())
+    """A private in-memory DuckDB connection within this process's budget (result pages, exports, analysis).
+
+    In the web process up to ``web_engine_slots`` of them run at once next to the shared engine database, so each
+    gets that share of the DuckDB memory: together they stay within ``web_memory_limit``."""
+    config = engine_budget().duckdb_config()
+    if process_role() == "web":
+        share = size_parse(config["memory_limit"]) // max(1, int(config_get("web_engine_slots")))
+        config["memory_limit"] = size_text(max(share, 64_000_000))
+    return duckdb.connect(":memory:", config=config)
 
 
 def spill_root() -> Path:
