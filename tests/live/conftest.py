@@ -9,8 +9,13 @@ import pytest
 from tests.live.data import cohort_csv, incident_csv, study_with_data
 from tests.live.stack import LiveStack, live_stack
 
-#: The worker's budget, scaled for CI: a child may hold 1.5 GB; stuck work is killed 3 s after its limit.
-WORKER_ENV = {"BDT_WORKER_MEMORY_LIMIT": "1500MB", "BDT_ENGINE_KILL_GRACE_SECONDS": "3"}
+#: The worker's budget, scaled for CI: a child may hold 1.5 GB resident and 8 GB of address space (the kernel's
+#: ceiling, so a failure cannot starve the machine); stuck work is killed 3 s after its limit.
+WORKER_ENV = {
+    "BDT_WORKER_MEMORY_LIMIT": "1500MB",
+    "BDT_WORKER_ADDRESS_SPACE_LIMIT": "8GB",
+    "BDT_ENGINE_KILL_GRACE_SECONDS": "3",
+}
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Health must answer within 1 s while the heavy work runs: that is the requirement
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -107,6 +108,8 @@ def test_the_incident_wide_run_runs_within_the_worker_budget_while_others_are_se
     _healthy_throughout(seen)
     assert counts and all(c.status == 200 and c.body["participants"] > 0 for c in counts), [c.body for c in counts]
     assert seen["resident"] and max(seen["resident"]) < WORKER_BUDGET, max(seen["resident"], default=0)
+    for child in stack.worker_children():  # and every child runs under the kernel's address-space ceiling
+        assert re.search(r"Max address space\s+8000000000\s", Path(f"/proc/{child}/limits").read_text())
 
 
 def test_a_flood_of_reports_from_one_member_is_refused_fast_and_health_stays_fast(

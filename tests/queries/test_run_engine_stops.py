@@ -150,6 +150,7 @@ def test_a_run_over_the_worker_memory_budget_fails_alone(heavy, django_db_blocke
     stops it with resource_limit, its files are removed, and the same worker goes on serving."""
     env = {
         "BDT_WORKER_MEMORY_LIMIT": "700MB",
+        "BDT_WORKER_ADDRESS_SPACE_LIMIT": "8GB",
         "BDT_DUCKDB_MEMORY_LIMIT": "4GB",
         "BDT_ENGINE_KILL_GRACE_SECONDS": "5",
     }
@@ -158,7 +159,7 @@ def test_a_run_over_the_worker_memory_budget_fails_alone(heavy, django_db_blocke
         first_children = set(worker_children(worker))
         for child in first_children:  # the kernel's ceiling is in force in every child
             limits = Path(f"/proc/{child}/limits").read_text()
-            assert re.search(r"Max address space\s+16000000000\s", limits), limits
+            assert re.search(r"Max address space\s+8000000000\s", limits), limits
         with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
             run = _create(heavy, WIDE)
             run_enqueue(run, queue="budget-test")
