@@ -21,6 +21,7 @@ from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
 from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
 from bdt_project.reconnect import connection_lost, with_reconnect
+from bdt_project.sent_markers import sent_missing
 from bdt_project.work_guard import Reason, WorkGuard
 from datasets.ingest import IngestError, IngestOptions, IngestResult, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
@@ -323,6 +324,23 @@ def ingest_job_lost(job_id: int) -> None:
     for leftover in work_root().glob(f"ingest-{job.pk}-*"):
         shutil.rmtree(leftover, ignore_errors=True)
     _fail(job, "worker_lost", WORKER_LOST)
+
+
+def ingest_jobs_resend(*, older_than: timedelta) -> int:
+    """Send again the queued jobs (current schema) whose queue message was lost with Redis; returns how many."""
+    from datasets.services import ingest_enqueue
+
+    waiting = list(
+        IngestJob.objects.filter(status=IngestStatus.QUEUED, created_at__lt=timezone.now() - older_than)
+        .exclude(staged_file="")
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+    lost = sent_missing("ingest", waiting)
+    for job_id in lost:
+        logger.warning("ingest %s lost its queue message; sending it again", job_id)
+        ingest_enqueue(job_id)
+    return len(lost)
 
 
 def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context, tenant_context
 
 from bdt_project.config import config_get
-from datasets.ingest_runner import ingest_job_execute, ingest_job_lost, ingest_jobs_reap
+from datasets.ingest_runner import ingest_job_execute, ingest_job_lost, ingest_jobs_reap, ingest_jobs_resend
 from datasets.storage import setup_uploads_purge
 
 logger = logging.getLogger(__name__)
@@ -47,12 +47,17 @@ def _ingest_task_lost(
 
 
 @shared_task(name="datasets.tasks.ingest_reap_all")
-def ingest_reap_all(stale_minutes: int = 5) -> int:
-    """Beat: fail stale running ingests in every tenant (their worker died)."""
+def ingest_reap_all(stale_minutes: int = 5, queued_after_seconds: int = 60) -> int:
+    """Beat: fail stale running ingests (their worker died) and send again queued ones whose message Redis lost,
+    in every tenant."""
     reaped = 0
     for tenant in get_tenant_model().objects.exclude(schema_name="public"):
         with tenant_context(tenant):
             reaped += ingest_jobs_reap(stale_after=timedelta(minutes=stale_minutes))
+            try:
+                ingest_jobs_resend(older_than=timedelta(seconds=queued_after_seconds))
+            except Exception:
+                logger.exception("ingest queue recovery failed in %s", tenant.schema_name)
     return reaped
 
 

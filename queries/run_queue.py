@@ -19,18 +19,16 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from bdt_project.admission import TooBusy
 from bdt_project.config import config_get
+from bdt_project.sent_markers import sent_mark, sent_missing
 from queries.models import ACTIVE_STATUSES, QueryRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
-MARKER_SECONDS = 7 * 24 * 3600
 MAX_PRIORITY = 9
 
 
@@ -62,14 +60,6 @@ def run_queue_admit(*, tenant: Any, actor: Any) -> None:
         )
 
 
-def _broker() -> redis.Redis:
-    return redis.Redis.from_url(str(settings.CELERY_BROKER_URL), socket_connect_timeout=2, socket_timeout=2)
-
-
-def _marker(run_id: int) -> str:
-    return f"bdt:run-sent:{_schema()}:{run_id}"
-
-
 def run_priority(run: QueryRun) -> int:
     """How many of the workspace's runs were waiting or running before this one (capped at 9)."""
     ahead = QueryRun.objects.filter(status__in=ACTIVE_STATUSES, created_at__lt=run.created_at).exclude(pk=run.pk)
@@ -84,31 +74,16 @@ def run_enqueue(run: QueryRun, *, queue: str | None = None) -> None:
     if queue is not None:
         options["queue"] = queue
     query_run_execute_task.apply_async(args=(run.pk,), kwargs={"schema": _schema()}, **options)
-    try:
-        client = _broker()
-        try:
-            client.set(_marker(run.pk), "1", ex=MARKER_SECONDS)
-        finally:
-            client.close()
-    except redis.RedisError:
-        logger.warning("run %s: could not leave its queue marker; the reaper will send it again", run.pk)
+    sent_mark("run", run.pk)
 
 
 def run_queue_recover(*, older_than_seconds: float = 30) -> int:
     """Send again the runs of the current workspace that are still queued but whose queue message was lost."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     waiting = list(QueryRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=cutoff).order_by("created_at"))
-    if not waiting:
-        return 0
-    client = _broker()
-    try:
-        markers = client.mget([_marker(run.pk) for run in waiting])
-    finally:
-        client.close()
-    sent = 0
-    for run, marker in zip(waiting, markers, strict=True):
-        if marker is None:
+    lost = set(sent_missing("run", [run.pk for run in waiting]))
+    for run in waiting:
+        if run.pk in lost:
             logger.warning("run %s lost its queue message; sending it again", run.pk)
             run_enqueue(run)
-            sent += 1
-    return sent
+    return len(lost)

@@ -109,6 +109,21 @@ def test_a_queued_run_whose_message_redis_lost_is_sent_again(stack: LiveStack, s
     assert analyst.run_done(run.body["id"], timeout=120)["status"] == "succeeded"
 
 
+def test_a_queued_ingest_whose_message_redis_lost_is_sent_again(stack: LiveStack, studies: Any) -> None:
+    owner = stack.api("lab-x")
+    stack.stop_worker()
+    try:
+        uploaded = owner.upload("cohort", "moods", b"participant_id,mood\nP000001,3\nP000002,4\n")
+        assert uploaded.status == 202, uploaded.body
+        stack.redis_server.restart()
+    finally:
+        stack.start_worker(WORKER_ENV)
+    job = uploaded.body["ingest"]["id"]
+    assert owner.get(f"/api/v1/ingests/{job}").body["status"] == "queued"
+    stack.python("from datasets.tasks import ingest_reap_all; ingest_reap_all(queued_after_seconds=0)")
+    assert owner.ingest_done(job)["status"] == "succeeded"
+
+
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
 
 
