@@ -1,9 +1,7 @@
 """A private copy of the whole platform for tests that break things: its own PostgreSQL cluster and Redis server
-(own ports, own data directories), gunicorn serving the web app, and a prefork Celery worker.
+(``tests.live.servers``), gunicorn serving the web app, and a prefork Celery worker.
 
-The machine's PostgreSQL and Redis are shared with other people and are never touched: every restart, stop or
-signal in these tests hits the private servers started here. Every wait is bounded; everything started is stopped
-by pid at the end (also when a test fails half-way).
+Every wait is bounded; everything started is stopped by pid at the end (also when a test fails half-way).
 """
 
 from __future__ import annotations
@@ -12,139 +10,20 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib import error, request
 
-import psycopg
-import redis
+from tests.live.servers import ROOT, PrivatePostgres, PrivateRedis, free_port, stop_process, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float, what: str, step: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout:g} s")
-        time.sleep(step)
-
-
-def _stop(process: subprocess.Popen[bytes] | None, *, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-class PrivateRedis:
-    """``redis-server`` on a free port without persistence: a restart loses everything, the worst case."""
-
-    def __init__(self, base: Path) -> None:
-        self.port = free_port()
-        self.dir = base / "redis"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log"),
-            ],
-            start_new_session=True,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=0.5)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        wait_for(answers, timeout=20, what="private redis-server")
-        client.close()
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of its own (initdb in a temporary directory), run as the postgres user when root."""
-
-    def __init__(self, base: Path) -> None:
-        self.port = free_port()
-        self.data = base / "pgdata"
-        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-    def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run([*self.as_postgres, *args], check=True, capture_output=True, timeout=timeout)
-
-    def init(self) -> None:
-        self.data.mkdir(parents=True)
-        if self.as_postgres:
-            shutil.chown(self.data, "postgres", "postgres")
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=60"
-        )
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"), "-w", "-t", "60",
-                  "-o", options, "start")  # fmt: skip
-
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", "-m", "fast", "stop")
-
-    def restart(self) -> None:
-        """A fast shutdown (every session is terminated) and a start: what a crash-free restart looks like."""
-        self.stop()
-        self.start()
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def connect(self, database: str) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.url(database), autocommit=True, connect_timeout=5)
-
-    def shutdown(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop()
+__all__ = ["ApiCaller", "LiveStack", "Response", "live_stack", "wait_for"]
 
 
 @dataclass
@@ -253,7 +132,7 @@ class LiveStack:
             return False
 
     def stop_web(self) -> None:
-        _stop(self.web)
+        stop_process(self.web)
         self.web = None
 
     def start_worker(self, extra: dict[str, str] | None = None, concurrency: int = 2) -> None:
@@ -281,7 +160,7 @@ class LiveStack:
         wait_for(ready, timeout=60, what="celery worker ready")
 
     def stop_worker(self) -> None:
-        _stop(self.worker, timeout=30)
+        stop_process(self.worker, timeout=30)
         self.worker = None
 
     def worker_children(self) -> list[int]:
