@@ -24,6 +24,7 @@ from analysis.stats.loading import frame_load, rows_by_keys
 from analysis.stats.profile import profile_build
 from analysis.stats.requests import CrosstabRequest, Limits, analysis_run, request_parse
 from audit.services import audit_event_record
+from bdt_project.admission import interactive_slot
 from bdt_project.config import config_get
 from bdt_project.errors import Forbidden, InvalidInput
 from queries.exports import ExportFile, run_export
@@ -71,18 +72,19 @@ def analysis_compute(
         max_groups=int(config_get("analysis_max_groups", tenant)),
     )
     try:
-        if access.count_only:
-            result = crosstab_protected(
-                tenant=tenant,
-                actor=actor,
-                run=run,
-                row=parsed.row,
-                column=parsed.column,
-                max_levels=limits.max_groups,
-                request=request,
-            )
-        else:
-            result = analysis_run(payload, run_result_path(run), _types(run), limits)
+        with interactive_slot(tenant=tenant, user=actor, what="analyses"):
+            if access.count_only:
+                result = crosstab_protected(
+                    tenant=tenant,
+                    actor=actor,
+                    run=run,
+                    row=parsed.row,
+                    column=parsed.column,
+                    max_levels=limits.max_groups,
+                    request=request,
+                )
+            else:
+                result = analysis_run(payload, run_result_path(run), _types(run), limits)
     except StatsError as exc:
         raise _invalid(exc) from None
     audit_event_record(
@@ -111,17 +113,18 @@ def plot_build(
         names = columns_needed(parsed)
         if not names:
             raise StatsError("missing_column", "Choose the columns to plot.")
-        frame = frame_load(
-            run_result_path(run), names, _types(run), limit=int(config_get("analysis_sample_rows", tenant))
-        )
-        figure = figure_build(
-            frame,
-            parsed,
-            FigureLimits(
-                max_groups=int(config_get("analysis_max_groups", tenant)),
-                max_facets=int(config_get("analysis_max_facets", tenant)),
-            ),
-        )
+        with interactive_slot(tenant=tenant, user=actor, what="analyses"):
+            frame = frame_load(
+                run_result_path(run), names, _types(run), limit=int(config_get("analysis_sample_rows", tenant))
+            )
+            figure = figure_build(
+                frame,
+                parsed,
+                FigureLimits(
+                    max_groups=int(config_get("analysis_max_groups", tenant)),
+                    max_facets=int(config_get("analysis_max_facets", tenant)),
+                ),
+            )
     except StatsError as exc:
         raise _invalid(exc) from None
     audit_event_record(

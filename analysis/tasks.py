@@ -8,7 +8,7 @@ from django.db import connection
 from analysis.services import profile_job_execute
 
 
-@shared_task(name="analysis.tasks.profile_job_execute_task", acks_late=True)
+@shared_task(name="analysis.tasks.profile_job_execute_task")
 def profile_job_execute_task(job_id: int) -> str:
     """Build a profile report."""
     return profile_job_execute(job_id, tenant=getattr(connection, "tenant", None))

@@ -50,7 +50,10 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
 
 @api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return _error(exc.status, exc.code, exc.message, exc.details)
+    response = _error(exc.status, exc.code, exc.message, exc.details)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
 
 
 @api.exception_handler(ValidationError)

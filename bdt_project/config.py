@@ -112,11 +112,127 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("token_default_expiry_days", int, 90, "Default lifetime of a personal access token.", minimum=1),
         SettingSpec("token_max_expiry_days", int, 365, "Longest lifetime a personal access token may have.", minimum=1),
         SettingSpec("invitation_expiry_days", int, 14, "Days an invitation's accept link stays valid.", minimum=1),
+        # Process budgets (docs/operations.md "Resource budgets"): sizes are text such as "6GB" or "512MB".
         SettingSpec(
-            "duckdb_memory_limit", str, "2GB", "DuckDB memory_limit per worker connection.", tenant_override=False
+            "worker_memory_limit",
+            str,
+            "6GB",
+            "Resident memory one worker child may use; work above it is stopped and fails with resource_limit.",
+            tenant_override=False,
         ),
         SettingSpec(
-            "duckdb_threads", int, 2, "DuckDB threads per worker connection.", tenant_override=False, minimum=1
+            "worker_address_space_limit",
+            str,
+            "16GB",
+            "Address space (RLIMIT_AS) the kernel allows each worker child: allocations beyond it fail at once.",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "web_memory_limit",
+            str,
+            "2GB",
+            "Memory budget of one web process; its engine work (counts, reports, previews) gets a share of it.",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "duckdb_memory_limit",
+            str,
+            "auto",
+            "DuckDB memory_limit per process ('auto': half of worker_memory_limit or web_memory_limit).",
+            tenant_override=False,
+        ),
+        SettingSpec("duckdb_threads", int, 2, "DuckDB threads per worker process.", tenant_override=False, minimum=1),
+        SettingSpec("web_duckdb_threads", int, 1, "DuckDB threads per web process.", tenant_override=False, minimum=1),
+        SettingSpec(
+            "duckdb_spill_limit",
+            str,
+            "20GB",
+            "Disk DuckDB may use for spilling per process (its temp_directory under BDT_WORK_DIR).",
+            tenant_override=False,
+        ),
+        SettingSpec("postgres_work_mem", str, "64MB", "PostgreSQL work_mem of engine queries.", tenant_override=False),
+        SettingSpec(
+            "web_statement_timeout_seconds",
+            float,
+            60.0,
+            "PostgreSQL statement_timeout of the web process's own database sessions (0 = none).",
+            tenant_override=False,
+            minimum=0,
+        ),
+        SettingSpec(
+            "engine_kill_grace_seconds",
+            float,
+            15.0,
+            "Seconds engine work has to stop after its timeout or memory limit before its worker child is killed.",
+            tenant_override=False,
+            minimum=1,
+        ),
+        SettingSpec(
+            "run_hard_time_limit_seconds",
+            int,
+            7200,
+            "Celery's hard time limit of a query run task (the last resort when a worker child cannot stop itself).",
+            tenant_override=False,
+            minimum=10,
+        ),
+        # Estimates and fairness
+        SettingSpec(
+            "max_result_cells",
+            int,
+            1_000_000_000,
+            "Most cells (rows x columns) a run's result may have, estimated before it is queued.",
+            minimum=1,
+        ),
+        SettingSpec(
+            "interactive_max_work",
+            int,
+            400_000_000,
+            "Most filter evaluations (rows scanned x conditions) a count or filtering report may need, "
+            "estimated before it runs.",
+            minimum=1,
+        ),
+        SettingSpec(
+            "interactive_max_participants",
+            int,
+            100_000,
+            "Longest participant id list a count or filtering report may carry (runs: max_result_rows).",
+            minimum=1,
+        ),
+        SettingSpec(
+            "interactive_per_user",
+            int,
+            2,
+            "Counts, reports and previews one member may have computing at once.",
+            minimum=1,
+        ),
+        SettingSpec(
+            "interactive_per_tenant",
+            int,
+            8,
+            "Counts, reports and previews a workspace may have computing at once.",
+            minimum=1,
+        ),
+        SettingSpec(
+            "web_engine_slots",
+            int,
+            3,
+            "Engine operations one web process computes at once (the rest wait briefly, then get 503 busy).",
+            tenant_override=False,
+            minimum=1,
+        ),
+        SettingSpec(
+            "web_engine_wait_seconds",
+            float,
+            2.0,
+            "How long interactive work waits for a free engine slot of its web process.",
+            tenant_override=False,
+            minimum=0,
+        ),
+        SettingSpec(
+            "max_queued_runs_per_user", int, 5, "Query runs one member may have queued or running at once.", minimum=1
+        ),
+        SettingSpec(
+            "max_queued_runs", int, 50, "Query runs a workspace may have queued or running at once.", minimum=1
         ),
         SettingSpec(
             "analysis_sample_rows",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from typing import Any
 
+import redis
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -58,13 +60,22 @@ class ApiError(Exception):
 
     The message and details are bounded on construction (pages show them too), and again in :func:`error_body`."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         message = text_bounded(str(message), MESSAGE_MAX_CHARS)
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details_bounded(details or {})
+        self.headers = headers or {}  # e.g. Retry-After on 429 and 503
 
 
 class NotFound(ApiError):
@@ -116,8 +127,32 @@ TRANSIENT_CONFLICTS = (pg_errors.DeadlockDetected, pg_errors.SerializationFailur
 RETRY_AFTER_SECONDS = "2"
 
 
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_DISK_FULL_TEXT = ("no space left on device", "disk quota exceeded", "file too large")
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk, a quota or a file-size limit is full."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXT):  # engines report it as text (DuckDB IO errors)
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+STORAGE_FULL_MESSAGE = "The server ran out of storage space; nothing was saved. Try again later."
+
+
 def database_failure(exc: BaseException | None) -> tuple[int, str, str] | None:
-    """(status, code, message) for a database failure the client may retry, or None for any other error."""
+    """(status, code, message) for a failure of a backing service the client may retry (database, Redis, a full
+    disk), or None for any other error."""
+    if disk_full(exc):
+        return 507, "storage_full", STORAGE_FULL_MESSAGE
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return 503, "service_unavailable", "The platform's cache or queue is unavailable. Try again shortly."
     if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, TRANSIENT_CONFLICTS):
         return 503, "busy", "The platform was busy with a conflicting change; nothing was saved. Try again."
     if isinstance(exc, OperationalError | InterfaceError) or (

@@ -11,12 +11,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
+from bdt_project.budgets import engine_budget, process_role, setting_bytes
 from bdt_project.config import config_get
+from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
+from bdt_project.reconnect import connection_lost, with_reconnect
+from bdt_project.sent_markers import sent_missing
+from bdt_project.work_guard import Reason, WorkGuard
 from datasets.ingest import IngestError, IngestOptions, IngestResult, KeyReading, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
 from datasets.storage import (
@@ -37,7 +43,8 @@ PROGRESS_INTERVAL_SECONDS = 0.5
 
 
 def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-    IngestJob.objects.filter(pk=job.pk).update(
+    """Fail a job that has not finished yet (once: a job that already ended keeps its outcome)."""
+    updated = IngestJob.objects.filter(pk=job.pk, status__in=[IngestStatus.QUEUED, IngestStatus.RUNNING]).update(
         status=IngestStatus.FAILED,
         error_code=code,
         error_message=message,
@@ -45,6 +52,8 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
         finished_at=timezone.now(),
         heartbeat_at=timezone.now(),
     )
+    if not updated:
+        return
     audit_event_record(
         action="ingest.failed",
         target=job,
@@ -53,11 +62,23 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
     )
 
 
-def _progress_writer(job_id: int) -> Any:
+WORKER_LOST = "The ingest was interrupted (the worker stopped). Upload the file again."
+DATABASE_LOST = "The database restarted while the file was processed; nothing was registered. Upload it again."
+RESOURCE_LIMIT = (
+    "Processing the file needed more memory than a worker may use; nothing was registered. Split the file or ask "
+    "an operator to raise the worker's memory budget."
+)
+
+
+def _progress_writer(job_id: int, guard: WorkGuard | None = None) -> Any:
+    """Progress into the job row; raises once the guard asked the work to stop (the pipeline then interrupts its
+    DuckDB statement)."""
     last = 0.0
 
     def report(fraction: float, stage: str) -> None:
         nonlocal last
+        if guard is not None and guard.reason == "resource_limit":
+            raise IngestError("resource_limit", RESOURCE_LIMIT)
         now = time.monotonic()
         if now - last < PROGRESS_INTERVAL_SECONDS and fraction < 1.0:
             return
@@ -76,6 +97,7 @@ def _required_columns(study: Study) -> tuple[tuple[str, str], ...]:
 
 
 def _options(job: IngestJob, study: Study) -> IngestOptions:
+    budget = engine_budget()
     known_ids: Path | None = None
     if job.kind == DatasetKind.MEASURE and study.demographics is not None:
         demographics = study.demographics.latest_version()
@@ -90,6 +112,8 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
         delimiter=job.delimiter or None,
         max_bytes=config_get("upload_max_bytes", study_tenant()),
         max_columns=config_get("max_columns", study_tenant()),
+        duckdb_threads=budget.threads,
+        duckdb_memory_limit=budget.duckdb_memory_limit,
         allow_duplicate_keys=study.allow_duplicate_keys and job.kind == DatasetKind.MEASURE,
         known_ids_parquet=known_ids,
         known_ids_column=study.id_column,
@@ -98,6 +122,7 @@ def _options(job: IngestJob, study: Study) -> IngestOptions:
 
 def _new_study_options(job: IngestJob, reading: KeyReading) -> IngestOptions:
     """Options of a new study's demographics file, with the key columns its header provides."""
+    budget = engine_budget()
     return IngestOptions(
         id_column=reading.keys.id_column,
         session_column=reading.keys.session_column,
@@ -106,6 +131,8 @@ def _new_study_options(job: IngestJob, reading: KeyReading) -> IngestOptions:
         delimiter=job.delimiter or None,
         max_bytes=config_get("upload_max_bytes", study_tenant()),
         max_columns=config_get("max_columns", study_tenant()),
+        duckdb_threads=budget.threads,
+        duckdb_memory_limit=budget.duckdb_memory_limit,
     )
 
 
@@ -120,7 +147,7 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     """Execute one queued job. Safe to call twice: a job found already running was interrupted and is failed."""
     job = IngestJob.objects.select_related("study", "study__demographics").get(pk=job_id)
     if job.status == IngestStatus.RUNNING:
-        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        _fail(job, "worker_lost", WORKER_LOST)
         storage_delete([job.staged_file])
         return IngestJob.objects.get(pk=job_id)
     if job.status != IngestStatus.QUEUED:
@@ -132,27 +159,69 @@ def ingest_job_execute(job_id: int) -> IngestJob:
     if not claimed:
         return IngestJob.objects.get(pk=job_id)
     work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=work_root()))
+    guard = _guard(job, work_dir)
+    failure: tuple[str, str, dict[str, Any] | None] | None = None
     try:
-        source = local_path_or_none(job.staged_file)
-        if source is None or not source.exists():
-            source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
-        reading: KeyReading | None = None
-        if job.study is None:  # a new study: its key columns are settled from this file's header
-            reading = new_study_keys(job, source, max_columns=config_get("max_columns", study_tenant()))
-            options = _new_study_options(job, reading)
-        else:
-            options = _options(job, job.study)
-        result = ingest_csv(source, work_dir=work_dir, options=options, progress=_progress_writer(job.pk))
-        _register(job, source, result, reading)
+        with guard:
+            source = local_path_or_none(job.staged_file)
+            if source is None or not source.exists():
+                source = storage_copy_to_local(job.staged_file, work_dir / "upload.csv")
+            reading: KeyReading | None = None
+            if job.study is None:  # a new study: its key columns are settled from this file's header
+                reading = new_study_keys(job, source, max_columns=config_get("max_columns", study_tenant()))
+                options = _new_study_options(job, reading)
+            else:
+                options = _options(job, job.study)
+            result = ingest_csv(source, work_dir=work_dir, options=options, progress=_progress_writer(job.pk, guard))
+            if guard.reason == "resource_limit":
+                raise IngestError("resource_limit", RESOURCE_LIMIT)
+            _register(job, source, result, reading)
     except IngestError as exc:
-        _fail(job, exc.code, exc.message, exc.details)
-    except Exception:
-        logger.exception("ingest %s failed unexpectedly", job.pk)
-        _fail(job, "internal_error", "The file could not be processed because of an internal error. It was logged.")
+        failure = (exc.code, exc.message, exc.details)
+    except MemoryError:
+        logger.error("ingest %s hit the worker's address-space ceiling", job.pk)
+        failure = ("resource_limit", RESOURCE_LIMIT, None)
+    except Exception as exc:
+        if disk_full(exc):
+            logger.error("ingest %s: storage full", job.pk)
+            failure = ("storage_full", f"{STORAGE_FULL_MESSAGE} Upload the file again once space is free.", None)
+        elif connection_lost(exc):
+            logger.error("ingest %s: database connection lost", job.pk)
+            failure = ("database_unavailable", DATABASE_LOST, None)
+        else:
+            logger.exception("ingest %s failed unexpectedly", job.pk)
+            failure = (
+                "internal_error",
+                "The file could not be processed because of an internal error. It was logged.",
+                None,
+            )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         storage_delete([job.staged_file])
-    return IngestJob.objects.get(pk=job_id)
+    if failure is not None:  # files first, then the outcome (recorded even across a database restart)
+        with_reconnect(lambda: _fail(job, *failure))
+    return with_reconnect(lambda: IngestJob.objects.get(pk=job_id))
+
+
+def _guard(job: IngestJob, work_dir: Path) -> WorkGuard:
+    """Keeps the ingest inside the worker's memory budget (ingests have no time limit: files can be large)."""
+    tenant = getattr(connection, "tenant", None)
+
+    def killed(reason: Reason) -> None:
+        with tenant_context(tenant):
+            if IngestJob.objects.filter(pk=job.pk, status=IngestStatus.RUNNING).exists():
+                _fail(job, "resource_limit", RESOURCE_LIMIT)
+            storage_delete([job.staged_file])
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    return WorkGuard(
+        name=f"ingest-{job.pk}",
+        interrupt=lambda reason: None,  # the progress callback raises; the pipeline interrupts DuckDB
+        on_kill=killed,
+        grace_seconds=float(config_get("engine_kill_grace_seconds")),
+        memory_limit_bytes=setting_bytes("worker_memory_limit") if process_role() == "worker" else None,
+        on_exit=connections.close_all,
+    )
 
 
 def _register(job: IngestJob, source: Path, result: IngestResult, reading: KeyReading | None = None) -> None:
@@ -282,12 +351,40 @@ def _succeed(job: IngestJob, version: DatasetVersion, warnings: list[dict[str, A
     )
 
 
+def ingest_job_lost(job_id: int) -> None:
+    """The worker running ``job_id`` died: fail the job (if it was still running) and remove its files."""
+    job = IngestJob.objects.filter(pk=job_id, status=IngestStatus.RUNNING).first()
+    if job is None:
+        return
+    storage_delete([job.staged_file])
+    for leftover in work_root().glob(f"ingest-{job.pk}-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    _fail(job, "worker_lost", WORKER_LOST)
+
+
+def ingest_jobs_resend(*, older_than: timedelta) -> int:
+    """Send again the queued jobs (current schema) whose queue message was lost with Redis; returns how many."""
+    from datasets.services import ingest_enqueue
+
+    waiting = list(
+        IngestJob.objects.filter(status=IngestStatus.QUEUED, created_at__lt=timezone.now() - older_than)
+        .exclude(staged_file="")
+        .order_by("created_at")
+        .values_list("pk", flat=True)
+    )
+    lost = sent_missing("ingest", waiting)
+    for job_id in lost:
+        logger.warning("ingest %s lost its queue message; sending it again", job_id)
+        ingest_enqueue(job_id)
+    return len(lost)
+
+
 def ingest_jobs_reap(*, stale_after: timedelta | None = None) -> int:
     """Fail running jobs whose worker stopped sending heartbeats (never leave a job 'running')."""
     cutoff = timezone.now() - (timedelta(minutes=5) if stale_after is None else stale_after)
     count = 0
     for job in IngestJob.objects.filter(status=IngestStatus.RUNNING, heartbeat_at__lt=cutoff):
-        _fail(job, "worker_lost", "The ingest was interrupted (the worker stopped). Upload the file again.")
+        _fail(job, "worker_lost", WORKER_LOST)
         storage_delete([job.staged_file])
         for leftover in work_root().glob(f"ingest-{job.pk}-*"):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from audit.services import audit_event_record
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput
+from bdt_project.sent_markers import sent_mark
 from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import (
     NAME_VALIDATOR,
@@ -315,7 +316,7 @@ def ingest_job_stage(
                 details["new_study"] = True
             audit_event_record(action="ingest.queued", actor=actor, request=request, target=job, details=details)
             if enqueue:
-                transaction.on_commit(lambda: _enqueue(job.pk))
+                transaction.on_commit(lambda: ingest_enqueue(job.pk))
     except Exception:
         storage_delete([staged])
         raise
@@ -356,7 +357,9 @@ def ingest_file_sync(
     return ingest_job_execute(job.pk)
 
 
-def _enqueue(job_id: int) -> None:
+def ingest_enqueue(job_id: int) -> None:
+    """Send an ingest job to the ``ingest`` queue (its schema travels with it)."""
     from datasets.tasks import ingest_run
 
-    ingest_run.delay(job_id)
+    ingest_run.apply_async(args=(job_id,), kwargs={"schema": str(connection.schema_name)})  # type: ignore[attr-defined]
+    sent_mark("ingest", job_id)  # lets the reaper send it again if Redis loses the message

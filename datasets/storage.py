@@ -88,7 +88,13 @@ def storage_save(name: str, content: IO[bytes] | File, *, replace_orphan: bool =
         if not replace_orphan:
             raise FileExistsError("storage name already taken")
         default_storage.delete(name)
-    saved = default_storage.save(name, content if isinstance(content, File) else File(content))
+    try:
+        saved = default_storage.save(name, content if isinstance(content, File) else File(content))
+    except Exception:
+        # The name was free (or ours): whatever a failed write (a full disk) left there is a partial file.
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        raise
     if saved != name:  # the backend renamed it: never silently write somewhere else
         default_storage.delete(saved)
         raise FileExistsError("storage name already taken")
@@ -183,5 +189,8 @@ def copy_local_into_cache(path: Path, sha256: str, suffix: str = ".parquet") -> 
     target = cache_dir() / f"{sha256}{suffix}"
     if not target.exists():
         tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)

@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pyarrow.parquet as pq
 from django.core.cache import cache
 from sqlglot import exp
 
 from access.catalog_cells import value_cells
 from access.disclosure import DisclosureRules, protect_cell
+from bdt_project.budgets import duckdb_connect
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
@@ -186,7 +186,7 @@ def site_tokens_of(cells: list[str]) -> list[str]:
 def _parquet_column(path: str, column: str) -> str:
     """DuckDB's name for a Parquet column (it renames case-insensitive duplicates)."""
     names = pq.read_schema(path).names
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         duck_names = con.read_parquet(path).columns
     return str(duck_names[names.index(column)])
 
@@ -234,7 +234,7 @@ def distinct_values(
         params.append(search)
     query = query.group_by(ident)
     sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         rows = con.execute(sql, [*params, limit]).fetchall()
     values = [str(row[0]) for row in rows]
     cache.set(key, values, CACHE_SECONDS)

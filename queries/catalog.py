@@ -82,6 +82,7 @@ class DatasetInfo:
     columns: tuple[ColumnInfo, ...]
     parquet_path: str | None = None
     pg_table: str | None = None
+    row_count: int | None = None  # from the version's statistics (estimates only)
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from django.db import connection
@@ -16,14 +16,26 @@ from django.db.models import QuerySet
 from psycopg.conninfo import make_conninfo
 
 from access.record_keys import record_keys_file
+from bdt_project.budgets import engine_budget, size_text
 from bdt_project.config import config_get
-from bdt_project.errors import Conflict, InvalidInput
+from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
 from queries.catalog import CatalogError, ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
+from queries.engines.base import EngineError
 from queries.engines.duckdb_engine import DuckDBEngine
 from queries.engines.postgres_engine import PostgresEngine
+from queries.estimate import (
+    InteractiveEstimate,
+    InteractiveKind,
+    OverBudget,
+    RunEstimate,
+    estimate_interactive,
+    estimate_run,
+    interactive_budget_check,
+    run_budget_check,
+)
 from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
 
 
@@ -79,6 +91,7 @@ def _dataset_info(version: DatasetVersion, *, with_files: bool) -> DatasetInfo:
         sha256=version.parquet_sha256,
         columns=columns,
         parquet_path=str(version_cache_path(version.parquet_file, version.parquet_sha256)) if with_files else None,
+        row_count=version.row_count,
     )
 
 
@@ -196,14 +209,21 @@ def query_count_key(study: Study, payload: Any) -> CountKey:
 
 
 def query_prepare(
-    study: Study, payload: Any, *, versions: dict[str, DatasetVersion] | None = None, keyed: bool = False
+    study: Study,
+    payload: Any,
+    *,
+    versions: dict[str, DatasetVersion] | None = None,
+    keyed: bool = False,
+    purpose: Literal["run", "interactive"] = "run",
 ) -> PreparedQuery:
     """Parse and validate a QuerySpec against the study at its latest (or the given) versions (``keyed``: with the
-    record keys, for counts and reports answered with the cell-key method)."""
+    record keys, for counts and reports answered with the cell-key method). Interactive work (counts, reports) takes
+    shorter participant lists than runs (``interactive_max_participants``)."""
     pinned = versions if versions is not None else study_latest_versions(study)
     catalog = study_catalog(study, pinned, keyed=keyed)
     tenant = getattr(connection, "tenant", None)
-    limits = SpecLimits(max_participants=int(config_get("max_result_rows", tenant)))
+    longest = "interactive_max_participants" if purpose == "interactive" else "max_result_rows"
+    limits = SpecLimits(max_participants=int(config_get(longest, tenant)))
     try:
         spec = payload if isinstance(payload, QuerySpec) else spec_parse(payload)
         validated = spec_validate(spec, catalog, limits)
@@ -220,6 +240,40 @@ def query_prepare(
         spec_hash=digest,
         cache_key=_cache_key(study, digest, {name: version.parquet_sha256 for name, version in used.items()}),
     )
+
+
+def engine_error_to_api(exc: EngineError) -> ApiError:
+    """An engine error as the API answers it: 503 + Retry-After when sending it again later will work (the
+    database connection was lost), else 422 with the engine's code."""
+    if exc.retryable:
+        return ApiError(503, exc.code, exc.message, headers={"Retry-After": RETRY_AFTER_SECONDS})
+    return ApiError(422, exc.code, exc.message)
+
+
+def run_estimate_require(prepared: PreparedQuery) -> RunEstimate:
+    """The run's result size from the catalog statistics; 422 ``too_large`` when it cannot fit ``max_result_cells``."""
+    tenant = getattr(connection, "tenant", None)
+    estimate = estimate_run(prepared.validated, max_rows=int(config_get("max_result_rows", tenant)))
+    try:
+        run_budget_check(estimate, max_cells=int(config_get("max_result_cells", tenant)))
+    except OverBudget as exc:
+        raise InvalidInput(exc.message, code=exc.code, details=exc.details) from exc
+    return estimate
+
+
+def interactive_estimate_require(prepared: PreparedQuery, kind: InteractiveKind) -> InteractiveEstimate:
+    """The work of a count or filtering report from the catalog statistics; 422 ``too_large`` when it exceeds
+    ``interactive_max_work`` or this process's engine memory."""
+    tenant = getattr(connection, "tenant", None)
+    estimate = estimate_interactive(prepared.validated, kind)
+    memory = engine_budget().duckdb_memory_bytes // 2
+    try:
+        interactive_budget_check(
+            estimate, max_work=int(config_get("interactive_max_work", tenant)), memory_bytes=memory
+        )
+    except OverBudget as exc:
+        raise InvalidInput(exc.message, code=exc.code, details=exc.details) from exc
+    return estimate
 
 
 def _spec_datasets(spec: QuerySpec, demographics: str) -> set[str]:
@@ -243,14 +297,27 @@ def _pg_connect() -> psycopg.Connection[Any]:
     return psycopg.connect(conninfo)
 
 
-def engine_create(study: Study, *, timeout_s: float, max_rows: int | None = None) -> DuckDBEngine | PostgresEngine:
-    """An engine for the study's configured backend with the tenant's limits."""
-    tenant = getattr(connection, "tenant", None)
+def engine_create(
+    study: Study, *, timeout_s: float, max_rows: int | None = None, max_cells: int | None = None
+) -> DuckDBEngine | PostgresEngine:
+    """An engine for the study's configured backend with the tenant's limits and this process's budget
+    (``bdt_project.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem)."""
+    budget = engine_budget()
     if study.engine == Engine.POSTGRES:
-        return PostgresEngine(_pg_connect, schema=str(connection.schema_name), timeout_s=timeout_s, max_rows=max_rows)  # type: ignore[attr-defined]
+        return PostgresEngine(
+            _pg_connect,
+            schema=str(connection.schema_name),  # type: ignore[attr-defined]
+            timeout_s=timeout_s,
+            max_rows=max_rows,
+            max_cells=max_cells,
+            work_mem=budget.postgres_work_mem,
+        )
     return DuckDBEngine(
-        memory_limit=str(config_get("duckdb_memory_limit", tenant)),
-        threads=int(config_get("duckdb_threads", tenant)),
+        memory_limit=budget.duckdb_memory_limit,
+        threads=budget.threads,
+        temp_directory=budget.spill_directory,
+        spill_limit=size_text(budget.spill_limit_bytes),
         timeout_s=timeout_s,
         max_rows=max_rows,
+        max_cells=max_cells,
     )

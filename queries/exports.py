@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from django.db import transaction
@@ -26,6 +25,7 @@ from django.utils import timezone
 from sqlglot import exp
 
 from audit.services import audit_event_record
+from bdt_project.budgets import duckdb_connect
 from bdt_project.errors import InvalidInput
 from datasets.dictionary import FORMULA_STARTS, csv_safe
 from datasets.storage import work_root
@@ -102,7 +102,7 @@ def _write_csv(source: Path, target: Path) -> int:
         f"COPY ({query.sql(dialect='duckdb')}) TO {exp.Literal.string(str(target)).sql(dialect='duckdb')} "
         "(FORMAT csv, HEADER true, PRESERVE_ORDER true)"
     )
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         con.execute(statement)
     return int(pq.ParquetFile(source).metadata.num_rows)
 

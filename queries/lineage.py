@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 from django.http import HttpRequest
 from sqlglot import exp
 
+from bdt_project.budgets import duckdb_connect
 from queries.models import QueryRun, RunStatus
 from queries.results import run_result_path
 from queries.services import query_run_create
@@ -85,7 +85,7 @@ def result_participants(run: QueryRun) -> int | None:
         .from_(exp.func("read_parquet", exp.Placeholder()))
         .sql(dialect="duckdb")
     )
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         row = con.execute(sql, [str(run_result_path(run))]).fetchone()
     return int(row[0]) if row else None
 

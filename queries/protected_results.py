@@ -18,11 +18,12 @@ from access.enforcement import run_access_require, spec_access_require
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, steps_shown, summary_shown
 from audit.services import audit_event_record
+from bdt_project.admission import interactive_slot
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Forbidden
 from datasets.models import Study
-from queries.engines.base import EngineError
-from queries.execution import engine_create, query_prepare
+from queries.engines.base import EngineError, EngineTimeout
+from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare
 from queries.models import QueryRun, RunStatus
@@ -46,7 +47,8 @@ def run_rows_for_user(
 ) -> dict[str, Any]:
     """A page of a run's rows (query level on every dataset of the run); every page read is audited."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.QUERY)
-    data = result_page(run, page=page, page_size=page_size, sort=sort, descending=descending)
+    with interactive_slot(tenant=tenant, user=actor, what="previews and reports"):
+        data = result_page(run, page=page, page_size=page_size, sort=sort, descending=descending)
     audit_event_record(
         action="query.preview",
         actor=actor,
@@ -79,8 +81,9 @@ def run_report_for_user(
         details={"run": run.pk, "study": run.study.slug, "aggregate_only": decision.aggregate_only},
     )
     keys = {run.study.id_column, run.study.session_column} - {""}
-    summary = final_summary(run, keys)
-    counted = run_step_counts(run, keyed=decision.aggregate_only)
+    with interactive_slot(tenant=tenant, user=actor, what="previews and reports"):
+        summary = final_summary(run, keys)
+        counted = run_step_counts(run, keyed=decision.aggregate_only)
     steps = report_from_steps(counted, longitudinal=run.study.is_longitudinal)
     if decision.aggregate_only:
         rules = disclosure_rules(tenant=tenant, study=run.study)
@@ -164,7 +167,8 @@ def run_export_for_user(
 ) -> ExportFile:
     """An export file of the run (export level on every dataset of the run)."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.EXPORT)
-    return run_export(run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
+    with interactive_slot(tenant=tenant, user=actor, what="exports"):
+        return run_export(run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
 
 
 def spec_report_for_user(
@@ -176,14 +180,21 @@ def spec_report_for_user(
     200 times the same number), and the report's result sets are charged against their count budget. The audit
     event holds the full spec."""
     decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
-    prepared = query_prepare(study, payload, keyed=decision.aggregate_only)
-    engine = engine_create(study, timeout_s=float(config_get("count_timeout_seconds", tenant)))
-    try:
-        counted = engine.steps(prepared.validated, prepared.catalog)
-    except EngineError as exc:
-        raise ApiError(422, exc.code, exc.message) from exc
-    finally:
-        engine.close()
+    prepared = query_prepare(study, payload, keyed=decision.aggregate_only, purpose="interactive")
+    interactive_estimate_require(prepared, "report")  # what cannot fit is refused before any engine work
+    with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
+        timeout = float(config_get("count_timeout_seconds", tenant))
+        engine = engine_create(study, timeout_s=timeout)
+        try:
+            counted = engine.steps(prepared.validated, prepared.catalog)
+        except EngineTimeout as exc:
+            raise ApiError(
+                504, "timeout", f"The report took longer than {timeout:g} s and was stopped. Use fewer filters."
+            ) from exc
+        except EngineError as exc:
+            raise engine_error_to_api(exc) from exc
+        finally:
+            engine.close()
     steps = report_from_steps(counted, longitudinal=study.is_longitudinal)
     spec = prepared.spec.model_dump(mode="json")
     if decision.aggregate_only:

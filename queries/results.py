@@ -8,13 +8,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from django.db import connection
 from sqlglot import exp
 
-from bdt_project.errors import Conflict, InvalidInput
+from bdt_project.budgets import duckdb_connect
+from bdt_project.config import config_get
+from bdt_project.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
-from queries.engines.base import StepCount, report_rows
-from queries.execution import engine_create, query_prepare
+from queries.engines.base import EngineError, EngineTimeout, StepCount, report_rows
+from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
 
 NUMERIC_TYPES = {"integer", "float"}
@@ -53,7 +55,7 @@ def result_page(
     """One page of the result's rows (optionally sorted by one column)."""
     path = run_result_path(run)
     sql = _select_page(list(run.columns), sort, descending)
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         rows = con.execute(sql, [str(path), page_size, (page - 1) * page_size]).fetchall()
     return {
         "columns": list(run.columns),
@@ -91,7 +93,7 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
             *summary[:1],
             {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None, "summary": "No data"},
         ]
-    with duckdb.connect() as con:
+    with duckdb_connect() as con:
         for column, kind in data_columns:
             ident = exp.column(column, quoted=True)
             source = exp.func("read_parquet", exp.Placeholder())
@@ -158,9 +160,15 @@ def run_step_counts(run: QueryRun, *, keyed: bool = False) -> list[StepCount]:
     cell keys, for aggregate-only callers)."""
     versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
     prepared = query_prepare(run.study, run.spec, versions=versions, keyed=keyed)
-    engine = engine_create(run.study, timeout_s=300.0)
+    interactive_estimate_require(prepared, "report")  # same limits as live reports: estimated first
+    timeout = float(config_get("count_timeout_seconds", getattr(connection, "tenant", None)))
+    engine = engine_create(run.study, timeout_s=timeout)
     try:
         return engine.steps(prepared.validated, prepared.catalog)
+    except EngineTimeout as exc:
+        raise ApiError(504, "timeout", f"The filtering report took longer than {timeout:g} s and was stopped.") from exc
+    except EngineError as exc:
+        raise engine_error_to_api(exc) from exc
     finally:
         engine.close()
 

@@ -17,12 +17,21 @@ from access.enforcement import run_spec_for_user, shown_count_audit, spec_access
 from access.levels import Level
 from access.protection import cell_of, count_shown, disclosure_rules
 from audit.services import audit_event_record
+from bdt_project.admission import interactive_slot
 from bdt_project.config import config_get
 from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.engines.base import EngineError, EngineTimeout
-from queries.execution import engine_create, query_count_key, query_prepare
+from queries.execution import (
+    engine_create,
+    engine_error_to_api,
+    interactive_estimate_require,
+    query_count_key,
+    query_prepare,
+    run_estimate_require,
+)
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
+from queries.run_queue import run_enqueue, run_queue_admit
 from tenants.access import role_require
 from tenants.models import Tenant
 from tenants.roles import Role
@@ -61,17 +70,21 @@ def query_count(
     result = cache.get(key)
     cached = result is not None
     if result is None:
-        prepared = query_prepare(study, count_key.spec, versions=count_key.pinned_versions(), keyed=keyed)
-        timeout = float(config_get("count_timeout_seconds", tenant))
-        engine = engine_create(study, timeout_s=timeout)
-        try:
-            counted = engine.count(prepared.validated, prepared.catalog)
-        except EngineTimeout as exc:
-            raise QueryTimeout(timeout) from exc
-        except EngineError as exc:
-            raise ApiError(422, exc.code, exc.message) from exc
-        finally:
-            engine.close()
+        prepared = query_prepare(
+            study, count_key.spec, versions=count_key.pinned_versions(), keyed=keyed, purpose="interactive"
+        )
+        interactive_estimate_require(prepared, "count")  # what cannot fit is refused before any engine work
+        with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
+            timeout = float(config_get("count_timeout_seconds", tenant))
+            engine = engine_create(study, timeout_s=timeout)
+            try:
+                counted = engine.count(prepared.validated, prepared.catalog)
+            except EngineTimeout as exc:
+                raise QueryTimeout(timeout) from exc
+            except EngineError as exc:
+                raise engine_error_to_api(exc) from exc
+            finally:
+                engine.close()
         result = {
             "participants": counted.participants,
             "rows": counted.rows,
@@ -109,12 +122,6 @@ def query_count(
     return shown
 
 
-def _enqueue(run_id: int) -> None:
-    from queries.tasks import query_run_execute_task
-
-    query_run_execute_task.delay(run_id)
-
-
 def query_run_create(
     *,
     tenant: Tenant,
@@ -134,6 +141,7 @@ def query_run_create(
     reuse = reuse and rerun_of is None
     payload, _ = run_spec_for_user(actor=actor, tenant=tenant, study=study, spec=payload)  # hides identifying cols
     prepared = query_prepare(study, payload, versions=versions)
+    run_estimate_require(prepared)  # before anything is queued: what cannot fit is refused with what to change
     if reuse:
         mine = (
             QueryRun.objects.filter(cache_key=prepared.cache_key, created_by=actor, study=study)
@@ -154,6 +162,8 @@ def query_run_create(
         if shared is not None and not default_storage.exists(shared.result_file):
             shared = None
     with transaction.atomic():
+        if shared is None:
+            run_queue_admit(tenant=tenant, actor=actor)
         run = QueryRun.objects.create(
             study=study,
             spec=prepared.spec.model_dump(mode="json"),
@@ -190,7 +200,7 @@ def query_run_create(
             },
         )
         if shared is None and enqueue:
-            transaction.on_commit(lambda: _enqueue(run.pk))
+            transaction.on_commit(lambda: run_enqueue(run))
     return run
 
 

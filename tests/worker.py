@@ -18,29 +18,54 @@ ROOT = Path(__file__).resolve().parent.parent
 ALL_QUEUES = "default,ingest,queries,interactive"
 
 
-def worker_start(db_name: str, queues: str = ALL_QUEUES, name: str = "test") -> subprocess.Popen[bytes]:
-    """Start ``celery worker`` on ``queues`` against the test database and wait until it answers pings."""
+def worker_start(
+    db_name: str,
+    queues: str = ALL_QUEUES,
+    name: str = "test",
+    *,
+    pool: str = "solo",
+    concurrency: int = 1,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``celery worker`` on ``queues`` against the test database and wait until it answers pings.
+
+    ``pool="prefork"`` runs tasks in child processes (the production pool: the guard may kill a child, Celery's
+    hard time limit applies); ``env`` adds environment variables, e.g. ``BDT_WORKER_MEMORY_LIMIT``."""
     from bdt_project.celery import app
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bdt_project.settings.test", "BDT_TEST_DB_NAME": db_name}
+    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "bdt_project.settings.test", **(env or {})}
+    if db_name:
+        environ["BDT_TEST_DB_NAME"] = db_name
     (ROOT / ".bdt").mkdir(exist_ok=True)
     log = open(ROOT / ".bdt" / f"test-worker-{name}.log", "wb")  # noqa: SIM115
     node = f"{name}-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "celery", "-A", "bdt_project", "worker", "-Q", queues, "--pool", "solo",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", node,
+            sys.executable, "-m", "celery", "-A", "bdt_project", "worker", "-Q", queues, "--pool", pool,
+            "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "-n", node,
         ],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"celery worker exited with {process.returncode}; see .bdt/test-worker-{name}.log")
         if app.control.ping(destination=[node], timeout=0.5):
+            process.node = node  # type: ignore[attr-defined]
             return process
     process.kill()
+    process.wait(timeout=10)
     raise RuntimeError("celery worker did not become ready within 60 s")
+
+
+def worker_children(process: subprocess.Popen[bytes]) -> list[int]:
+    """Pids of a prefork worker's pool children."""
+    try:
+        text = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(pid) for pid in text.split()]
 
 
 def worker_stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:

@@ -157,9 +157,18 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_ACKS_LATE = True
+# Tasks are acknowledged when they start, and a worker fetches a message only when a child is free: nothing waits
+# unacknowledged in a worker. A run or ingest is never executed twice (its own row says whether it ran; a lost
+# worker is recorded by the main process or the reapers), and a Redis restart leaves no in-flight message for
+# kombu to restore (restoring them on a lost connection crashed the worker, kombu 5.7). Fetching only when free
+# also lets the fair order of runs (priorities) decide at the moment a child can take work.
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_DISABLE_PREFETCH = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Ten priority levels on Redis (0 first): a workspace's first waiting run overtakes another's backlog
+# (queries.run_queue).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"priority_steps": list(range(10))}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

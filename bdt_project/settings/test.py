@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, LOGGING, REDIS_URL, STATIC_ROOT
 
-# Storage of this test run, per database name, so concurrent suites on one machine never share files.
-MEDIA_ROOT = BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
+# Storage of this test run, per database name, so concurrent suites on one machine never share files
+# (BDT_TEST_MEDIA_ROOT: the live-stack tests put it on a small file system of their own).
+MEDIA_ROOT = Path(
+    os.environ.get("BDT_TEST_MEDIA_ROOT") or BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
+)
 
 # Metrics of this test run (the suite's process, its Celery workers and servers share them), per database name.
 # The suite's own process starts from an empty directory; the processes it starts inherit the variable.

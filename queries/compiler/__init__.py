@@ -26,15 +26,19 @@ from queries.compiler.count import (
 )
 from queries.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
 from queries.compiler.wide import (
+    WIDE_MAX_AGGREGATES,
     WideColumn,
     WideDiscovery,
     WidePlan,
     compile_wide,
     compile_wide_discovery,
+    compile_wide_numbered,
     natural_key,
+    plan_chunks,
     plan_wide,
     session_label,
     session_text,
+    wide_chunk_size,
 )
 from queries.spec import QuerySpec, Shape, ValidatedSpec
 
@@ -64,6 +68,7 @@ def compile_rows(
 
 __all__ = [
     "DIALECTS",
+    "WIDE_MAX_AGGREGATES",
     "CompileError",
     "Dialect",
     "OutputColumn",
@@ -81,13 +86,16 @@ __all__ = [
     "compile_steps",
     "compile_wide",
     "compile_wide_discovery",
+    "compile_wide_numbered",
     "describe_filter",
     "natural_key",
     "output_columns",
+    "plan_chunks",
     "plan_wide",
     "session_label",
     "session_text",
     "steps_from_histogram",
     "unique_names",
     "validated",
+    "wide_chunk_size",
 ]

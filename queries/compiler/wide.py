@@ -15,6 +15,13 @@ Rows with a NULL session feed static columns only.
 With ``consolidate_baseline`` (opt-in), when at least two of BAS1..BAS3 exist, each dynamic column's BAS1..3 columns
 become one ``<column>_BAS`` holding the highest-numbered non-null value. Cross-sectional studies have no sessions:
 their wide output is the long output.
+
+Engine cost: on DuckDB each output column is ``arg_min(CASE .. value .., CASE .. long-row ordinal ..)`` over the
+long rows numbered once by a window, so its state is one value and one ordinal per participant (an ordered
+``ARRAY_AGG ... FILTER`` per column, the PostgreSQL form, made DuckDB keep megabytes per column: a 10-participant,
+9,900-column result needed 21 GB). Very wide results are computed in column groups (``plan_chunks``), each a
+separate statement over the same long rows, and joined back by position: DuckDB's aggregate cannot hold more than
+one storage block (256 KiB) of states per group row, and the groups bound the memory by the engine budget.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from queries.compiler._sql import (
     Frame,
     alias,
     check_dialect,
+    ident,
     literal,
     ref,
     render,
@@ -72,10 +80,19 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     return (*((0, int(t), t) if t[0] in "0123456789" else (1, 0, t) for t in chunks), (-1, 0, text))
 
 
+#: Bytes of aggregate state per participant and output column, and per output column and engine thread (DuckDB
+#: expression vectors), used to size column groups; measured on DuckDB 2.0 (docs/performance.md).
+WIDE_STATE_BYTES = 64
+WIDE_COLUMN_THREAD_BYTES = 64 * 1024
+#: Most aggregates in one DuckDB statement (their states share one 256 KiB row per participant).
+WIDE_MAX_AGGREGATES = 1_000
+
+
 @dataclass(frozen=True)
 class WideDiscovery:
     sessions_sql: str  # rows: one distinct non-null session each
-    variability_sql: str | None  # one row: max distinct non-null values per participant, per value column
+    variability_sql: str | None  # one row: max distinct non-null values per participant, per value column, then
+    # the number of participants (last column)
     value_columns: tuple[OutputColumn, ...]
 
 
@@ -144,7 +161,10 @@ def compile_wide_discovery(
             .from_("long_rows")
             .group_by(ref("k_id"))
         )
-        outer = exp.select(*[alias(exp.Max(this=ref(f"n{i}", "g")), f"n{i}") for i in range(len(values))])
+        outer = exp.select(
+            *[alias(exp.Max(this=ref(f"n{i}", "g")), f"n{i}") for i in range(len(values))],
+            alias(exp.Count(this=exp.Star()), "participants"),
+        )
         variability = render(outer.from_(per_id.subquery(alias="g")).with_("long_rows", as_=cte), dialect)
     return WideDiscovery(render(sessions, dialect), variability, tuple(values))
 
@@ -196,6 +216,49 @@ def plan_wide(
     return WidePlan(id_col, tuple(columns), tuple(labels))
 
 
+def wide_chunk_size(participants: int, memory_bytes: int, threads: int) -> int:
+    """Output columns per DuckDB statement so that the aggregate states of one statement stay within
+    ``memory_bytes`` (at least 1, at most :data:`WIDE_MAX_AGGREGATES`)."""
+    per_column = max(1, participants) * WIDE_STATE_BYTES + max(1, threads) * WIDE_COLUMN_THREAD_BYTES
+    return max(1, min(WIDE_MAX_AGGREGATES, memory_bytes // per_column))
+
+
+def plan_chunks(plan: WidePlan, size: int) -> list[WidePlan]:
+    """``plan`` split into plans of at most ``size`` value columns each (same id column and labels)."""
+    size = max(1, size)
+    columns = plan.columns or ()
+    return [
+        WidePlan(plan.id_column, tuple(columns[i : i + size]), plan.labels) for i in range(0, len(columns), size)
+    ] or [plan]
+
+
+def _name(name: str) -> exp.Column:
+    """A quoted column reference built without copies (wide select lists have tens of thousands of them)."""
+    return exp.Column(this=exp.Identifier(this=name, quoted=True))
+
+
+def _cell_order(frame: Frame, dialect: Dialect) -> list[exp.Ordered]:
+    """Long-row order inside a participant: session, then the source-file row numbers."""
+    order = [exp.Ordered(this=sort_key(ref("k_ses"), frame.key_type("session"), dialect))]
+    return order + [exp.Ordered(this=ref(f"r{i}")) for i in range(len(frame.aliases))]
+
+
+def _numbered(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> tuple[exp.Select, Frame]:
+    """The long rows with ``k_ord``: their position in cell order (DuckDB)."""
+    cte, frame, _ = _long_cte(v, dialect, schema)
+    number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=_cell_order(frame, dialect)))
+    return exp.select(exp.Star(), alias(number, "k_ord")).from_("long_rows").with_("long_rows", as_=cte), frame
+
+
+def compile_wide_numbered(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, *, schema: str | None = None) -> str:
+    """DuckDB: the long rows of a wide result (``k_id``, ``k_ses``, ``r<i>``, ``v<i>``) numbered in cell order
+    (``k_ord``). An engine computing a wide result in column groups materializes them once and passes the
+    relation's name to :func:`compile_wide` as ``rows_from``."""
+    _require_longitudinal(catalog)
+    query, _ = _numbered(validated(spec, catalog), "duckdb", schema)
+    return render(query, "duckdb")
+
+
 def compile_wide(
     spec: QuerySpec | ValidatedSpec,
     catalog: StudyCatalog,
@@ -205,40 +268,54 @@ def compile_wide(
     limit: int | None = None,
     schema: str | None = None,
     real_names: bool | None = None,
+    rows_from: str | None = None,
 ) -> str:
-    """One row per participant (ordered by id) with the columns of ``plan``."""
+    """One row per participant (ordered by id) with the columns of ``plan``. On DuckDB, ``rows_from`` names a
+    relation holding :func:`compile_wide_numbered`'s rows (otherwise they are computed in the statement)."""
     dialect = check_dialect(dialect)
     _require_longitudinal(catalog)
     v = validated(spec, catalog)
     real = dialect == "duckdb" if real_names is None else real_names
-    cte, frame, _ = _long_cte(v, dialect, schema)
-    order = [exp.Ordered(this=sort_key(ref("k_ses"), frame.key_type("session"), dialect))]
-    order += [exp.Ordered(this=ref(f"r{i}")) for i in range(len(frame.aliases))]
+    if dialect == "duckdb":
+        numbered, frame = _numbered(v, dialect, schema)
+    else:
+        cte, frame, _ = _long_cte(v, dialect, schema)
+    order = _cell_order(frame, dialect)
 
-    def first(value: exp.Expr, sessions: tuple[Value, ...] | None) -> exp.Expr:
-        cond: exp.Expr = exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
-        if sessions is not None:
-            cond = exp.and_(exp.In(this=ref("k_ses"), expressions=[literal(s) for s in sessions]), cond)
-        agg = exp.ArrayAgg(this=exp.Order(this=value.copy(), expressions=[o.copy() for o in order]))
-        filtered = exp.Filter(this=agg, expression=exp.Where(this=cond))
+    def condition(index: int, sessions: tuple[Value, ...] | None) -> exp.Expr:
+        present: exp.Expr = exp.Not(this=exp.Is(this=_name(f"v{index}"), expression=exp.Null()))
+        if sessions is None:
+            return present
+        chosen = exp.In(this=_name("k_ses"), expressions=[literal(s) for s in sessions])
+        return exp.And(this=chosen, expression=present)
+
+    def first(index: int, sessions: tuple[Value, ...] | None) -> exp.Expr:
+        """The first non-null value of ``v<index>`` in cell order (fresh nodes: no copies of big trees)."""
+        if dialect == "duckdb":  # the value of the smallest-numbered row that has one: one small state per cell
+            when_value = exp.Case(ifs=[exp.If(this=condition(index, sessions), true=_name(f"v{index}"))])
+            when_ord = exp.Case(ifs=[exp.If(this=condition(index, sessions), true=_name("k_ord"))])
+            return exp.ArgMin(this=when_value, expression=when_ord)
+        agg = exp.ArrayAgg(this=exp.Order(this=_name(f"v{index}"), expressions=[o.copy() for o in order]))
+        filtered = exp.Filter(this=agg, expression=exp.Where(this=condition(index, sessions)))
         return exp.Bracket(this=exp.Paren(this=filtered), expressions=[exp.Literal.number(1)], offset=1)
 
     select_list: list[exp.Expr] = [alias(ref("k_id"), plan.id_column.name if real else "o0")]
     for i, col in enumerate(plan.columns, start=1):
-        value = ref(f"v{col.value_index}")
         if col.parts is None:
-            expr = first(value, None)
+            expr = first(col.value_index, None)
         else:
-            firsts = [first(value, part) for part in col.parts]
+            firsts = [first(col.value_index, part) for part in col.parts]
             expr = firsts[0] if len(firsts) == 1 else exp.Coalesce(this=firsts[0], expressions=firsts[1:])
-        select_list.append(alias(expr, col.name if real else f"o{i}"))
-    query = (
-        exp.select(*select_list)
-        .from_("long_rows")
-        .group_by(ref("k_id"))
-        .order_by(sort_key(ref("k_id"), frame.key_type("id"), dialect))
-        .with_("long_rows", as_=cte)
-    )
+        select_list.append(exp.Alias(this=expr, alias=exp.Identifier(this=col.name if real else f"o{i}", quoted=True)))
+    # Builders modify in place (copy=False): a wide select list has thousands of expressions.
+    query = exp.select(*select_list, copy=False).group_by(ref("k_id"), copy=False)
+    query = query.order_by(sort_key(ref("k_id"), frame.key_type("id"), dialect), copy=False)
+    if dialect != "duckdb":
+        query = query.from_("long_rows", copy=False).with_("long_rows", as_=cte, copy=False)
+    elif rows_from is not None:
+        query = query.from_(exp.Table(this=ident(rows_from)), copy=False)
+    else:
+        query = query.from_("numbered_rows", copy=False).with_("numbered_rows", as_=numbered, copy=False)
     if limit is not None:
-        query = query.limit(int(limit))
-    return render(query, dialect)
+        query = query.limit(int(limit), copy=False)
+    return query.sql(dialect=dialect, identify=True, copy=False)  # the tree is ours and thrown away: no copy

@@ -16,10 +16,12 @@ from queries.spec import QuerySpec, Shape, ValidatedSpec
 
 
 class EngineError(Exception):
-    """A query could not be run. ``message`` is safe to show to the user; ``code`` is snake_case."""
+    """A query could not be run. ``message`` is safe to show to the user; ``code`` is snake_case; ``retryable``
+    errors (a lost database connection) succeed when sent again later."""
 
     code = "engine_error"
     default_message = "The query could not be run by the data engine."
+    retryable = False
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or self.default_message
@@ -36,6 +38,32 @@ class EngineTimeout(EngineError):
 class EngineCancelled(EngineError):
     code = "cancelled"
     default_message = "The query was cancelled."
+
+
+class EngineUnavailable(EngineError):
+    code = "database_unavailable"
+    default_message = "The connection to the database was lost while the query ran. Try again shortly."
+    retryable = True
+
+
+class ResourceLimit(EngineError):
+    code = "resource_limit"
+    default_message = (
+        "The query needed more memory than its budget allows and was stopped. Narrow it (fewer columns, sessions "
+        "or filters, or a participant list)."
+    )
+
+
+class ResultTooLarge(EngineError):
+    code = "too_large"
+
+    def __init__(self, participants: int, columns: int, limit: int) -> None:
+        self.participants, self.columns, self.limit = participants, columns, limit
+        super().__init__(
+            f"The wide result would have {participants:,} participants x {columns:,} columns "
+            f"({participants * columns:,} cells), more than the {limit:,} cells allowed. Select fewer columns or "
+            "sessions, narrow the participants, or use long format."
+        )
 
 
 class RowLimitExceeded(EngineError):

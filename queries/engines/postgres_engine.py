@@ -5,9 +5,10 @@ columns ``c<i>`` (the catalog's i-th column) + ``__row`` (0-based row in the Par
 pyarrow batches (CSV produced by Arrow, so memory stays flat), indexed on the merge key and analysed, all in one
 transaction under an advisory lock, so concurrent workers load a version once and readers never see half a table.
 
-Queries run with ``statement_timeout`` (SET LOCAL) plus the shared watchdog; cancel uses libpq's cancel request
-from another thread. Results stream from a server-side cursor in batches into a pyarrow ParquetWriter; the output
-column names come from the compiler (PostgreSQL aliases are positional because identifiers are capped at 63 bytes).
+Queries run with ``statement_timeout`` and ``work_mem`` (SET LOCAL) plus the shared watchdog; cancel uses libpq's
+cancel request from another thread. Results stream from a server-side cursor in batches into a pyarrow
+ParquetWriter; the output column names come from the compiler (PostgreSQL aliases are positional because identifiers
+are capped at 63 bytes).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from psycopg import sql
 
 from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
 from queries.compiler import Dialect
-from queries.engines.base import EngineError
+from queries.engines.base import EngineError, EngineUnavailable, ResourceLimit
 from queries.engines.runner import Interruption, SqlEngine
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,11 @@ class PostgresEngine(SqlEngine):
         batch_size: int = 10_000,
         load_batch_size: int = 65_536,
         max_wide_columns: int | None = 1_600,
+        max_cells: int | None = None,
+        work_mem: str | None = None,
     ) -> None:
-        super().__init__(timeout_s=timeout_s, max_rows=max_rows, max_wide_columns=max_wide_columns)
+        super().__init__(timeout_s=timeout_s, max_rows=max_rows, max_wide_columns=max_wide_columns, max_cells=max_cells)
+        self.work_mem = work_mem
         if not schema:
             raise ValueError("schema is required")
         self.schema = schema
@@ -109,18 +113,22 @@ class PostgresEngine(SqlEngine):
         return None
 
     def _known_error(self, exc: BaseException) -> EngineError | None:
-        if isinstance(exc, psycopg.errors.OutOfMemory | psycopg.errors.DiskFull):
-            return EngineError("The query needs more resources than the database allows.", code="out_of_memory")
+        if isinstance(exc, psycopg.errors.OutOfMemory | psycopg.errors.DiskFull | MemoryError):
+            return ResourceLimit("The query needed more memory or disk than the database allows and was stopped.")
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):  # server restarted, network lost
+            return EngineUnavailable()
         if isinstance(exc, psycopg.errors.TooManyColumns | psycopg.errors.ProgramLimitExceeded):
             return EngineError("The result has too many columns for the database.", code="too_many_columns")
         return None
 
     def _set_timeout(self, conn: psycopg.Connection[Any]) -> None:
-        """``SET LOCAL statement_timeout`` (via set_config(..., is_local => true), which takes a bound value).
-        Without a timeout the server's own default stays in force."""
+        """``SET LOCAL statement_timeout`` and ``work_mem`` (via set_config(..., is_local => true), which takes a
+        bound value). Without them the server's own defaults stay in force."""
         if self.timeout_s is not None:
             ms = max(1, int(self.timeout_s * 1000))
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(ms)])
+        if self.work_mem is not None:
+            conn.execute("SELECT set_config('work_mem', %s, true)", [self.work_mem])
 
     # --- loading --------------------------------------------------------------------------------------------
     def table_name(self, dataset: DatasetInfo) -> str:

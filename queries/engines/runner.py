@@ -36,11 +36,13 @@ from queries.compiler import (
     steps_from_histogram,
     validated,
 )
+from queries.compiler.wide import WidePlan
 from queries.engines.base import (
     CountResult,
     EngineCancelled,
     EngineError,
     EngineTimeout,
+    ResultTooLarge,
     RowLimitExceeded,
     RunResult,
     StepCount,
@@ -57,7 +59,14 @@ class SqlEngine(ABC):
     #: Whether runs compile ``LIMIT max_rows + 1`` (engines that can stop early) or count the rows written.
     limit_rows_in_sql: ClassVar[bool] = True
 
-    def __init__(self, *, timeout_s: float | None, max_rows: int | None, max_wide_columns: int | None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float | None,
+        max_rows: int | None,
+        max_wide_columns: int | None,
+        max_cells: int | None = None,
+    ) -> None:
         if timeout_s is not None and timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         if max_rows is not None and max_rows < 0:
@@ -65,6 +74,7 @@ class SqlEngine(ABC):
         self.timeout_s = timeout_s
         self.max_rows = max_rows
         self.max_wide_columns = max_wide_columns
+        self.max_cells = max_cells
         self._operation_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._running = False
@@ -84,6 +94,13 @@ class SqlEngine(ABC):
         self, sql: str, names: Sequence[str], types: Sequence[ColumnType], path: Path, max_rows: int | None
     ) -> int:
         """Write the result of ``sql`` to ``path``; return the row count (may stop early past ``max_rows``)."""
+
+    def _write_wide(
+        self, v: ValidatedSpec, catalog: StudyCatalog, plan: WidePlan, participants: int, path: Path, limit: int | None
+    ) -> int:
+        """Write a wide result; engines may split the work (DuckDB computes very wide results in column groups)."""
+        sql = compile_rows(v, catalog, self.dialect, "wide", plan=plan, limit=limit, schema=self.schema)
+        return self._write_parquet(sql, plan.names, plan.types, path, self.max_rows)
 
     @abstractmethod
     def _interrupt(self) -> None:
@@ -234,17 +251,21 @@ class SqlEngine(ABC):
                     sessions = [r[0] for r in self._fetch_all(discovery.sessions_sql)]
                     self._checkpoint()
                     maxima: Sequence[int | None] = ()
+                    participants = 0
                     if discovery.variability_sql is not None:
-                        maxima = self._fetch_all(discovery.variability_sql)[0]
+                        *maxima, counted = self._fetch_all(discovery.variability_sql)[0]
+                        participants = int(counted or 0)
                         self._checkpoint()
                     plan = plan_wide(v, catalog, sessions, maxima, max_columns=self.max_wide_columns)
                     names, types = plan.names, plan.types
-                    sql = compile_rows(v, catalog, self.dialect, "wide", plan=plan, limit=limit, schema=self.schema)
+                    if self.max_cells is not None and participants * len(names) > self.max_cells:
+                        raise ResultTooLarge(participants, len(names), self.max_cells)
+                    n = self._write_wide(v, catalog, plan, participants, tmp, limit)
                 else:
                     cols = output_columns(v, catalog)
                     names, types = tuple(c.name for c in cols), tuple(c.type for c in cols)
                     sql = compile_rows(v, catalog, self.dialect, "long", limit=limit, schema=self.schema)
-                n = self._write_parquet(sql, names, types, tmp, self.max_rows)
+                    n = self._write_parquet(sql, names, types, tmp, self.max_rows)
                 if self.max_rows is not None and n > self.max_rows:
                     raise RowLimitExceeded(self.max_rows)
             os.replace(tmp, out)

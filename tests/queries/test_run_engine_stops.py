@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -12,12 +15,14 @@ from django_tenants.utils import tenant_context
 
 from datasets.models import IngestStatus, Study
 from datasets.services import ingest_file_sync, study_create
+from datasets.storage import work_root
 from queries.models import QueryRun, RunStatus
 from queries.run_executor import query_run_execute
+from queries.run_queue import run_enqueue
 from queries.services import query_run_cancel, query_run_create, query_runs_reap
 from tenants.models import Tenant
 from tenants.services import membership_set, tenant_create, user_get_or_create
-from tests.worker import worker_start, worker_stop
+from tests.worker import worker_children, worker_start, worker_stop
 
 pytestmark = pytest.mark.worker
 
@@ -121,3 +126,68 @@ def test_worker_killed_during_a_run_is_reaped(heavy, django_db_blocker: Any, tes
         failed = QueryRun.objects.get(pk=run.pk)
     connection.set_schema_to_public()
     assert failed.status == RunStatus.FAILED and failed.error_code == "worker_lost"
+
+
+def _finished(run_id: int, timeout: float = 90) -> QueryRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = QueryRun.objects.get(pk=run_id)
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} still {QueryRun.objects.get(pk=run_id).status} after {timeout} s")
+
+
+def _resident(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError):
+        return 0
+
+
+def test_a_run_over_the_worker_memory_budget_fails_alone(heavy, django_db_blocker: Any, test_db_name: str) -> None:
+    """DuckDB may use 4 GB here, the worker child only 700 MB: the run escapes the engine's own limit, the guard
+    stops it with resource_limit, its files are removed, and the same worker goes on serving."""
+    env = {
+        "BDT_WORKER_MEMORY_LIMIT": "700MB",
+        "BDT_WORKER_ADDRESS_SPACE_LIMIT": "8GB",
+        "BDT_DUCKDB_MEMORY_LIMIT": "4GB",
+        "BDT_ENGINE_KILL_GRACE_SECONDS": "5",
+    }
+    worker = worker_start(test_db_name, queues="budget-test", name="budget", pool="prefork", env=env)
+    try:
+        first_children = set(worker_children(worker))
+        for child in first_children:  # the kernel's ceiling is in force in every child
+            limits = Path(f"/proc/{child}/limits").read_text()
+            assert re.search(r"Max address space\s+8000000000\s", limits), limits
+        with django_db_blocker.unblock(), tenant_context(heavy["tenant"]):
+            run = _create(heavy, WIDE)
+            run_enqueue(run, queue="budget-test")
+            peak, children = 0, set()
+            deadline = time.monotonic() + 90
+            while QueryRun.objects.get(pk=run.pk).status in (RunStatus.QUEUED, RunStatus.RUNNING):
+                assert time.monotonic() < deadline, "the run did not end"
+                for child in worker_children(worker):
+                    children.add(child)
+                    peak = max(peak, _resident(child))
+                time.sleep(0.05)
+            failed = QueryRun.objects.get(pk=run.pk)
+            assert failed.status == RunStatus.FAILED and failed.error_code == "resource_limit", failed.error_message
+            assert "memory" in failed.error_message and "columns" in failed.error_message
+            assert worker.poll() is None  # the worker itself is fine
+            assert not list(work_root().glob(f"run-{run.pk}-*"))
+            assert peak < 700_000_000 * 1.5, peak  # stopped near its budget, far from taking the machine down
+            # a child left above half its budget after a task is replaced (worker_max_memory_per_child)
+            deadline = time.monotonic() + 30
+            while set(worker_children(worker)) & first_children and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not set(worker_children(worker)) & first_children
+            # the next run on the same worker succeeds
+            small = _create(heavy, {"participants": ["0000001", "0000002"], "columns": {"m": ["a"]}})
+            run_enqueue(small, queue="budget-test")
+            done = _finished(small.pk)
+            assert done.status == RunStatus.SUCCEEDED, done.error_message
+            assert done.row_count == 6
+    finally:
+        worker_stop(worker)
+        connection.set_schema_to_public()

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
+from bdt_project.budgets import process_role_set
 from bdt_project.errors import ApiError
 from datasets.import_services import study_import_file_sync, study_plan
 from datasets.ingest import (
@@ -60,6 +61,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        process_role_set("worker")  # the ingests run here, as on a worker: the worker's engine budget
         try:
             delimiter_from_name(options["delimiter"])
         except ValueError as exc:
