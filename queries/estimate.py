@@ -10,10 +10,11 @@ session lists are exact bounds and narrow the estimate. Work that cannot fit its
   per value column, one column per session label (the engine outputs columns that never vary once; the estimate
   cannot know which).
 - Interactive work (counts, filtering reports): the rows the engine scans (the join of the datasets that carry
-  filters) times the conditions it evaluates per row. A report evaluates step ``i`` with the first ``i``
-  conditions plus one distinct count per step, about ``n (n + 3) / 2`` evaluations per row for ``n`` conditions.
-  Its SQL grows the same way (compiling a 200-step report took 13 s of Python), so a report's work is counted on
-  at least :data:`REPORT_MIN_ROWS` rows: even on a tiny study the number of live report steps stays bounded.
+  filters) times the conditions it evaluates per row. A report is one scan too: per row, the number of leading
+  conditions it satisfies (each condition once), then a histogram per merge key and participant; so ``n + 1``
+  evaluations per row for ``n`` conditions, and engine state per participant, not per step. A report's work is
+  counted on at least :data:`REPORT_MIN_ROWS` rows, so even on a tiny study the number of live report steps stays
+  bounded.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ class RunEstimate:
 
 #: Rows a live report's work is counted on at least (its compile cost does not shrink with the study).
 REPORT_MIN_ROWS = 200_000
-#: Engine memory per participant and report step (a flag per merge key and a distinct-count set per step),
-#: measured on DuckDB 2.0 (docs/performance.md).
-REPORT_STEP_BYTES = 64
+#: Engine memory per participant of a filtering report (its merge keys' reach and the grouping state), an upper
+#: bound measured on DuckDB 2.0 (docs/performance.md).
+REPORT_PARTICIPANT_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,8 @@ class InteractiveEstimate:
 
     @property
     def memory_bytes(self) -> int:
-        """Engine memory of a report's per-step state (counts keep one set of merge keys)."""
-        steps = self.conditions + 1 if self.kind == "report" else 1
-        return self.participants * steps * REPORT_STEP_BYTES
+        """Engine memory of a count's or report's grouping state: one entry per participant, whatever the steps."""
+        return self.participants * REPORT_PARTICIPANT_BYTES
 
 
 def _distinct(ds: DatasetInfo, column: str | None) -> int:
@@ -155,7 +155,7 @@ def estimate_interactive(v: ValidatedSpec, kind: InteractiveKind) -> Interactive
     conditions = len(v.filters) + bool(v.sites) + bool(v.sessions) + bool(v.participants)
     if kind == "count":
         return InteractiveEstimate(kind, math.ceil(rows_f), size.participants, conditions, max(1, conditions))
-    per_row = max(1, conditions * (conditions + 3) // 2)
+    per_row = conditions + 1
     return InteractiveEstimate(kind, max(REPORT_MIN_ROWS, math.ceil(rows_f)), size.participants, conditions, per_row)
 
 
@@ -193,14 +193,17 @@ def run_budget_check(estimate: RunEstimate, *, max_cells: int) -> None:
 
 
 def interactive_budget_check(estimate: InteractiveEstimate, *, max_work: int, memory_bytes: int) -> None:
-    """Refuse a count or report whose condition evaluations would exceed ``max_work``, or whose per-step state
+    """Refuse a count or report whose condition evaluations would exceed ``max_work``, or whose grouping state
     would exceed ``memory_bytes``, saying what to change."""
     if estimate.work <= max_work and estimate.memory_bytes <= memory_bytes:
         return
     per_row = max_work // max(1, estimate.rows)
-    if estimate.kind == "report":
-        fit = max(0, int((math.sqrt(9 + 8 * per_row) - 3) // 2))
-        fit = min(fit, max(0, memory_bytes // max(1, estimate.participants * REPORT_STEP_BYTES) - 1))
+    if estimate.memory_bytes > memory_bytes:
+        fit = 0
+        what = f"{'filtering report' if estimate.kind == 'report' else 'count'} over {estimate.participants:,} participants"
+        change = "The study is too large for a live answer in this process: run the query instead."
+    elif estimate.kind == "report":
+        fit = max(0, per_row - 1)
         what = f"filtering report of {estimate.conditions} steps over {estimate.rows:,} rows"
         change = f"Use at most {fit} filters for a live report on this study, or run the query and read its report."
     else:

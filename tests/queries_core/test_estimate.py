@@ -76,43 +76,48 @@ def test_long_results_count_the_fanout_of_joined_tables_and_the_row_cap() -> Non
     assert "rows x 6 columns" in info.value.message and "at most 2 for this many rows" in info.value.message
 
 
-def test_a_200_filter_report_is_refused_and_the_suggested_size_fits() -> None:
-    """The incident's 200-filter report: refused before any engine work, with a filter count that does fit."""
+def test_a_report_over_the_work_budget_is_refused_and_the_suggested_size_fits() -> None:
+    """A report is one scan (each condition evaluated once per row): refused before any engine work when rows x
+    (conditions + 1) exceeds the budget, with a filter count that does fit."""
     catalog = longitudinal(150_000, 2, 20)
     filters = [{"dataset": "demo", "column": f"v{i % 20}", "op": "gt", "value": i} for i in range(200)]
     estimate = estimate_interactive(spec_validate({"filters": filters}, catalog), "report")
     assert estimate.rows == 300_000 and estimate.conditions == 200
-    assert estimate.work == 300_000 * (200 * 203 // 2)
+    assert estimate.work == 300_000 * 201
+    interactive_budget_check(estimate, max_work=400_000_000, memory_bytes=2_000_000_000)  # the default fits
     with pytest.raises(OverBudget) as info:
-        interactive_budget_check(estimate, max_work=400_000_000, memory_bytes=2_000_000_000)
+        interactive_budget_check(estimate, max_work=30_000_000, memory_bytes=2_000_000_000)
     fit = info.value.details["conditions_that_fit"]
-    assert f"at most {fit} filters" in info.value.message and 0 < fit < 200
+    assert f"at most {fit} filters" in info.value.message and fit == 99
     near = estimate_interactive(spec_validate({"filters": filters[:fit]}, catalog), "report")
-    interactive_budget_check(near, max_work=400_000_000, memory_bytes=2_000_000_000)
+    interactive_budget_check(near, max_work=30_000_000, memory_bytes=2_000_000_000)
     over = estimate_interactive(spec_validate({"filters": filters[: fit + 1]}, catalog), "report")
     with pytest.raises(OverBudget):
-        interactive_budget_check(over, max_work=400_000_000, memory_bytes=2_000_000_000)
+        interactive_budget_check(over, max_work=30_000_000, memory_bytes=2_000_000_000)
 
 
 def test_a_tiny_study_still_bounds_live_report_steps() -> None:
-    """Compiling a report grows with the square of its steps whatever the study's size."""
+    """Whatever the study's size, a report is costed on at least REPORT_MIN_ROWS rows."""
     catalog = longitudinal(3, 2, 5)
     filters = [{"dataset": "demo", "column": "v0", "op": "gt", "value": i} for i in range(200)]
     estimate = estimate_interactive(spec_validate({"filters": filters}, catalog), "report")
     assert estimate.rows == REPORT_MIN_ROWS
     with pytest.raises(OverBudget) as info:
-        interactive_budget_check(estimate, max_work=400_000_000, memory_bytes=2_000_000_000)
-    assert info.value.details["conditions_that_fit"] == 61
+        interactive_budget_check(estimate, max_work=20_000_000, memory_bytes=2_000_000_000)
+    assert info.value.details["conditions_that_fit"] == 20_000_000 // REPORT_MIN_ROWS - 1
 
 
-def test_report_memory_counts_per_step_state() -> None:
+def test_report_memory_is_per_participant_not_per_step() -> None:
     catalog = longitudinal(1_000_000, 1, 5)
-    filters = [{"dataset": "demo", "column": "v0", "op": "gt", "value": i} for i in range(10)]
-    estimate = estimate_interactive(spec_validate({"filters": filters}, catalog), "report")
-    assert estimate.memory_bytes == 1_000_000 * 11 * 64
+    few = [{"dataset": "demo", "column": "v0", "op": "gt", "value": i} for i in range(2)]
+    many = [{"dataset": "demo", "column": "v0", "op": "gt", "value": i} for i in range(50)]
+    small = estimate_interactive(spec_validate({"filters": few}, catalog), "report")
+    large = estimate_interactive(spec_validate({"filters": many}, catalog), "report")
+    assert small.memory_bytes == large.memory_bytes == 1_000_000 * 64
+    interactive_budget_check(large, max_work=10**12, memory_bytes=500_000_000)
     with pytest.raises(OverBudget) as info:
-        interactive_budget_check(estimate, max_work=10**12, memory_bytes=500_000_000)
-    assert info.value.details["conditions_that_fit"] == 6  # 500 MB / (1M participants x 64 B) - 1
+        interactive_budget_check(small, max_work=10**12, memory_bytes=50_000_000)
+    assert info.value.details["conditions_that_fit"] == 0 and "run the query" in info.value.message
 
 
 def test_counts_cost_one_evaluation_per_condition() -> None:
