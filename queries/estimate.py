@@ -200,7 +200,8 @@ def interactive_budget_check(estimate: InteractiveEstimate, *, max_work: int, me
     per_row = max_work // max(1, estimate.rows)
     if estimate.memory_bytes > memory_bytes:
         fit = 0
-        what = f"{'filtering report' if estimate.kind == 'report' else 'count'} over {estimate.participants:,} participants"
+        kind = "filtering report" if estimate.kind == "report" else "count"
+        what = f"{kind} over {estimate.participants:,} participants"
         change = "The study is too large for a live answer in this process: run the query instead."
     elif estimate.kind == "report":
         fit = max(0, per_row - 1)
