@@ -19,8 +19,8 @@ from access.budget import BudgetStatus, budget_policy, count_budget_status
 from access.models import CountResultSet
 from audit.models import AuditEvent
 from datasets.models import Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 ACTIVITY_ACTIONS = ("query.count", "query.report", "count_budget.exhausted", "analysis.computed")

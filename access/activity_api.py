@@ -10,9 +10,9 @@ from ninja import Field, Router, Schema
 
 from access.activity import MemberActivity, budget_settings, count_activity_for_study
 from access.budget import count_budget_reset
-from bdt_project.api_auth import principal
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from datasets.selectors import study_get_for_user
+from tenants.api_auth import principal
 from tenants.selectors import membership_get_by_email
 
 router = Router(tags=["governance"])

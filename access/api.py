@@ -21,12 +21,12 @@ from access.services import (
     team_member_remove,
     team_update,
 )
-from bdt_project.api_auth import principal
-from bdt_project.api_fields import ApiDateTime
-from bdt_project.errors import InvalidInput, NotFound
+from core.api_fields import ApiDateTime
+from core.errors import InvalidInput, NotFound
 from datasets.selectors import dataset_get, study_get_for_user
-from tenants.access import role_require
+from tenants.api_auth import principal
 from tenants.models import User
+from tenants.role_checks import role_require
 from tenants.roles import Role
 from tenants.selectors import membership_get_by_email
 

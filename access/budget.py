@@ -22,11 +22,11 @@ from django.utils import timezone
 from access.disclosure import BudgetDecision, BudgetPolicy, Cell, budget_decide
 from access.models import CountBudgetReset, CountResultSet
 from audit.services import audit_event_record
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError
+from core.config import config_get
+from core.errors import ApiError
 from datasets.models import Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 

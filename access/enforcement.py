@@ -18,10 +18,10 @@ from typing import Any
 
 from access.levels import Level, level_at_least, level_min
 from access.selectors import Explanation, datasets_explain_for_user
-from bdt_project.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound
 from datasets.models import Dataset, Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 ACTION_WORDS: dict[str, str] = {

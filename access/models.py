@@ -16,7 +16,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 from access.levels import LEVEL_CHOICES, Level
-from tenants.fields import user_reference
+from core.fields import user_reference
 
 
 class Team(models.Model):

@@ -14,7 +14,7 @@ from typing import Any
 
 from access.disclosure import Cell, DisclosureRules, ShownCell, protect_cell
 from access.suppression import suppression_threshold
-from bdt_project.config import config_get
+from core.config import config_get
 from datasets.models import Study
 from tenants.models import Tenant
 

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from access.levels import LEVEL_RANK, Level, level_at_least, level_max
 from access.models import Grant, Team, TeamMember
-from bdt_project.config import config_get
-from bdt_project.errors import NotFound
+from core.config import config_get
+from core.errors import NotFound
 from datasets.models import Dataset, Study
-from tenants.access import level_cap_for, membership_for
 from tenants.models import Tenant
+from tenants.role_checks import level_cap_for, membership_for
 from tenants.roles import Role
 
 

@@ -21,12 +21,11 @@ from access.selectors import (
     team_member_user_ids,
 )
 from audit.services import audit_event_record
-from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datasets.models import Dataset, Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
-from tenants.selectors import membership_get
 
 GRANTABLE_ROLES = (Role.ANALYST,)
 REASON_MAX = 2000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bdt_project.config import config_get
+from core.config import config_get
 from datasets.models import Study
 from tenants.models import Tenant
 

@@ -21,9 +21,9 @@ from analysis.services import (
     selection_keys_parse,
     selection_rows,
 )
-from bdt_project.api_auth import principal
-from bdt_project.errors import Conflict
+from core.errors import Conflict
 from queries.exports import export_response
+from tenants.api_auth import principal
 
 router = Router(tags=["analysis"])
 

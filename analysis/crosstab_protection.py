@@ -21,7 +21,7 @@ from access.protection import disclosure_rules, protection_fields
 from analysis.stats import StatsError
 from analysis.stats.crosstab import MISSING, level_order
 from analysis.stats.groups import label
-from bdt_project.errors import Conflict
+from core.errors import Conflict
 from queries.models import QueryRun
 from queries.result_cells import OTHER, result_cells, run_record_keys
 from queries.results import run_result_path

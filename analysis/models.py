@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from core.fields import user_reference
 from queries.models import QueryRun
-from tenants.fields import user_reference
 
 
 class ProfileStatus(models.TextChoices):

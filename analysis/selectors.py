@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from analysis.access import QUERY, analysis_run_get
 from analysis.models import ProfileJob
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from queries.models import QueryRun
 from tenants.models import Tenant
 

@@ -24,9 +24,9 @@ from analysis.stats.loading import frame_load, rows_by_keys
 from analysis.stats.profile import profile_build
 from analysis.stats.requests import CrosstabRequest, Limits, analysis_run, request_parse
 from audit.services import audit_event_record
-from bdt_project.admission import interactive_slot
-from bdt_project.config import config_get
-from bdt_project.errors import Forbidden, InvalidInput
+from core.admission import interactive_slot
+from core.config import config_get
+from core.errors import Forbidden, InvalidInput
 from queries.exports import ExportFile, run_export
 from queries.models import QueryRun
 from queries.results import json_value, run_result_path

@@ -22,8 +22,8 @@ from analysis.services import (
     selection_keys_parse,
 )
 from analysis.stats.numbers import NUMERIC_TYPES
-from bdt_project.config import config_get
-from bdt_project.errors import Conflict, InvalidInput
+from core.config import config_get
+from core.errors import Conflict, InvalidInput
 from queries.exports import export_response
 from queries.views import page_errors, tenant_of
 

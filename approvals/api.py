@@ -23,11 +23,11 @@ from approvals.services import (
     access_request_withdraw,
     dua_create,
 )
-from bdt_project.api_auth import principal
-from bdt_project.api_fields import ApiDateTime
-from bdt_project.pagination import PagePagination
+from core.api_fields import ApiDateTime
+from core.pagination import PagePagination
 from datasets.selectors import study_get_for_user
-from tenants.access import role_require
+from tenants.api_auth import principal
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 router = Router(tags=["governance"])

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from access.levels import level_at_least
 from approvals.selectors import access_request_get_for_user, access_request_list_for_user
 from approvals.services import REQUESTABLE_LEVELS, access_request_decide
-from bdt_project.errors import ApiError, InvalidInput, NotFound
+from core.errors import ApiError, InvalidInput, NotFound
 from tenants.members import invitation_revoke, member_invite, member_remove, member_role_change
 from tenants.models import User
 from tenants.roles import Role, role_at_least

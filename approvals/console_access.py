@@ -28,7 +28,7 @@ from approvals.console import (
 )
 from approvals.selectors import dua_list_for_study
 from approvals.services import dua_create
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from datasets.models import Dataset, Study
 from tenants.models import User
 from tenants.selectors import membership_get_by_email

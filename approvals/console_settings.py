@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from approvals.console import flash_run, request_actor, request_tenant, steward_required
-from bdt_project.config import SETTINGS
+from core.config import SETTINGS
 from tenants.roles import Role
 from tenants.workspace_settings import tenant_settings_for_user, tenant_settings_update
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from access.levels import LEVEL_CHOICES
-from tenants.fields import user_reference
+from core.fields import user_reference
 
 
 class DataUseAgreement(models.Model):

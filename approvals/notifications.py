@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from approvals.models import Notification
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
 

@@ -11,10 +11,10 @@ from django.utils import timezone
 from access.models import Grant
 from access.selectors import live_q
 from approvals.models import AccessRequest, DataUseAgreement, Notification, RequestStatus
-from bdt_project.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from datasets.models import Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 
 REVOKED = "revoked"  # shown for approved requests whose grants were all revoked (not a stored status)

@@ -21,12 +21,11 @@ from access.services import grant_create, grant_revoke
 from approvals.models import AccessRequest, DataUseAgreement, RequestStatus
 from approvals.notifications import notification_send, stewards_of
 from audit.services import audit_event_record
-from bdt_project.errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Dataset, Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
-from tenants.selectors import membership_get
 
 REQUESTABLE_LEVELS: tuple[Level, ...] = (Level.COUNT, Level.QUERY, Level.EXPORT)
 PURPOSE_MAX = 5000

@@ -17,7 +17,7 @@ from approvals.services import (
     access_request_withdraw,
     dua_current,
 )
-from bdt_project.errors import ApiError
+from core.errors import ApiError
 from datasets.models import Dataset
 from datasets.selectors import study_get_for_user
 

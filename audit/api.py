@@ -12,10 +12,10 @@ from audit.models import AuditEvent
 from audit.selectors import AuditFilters, audit_events_for_user
 from audit.services import audit_read_record
 from audit.verification import audit_chain_verify
-from bdt_project.api_auth import principal
-from bdt_project.api_fields import ApiDateTime
-from bdt_project.pagination import PagePagination
-from tenants.access import role_require
+from core.api_fields import ApiDateTime
+from core.pagination import PagePagination
+from tenants.api_auth import principal
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 router = Router(tags=["audit"])

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from audit.models import AuditEvent
-from datasets.dictionary import csv_safe
+from core.csv_safety import csv_safe
 
 CSV_FIELDS = [
     "id",

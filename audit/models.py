@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from tenants.fields import user_reference
+from core.fields import user_reference
 
 
 class AuditEvent(models.Model):

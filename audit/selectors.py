@@ -15,8 +15,8 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 
 from audit.models import AuditEvent
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 RUN = "queries.queryrun"

@@ -14,8 +14,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
-from bdt_project.config import config_get
-from bdt_project.monitoring.usage import tenant_action_count
+from core.config import config_get
+from core.monitoring.usage import tenant_action_count
 
 logger = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from audit.csv_export import audit_csv_lines
 from audit.history import KINDS, configuration_history
 from audit.selectors import AuditFilters, audit_events_filter, audit_events_for_user
 from audit.services import audit_read_record
-from bdt_project.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from datasets.views import page_errors
 from queries.views import page_errors as streaming_page_errors
-from tenants.access import role_require
 from tenants.models import Membership, User
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 PAGE_SIZE = 50

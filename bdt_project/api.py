@@ -11,9 +11,9 @@ from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationError
 
-from bdt_project.api_auth import MemberSessionAuth, TenantRateThrottle, TokenAuth
-from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, data_error, database_failure, error_body
 from bdt_project.health import health_check
+from core.errors import RETRY_AFTER_SECONDS, ApiError, data_error, database_failure, error_body
+from tenants.api_auth import MemberSessionAuth, TenantRateThrottle, TokenAuth
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The Celery app. tenant-schemas-celery's app class makes every task run in the schema of its caller.
 
-Worker processes run under the worker budget (``bdt_project.budgets``): the role is set when the worker starts,
+Worker processes run under the worker budget (``core.budgets``): the role is set when the worker starts,
 the address space of the worker and its pool children is capped, and a child whose resident memory stays above
 half of ``worker_memory_limit`` after a task is replaced (``worker_max_memory_per_child``).
 """
@@ -30,7 +30,7 @@ def _monitoring_connect(**_: object) -> None:
 def _worker_budget(sender: Any = None, **kwargs: Any) -> None:
     """The worker's main process: worker role, address-space ceiling (inherited by the pool children), and the
     resident size after which a pool child is replaced (unless set on the command line)."""
-    from bdt_project.budgets import address_space_ceiling_apply, process_role_set, setting_bytes
+    from core.budgets import address_space_ceiling_apply, process_role_set, setting_bytes
 
     process_role_set("worker")
     address_space_ceiling_apply()
@@ -41,7 +41,7 @@ def _worker_budget(sender: Any = None, **kwargs: Any) -> None:
 @signals.worker_process_init.connect
 def _pool_child(**kwargs: Any) -> None:
     """A prefork child: work stuck past its limits may end by killing it (the main process starts a new one)."""
-    from bdt_project.budgets import pool_child_mark, process_role_set
+    from core.budgets import pool_child_mark, process_role_set
 
     process_role_set("worker")
     pool_child_mark()

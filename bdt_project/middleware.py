@@ -12,8 +12,8 @@ from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
-from bdt_project.errors import error_body
 from bdt_project.health import health_check
+from core.errors import error_body
 
 HEALTH_PATHS = {"/api/v1/health", "/api/v1/health/"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -6,10 +6,10 @@ from django.urls import include, path
 from bdt_project.monitoring.views import metrics_view
 from tenants import views as tenant_views
 
-handler400 = "bdt_project.errors.bad_request"
-handler403 = "bdt_project.errors.permission_denied"
-handler404 = "bdt_project.errors.not_found"
-handler500 = "bdt_project.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"
 
 admin.site.site_header = "BDT Platform administration"
 admin.site.site_title = "BDT Platform admin"

@@ -6,10 +6,10 @@ from django.urls import include, path
 from bdt_project.api import api
 from tenants import views as tenant_views
 
-handler400 = "bdt_project.errors.bad_request"
-handler403 = "bdt_project.errors.permission_denied"
-handler404 = "bdt_project.errors.not_found"
-handler500 = "bdt_project.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"
 
 urlpatterns = [
     path("", tenant_views.home, name="home"),

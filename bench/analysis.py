@@ -317,7 +317,7 @@ def main() -> None:
     study_seed(n)
     token = token_create()
 
-    from bdt_project.config import config_get
+    from core.config import config_get
     from queries.results import run_result_path
 
     tenant = bench_tenant()

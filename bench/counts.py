@@ -360,7 +360,7 @@ class InProcess:
         rewritten from TRANSLATE to regexp_replace (the suggested compiler change). Only the execution is timed."""
         from django_tenants.utils import tenant_context
 
-        from bdt_project.config import config_get
+        from core.config import config_get
         from queries.compiler import compile_count
         from queries.execution import engine_create, query_prepare
 
@@ -396,7 +396,7 @@ class InProcess:
         from django_tenants.utils import tenant_context
 
         from audit.services import audit_event_record
-        from bdt_project.config import config_get
+        from core.config import config_get
         from queries.compiler import compile_count
         from queries.execution import engine_create, query_prepare
 

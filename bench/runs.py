@@ -108,7 +108,7 @@ def duckdb_safe_csv(con: Any, source: Path, target: Path, names: Sequence[str], 
     the same COPY wrote rows out of order with 2 threads although ``preserve_insertion_order`` is on, and with
     ``PRESERVE_ORDER`` it was twice as slow. ``PRESERVE_ORDER`` stays explicit anyway.
     """
-    from datasets.dictionary import csv_safe
+    from core.csv_safety import csv_safe
 
     items = []
     for name, kind in zip(names, types, strict=True):
@@ -182,7 +182,7 @@ def main() -> None:
 
     from django_tenants.utils import tenant_context
 
-    from bdt_project.config import config_get
+    from core.config import config_get
     from datasets.models import Study
     from queries.compiler import compile_rows
     from queries.execution import engine_create, query_prepare

@@ -12,8 +12,7 @@ from ninja.pagination import paginate
 
 from access.catalog import CatalogView, catalog_view_for_user
 from access.redaction import error_redacted, warnings_redacted
-from bdt_project.api_auth import principal
-from bdt_project.pagination import PagePagination
+from core.pagination import PagePagination
 from datasets.api_import import ImportAccepted, studies_import
 from datasets.api_schemas import IngestOut, StudyOut, UploadAccepted, ingest_out, study_out
 from datasets.deletion_services import dataset_delete, dataset_version_delete
@@ -29,6 +28,7 @@ from datasets.selectors import (
     version_get,
 )
 from datasets.services import UploadTooLarge, ingest_job_create, study_create, study_update
+from tenants.api_auth import principal
 
 router = Router(tags=["studies and datasets"])
 # Before /studies/{study}: Django resolves paths in order, so "import" must not be taken for a study's slug.
@@ -137,7 +137,7 @@ def datasets_upload(
         raise UploadTooLarge("The file is larger than this workspace's upload limit.")
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
     if file is None:
-        from bdt_project.errors import InvalidInput
+        from core.errors import InvalidInput
 
         raise InvalidInput("Attach the CSV file as the multipart field 'file'.", code="file_missing")
     dataset_name = name or dataset_slug(file.name or "dataset.csv")
@@ -315,7 +315,7 @@ def dictionary_download(request: HttpRequest, study: str, dataset: str, version:
     target = dataset_get(study=study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study), name=dataset)
     chosen = version_get(dataset=target, number=version) if version else target.latest_version()
     if chosen is None:
-        from bdt_project.errors import NotFound
+        from core.errors import NotFound
 
         raise NotFound("This dataset has no version yet.")
     view = _view_of(caller, target.study)

@@ -15,13 +15,13 @@ from django.http import HttpRequest
 from ninja import Field, File, Form, Schema, Status
 from ninja.files import UploadedFile
 
-from bdt_project.api_auth import principal
-from bdt_project.errors import InvalidInput
+from core.errors import InvalidInput
 from datasets.api_schemas import IngestRef
 from datasets.import_services import StudyPlan, study_import_create, study_plan
 from datasets.ingest import BdtConfig, IngestError, dataset_slug, parse_bdt_config
 from datasets.ingest.bdt_config import MAX_CONFIG_BYTES
 from datasets.services import UploadTooLarge
+from tenants.api_auth import principal
 
 
 class ConfigReport(Schema):

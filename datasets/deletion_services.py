@@ -16,11 +16,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_event_record
-from bdt_project.errors import Conflict
+from core.errors import Conflict
 from datasets.models import Dataset, DatasetKind, DatasetVersion, Study
 from datasets.storage import storage_delete
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 logger = logging.getLogger(__name__)

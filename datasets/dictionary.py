@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from audit.services import audit_event_record
+from core.csv_safety import csv_safe
 from datasets.models import Dataset, DatasetVersion
 
 DICTIONARY_FIELDS = [
@@ -52,16 +53,6 @@ def dictionary_rows(
 
 def _blank_if_none(value: Any) -> Any:
     return "" if value is None else value
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # first characters that make a spreadsheet cell a formula
-
-
-def csv_safe(value: Any) -> Any:
-    """Neutralize spreadsheet formulas (OWASP): prefix cells starting with = + - @ tab or CR with a quote."""
-    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-        return "'" + value
-    return value
 
 
 def dictionary_csv(

@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection
 from django.http import HttpRequest
 
-from bdt_project.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from datasets.ingest import BdtConfig, KeyColumns
 from datasets.ingest.reading import ROLES
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, IngestJob, Study

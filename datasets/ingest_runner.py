@@ -17,12 +17,12 @@ from django_tenants.utils import tenant_context
 
 from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
-from bdt_project.budgets import engine_budget, process_role, setting_bytes
-from bdt_project.config import config_get
-from bdt_project.errors import STORAGE_FULL_MESSAGE, disk_full
-from bdt_project.reconnect import connection_lost, with_reconnect
-from bdt_project.sent_markers import sent_missing
-from bdt_project.work_guard import Reason, WorkGuard
+from core.budgets import engine_budget, process_role, setting_bytes
+from core.config import config_get
+from core.errors import STORAGE_FULL_MESSAGE, disk_full
+from core.reconnect import connection_lost, with_reconnect
+from core.sent_markers import sent_missing
+from core.work_guard import Reason, WorkGuard
 from datasets.ingest import IngestError, IngestOptions, IngestResult, KeyReading, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
 from datasets.storage import (

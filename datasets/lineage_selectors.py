@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from datasets.models import Dataset, DatasetVersion, Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 
 

@@ -14,7 +14,7 @@ from datasets.deletion_services import dataset_delete, dataset_version_delete, v
 from datasets.lineage_selectors import dataset_get_any, version_get_any, version_usage_for_user, versions_all
 from datasets.selectors import dataset_get, study_get_for_user, version_get
 from datasets.views import page_errors
-from tenants.access import role_require
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 

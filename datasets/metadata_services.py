@@ -8,10 +8,10 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.services import audit_event_record
-from bdt_project.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from datasets.models import Dataset, DatasetVersion, Sensitivity
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 DESCRIPTION_MAX_CHARS = 2000

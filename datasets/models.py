@@ -8,7 +8,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from tenants.fields import user_reference
+from core.fields import user_reference
 
 NAME_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9_]{0,62}$",

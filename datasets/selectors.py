@@ -6,10 +6,10 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from datasets.models import Dataset, DatasetVersion, IngestJob, Study
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 

@@ -14,9 +14,9 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 
 from audit.services import audit_event_record
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Conflict, InvalidInput
-from bdt_project.sent_markers import sent_mark
+from core.config import config_get
+from core.errors import ApiError, Conflict, InvalidInput
+from core.sent_markers import sent_mark
 from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import (
     NAME_VALIDATOR,
@@ -30,8 +30,8 @@ from datasets.models import (
 )
 from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
 from datasets.study_keys import study_key_changes_check, study_key_problems
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bdt_project.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from datasets.ingest import ROLE_LABELS
 from datasets.ingest.keys import site_column_candidates
 from datasets.models import DatasetVersion, Study

@@ -16,7 +16,7 @@ from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import get_tenant_model, schema_context, tenant_context
 
-from bdt_project.config import config_get
+from core.config import config_get
 from datasets.ingest_runner import ingest_job_execute, ingest_job_lost, ingest_jobs_reap, ingest_jobs_resend
 from datasets.storage import setup_uploads_purge
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse
 
-from bdt_project.config import config_get
+from core.config import config_get
 
 
 class SizeLimitUploadHandler(FileUploadHandler):

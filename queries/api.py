@@ -9,8 +9,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from bdt_project.api_auth import principal
-from bdt_project.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
+from core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
 from datasets.lineage_selectors import dataset_get_any, version_get_any
 from datasets.selectors import study_get_for_user
 from queries.exports import export_response
@@ -30,7 +29,8 @@ from queries.selectors import (
     saved_spec_for_user,
 )
 from queries.services import query_count, query_run_cancel, query_run_create, saved_query_delete, saved_query_save
-from tenants.access import role_require
+from tenants.api_auth import principal
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 router = Router(tags=["queries"])

@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from access.catalog_cells import value_cells
 from access.disclosure import DisclosureRules, protect_cell
-from bdt_project.budgets import duckdb_connect
+from core.budgets import duckdb_connect
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require

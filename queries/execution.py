@@ -16,9 +16,9 @@ from django.db.models import QuerySet
 from psycopg.conninfo import make_conninfo
 
 from access.record_keys import record_keys_file
-from bdt_project.budgets import engine_budget, size_text
-from bdt_project.config import config_get
-from bdt_project.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
+from core.budgets import engine_budget, size_text
+from core.config import config_get
+from core.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
@@ -301,7 +301,7 @@ def engine_create(
     study: Study, *, timeout_s: float, max_rows: int | None = None, max_cells: int | None = None
 ) -> DuckDBEngine | PostgresEngine:
     """An engine for the study's configured backend with the tenant's limits and this process's budget
-    (``bdt_project.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem)."""
+    (``core.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem)."""
     budget = engine_budget()
     if study.engine == Engine.POSTGRES:
         return PostgresEngine(

@@ -25,9 +25,9 @@ from django.utils import timezone
 from sqlglot import exp
 
 from audit.services import audit_event_record
-from bdt_project.budgets import duckdb_connect
-from bdt_project.errors import InvalidInput
-from datasets.dictionary import FORMULA_STARTS, csv_safe
+from core.budgets import duckdb_connect
+from core.csv_safety import FORMULA_STARTS, csv_safe
+from core.errors import InvalidInput
 from datasets.storage import work_root
 from queries.models import QueryExport, QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path

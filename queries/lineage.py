@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from sqlglot import exp
 
-from bdt_project.budgets import duckdb_connect
+from core.budgets import duckdb_connect
 from queries.models import QueryRun, RunStatus
 from queries.results import run_result_path
 from queries.services import query_run_create

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from queries.lineage import run_rerun
 from queries.models import QueryRun
 from queries.protected_results import run_compare_for_user

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db import models
 
+from core.fields import user_reference
 from datasets.models import DatasetVersion, Study
-from tenants.fields import user_reference
 
 
 class OrderedJSONField(models.JSONField):  # type: ignore[type-arg]

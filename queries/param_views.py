@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from bdt_project.errors import InvalidInput
+from core.errors import InvalidInput
 from datasets.models import Study
 from queries import bdt_toml
 from queries.builder import draft_replace_from_spec, draft_state, state_to_spec

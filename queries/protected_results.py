@@ -18,9 +18,9 @@ from access.enforcement import run_access_require, spec_access_require
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, steps_shown, summary_shown
 from audit.services import audit_event_record
-from bdt_project.admission import interactive_slot
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Forbidden
+from core.admission import interactive_slot
+from core.config import config_get
+from core.errors import ApiError, Forbidden
 from datasets.models import Study
 from queries.engines.base import EngineError, EngineTimeout
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
@@ -29,8 +29,8 @@ from queries.lineage import RunComparison, run_compare
 from queries.models import QueryRun, RunStatus
 from queries.result_cells import run_column_cells, run_total_cell
 from queries.results import final_summary, report_from_steps, result_page, run_step_counts
-from tenants.access import membership_for
 from tenants.models import Tenant
+from tenants.role_checks import membership_for
 from tenants.roles import Role, role_at_least
 
 

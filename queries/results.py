@@ -11,9 +11,9 @@ from typing import Any
 from django.db import connection
 from sqlglot import exp
 
-from bdt_project.budgets import duckdb_connect
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Conflict, InvalidInput
+from core.budgets import duckdb_connect
+from core.config import config_get
+from core.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
 from queries.engines.base import EngineError, EngineTimeout, StepCount, report_rows
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare

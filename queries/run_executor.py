@@ -1,6 +1,6 @@
 """Executes a QueryRun on a worker: pinned versions -> engine -> Parquet result in storage.
 
-A :class:`~bdt_project.work_guard.WorkGuard` thread sends heartbeats, turns a cancel request (a flag in the
+A :class:`~core.work_guard.WorkGuard` thread sends heartbeats, turns a cancel request (a flag in the
 database, so any web process can set it) into ``engine.cancel()``, and keeps the run inside its budget: at
 ``query_timeout_seconds`` (counted from the start of the run) or when the worker child's resident memory passes
 ``worker_memory_limit`` it interrupts the engine; if the engine is stuck in native code and has not stopped
@@ -22,11 +22,11 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from audit.services import audit_event_record
-from bdt_project.budgets import engine_budget, process_role, setting_bytes
-from bdt_project.config import config_get
-from bdt_project.errors import STORAGE_FULL_MESSAGE, ApiError, disk_full
-from bdt_project.reconnect import connection_lost, with_reconnect
-from bdt_project.work_guard import Reason, WorkGuard
+from core.budgets import engine_budget, process_role, setting_bytes
+from core.config import config_get
+from core.errors import STORAGE_FULL_MESSAGE, ApiError, disk_full
+from core.reconnect import connection_lost, with_reconnect
+from core.work_guard import Reason, WorkGuard
 from datasets.storage import copy_local_into_cache, file_sha256, storage_delete, storage_save, work_root
 from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
 from queries.engines.duckdb_engine import DuckDBEngine

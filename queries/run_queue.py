@@ -22,9 +22,9 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from bdt_project.admission import TooBusy
-from bdt_project.config import config_get
-from bdt_project.sent_markers import sent_mark, sent_missing
+from core.admission import TooBusy
+from core.config import config_get
+from core.sent_markers import sent_mark, sent_missing
 from queries.models import ACTIVE_STATUSES, QueryRun, RunStatus
 
 logger = logging.getLogger(__name__)

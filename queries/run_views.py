@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from bdt_project.errors import ApiError, Forbidden, NotFound
+from core.errors import ApiError, Forbidden, NotFound
 from queries.builder import draft_replace_from_spec
 from queries.builder_schema import study_schema
 from queries.exports import export_response

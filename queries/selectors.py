@@ -7,11 +7,11 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from access.redaction import participant_ids_visible, spec_without_ids
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from datasets.models import Study
 from queries.models import QueryRun, SavedQuery
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 

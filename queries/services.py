@@ -17,9 +17,9 @@ from access.enforcement import run_spec_for_user, shown_count_audit, spec_access
 from access.levels import Level
 from access.protection import cell_of, count_shown, disclosure_rules
 from audit.services import audit_event_record
-from bdt_project.admission import interactive_slot
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Conflict, InvalidInput, NotFound
+from core.admission import interactive_slot
+from core.config import config_get
+from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.engines.base import EngineError, EngineTimeout
 from queries.execution import (
@@ -32,8 +32,8 @@ from queries.execution import (
 )
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
 from queries.run_queue import run_enqueue, run_queue_admit
-from tenants.access import role_require
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 COUNT_CACHE_SECONDS = 3600

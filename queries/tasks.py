@@ -16,7 +16,7 @@ from celery import shared_task, signals
 from django.db import connections
 from django_tenants.utils import get_tenant_model, schema_context, tenant_context
 
-from bdt_project.config import config_get
+from core.config import config_get
 from datasets.storage import work_root
 from queries.run_executor import DEFERRED, WORKER_LOST, query_run_execute, run_finish, timeout_message
 from queries.run_queue import run_queue_recover

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from access.catalog import catalog_view_for_user
 from access.levels import Level, level_at_least
-from bdt_project.errors import ApiError, Forbidden, NotFound
+from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user, study_list_for_user
 from queries.builder import (
@@ -47,7 +47,7 @@ from queries.selectors import (
     saved_spec_for_user,
 )
 from queries.services import query_count, query_run_create, saved_query_delete, saved_query_save
-from tenants.access import role_require
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 View = Callable[..., HttpResponseBase]

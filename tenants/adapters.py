@@ -12,7 +12,7 @@ from django import forms
 from django.http import HttpRequest
 
 from audit.services import audit_event_record_coalesced
-from bdt_project.config import config_get
+from core.config import config_get
 
 
 def invited_address(request: HttpRequest | None) -> str | None:

@@ -9,9 +9,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
-from bdt_project.api_auth import principal
-from bdt_project.errors import NotFound
-from bdt_project.pagination import PagePagination
+from core.errors import NotFound
+from core.pagination import PagePagination
+from tenants.api_auth import principal
 from tenants.emails import user_email_verified
 from tenants.members import invitation_revoke, member_invite, member_remove, member_role_change
 from tenants.models import ApiToken, Invitation, Membership

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from bdt_project.config import config_get
+from core.config import config_get
 from tenants.selectors import membership_list_for_user
 
 

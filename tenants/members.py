@@ -24,11 +24,11 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from audit.services import audit_event_record
-from bdt_project.config import config_get
-from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
-from tenants.access import role_require
+from core.config import config_get
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, user_email_verified
 from tenants.models import Invitation, Membership, Tenant, User
+from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get_by_email
 from tenants.services import membership_remove, membership_set

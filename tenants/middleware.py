@@ -9,10 +9,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from bdt_project.config import config_get
-from tenants.access import membership_remember
+from core.config import config_get
 from tenants.mfa import user_has_totp
-from tenants.selectors import membership_get
+from tenants.role_checks import membership_get, membership_remember
 
 # Paths that work without membership: sign-in pages, static files, and the API (which authenticates itself).
 # Invitation links are opened by people who are not members yet (the view itself requires sign-in to accept);

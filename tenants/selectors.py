@@ -6,13 +6,8 @@ from django.db.models import QuerySet
 
 from tenants.emails import email_verified_q
 from tenants.models import ApiToken, Invitation, Membership, Tenant, User
-
-
-def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
-    """The user's membership in ``tenant``, or None."""
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, tenant=tenant).first()
+from tenants.role_checks import role_require
+from tenants.roles import Role
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -54,9 +49,6 @@ def membership_get_by_email(*, tenant: Tenant, email: str, verified_only: bool =
 
 def member_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
     """The tenant's members (steward or owner only), by e-mail, each with ``email_verified``."""
-    from tenants.access import role_require
-    from tenants.roles import Role
-
     role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list members")
     return (
         Membership.objects.filter(tenant=tenant)
@@ -68,9 +60,11 @@ def member_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
 
 def invitation_list_for_user(*, user: User, tenant: Tenant, pending_only: bool = True) -> list[Invitation]:
     """The tenant's invitations (steward or owner only), newest first; pending ones unless ``pending_only=False``."""
-    from tenants.access import role_require
-    from tenants.roles import Role
-
     role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list invitations")
     invitations = list(Invitation.objects.filter(tenant=tenant).select_related("invited_by").order_by("-created_at"))
     return [i for i in invitations if i.status == "pending"] if pending_only else invitations
+
+
+def tenant_slug_for_schema(schema_name: str) -> str | None:
+    """The slug of the workspace whose schema is ``schema_name`` (None for none): its label in metrics."""
+    return Tenant.objects.filter(schema_name=schema_name).values_list("slug", flat=True).first()

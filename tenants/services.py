@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.services import audit_event_record
-from bdt_project.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, email_vouch, user_email_verified
 from tenants.models import SLUG_VALIDATOR, Domain, Membership, Tenant, User
 from tenants.roles import Role

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Body, Router
 
-from bdt_project.api_auth import principal
+from tenants.api_auth import principal
 from tenants.workspace_settings import tenant_settings_for_user, tenant_settings_update
 
 router = Router(tags=["workspace settings"])

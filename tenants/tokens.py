@@ -13,11 +13,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_event_record, audit_event_record_coalesced
-from bdt_project.config import config_get
-from bdt_project.errors import Forbidden, InvalidInput, NotFound
-from tenants.access import membership_remember
+from core.config import config_get
+from core.errors import Forbidden, InvalidInput, NotFound
 from tenants.mfa import user_has_totp
 from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.role_checks import membership_remember
 from tenants.token_scopes import TokenScope, scope_at_most
 
 TOKEN_PREFIX = "bdt"  # noqa: S105 - public token prefix

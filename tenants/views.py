@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audit.services import audit_event_record_coalesced
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError
+from core.config import config_get
+from core.errors import ApiError
 from tenants.members import SESSION_INVITATION_KEY, invitation_accept, invitation_pending_get
 from tenants.mfa import user_has_totp
 from tenants.models import Membership

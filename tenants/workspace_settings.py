@@ -9,10 +9,10 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from audit.services import audit_event_record
-from bdt_project.config import SETTINGS, ConfigError, config_provider, tenant_settings_validate
-from bdt_project.errors import InvalidInput
-from tenants.access import role_require
+from core.config import SETTINGS, ConfigError, config_provider, tenant_settings_validate
+from core.errors import InvalidInput
 from tenants.models import Tenant
+from tenants.role_checks import role_require
 from tenants.roles import Role
 
 

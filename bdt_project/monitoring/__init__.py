@@ -1,2 +1,3 @@
-"""Monitoring: Prometheus metrics (web and Celery processes, aggregated in multiprocess mode), the protected
-``/metrics`` endpoint of the platform host, and structured (JSON) logs carrying request id, tenant and user."""
+"""Monitoring wired to the apps: collectors that read the apps' work tables, the Celery task signals that time runs
+and ingests, and the protected ``/metrics`` endpoint of the platform host. The primitives (metrics, logs, the
+request middleware, usage counters) are in ``core.monitoring``."""

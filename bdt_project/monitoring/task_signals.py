@@ -12,8 +12,8 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun
 
-from bdt_project.monitoring import metrics
-from bdt_project.monitoring.logs import LogContext, log_context_reset, log_context_set, tenant_label
+from core.monitoring import metrics
+from core.monitoring.logs import LogContext, log_context_reset, log_context_set, tenant_label
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from bdt_project.errors import error_body
-from bdt_project.monitoring import metrics
 from bdt_project.monitoring.collectors import CeleryQueueCollector, WorkInProgressCollector
+from core.errors import error_body
+from core.monitoring import metrics
 
 
 def metrics_registry() -> CollectorRegistry:

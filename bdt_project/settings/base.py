@@ -10,8 +10,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from bdt_project.config import config_get
 from bdt_project.env import env_load
+from core.config import config_get
 
 env_load()
 
@@ -85,7 +85,7 @@ AUTH_USER_MODEL = "tenants.User"
 
 MIDDLEWARE = [
     "bdt_project.middleware.RequestIdMiddleware",
-    "bdt_project.monitoring.middleware.RequestMonitoringMiddleware",
+    "core.monitoring.middleware.RequestMonitoringMiddleware",
     "bdt_project.middleware.ApiErrorShapeMiddleware",
     "bdt_project.middleware.HealthShortcutMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -137,8 +137,8 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_FUNCTION": "bdt_project.cache_keys.make_key",  # per schema, identity state platform-wide
-        "REVERSE_KEY_FUNCTION": "bdt_project.cache_keys.reverse_key",
+        "KEY_FUNCTION": "core.cache_keys.make_key",  # per schema, identity state platform-wide
+        "REVERSE_KEY_FUNCTION": "core.cache_keys.reverse_key",
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
     }
 }
@@ -288,7 +288,7 @@ LOG_FIELDS = ["asctime", "levelname", "name", "message", "request_id", "tenant",
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "bdt_project.monitoring.logs.LogContextFilter"}},
+    "filters": {"context": {"()": "core.monitoring.logs.LogContextFilter"}},
     "formatters": {
         "json": {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS},
         # request id (or task) tenant user

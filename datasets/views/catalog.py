@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from access.catalog import catalog_view_for_user
 from access.selectors import dataset_explain_for_user
-from bdt_project.errors import ApiError, Forbidden, NotFound
+from core.errors import ApiError, Forbidden, NotFound
 from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.forms import ColumnMetaForm
 from datasets.metadata_services import dataset_column_meta_update

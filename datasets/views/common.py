@@ -9,10 +9,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from bdt_project.errors import ApiError, Forbidden, NotFound
+from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user
-from tenants.access import role_require
+from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 
 View = Callable[..., HttpResponse]

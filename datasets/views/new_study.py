@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access.catalog import ingest_shown_to_uploader
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Forbidden, NotFound
+from core.config import config_get
+from core.errors import ApiError, Forbidden, NotFound
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
 from datasets.import_services import study_import_create, study_plan
 from datasets.ingest import BdtConfig, delimiter_from_name, delimiter_name

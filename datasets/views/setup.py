@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from access.catalog import catalog_view_for_user, ingests_shown
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, Forbidden
+from core.config import config_get
+from core.errors import ApiError, Forbidden
 from datasets.forms import DemographicsUploadForm, KeyColumnsForm
 from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import DatasetKind, Study

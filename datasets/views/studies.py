@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access.catalog import catalog_view_for_user, ingests_shown, study_participants_shown
 from access.selectors import datasets_levels_for_user
-from bdt_project.errors import ApiError, Forbidden
+from core.errors import ApiError, Forbidden
 from datasets.forms import KeyRepairForm, study_slug_suggest
 from datasets.models import Study
 from datasets.page_selectors import (

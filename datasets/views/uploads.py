@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from access.catalog import CatalogView, catalog_view_for_user, ingests_shown
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError, NotFound
+from core.config import config_get
+from core.errors import ApiError, NotFound
 from datasets.forms import DELIMITER_CHOICES, UploadFileForm
 from datasets.ingest import dataset_slug
 from datasets.models import NAME_VALIDATOR, Dataset, DatasetKind, Study

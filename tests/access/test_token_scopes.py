@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from bdt_project.errors import Forbidden
+from core.errors import Forbidden
 from tenants.models import ApiToken
 from tenants.token_scopes import COMPUTE_ROUTES, COUNT_ROUTES, route_key
 from tenants.tokens import api_token_create

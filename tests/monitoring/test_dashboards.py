@@ -12,8 +12,8 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from bdt_project.monitoring import metrics
 from bdt_project.monitoring.collectors import SCRAPE_TIME_METRICS
+from core.monitoring import metrics
 
 MONITORING = Path(__file__).resolve().parents[2] / "docker" / "monitoring"
 METRIC_NAME = re.compile(r"\b(bdt_[a-z0-9_]+)")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bdt_project.monitoring.logs import LogContext, LogContextFilter, log_context_reset, log_context_set
+from core.monitoring.logs import LogContext, LogContextFilter, log_context_reset, log_context_set
 from tests.gunicorn_server import LiveServer
 from tests.monitoring.conftest import MonWorld, wait_for
 

@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from bdt_project.admission import interactive_slot
-from bdt_project.config import config_reset
+from core.admission import interactive_slot
+from core.config import config_reset
 from queries.models import QueryRun
 from queries.run_queue import run_priority
 

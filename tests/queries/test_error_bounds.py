@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from bdt_project.errors import DETAIL_MAX_CHARS, DETAIL_MAX_ITEMS, MESSAGE_MAX_CHARS, ApiError
+from core.errors import DETAIL_MAX_CHARS, DETAIL_MAX_ITEMS, MESSAGE_MAX_CHARS, ApiError
 
 LONG = "x" * 20_000
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bdt_project.config import SETTINGS, ConfigError, ConfigProvider, tenant_settings_validate
+from core.config import SETTINGS, ConfigError, ConfigProvider, tenant_settings_validate
 
 
 @dataclass

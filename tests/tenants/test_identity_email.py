@@ -17,7 +17,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
-from bdt_project.errors import Conflict
+from core.errors import Conflict
 from tenants.models import Membership, User
 from tenants.roles import Role
 from tenants.selectors import membership_get_by_email
@@ -217,7 +217,7 @@ def test_changing_an_address_takes_effect_only_once_confirmed_and_is_audited(ten
 
 
 def test_self_signup_signs_in_only_after_the_address_is_confirmed(monkeypatch) -> None:
-    from bdt_project.config import config_reset
+    from core.config import config_reset
 
     monkeypatch.setenv("BDT_SELF_SIGNUP_ALLOWED", "1")
     config_reset()
@@ -282,7 +282,7 @@ def test_operator_made_accounts_from_before_are_vouched_by_the_migration() -> No
 def test_without_an_invitation_an_unconfirmed_sign_up_still_holds_its_address(monkeypatch) -> None:
     """The documented limit: with open sign-up and no invitation, the real owner is told an account exists (by mail
     to the address) and no second account is made; no reset link goes to the unconfirmed address."""
-    from bdt_project.config import config_reset
+    from core.config import config_reset
 
     address = unique_email("held")
     squatter = User.objects.create_user(email=address, password=PASSWORD)

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from bdt_project.errors import NotFound
+from core.errors import NotFound
 from tenants.members import invitation_accept
 from tenants.models import Invitation, User
 from tenants.roles import Role

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from bdt_project.errors import Conflict
+from core.errors import Conflict
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role
 from tenants.services import membership_set

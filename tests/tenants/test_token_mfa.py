@@ -11,7 +11,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from bdt_project.errors import Forbidden
+from core.errors import Forbidden
 from tenants.models import ApiToken
 from tenants.tokens import api_token_create
 from tests.conftest import PASSWORD

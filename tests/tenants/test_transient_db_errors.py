@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, connections
 
-from bdt_project.errors import database_failure
+from core.errors import database_failure
 
 
 def _deadlock_once() -> BaseException:

@@ -15,8 +15,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_tenants.utils import tenant_context
 
-from bdt_project.budgets import process_role_set
-from bdt_project.errors import ApiError
+from core.budgets import process_role_set
+from core.errors import ApiError
 from datasets.import_services import study_import_file_sync, study_plan
 from datasets.ingest import (
     BdtConfig,

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bdt_project.errors import ApiError
+from core.errors import ApiError
 from tenants.roles import Role
 from tenants.services import domain_add, membership_set, public_tenant_ensure, tenant_create, user_get_or_create
 

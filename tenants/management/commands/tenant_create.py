@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from bdt_project.errors import ApiError
+from core.errors import ApiError
 from tenants.services import public_tenant_ensure, tenant_create
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from bdt_project.errors import ApiError
+from core.errors import ApiError
 from tenants.models import Tenant
 from tenants.roles import Role
 from tenants.services import membership_set, user_get_or_create

@@ -23,8 +23,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from bdt_project.config import config_get
-from bdt_project.errors import ApiError
+from core.config import config_get
+from core.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

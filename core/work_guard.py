@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from bdt_project.budgets import may_kill_self, resident_bytes
+from core.budgets import may_kill_self, resident_bytes
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,15 @@
-"""Role checks for services: who may do what in a tenant, before any dataset-level permission."""
+"""Role checks for services: who may do what in a tenant, before any dataset-level permission.
+
+The membership lookup lives here (not in ``tenants.selectors``) so the selectors can call the checks without a
+cycle."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bdt_project.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound
 from tenants.models import Membership, Tenant
 from tenants.roles import Role, role_at_least
-from tenants.selectors import membership_get
 from tenants.token_scopes import scope_level_cap
 
 _REMEMBERED = "_bdt_membership"
@@ -28,6 +30,13 @@ def token_scope_remember(user: Any, scope: str) -> None:
 def level_cap_for(user: Any) -> str | None:
     """The access level the caller's token caps them at this request (None: no token or a full one)."""
     return scope_level_cap(getattr(user, _TOKEN_SCOPE, None))
+
+
+def membership_get(*, user: Any, tenant: Tenant) -> Membership | None:
+    """The user's membership in ``tenant``, or None."""
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, tenant=tenant).first()
 
 
 def membership_for(*, user: Any, tenant: Tenant) -> Membership | None:

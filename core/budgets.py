@@ -30,7 +30,7 @@ from typing import Any, Literal
 import duckdb
 from django.conf import settings
 
-from bdt_project.config import ConfigError, config_get
+from core.config import ConfigError, config_get
 
 logger = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from bdt_project.monitoring import metrics
-from bdt_project.monitoring.logs import LogContext, log_context_reset, log_context_set, tenant_label
+from core.monitoring import metrics
+from core.monitoring.logs import LogContext, log_context_reset, log_context_set, tenant_label
 
 access_logger = logging.getLogger("bdt.request")
 

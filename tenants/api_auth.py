@@ -12,10 +12,10 @@ from ninja.security import HttpBearer
 from ninja.security.session import SessionAuth
 from ninja.throttling import UserRateThrottle
 
-from bdt_project.config import config_get
-from bdt_project.errors import Forbidden
-from tenants.access import membership_for, membership_remember, token_scope_remember
+from core.config import config_get
+from core.errors import Forbidden
 from tenants.models import ApiToken, Membership, Tenant, User
+from tenants.role_checks import membership_for, membership_remember, token_scope_remember
 from tenants.token_scopes import scope_allows
 from tenants.tokens import api_token_authenticate, mfa_rule_require
 
