@@ -25,7 +25,7 @@ from analysis.stats.numbers import NUMERIC_TYPES
 from core.config import config_get
 from core.errors import Conflict, InvalidInput
 from queries.exports import export_response
-from queries.views import page_errors, tenant_of
+from queries.pages.views import page_errors, tenant_of
 
 PLOT_KINDS = (
     ("scatter", "Scatter"),

@@ -22,7 +22,7 @@ from audit.selectors import AuditFilters, audit_events_filter, audit_events_for_
 from audit.services import audit_read_record
 from core.errors import InvalidInput, NotFound
 from datasets.views import page_errors
-from queries.views import page_errors as streaming_page_errors
+from queries.pages.views import page_errors as streaming_page_errors
 from tenants.models import Membership, User
 from tenants.role_checks import role_require
 from tenants.roles import Role

@@ -18,7 +18,7 @@ urlpatterns = [
     path("settings/tokens/<int:token_id>/revoke/", tenant_views.token_revoke_view, name="token_revoke"),
     path("invitations/<str:secret>/", tenant_views.invitation_accept_view, name="invitation_accept"),
     path("studies/", include("datasets.urls")),
-    path("queries/", include("queries.urls")),
+    path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
     path("", include("approvals.urls")),
     path("audit/", include("audit.urls")),

@@ -71,7 +71,7 @@ from common import (
     token_create,
 )
 
-from queries.spec import SITE_SEPARATORS  # importable: common put the checkout on sys.path
+from queries.core.spec import SITE_SEPARATORS  # importable: common put the checkout on sys.path
 
 SITE = "Discovery"
 SESSIONS = ("BAS1", "FU1")
@@ -361,7 +361,7 @@ class InProcess:
         from django_tenants.utils import tenant_context
 
         from core.config import config_get
-        from queries.compiler import compile_count
+        from queries.core.compiler import compile_count
         from queries.execution import engine_create, query_prepare
 
         with tenant_context(self.tenant):
@@ -397,7 +397,7 @@ class InProcess:
 
         from audit.services import audit_event_record
         from core.config import config_get
-        from queries.compiler import compile_count
+        from queries.core.compiler import compile_count
         from queries.execution import engine_create, query_prepare
 
         with tenant_context(self.tenant):

@@ -36,8 +36,8 @@ import pyarrow.parquet as pq  # noqa: E402
 from common import load, machine_facts, md_table, percentile  # noqa: E402
 
 from access.disclosure import Cell, DisclosureRules, protect_cell, record_key_table  # noqa: E402
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys  # noqa: E402
-from queries.engines.duckdb_engine import DuckDBEngine  # noqa: E402
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys  # noqa: E402
+from queries.core.engines.duckdb_engine import DuckDBEngine  # noqa: E402
 
 SECRET = b"bench-disclosure-secret-0123456789abcdef"
 

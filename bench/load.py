@@ -107,7 +107,7 @@ def finished_runs(participants: int, users: int) -> list[int]:
     from django_tenants.utils import tenant_context
 
     from datasets.models import Study
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
     from queries.services import query_run_create
     from tenants.models import User
 

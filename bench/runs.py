@@ -9,7 +9,7 @@ Uses the bench study ``p<N>`` (generated and ingested like ``bench/counts.py`` d
 
 * **run (service)**: a merged long query (all demographics columns + 3 columns each of ``cognitive`` and
   ``flanker``, no filters, so N x 3 rows) created with ``queries.services.query_run_create`` and executed in this
-  process with ``queries.run_executor.query_run_execute`` (the worker's code path: engine run to Parquet, storage
+  process with ``queries.run_worker.query_run_execute`` (the worker's code path: engine run to Parquet, storage
   save, sha256, cache seeding, audit). ``reuse=False, enqueue=False``: every round is a fresh run (no cached
   result is reused) that no Celery worker picks up;
 * **run (engine only)**: ``query_prepare`` + ``engine_create`` + ``DuckDBEngine.run`` to a scratch file;
@@ -184,12 +184,12 @@ def main() -> None:
 
     from core.config import config_get
     from datasets.models import Study
-    from queries.compiler import compile_rows
+    from queries.core.compiler import compile_rows
     from queries.execution import engine_create, query_prepare
     from queries.exports import run_export
     from queries.models import QueryRun, RunStatus
     from queries.results import run_result_path
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
     from queries.services import query_run_create
     from tenants.models import User
 

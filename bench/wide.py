@@ -35,8 +35,8 @@ import json, resource, sys, threading, time
 ceiling, folder, participants, sessions, values, memory, mode = sys.argv[1:8]
 resource.setrlimit(resource.RLIMIT_AS, (int(ceiling), resource.RLIM_INFINITY))
 import duckdb
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.duckdb_engine import DuckDBEngine
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.engines.duckdb_engine import DuckDBEngine
 participants, sessions, values = int(participants), int(sessions), int(values)
 data = f"{folder}/wide_{participants}_{sessions}_{values}.parquet"
 con = duckdb.connect()
@@ -113,9 +113,9 @@ def wide_case(participants: int, sessions: int, values: int, memory: str, mode: 
 
 
 def report_compile(steps: int) -> float:
-    from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-    from queries.compiler import compile_steps
-    from queries.spec import spec_validate
+    from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+    from queries.core.compiler import compile_steps
+    from queries.core.spec import spec_validate
 
     columns = (ColumnInfo("pid", "string"), ColumnInfo("age", "float"))
     catalog = StudyCatalog(StudyKeys("pid"), "demo", {"demo": DatasetInfo("demo", "demographics", 1, "x", columns)})

@@ -22,11 +22,11 @@ from core.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
-from queries.catalog import CatalogError, ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.base import EngineError
-from queries.engines.duckdb_engine import DuckDBEngine
-from queries.engines.postgres_engine import PostgresEngine
-from queries.estimate import (
+from queries.core.catalog import CatalogError, ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.engines.contract import EngineError
+from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.estimate import (
     InteractiveEstimate,
     InteractiveKind,
     OverBudget,
@@ -36,7 +36,7 @@ from queries.estimate import (
     interactive_budget_check,
     run_budget_check,
 )
-from queries.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
+from queries.core.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
 
 
 @dataclass(frozen=True)

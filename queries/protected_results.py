@@ -22,7 +22,7 @@ from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Forbidden
 from datasets.models import Study
-from queries.engines.base import EngineError, EngineTimeout
+from queries.core.engines.contract import EngineError, EngineTimeout
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare

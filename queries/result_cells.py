@@ -21,7 +21,7 @@ from sqlglot import exp
 from access.catalog_cells import present_cells
 from access.disclosure import EMPTY, Cell
 from access.record_keys import RecordKeysFile, record_keys_file
-from queries.compiler._sql import literal
+from queries.core.compiler._sql import literal
 from queries.models import QueryRun
 from queries.results import run_result_path
 

@@ -15,7 +15,7 @@ from core.budgets import duckdb_connect
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
-from queries.engines.base import EngineError, EngineTimeout, StepCount, report_rows
+from queries.core.engines.contract import EngineError, EngineTimeout, StepCount, report_rows
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
 

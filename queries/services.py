@@ -21,7 +21,7 @@ from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
-from queries.engines.base import EngineError, EngineTimeout
+from queries.core.engines.contract import EngineError, EngineTimeout
 from queries.execution import (
     engine_create,
     engine_error_to_api,

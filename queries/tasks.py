@@ -18,8 +18,8 @@ from django_tenants.utils import get_tenant_model, schema_context, tenant_contex
 
 from core.config import config_get
 from datasets.storage import work_root
-from queries.run_executor import DEFERRED, WORKER_LOST, query_run_execute, run_finish, timeout_message
 from queries.run_queue import run_queue_recover
+from queries.run_worker import DEFERRED, WORKER_LOST, query_run_execute, run_finish, timeout_message
 from queries.services import query_runs_reap
 
 logger = logging.getLogger(__name__)

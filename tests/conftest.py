@@ -108,7 +108,7 @@ def execute(tenant_a: Tenant) -> Callable[[int], str]:
     tests); returns the final status."""
     from django_tenants.utils import tenant_context
 
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
 
     def _execute(run_id: int) -> str:
         with tenant_context(tenant_a):

@@ -80,7 +80,7 @@ def test_rare_values_reach_neither_the_builder_lists_nor_its_value_search(
     from django_tenants.utils import tenant_context
 
     from datasets.models import DatasetVersion
-    from queries.builder_schema import value_search_cache_key
+    from queries.pages.builder_schema import value_search_cache_key
 
     with tenant_context(tenant_a):
         version = DatasetVersion.objects.get(dataset__study__slug="gov", dataset__name="clinical")

@@ -219,7 +219,7 @@ def test_the_secret_and_the_record_keys_stay_out_of_sql_results_exports_and_stor
 
     from access.record_keys import disclosure_master_secret, record_keys_file, study_key_secret
     from datasets.models import Study
-    from queries.engines.duckdb_engine import DuckDBEngine
+    from queries.core.engines.duckdb_engine import DuckDBEngine
 
     statements: list[str] = []
     original = DuckDBEngine._fetch_all

@@ -15,8 +15,8 @@ from django_tenants.utils import tenant_context
 
 from access.enforcement import run_visible_columns
 from access.models import Grant
+from queries.core.spec import spec_canonical, spec_hash
 from queries.models import QueryRun
-from queries.spec import spec_canonical, spec_hash
 from tests.access.conftest import tag_identifying
 
 pytestmark = pytest.mark.django_db

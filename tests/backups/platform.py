@@ -26,7 +26,7 @@ from datasets.services import ingest_file_sync, study_create
 from queries.execution import engine_create, query_prepare
 from queries.exports import run_export
 from queries.models import QueryExport, QueryRun
-from queries.run_executor import query_run_execute
+from queries.run_worker import query_run_execute
 from queries.services import query_count, query_run_create, saved_query_save
 from tenants.models import Membership, Tenant, User
 from tenants.roles import Role

@@ -21,7 +21,7 @@ from django.utils import timezone
 from audit.services import audit_event_digest
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.pipeline import ingest_csv
-from queries.spec import spec_hash
+from queries.core.spec import spec_hash
 from tests.backups.platform import PASSWORD, cognitive_csv, demographics_csv
 
 LEGACY = {"slug": "legacy", "schema": "t_legacy", "domain": "legacy.test", "name": "Legacy Lab"}

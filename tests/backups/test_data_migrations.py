@@ -26,8 +26,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_event_digest
 from audit.verification import audit_chain_verify
+from queries.core.spec import spec_hash
 from queries.models import QueryRun, SavedQuery
-from queries.spec import spec_hash
 from tenants.emails import email_verified_user, user_email_verified
 from tenants.models import User
 from tests.backups.databases import fresh_database

@@ -23,7 +23,7 @@ from datasets.models import Study
 from queries.exports import run_export
 from queries.lineage import run_rerun
 from queries.models import QueryRun
-from queries.run_executor import query_run_execute
+from queries.run_worker import query_run_execute
 from tenants.models import Membership, Tenant, User
 from tests.backups.conftest import Drill, restore
 from tests.backups.databases import fresh_database

@@ -24,10 +24,10 @@ from backups.integrity import lineage_problems
 from backups.inventory import applied_migrations
 from backups.releases import OLDEST_SUPPORTED, compatibility
 from datasets.models import Dataset, Study
+from queries.core.spec import spec_parse
 from queries.lineage import run_rerun
 from queries.models import QueryRun, SavedQuery
-from queries.run_executor import query_run_execute
-from queries.spec import spec_parse
+from queries.run_worker import query_run_execute
 from tenants.models import Tenant, User
 from tests.backups.conftest import backup_take, manifest_read, restore
 from tests.backups.databases import fresh_database

@@ -12,7 +12,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from datasets.models import DatasetVersion, Study
-from queries.builder_schema import study_schema
+from queries.pages.builder_schema import study_schema
 from tests.bdt_compat.oracle import FIXTURES, Layout
 
 pytestmark = pytest.mark.django_db

@@ -318,7 +318,7 @@ def seed_study_with_run(
     from django_tenants.utils import tenant_context
 
     from datasets.services import ingest_file_sync, study_create
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
     from queries.services import query_run_create
     from tenants.models import User
 

@@ -29,7 +29,7 @@ def _seed_run(committed_db: Any, tenant: Any, tmp_path: Path, analyst_pk: int) -
     from django_tenants.utils import tenant_context
 
     from datasets.services import ingest_file_sync, study_create
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
     from queries.services import query_run_create
     from tenants.models import User
 

@@ -62,7 +62,7 @@ def world_seed(tmp: Path) -> FuzzWorld:
     from analysis.services import profile_job_execute
     from approvals.services import access_request_create
     from datasets.services import ingest_file_sync, study_create
-    from queries.run_executor import query_run_execute
+    from queries.run_worker import query_run_execute
     from queries.services import query_run_create, saved_query_save
     from tenants.members import member_invite
     from tenants.roles import Role

@@ -17,8 +17,8 @@ from datasets.models import IngestStatus, Study
 from datasets.services import ingest_file_sync, study_create
 from datasets.storage import work_root
 from queries.models import QueryRun, RunStatus
-from queries.run_executor import query_run_execute
 from queries.run_queue import run_enqueue
+from queries.run_worker import query_run_execute
 from queries.services import query_run_cancel, query_run_create, query_runs_reap
 from tenants.models import Tenant
 from tenants.services import membership_set, tenant_create, user_get_or_create

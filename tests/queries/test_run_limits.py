@@ -6,7 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from queries.models import QueryRun, RunStatus
-from queries.run_executor import DEFERRED, query_run_execute
+from queries.run_worker import DEFERRED, query_run_execute
 
 pytestmark = pytest.mark.django_db
 

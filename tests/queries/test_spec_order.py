@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 from django_tenants.utils import tenant_context
 
+from queries.core.spec import spec_hash
 from queries.models import QueryRun, SavedQuery
-from queries.spec import spec_hash
 
 pytestmark = pytest.mark.django_db
 

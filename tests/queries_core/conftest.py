@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.duckdb_engine import DuckDBEngine
-from queries.engines.postgres_engine import PostgresEngine
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.postgres_engine import PostgresEngine
 from tests.queries_core import oracle
 from tests.queries_core.studies import build_catalog
 

@@ -1,6 +1,6 @@
 """An independent, plain-Python implementation of the query semantics, over the fixture CSVs (csv module).
 
-It shares no code with queries.compiler: joins are nested loops, filters are Python comparisons, site tokens come
+It shares no code with queries.core.compiler: joins are nested loops, filters are Python comparisons, site tokens come
 from re.split, wide output is built with dicts. Engines must agree with it exactly (values and row order).
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from queries.catalog import ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.catalog import ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "queries"
 

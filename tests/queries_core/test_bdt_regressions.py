@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.base import DataEngine, report_rows
-from queries.spec import SpecError, spec_validate
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.engines.contract import DataEngine, report_rows
+from queries.core.spec import SpecError, spec_validate
 
 
 def run(
@@ -181,7 +181,7 @@ def test_filtering_report_emits_every_step(engine: DataEngine, catalogs: dict[st
 
 def test_duckdb_reads_columns_differing_only_in_case(tmp_path: Path) -> None:
     """DuckDB renames case-insensitive duplicates (`age` -> `age_1`); positional mapping keeps both usable."""
-    from queries.engines.duckdb_engine import DuckDBEngine
+    from queries.core.engines.duckdb_engine import DuckDBEngine
 
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table([pa.array(["x"]), pa.array([1.5]), pa.array([2])], names=["id", "Age", "age"]), path)

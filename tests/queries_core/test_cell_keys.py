@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from access.disclosure import KEY_MODULUS, record_key, record_key_table
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog
-from queries.compiler import compile_count, compile_steps
-from queries.engines.runner import SqlEngine
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog
+from queries.core.compiler import compile_count, compile_steps
+from queries.core.engines.sql_engine import SqlEngine
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 from tests.queries_core.studies import sha256_file

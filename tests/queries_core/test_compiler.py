@@ -8,8 +8,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from queries.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys, physical_table_name
-from queries.compiler import (
+from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys, physical_table_name
+from queries.core.compiler import (
     CompileError,
     compile_count,
     compile_rows,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from queries.catalog import StudyCatalog
-from queries.engines.base import DataEngine
-from queries.engines.duckdb_engine import DuckDBEngine
-from queries.engines.postgres_engine import PostgresEngine
+from queries.core.catalog import StudyCatalog
+from queries.core.engines.contract import DataEngine
+from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.postgres_engine import PostgresEngine
 from tests.queries_core.conftest import PG_SCHEMA
 
 SPECS: list[tuple[str, dict[str, Any]]] = [

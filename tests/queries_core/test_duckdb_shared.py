@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from queries.catalog import StudyCatalog
-from queries.engines.base import CountResult, EngineCancelled, EngineTimeout
-from queries.engines.duckdb_engine import DuckDBEngine
+from queries.core.catalog import StudyCatalog
+from queries.core.engines.contract import CountResult, EngineCancelled, EngineTimeout
+from queries.core.engines.duckdb_engine import DuckDBEngine
 
 HEAVY = {"filters": [{"dataset": "heavy_m", "column": "v", "op": "gt", "value": -1}]}
 

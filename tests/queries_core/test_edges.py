@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.engines.base import DataEngine
-from queries.engines.postgres_engine import PostgresEngine
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.engines.contract import DataEngine
+from queries.core.engines.postgres_engine import PostgresEngine
 
 NOTHING = {"filters": [{"dataset": "rockland_demo", "column": "age", "op": "gt", "value": 1000}]}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-from queries.estimate import (
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.estimate import (
     REPORT_MIN_ROWS,
     OverBudget,
     estimate_interactive,
@@ -15,7 +15,7 @@ from queries.estimate import (
     run_budget_check,
     study_size,
 )
-from queries.spec import spec_validate
+from queries.core.spec import spec_validate
 
 
 def longitudinal(participants: int, sessions: int, values: int, *, measure_rows: int | None = None) -> StudyCatalog:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from queries.catalog import ColumnInfo, StudyCatalog
-from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
-from queries.engines.duckdb_engine import DuckDBEngine
-from queries.engines.postgres_engine import PostgresEngine
-from queries.engines.runner import SqlEngine
+from queries.core.catalog import ColumnInfo, StudyCatalog
+from queries.core.engines.contract import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
+from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.engines.sql_engine import SqlEngine
 from tests.queries_core.conftest import PG_SCHEMA
 
 HEAVY = {"filters": [{"dataset": "heavy_m", "column": "v", "op": "gt", "value": -1}]}

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from queries.catalog import StudyCatalog
-from queries.compiler import output_columns
-from queries.engines.runner import SqlEngine
+from queries.core.catalog import StudyCatalog
+from queries.core.compiler import output_columns
+from queries.core.engines.sql_engine import SqlEngine
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 

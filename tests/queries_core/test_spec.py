@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from queries.catalog import StudyCatalog
-from queries.engines.base import DataEngine
-from queries.spec import QuerySpec, SpecError, SpecLimits, spec_hash, spec_parse, spec_validate
+from queries.core.catalog import StudyCatalog
+from queries.core.engines.contract import DataEngine
+from queries.core.spec import QuerySpec, SpecError, SpecLimits, spec_hash, spec_parse, spec_validate
 
 PAYLOADS = [
     "'; DROP TABLE demographics; --",
@@ -142,7 +142,7 @@ def test_valid_spec_coerces_and_resolves(catalogs: dict[str, StudyCatalog]) -> N
 
 
 def test_timestamps_must_be_naive(catalogs: dict[str, StudyCatalog]) -> None:
-    from queries.spec import coerce_value
+    from queries.core.spec import coerce_value
 
     where: dict[str, Any] = {}
     assert str(coerce_value("2020-01-02T03:04:05", "timestamp", SpecLimits(), where)) == "2020-01-02 03:04:05"

@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from queries.catalog import StudyCatalog
-from queries.compiler import WIDE_MAX_AGGREGATES, output_columns, wide_chunk_size
-from queries.engines.base import ResultTooLarge
-from queries.engines.duckdb_engine import DuckDBEngine
+from queries.core.catalog import StudyCatalog
+from queries.core.compiler import WIDE_MAX_AGGREGATES, output_columns, wide_chunk_size
+from queries.core.engines.contract import ResultTooLarge
+from queries.core.engines.duckdb_engine import DuckDBEngine
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 
@@ -38,7 +38,7 @@ def test_column_groups_give_the_oracle_answer(
 ) -> None:
     """Forced into groups of one or two columns (numbered long rows in a scratch file, groups joined by position),
     the wide result is exactly the oracle's, and no scratch file is left."""
-    monkeypatch.setattr("queries.engines.duckdb_engine.wide_chunk_size", lambda *args: group)
+    monkeypatch.setattr("queries.core.engines.duckdb_engine.wide_chunk_size", lambda *args: group)
     cat = catalogs[study]
     names, rows = oracle.wide(oracles[study], spec, [c.name for c in output_columns(spec, cat)])
     engine = DuckDBEngine(memory_limit="256MB", threads=1)
@@ -76,8 +76,8 @@ ISSUE_CASE = textwrap.dedent(
     import json, resource, sys, threading, time
     resource.setrlimit(resource.RLIMIT_AS, (8_000_000_000, resource.RLIM_INFINITY))
     import duckdb
-    from queries.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
-    from queries.engines.duckdb_engine import DuckDBEngine
+    from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+    from queries.core.engines.duckdb_engine import DuckDBEngine
     folder, participants, sessions, values = sys.argv[1], 10, 1237, 8
     data = f"{folder}/demo.parquet"
     duckdb.connect().execute(

@@ -12,7 +12,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from datasets.models import Study
-from queries.builder_schema import StudySchema, study_schema
+from queries.pages.builder_schema import StudySchema, study_schema
 from tenants.models import Tenant
 from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
 from tests.queries.conftest import study  # noqa: F401

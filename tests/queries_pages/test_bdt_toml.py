@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 
-from queries.bdt_toml import spec_to_toml, spec_unknown_names, toml_to_spec, toml_value
+from queries.pages.bdt_toml import spec_to_toml, spec_unknown_names, toml_to_spec, toml_value
 
 COLUMNS = {
     "demographics": {

@@ -8,7 +8,9 @@ from django.http import QueryDict
 from django_tenants.utils import tenant_context
 
 from datasets.models import Study
-from queries.builder import (
+from queries.core.spec import spec_parse
+from queries.models import SavedQuery
+from queries.pages.builder import (
     BuilderState,
     FilterRow,
     draft_state,
@@ -20,9 +22,7 @@ from queries.builder import (
     state_apply_action,
     state_to_spec,
 )
-from queries.builder_schema import distinct_values, site_options, site_tokens_of, value_options
-from queries.models import SavedQuery
-from queries.spec import spec_parse
+from queries.pages.builder_schema import distinct_values, site_options, site_tokens_of, value_options
 
 pytestmark = pytest.mark.django_db
 

@@ -30,10 +30,10 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
-from queries.compiler import Dialect
-from queries.engines.base import EngineError, EngineUnavailable, ResourceLimit
-from queries.engines.runner import Interruption, SqlEngine
+from queries.core.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
+from queries.core.compiler import Dialect
+from queries.core.engines.contract import EngineError, EngineUnavailable, ResourceLimit
+from queries.core.engines.sql_engine import Interruption, SqlEngine
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Data engines (Django-free): DuckDB over Parquet files, PostgreSQL over loaded version tables."""
 
-from queries.engines.base import (
+from queries.core.engines.contract import (
     CountResult,
     DataEngine,
     EngineCancelled,

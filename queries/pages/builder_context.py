@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from datasets.models import Study
-from queries.builder import (
+from queries.models import QueryRun
+from queries.pages.builder import (
     LIST_OPS,
     OP_LABELS,
     BuilderState,
@@ -19,9 +20,8 @@ from queries.builder import (
     row_hint,
     value_text,
 )
-from queries.builder_access import BuilderAccess, builder_access_for, schema_for_access
-from queries.builder_schema import ColumnChoice, DatasetChoice, StudySchema, site_options, value_options
-from queries.models import QueryRun
+from queries.pages.builder_access import BuilderAccess, builder_access_for, schema_for_access
+from queries.pages.builder_schema import ColumnChoice, DatasetChoice, StudySchema, site_options, value_options
 from queries.selectors import saved_query_list_for_user
 
 RECENT_RUNS = 5

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import NotFound
 from queries.lineage import run_rerun
 from queries.models import QueryRun
+from queries.pages.views import page_errors, tenant_of
 from queries.protected_results import run_compare_for_user
 from queries.selectors import run_get_for_user
-from queries.views import page_errors, tenant_of
 
 
 def lineage_context(run: QueryRun, *, user: Any, tenant: Any, compare_raw: str | None) -> dict[str, Any]:

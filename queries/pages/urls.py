@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from queries import lineage_views, param_views, run_views, views
+from queries.pages import lineage_views, param_views, run_views, views
 
 urlpatterns = [
     path("", views.queries_home, name="queries_home"),

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from queries.catalog import ColumnType, StudyCatalog
-from queries.compiler._sql import (
+from queries.core.catalog import ColumnType, StudyCatalog
+from queries.core.compiler._sql import (
     CompileError,
     Dialect,
     Frame,
@@ -47,8 +47,8 @@ from queries.compiler._sql import (
     sort_key,
     validated,
 )
-from queries.compiler.rows import OutputColumn, long_frame, output_columns, unique_names
-from queries.spec import QuerySpec, ValidatedSpec, Value
+from queries.core.compiler.rows import OutputColumn, long_frame, output_columns, unique_names
+from queries.core.spec import QuerySpec, ValidatedSpec, Value
 
 _BASELINE = re.compile(r"(?:baseline|base|bas|visit|v)([123])|([123])(?:\.0+)?", re.IGNORECASE)
 _CONSOLIDATE = ("BAS3", "BAS2", "BAS1")  # priority: the highest-numbered non-null value wins

@@ -19,8 +19,8 @@ from typing import Any
 from django.db import transaction
 
 from datasets.models import Study
-from queries.builder_schema import StudySchema
 from queries.models import SavedQuery
+from queries.pages.builder_schema import StudySchema
 
 RANGE = "between"
 VALUE_OPS = ("eq", "ne", "gt", "lt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from datasets.models import Study
-from queries.builder import OP_LABELS
+from queries.pages.builder import OP_LABELS
 
 EXTRA_LABELS = {"gte": "is at least", "lte": "is at most"}
 MAX_LISTED = 8

@@ -1,8 +1,8 @@
 """Pages of the query builder (mounted at /queries/): the builder, its live count, saved queries, import/export.
 
-The builder's state lives on the server (the user's draft saved query, see :mod:`queries.builder`); every change
+The builder's state lives on the server (the user's draft saved query, see :mod:`queries.pages.builder`); every change
 posts the whole form. Counts, runs and saved queries go through the same services as the API
-(:mod:`queries.services`). Run pages are in :mod:`queries.run_views`.
+(:mod:`queries.services`). Run pages are in :mod:`queries.pages.run_views`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from access.levels import Level, level_at_least
 from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user, study_list_for_user
-from queries.builder import (
+from queries.models import QueryRun
+from queries.pages.builder import (
     BuilderState,
     draft_replace_from_spec,
     draft_state,
@@ -34,12 +35,11 @@ from queries.builder import (
     state_apply_action,
     state_to_spec,
 )
-from queries.builder_access import BuilderAccess, study_schema_for_user
-from queries.builder_context import builder_context, filter_rows, saved_context
-from queries.builder_schema import StudySchema, distinct_values, study_schema
-from queries.models import QueryRun
+from queries.pages.builder_access import BuilderAccess, study_schema_for_user
+from queries.pages.builder_context import builder_context, filter_rows, saved_context
+from queries.pages.builder_schema import StudySchema, distinct_values, study_schema
+from queries.pages.run_summary import panel_context
 from queries.protected_results import runs_rows_shown
-from queries.run_summary import panel_context
 from queries.selectors import (
     run_list_for_user,
     saved_query_get_for_user,

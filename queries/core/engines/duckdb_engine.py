@@ -11,7 +11,7 @@ SQL) exposing ``c<i>`` = the catalog's i-th column cast to its catalog type, plu
 ``file_row_number`` (0-based row in the file). Results are written with ``COPY (query) TO path (FORMAT parquet)``.
 Memory limit, threads, the spill directory and its size cap are database settings (constructor arguments, from the
 platform's process budget); extensions are never auto-installed or auto-loaded. Wide results wider than one
-statement's budget are computed in column groups over long rows materialized once (``queries.compiler.wide``).
+statement's budget are computed in column groups over long rows materialized once (``queries.core.compiler.wide``).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ import duckdb
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
-from queries.compiler import Dialect, compile_wide, compile_wide_numbered, plan_chunks, wide_chunk_size
-from queries.compiler.wide import WidePlan
-from queries.engines.base import EngineError, ResourceLimit
-from queries.engines.runner import Interruption, SqlEngine
-from queries.spec import ValidatedSpec
+from queries.core.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
+from queries.core.compiler import Dialect, compile_wide, compile_wide_numbered, plan_chunks, wide_chunk_size
+from queries.core.compiler.wide import WidePlan
+from queries.core.engines.contract import EngineError, ResourceLimit
+from queries.core.engines.sql_engine import Interruption, SqlEngine
+from queries.core.spec import ValidatedSpec
 
 logger = logging.getLogger(__name__)
 

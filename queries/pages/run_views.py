@@ -15,11 +15,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApiError, Forbidden, NotFound
-from queries.builder import draft_replace_from_spec
-from queries.builder_schema import study_schema
 from queries.exports import export_response
-from queries.lineage_views import lineage_context
 from queries.models import QueryRun
+from queries.pages.builder import draft_replace_from_spec
+from queries.pages.builder_schema import study_schema
+from queries.pages.lineage_views import lineage_context
+from queries.pages.run_summary import panel_context, spec_summary
+from queries.pages.views import is_fragment, page_errors, tenant_of
 from queries.protected_results import (
     run_export_for_user,
     run_report_for_user,
@@ -27,10 +29,8 @@ from queries.protected_results import (
     run_rows_for_user,
     runs_rows_shown,
 )
-from queries.run_summary import panel_context, spec_summary
 from queries.selectors import run_get_for_user, run_list_for_user
 from queries.services import query_run_cancel
-from queries.views import is_fragment, page_errors, tenant_of
 
 PAGE_SIZES = (10, 50, 100)
 RUNS_PAGE_SIZE = 25

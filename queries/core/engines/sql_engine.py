@@ -23,8 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from queries.catalog import ColumnType, DatasetInfo, StudyCatalog
-from queries.compiler import (
+from queries.core.catalog import ColumnType, DatasetInfo, StudyCatalog
+from queries.core.compiler import (
     CompileError,
     Dialect,
     compile_count,
@@ -36,8 +36,8 @@ from queries.compiler import (
     steps_from_histogram,
     validated,
 )
-from queries.compiler.wide import WidePlan
-from queries.engines.base import (
+from queries.core.compiler.wide import WidePlan
+from queries.core.engines.contract import (
     CountResult,
     EngineCancelled,
     EngineError,
@@ -47,7 +47,7 @@ from queries.engines.base import (
     RunResult,
     StepCount,
 )
-from queries.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.spec import QuerySpec, Shape, ValidatedSpec
 
 logger = logging.getLogger(__name__)
 Interruption = Literal["interrupt", "timeout"]

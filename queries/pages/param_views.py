@@ -1,4 +1,4 @@
-"""Import and export of the builder's query: BDT query parameters (TOML, see :mod:`queries.bdt_toml`) and the raw
+"""Import and export of the builder's query: BDT query parameters (TOML, see :mod:`queries.pages.bdt_toml`) and the raw
 QuerySpec (JSON). An import is applied only when every table and column it names exists in the study."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import InvalidInput
 from datasets.models import Study
-from queries import bdt_toml
-from queries.builder import draft_replace_from_spec, draft_state, state_to_spec
-from queries.builder_context import builder_context
-from queries.builder_schema import StudySchema, study_schema
-from queries.views import page_errors, study_for_builder
+from queries.pages import bdt_toml
+from queries.pages.builder import draft_replace_from_spec, draft_state, state_to_spec
+from queries.pages.builder_context import builder_context
+from queries.pages.builder_schema import StudySchema, study_schema
+from queries.pages.views import page_errors, study_for_builder
 
 MAX_IMPORT_BYTES = 1_000_000
 

@@ -21,9 +21,9 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.catalog import ColumnType, StudyCatalog
-from queries.compiler._sql import Dialect, Frame, alias, check_dialect, render, sort_key, validated
-from queries.spec import QuerySpec, ValidatedSpec
+from queries.core.catalog import ColumnType, StudyCatalog
+from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, render, sort_key, validated
+from queries.core.spec import QuerySpec, ValidatedSpec
 
 
 @dataclass(frozen=True)

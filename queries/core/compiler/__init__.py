@@ -6,15 +6,15 @@ longitudinal); tables are never joined to each other; all conditions are AND-ed;
 two filters on one dataset must hold on the same joined row; a condition on a joined dataset makes that join
 effectively inner (intended: "has a matching row").
 
-Physical names are positional (see ``queries.catalog``); user text reaches SQL only as literals (values) or as
+Physical names are positional (see ``queries.core.catalog``); user text reaches SQL only as literals (values) or as
 quoted aliases taken from the catalog (output column names on DuckDB).
 """
 
 from __future__ import annotations
 
-from queries.catalog import StudyCatalog
-from queries.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect, validated
-from queries.compiler.count import (
+from queries.core.catalog import StudyCatalog
+from queries.core.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect, validated
+from queries.core.compiler.count import (
     StepInfo,
     StepsQuery,
     StepTotals,
@@ -24,8 +24,8 @@ from queries.compiler.count import (
     describe_filter,
     steps_from_histogram,
 )
-from queries.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
-from queries.compiler.wide import (
+from queries.core.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
+from queries.core.compiler.wide import (
     WIDE_MAX_AGGREGATES,
     WideColumn,
     WideDiscovery,
@@ -40,7 +40,7 @@ from queries.compiler.wide import (
     session_text,
     wide_chunk_size,
 )
-from queries.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.spec import QuerySpec, Shape, ValidatedSpec
 
 
 def compile_rows(

@@ -22,8 +22,8 @@ from core.budgets import duckdb_connect
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
+from queries.core.spec import SITE_SEPARATORS
 from queries.execution import study_latest_versions
-from queries.spec import SITE_SEPARATORS
 
 ORDERED_TYPES = frozenset({"integer", "float", "date", "timestamp"})
 NUMERIC_TYPES = frozenset({"integer", "float"})

@@ -28,9 +28,9 @@ from core.errors import STORAGE_FULL_MESSAGE, ApiError, disk_full
 from core.reconnect import connection_lost, with_reconnect
 from core.work_guard import Reason, WorkGuard
 from datasets.storage import copy_local_into_cache, file_sha256, storage_delete, storage_save, work_root
-from queries.engines.base import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
-from queries.engines.duckdb_engine import DuckDBEngine
-from queries.engines.postgres_engine import PostgresEngine
+from queries.core.engines.contract import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
+from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.postgres_engine import PostgresEngine
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
 

@@ -14,8 +14,15 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_column, physical_table_name
-from queries.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
+from queries.core.catalog import (
+    ROW_ORDINAL,
+    ColumnType,
+    DatasetInfo,
+    StudyCatalog,
+    physical_column,
+    physical_table_name,
+)
+from queries.core.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
 
 Dialect = Literal["duckdb", "postgres"]
 DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres")
@@ -75,7 +82,7 @@ _TYPES: dict[ColumnType, exp.DType] = {
 
 
 def literal(value: Value) -> exp.Expr:
-    """A typed SQL literal for one coerced value (see ``queries.spec.coerce_value``)."""
+    """A typed SQL literal for one coerced value (see ``queries.core.spec.coerce_value``)."""
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, int):

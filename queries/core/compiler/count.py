@@ -17,9 +17,19 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.catalog import StudyCatalog
-from queries.compiler._sql import Condition, Dialect, Frame, alias, check_dialect, ref, render, table_ref, validated
-from queries.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value
+from queries.core.catalog import StudyCatalog
+from queries.core.compiler._sql import (
+    Condition,
+    Dialect,
+    Frame,
+    alias,
+    check_dialect,
+    ref,
+    render,
+    table_ref,
+    validated,
+)
+from queries.core.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value
 
 StepType = Literal["initial", "site", "session", "participants", "filter"]
 

@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from queries.catalog import DatasetInfo, StudyCatalog
-from queries.compiler import output_columns
-from queries.spec import Shape, ValidatedSpec
+from queries.core.catalog import DatasetInfo, StudyCatalog
+from queries.core.compiler import output_columns
+from queries.core.spec import Shape, ValidatedSpec
 
 InteractiveKind = Literal["count", "report"]
 

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from queries.catalog import ColumnType, StudyCatalog
-from queries.compiler import Dialect, StepType
-from queries.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.catalog import ColumnType, StudyCatalog
+from queries.core.compiler import Dialect, StepType
+from queries.core.spec import QuerySpec, Shape, ValidatedSpec
 
 
 class EngineError(Exception):

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from queries.catalog import ColumnType, StudyCatalog
+from queries.core.catalog import ColumnType, StudyCatalog
 
 FilterOp = Literal["between", "in", "not_in", "eq", "ne", "gt", "gte", "lt", "lte", "is_null", "not_null"]
 Shape = Literal["long", "wide"]

@@ -22,7 +22,7 @@ from access.enforcement import identifying_columns_hidden
 from access.levels import Level, level_at_least
 from access.selectors import datasets_explain_for_user
 from datasets.models import Dataset, Study
-from queries.builder_schema import ColumnChoice, DatasetChoice, StudySchema, study_schema
+from queries.pages.builder_schema import ColumnChoice, DatasetChoice, StudySchema, study_schema
 from tenants.models import Tenant
 
 
