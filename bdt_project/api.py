@@ -164,9 +164,9 @@ def _register_routers() -> None:
     from access.api import router as access_router
     from analysis.api import router as analysis_router
     from approvals.api import router as approvals_router
-    from audit.api import router as audit_router
-    from datasets.api import router as datasets_router
+    from audit.trail.api import router as audit_router
     from queries.api import router as queries_router
+    from studies.api import router as datasets_router
     from tenants.api import router as tenants_router
     from tenants.settings_api import router as settings_router
 

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bdt_project.api import api
+from studies.views.home import home
 from tenants import views as tenant_views
 
 handler400 = "core.errors.bad_request"
@@ -12,16 +13,16 @@ handler404 = "core.errors.not_found"
 handler500 = "core.errors.server_error"
 
 urlpatterns = [
-    path("", tenant_views.home, name="home"),
+    path("", home, name="home"),
     path("settings/", tenant_views.account_settings, name="account_settings"),
     path("settings/tokens/", tenant_views.token_create_view, name="token_create"),
     path("settings/tokens/<int:token_id>/revoke/", tenant_views.token_revoke_view, name="token_revoke"),
     path("invitations/<str:secret>/", tenant_views.invitation_accept_view, name="invitation_accept"),
-    path("studies/", include("datasets.urls")),
+    path("studies/", include("studies.urls")),
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
     path("", include("approvals.urls")),
-    path("audit/", include("audit.urls")),
+    path("audit/", include("audit.trail.urls")),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),  # superusers: this workspace's governance records (access, approvals)

@@ -15,7 +15,6 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from access.services import dataset_grants_mirror
 from audit.services import audit_event_record
 from core.budgets import engine_budget, process_role, setting_bytes
 from core.config import config_get
@@ -23,6 +22,7 @@ from core.errors import STORAGE_FULL_MESSAGE, disk_full
 from core.reconnect import connection_lost, with_reconnect
 from core.sent_markers import sent_missing
 from core.work_guard import Reason, WorkGuard
+from datasets.events import dataset_registered
 from datasets.ingest import IngestError, IngestOptions, IngestResult, KeyReading, ingest_csv, schema_diff
 from datasets.models import Dataset, DatasetKind, DatasetVersion, IngestJob, IngestStatus, Study
 from datasets.storage import (
@@ -244,7 +244,7 @@ def _register(job: IngestJob, source: Path, result: IngestResult, reading: KeyRe
                 dataset = Dataset(study=study, name=job.dataset_name, kind=job.kind, title=job.title)
                 dataset._history_user = job.created_by  # type: ignore[attr-defined]
                 dataset.save()
-                dataset_grants_mirror(dataset=dataset)  # study-wide grants reach the new dataset's guardian rows
+                dataset_registered.send(sender=Dataset, dataset=dataset)  # access: study-wide grants reach it
             latest = dataset.versions.order_by("-number").first()
             warnings = [*(w.as_dict() for w in (reading.warnings if reading else ())), *_warnings(result)]
             if latest is not None and latest.sha256 == result.sha256:

@@ -64,3 +64,27 @@ def ingest_get_for_user(*, user: Any, tenant: Tenant, job_id: int) -> IngestJob:
 def ingest_list_for_study(*, study: Study, limit: int = 20) -> list[IngestJob]:
     """The study's most recent ingests (for the upload page)."""
     return list(IngestJob.objects.filter(study=study).select_related("version").order_by("-created_at")[:limit])
+
+
+# Lineage reads look through tombstones: the catalog hides deleted datasets and versions, lineage still names them.
+
+
+def dataset_get_any(*, study: Study, name: str) -> Dataset:
+    """A dataset of the study by name, deleted or not (lineage pages), or 404."""
+    dataset = Dataset.all_objects.filter(study=study, name=name).order_by("-id").first()
+    if dataset is None:
+        raise NotFound("No such dataset.")
+    return dataset
+
+
+def version_get_any(*, dataset: Dataset, number: int) -> DatasetVersion:
+    """A version by number, deleted or not, or 404."""
+    version = DatasetVersion.all_objects.filter(dataset=dataset, number=number).first()
+    if version is None:
+        raise NotFound("No such version.")
+    return version
+
+
+def versions_all(dataset: Dataset) -> list[DatasetVersion]:
+    """Every version of a dataset, deleted ones included, newest first."""
+    return list(DatasetVersion.all_objects.filter(dataset=dataset).order_by("-number"))

@@ -10,8 +10,7 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
-from datasets.lineage_selectors import dataset_get_any, version_get_any
-from datasets.selectors import study_get_for_user
+from datasets.selectors import dataset_get_any, study_get_for_user, version_get_any
 from queries.exports import export_response
 from queries.lineage import run_rerun as lineage_rerun
 from queries.models import QueryExport, QueryRun, SavedQuery

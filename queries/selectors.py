@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from access.redaction import participant_ids_visible, spec_without_ids
 from core.errors import NotFound
-from datasets.models import Study
+from datasets.models import DatasetVersion, Study
 from queries.models import QueryRun, SavedQuery
 from tenants.models import Tenant
 from tenants.role_checks import role_require
-from tenants.roles import Role
+from tenants.roles import Role, role_at_least
 
 
 def run_list_for_user(*, user: Any, tenant: Tenant) -> QuerySet[QueryRun]:
@@ -56,3 +57,22 @@ def saved_spec_for_user(*, user: Any, tenant: Tenant, saved: SavedQuery) -> tupl
     if participant_ids_visible(user=user, tenant=tenant, study=saved.study):
         return spec, 0
     return spec_without_ids(spec)
+
+
+@dataclass
+class VersionUsage:
+    """The runs that read a version and the exports derived from them, as the caller may see them."""
+
+    version: DatasetVersion
+    runs: list[Any] = field(default_factory=list)
+    everyone: bool = False  # True: the caller sees every member's activity (steward/owner)
+
+
+def version_usage_for_user(*, user: Any, tenant: Tenant, version: DatasetVersion) -> VersionUsage:
+    """Runs that pinned ``version`` (with their exports): all of them for stewards and owners, else the caller's."""
+    membership = role_require(user=user, tenant=tenant, minimum=Role.ANALYST, action="see who used a version")
+    everyone = role_at_least(membership.role, Role.STEWARD)
+    runs = QueryRun.objects.filter(pinned__version=version).prefetch_related("exports").order_by("-created_at")
+    if not everyone:
+        runs = runs.filter(created_by=user)
+    return VersionUsage(version=version, runs=list(runs.distinct()), everyone=everyone)

@@ -27,11 +27,12 @@ from audit.services import audit_event_record
 from core.config import config_get
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, user_email_verified
+from tenants.events import member_removed
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get_by_email
-from tenants.services import membership_remove, membership_set
+from tenants.services import membership_delete, membership_set
 
 
 def invitation_digest(secret: str) -> str:
@@ -262,17 +263,11 @@ def member_remove(*, tenant: Tenant, actor: User, email: str, request: HttpReque
     target = _target_membership(tenant, email)
     if target.role == Role.OWNER:
         _require_owner_for(actor_membership, "Only an owner may remove an owner.")
-    from access.models import TeamMember
-    from access.selectors import grants_for_user, live_q
-    from access.services import grant_revoke, team_member_remove
-
     with transaction.atomic(), schema_context(tenant.schema_name):
-        membership_remove(tenant=tenant, user=target.user, actor=actor, request=request)
-        # Nothing the person had here survives the removal: re-adding them later starts from their role.
-        for grant in grants_for_user(user=target.user, tenant=tenant).filter(live_q(), user_id=target.user.pk):
-            grant_revoke(tenant=tenant, actor=actor, grant=grant, request=request)
-        for team in {m.team for m in TeamMember.objects.filter(user_id=target.user.pk).select_related("team")}:
-            team_member_remove(tenant=tenant, actor=actor, team=team, user=target.user, request=request)
+        membership_delete(tenant=tenant, user=target.user, actor=actor, request=request)
+        # Nothing the person had here survives the removal: the apps above revoke what they hold (access: grants
+        # and team seats), inside this transaction.
+        member_removed.send(sender=Membership, tenant=tenant, user=target.user, actor=actor, request=request)
 
 
 __all__ = [

@@ -208,10 +208,11 @@ def _owner_count(tenant: Tenant) -> int:
     return len(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).values_list("pk"))
 
 
-def membership_remove(
+def membership_delete(
     *, tenant: Tenant, user: User, actor: User | None = None, request: HttpRequest | None = None
 ) -> None:
-    """Remove a member (never the last owner); their tokens for this tenant are revoked with it."""
+    """Delete a membership (never the last owner's) and revoke the user's tokens for this tenant. No role check:
+    ``tenants.members.member_remove`` is the governed action that calls this."""
     from tenants.tokens import api_token_revoke_all
 
     with transaction.atomic():

@@ -16,20 +16,9 @@ from core.config import config_get
 from core.errors import ApiError
 from tenants.members import SESSION_INVITATION_KEY, invitation_accept, invitation_pending_get
 from tenants.mfa import user_has_totp
-from tenants.models import Membership
 from tenants.selectors import api_token_get_for_user, api_token_list_for_user, membership_list_for_user
 from tenants.token_scopes import TokenScope
 from tenants.tokens import api_token_create, api_token_revoke
-
-
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    """The workspace home: who you are here, what you can do, and where to start."""
-    from datasets.models import Study
-
-    members = Membership.objects.filter(tenant=request.tenant).count()  # type: ignore[attr-defined]
-    studies = list(Study.objects.order_by("name")[:10])
-    return render(request, "tenants/home.html", {"member_count": members, "studies": studies})
 
 
 @require_GET

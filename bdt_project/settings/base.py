@@ -58,6 +58,7 @@ SHARED_APPS = [
     "ninja",
     "audit",
     "backups",
+    "demo",
 ]
 TENANT_APPS = [
     "datasets",

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django_tenants.utils import tenant_context
 
-from datasets.demo import demo_files_write
 from datasets.models import DatasetVersion, Study
+from demo.study import demo_files_write
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 
 from datasets.ingest_runner import ingest_job_execute
 from datasets.models import IngestJob
-from datasets.preview import csv_preview
+from studies.preview import csv_preview
 
 pytestmark = pytest.mark.django_db
 XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}

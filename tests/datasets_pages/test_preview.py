@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from datasets.preview import PREVIEW_BYTES, PreviewError, csv_preview
+from studies.preview import PREVIEW_BYTES, PreviewError, csv_preview
 
 
 def test_header_and_first_ten_rows_exactly_as_written() -> None:

@@ -68,7 +68,7 @@ def test_configuration_history_shows_the_newest_changes_when_limited(tenant_a) -
     """Review regression: the history page is capped; the cap must drop the oldest records, not the newest."""
     from django_tenants.utils import tenant_context
 
-    from audit.history import configuration_history
+    from audit.trail.history import configuration_history
     from datasets.models import Study
 
     with tenant_context(tenant_a):

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tenants.models import ApiToken
-from tenants.services import membership_remove
+from tenants.services import membership_delete
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ def test_cannot_revoke_someone_elses_token(api, tenant_a) -> None:
 def test_removed_member_tokens_stop_working(api, tenant_a) -> None:
     api(tenant_a, "owner")  # keep an owner so the member can be removed
     client = api(tenant_a, "analyst")
-    membership_remove(tenant=tenant_a, user=client.user)
+    membership_delete(tenant=tenant_a, user=client.user)
     assert client.get("/api/v1/me").status_code == 401
 
 

@@ -12,17 +12,17 @@ from access.catalog import catalog_view_for_user
 from access.selectors import dataset_explain_for_user
 from core.errors import ApiError, Forbidden, NotFound
 from datasets.dictionary import dictionary_csv, dictionary_download_record
-from datasets.forms import ColumnMetaForm
 from datasets.metadata_services import dataset_column_meta_update
 from datasets.models import Dataset, Sensitivity, Study
-from datasets.page_selectors import (
+from datasets.selectors import dataset_get, version_get
+from studies.forms import ColumnMetaForm
+from studies.page_selectors import (
     column_rows_for_view,
     diff_summary,
     sensitive_column_count,
     version_list,
 )
-from datasets.selectors import dataset_get, version_get
-from datasets.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
 
 
 def _version_param(request: HttpRequest) -> int | None:

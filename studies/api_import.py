@@ -1,6 +1,6 @@
 """API: import a study from a BDT project (its ``config.toml`` and demographics file) in one request.
 
-``POST /api/v1/studies/import`` (multipart; registered by :mod:`datasets.api` ahead of ``/studies/{study}``)
+``POST /api/v1/studies/import`` (multipart; registered by :mod:`studies.api` ahead of ``/studies/{study}``)
 answers 202 with the ingest job that creates the study together with its demographics version; the study exists
 once ``GET /api/v1/ingests/{id}`` says ``succeeded`` (a refused file leaves no study behind). Measure tables then go
 through the ordinary upload endpoint.
@@ -16,11 +16,11 @@ from ninja import Field, File, Form, Schema, Status
 from ninja.files import UploadedFile
 
 from core.errors import InvalidInput
-from datasets.api_schemas import IngestRef
 from datasets.import_services import StudyPlan, study_import_create, study_plan
 from datasets.ingest import BdtConfig, IngestError, dataset_slug, parse_bdt_config
 from datasets.ingest.bdt_config import MAX_CONFIG_BYTES
 from datasets.services import UploadTooLarge
+from studies.api_schemas import IngestRef
 from tenants.api_auth import principal
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from datasets import lineage_views, views
+from studies import lineage_views, views
 
 urlpatterns = [
     path("", views.study_list, name="study_list"),

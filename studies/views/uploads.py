@@ -12,14 +12,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 from access.catalog import CatalogView, catalog_view_for_user, ingests_shown
 from core.config import config_get
 from core.errors import ApiError, NotFound
-from datasets.forms import DELIMITER_CHOICES, UploadFileForm
 from datasets.ingest import dataset_slug
 from datasets.models import NAME_VALIDATOR, Dataset, DatasetKind, Study
-from datasets.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
 from datasets.selectors import ingest_get_for_user, ingest_list_for_study
 from datasets.services import ingest_job_create
-from datasets.views.common import _require_steward, _study, _tenant, page_errors
-from datasets.views.staging import _staged_get
+from studies.forms import DELIMITER_CHOICES, UploadFileForm
+from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
+from studies.views.common import _require_steward, _study, _tenant, page_errors
+from studies.views.staging import _staged_get
 
 POLL_FAST_COUNT = 120
 

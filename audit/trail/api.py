@@ -7,10 +7,10 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
-from audit.csv_export import audit_csv_lines
 from audit.models import AuditEvent
-from audit.selectors import AuditFilters, audit_events_for_user
 from audit.services import audit_read_record
+from audit.trail.csv_export import audit_csv_lines
+from audit.trail.selectors import AuditFilters, audit_events_for_user
 from audit.verification import audit_chain_verify
 from core.api_fields import ApiDateTime
 from core.pagination import PagePagination

@@ -4,9 +4,9 @@ Views are thin: they read through selectors, write through services, and turn th
 (404, 403 with the reason) or form messages (invalid input, conflicts).
 """
 
-from datasets.views.catalog import dataset_column_meta, dataset_detail, dataset_dictionary
-from datasets.views.common import page_errors
-from datasets.views.new_study import (
+from studies.views.catalog import dataset_column_meta, dataset_detail, dataset_dictionary
+from studies.views.common import page_errors
+from studies.views.new_study import (
     study_draft_cancel,
     study_draft_demographics,
     study_draft_discard,
@@ -15,15 +15,15 @@ from datasets.views.new_study import (
     study_draft_setup,
     study_new,
 )
-from datasets.views.setup import study_setup, study_setup_demographics, study_setup_discard, study_setup_keys
-from datasets.views.studies import (
+from studies.views.setup import study_setup, study_setup_demographics, study_setup_discard, study_setup_keys
+from studies.views.studies import (
     study_detail,
     study_history_view,
     study_keys_repair,
     study_list,
     study_slug_suggestion,
 )
-from datasets.views.uploads import ingest_status, study_upload, upload_check, upload_row
+from studies.views.uploads import ingest_status, study_upload, upload_check, upload_row
 
 __all__ = [
     "dataset_column_meta",

@@ -49,12 +49,12 @@ class Command(BaseCommand):
                 membership_set(tenant=result.tenant, user=user, role=role)
         except ApiError as exc:
             raise CommandError(exc.message) from exc
-        from datasets.demo import demo_study_seed
+        from demo.study import demo_study_seed
 
         demo_study_seed(
             tenant=result.tenant, participants=options["participants"], seed=options["seed"], stdout=self.stdout
         )
-        from approvals.demo import demo_governance_seed
+        from demo.governance import demo_governance_seed
         from tenants.models import User
 
         demo_governance_seed(

@@ -21,18 +21,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from access.catalog import ingest_shown_to_uploader
 from core.config import config_get
 from core.errors import ApiError, Forbidden, NotFound
-from datasets.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
 from datasets.import_services import study_import_create, study_plan
 from datasets.ingest import BdtConfig, delimiter_from_name, delimiter_name
 from datasets.models import IngestJob, IngestStatus, Study
-from datasets.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
-from datasets.preview import PreviewError, csv_preview
 from datasets.services import study_import_pending
 from datasets.storage import setup_draft_prefix, storage_delete, storage_save
-from datasets.views.common import _require_steward, _tenant, page_errors
-from datasets.views.keys_prefill import key_prefill
-from datasets.views.staging import _staged_preview
-from datasets.views.uploads import POLL_FAST_COUNT, _too_large_message, _upload_too_large
+from studies.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
+from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
+from studies.preview import PreviewError, csv_preview
+from studies.views.common import _require_steward, _tenant, page_errors
+from studies.views.keys_prefill import key_prefill
+from studies.views.staging import _staged_preview
+from studies.views.uploads import POLL_FAST_COUNT, _too_large_message, _upload_too_large
 
 URLS = {"demographics": "study_draft_demographics", "keys": "study_draft_keys", "discard": "study_draft_discard"}
 

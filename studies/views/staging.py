@@ -9,9 +9,9 @@ from django.http import HttpRequest
 
 from datasets.ingest import delimiter_from_name
 from datasets.models import Study
-from datasets.preview import CsvPreview, csv_preview
 from datasets.storage import setup_upload_prefix, storage_delete
-from datasets.views.common import _tenant
+from studies.preview import CsvPreview, csv_preview
+from studies.views.common import _tenant
 
 
 def _staged_key(request: HttpRequest, study: Study) -> str:

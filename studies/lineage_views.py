@@ -11,9 +11,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from access.catalog import catalog_view_for_user
 from datasets.deletion_services import dataset_delete, dataset_version_delete, version_was_read
-from datasets.lineage_selectors import dataset_get_any, version_get_any, version_usage_for_user, versions_all
-from datasets.selectors import dataset_get, study_get_for_user, version_get
-from datasets.views import page_errors
+from datasets.selectors import (
+    dataset_get,
+    dataset_get_any,
+    study_get_for_user,
+    version_get,
+    version_get_any,
+    versions_all,
+)
+from queries.selectors import version_usage_for_user
+from studies.views import page_errors
 from tenants.role_checks import role_require
 from tenants.roles import Role
 

@@ -13,9 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from access.catalog import catalog_view_for_user, ingests_shown, study_participants_shown
 from access.selectors import datasets_levels_for_user
 from core.errors import ApiError, Forbidden
-from datasets.forms import KeyRepairForm, study_slug_suggest
 from datasets.models import Study
-from datasets.page_selectors import (
+from datasets.selectors import dataset_list_for_study, ingest_list_for_study, study_list_for_user
+from datasets.services import study_update
+from datasets.study_keys import study_key_problems
+from studies.forms import KeyRepairForm, study_slug_suggest
+from studies.page_selectors import (
     STEP_DEMOGRAPHICS,
     STEP_IMPORTING,
     STEP_KEYS,
@@ -23,11 +26,8 @@ from datasets.page_selectors import (
     study_list_annotate,
     study_setup_state,
 )
-from datasets.selectors import dataset_list_for_study, ingest_list_for_study, study_list_for_user
-from datasets.services import study_update
-from datasets.study_keys import study_key_problems
-from datasets.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
-from datasets.views.staging import _staged_get
+from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.staging import _staged_get
 
 HISTORY_PAGE_SIZE = 50
 

@@ -13,8 +13,6 @@ from ninja.pagination import paginate
 from access.catalog import CatalogView, catalog_view_for_user
 from access.redaction import error_redacted, warnings_redacted
 from core.pagination import PagePagination
-from datasets.api_import import ImportAccepted, studies_import
-from datasets.api_schemas import IngestOut, StudyOut, UploadAccepted, ingest_out, study_out
 from datasets.deletion_services import dataset_delete, dataset_version_delete
 from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.ingest import dataset_slug, delimiter_name
@@ -28,6 +26,8 @@ from datasets.selectors import (
     version_get,
 )
 from datasets.services import UploadTooLarge, ingest_job_create, study_create, study_update
+from studies.api_import import ImportAccepted, studies_import
+from studies.api_schemas import IngestOut, StudyOut, UploadAccepted, ingest_out, study_out
 from tenants.api_auth import principal
 
 router = Router(tags=["studies and datasets"])

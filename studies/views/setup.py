@@ -15,10 +15,12 @@ from django.views.decorators.http import require_GET, require_POST
 from access.catalog import catalog_view_for_user, ingests_shown
 from core.config import config_get
 from core.errors import ApiError, Forbidden
-from datasets.forms import DemographicsUploadForm, KeyColumnsForm
 from datasets.ingest import delimiter_from_name, delimiter_name
 from datasets.models import DatasetKind, Study
-from datasets.page_selectors import (
+from datasets.services import ingest_job_create, study_update
+from datasets.storage import setup_upload_name, storage_save
+from studies.forms import DemographicsUploadForm, KeyColumnsForm
+from studies.page_selectors import (
     STEP_DEMOGRAPHICS,
     STEP_DONE,
     STEP_KEYS,
@@ -26,13 +28,11 @@ from datasets.page_selectors import (
     SetupState,
     study_setup_state,
 )
-from datasets.preview import PreviewError, csv_preview
-from datasets.services import ingest_job_create, study_update
-from datasets.storage import setup_upload_name, storage_save
-from datasets.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
-from datasets.views.keys_prefill import key_prefill
-from datasets.views.staging import _staged_discard, _staged_get, _staged_key, _staged_preview
-from datasets.views.uploads import _too_large_message, _upload_too_large, _uploader_context
+from studies.preview import PreviewError, csv_preview
+from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.keys_prefill import key_prefill
+from studies.views.staging import _staged_discard, _staged_get, _staged_key, _staged_preview
+from studies.views.uploads import _too_large_message, _upload_too_large, _uploader_context
 
 
 def _state(request: HttpRequest, study: Study, *, staged: bool) -> SetupState:

@@ -1,6 +1,6 @@
 """Steward pages of the audit trail: the filtered log (+ CSV), one member's activity, and 'what changed'.
 
-Every page reads through ``audit.selectors`` (stewards and owners only) and records its own ``audit.read`` event.
+Every page reads through ``audit.trail.selectors`` (stewards and owners only) and records its own ``audit.read`` event.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET
 
-from audit.csv_export import audit_csv_lines
-from audit.history import KINDS, configuration_history
-from audit.selectors import AuditFilters, audit_events_filter, audit_events_for_user
 from audit.services import audit_read_record
+from audit.trail.csv_export import audit_csv_lines
+from audit.trail.history import KINDS, configuration_history
+from audit.trail.selectors import AuditFilters, audit_events_filter, audit_events_for_user
 from core.errors import InvalidInput, NotFound
-from datasets.views import page_errors
 from queries.pages.views import page_errors as streaming_page_errors
+from studies.views import page_errors
 from tenants.models import Membership, User
 from tenants.role_checks import role_require
 from tenants.roles import Role

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from audit import views
+from audit.trail import views
 
 urlpatterns = [
     path("", views.audit_log_view, name="audit_log"),

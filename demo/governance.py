@@ -14,8 +14,8 @@ from access.levels import Level
 from access.models import Grant
 from access.services import grant_create
 from approvals.services import dua_create, dua_current
-from datasets.demo import DEMO_STUDY
 from datasets.models import Study
+from demo.study import DEMO_STUDY
 
 DEMO_TERMS = (
     "Demo terms of use.\n\n"

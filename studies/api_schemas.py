@@ -1,4 +1,4 @@
-"""Response shapes of the studies and ingests API, shared by :mod:`datasets.api` and :mod:`datasets.api_import`."""
+"""Response shapes of the studies and ingests API, shared by :mod:`studies.api` and :mod:`studies.api_import`."""
 
 from __future__ import annotations
 

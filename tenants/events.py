@@ -1,0 +1,11 @@
+"""What tenants announces to the apps above it (they connect receivers in their ``AppConfig.ready``).
+
+``member_removed`` is sent inside the transaction that removed the membership, after the row is gone: a receiver
+that fails rolls the removal back, so nothing the person held survives a removal that succeeded."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+#: kwargs: ``tenant``, ``user`` (the person removed), ``actor``, ``request`` (or None).
+member_removed = Signal()
