@@ -25,7 +25,7 @@ from analysis.stats.numbers import NUMERIC_TYPES
 from core.config import config_get
 from core.errors import Conflict, InvalidInput
 from queries.exports import export_response
-from queries.pages.views import page_errors, tenant_of
+from tenants.page_kit import page_errors, request_tenant
 
 PLOT_KINDS = (
     ("scatter", "Scatter"),
@@ -40,7 +40,7 @@ PLOT_KINDS = (
 @page_errors
 def plots_page(request: HttpRequest, run_id: int) -> HttpResponse:
     """The plots page of a succeeded run: plot type, column slots, options; statistics beside the figure."""
-    tenant = tenant_of(request)
+    tenant = request_tenant(request)
     access = analysis_run_get(actor=request.user, tenant=tenant, run_id=run_id, level=QUERY)
     run = access.run
     if run.status != "succeeded":
@@ -70,14 +70,14 @@ def _posted_keys(request: HttpRequest) -> list[int]:
         parsed = [int(part) for part in raw.split(",") if part.strip()]
     except ValueError:
         raise InvalidInput("Selected rows are identified by their row numbers.", code="invalid_selection") from None
-    return selection_keys_parse(parsed, tenant=tenant_of(request))
+    return selection_keys_parse(parsed, tenant=request_tenant(request))
 
 
 @require_POST
 @page_errors
 def selection_export_view(request: HttpRequest, run_id: int) -> HttpResponseBase:
     """Download the selected points' rows (export level; the run export path with a row-key filter)."""
-    access = analysis_run_get(actor=request.user, tenant=tenant_of(request), run_id=run_id, level=EXPORT)
+    access = analysis_run_get(actor=request.user, tenant=request_tenant(request), run_id=run_id, level=EXPORT)
     export = selection_export(
         actor=request.user,
         access=access,
@@ -93,7 +93,7 @@ def selection_export_view(request: HttpRequest, run_id: int) -> HttpResponseBase
 @page_errors
 def profile_list(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run's profile reports and a button to build a new one."""
-    access = analysis_run_get(actor=request.user, tenant=tenant_of(request), run_id=run_id, level=QUERY)
+    access = analysis_run_get(actor=request.user, tenant=request_tenant(request), run_id=run_id, level=QUERY)
     return render(
         request, "analysis/profile_list.html", {"run": access.run, "jobs": profile_jobs_of_run(access.run)[:20]}
     )
@@ -103,7 +103,7 @@ def profile_list(request: HttpRequest, run_id: int) -> HttpResponse:
 @page_errors
 def profile_start(request: HttpRequest, run_id: int) -> HttpResponseBase:
     """Queue a profile report and show its progress."""
-    tenant = tenant_of(request)
+    tenant = request_tenant(request)
     access = analysis_run_get(actor=request.user, tenant=tenant, run_id=run_id, level=QUERY)
     job = profile_job_create(tenant=tenant, actor=request.user, access=access, request=request)
     return redirect("analysis_profile_detail", job_id=job.pk)
@@ -113,7 +113,7 @@ def profile_start(request: HttpRequest, run_id: int) -> HttpResponseBase:
 @page_errors
 def profile_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     """A profile report: its progress bar while the worker builds it, then the report."""
-    job = profile_job_get_for_user(user=request.user, tenant=tenant_of(request), job_id=job_id)
+    job = profile_job_get_for_user(user=request.user, tenant=request_tenant(request), job_id=job_id)
     return render(request, "analysis/profile_detail.html", profile_context(job))
 
 
@@ -121,7 +121,7 @@ def profile_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 @page_errors
 def profile_panel(request: HttpRequest, job_id: int) -> HttpResponse:
     """The progress / report fragment (polled while the job runs)."""
-    job = profile_job_get_for_user(user=request.user, tenant=tenant_of(request), job_id=job_id)
+    job = profile_job_get_for_user(user=request.user, tenant=request_tenant(request), job_id=job_id)
     return render(request, "analysis/_profile_panel.html", profile_context(job))
 
 
@@ -129,7 +129,7 @@ def profile_panel(request: HttpRequest, job_id: int) -> HttpResponse:
 @page_errors
 def profile_download(request: HttpRequest, job_id: int, fmt: str) -> HttpResponse:
     """The finished report as a self-contained HTML file or as JSON."""
-    job = profile_job_get_for_user(user=request.user, tenant=tenant_of(request), job_id=job_id)
+    job = profile_job_get_for_user(user=request.user, tenant=request_tenant(request), job_id=job_id)
     if job.report is None:
         raise Conflict(f"The profile is not ready: it is {job.status}.", code="profile_not_ready")
     profile_report_download_record(actor=request.user, request=request, job=job, fmt=fmt)

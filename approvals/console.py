@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import Any, cast
 
 from django.contrib import messages
@@ -25,23 +24,15 @@ from approvals.services import REQUESTABLE_LEVELS, access_request_decide
 from core.errors import ApiError, InvalidInput, NotFound
 from tenants.members import invitation_revoke, member_invite, member_remove, member_role_change
 from tenants.models import User
-from tenants.roles import Role, role_at_least
+from tenants.page_kit import request_tenant, role_required
+from tenants.roles import Role
 from tenants.selectors import invitation_list_for_user, member_list_for_user, membership_get_by_email
 
 View = Callable[..., HttpResponse]
 
 
-def steward_required(view: View) -> View:
-    """Console pages are for stewards and owners; everyone else gets the 403 page."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        membership = getattr(request, "membership", None)
-        if membership is None or not role_at_least(membership.role, Role.STEWARD):
-            return render(request, "403.html", {"message": "The console is for stewards and owners."}, status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
+#: Console pages are for stewards and owners; everyone else gets the 403 page.
+steward_required = role_required(Role.STEWARD, "The console is for stewards and owners.")
 
 
 def parse_expiry(raw: str) -> datetime | None:
@@ -75,11 +66,6 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponse:
     """Back to the posted ``next`` console page (only /console/ paths: no open redirect), else ``fallback``."""
     target = request.POST.get("next", "")
     return redirect(target if target.startswith("/console/") else fallback)
-
-
-def request_tenant(request: HttpRequest) -> Any:
-    """The workspace of the request's host."""
-    return request.tenant  # type: ignore[attr-defined]
 
 
 def request_actor(request: HttpRequest) -> User:

@@ -29,7 +29,7 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         study = study_get_for_user(user=request.user, tenant=tenant, slug=slug)
     except ApiError:
-        return render(request, "404.html", status=404)
+        return render(request, "errors/404.html", status=404)
     datasets = list(Dataset.objects.filter(study=study).order_by("kind", "name"))
     levels = datasets_levels_for_user(user=request.user, tenant=tenant, study=study)
     dua = dua_current(study=study)

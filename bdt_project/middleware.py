@@ -100,4 +100,4 @@ class TenantMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse(error_body("not_found", "No tenant is served at this host."), status=404)
-        return render(request, "404.html", {"unknown_host": True}, status=404)
+        return render(request, "errors/404.html", {"unknown_host": True}, status=404)

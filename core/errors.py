@@ -187,7 +187,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         try:
             response = render(
                 request,
-                f"{status}.html",
+                f"errors/{status}.html",
                 {"request_id": getattr(request, "request_id", ""), "message": message if failure else ""},
                 status=status,
             )
@@ -202,21 +202,21 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """404 handler."""
     if _wants_json(request):
         return JsonResponse(error_body("not_found", "Not found."), status=404)
-    return render(request, "404.html", status=404)
+    return render(request, "errors/404.html", status=404)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """403 handler."""
     if _wants_json(request):
         return JsonResponse(error_body("forbidden", "You do not have access to this."), status=403)
-    return render(request, "403.html", status=403)
+    return render(request, "errors/403.html", status=403)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """400 handler."""
     if _wants_json(request):
         return JsonResponse(error_body("bad_request", "The request could not be understood."), status=400)
-    return render(request, "400.html", status=400)
+    return render(request, "errors/400.html", status=400)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -225,4 +225,4 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         return JsonResponse(
             error_body("csrf_failed", "CSRF verification failed. Reload the page and retry."), status=403
         )
-    return render(request, "403.html", {"csrf": True}, status=403)
+    return render(request, "errors/403.html", {"csrf": True}, status=403)

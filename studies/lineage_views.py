@@ -20,13 +20,10 @@ from datasets.selectors import (
     versions_all,
 )
 from queries.selectors import version_usage_for_user
-from studies.views import page_errors
+from studies.views.common import page_errors
+from tenants.page_kit import request_tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
-
-
-def _tenant(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
 
 
 @require_http_methods(["GET"])
@@ -36,11 +33,13 @@ def version_detail(request: HttpRequest, slug: str, name: str, number: int) -> H
 
     Stewards and owners see everybody's runs and exports; analysts see their own.
     """
-    study = study_get_for_user(user=request.user, tenant=_tenant(request), slug=slug)
+    study = study_get_for_user(user=request.user, tenant=request_tenant(request), slug=slug)
     dataset = dataset_get_any(study=study, name=name)
     version = version_get_any(dataset=dataset, number=number)
-    usage = version_usage_for_user(user=request.user, tenant=_tenant(request), version=version)
-    catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study).annotate(dataset.name, version)
+    usage = version_usage_for_user(user=request.user, tenant=request_tenant(request), version=version)
+    catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study).annotate(
+        dataset.name, version
+    )
     return render(
         request,
         "datasets/version_detail.html",
@@ -60,16 +59,16 @@ def version_detail(request: HttpRequest, slug: str, name: str, number: int) -> H
 @page_errors
 def dataset_delete_view(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """Confirm (GET) and delete (POST) a dataset: stewards and owners; the dataset becomes a tombstone."""
-    study = study_get_for_user(user=request.user, tenant=_tenant(request), slug=slug)
+    study = study_get_for_user(user=request.user, tenant=request_tenant(request), slug=slug)
     dataset = dataset_get(study=study, name=name)
-    role_require(user=request.user, tenant=_tenant(request), minimum=Role.STEWARD, action="delete datasets")
+    role_require(user=request.user, tenant=request_tenant(request), minimum=Role.STEWARD, action="delete datasets")
     versions = list(dataset.versions.all())
     if request.method == "POST":
         if request.POST.get("confirm_name", "").strip() != dataset.name:
             context = {"study": study, "dataset": dataset, "versions": _with_use(versions)}
             context["error"] = f"Type the dataset's name ({dataset.name}) to confirm."
             return render(request, "datasets/dataset_delete.html", context, status=422)
-        dataset_delete(tenant=_tenant(request), actor=request.user, dataset=dataset, request=request)
+        dataset_delete(tenant=request_tenant(request), actor=request.user, dataset=dataset, request=request)
         messages.success(request, f"Deleted {dataset.name}. Its audit trail and lineage are kept.")
         return redirect("study_detail", slug=study.slug)
     return render(
@@ -85,9 +84,9 @@ def _with_use(versions: list[Any]) -> list[dict[str, Any]]:
 @page_errors
 def version_delete_view(request: HttpRequest, slug: str, name: str, number: int) -> HttpResponse:
     """Delete one version (stewards and owners); new queries use the newest remaining version."""
-    study = study_get_for_user(user=request.user, tenant=_tenant(request), slug=slug)
+    study = study_get_for_user(user=request.user, tenant=request_tenant(request), slug=slug)
     dataset = dataset_get(study=study, name=name)
     version = version_get(dataset=dataset, number=number)
-    dataset_version_delete(tenant=_tenant(request), actor=request.user, version=version, request=request)
+    dataset_version_delete(tenant=request_tenant(request), actor=request.user, version=version, request=request)
     messages.success(request, f"Deleted {dataset.name} v{number}. Its lineage is kept.")
     return redirect("dataset_detail", slug=study.slug, name=dataset.name)

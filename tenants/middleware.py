@@ -44,7 +44,7 @@ class MembershipMiddleware:
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if request.membership is None:  # type: ignore[attr-defined]
-            return render(request, "403.html", {"not_member": True}, status=403)
+            return render(request, "errors/403.html", {"not_member": True}, status=403)
         return self.get_response(request)
 
 

@@ -21,18 +21,13 @@ from audit.trail.csv_export import audit_csv_lines
 from audit.trail.history import KINDS, configuration_history
 from audit.trail.selectors import AuditFilters, audit_events_filter, audit_events_for_user
 from core.errors import InvalidInput, NotFound
-from queries.pages.views import page_errors as streaming_page_errors
-from studies.views import page_errors
 from tenants.models import Membership, User
+from tenants.page_kit import page_errors, request_tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
 
 PAGE_SIZE = 50
 FILTER_FIELDS = ("action", "actor", "study", "dataset", "since", "until")
-
-
-def _tenant(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
 
 
 def _moment(raw: str, label: str, *, end: bool = False) -> datetime | None:
@@ -77,7 +72,7 @@ def _query_without_page(request: HttpRequest) -> str:
 @page_errors
 def audit_log_view(request: HttpRequest) -> HttpResponse:
     """The audit log with filters (actor, action, study, dataset, time), 50 events a page, and a CSV link."""
-    role_require(user=request.user, tenant=_tenant(request), minimum=Role.STEWARD, action="read the audit log")
+    role_require(user=request.user, tenant=request_tenant(request), minimum=Role.STEWARD, action="read the audit log")
     context: dict[str, Any] = {"values": {key: request.GET.get(key, "") for key in FILTER_FIELDS}}
     status = 200
     try:
@@ -85,7 +80,7 @@ def audit_log_view(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         context["error"] = exc.message
         filters, status = AuditFilters(), 422
-    events = audit_events_for_user(user=request.user, tenant=_tenant(request), filters=filters)
+    events = audit_events_for_user(user=request.user, tenant=request_tenant(request), filters=filters)
     audit_read_record(actor=request.user, request=request, what="page", filters=filters.as_details())
     context["page"] = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     context["query"] = _query_without_page(request)
@@ -93,11 +88,11 @@ def audit_log_view(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@streaming_page_errors
+@page_errors
 def audit_export_view(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered log as CSV (formula-safe); the download is itself audited."""
     filters = filters_from_request(request)
-    events = audit_events_for_user(user=request.user, tenant=_tenant(request), filters=filters)
+    events = audit_events_for_user(user=request.user, tenant=request_tenant(request), filters=filters)
     audit_read_record(actor=request.user, request=request, what="csv", filters=filters.as_details())
     response = StreamingHttpResponse(audit_csv_lines(events), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'
@@ -108,18 +103,18 @@ def audit_export_view(request: HttpRequest) -> StreamingHttpResponse:
 @page_errors
 def audit_user_view(request: HttpRequest, user_id: int) -> HttpResponse:
     """Everything one person did in this workspace: actions by kind, then the events, newest first."""
-    role_require(user=request.user, tenant=_tenant(request), minimum=Role.STEWARD, action="read the audit log")
+    role_require(user=request.user, tenant=request_tenant(request), minimum=Role.STEWARD, action="read the audit log")
     person = User.objects.filter(pk=user_id).first()
     events = audit_events_filter(AuditFilters()).filter(actor_id=user_id)
     if person is None or not (
-        Membership.objects.filter(tenant=_tenant(request), user=person).exists() or events.exists()
+        Membership.objects.filter(tenant=request_tenant(request), user=person).exists() or events.exists()
     ):
         raise NotFound("No such member.")
     audit_read_record(actor=request.user, request=request, what="user", filters={"user": person.email})
     summary = list(events.order_by().values("action").annotate(n=Count("id")).order_by("-n", "action"))
     context = {
         "person": person,
-        "member_role": Membership.objects.filter(tenant=_tenant(request), user=person)
+        "member_role": Membership.objects.filter(tenant=request_tenant(request), user=person)
         .values_list("role", flat=True)
         .first(),
         "summary": summary,
@@ -132,11 +127,11 @@ def audit_user_view(request: HttpRequest, user_id: int) -> HttpResponse:
 @page_errors
 def audit_history_view(request: HttpRequest) -> HttpResponse:
     """'What changed': configuration history (studies, datasets, memberships, settings, grants) as readable diffs."""
-    role_require(user=request.user, tenant=_tenant(request), minimum=Role.STEWARD, action="read the audit log")
+    role_require(user=request.user, tenant=request_tenant(request), minimum=Role.STEWARD, action="read the audit log")
     kind = request.GET.get("kind") or None
     if kind is not None and kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}.", code="invalid_kind")
     audit_read_record(actor=request.user, request=request, what="history", filters={"kind": kind})
-    items = configuration_history(tenant=_tenant(request), kind=kind)
+    items = configuration_history(tenant=request_tenant(request), kind=kind)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "audit/history.html", {"page": page, "kind": kind, "kinds": KINDS})

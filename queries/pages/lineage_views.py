@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import NotFound
 from queries.lineage import run_rerun
 from queries.models import QueryRun
-from queries.pages.views import page_errors, tenant_of
 from queries.protected_results import run_compare_for_user
 from queries.selectors import run_get_for_user
+from tenants.page_kit import page_errors, request_tenant
 
 
 def lineage_context(run: QueryRun, *, user: Any, tenant: Any, compare_raw: str | None) -> dict[str, Any]:
@@ -45,8 +45,8 @@ def pins_deleted(pinned: list[Any]) -> list[Any]:
 @page_errors
 def run_rerun_view(request: HttpRequest, run_id: int) -> HttpResponse:
     """Run the query again on exactly the versions it read (the result must be byte-identical)."""
-    run = run_get_for_user(user=request.user, tenant=tenant_of(request), run_id=run_id)
-    again = run_rerun(tenant=tenant_of(request), actor=request.user, run=run, request=request)
+    run = run_get_for_user(user=request.user, tenant=request_tenant(request), run_id=run_id)
+    again = run_rerun(tenant=request_tenant(request), actor=request.user, run=run, request=request)
     return redirect(f"{reverse('query_run_detail', args=[again.pk])}?compare={run.pk}")
 
 
@@ -54,8 +54,8 @@ def run_rerun_view(request: HttpRequest, run_id: int) -> HttpResponse:
 @page_errors
 def run_rerun_latest_view(request: HttpRequest, run_id: int) -> HttpResponse:
     """Run the query on the study's latest versions and compare the counts with the original."""
-    run = run_get_for_user(user=request.user, tenant=tenant_of(request), run_id=run_id)
-    again = run_rerun(tenant=tenant_of(request), actor=request.user, run=run, latest=True, request=request)
+    run = run_get_for_user(user=request.user, tenant=request_tenant(request), run_id=run_id)
+    again = run_rerun(tenant=request_tenant(request), actor=request.user, run=run, latest=True, request=request)
     return redirect(f"{reverse('query_run_detail', args=[again.pk])}?compare={run.pk}")
 
 
@@ -63,7 +63,9 @@ def run_rerun_latest_view(request: HttpRequest, run_id: int) -> HttpResponse:
 @page_errors
 def run_compare_view(request: HttpRequest, run_id: int, other_id: int) -> HttpResponse:
     """The comparison table of a rerun (``run_id``) with an earlier run (``other_id``); polled until finished."""
-    rerun = run_get_for_user(user=request.user, tenant=tenant_of(request), run_id=run_id)
-    original = run_get_for_user(user=request.user, tenant=tenant_of(request), run_id=other_id)
-    comparison = run_compare_for_user(tenant=tenant_of(request), actor=request.user, original=original, rerun=rerun)
+    rerun = run_get_for_user(user=request.user, tenant=request_tenant(request), run_id=run_id)
+    original = run_get_for_user(user=request.user, tenant=request_tenant(request), run_id=other_id)
+    comparison = run_compare_for_user(
+        tenant=request_tenant(request), actor=request.user, original=original, rerun=rerun
+    )
     return render(request, "queries/_compare.html", {"cmp": comparison})

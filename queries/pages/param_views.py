@@ -18,7 +18,8 @@ from queries.pages import bdt_toml
 from queries.pages.builder import draft_replace_from_spec, draft_state, state_to_spec
 from queries.pages.builder_context import builder_context
 from queries.pages.builder_schema import StudySchema, study_schema
-from queries.pages.views import page_errors, study_for_builder
+from queries.pages.views import study_for_builder
+from tenants.page_kit import page_errors
 
 MAX_IMPORT_BYTES = 1_000_000
 

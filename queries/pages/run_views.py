@@ -21,7 +21,6 @@ from queries.pages.builder import draft_replace_from_spec
 from queries.pages.builder_schema import study_schema
 from queries.pages.lineage_views import lineage_context
 from queries.pages.run_summary import panel_context, spec_summary
-from queries.pages.views import is_fragment, page_errors, tenant_of
 from queries.protected_results import (
     run_export_for_user,
     run_report_for_user,
@@ -31,13 +30,14 @@ from queries.protected_results import (
 )
 from queries.selectors import run_get_for_user, run_list_for_user
 from queries.services import query_run_cancel
+from tenants.page_kit import is_fragment, page_errors, request_tenant
 
 PAGE_SIZES = (10, 50, 100)
 RUNS_PAGE_SIZE = 25
 
 
 def _run(request: HttpRequest, run_id: int) -> QueryRun:
-    return run_get_for_user(user=request.user, tenant=tenant_of(request), run_id=run_id)
+    return run_get_for_user(user=request.user, tenant=request_tenant(request), run_id=run_id)
 
 
 def _int(raw: str | None, default: int) -> int:
@@ -48,9 +48,9 @@ def _int(raw: str | None, default: int) -> int:
 @page_errors
 def run_list(request: HttpRequest) -> HttpResponse:
     """The caller's runs (stewards and owners: everyone's), newest first."""
-    runs = run_list_for_user(user=request.user, tenant=tenant_of(request))
+    runs = run_list_for_user(user=request.user, tenant=request_tenant(request))
     page = Paginator(runs, RUNS_PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = runs_rows_shown(tenant=tenant_of(request), actor=request.user, runs=page.object_list)
+    page.object_list = runs_rows_shown(tenant=request_tenant(request), actor=request.user, runs=page.object_list)
     return render(request, "queries/run_list.html", {"page": page})
 
 
@@ -59,13 +59,15 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     """One run: its query in words, pinned dataset versions, status and timings, preview, exports, report."""
     run = _run(request, run_id)
-    lineage = lineage_context(run, user=request.user, tenant=tenant_of(request), compare_raw=request.GET.get("compare"))
+    lineage = lineage_context(
+        run, user=request.user, tenant=request_tenant(request), compare_raw=request.GET.get("compare")
+    )
     return render(request, "queries/run_detail.html", _detail_context(request, run, **lineage))
 
 
 def _panel(request: HttpRequest, run: QueryRun, **extra: Any) -> dict[str, Any]:
     """The run panel's context, with the row count as this caller may see it."""
-    shown, perturbed = run_row_total_for_user(tenant=tenant_of(request), actor=request.user, run=run)
+    shown, perturbed = run_row_total_for_user(tenant=request_tenant(request), actor=request.user, run=run)
     return panel_context(run, shown_rows=shown, rows_perturbed=perturbed, **extra)
 
 
@@ -101,7 +103,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
     error = None
     try:
-        run = query_run_cancel(tenant=tenant_of(request), actor=request.user, run=run, request=request)
+        run = query_run_cancel(tenant=request_tenant(request), actor=request.user, run=run, request=request)
     except Forbidden:
         raise
     except ApiError as exc:
@@ -126,7 +128,7 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
     sort = request.GET.get("sort") or None
     order = "desc" if request.GET.get("order") == "desc" else "asc"
     data = run_rows_for_user(
-        tenant=tenant_of(request),
+        tenant=request_tenant(request),
         actor=request.user,
         run=run,
         page=number,
@@ -155,7 +157,7 @@ def run_rows(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_report(request: HttpRequest, run_id: int) -> HttpResponse:
     """The filtering report (counts step by step, on the run's pinned versions) and the final data summary."""
     run = _run(request, run_id)
-    report = run_report_for_user(tenant=tenant_of(request), actor=request.user, run=run, request=request)
+    report = run_report_for_user(tenant=request_tenant(request), actor=request.user, run=run, request=request)
     context = {
         "run": run,
         "steps": report["steps"],
@@ -173,7 +175,7 @@ def run_export_download(request: HttpRequest, run_id: int) -> HttpResponseBase:
     fmt = request.POST.get("format", "csv")
     try:
         export = run_export_for_user(
-            tenant=tenant_of(request),
+            tenant=request_tenant(request),
             actor=request.user,
             run=run,
             fmt=fmt,

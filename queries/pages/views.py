@@ -7,7 +7,6 @@ posts the whole form. Counts, runs and saved queries go through the same service
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +46,7 @@ from queries.selectors import (
     saved_spec_for_user,
 )
 from queries.services import query_count, query_run_create, saved_query_delete, saved_query_save
+from tenants.page_kit import is_fragment, page_errors, request_tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
 
@@ -57,47 +57,20 @@ FILTER_ACTIONS = {"add_filter", "remove_filter", "clear_filters", "row_dataset",
 # --- Helpers -----------------------------------------------------------------------------------------------------
 
 
-def tenant_of(request: HttpRequest) -> Any:
-    return request.tenant  # type: ignore[attr-defined]
-
-
-def is_fragment(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
-
-
-def page_errors(view: View) -> View:
-    """Service errors as pages (404, 403 with the reason, others) or, for htmx requests, as an error fragment."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        try:
-            return view(request, *args, **kwargs)
-        except ApiError as exc:
-            if is_fragment(request):
-                return render(request, "queries/_error.html", {"error": exc}, status=exc.status)
-            if isinstance(exc, NotFound):
-                return render(request, "404.html", status=404)
-            if isinstance(exc, Forbidden):
-                return render(request, "datasets/forbidden.html", {"error": exc}, status=403)
-            return render(request, "datasets/error.html", {"error": exc}, status=exc.status)
-
-    return wrapper
-
-
 def require_analyst(request: HttpRequest, action: str = "build queries") -> None:
-    role_require(user=request.user, tenant=tenant_of(request), minimum=Role.ANALYST, action=action)
+    role_require(user=request.user, tenant=request_tenant(request), minimum=Role.ANALYST, action=action)
 
 
 def study_for_builder(request: HttpRequest, slug: str) -> Study:
     """The study (404 if absent or of another workspace), for analysts and above (403 with the reason)."""
-    study = study_get_for_user(user=request.user, tenant=tenant_of(request), slug=slug)
+    study = study_get_for_user(user=request.user, tenant=request_tenant(request), slug=slug)
     require_analyst(request)
     return study
 
 
 def schema_for(request: HttpRequest, study: Study) -> tuple[StudySchema, BuilderAccess]:
     """The builder's schema as the caller may use it (datasets and columns by access level) and their access."""
-    return study_schema_for_user(user=request.user, tenant=tenant_of(request), study=study)
+    return study_schema_for_user(user=request.user, tenant=request_tenant(request), study=study)
 
 
 def _seq(request: HttpRequest) -> int | None:
@@ -122,9 +95,11 @@ def _posted_state(request: HttpRequest, study: Study, schema: StudySchema) -> Bu
 def queries_home(request: HttpRequest) -> HttpResponse:
     """The Queries entry: every study with a link to its builder, and the caller's latest runs."""
     require_analyst(request)
-    studies = list(study_list_for_user(user=request.user, tenant=tenant_of(request)))
-    latest = run_list_for_user(user=request.user, tenant=tenant_of(request)).filter(created_by_id=request.user.pk)[:8]
-    runs = runs_rows_shown(tenant=tenant_of(request), actor=request.user, runs=latest)
+    studies = list(study_list_for_user(user=request.user, tenant=request_tenant(request)))
+    latest = run_list_for_user(user=request.user, tenant=request_tenant(request)).filter(created_by_id=request.user.pk)[
+        :8
+    ]
+    runs = runs_rows_shown(tenant=request_tenant(request), actor=request.user, runs=latest)
     return render(request, "queries/home.html", {"studies": studies, "runs": runs})
 
 
@@ -168,7 +143,7 @@ def _count_response(
     status = 200
     try:
         context["count"] = query_count(
-            tenant=tenant_of(request),
+            tenant=request_tenant(request),
             actor=request.user,
             study=study,
             payload=state_to_spec(state, schema),
@@ -182,7 +157,7 @@ def _count_response(
     if demo is not None:
         # The whole table as the caller may see it: exact from query on, else the catalog's protected total (the
         # same set as a count without filters, so the same number).
-        total = catalog_view_for_user(user=request.user, tenant=tenant_of(request), study=study).total(
+        total = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study).total(
             demo.name, demo.version
         )
         context["total_participants"], context["total_rows"] = total.participants, total.rows
@@ -280,7 +255,7 @@ def builder_run(request: HttpRequest, slug: str) -> HttpResponse:
     state = _posted_state(request, study, schema)
     try:
         run = query_run_create(
-            tenant=tenant_of(request),
+            tenant=request_tenant(request),
             actor=request.user,
             study=study,
             payload=state_to_spec(state, schema),
@@ -313,11 +288,11 @@ def saved_create(request: HttpRequest, slug: str) -> HttpResponse:
     state = _posted_state(request, study, schema)
     name = request.POST.get("name", "").strip()
     shared = request.POST.get("shared") in ("on", "true", "1")
-    mine = saved_query_list_for_user(user=request.user, tenant=tenant_of(request), study=study)
+    mine = saved_query_list_for_user(user=request.user, tenant=request_tenant(request), study=study)
     existing = mine.filter(owner_id=request.user.pk, name=name).first()
     try:
         saved = saved_query_save(
-            tenant=tenant_of(request),
+            tenant=request_tenant(request),
             actor=request.user,
             study=study,
             name=name,
@@ -339,10 +314,10 @@ def saved_create(request: HttpRequest, slug: str) -> HttpResponse:
 def saved_load(request: HttpRequest, saved_id: int) -> HttpResponse:
     """Load a saved query into the builder (it replaces the draft)."""
     require_analyst(request)
-    saved = saved_query_get_for_user(user=request.user, tenant=tenant_of(request), saved_id=saved_id)
+    saved = saved_query_get_for_user(user=request.user, tenant=request_tenant(request), saved_id=saved_id)
     if saved.is_draft:
         raise NotFound("No such saved query.")
-    spec, _ = saved_spec_for_user(user=request.user, tenant=tenant_of(request), saved=saved)
+    spec, _ = saved_spec_for_user(user=request.user, tenant=request_tenant(request), saved=saved)
     draft_replace_from_spec(saved.study, request.user, spec, study_schema(saved.study))
     messages.success(request, f"Loaded “{saved.name}” into the builder.")
     target = reverse("query_builder", kwargs={"slug": saved.study.slug})
@@ -354,9 +329,9 @@ def saved_load(request: HttpRequest, saved_id: int) -> HttpResponse:
 def saved_delete(request: HttpRequest, saved_id: int) -> HttpResponse:
     """Delete one of your saved queries."""
     require_analyst(request)
-    saved = saved_query_get_for_user(user=request.user, tenant=tenant_of(request), saved_id=saved_id)
+    saved = saved_query_get_for_user(user=request.user, tenant=request_tenant(request), saved_id=saved_id)
     study, name = saved.study, saved.name
-    saved_query_delete(tenant=tenant_of(request), actor=request.user, saved=saved, request=request)
+    saved_query_delete(tenant=request_tenant(request), actor=request.user, saved=saved, request=request)
     if is_fragment(request):
         return _saved_response(request, study, saved_message=f"Deleted “{name}”.")
     messages.success(request, f"Deleted “{name}”.")

@@ -5,7 +5,6 @@ Views are thin: they read through selectors, write through services, and turn th
 """
 
 from studies.views.catalog import dataset_column_meta, dataset_detail, dataset_dictionary
-from studies.views.common import page_errors
 from studies.views.new_study import (
     study_draft_cancel,
     study_draft_demographics,

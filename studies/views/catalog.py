@@ -22,7 +22,8 @@ from studies.page_selectors import (
     sensitive_column_count,
     version_list,
 )
-from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.common import _require_steward, _study, page_errors
+from tenants.page_kit import can_manage, request_tenant
 
 
 def _version_param(request: HttpRequest) -> int | None:
@@ -53,7 +54,7 @@ def _dataset_and_version(request: HttpRequest, slug: str, name: str) -> tuple[St
 def dataset_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """A dataset: its data dictionary (latest or ``?version=N``) and version history with diffs."""
     study, dataset, version, versions = _dataset_and_version(request, slug, name)
-    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    view = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
     view.annotate(dataset.name, version)
     history = [
         {"version": view.annotate(dataset.name, item), "diff": diff_summary(view.diff(dataset.name, item))}
@@ -70,10 +71,10 @@ def dataset_detail(request: HttpRequest, slug: str, name: str) -> HttpResponse:
             "columns": column_rows_for_view(study, dataset, version, view),
             "exact": view.exact_counts(dataset.name),
             "rules": view.rules,
-            "access": dataset_explain_for_user(user=request.user, tenant=_tenant(request), dataset=dataset),
+            "access": dataset_explain_for_user(user=request.user, tenant=request_tenant(request), dataset=dataset),
             "versions": history,
             "sensitive_count": sensitive_column_count(dataset),
-            "can_manage": _can_manage(request),
+            "can_manage": can_manage(request),
             "sensitivities": _sensitivity_choices(),
         },
     )
@@ -88,7 +89,7 @@ def _sensitivity_choices() -> list[tuple[str, str]]:
 def dataset_dictionary(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """The data dictionary as a CSV download."""
     study, dataset, version, _versions = _dataset_and_version(request, slug, name)
-    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    view = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
     response = HttpResponse(
         dictionary_csv(dataset, version, view.profiles(dataset.name, version)),
         content_type="text/csv; charset=utf-8",
@@ -108,7 +109,7 @@ def dataset_column_meta(request: HttpRequest, slug: str, name: str) -> HttpRespo
         "study": study,
         "dataset": dataset,
         "version": version,
-        "can_manage": _can_manage(request),
+        "can_manage": can_manage(request),
         "sensitivities": _sensitivity_choices(),
     }
     status = 200
@@ -119,7 +120,7 @@ def dataset_column_meta(request: HttpRequest, slug: str, name: str) -> HttpRespo
         if form.is_valid():
             try:
                 dataset = dataset_column_meta_update(
-                    tenant=_tenant(request),
+                    tenant=request_tenant(request),
                     actor=request.user,
                     dataset=dataset,
                     column=form.cleaned_data["column"],
@@ -140,7 +141,7 @@ def dataset_column_meta(request: HttpRequest, slug: str, name: str) -> HttpRespo
             status = 422
     elif editing:
         _require_steward(request, "edit column descriptions")
-    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    view = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
     rows = column_rows_for_view(study, dataset, version, view)
     row = next((item for item in rows if item.name == column), None)
     if row is None:

@@ -29,16 +29,17 @@ from datasets.storage import setup_draft_prefix, storage_delete, storage_save
 from studies.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
 from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
 from studies.preview import PreviewError, csv_preview
-from studies.views.common import _require_steward, _tenant, page_errors
+from studies.views.common import _require_steward, page_errors
 from studies.views.keys_prefill import key_prefill
 from studies.views.staging import _staged_preview
 from studies.views.uploads import POLL_FAST_COUNT, _too_large_message, _upload_too_large
+from tenants.page_kit import request_tenant
 
 URLS = {"demographics": "study_draft_demographics", "keys": "study_draft_keys", "discard": "study_draft_discard"}
 
 
 def _key(request: HttpRequest) -> str:
-    return f"bdt.newstudy.{_tenant(request).schema_name}"
+    return f"bdt.newstudy.{request_tenant(request).schema_name}"
 
 
 def _draft(request: HttpRequest) -> dict[str, Any] | None:
@@ -149,7 +150,7 @@ def _context(request: HttpRequest, draft: dict[str, Any], **extra: Any) -> dict[
         "staged": staged,
         "job": running,
         "config_summary": _config_summary(draft),
-        "upload_limit": config_get("upload_max_bytes", _tenant(request)),
+        "upload_limit": config_get("upload_max_bytes", request_tenant(request)),
         "urls": {name: reverse(url) for name, url in URLS.items()},
         "state": SetupState(step=step, demographics_job=_job(request, draft, "failed")),
     }
@@ -269,7 +270,7 @@ def study_draft_keys(request: HttpRequest) -> HttpResponse:
         try:
             with default_storage.open(staged["name"], "rb") as handle:
                 job = study_import_create(
-                    tenant=_tenant(request),
+                    tenant=request_tenant(request),
                     actor=request.user,
                     slug=draft["slug"],
                     name=draft["name"],

@@ -29,17 +29,18 @@ from studies.page_selectors import (
     study_setup_state,
 )
 from studies.preview import PreviewError, csv_preview
-from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.common import _require_steward, _study, page_errors
 from studies.views.keys_prefill import key_prefill
 from studies.views.staging import _staged_discard, _staged_get, _staged_key, _staged_preview
 from studies.views.uploads import _too_large_message, _upload_too_large, _uploader_context
+from tenants.page_kit import can_manage, request_tenant
 
 
 def _state(request: HttpRequest, study: Study, *, staged: bool) -> SetupState:
     """The wizard's state, its demographics ingest annotated with what the caller may read of it."""
     state = study_setup_state(study, staged=staged)
     if state.demographics_job is not None:
-        view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+        view = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
         ingests_shown(view, [state.demographics_job])
     return state
 
@@ -52,8 +53,8 @@ def _setup_context(request: HttpRequest, study: Study, **extra: Any) -> dict[str
         "state": state,
         "steps": state.steps(),
         "staged": staged,
-        "can_manage": _can_manage(request),
-        "upload_limit": config_get("upload_max_bytes", _tenant(request)),
+        "can_manage": can_manage(request),
+        "upload_limit": config_get("upload_max_bytes", request_tenant(request)),
         "urls": {
             "demographics": reverse("study_setup_demographics", kwargs={"slug": study.slug}),
             "keys": reverse("study_setup_keys", kwargs={"slug": study.slug}),
@@ -161,10 +162,10 @@ def study_setup_keys(request: HttpRequest, slug: str) -> HttpResponse:
         keys = {key: data.get(key) or "" for key in KeyColumnsForm.KEY_FIELDS}
         try:
             with transaction.atomic():
-                study_update(tenant=_tenant(request), actor=request.user, study=study, request=request, **keys)
+                study_update(tenant=request_tenant(request), actor=request.user, study=study, request=request, **keys)
                 with default_storage.open(staged["name"], "rb") as handle:
                     ingest_job_create(
-                        tenant=_tenant(request),
+                        tenant=request_tenant(request),
                         actor=request.user,
                         study=study,
                         upload=File(handle, name=staged["filename"]),  # type: ignore[arg-type]

@@ -11,11 +11,11 @@ from datasets.ingest import delimiter_from_name
 from datasets.models import Study
 from datasets.storage import setup_upload_prefix, storage_delete
 from studies.preview import CsvPreview, csv_preview
-from studies.views.common import _tenant
+from tenants.page_kit import request_tenant
 
 
 def _staged_key(request: HttpRequest, study: Study) -> str:
-    return f"bdt.setup.{_tenant(request).schema_name}.{study.pk}"
+    return f"bdt.setup.{request_tenant(request).schema_name}.{study.pk}"
 
 
 def _staged_get(request: HttpRequest, study: Study) -> dict[str, Any] | None:

@@ -26,8 +26,9 @@ from studies.page_selectors import (
     study_list_annotate,
     study_setup_state,
 )
-from studies.views.common import _can_manage, _require_steward, _study, _tenant, page_errors
+from studies.views.common import _require_steward, _study, page_errors
 from studies.views.staging import _staged_get
+from tenants.page_kit import can_manage, request_tenant
 
 HISTORY_PAGE_SIZE = 50
 
@@ -36,11 +37,11 @@ HISTORY_PAGE_SIZE = 50
 @page_errors
 def study_list(request: HttpRequest) -> HttpResponse:
     """Every study of the workspace, with its size and freshness."""
-    studies = list(study_list_annotate(study_list_for_user(user=request.user, tenant=_tenant(request))))
+    studies = list(study_list_annotate(study_list_for_user(user=request.user, tenant=request_tenant(request))))
     for study in studies:
-        shown = study_participants_shown(user=request.user, tenant=_tenant(request), study=study)
+        shown = study_participants_shown(user=request.user, tenant=request_tenant(request), study=study)
         study.participant_count = shown  # type: ignore[attr-defined]
-    return render(request, "datasets/study_list.html", {"studies": studies, "can_manage": _can_manage(request)})
+    return render(request, "datasets/study_list.html", {"studies": studies, "can_manage": can_manage(request)})
 
 
 @require_GET
@@ -57,8 +58,8 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     state = study_setup_state(study, staged=_staged_get(request, study) is not None)
     if state.step in {STEP_DEMOGRAPHICS, STEP_KEYS, STEP_IMPORTING}:
         return redirect("study_setup", slug=study.slug)
-    levels = datasets_levels_for_user(user=request.user, tenant=_tenant(request), study=study)
-    view = catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    levels = datasets_levels_for_user(user=request.user, tenant=request_tenant(request), study=study)
+    view = catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
     datasets: list[dict[str, Any]] = []
     for dataset in dataset_list_for_study(study=study):
         versions = list(dataset.versions.all())
@@ -78,7 +79,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "datasets": datasets,
         "demographics": demographics,
         "ingests": ingests_shown(view, ingest_list_for_study(study=study, limit=10)),
-        "can_manage": _can_manage(request),
+        "can_manage": can_manage(request),
         "key_problems": study_key_problems(study),
     }
     if context["can_manage"] and demographics is not None:
@@ -109,7 +110,9 @@ def study_keys_repair(request: HttpRequest, slug: str) -> HttpResponse:
         changes = form.changes(_current_keys(study))
         try:
             if changes:
-                study_update(tenant=_tenant(request), actor=request.user, study=study, request=request, **changes)
+                study_update(
+                    tenant=request_tenant(request), actor=request.user, study=study, request=request, **changes
+                )
         except Forbidden:
             raise
         except ApiError as exc:

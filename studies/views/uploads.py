@@ -18,14 +18,15 @@ from datasets.selectors import ingest_get_for_user, ingest_list_for_study
 from datasets.services import ingest_job_create
 from studies.forms import DELIMITER_CHOICES, UploadFileForm
 from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
-from studies.views.common import _require_steward, _study, _tenant, page_errors
+from studies.views.common import _require_steward, _study, page_errors
 from studies.views.staging import _staged_get
+from tenants.page_kit import request_tenant
 
 POLL_FAST_COUNT = 120
 
 
 def _view(request: HttpRequest, study: Study) -> CatalogView:
-    return catalog_view_for_user(user=request.user, tenant=_tenant(request), study=study)
+    return catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
 
 
 def _free_name(study: Study, base: str) -> str:
@@ -47,7 +48,7 @@ def _uploader_context(study: Study) -> dict[str, Any]:
 
 
 def _too_large_message(request: HttpRequest) -> str:
-    limit = int(config_get("upload_max_bytes", _tenant(request)))
+    limit = int(config_get("upload_max_bytes", request_tenant(request)))
     return f"The file is larger than this workspace's upload limit ({_human_bytes(limit)}). Split it or ask an owner."
 
 
@@ -75,14 +76,14 @@ def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "state": state,
         "ingests": ingests_shown(_view(request, study), ingest_list_for_study(study=study, limit=10)),
-        "upload_limit": config_get("upload_max_bytes", _tenant(request)),
+        "upload_limit": config_get("upload_max_bytes", request_tenant(request)),
         **_uploader_context(study),
     }
     return render(request, "datasets/study_upload.html", context)
 
 
 def _upload_error(request: HttpRequest, message: str, status: int, code: str = "") -> HttpResponse:
-    return render(request, "datasets/_error.html", {"message": message, "code": code}, status=status)
+    return render(request, "datasets/_upload_error.html", {"message": message, "code": code}, status=status)
 
 
 def _upload_too_large(request: HttpRequest) -> bool:
@@ -101,7 +102,7 @@ def _upload_one(request: HttpRequest, study: Study) -> HttpResponse:
         return _upload_error(request, " ".join(messages), 422, "invalid_input")
     choice = form.cleaned_data.get("on_conflict") or "version"
     if choice == "skip":
-        return render(request, "datasets/_error.html", {"message": "Skipped.", "skipped": True}, status=200)
+        return render(request, "datasets/_upload_error.html", {"message": "Skipped.", "skipped": True}, status=200)
     name = form.target_name()
     if not name:
         return _upload_error(request, "Give the new dataset a name.", 422, "invalid_name")
@@ -123,7 +124,7 @@ def _upload_one(request: HttpRequest, study: Study) -> HttpResponse:
     kind = existing.kind if existing is not None else form.cleaned_data["kind"]
     try:
         job = ingest_job_create(
-            tenant=_tenant(request),
+            tenant=request_tenant(request),
             actor=request.user,
             study=study,
             upload=form.cleaned_data["file"],
@@ -190,7 +191,7 @@ def upload_check(request: HttpRequest, slug: str) -> HttpResponse:
 def ingest_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     """The live status of one ingest (polled by the page every second until it is finished)."""
     study = _study(request, slug)
-    job = ingest_get_for_user(user=request.user, tenant=_tenant(request), job_id=job_id)
+    job = ingest_get_for_user(user=request.user, tenant=request_tenant(request), job_id=job_id)
     if job.study_id != study.pk:
         raise NotFound("No such ingest.")
     ingests_shown(_view(request, study), [job])
