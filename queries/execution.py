@@ -17,12 +17,13 @@ from psycopg.conninfo import make_conninfo
 
 from access.record_keys import record_keys_file
 from core.budgets import engine_budget, size_text
+from core.column_types import ColumnType
 from core.config import config_get
 from core.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
 from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
-from queries.core.catalog import CatalogError, ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.contract import EngineError
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine

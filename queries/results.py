@@ -12,14 +12,13 @@ from django.db import connection
 from sqlglot import exp
 
 from core.budgets import duckdb_connect
+from core.column_types import NUMERIC_TYPES
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
 from queries.core.engines.contract import EngineError, EngineTimeout, StepCount, report_rows
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
-
-NUMERIC_TYPES = {"integer", "float"}
 
 
 def run_result_path(run: QueryRun) -> Path:

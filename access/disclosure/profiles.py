@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from access.disclosure.cells import Cell, DisclosureRules, ShownCell, protect_cell
+from core.column_types import NUMERIC_TYPES
 
-NUMERIC = frozenset({"integer", "float"})
 DATES = frozenset({"date", "timestamp"})
 
 
@@ -76,7 +76,7 @@ def outward_bound(value: Any, column_type: str, direction: str) -> Any:
     """A k-th extreme rounded away from the data (``down`` for the lower bound, ``up`` for the upper one)."""
     if value is None:
         return None
-    if column_type in NUMERIC and isinstance(value, int | float) and not isinstance(value, bool):
+    if column_type in NUMERIC_TYPES and isinstance(value, int | float) and not isinstance(value, bool):
         bound = significant(float(value), 2, direction)
         return int(bound) if column_type == "integer" and float(bound).is_integer() else bound
     if column_type in DATES:

@@ -10,9 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.stats.errors import StatsError
+from core.column_types import NUMERIC_TYPES
 
 FloatArray = npt.NDArray[np.float64]
-NUMERIC_TYPES = frozenset({"integer", "float"})
 
 
 def num(value: Any) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.column_types import COLUMN_TYPES, ColumnType, natural_sort_key
 from datasets.ingest.bdt_config import BdtConfig, parse_bdt_config, read_bdt_config
 from datasets.ingest.csvparse import header_from_text
 from datasets.ingest.delimiters import (
@@ -30,11 +31,11 @@ from datasets.ingest.delimiters import (
 from datasets.ingest.diff import Retyped, SchemaDiff, schema_diff
 from datasets.ingest.errors import BINARY_CONTENT, EMPTY_FILE, UNSUPPORTED_ENCODING, IngestError, IngestWarning
 from datasets.ingest.keys import KeySuggestion, suggest_key_columns
-from datasets.ingest.names import dataset_slug, natural_sort_key
+from datasets.ingest.names import dataset_slug
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.pipeline import ProgressCallback, ingest_csv
 from datasets.ingest.reading import ROLE_LABELS, KeyColumns, KeyReading, read_keys
-from datasets.ingest.results import COLUMN_TYPES, ColumnProfile, ColumnType, Histogram, IngestResult, TopValue
+from datasets.ingest.results import ColumnProfile, Histogram, IngestResult, TopValue
 from datasets.ingest.sniff import check_signature, normalize_encoding
 
 

@@ -19,7 +19,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _DATA_SUFFIX = re.compile(r"\.(csv|tsv|txt|tab|dat)(\.(gz|zip|bz2|xz))?$", re.IGNORECASE)
 _OTHER_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,5}$")
-_DIGITS = re.compile(r"(\d+)")
 _SPECIAL_LETTERS = str.maketrans(
     {"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ł": "l",
      "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D", "ı": "i"}
@@ -43,25 +42,3 @@ def dataset_slug(filename: str) -> str:
     if len(slug) > SLUG_MAX_LENGTH:
         slug = slug[:SLUG_MAX_LENGTH].rstrip("_")
     return slug or FALLBACK_SLUG
-
-
-def natural_sort_key(value: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key that orders embedded numbers numerically: ``BAS1 < BAS2 < FU2 < FU12``, ``2 < 10``.
-
-    Numbers sort before text at the same position, a label before its extensions (``FU1 < FU1a``); comparison is
-    case-insensitive with the original text as the final tie-breaker, so the order is total.
-    """
-    parts: list[tuple[int, int, str]] = []
-    for i, part in enumerate(_DIGITS.split(value)):
-        if not part:
-            continue
-        if i % 2:
-            parts.append((0, int(part), part))
-        else:
-            parts.append((1, 0, part.casefold()))
-    parts.append((-1, 0, value))
-    return tuple(parts)
-
-
-def natural_sorted(values: list[str]) -> list[str]:
-    return sorted(values, key=natural_sort_key)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
+from core.column_types import ColumnType
 from datasets.ingest.csvparse import parse_error
 from datasets.ingest.duck import DuckSession
 from datasets.ingest.options import IngestOptions
-from datasets.ingest.results import ColumnType
 from datasets.ingest.sql import read_csv_call
 from datasets.ingest.types import TYPE_CHECK_FAILED, read_type, select_expression, verified_expression
 

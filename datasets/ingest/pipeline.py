@@ -34,6 +34,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.column_types import ColumnType
 from datasets.ingest.csvparse import parse_error, read_header
 from datasets.ingest.delimiters import detect_file_delimiter
 from datasets.ingest.duck import DuckSession
@@ -48,7 +49,7 @@ from datasets.ingest.errors import (
 )
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.parquet import TypeGuessFailed, csv_params, write_parquet
-from datasets.ingest.results import ColumnProfile, ColumnType, IngestResult
+from datasets.ingest.results import ColumnProfile, IngestResult
 from datasets.ingest.sniff import scan_source
 from datasets.ingest.sql import read_csv_call
 from datasets.ingest.stats import column_profiles, distinct_sessions

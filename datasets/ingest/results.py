@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from core.column_types import ColumnType
 from datasets.ingest.errors import IngestWarning
-
-ColumnType = Literal["integer", "float", "string", "boolean", "date", "timestamp"]
-COLUMN_TYPES: tuple[ColumnType, ...] = ("integer", "float", "string", "boolean", "date", "timestamp")
-NUMERIC_TYPES: frozenset[str] = frozenset({"integer", "float"})
 
 JsonScalar = str | int | float | bool | None
 

@@ -23,17 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.column_types import NUMERIC_TYPES, ColumnType, natural_sorted
 from datasets.ingest.duck import DuckSession
-from datasets.ingest.names import natural_sorted
 from datasets.ingest.options import IngestOptions
-from datasets.ingest.results import (
-    NUMERIC_TYPES,
-    ColumnProfile,
-    ColumnType,
-    Histogram,
-    JsonScalar,
-    TopValue,
-)
+from datasets.ingest.results import ColumnProfile, Histogram, JsonScalar, TopValue
 from datasets.ingest.sql import ident_list, quote_ident
 
 VALUES_PER_QUERY = 2_000_000

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datasets.ingest.results import ColumnType
+from core.column_types import DUCKDB_TYPES, ColumnType
 from datasets.ingest.sql import quote_ident
 
 BOOL_BIT = 1
@@ -53,15 +53,6 @@ EXPONENT_NUMBER_RE = r"^-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)[eE][-+]?[0
 DATETIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?$"
 BOOLEAN_TOKENS = ("true", "false", "yes", "no")
 TRUE_TOKENS = ("true", "yes")
-
-DUCKDB_TYPES: dict[ColumnType, str] = {
-    "integer": "BIGINT",
-    "float": "DOUBLE",
-    "string": "VARCHAR",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
 
 
 def _sql_string(text: str) -> str:

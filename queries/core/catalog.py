@@ -17,11 +17,11 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal
 
-ColumnType = Literal["integer", "float", "string", "boolean", "date", "timestamp"]
+from core.column_types import COLUMN_TYPES, ColumnType
+
 DatasetKind = Literal["demographics", "measure"]
-COLUMN_TYPES: frozenset[str] = frozenset(get_args(ColumnType))
 
 #: Name of the physical column holding the 0-based row number of the source file (both engines).
 ROW_ORDINAL = "__row"

@@ -18,19 +18,18 @@ included); ``is_null`` also matches participants that have no row in a joined da
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import math
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from queries.core.catalog import ColumnType, StudyCatalog
+from core.column_types import ORDERED_TYPES, CoercionError, ColumnType, key_value_from_json, text_value, value_from_json
+from core.column_types import shown as show
+from queries.core.catalog import StudyCatalog
 
 FilterOp = Literal["between", "in", "not_in", "eq", "ne", "gt", "gte", "lt", "lte", "is_null", "not_null"]
 Shape = Literal["long", "wide"]
@@ -40,10 +39,8 @@ Value = Any  # a coerced value: int | float | str | bool | date | datetime
 RANGE_OPS = frozenset({"between", "gt", "gte", "lt", "lte"})
 LIST_OPS = frozenset({"in", "not_in"})
 NULL_OPS = frozenset({"is_null", "not_null"})
-ORDERED_TYPES = frozenset({"integer", "float", "date", "timestamp"})
 #: Characters that separate tokens inside a multi-valued site cell (see compiler ``site`` condition).
 SITE_SEPARATORS = " \t\r\n,;{}[]\"'"
-_INT64 = 2**63
 _HASH_VERSION = 1
 
 
@@ -122,15 +119,6 @@ class ValidatedSpec:
         return tuple(d for d in self.joined if d in names)
 
 
-def show(text: object, limit: int = 80) -> str:
-    """Render user text safely inside an error message: truncated, control/format characters escaped."""
-    s = str(text)
-    out = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else ch.encode("unicode_escape").decode("ascii") for ch in s[:limit]
-    )
-    return out + ("…" if len(s) > limit else "")
-
-
 def spec_parse(data: QuerySpec | Mapping[str, Any] | str | bytes) -> QuerySpec:
     """Parse JSON text or a mapping into a QuerySpec; structural problems raise ``SpecError('invalid_spec')``."""
     if isinstance(data, QuerySpec):
@@ -150,69 +138,20 @@ def spec_parse(data: QuerySpec | Mapping[str, Any] | str | bytes) -> QuerySpec:
 # --- value coercion -------------------------------------------------------------------------------------------
 
 
-def _text(value: str, limits: SpecLimits, where: dict[str, Any]) -> str:
-    if "\x00" in value:
-        raise SpecError("invalid_value", "Text values cannot contain NUL characters.", where)
-    if len(value) > limits.max_string_length:
-        raise SpecError("invalid_value", "Text value is too long.", where)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SpecError("invalid_value", "Text value is not valid Unicode.", where) from None
-    return value
-
-
 def coerce_value(value: object, ctype: ColumnType, limits: SpecLimits, where: dict[str, Any]) -> Value:
     """Coerce one JSON value to ``ctype`` or raise ``invalid_value`` (strict: no string<->number guessing)."""
-    wrong = SpecError("invalid_value", f"Value {show(repr(value))} does not fit a column of type {ctype}.", where)
-    if value is None:
-        raise SpecError("invalid_value", "A value is required here (use is_null / not_null for missing).", where)
-    if ctype in ("integer", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise wrong
-        if isinstance(value, float) and not math.isfinite(value):
-            raise wrong
-        if isinstance(value, int) and not -_INT64 <= value < _INT64:
-            raise SpecError("invalid_value", "Number out of range.", where)
-        return value
-    if ctype == "boolean":
-        if not isinstance(value, bool):
-            raise wrong
-        return value
-    if not isinstance(value, str):
-        raise wrong
-    text = _text(value, limits, where)
-    if ctype == "string":
-        return text
     try:
-        if ctype == "date":
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                raise ValueError(text)
-            return dt.date.fromisoformat(text)
-        stamp = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise SpecError("invalid_value", f"{show(text)} is not an ISO-8601 {ctype}.", where) from None
-    if stamp.tzinfo is not None:
-        raise SpecError("invalid_value", "Timestamps are compared without a time zone; drop the offset.", where)
-    return stamp
+        return value_from_json(value, ctype, max_text_length=limits.max_string_length)  # type: ignore[no-any-return]
+    except CoercionError as exc:
+        raise SpecError("invalid_value", exc.message, where) from None
 
 
 def coerce_key(value: str | int, ctype: ColumnType, limits: SpecLimits, where: dict[str, Any]) -> Value:
     """Coerce a participant id / session value (given as text or integer) to its key column's type."""
-    if ctype == "string":
-        return _text(str(value), limits, where)
-    if ctype == "integer":
-        if isinstance(value, str):
-            if not re.fullmatch(r"[+-]?\d{1,19}", value.strip()):
-                raise SpecError("invalid_value", f"{show(value)} is not an integer.", where)
-            value = int(value.strip())
-        return coerce_value(value, ctype, limits, where)
-    if ctype == "float" and isinstance(value, str):
-        try:
-            return coerce_value(float(value), ctype, limits, where)
-        except ValueError:
-            raise SpecError("invalid_value", f"{show(value)} is not a number.", where) from None
-    return coerce_value(value, ctype, limits, where)
+    try:
+        return key_value_from_json(value, ctype, max_text_length=limits.max_string_length)  # type: ignore[no-any-return]
+    except CoercionError as exc:
+        raise SpecError("invalid_value", exc.message, where) from None
 
 
 def _resolve_filter(i: int, f: Filter, catalog: StudyCatalog, limits: SpecLimits) -> ResolvedFilter:
@@ -276,7 +215,10 @@ def spec_validate(
             raise SpecError("invalid_operator", f"Site filtering needs a text site column, not {site_type}.", {})
         for s in spec.sites:
             where = {"site": show(s)}
-            _text(s, limits, where)
+            try:
+                text_value(s, max_length=limits.max_string_length)
+            except CoercionError as exc:
+                raise SpecError("invalid_value", exc.message, where) from None
             if not s or any(ch in SITE_SEPARATORS for ch in s):
                 raise SpecError("invalid_value", "A site name must be a single non-empty token.", where)
         sites = tuple(dict.fromkeys(spec.sites))

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.column_types import value_from_toml
+
 APP_VERSION = "1.0.0"
 FORMAT_VERSION = "1.0"
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -173,27 +175,6 @@ def spec_to_toml(
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
-def _coerce(value: Any, ctype: str | None) -> Any:
-    """A TOML value as the spec wants it for the column type (BDT writes categorical values as text)."""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if ctype in ("integer", "float") and isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return int(number) if number.is_integer() and ctype == "integer" else number
-    if ctype == "boolean" and isinstance(value, str | int) and not isinstance(value, bool):
-        lowered = str(value).strip().lower()
-        if lowered in ("yes", "true", "1"):
-            return True
-        if lowered in ("no", "false", "0"):
-            return False
-    if ctype == "string" and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
 class _Reader:
     def __init__(self, columns: Columns, demographics: str, keys: set[str]) -> None:
         self.columns, self.demographics, self.keys = columns, demographics, keys
@@ -234,7 +215,7 @@ class _Reader:
         kind = entry.get("filter_type", entry.get("type"))
         base = {"dataset": table, "column": column}
         if kind in ("range", "numeric"):
-            lo, hi = _coerce(entry.get("min_val"), ctype), _coerce(entry.get("max_val"), ctype)
+            lo, hi = value_from_toml(entry.get("min_val"), ctype), value_from_toml(entry.get("max_val"), ctype)
             if lo is None and hi is None:
                 self.result.errors.append(f"{label}: a range needs min_val and/or max_val.")
                 return None
@@ -247,9 +228,9 @@ class _Reader:
                 self.result.errors.append(f"{label}: selected_values must list at least one value.")
                 return None
             op = "not_in" if entry.get("exclude") else "in"
-            return {**base, "op": op, "value": [_coerce(v, ctype) for v in values]}
+            return {**base, "op": op, "value": [value_from_toml(v, ctype) for v in values]}
         if kind == "comparison" and entry.get("op") in COMPARISON_OPS and "value" in entry:
-            return {**base, "op": entry["op"], "value": _coerce(entry["value"], ctype)}
+            return {**base, "op": entry["op"], "value": value_from_toml(entry["value"], ctype)}
         if kind == "missing" and entry.get("op") in MISSING_OPS:
             return {**base, "op": entry["op"]}
         self.result.errors.append(f"{label}: unsupported filter_type {kind!r}.")

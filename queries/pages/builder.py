@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.column_types import value_from_form as parse_value
 from datasets.models import Study
 from queries.models import SavedQuery
 from queries.pages.builder_schema import StudySchema
@@ -100,37 +101,6 @@ def default_op(column_type: str | None) -> str:
 
 
 # --- values ------------------------------------------------------------------------------------------------------
-
-
-def parse_value(raw: Any, column_type: str | None) -> Any:
-    """A form value as the spec wants it for ``column_type``; unparseable text stays text (the spec reports it)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        return raw
-    text = raw.strip()
-    if text == "":
-        return None
-    if column_type in ("integer", "float"):
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            number = float(text)
-        except ValueError:
-            return text
-        return number if number == number and abs(number) != float("inf") else text
-    if column_type == "boolean":
-        lowered = text.lower()
-        if lowered in ("true", "yes", "1"):
-            return True
-        if lowered in ("false", "no", "0"):
-            return False
-        return text
-    if column_type == "timestamp" and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text):
-        return f"{text}:00"
-    return text
 
 
 def parse_ids(text: str) -> list[str]:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from access.catalog_cells import value_cells
 from access.disclosure import DisclosureRules, protect_cell
 from core.budgets import duckdb_connect
+from core.column_types import NUMERIC_TYPES
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
@@ -26,7 +27,6 @@ from queries.core.spec import SITE_SEPARATORS
 from queries.execution import study_latest_versions
 
 ORDERED_TYPES = frozenset({"integer", "float", "date", "timestamp"})
-NUMERIC_TYPES = frozenset({"integer", "float"})
 SITE_TOKEN_RE = re.compile("[^" + re.escape(SITE_SEPARATORS) + "]+")
 MAX_DISTINCT_SCAN = 5_000  # distinct cells read to find site tokens
 MAX_SITE_TOKENS = 500

@@ -213,7 +213,8 @@ def label(raw: Any) -> str:
 
 
 def natural(text: str) -> list[Any]:
-    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p]
+    """Natural order of session labels: digit runs as numbers, text case-insensitively."""
+    return [(0, int(p)) if p.isdigit() else (1, p.casefold()) for p in re.split(r"(\d+)", text) if p]
 
 
 def wide(study: Study, spec: dict[str, Any], names: list[str]) -> tuple[list[str], list[tuple[Any, ...]]]:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from queries.core.catalog import ColumnInfo, ColumnType, DatasetInfo, StudyCatalog, StudyKeys
+from core.column_types import ColumnType
+from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "queries"
 

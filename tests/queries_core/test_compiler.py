@@ -8,6 +8,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from core.column_types import natural_sort_key
 from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys, physical_table_name
 from queries.core.compiler import (
     CompileError,
@@ -15,7 +16,6 @@ from queries.core.compiler import (
     compile_rows,
     compile_steps,
     compile_wide_discovery,
-    natural_key,
     output_columns,
     plan_wide,
     session_label,
@@ -158,7 +158,7 @@ def test_session_labels(raw: Any, label: str) -> None:
 
 def test_natural_order() -> None:
     labels = ["FU12", "FU2", "BAS2", "BAS1", "FU1", "10", "2", "FU1A"]
-    assert sorted(labels, key=natural_key) == ["2", "10", "BAS1", "BAS2", "FU1", "FU1A", "FU2", "FU12"]
+    assert sorted(labels, key=natural_sort_key) == ["2", "10", "BAS1", "BAS2", "FU1", "FU1A", "FU2", "FU12"]
 
 
 def test_wide_needs_a_plan_and_a_bounded_width(catalogs: dict[str, StudyCatalog]) -> None:

@@ -14,14 +14,8 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.core.catalog import (
-    ROW_ORDINAL,
-    ColumnType,
-    DatasetInfo,
-    StudyCatalog,
-    physical_column,
-    physical_table_name,
-)
+from core.column_types import ColumnType
+from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_column, physical_table_name
 from queries.core.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
 
 Dialect = Literal["duckdb", "postgres"]

@@ -21,7 +21,8 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.core.catalog import ColumnType, StudyCatalog
+from core.column_types import ColumnType
+from queries.core.catalog import StudyCatalog
 from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, render, sort_key, validated
 from queries.core.spec import QuerySpec, ValidatedSpec
 

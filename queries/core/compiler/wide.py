@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from queries.core.catalog import ColumnType, StudyCatalog
+from core.column_types import ColumnType, natural_sort_key
+from queries.core.catalog import StudyCatalog
 from queries.core.compiler._sql import (
     CompileError,
     Dialect,
@@ -72,12 +73,6 @@ def session_label(raw: Value) -> str:
         return f"BAS{m.group(1) or m.group(2)}"
     cleaned = re.sub(r"[^A-Za-z0-9_]", "", text).upper()
     return cleaned or f"SES{text}"
-
-
-def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key comparing digit runs numerically: FU2 < FU12, BAS1 < BAS2 < FU1."""
-    chunks = re.findall(r"[0-9]+|[^0-9]+", text)
-    return (*((0, int(t), t) if t[0] in "0123456789" else (1, 0, t) for t in chunks), (-1, 0, text))
 
 
 #: Bytes of aggregate state per participant and output column, and per output column and engine thread (DuckDB
@@ -186,7 +181,7 @@ def plan_wide(
     if len(max_distinct) != len(values):
         raise ValueError("max_distinct must have one entry per value column")
     groups: dict[str, list[Value]] = {}
-    for raw in sorted(set(sessions), key=lambda s: (natural_key(session_text(s)), session_text(s))):
+    for raw in sorted(set(sessions), key=lambda s: (natural_sort_key(session_text(s)), session_text(s))):
         groups.setdefault(session_label(raw), []).append(raw)
     labels = list(groups)  # in natural order of each label's first raw session
     consolidate = v.consolidate_baseline and sum(lbl in groups for lbl in _CONSOLIDATE) >= 2

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from queries.core.catalog import ColumnType, StudyCatalog
+from core.column_types import ColumnType
+from queries.core.catalog import StudyCatalog
 from queries.core.compiler import Dialect, StepType
 from queries.core.spec import QuerySpec, Shape, ValidatedSpec
 

@@ -31,7 +31,8 @@ import duckdb
 import pyarrow.parquet as pq
 from sqlglot import exp
 
-from queries.core.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
+from core.column_types import DUCKDB_TYPES, ColumnType
+from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_table_name
 from queries.core.compiler import Dialect, compile_wide, compile_wide_numbered, plan_chunks, wide_chunk_size
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import EngineError, ResourceLimit
@@ -40,14 +41,6 @@ from queries.core.spec import ValidatedSpec
 
 logger = logging.getLogger(__name__)
 
-_DUCKDB_TYPES: dict[ColumnType, str] = {
-    "integer": "BIGINT",
-    "float": "DOUBLE",
-    "string": "VARCHAR",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
 _GLOB_CHARS = set("*?[]{}")
 
 
@@ -165,7 +158,7 @@ class DuckDBEngine(SqlEngine):
             if col.name not in file_names:
                 raise EngineError(f"The data file of dataset {ds.name!r} does not match its registered columns.")
             source = _quote(duck_names[file_names.index(col.name)])
-            exprs.append(f"CAST({source} AS {_DUCKDB_TYPES[col.type]}) AS {_quote(f'c{i}')}")
+            exprs.append(f"CAST({source} AS {DUCKDB_TYPES[col.type]}) AS {_quote(f'c{i}')}")
         shadowed = any(n.lower() == "file_row_number" for n in duck_names)
         # A real column called file_row_number hides DuckDB's virtual one; then number the (order-preserving) scan.
         ordinal = "(ROW_NUMBER() OVER () - 1)" if shadowed else "file_row_number"

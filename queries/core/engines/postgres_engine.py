@@ -30,7 +30,8 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
-from queries.core.catalog import ROW_ORDINAL, ColumnType, DatasetInfo, StudyCatalog, physical_table_name
+from core.column_types import ColumnType
+from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_table_name
 from queries.core.compiler import Dialect
 from queries.core.engines.contract import EngineError, EngineUnavailable, ResourceLimit
 from queries.core.engines.sql_engine import Interruption, SqlEngine

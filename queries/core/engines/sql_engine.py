@@ -23,7 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from queries.core.catalog import ColumnType, DatasetInfo, StudyCatalog
+from core.column_types import ColumnType
+from queries.core.catalog import DatasetInfo, StudyCatalog
 from queries.core.compiler import (
     CompileError,
     Dialect,
