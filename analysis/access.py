@@ -2,7 +2,7 @@
 
 Every view and API handler of this app gets its run through :func:`analysis_run_get`: the run must be visible to
 the caller (``queries.selectors.run_get_for_user``, else 404) and the caller needs ``level`` on every dataset the
-run read, checked at use time by the access core (``access.enforcement.run_access_require``, else 403
+run read, checked at use time by the access core (``queries.authorization.run_access_require``, else 403
 ``access_level_insufficient``). Plots, statistics and profiles need ``query``; a selection export needs ``export``;
 crosstabs accept ``count`` and are then suppressed.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from access.enforcement import run_access_require
 from access.levels import Level
 from access.suppression import suppression_threshold
+from queries.authorization import run_access_require
 from queries.models import QueryRun
 from queries.selectors import run_get_for_user
 from tenants.models import Tenant

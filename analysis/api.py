@@ -74,7 +74,13 @@ def run_selection_export(request: HttpRequest, run_id: int, payload: SelectionEx
     access = analysis_run_get(actor=caller.user, tenant=caller.tenant, run_id=run_id, level=EXPORT)
     keys = selection_keys_parse(payload.rows, tenant=caller.tenant)
     export = selection_export(
-        actor=caller.user, access=access, keys=keys, fmt=payload.format, purpose=payload.purpose, request=request
+        tenant=caller.tenant,
+        actor=caller.user,
+        access=access,
+        keys=keys,
+        fmt=payload.format,
+        purpose=payload.purpose,
+        request=request,
     )
     return export_response(export)
 

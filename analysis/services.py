@@ -173,13 +173,22 @@ def selection_rows(
 
 
 def selection_export(
-    *, actor: Any, access: RunAccess, keys: Sequence[int], fmt: str, purpose: str, request: HttpRequest | None = None
+    *,
+    tenant: Tenant,
+    actor: Any,
+    access: RunAccess,
+    keys: Sequence[int],
+    fmt: str,
+    purpose: str,
+    request: HttpRequest | None = None,
 ) -> ExportFile:
     """Export the selected rows through the run export path (formula-safe CSV or Parquet, audited, recorded).
 
     ``access`` must come from ``analysis_run_get(level=EXPORT)``.
     """
-    return run_export(run=access.run, fmt=fmt, purpose=purpose, actor=actor, request=request, rows=list(keys))
+    return run_export(
+        tenant=tenant, run=access.run, fmt=fmt, purpose=purpose, actor=actor, request=request, rows=list(keys)
+    )
 
 
 def profile_job_create(

@@ -79,6 +79,7 @@ def selection_export_view(request: HttpRequest, run_id: int) -> HttpResponseBase
     """Download the selected points' rows (export level; the run export path with a row-key filter)."""
     access = analysis_run_get(actor=request.user, tenant=request_tenant(request), run_id=run_id, level=EXPORT)
     export = selection_export(
+        tenant=request_tenant(request),
         actor=request.user,
         access=access,
         keys=_posted_keys(request),

@@ -362,10 +362,11 @@ class InProcess:
 
         from core.config import config_get
         from queries.core.compiler import compile_count
+        from queries.core.spec import spec_parse
         from queries.execution import engine_create, query_prepare
 
         with tenant_context(self.tenant):
-            prepared = query_prepare(self.study, count_spec(i))
+            prepared = query_prepare(tenant=self.tenant, study=self.study, spec=spec_parse(count_spec(i)))
             if self._warm is None:
                 timeout = float(config_get("count_timeout_seconds", self.tenant))
                 self._warm = engine_create(self.study, timeout_s=timeout)
@@ -398,16 +399,18 @@ class InProcess:
         from audit.services import audit_event_record
         from core.config import config_get
         from queries.core.compiler import compile_count
+        from queries.core.spec import spec_parse
         from queries.execution import engine_create, query_prepare
 
         with tenant_context(self.tenant):
             marks = [time.perf_counter()]
-            prepared = query_prepare(self.study, count_spec(i))
+            prepared = query_prepare(tenant=self.tenant, study=self.study, spec=spec_parse(count_spec(i)))
             marks.append(time.perf_counter())
             engine = engine_create(self.study, timeout_s=float(config_get("count_timeout_seconds", self.tenant)))
             marks.append(time.perf_counter())
             # private hooks, only to split view registration from the query itself
-            datasets = engine._datasets(prepared.catalog, prepared.validated.filter_datasets)  # type: ignore[attr-defined]
+            # type: ignore[attr-defined]
+            datasets = engine._datasets(prepared.catalog, prepared.validated.filter_datasets)
             engine._prepare(prepared.catalog, datasets)  # type: ignore[attr-defined]
             marks.append(time.perf_counter())
             compile_count(prepared.validated, prepared.catalog, "duckdb")

@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from queries.core.spec import spec_validate
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bdt_project.settings.test")
@@ -164,17 +166,17 @@ def main() -> None:
     }
     no_op = {"dataset": "demographics", "column": "age", "op": "between", "value": [0, 1000]}
     attack = {"filters": [count_spec["filters"][0]] + [no_op] * 199}
-    engine.count(count_spec, keyed)  # warm-up: views registered
-    engine.steps(count_spec, keyed)
+    engine.count(spec_validate(count_spec, keyed), keyed)  # warm-up: views registered
+    engine.steps(spec_validate(count_spec, keyed), keyed)
     for _ in range(args.rounds):
-        a = timed(samples, "count, exact (no keys)", lambda: engine.count(count_spec, plain))
-        b = timed(samples, "count with cell keys", lambda: engine.count(count_spec, keyed))
+        a = timed(samples, "count, exact (no keys)", lambda: engine.count(spec_validate(count_spec, plain), plain))
+        b = timed(samples, "count with cell keys", lambda: engine.count(spec_validate(count_spec, keyed), keyed))
         assert (a.participants, a.rows) == (b.participants, b.rows)  # type: ignore[attr-defined]
-        timed(samples, "report, 4 steps, no keys", lambda: engine.steps(count_spec, plain))
-        timed(samples, "report, 4 steps, with keys", lambda: engine.steps(count_spec, keyed))
+        timed(samples, "report, 4 steps, no keys", lambda: engine.steps(spec_validate(count_spec, plain), plain))
+        timed(samples, "report, 4 steps, with keys", lambda: engine.steps(spec_validate(count_spec, keyed), keyed))
     for _ in range(max(3, args.rounds // 5)):
-        timed(samples, "report, 200 filters, no keys", lambda: engine.steps(attack, plain))
-        timed(samples, "report, 200 filters, with keys", lambda: engine.steps(attack, keyed))
+        timed(samples, "report, 200 filters, no keys", lambda: engine.steps(spec_validate(attack, plain), plain))
+        timed(samples, "report, 200 filters, with keys", lambda: engine.steps(spec_validate(attack, keyed), keyed))
     engine.close()
     catalog_cells(samples, demo, keys, rounds=max(3, args.rounds // 3))
     rules = DisclosureRules.build(threshold=10, max_noise=3, variance=2.0)

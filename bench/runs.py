@@ -185,6 +185,7 @@ def main() -> None:
     from core.config import config_get
     from datasets.models import Study
     from queries.core.compiler import compile_rows
+    from queries.core.spec import spec_parse
     from queries.execution import engine_create, query_prepare
     from queries.exports import run_export
     from queries.models import QueryRun, RunStatus
@@ -217,7 +218,7 @@ def main() -> None:
             rows[SERVICE] = state["run"].row_count or 0
 
         def engine_run() -> None:
-            prepared = query_prepare(study, RUN_SPEC)
+            prepared = query_prepare(tenant=tenant, study=study, spec=spec_parse(RUN_SPEC))
             engine = engine_create(
                 study,
                 timeout_s=float(config_get("query_timeout_seconds", tenant)),
@@ -228,7 +229,7 @@ def main() -> None:
             finally:
                 engine.close()
 
-        prepared = query_prepare(study, RUN_SPEC)
+        prepared = query_prepare(tenant=tenant, study=study, spec=spec_parse(RUN_SPEC))
         max_rows = int(config_get("max_result_rows", tenant))
         warm = engine_create(study, timeout_s=600.0, max_rows=max_rows)  # views registered once, below
         warm._prepare(prepared.catalog, warm._datasets(prepared.catalog, prepared.validated.joined))
@@ -245,7 +246,9 @@ def main() -> None:
             rows[RAW_RUN] = int(out.fetchone()[0])
 
         def export_csv() -> None:
-            file = run_export(run=state["run"], fmt="csv", purpose="benchmark export throughput", actor=actor)
+            file = run_export(
+                tenant=tenant, run=state["run"], fmt="csv", purpose="benchmark export throughput", actor=actor
+            )
             sizes[EXPORT], rows[EXPORT] = file.path.stat().st_size, file.rows
             shutil.move(file.path, scratch / "export.csv")
             shutil.rmtree(file.path.parent, ignore_errors=True)

@@ -123,7 +123,7 @@ def report_compile(steps: int) -> float:
         {"filters": [{"dataset": "demo", "column": "age", "op": "gt", "value": i} for i in range(steps)]}, catalog
     )
     started = time.perf_counter()
-    compile_steps(spec, catalog, "duckdb")
+    compile_steps(spec_validate(spec, catalog), catalog, "duckdb")
     return time.perf_counter() - started
 
 

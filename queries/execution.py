@@ -37,13 +37,24 @@ from queries.core.estimate import (
     interactive_budget_check,
     run_budget_check,
 )
-from queries.core.spec import QuerySpec, SpecError, SpecLimits, ValidatedSpec, spec_hash, spec_parse, spec_validate
+from queries.core.spec import (
+    QuerySpec,
+    SpecError,
+    SpecLimits,
+    ValidatedSpec,
+    spec_hash,
+    spec_parse,
+    spec_use,
+    spec_validate,
+)
+from tenants.models import Tenant
 
 
 @dataclass(frozen=True)
 class PreparedQuery:
-    """A validated spec with the exact versions it will read."""
+    """A validated spec with the exact versions it will read, prepared for ``tenant`` (whose limits apply)."""
 
+    tenant: Tenant
     study: Study
     spec: QuerySpec
     validated: ValidatedSpec
@@ -54,10 +65,7 @@ class PreparedQuery:
 
     def touched_datasets(self) -> set[str]:
         """Datasets the spec names (filters and columns) plus the demographics table."""
-        names = {self.catalog.demographics}
-        names.update(f.dataset for f in self.spec.filters)
-        names.update(self.spec.columns or {})
-        return names
+        return set(spec_use(self.spec, self.catalog.demographics).datasets)
 
 
 def _versions_newest_first(study: Study) -> QuerySet[DatasetVersion]:
@@ -187,8 +195,17 @@ class CountKey:
         return {version.dataset.name: version for version in found}
 
 
-def query_count_key(study: Study, payload: Any) -> CountKey:
-    """Parse a spec and compute its cache key at the study's latest versions (one light query: names and hashes).
+def spec_read(payload: Any) -> QuerySpec:
+    """Parse a spec from its JSON form (the one parse of a request's spec); 422 with the spec's code when it is not
+    a spec. Everything after this takes the typed :class:`QuerySpec`."""
+    try:
+        return spec_parse(payload)
+    except SpecError as exc:
+        raise spec_error_to_api(exc) from exc
+
+
+def query_count_key(study: Study, spec: QuerySpec) -> CountKey:
+    """The cache key of a count of ``spec`` at the study's latest versions (one light query: names and hashes).
 
     A cached answer implies the spec was valid for exactly these versions and keys, so a hit needs no catalog.
     """
@@ -197,12 +214,8 @@ def query_count_key(study: Study, payload: Any) -> CountKey:
         "dataset__name", "dataset_id", "pk", "parquet_sha256"
     ):
         latest.setdefault(name, (dataset_id, version_id, sha))
-    try:
-        spec = payload if isinstance(payload, QuerySpec) else spec_parse(payload)
-    except SpecError as exc:
-        raise spec_error_to_api(exc) from exc
     demographics = next((n for n, (ds, _, _) in latest.items() if ds == study.demographics_id), "")
-    names = _spec_datasets(spec, demographics)
+    names = spec_use(spec, demographics).datasets
     digest = spec_hash(spec)
     used = {name: latest[name][2] for name in names if name in latest}
     version_ids = {name: version_id for name, (_, version_id, _) in latest.items()}
@@ -210,29 +223,30 @@ def query_count_key(study: Study, payload: Any) -> CountKey:
 
 
 def query_prepare(
-    study: Study,
-    payload: Any,
     *,
+    tenant: Tenant,
+    study: Study,
+    spec: QuerySpec,
     versions: dict[str, DatasetVersion] | None = None,
     keyed: bool = False,
     purpose: Literal["run", "interactive"] = "run",
 ) -> PreparedQuery:
-    """Parse and validate a QuerySpec against the study at its latest (or the given) versions (``keyed``: with the
-    record keys, for counts and reports answered with the cell-key method). Interactive work (counts, reports) takes
-    shorter participant lists than runs (``interactive_max_participants``)."""
+    """Validate ``spec`` (parsed once, already authorized) against the study at its latest (or the given) versions,
+    with ``tenant``'s limits (``keyed``: with the record keys, for counts and reports answered with the cell-key
+    method). Interactive work (counts, reports) takes shorter participant lists than runs
+    (``interactive_max_participants``)."""
     pinned = versions if versions is not None else study_latest_versions(study)
     catalog = study_catalog(study, pinned, keyed=keyed)
-    tenant = getattr(connection, "tenant", None)
     longest = "interactive_max_participants" if purpose == "interactive" else "max_result_rows"
     limits = SpecLimits(max_participants=int(config_get(longest, tenant)))
     try:
-        spec = payload if isinstance(payload, QuerySpec) else spec_parse(payload)
         validated = spec_validate(spec, catalog, limits)
     except SpecError as exc:
         raise spec_error_to_api(exc) from exc
     digest = spec_hash(spec)
-    used = {name: pinned[name] for name in _spec_datasets(spec, catalog.demographics) if name in pinned}
+    used = {name: pinned[name] for name in spec_use(spec, catalog.demographics).datasets if name in pinned}
     return PreparedQuery(
+        tenant=tenant,
         study=study,
         spec=spec,
         validated=validated,
@@ -253,7 +267,7 @@ def engine_error_to_api(exc: EngineError) -> ApiError:
 
 def run_estimate_require(prepared: PreparedQuery) -> RunEstimate:
     """The run's result size from the catalog statistics; 422 ``too_large`` when it cannot fit ``max_result_cells``."""
-    tenant = getattr(connection, "tenant", None)
+    tenant = prepared.tenant
     estimate = estimate_run(prepared.validated, max_rows=int(config_get("max_result_rows", tenant)))
     try:
         run_budget_check(estimate, max_cells=int(config_get("max_result_cells", tenant)))
@@ -265,7 +279,7 @@ def run_estimate_require(prepared: PreparedQuery) -> RunEstimate:
 def interactive_estimate_require(prepared: PreparedQuery, kind: InteractiveKind) -> InteractiveEstimate:
     """The work of a count or filtering report from the catalog statistics; 422 ``too_large`` when it exceeds
     ``interactive_max_work`` or this process's engine memory."""
-    tenant = getattr(connection, "tenant", None)
+    tenant = prepared.tenant
     estimate = estimate_interactive(prepared.validated, kind)
     memory = engine_budget().duckdb_memory_bytes // 2
     try:
@@ -275,13 +289,6 @@ def interactive_estimate_require(prepared: PreparedQuery, kind: InteractiveKind)
     except OverBudget as exc:
         raise InvalidInput(exc.message, code=exc.code, details=exc.details) from exc
     return estimate
-
-
-def _spec_datasets(spec: QuerySpec, demographics: str) -> set[str]:
-    names = {demographics}
-    names.update(f.dataset for f in spec.filters)
-    names.update(spec.columns or {})
-    return names
 
 
 def _pg_connect() -> psycopg.Connection[Any]:

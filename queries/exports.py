@@ -31,6 +31,7 @@ from core.errors import InvalidInput
 from datasets.storage import work_root
 from queries.models import QueryExport, QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path
+from tenants.models import Tenant
 
 FORMATS = ("csv", "parquet", "zip")
 BATCH_ROWS = 65_536
@@ -177,7 +178,14 @@ def _selection_file(source: Path, keys: Sequence[int], target: Path) -> int:
 
 
 def run_export(
-    *, run: QueryRun, fmt: str, purpose: str, actor: Any, request: Any = None, rows: Sequence[int] | None = None
+    *,
+    tenant: Tenant,
+    run: QueryRun,
+    fmt: str,
+    purpose: str,
+    actor: Any,
+    request: Any = None,
+    rows: Sequence[int] | None = None,
 ) -> ExportFile:
     """Build the export file, record it in the audit trail (format, rows, purpose, sha256) and return it.
 
@@ -210,7 +218,7 @@ def run_export(
             target = work / export_filename(run, "csv", now)
             rows_written, content_type = _write_csv(source, target), "text/csv; charset=utf-8"
         else:
-            target, rows_written = _write_zip(run, source, work, purpose, actor, now), run.row_count or 0
+            target, rows_written = _write_zip(tenant, run, source, work, purpose, actor, now), run.row_count or 0
             content_type = "application/zip"
         digest = _sha256(target)
     except Exception:
@@ -244,12 +252,12 @@ def run_export(
     return ExportFile(path=target, filename=target.name, content_type=content_type, sha256=digest, rows=rows_written)
 
 
-def _write_zip(run: QueryRun, source: Path, work: Path, purpose: str, actor: Any, now: Any) -> Path:
+def _write_zip(tenant: Tenant, run: QueryRun, source: Path, work: Path, purpose: str, actor: Any, now: Any) -> Path:
     data_name = export_filename(run, "csv", now)
     data = work / data_name
     rows = _write_csv(source, data)
     keys = {run.study.id_column, run.study.session_column} - {""}
-    report = filtering_report(run)
+    report = filtering_report(run, tenant=tenant)
     summary = final_summary(run, keys)
     dictionary = _dictionary(run)
     _rows_csv(work / "data_dictionary.csv", dictionary)

@@ -14,7 +14,6 @@ from django.http import HttpRequest
 
 from access.budget import count_budget_charge
 from access.disclosure import ShownCell, protect_cell
-from access.enforcement import run_access_require, spec_access_require
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, steps_shown, summary_shown
 from audit.services import audit_event_record
@@ -22,8 +21,9 @@ from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Forbidden
 from datasets.models import Study
+from queries.authorization import run_access_require, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
-from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
+from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare, spec_read
 from queries.exports import ExportFile, run_export
 from queries.lineage import RunComparison, run_compare
 from queries.models import QueryRun, RunStatus
@@ -83,7 +83,7 @@ def run_report_for_user(
     keys = {run.study.id_column, run.study.session_column} - {""}
     with interactive_slot(tenant=tenant, user=actor, what="previews and reports"):
         summary = final_summary(run, keys)
-        counted = run_step_counts(run, keyed=decision.aggregate_only)
+        counted = run_step_counts(run, tenant=tenant, keyed=decision.aggregate_only)
     steps = report_from_steps(counted, longitudinal=run.study.is_longitudinal)
     if decision.aggregate_only:
         rules = disclosure_rules(tenant=tenant, study=run.study)
@@ -168,7 +168,7 @@ def run_export_for_user(
     """An export file of the run (export level on every dataset of the run)."""
     run_access_require(actor=actor, tenant=tenant, run=run, level=Level.EXPORT)
     with interactive_slot(tenant=tenant, user=actor, what="exports"):
-        return run_export(run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
+        return run_export(tenant=tenant, run=run, fmt=fmt, purpose=purpose, actor=actor, request=request)
 
 
 def spec_report_for_user(
@@ -179,8 +179,11 @@ def spec_report_for_user(
     For aggregate-only callers every step is a cell of the cell-key method (so 200 steps that remove nobody show
     200 times the same number), and the report's result sets are charged against their count budget. The audit
     event holds the full spec."""
-    decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
-    prepared = query_prepare(study, payload, keyed=decision.aggregate_only, purpose="interactive")
+    spec = spec_read(payload)
+    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
+    prepared = query_prepare(
+        tenant=tenant, study=study, spec=spec, keyed=decision.aggregate_only, purpose="interactive"
+    )
     interactive_estimate_require(prepared, "report")  # what cannot fit is refused before any engine work
     with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
         timeout = float(config_get("count_timeout_seconds", tenant))
@@ -196,7 +199,7 @@ def spec_report_for_user(
         finally:
             engine.close()
     steps = report_from_steps(counted, longitudinal=study.is_longitudinal)
-    spec = prepared.spec.model_dump(mode="json")
+    spec_json = prepared.spec.model_dump(mode="json")
     if decision.aggregate_only:
         cells = [cell_of(step) for step in counted]
         count_budget_charge(
@@ -206,7 +209,7 @@ def spec_report_for_user(
             cells=cells,
             surface="report",
             spec_hash=prepared.spec_hash,
-            spec=spec,
+            spec=spec_json,
             request=request,
         )
         steps = steps_shown(steps, cells, disclosure_rules(tenant=tenant, study=study), by_rows=study.is_longitudinal)
@@ -217,7 +220,7 @@ def spec_report_for_user(
         target=study,
         details={
             "spec_hash": prepared.spec_hash,
-            "spec": spec,
+            "spec": spec_json,
             "aggregate_only": decision.aggregate_only,
             "suppressed": any(step.get("suppressed") for step in steps),
         },

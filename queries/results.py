@@ -8,7 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
 from sqlglot import exp
 
 from core.budgets import duckdb_connect
@@ -17,8 +16,10 @@ from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
 from datasets.storage import version_cache_path
 from queries.core.engines.contract import EngineError, EngineTimeout, StepCount, report_rows
+from queries.core.spec import spec_parse
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
+from tenants.models import Tenant
 
 
 def run_result_path(run: QueryRun) -> Path:
@@ -154,13 +155,13 @@ def report_from_steps(counted: list[StepCount], *, longitudinal: bool) -> list[d
     return rows
 
 
-def run_step_counts(run: QueryRun, *, keyed: bool = False) -> list[StepCount]:
+def run_step_counts(run: QueryRun, *, tenant: Tenant, keyed: bool = False) -> list[StepCount]:
     """The step counts of the run's filters on its pinned versions (same code as live counts; ``keyed``: with
     cell keys, for aggregate-only callers)."""
     versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
-    prepared = query_prepare(run.study, run.spec, versions=versions, keyed=keyed)
+    prepared = query_prepare(tenant=tenant, study=run.study, spec=spec_parse(run.spec), versions=versions, keyed=keyed)
     interactive_estimate_require(prepared, "report")  # same limits as live reports: estimated first
-    timeout = float(config_get("count_timeout_seconds", getattr(connection, "tenant", None)))
+    timeout = float(config_get("count_timeout_seconds", tenant))
     engine = engine_create(run.study, timeout_s=timeout)
     try:
         return engine.steps(prepared.validated, prepared.catalog)
@@ -172,9 +173,9 @@ def run_step_counts(run: QueryRun, *, keyed: bool = False) -> list[StepCount]:
         engine.close()
 
 
-def filtering_report(run: QueryRun) -> list[dict[str, Any]]:
+def filtering_report(run: QueryRun, *, tenant: Tenant) -> list[dict[str, Any]]:
     """The step-by-step attrition of the run's filters on its pinned versions (exact)."""
-    return report_from_steps(run_step_counts(run), longitudinal=run.study.is_longitudinal)
+    return report_from_steps(run_step_counts(run, tenant=tenant), longitudinal=run.study.is_longitudinal)
 
 
 def sql_identifier(name: str) -> str:

@@ -31,8 +31,10 @@ from datasets.storage import copy_local_into_cache, file_sha256, storage_delete,
 from queries.core.engines.contract import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.spec import spec_parse
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 DEFERRED = "deferred"
@@ -119,7 +121,7 @@ def query_run_execute(run_id: int) -> str:
         return RunStatus.FAILED
     if run.status != RunStatus.QUEUED:
         return str(run.status)
-    tenant = getattr(connection, "tenant", None)
+    tenant: Tenant = connection.tenant  # type: ignore[attr-defined]  # the task runs in its run's tenant schema
     limit = int(config_get("max_concurrent_runs", tenant))
     if QueryRun.objects.filter(status=RunStatus.RUNNING).count() >= limit:
         return DEFERRED
@@ -135,7 +137,7 @@ def query_run_execute(run_id: int) -> str:
     outcome: tuple[str, str, str] | Reason | None = None  # a failure, recorded after the clean-up
     try:
         versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
-        prepared = query_prepare(run.study, run.spec, versions=versions)
+        prepared = query_prepare(tenant=tenant, study=run.study, spec=spec_parse(run.spec), versions=versions)
         engine = engine_create(
             run.study,
             timeout_s=timeout,

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from access.budget import count_budget_charge
-from access.enforcement import run_spec_for_user, shown_count_audit, spec_access_require
+from access.enforcement import shown_count_audit
 from access.levels import Level
 from access.protection import cell_of, count_shown, disclosure_rules
 from audit.services import audit_event_record
@@ -21,6 +21,7 @@ from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
+from queries.authorization import run_spec_authorize, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
 from queries.execution import (
     engine_create,
@@ -29,6 +30,7 @@ from queries.execution import (
     query_count_key,
     query_prepare,
     run_estimate_require,
+    spec_read,
 )
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
 from queries.run_queue import run_enqueue, run_queue_admit
@@ -62,16 +64,22 @@ def query_count(
     Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) and are charged one
     result set of their count budget (429 ``count_budget_exhausted`` past it). The audit event holds the full spec.
     """
-    decision = spec_access_require(actor=actor, tenant=tenant, study=study, spec=payload, level=Level.COUNT)
+    spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
+    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
     # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
-    count_key = query_count_key(study, payload)
+    count_key = query_count_key(study, spec)
     keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
     key = _count_cache_key(actor, f"{count_key.cache_key}:{'keyed' if keyed else 'exact'}")
     result = cache.get(key)
     cached = result is not None
     if result is None:
         prepared = query_prepare(
-            study, count_key.spec, versions=count_key.pinned_versions(), keyed=keyed, purpose="interactive"
+            tenant=tenant,
+            study=study,
+            spec=spec,
+            versions=count_key.pinned_versions(),
+            keyed=keyed,
+            purpose="interactive",
         )
         interactive_estimate_require(prepared, "count")  # what cannot fit is refused before any engine work
         with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
@@ -139,8 +147,8 @@ def query_run_create(
     ``reuse=False`` (and every rerun) always executes again; ``enqueue=False`` leaves the queued run to the caller.
     """
     reuse = reuse and rerun_of is None
-    payload, _ = run_spec_for_user(actor=actor, tenant=tenant, study=study, spec=payload)  # hides identifying cols
-    prepared = query_prepare(study, payload, versions=versions)
+    spec, _ = run_spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec_read(payload))  # hides id cols
+    prepared = query_prepare(tenant=tenant, study=study, spec=spec, versions=versions)
     run_estimate_require(prepared)  # before anything is queued: what cannot fit is refused with what to change
     if reuse:
         mine = (
@@ -265,11 +273,12 @@ def saved_query_save(
 ) -> SavedQuery:
     """Create or update a saved query (the spec is validated against the study first)."""
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="save queries")
-    spec_access_require(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.QUERY)
+    typed = spec_read(spec)
+    spec_authorize(actor=actor, tenant=tenant, study=study, spec=typed, level=Level.QUERY)
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInput("Give the saved query a name of 1-200 characters.", code="invalid_name")
-    prepared = query_prepare(study, spec)
+    prepared = query_prepare(tenant=tenant, study=study, spec=typed)
     if saved is not None and saved.owner_id != actor.pk:
         raise NotFound("No such saved query.")
     with transaction.atomic():

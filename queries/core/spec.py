@@ -119,6 +119,41 @@ class ValidatedSpec:
         return tuple(d for d in self.joined if d in names)
 
 
+@dataclass(frozen=True)
+class SpecUse:
+    """What a spec touches — the one place this is computed: the datasets it reads (the demographics table, every
+    filtered dataset, every dataset with picked columns), the columns it names per dataset, and whether it lists
+    participants. Authorization, cache keys and version pinning all read it."""
+
+    datasets: frozenset[str]
+    columns: Mapping[str, frozenset[str]]
+    participant_list: bool
+
+
+def spec_use(spec: QuerySpec, demographics: str | None) -> SpecUse:
+    """What ``spec`` touches in a study whose demographics table is ``demographics`` (None: the study has none)."""
+    datasets: set[str] = {demographics} if demographics else set()
+    columns: dict[str, set[str]] = {}
+    for f in spec.filters:
+        datasets.add(f.dataset)
+        columns.setdefault(f.dataset, set()).add(f.column)
+    for name, picked in spec.columns.items():
+        datasets.add(name)
+        columns.setdefault(name, set()).update(picked)
+    return SpecUse(
+        datasets=frozenset(datasets),
+        columns={name: frozenset(cols) for name, cols in columns.items()},
+        participant_list=bool(spec.participants),
+    )
+
+
+def spec_with_excluded(spec: QuerySpec, columns: set[str]) -> QuerySpec:
+    """``spec`` with ``columns`` added to its ``exclude`` list (demographics columns left out of the output)."""
+    present = list(spec.exclude)
+    missing = sorted(columns - set(present))
+    return spec if not missing else spec.model_copy(update={"exclude": [*present, *missing]})
+
+
 def spec_parse(data: QuerySpec | Mapping[str, Any] | str | bytes) -> QuerySpec:
     """Parse JSON text or a mapping into a QuerySpec; structural problems raise ``SpecError('invalid_spec')``."""
     if isinstance(data, QuerySpec):

@@ -200,8 +200,9 @@ def test_another_members_count_never_warms_your_cache(gov, analyst_at, tenant_a)
     assert [e.details["cached"] for e in events(tenant_a, "query.count", second.user)] == [False]
     with tenant_context(tenant_a):
         from datasets.models import Study
+        from queries.core.spec import spec_parse
 
-        key = query_count_key(Study.objects.get(slug="gov"), spec).cache_key + ":keyed"
+        key = query_count_key(Study.objects.get(slug="gov"), spec_parse(spec)).cache_key + ":keyed"
         assert cache.get(_count_cache_key(first.user, key)) is not None
         assert _count_cache_key(first.user, key) != _count_cache_key(second.user, key)
     connection.set_schema_to_public()

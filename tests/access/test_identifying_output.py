@@ -13,8 +13,8 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from access.enforcement import run_visible_columns
 from access.models import Grant
+from queries.authorization import run_visible_columns
 from queries.core.spec import spec_canonical, spec_hash
 from queries.models import QueryRun
 from tests.access.conftest import tag_identifying

@@ -23,6 +23,7 @@ from audit.models import AuditEvent
 from datasets.deletion_services import dataset_version_delete
 from datasets.models import Dataset, DatasetVersion, Study
 from datasets.services import ingest_file_sync, study_create
+from queries.core.spec import spec_parse
 from queries.execution import engine_create, query_prepare
 from queries.exports import run_export
 from queries.models import QueryExport, QueryRun
@@ -83,7 +84,7 @@ def _upload(study: Study, name: str, kind: str, text: str, actor: User) -> None:
 
 def study_participants(study: Study) -> int:
     """Participants of the whole study, counted by the engine itself (no cache, no suppression)."""
-    prepared = query_prepare(study, {})
+    prepared = query_prepare(tenant=connection.tenant, study=study, spec=spec_parse({}))
     engine = engine_create(study, timeout_s=60)
     try:
         return int(engine.count(prepared.validated, prepared.catalog).participants)
@@ -121,7 +122,7 @@ def _workspace_build(tenant: Tenant, steward: User, analyst: User, colleague: Us
             assert query_run_execute(run.pk) == "succeeded"
         reused = query_run_create(tenant=tenant, actor=analyst, study=memory, payload=spec, enqueue=False)
         assert reused.reused_from_id is not None
-        run_export(run=reused, fmt="csv", purpose="backup drill export", actor=analyst).path.unlink()
+        run_export(tenant=tenant, run=reused, fmt="csv", purpose="backup drill export", actor=analyst).path.unlink()
         saved_query_save(tenant=tenant, actor=analyst, study=memory, name="Older adults", spec=spec, shared=True)
 
 

@@ -88,7 +88,9 @@ def test_restore_drill_gives_back_the_same_platform(drill: Drill, django_db_bloc
             assert query_run_execute(rerun.pk) == "succeeded"
             rerun.refresh_from_db()
             assert rerun.result_sha256 == original.result_sha256
-            export = run_export(run=rerun, fmt="csv", purpose="restore drill check", actor=drill_user("analyst"))
+            export = run_export(
+                tenant=tenant, run=rerun, fmt="csv", purpose="restore drill check", actor=drill_user("analyst")
+            )
             assert export.sha256 == facts.workspaces["drill-a"].export_sha256
             assert (
                 study_participants(Study.objects.get(slug="motion"))

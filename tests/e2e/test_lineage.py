@@ -28,7 +28,7 @@ def _seed(committed_db: Any, tenant: Any, tmp_path: Path, analyst_pk: int) -> tu
     with committed_db(), tenant_context(tenant.obj()):
         analyst = User.objects.get(pk=analyst_pk)
         run = QueryRun.objects.get(pk=run_id)
-        export = run_export(run=run, fmt="csv", purpose="Grant renewal figures", actor=analyst)
+        export = run_export(tenant=tenant.obj(), run=run, fmt="csv", purpose="Grant renewal figures", actor=analyst)
     return slug, run_id, export.sha256
 
 

@@ -80,12 +80,15 @@ def test_a_new_version_is_not_answered_from_the_cache(steward_api: Any, study: s
 def test_the_cheap_count_key_is_the_prepared_key(steward_api: Any, study: str, tenant_a: Any) -> None:
     """The key computed before the catalog (cache lookup) is exactly the one of the fully prepared query."""
     from datasets.models import Study
+    from queries.core.spec import spec_parse
     from queries.execution import query_count_key, query_prepare
 
     with tenant_context(tenant_a):
         target = Study.objects.get(slug="memory")
         for spec in (SPEC, {}, {"columns": {"flanker": ["accuracy"], "cognitive": ["note"]}, "shape": "wide"}):
-            key = query_count_key(target, spec)
-            prepared = query_prepare(target, spec, versions=key.pinned_versions())
+            key = query_count_key(target, spec_parse(spec))
+            prepared = query_prepare(
+                tenant=tenant_a, study=target, spec=spec_parse(spec), versions=key.pinned_versions()
+            )
             assert key.cache_key == prepared.cache_key and key.spec_hash == prepared.spec_hash
             assert key.touched_datasets() == prepared.touched_datasets()

@@ -18,7 +18,7 @@ def run(
     engine: DataEngine, spec: dict[str, Any], cat: StudyCatalog, tmp_path: Path
 ) -> tuple[list[str], list[dict[str, Any]]]:
     out = tmp_path / "r.parquet"
-    engine.run(spec, cat, out)
+    engine.run(spec_validate(spec, cat), cat, out)
     table = pq.read_table(out)
     return table.column_names, table.to_pylist()
 
@@ -48,18 +48,28 @@ def test_ids_and_values_kept_as_uploaded(engine: DataEngine, catalogs: dict[str,
 
 def test_age_filter_is_optional(engine: DataEngine, catalogs: dict[str, StudyCatalog]) -> None:
     """BDT always applied an age range, dropping rows with missing age and ages above floor(max)."""
-    assert engine.count({}, catalogs["xs"]).participants == 11  # P09 has no age, P07 is 80.5
+    assert (
+        engine.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]).participants == 11
+    )  # P09 has no age, P07 is 80.5
     spec = {"filters": [{"dataset": "subjects", "column": "age", "op": "between", "value": [18, 80.5]}]}
-    assert engine.count(spec, catalogs["xs"]).participants == 9  # P06 (17.5) and P09 (missing) out, 80.5 kept
-    assert engine.count({}, catalogs["vs"]).participants == 4  # a study without any age column
+    assert (
+        engine.count(spec_validate(spec, catalogs["xs"]), catalogs["xs"]).participants == 9
+    )  # P06 (17.5) and P09 (missing) out, 80.5 kept
+    assert (
+        engine.count(spec_validate({}, catalogs["vs"]), catalogs["vs"]).participants == 4
+    )  # a study without any age column
 
 
 def test_fractional_ranges(engine: DataEngine, catalogs: dict[str, StudyCatalog]) -> None:
     """BDT's integer sliders made 0.55-0.91 accuracy columns unusable."""
     spec = {"filters": [{"dataset": "flanker", "column": "acc", "op": "between", "value": [0.88, 0.91]}]}
-    assert engine.count(spec, catalogs["rk"]).rows == 3  # 0.91 (A00001 BAS1), 0.88 (A00001 FU2), 0.905 (A00004 BAS2)
+    assert (
+        engine.count(spec_validate(spec, catalogs["rk"]), catalogs["rk"]).rows == 3
+    )  # 0.91 (A00001 BAS1), 0.88 (A00001 FU2), 0.905 (A00004 BAS2)
     spec = {"filters": [{"dataset": "cognitive", "column": "memory", "op": "lte", "value": 0.91}]}
-    assert engine.count(spec, catalogs["xs"]).participants == 7  # 0.9100001 is above 0.91
+    assert (
+        engine.count(spec_validate(spec, catalogs["xs"]), catalogs["xs"]).participants == 7
+    )  # 0.9100001 is above 0.91
 
 
 @pytest.mark.parametrize(
@@ -82,13 +92,13 @@ def test_site_formats(
 
 
 def test_rockland_semicolon_sites(engine: DataEngine, catalogs: dict[str, StudyCatalog]) -> None:
-    got = engine.count({"sites": ["Longitudinal_Adult"]}, catalogs["rk"])
+    got = engine.count(spec_validate({"sites": ["Longitudinal_Adult"]}, catalogs["rk"]), catalogs["rk"])
     assert (got.participants, got.rows) == (2, 4)  # A00001 x3 (;-list), A00005 BAS2 (its FU2 site is missing)
 
 
 def test_counts_report_participants_and_sessions(engine: DataEngine, catalogs: dict[str, StudyCatalog]) -> None:
     """BDT labelled participant-sessions as 'Matching Rows' only."""
-    got = engine.count({"sessions": ["BAS1", "BAS2"]}, catalogs["rk"])
+    got = engine.count(spec_validate({"sessions": ["BAS1", "BAS2"]}, catalogs["rk"]), catalogs["rk"])
     assert (got.participants, got.rows) == (5, 7)
 
 
@@ -163,7 +173,7 @@ def test_filtering_report_emits_every_step(engine: DataEngine, catalogs: dict[st
             {"dataset": "cog", "column": "working_memory", "op": "in", "value": [0.55, 0.61, 0.7, 0.45]},
         ],
     }
-    steps = engine.steps(spec, catalogs["rk"])
+    steps = engine.steps(spec_validate(spec, catalogs["rk"]), catalogs["rk"])
     assert [s.type for s in steps] == ["initial", "site", "session", "filter", "filter"]
     assert [s.description for s in steps] == [
         "Initial cohort (no filters)",
@@ -196,8 +206,8 @@ def test_duckdb_reads_columns_differing_only_in_case(tmp_path: Path) -> None:
     cat = StudyCatalog(StudyKeys("id"), "d", {"d": demo})
     engine = DuckDBEngine()
     spec = {"filters": [{"dataset": "d", "column": "age", "op": "eq", "value": 2}]}
-    assert engine.count(spec, cat).participants == 1
-    engine.run({}, cat, tmp_path / "o.parquet")
+    assert engine.count(spec_validate(spec, cat), cat).participants == 1
+    engine.run(spec_validate({}, cat), cat, tmp_path / "o.parquet")
     table = pq.read_table(tmp_path / "o.parquet")
     assert table.column_names == ["id", "Age", "age_2"]  # unique output names (case-insensitive rule)
     assert table.to_pylist() == [{"id": "x", "Age": 1.5, "age_2": 2}]

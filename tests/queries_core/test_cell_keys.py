@@ -15,6 +15,7 @@ from access.disclosure import KEY_MODULUS, record_key, record_key_table
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog
 from queries.core.compiler import compile_count, compile_steps
 from queries.core.engines.sql_engine import SqlEngine
+from queries.core.spec import spec_validate
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 from tests.queries_core.studies import sha256_file
@@ -78,11 +79,11 @@ def test_cell_keys_match_the_oracle_on_both_engines(
     initial = expected_keys(oracles[study], {})
     reports = []
     for engine in engines:
-        got = engine.count(spec, keyed[study])
+        got = engine.count(spec_validate(spec, keyed[study]), keyed[study])
         assert (got.participants, got.rows) == counts, engine.dialect
         assert (got.participants_key % KEY_MODULUS, got.rows_key % KEY_MODULUS) == keys, engine.dialect
-        plain = engine.steps(spec, catalogs[study])
-        steps = engine.steps(spec, keyed[study])
+        plain = engine.steps(spec_validate(spec, catalogs[study]), catalogs[study])
+        steps = engine.steps(spec_validate(spec, keyed[study]), keyed[study])
         assert [(s.participants, s.rows) for s in steps] == [(s.participants, s.rows) for s in plain]
         assert (steps[-1].participants_key % KEY_MODULUS, steps[-1].rows_key % KEY_MODULUS) == keys
         assert (steps[0].participants_key % KEY_MODULUS, steps[0].rows_key % KEY_MODULUS) == initial
@@ -100,7 +101,7 @@ def test_each_step_key_is_the_key_of_its_own_cumulative_spec(
             {"dataset": "cog", "column": "working_memory", "op": "not_null"},
         ],
     }
-    steps = duck_engine.steps(spec, keyed["rk"])
+    steps = duck_engine.steps(spec_validate(spec, keyed["rk"]), keyed["rk"])
     prefixes = [{}, {"sessions": spec["sessions"]}]
     prefixes += [{"sessions": spec["sessions"], "filters": spec["filters"][:i]} for i in (1, 2)]
     for step, prefix in zip(steps, prefixes, strict=True):
@@ -111,7 +112,10 @@ def test_each_step_key_is_the_key_of_its_own_cumulative_spec(
 def test_the_secret_and_the_record_keys_never_appear_in_the_sql(keyed: dict[str, StudyCatalog]) -> None:
     keys = pq.read_table(keyed["rk"].record_keys.parquet_path).column(1).to_pylist()  # type: ignore[union-attr]
     for dialect in ("duckdb", "postgres"):
-        texts = [compile_count({}, keyed["rk"], dialect), compile_steps({}, keyed["rk"], dialect).sql]
+        texts = [
+            compile_count(spec_validate({}, keyed["rk"]), keyed["rk"], dialect),
+            compile_steps(spec_validate({}, keyed["rk"]), keyed["rk"], dialect).sql,
+        ]
         for text in texts:
             assert SECRET.decode() not in text
             assert not any(str(key) in text for key in keys if key > 999)

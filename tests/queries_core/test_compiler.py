@@ -20,6 +20,7 @@ from queries.core.compiler import (
     plan_wide,
     session_label,
 )
+from queries.core.spec import spec_validate
 from tests.queries_core.cases import INJECTION
 from tests.queries_core.studies import LONG_HEADER
 
@@ -37,9 +38,9 @@ SPEC: dict[str, Any] = {
 
 def all_sql(catalog: StudyCatalog, dialect: str) -> list[str]:
     return [
-        compile_count(SPEC, catalog, dialect, schema="s"),  # type: ignore[arg-type]
-        compile_steps(SPEC, catalog, dialect, schema="s").sql,  # type: ignore[arg-type]
-        compile_rows(SPEC, catalog, dialect, limit=5, schema="s"),  # type: ignore[arg-type]
+        compile_count(spec_validate(SPEC, catalog), catalog, dialect, schema="s"),  # type: ignore[arg-type]
+        compile_steps(spec_validate(SPEC, catalog), catalog, dialect, schema="s").sql,  # type: ignore[arg-type]
+        compile_rows(spec_validate(SPEC, catalog), catalog, dialect, limit=5, schema="s"),  # type: ignore[arg-type]
     ]
 
 
@@ -68,10 +69,10 @@ def test_postgres_sql_uses_positional_names_only(catalogs: dict[str, StudyCatalo
 
 
 def test_duckdb_long_sql_aliases_real_names(catalogs: dict[str, StudyCatalog]) -> None:
-    sql = compile_rows(SPEC, catalogs["xs"], "duckdb")
+    sql = compile_rows(spec_validate(SPEC, catalogs["xs"]), catalogs["xs"], "duckdb")
     tree = sqlglot.parse_one(sql, read="duckdb")
     aliases = [a.alias for a in tree.expressions]
-    assert aliases == [c.name for c in output_columns(SPEC, catalogs["xs"])]
+    assert aliases == [c.name for c in output_columns(spec_validate(SPEC, catalogs["xs"]), catalogs["xs"])]
     assert '"weird""name"' in sql
 
 
@@ -84,7 +85,7 @@ def test_star_join_each_dataset_once_on_the_merge_key(catalogs: dict[str, StudyC
         ],
         "columns": {"flanker": ["acc"], "genetics": ["apoe"], "cog": ["weight"]},
     }
-    tree = sqlglot.parse_one(compile_rows(spec, cat, "duckdb"), read="duckdb")
+    tree = sqlglot.parse_one(compile_rows(spec_validate(spec, cat), cat, "duckdb"), read="duckdb")
     joins = tree.args["joins"]
     assert [j.side for j in joins] == ["LEFT"] * 3
     aliases = [j.this.alias for j in joins]
@@ -96,25 +97,29 @@ def test_star_join_each_dataset_once_on_the_merge_key(catalogs: dict[str, StudyC
     assert len(list(on_genetics.find_all(exp.EQ))) == 1  # per-participant dataset: id only
     assert len(list(joins[0].args["on"].find_all(exp.EQ))) == 2  # id + session
     # counts join only the datasets that filter
-    count_tree = sqlglot.parse_one(compile_count(spec, cat, "duckdb"), read="duckdb")
+    count_tree = sqlglot.parse_one(compile_count(spec_validate(spec, cat), cat, "duckdb"), read="duckdb")
     assert len(list(count_tree.find_all(exp.Join))) == 1
 
 
 def test_count_has_no_string_concatenation(catalogs: dict[str, StudyCatalog]) -> None:
-    tree = sqlglot.parse_one(compile_count({}, catalogs["rk"], "postgres"), read="postgres")
+    tree = sqlglot.parse_one(
+        compile_count(spec_validate({}, catalogs["rk"]), catalogs["rk"], "postgres"), read="postgres"
+    )
     assert not list(tree.find_all(exp.DPipe)) and not list(tree.find_all(exp.Concat))
 
 
 def test_output_column_naming_rule(catalogs: dict[str, StudyCatalog]) -> None:
     cat = catalogs["xs"]
-    names = [c.name for c in output_columns(SPEC, cat)]
+    names = [c.name for c in output_columns(spec_validate(SPEC, cat), cat)]
     assert names[:8] == ["participant_id", "age", "sex", "site", "group by", "Größe cm", "select", 'weird"name']
     # score is picked from two datasets -> both prefixed; the rest keep their names
     assert names[8:] == ["cognitive.score", LONG_HEADER, "behaviour.score", "order", "file_row_number"]
     # a measure column named like a demographics column is prefixed; demographics keeps the bare name
-    names = [c.name for c in output_columns({"columns": {"cognitive": ["age", "memory"]}}, cat)]
+    names = [c.name for c in output_columns(spec_validate({"columns": {"cognitive": ["age", "memory"]}}, cat), cat)]
     assert names[1] == "age" and names[-2:] == ["cognitive.age", "memory"]
-    rk = [c.name for c in output_columns({"columns": {"cog": ["weight"]}}, catalogs["rk"])]
+    rk = [
+        c.name for c in output_columns(spec_validate({"columns": {"cog": ["weight"]}}, catalogs["rk"]), catalogs["rk"])
+    ]
     assert rk[:2] == ["ursi", "session_num"] and rk[-1] == "cog.weight"
 
 
@@ -124,7 +129,12 @@ def test_output_names_stay_unique_when_prefixed_names_clash() -> None:
     )
     m = DatasetInfo("m", "measure", 1, "y", (ColumnInfo("id", "string"), ColumnInfo("x", "float")))
     cat = StudyCatalog(StudyKeys("id"), "d", {"d": demo, "m": m})
-    assert [c.name for c in output_columns({"columns": {"m": ["x"]}}, cat)] == ["id", "m.x", "X", "m.x_2"]
+    assert [c.name for c in output_columns(spec_validate({"columns": {"m": ["x"]}}, cat), cat)] == [
+        "id",
+        "m.x",
+        "X",
+        "m.x_2",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -164,19 +174,19 @@ def test_natural_order() -> None:
 def test_wide_needs_a_plan_and_a_bounded_width(catalogs: dict[str, StudyCatalog]) -> None:
     cat = catalogs["rk"]
     with pytest.raises(CompileError) as info:
-        compile_rows({"shape": "wide"}, cat, "duckdb")
+        compile_rows(spec_validate({"shape": "wide"}, cat), cat, "duckdb")
     assert info.value.code == "wide_needs_plan"
-    disc = compile_wide_discovery({}, cat, "duckdb")
+    disc = compile_wide_discovery(spec_validate({}, cat), cat, "duckdb")
     with pytest.raises(CompileError) as info:
-        plan_wide({}, cat, ["BAS1", "BAS2", "FU1"], [2] * len(disc.value_columns), max_columns=5)
+        plan_wide(spec_validate({}, cat), cat, ["BAS1", "BAS2", "FU1"], [2] * len(disc.value_columns), max_columns=5)
     assert info.value.code == "too_many_columns"
     with pytest.raises(CompileError):
-        compile_wide_discovery({}, catalogs["xs"], "duckdb")
+        compile_wide_discovery(spec_validate({}, catalogs["xs"]), catalogs["xs"], "duckdb")
 
 
 def test_unknown_dialect(catalogs: dict[str, StudyCatalog]) -> None:
     with pytest.raises(ValueError, match="dialect"):
-        compile_count({}, catalogs["xs"], "mysql")  # type: ignore[arg-type]
+        compile_count(spec_validate({}, catalogs["xs"]), catalogs["xs"], "mysql")  # type: ignore[arg-type]
 
 
 def test_catalog_consistency_checks() -> None:

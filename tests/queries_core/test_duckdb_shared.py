@@ -14,6 +14,7 @@ import pytest
 from queries.core.catalog import StudyCatalog
 from queries.core.engines.contract import CountResult, EngineCancelled, EngineTimeout
 from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.spec import spec_validate
 
 HEAVY = {"filters": [{"dataset": "heavy_m", "column": "v", "op": "gt", "value": -1}]}
 
@@ -48,8 +49,8 @@ def test_engines_share_the_database_but_not_the_connection() -> None:
 def test_cancel_stops_only_that_engines_query(heavy: StudyCatalog, catalogs: dict[str, StudyCatalog]) -> None:
     victim, bystander = DuckDBEngine(threads=2), DuckDBEngine(threads=2, timeout_s=60)
     try:
-        slow, slow_outcome = _in_thread(lambda: victim.count(HEAVY, heavy))
-        other, other_outcome = _in_thread(lambda: bystander.count(HEAVY, heavy))
+        slow, slow_outcome = _in_thread(lambda: victim.count(spec_validate(HEAVY, heavy), heavy))
+        other, other_outcome = _in_thread(lambda: bystander.count(spec_validate(HEAVY, heavy), heavy))
         time.sleep(0.4)
         started = time.monotonic()
         victim.cancel()
@@ -58,7 +59,9 @@ def test_cancel_stops_only_that_engines_query(heavy: StudyCatalog, catalogs: dic
         assert time.monotonic() - started < 5
         other.join(timeout=120)
         assert other_outcome == [CountResult(participants=2, rows=2)]  # finished, not interrupted
-        assert victim.count({}, catalogs["xs"]).participants == 11  # the cancelled engine stays usable
+        assert (
+            victim.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]).participants == 11
+        )  # the cancelled engine stays usable
     finally:
         victim.close()
         bystander.close()
@@ -69,9 +72,9 @@ def test_timeout_of_one_engine_leaves_the_others_running(
 ) -> None:
     short, patient = DuckDBEngine(threads=2, timeout_s=0.3), DuckDBEngine(threads=2, timeout_s=60)
     try:
-        other, other_outcome = _in_thread(lambda: patient.count(HEAVY, heavy))
+        other, other_outcome = _in_thread(lambda: patient.count(spec_validate(HEAVY, heavy), heavy))
         with pytest.raises(EngineTimeout):
-            short.count(HEAVY, heavy)
+            short.count(spec_validate(HEAVY, heavy), heavy)
         other.join(timeout=120)
         assert other_outcome == [CountResult(participants=2, rows=2)]
     finally:
@@ -81,11 +84,11 @@ def test_timeout_of_one_engine_leaves_the_others_running(
 
 def test_closing_an_engine_leaves_the_database_and_its_views(catalogs: dict[str, StudyCatalog]) -> None:
     first = DuckDBEngine(threads=2)
-    expected = first.count({}, catalogs["rk"])
+    expected = first.count(spec_validate({}, catalogs["rk"]), catalogs["rk"])
     first.close()
     second = DuckDBEngine(threads=2)
     try:
-        assert second.count({}, catalogs["rk"]) == expected
+        assert second.count(spec_validate({}, catalogs["rk"]), catalogs["rk"]) == expected
     finally:
         second.close()
 
@@ -102,8 +105,10 @@ def test_concurrent_engines_in_threads_agree(catalogs: dict[str, StudyCatalog], 
         study, spec = specs[i]
         engine = DuckDBEngine(threads=2)
         try:
-            counted = engine.count(spec, catalogs[study])
-            rows = engine.run(spec, catalogs[study], tmp_path / f"r{i}.parquet").row_count
+            counted = engine.count(spec_validate(spec, catalogs[study]), catalogs[study])
+            rows = engine.run(
+                spec_validate(spec, catalogs[study]), catalogs[study], tmp_path / f"r{i}.parquet"
+            ).row_count
             return counted, rows
         finally:
             engine.close()
@@ -126,13 +131,13 @@ def test_a_rewritten_file_is_registered_again(heavy: StudyCatalog, tmp_path: Pat
     catalog = StudyCatalog(heavy.keys, demo.name, {demo.name: dataclasses.replace(demo, parquet_path=str(path))})
     engine = DuckDBEngine(threads=2)
     try:
-        assert engine.count({}, catalog).participants == 1
+        assert engine.count(spec_validate({}, catalog), catalog).participants == 1
         time.sleep(0.01)
         duckdb.execute(
             f"COPY (SELECT 'B' || i::VARCHAR AS x_first, 'B' || i::VARCHAR AS id, 2.0 AS x FROM range(3) "
             f"t(i)) TO '{path}' (FORMAT parquet)"
         )
-        assert engine.count({}, catalog).participants == 3
+        assert engine.count(spec_validate({}, catalog), catalog).participants == 3
     finally:
         engine.close()
 
@@ -140,7 +145,7 @@ def test_a_rewritten_file_is_registered_again(heavy: StudyCatalog, tmp_path: Pat
 def _count_in_child(catalog: StudyCatalog, answers: Any) -> None:
     engine = DuckDBEngine(threads=2)
     try:
-        answers.put(engine.count({}, catalog))
+        answers.put(engine.count(spec_validate({}, catalog), catalog))
     finally:
         engine.close()
 
@@ -150,7 +155,7 @@ def test_a_forked_worker_process_opens_its_own_database(catalogs: dict[str, Stud
     import multiprocessing
 
     parent = DuckDBEngine(threads=2)
-    expected = parent.count({}, catalogs["xs"])
+    expected = parent.count(spec_validate({}, catalogs["xs"]), catalogs["xs"])
     context = multiprocessing.get_context("fork")
     answers = context.Queue()
     child = context.Process(target=_count_in_child, args=(catalogs["xs"], answers))
@@ -158,5 +163,7 @@ def test_a_forked_worker_process_opens_its_own_database(catalogs: dict[str, Stud
     child.join(timeout=60)
     assert child.exitcode == 0
     assert answers.get(timeout=5) == expected
-    assert parent.count({}, catalogs["xs"]) == expected  # the parent's database is untouched
+    assert (
+        parent.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]) == expected
+    )  # the parent's database is untouched
     parent.close()

@@ -15,6 +15,7 @@ import pytest
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.contract import DataEngine
 from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.spec import spec_validate
 
 NOTHING = {"filters": [{"dataset": "rockland_demo", "column": "age", "op": "gt", "value": 1000}]}
 
@@ -24,8 +25,8 @@ def test_empty_results_still_have_their_columns(
     engine: DataEngine, catalogs: dict[str, StudyCatalog], tmp_path: Path, shape: str
 ) -> None:
     spec = {**NOTHING, "columns": {"cog": ["weight"]}, "shape": shape}
-    assert engine.count(spec, catalogs["rk"]).participants == 0
-    result = engine.run(spec, catalogs["rk"], tmp_path / "e.parquet")
+    assert engine.count(spec_validate(spec, catalogs["rk"]), catalogs["rk"]).participants == 0
+    result = engine.run(spec_validate(spec, catalogs["rk"]), catalogs["rk"], tmp_path / "e.parquet")
     table = pq.read_table(tmp_path / "e.parquet")
     assert result.row_count == table.num_rows == 0
     assert table.column_names == list(result.columns)
@@ -59,9 +60,9 @@ def test_key_columns_of_different_types_still_join(
     engine: DataEngine, mixed_keys: StudyCatalog, tmp_path: Path
 ) -> None:
     spec = {"filters": [{"dataset": "m", "column": "score", "op": "gte", "value": 2}], "columns": {"m": ["score"]}}
-    got = engine.count(spec, mixed_keys)
+    got = engine.count(spec_validate(spec, mixed_keys), mixed_keys)
     assert (got.participants, got.rows) == (1, 1)
-    engine.run(spec, mixed_keys, tmp_path / "k.parquet")
+    engine.run(spec_validate(spec, mixed_keys), mixed_keys, tmp_path / "k.parquet")
     assert pq.read_table(tmp_path / "k.parquet").to_pylist() == [
         {"id": 2, "age": 30.5, "score": 2.5},
         {"id": 2, "age": 30.5, "score": 3.5},

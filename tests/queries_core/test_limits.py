@@ -16,6 +16,7 @@ from queries.core.engines.contract import EngineCancelled, EngineError, EngineTi
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine
 from queries.core.engines.sql_engine import SqlEngine
+from queries.core.spec import spec_validate
 from tests.queries_core.conftest import PG_SCHEMA
 
 HEAVY = {"filters": [{"dataset": "heavy_m", "column": "v", "op": "gt", "value": -1}]}
@@ -51,13 +52,15 @@ def test_timeout_stops_the_query_and_the_engine_stays_usable(
     engine = make_engine(timeout_s=0.3)
     started = time.monotonic()
     with pytest.raises(EngineTimeout) as info:
-        engine.count(HEAVY, heavy)
+        engine.count(spec_validate(HEAVY, heavy), heavy)
     assert time.monotonic() - started < 5
     assert info.value.code == "timeout" and "SELECT" not in info.value.message
-    assert engine.count({}, catalogs["xs"]).participants == 11  # same connection, next query fine
+    assert (
+        engine.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]).participants == 11
+    )  # same connection, next query fine
     with pytest.raises(EngineTimeout):
-        engine.steps(HEAVY, heavy)
-    assert engine.count({}, catalogs["rk"]).rows == 13
+        engine.steps(spec_validate(HEAVY, heavy), heavy)
+    assert engine.count(spec_validate({}, catalogs["rk"]), catalogs["rk"]).rows == 13
 
 
 def test_cancel_from_another_thread(
@@ -68,7 +71,7 @@ def test_cancel_from_another_thread(
 
     def work() -> None:
         try:
-            outcome.append(engine.count(HEAVY, heavy))
+            outcome.append(engine.count(spec_validate(HEAVY, heavy), heavy))
         except BaseException as exc:  # recorded for the assertion
             outcome.append(exc)
 
@@ -81,7 +84,7 @@ def test_cancel_from_another_thread(
     assert not thread.is_alive()
     assert isinstance(outcome[0], EngineCancelled), outcome
     assert time.monotonic() - started < 5
-    assert engine.count({}, catalogs["xs"]).participants == 11
+    assert engine.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]).participants == 11
 
 
 def test_cancel_before_an_operation_cancels_the_next_one_only(
@@ -90,8 +93,8 @@ def test_cancel_before_an_operation_cancels_the_next_one_only(
     engine = make_engine()
     engine.cancel()
     with pytest.raises(EngineCancelled):
-        engine.count({}, catalogs["xs"])
-    assert engine.count({}, catalogs["xs"]).participants == 11
+        engine.count(spec_validate({}, catalogs["xs"]), catalogs["xs"])
+    assert engine.count(spec_validate({}, catalogs["xs"]), catalogs["xs"]).participants == 11
 
 
 @pytest.mark.parametrize(("study", "shape", "size"), [("xs", "long", 11), ("rk", "long", 13), ("rk", "wide", 6)])
@@ -100,10 +103,13 @@ def test_row_cap_fails_instead_of_truncating(
 ) -> None:
     out = tmp_path / "out.parquet"
     with pytest.raises(RowLimitExceeded) as info:
-        make_engine(max_rows=size - 1).run({"shape": shape}, catalogs[study], out)
+        make_engine(max_rows=size - 1).run(spec_validate({"shape": shape}, catalogs[study]), catalogs[study], out)
     assert info.value.limit == size - 1 and info.value.code == "row_limit"
     assert list(tmp_path.iterdir()) == []  # no result, no partial file
-    assert make_engine(max_rows=size).run({"shape": shape}, catalogs[study], out).row_count == size
+    assert (
+        make_engine(max_rows=size).run(spec_validate({"shape": shape}, catalogs[study]), catalogs[study], out).row_count
+        == size
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
 
 
@@ -118,13 +124,13 @@ def test_errors_never_show_paths_or_sql(
     engine = make_engine()
     secret = str(tmp_path / "secret-location" / "missing.parquet")
     with pytest.raises(EngineError) as info:
-        engine.count({}, _without_file(catalogs["xs"], secret))
+        engine.count(spec_validate({}, _without_file(catalogs["xs"], secret)), _without_file(catalogs["xs"], secret))
     assert "secret-location" not in info.value.message and "subjects" in info.value.message
 
     # a file that does not match its registered columns
     other = catalogs["xs"].datasets["cognitive"].parquet_path or ""
     with pytest.raises(EngineError) as info:
-        engine.count({}, _without_file(catalogs["xs"], other))
+        engine.count(spec_validate({}, _without_file(catalogs["xs"], other)), _without_file(catalogs["xs"], other))
     assert other not in info.value.message
 
     # a type that does not fit the data: the engine's own error text stays in the logs
@@ -138,6 +144,6 @@ def test_errors_never_show_paths_or_sql(
     )
     cat = StudyCatalog(catalogs["xs"].keys, "subjects", {**catalogs["xs"].datasets, "behaviour": bad})
     with pytest.raises(EngineError) as info:
-        engine.run({"columns": {"behaviour": ["task"]}}, cat, tmp_path / "x.parquet")
+        engine.run(spec_validate({"columns": {"behaviour": ["task"]}}, cat), cat, tmp_path / "x.parquet")
     message = info.value.message
     assert "SELECT" not in message and "flanker" not in message and str(tmp_path) not in message

@@ -15,6 +15,7 @@ import pytest
 from queries.core.catalog import StudyCatalog
 from queries.core.compiler import output_columns
 from queries.core.engines.sql_engine import SqlEngine
+from queries.core.spec import spec_validate
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 
@@ -63,9 +64,9 @@ def test_counts_and_steps(
     initial = oracle.count(oracles[study], {})
     reports = []
     for engine in engines:
-        got = engine.count(spec, catalogs[study])
+        got = engine.count(spec_validate(spec, catalogs[study]), catalogs[study])
         assert (got.participants, got.rows) == expected, engine.dialect
-        steps = engine.steps(spec, catalogs[study])
+        steps = engine.steps(spec_validate(spec, catalogs[study]), catalogs[study])
         assert (steps[-1].participants, steps[-1].rows) == expected
         assert (steps[0].participants, steps[0].rows) == initial
         assert all(a.participants >= b.participants and a.rows >= b.rows for a, b in itertools.pairwise(steps))
@@ -90,7 +91,7 @@ def test_rows(
     shape: str,
 ) -> None:
     cat = catalogs[study]
-    long_names = [c.name for c in output_columns(spec, cat)]
+    long_names = [c.name for c in output_columns(spec_validate(spec, cat), cat)]
     if shape == "long":
         expected_names, expected_rows = long_names, oracle.long_rows(oracles[study], spec)
         assert len(long_names) == len(oracle.columns(oracles[study], spec))
@@ -99,7 +100,7 @@ def test_rows(
     outputs = []
     for engine in engines:
         out = tmp_path / f"{engine.dialect}.parquet"
-        result = engine.run({**spec, "shape": shape}, cat, out)
+        result = engine.run(spec_validate({**spec, "shape": shape}, cat), cat, out)
         names, rows, kinds = read(out)
         assert names == expected_names == list(result.columns), engine.dialect
         assert rows == expected_rows, engine.dialect  # same values, same deterministic order
@@ -115,7 +116,7 @@ def test_dates_and_booleans_come_back_typed(
 ) -> None:
     spec = {"participants": ["P01"], "columns": {"cognitive": ["visit_date", "dropout"]}}
     for engine in engines:
-        engine.run(spec, catalogs["xs"], tmp_path / "t.parquet")
+        engine.run(spec_validate(spec, catalogs["xs"]), catalogs["xs"], tmp_path / "t.parquet")
         row = pq.read_table(tmp_path / "t.parquet").to_pylist()[0]
         assert row["visit_date"] == dt.date(2020, 1, 15) and row["dropout"] is False
 
@@ -125,6 +126,6 @@ def test_cross_sectional_wide_is_long(
 ) -> None:
     spec = {"shape": "wide", "columns": {"cognitive": ["memory"]}}
     for engine in engines:
-        result = engine.run(spec, catalogs["xs"], tmp_path / "w.parquet")
+        result = engine.run(spec_validate(spec, catalogs["xs"]), catalogs["xs"], tmp_path / "w.parquet")
         assert result.shape == "long"
         assert read(tmp_path / "w.parquet")[1] == oracle.long_rows(oracles["xs"], spec)

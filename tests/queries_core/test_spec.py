@@ -167,12 +167,19 @@ def test_injection_in_names_is_an_unknown_name(catalogs: dict[str, StudyCatalog]
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_injection_in_values_is_plain_data(engine: DataEngine, catalogs: dict[str, StudyCatalog], payload: str) -> None:
     xs, rk = catalogs["xs"], catalogs["rk"]
-    assert engine.count({"filters": [f("subjects", "group by", "eq", payload)]}, xs).participants == 0
+    assert (
+        engine.count(spec_validate({"filters": [f("subjects", "group by", "eq", payload)]}, xs), xs).participants == 0
+    )
     spec = {"filters": [f("behaviour", "task", "in", [payload, "flanker"])]}
-    assert engine.count(spec, xs).participants == 4  # the payload is just one more value that matches nothing
-    assert engine.count({"filters": [f("subjects", "site", "not_in", [payload])]}, xs).participants == 10
-    assert engine.count({"participants": [payload, "P01"]}, xs).participants == 1
-    assert engine.count({"sessions": [payload]}, rk).rows == 0
+    assert (
+        engine.count(spec_validate(spec, xs), xs).participants == 4
+    )  # the payload is just one more value that matches nothing
+    assert (
+        engine.count(spec_validate({"filters": [f("subjects", "site", "not_in", [payload])]}, xs), xs).participants
+        == 10
+    )
+    assert engine.count(spec_validate({"participants": [payload, "P01"]}, xs), xs).participants == 1
+    assert engine.count(spec_validate({"sessions": [payload]}, rk), rk).rows == 0
     # numbers never take strings
     assert code_of({"filters": [f("subjects", "age", "gt", payload)]}, xs).code == "invalid_value"
 
@@ -186,7 +193,7 @@ def test_injection_in_sites_is_rejected_or_inert(
     except SpecError as err:
         assert err.code == "invalid_value"  # contains a separator: not a single site token
         return
-    assert engine.count({"sites": [payload]}, catalogs["xs"]).participants == 0
+    assert engine.count(spec_validate({"sites": [payload]}, catalogs["xs"]), catalogs["xs"]).participants == 0
 
 
 def test_nul_in_values_is_rejected(catalogs: dict[str, StudyCatalog]) -> None:

@@ -17,6 +17,7 @@ from queries.core.catalog import StudyCatalog
 from queries.core.compiler import WIDE_MAX_AGGREGATES, output_columns, wide_chunk_size
 from queries.core.engines.contract import ResultTooLarge
 from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.spec import spec_validate
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
 
@@ -40,10 +41,10 @@ def test_column_groups_give_the_oracle_answer(
     the wide result is exactly the oracle's, and no scratch file is left."""
     monkeypatch.setattr("queries.core.engines.duckdb_engine.wide_chunk_size", lambda *args: group)
     cat = catalogs[study]
-    names, rows = oracle.wide(oracles[study], spec, [c.name for c in output_columns(spec, cat)])
+    names, rows = oracle.wide(oracles[study], spec, [c.name for c in output_columns(spec_validate(spec, cat), cat)])
     engine = DuckDBEngine(memory_limit="256MB", threads=1)
     try:
-        result = engine.run({**spec, "shape": "wide"}, cat, tmp_path / "wide.parquet")
+        result = engine.run(spec_validate({**spec, "shape": "wide"}, cat), cat, tmp_path / "wide.parquet")
     finally:
         engine.close()
     table = pq.read_table(tmp_path / "wide.parquet")
@@ -64,7 +65,11 @@ def test_the_cell_cap_stops_a_wide_result_before_its_expensive_phase(
     engine = DuckDBEngine(memory_limit="256MB", threads=1, max_cells=20)
     try:
         with pytest.raises(ResultTooLarge) as info:
-            engine.run({"shape": "wide", "columns": {"cog": ["working_memory"]}}, catalogs["rk"], tmp_path / "w.pq")
+            engine.run(
+                spec_validate({"shape": "wide", "columns": {"cog": ["working_memory"]}}, catalogs["rk"]),
+                catalogs["rk"],
+                tmp_path / "w.pq",
+            )
     finally:
         engine.close()
     assert info.value.code == "too_large" and "cells" in info.value.message and "columns" in info.value.message
@@ -78,6 +83,7 @@ ISSUE_CASE = textwrap.dedent(
     import duckdb
     from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
     from queries.core.engines.duckdb_engine import DuckDBEngine
+    from queries.core.spec import spec_validate
     folder, participants, sessions, values = sys.argv[1], 10, 1237, 8
     data = f"{folder}/demo.parquet"
     duckdb.connect().execute(
@@ -97,7 +103,7 @@ ISSUE_CASE = textwrap.dedent(
     threading.Thread(target=watch, daemon=True).start()
     engine = DuckDBEngine(memory_limit="1GB", threads=2, timeout_s=120, temp_directory=f"{folder}/spill")
     spec = {"shape": "wide", "sessions": [f"S{s}" for s in range(1500)]}
-    result = engine.run(spec, catalog, f"{folder}/out.parquet")
+    result = engine.run(spec_validate(spec, catalog), catalog, f"{folder}/out.parquet")
     print(json.dumps({"rows": result.row_count, "columns": len(result.columns), "peak": peak[0]}))
     """
 )

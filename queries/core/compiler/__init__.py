@@ -39,11 +39,11 @@ from queries.core.compiler.wide import (
     session_text,
     wide_chunk_size,
 )
-from queries.core.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.spec import Shape, ValidatedSpec
 
 
 def compile_rows(
-    spec: QuerySpec | ValidatedSpec,
+    spec: ValidatedSpec,
     catalog: StudyCatalog,
     dialect: Dialect,
     shape: Shape | None = None,

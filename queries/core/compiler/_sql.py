@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from core.column_types import ColumnType
 from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_column, physical_table_name
-from queries.core.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value, spec_validate
+from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
 
 Dialect = Literal["duckdb", "postgres"]
 DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres")
@@ -31,11 +31,12 @@ class CompileError(ValueError):
         self.message = message
 
 
-def validated(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> ValidatedSpec:
-    """Validate ``spec`` against ``catalog`` (re-validating a ValidatedSpec made for another catalog)."""
-    if isinstance(spec, ValidatedSpec):
-        return spec if spec.catalog is catalog else spec_validate(spec.spec, catalog)
-    return spec_validate(spec, catalog)
+def validated(spec: ValidatedSpec, catalog: StudyCatalog) -> ValidatedSpec:
+    """``spec`` itself, checked: the compiler and the engines take a spec validated against ``catalog``
+    (:func:`~queries.core.spec.spec_validate`, once, by the caller) and never validate again."""
+    if not isinstance(spec, ValidatedSpec) or (spec.catalog is not catalog and spec.catalog != catalog):
+        raise TypeError("The compiler takes a spec validated against this catalog (spec_validate).")
+    return spec
 
 
 def check_dialect(dialect: str) -> Dialect:

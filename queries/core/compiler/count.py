@@ -29,7 +29,7 @@ from queries.core.compiler._sql import (
     table_ref,
     validated,
 )
-from queries.core.spec import QuerySpec, ResolvedFilter, ValidatedSpec, Value
+from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
 
 StepType = Literal["initial", "site", "session", "participants", "filter"]
 
@@ -131,7 +131,7 @@ def _record_key() -> exp.Expr:
 
 
 def compile_count(
-    spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> str:
     """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys), plus
     ``participants_key`` and ``rows_key`` when the catalog has record keys."""
@@ -210,7 +210,7 @@ def _reach(conditions: list[Condition]) -> exp.Expr:
 
 
 def compile_steps(
-    spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> StepsQuery:
     """The filtering report in one scan (bdt-reference §3.7, in our order).
 

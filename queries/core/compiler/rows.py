@@ -24,7 +24,7 @@ from sqlglot import exp
 from core.column_types import ColumnType
 from queries.core.catalog import StudyCatalog
 from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, render, sort_key, validated
-from queries.core.spec import QuerySpec, ValidatedSpec
+from queries.core.spec import ValidatedSpec
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def unique_names(names: Iterable[str]) -> list[str]:
     return out
 
 
-def output_columns(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> tuple[OutputColumn, ...]:
+def output_columns(spec: ValidatedSpec, catalog: StudyCatalog) -> tuple[OutputColumn, ...]:
     """The long output columns, in order, with their final names."""
     v = validated(spec, catalog)
     keys, demo = catalog.keys, catalog.demo
@@ -91,7 +91,7 @@ def long_frame(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> Frame:
 
 
 def compile_long(
-    spec: QuerySpec | ValidatedSpec,
+    spec: ValidatedSpec,
     catalog: StudyCatalog,
     dialect: Dialect,
     *,

@@ -49,7 +49,7 @@ from queries.core.compiler._sql import (
     validated,
 )
 from queries.core.compiler.rows import OutputColumn, long_frame, output_columns, unique_names
-from queries.core.spec import QuerySpec, ValidatedSpec, Value
+from queries.core.spec import ValidatedSpec, Value
 
 _BASELINE = re.compile(r"(?:baseline|base|bas|visit|v)([123])|([123])(?:\.0+)?", re.IGNORECASE)
 _CONSOLIDATE = ("BAS3", "BAS2", "BAS1")  # priority: the highest-numbered non-null value wins
@@ -133,7 +133,7 @@ def _require_longitudinal(catalog: StudyCatalog) -> None:
 
 
 def compile_wide_discovery(
-    spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> WideDiscovery:
     dialect = check_dialect(dialect)
     _require_longitudinal(catalog)
@@ -165,7 +165,7 @@ def compile_wide_discovery(
 
 
 def plan_wide(
-    spec: QuerySpec | ValidatedSpec,
+    spec: ValidatedSpec,
     catalog: StudyCatalog,
     sessions: Sequence[Value],
     max_distinct: Sequence[int | None],
@@ -245,7 +245,7 @@ def _numbered(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> tuple[e
     return exp.select(exp.Star(), alias(number, "k_ord")).from_("long_rows").with_("long_rows", as_=cte), frame
 
 
-def compile_wide_numbered(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog, *, schema: str | None = None) -> str:
+def compile_wide_numbered(spec: ValidatedSpec, catalog: StudyCatalog, *, schema: str | None = None) -> str:
     """DuckDB: the long rows of a wide result (``k_id``, ``k_ses``, ``r<i>``, ``v<i>``) numbered in cell order
     (``k_ord``). An engine computing a wide result in column groups materializes them once and passes the
     relation's name to :func:`compile_wide` as ``rows_from``."""
@@ -255,7 +255,7 @@ def compile_wide_numbered(spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog
 
 
 def compile_wide(
-    spec: QuerySpec | ValidatedSpec,
+    spec: ValidatedSpec,
     catalog: StudyCatalog,
     dialect: Dialect,
     plan: WidePlan,

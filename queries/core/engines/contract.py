@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from core.column_types import ColumnType
 from queries.core.catalog import StudyCatalog
 from queries.core.compiler import Dialect, StepType
-from queries.core.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.spec import Shape, ValidatedSpec
 
 
 class EngineError(Exception):
@@ -109,13 +109,13 @@ class DataEngine(Protocol):
 
     dialect: Dialect
 
-    def count(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> CountResult: ...
+    def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult: ...
 
-    def steps(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]: ...
+    def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]: ...
 
     def run(
         self,
-        spec: QuerySpec | ValidatedSpec,
+        spec: ValidatedSpec,
         catalog: StudyCatalog,
         out_path: str | os.PathLike[str],
         *,

@@ -48,7 +48,7 @@ from queries.core.engines.contract import (
     RunResult,
     StepCount,
 )
-from queries.core.spec import QuerySpec, Shape, ValidatedSpec
+from queries.core.spec import Shape, ValidatedSpec
 
 logger = logging.getLogger(__name__)
 Interruption = Literal["interrupt", "timeout"]
@@ -203,7 +203,7 @@ class SqlEngine(ABC):
         keys = [catalog.record_keys] if catalog.record_keys is not None else []
         return [*self._datasets(catalog, names), *keys]
 
-    def count(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> CountResult:
+    def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
         sql = compile_count(v, catalog, self.dialect, schema=self.schema)
         with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
@@ -212,7 +212,7 @@ class SqlEngine(ABC):
             return CountResult(int(row[0]), int(row[1]))
         return CountResult(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
-    def steps(self, spec: QuerySpec | ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
+    def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
         query = compile_steps(v, catalog, self.dialect, schema=self.schema)
         with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
@@ -233,7 +233,7 @@ class SqlEngine(ABC):
 
     def run(
         self,
-        spec: QuerySpec | ValidatedSpec,
+        spec: ValidatedSpec,
         catalog: StudyCatalog,
         out_path: str | os.PathLike[str],
         *,
