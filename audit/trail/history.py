@@ -1,4 +1,5 @@
-"""'What changed': readable diffs of configuration history (django-simple-history) for stewards.
+"""'What changed': readable configuration history of the workspace for stewards (the differ is
+``core.history_diff``).
 
 Covers studies, dataset metadata, memberships and the workspace's settings, plus access grants when the access
 app records their history. Each entry names who changed what, when, and every field's old and new value.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,33 +16,12 @@ from django.apps import apps
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from core.history_diff import FieldChange, HistoryItem, history_items, people_resolve
 from tenants.models import Membership, Tenant, User
 
 SKIPPED_FIELDS = {"id", "history_id", "history_date", "history_change_reason", "history_type", "history_user"}
-ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 KINDS = ("study", "dataset", "membership", "settings", "grant")
 MAX_SHOWN_CHARS = 300
-
-
-@dataclass
-class FieldChange:
-    """One field's old and new value, as text."""
-
-    field: str
-    old: str
-    new: str
-
-
-@dataclass
-class HistoryItem:
-    """One recorded change of a configuration object."""
-
-    at: datetime
-    who: str
-    kind: str
-    label: str
-    action: str
-    changes: list[FieldChange] = field(default_factory=list)
 
 
 def _text(value: Any) -> str:
@@ -109,43 +88,28 @@ class _Names:
 def _items(
     records: list[Any], kind: str, label: Any, skip: AbstractSet[str] = frozenset(), resolver: _Names | None = None
 ) -> list[HistoryItem]:
-    """History items of one model's records (oldest first): each compared with the previous record of its object."""
-    resolver = resolver or _Names()
-    items: list[HistoryItem] = []
-    previous: dict[Any, Any] = {}
-    for record in records:
-        names = _field_names(record, set(skip))
-        before = previous.get(record.id)
-        action = ACTIONS.get(record.history_type, record.history_type)
-        changes: list[FieldChange] = []
-        for name in names:
+    """History items of one model's records (oldest first): every changed field, related objects by name."""
+    names = resolver or _Names()
+
+    def changes(record: Any, before: Any, action: str) -> list[FieldChange]:
+        found: list[FieldChange] = []
+        for name in _field_names(record, set(skip)):
             new = getattr(record, name)
             old = getattr(before, name) if before is not None else None
             if before is None and new in (None, "", {}, [], False):
                 continue
             if before is not None and old == new:
                 continue
-            changes.append(
+            found.append(
                 FieldChange(
                     field=_label(record, name),
-                    old=_text(resolver.value(record, name, old)),
-                    new=_text(resolver.value(record, name, new)),
+                    old=_text(names.value(record, name, old)),
+                    new=_text(names.value(record, name, new)),
                 )
             )
-        previous[record.id] = record
-        if action == "changed" and not changes:
-            continue
-        items.append(
-            HistoryItem(
-                at=record.history_date,
-                who=str(record.history_user_id or ""),
-                kind=kind,
-                label=str(label(record)),
-                action=action,
-                changes=changes,
-            )
-        )
-    return items
+        return found
+
+    return history_items(records, kind=kind, label=label, changes=changes)
 
 
 def _ordered(queryset: QuerySet[Any], limit: int) -> list[Any]:
@@ -203,16 +167,9 @@ def configuration_history(*, tenant: Tenant, kind: str | None = None, limit: int
             lambda r: _grant_label(r, names),
             resolver=names,
         )
-    _resolve_people(items)
+    people_resolve(items)
     items.sort(key=lambda item: item.at, reverse=True)
     return items
-
-
-def _resolve_people(items: list[HistoryItem]) -> None:
-    ids = {int(item.who) for item in items if item.who}
-    emails = dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
-    for item in items:
-        item.who = emails.get(int(item.who), "a deleted user") if item.who else "system"
 
 
 def _grant_label(record: Any, names: _Names) -> str:

@@ -15,13 +15,9 @@ from datasets.dictionary import dictionary_csv, dictionary_download_record
 from datasets.metadata_services import dataset_column_meta_update
 from datasets.models import Dataset, Sensitivity, Study
 from datasets.selectors import dataset_get, version_get
+from studies.catalog_reads import diff_summary, sensitive_column_count, version_list
+from studies.column_rows import column_rows_for_view
 from studies.forms import ColumnMetaForm
-from studies.page_selectors import (
-    column_rows_for_view,
-    diff_summary,
-    sensitive_column_count,
-    version_list,
-)
 from studies.views.common import _require_steward, _study, page_errors
 from tenants.page_kit import can_manage, request_tenant
 

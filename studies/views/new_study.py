@@ -27,12 +27,12 @@ from datasets.models import IngestJob, IngestStatus, Study
 from datasets.services import study_import_pending
 from datasets.storage import setup_draft_prefix, storage_delete, storage_save
 from studies.forms import DemographicsUploadForm, KeyColumnsForm, StudyCreateForm
-from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
 from studies.preview import PreviewError, csv_preview
 from studies.views.common import _require_steward, page_errors
 from studies.views.keys_prefill import key_prefill
 from studies.views.staging import _staged_preview
 from studies.views.uploads import POLL_FAST_COUNT, _too_large_message, _upload_too_large
+from studies.wizard_state import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, SetupState
 from tenants.page_kit import request_tenant
 
 URLS = {"demographics": "study_draft_demographics", "keys": "study_draft_keys", "discard": "study_draft_discard"}

@@ -20,19 +20,12 @@ from datasets.models import DatasetKind, Study
 from datasets.services import ingest_job_create, study_update
 from datasets.storage import setup_upload_name, storage_save
 from studies.forms import DemographicsUploadForm, KeyColumnsForm
-from studies.page_selectors import (
-    STEP_DEMOGRAPHICS,
-    STEP_DONE,
-    STEP_KEYS,
-    STEP_MEASURES,
-    SetupState,
-    study_setup_state,
-)
 from studies.preview import PreviewError, csv_preview
 from studies.views.common import _require_steward, _study, page_errors
 from studies.views.keys_prefill import key_prefill
 from studies.views.staging import _staged_discard, _staged_get, _staged_key, _staged_preview
 from studies.views.uploads import _too_large_message, _upload_too_large, _uploader_context
+from studies.wizard_state import STEP_DEMOGRAPHICS, STEP_DONE, STEP_KEYS, STEP_MEASURES, SetupState, study_setup_state
 from tenants.page_kit import can_manage, request_tenant
 
 

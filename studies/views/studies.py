@@ -17,17 +17,12 @@ from datasets.models import Study
 from datasets.selectors import dataset_list_for_study, ingest_list_for_study, study_list_for_user
 from datasets.services import study_update
 from datasets.study_keys import study_key_problems
+from studies.catalog_reads import study_list_annotate
 from studies.forms import KeyRepairForm, study_slug_suggest
-from studies.page_selectors import (
-    STEP_DEMOGRAPHICS,
-    STEP_IMPORTING,
-    STEP_KEYS,
-    study_history,
-    study_list_annotate,
-    study_setup_state,
-)
+from studies.history import study_history
 from studies.views.common import _require_steward, _study, page_errors
 from studies.views.staging import _staged_get
+from studies.wizard_state import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
 from tenants.page_kit import can_manage, request_tenant
 
 HISTORY_PAGE_SIZE = 50

@@ -17,9 +17,9 @@ from datasets.models import NAME_VALIDATOR, Dataset, DatasetKind, Study
 from datasets.selectors import ingest_get_for_user, ingest_list_for_study
 from datasets.services import ingest_job_create
 from studies.forms import DELIMITER_CHOICES, UploadFileForm
-from studies.page_selectors import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
 from studies.views.common import _require_steward, _study, page_errors
 from studies.views.staging import _staged_get
+from studies.wizard_state import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
 from tenants.page_kit import request_tenant
 
 POLL_FAST_COUNT = 120

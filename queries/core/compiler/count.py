@@ -130,9 +130,7 @@ def _record_key() -> exp.Expr:
     return exp.Coalesce(this=ref("c1", "rk"), expressions=[exp.Literal.number(0)])
 
 
-def compile_count(
-    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
-) -> str:
+def compile_count(spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None) -> str:
     """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys), plus
     ``participants_key`` and ``rows_key`` when the catalog has record keys."""
     dialect = check_dialect(dialect)
