@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access.activity import budget_settings, count_activity_for_study
 from access.budget import count_budget_reset
-from approvals.console import flash_run, member_user, redirect_back, request_actor, steward_required
+from approvals.console.common import flash_run, member_user, redirect_back, request_actor, steward_required
 from core.errors import NotFound
 from datasets.models import Study
 from tenants.page_kit import request_tenant

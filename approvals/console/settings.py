@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from approvals.console import flash_run, request_actor, steward_required
+from approvals.console.common import flash_run, request_actor, steward_required
 from core.config import SETTINGS
 from tenants.page_kit import request_tenant
 from tenants.roles import Role

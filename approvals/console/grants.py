@@ -17,21 +17,21 @@ from access.levels import Level
 from access.models import Team
 from access.selectors import access_explain, grant_get, grants_for_dataset, grants_for_user, team_get, team_list
 from access.services import grant_create, grant_revoke, team_create, team_member_add, team_member_remove
-from approvals.console import flash_run, member_user, parse_expiry, redirect_back, request_actor, steward_required
+from approvals.console.common import (
+    flash_run,
+    member_or_none,
+    member_user,
+    parse_expiry,
+    redirect_back,
+    request_actor,
+    steward_required,
+)
 from approvals.selectors import dua_list_for_study
 from approvals.services import dua_create
 from core.errors import NotFound
 from datasets.models import Dataset, Study
 from tenants.models import User
 from tenants.page_kit import request_tenant
-from tenants.selectors import membership_get_by_email
-
-
-def member_or_none(tenant: Any, email: str) -> User | None:
-    """The member of ``tenant`` with ``email`` (None when there is none; the pages say so)."""
-    found = membership_get_by_email(tenant=tenant, email=email, verified_only=False) if email else None
-    return found.user if found is not None else None
-
 
 # --- Grants --------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,79 @@
+"""The console's home and the access-requests queue: stewards decide requests."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from access.levels import level_at_least
+from approvals.console.common import flash_run, parse_expiry, request_actor, steward_required
+from approvals.selectors import access_request_get_for_user, access_request_list_for_user
+from approvals.services import REQUESTABLE_LEVELS, access_request_decide
+from core.errors import ApiError
+from tenants.page_kit import request_tenant
+
+
+@require_GET
+@steward_required
+def console_home(request: HttpRequest) -> HttpResponse:
+    """The console's start page: the queue of pending requests."""
+    return redirect("console_requests")
+
+
+@require_GET
+@steward_required
+def console_requests(request: HttpRequest) -> HttpResponse:
+    """Access requests, pending first; approve (possibly lower / shorter) or deny with a reason."""
+    status = request.GET.get("status", "pending")
+    try:
+        items = list(
+            access_request_list_for_user(user=request.user, tenant=request_tenant(request), status=status or None)[:200]
+        )
+    except ApiError as exc:
+        messages.error(request, exc.message)
+        items = []
+    levels = [level.value for level in REQUESTABLE_LEVELS]
+    for item in items:
+        item.approvable_levels = [level for level in levels if level_at_least(item.level, level)]  # type: ignore[attr-defined]
+    return render(
+        request,
+        "console/requests.html",
+        {"tab": "requests", "items": items, "status": status, "levels": levels, "statuses": _STATUSES},
+    )
+
+
+_STATUSES = ["pending", "approved", "denied", "withdrawn", "expired", "revoked", ""]
+
+
+@require_POST
+@steward_required
+def console_request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
+    """Approve or deny one request from the queue."""
+    tenant = request_tenant(request)
+    try:
+        found = access_request_get_for_user(user=request.user, tenant=tenant, request_id=request_id)
+        expires_at = parse_expiry(request.POST.get("expires_at", ""))
+    except ApiError as exc:
+        messages.error(request, exc.message)
+        return redirect("console_requests")
+    decision = request.POST.get("decision", "")
+    flash_run(
+        request,
+        lambda: access_request_decide(
+            tenant=tenant,
+            actor=request_actor(request),
+            access_request=found,
+            decision=decision,
+            level=request.POST.get("level") or None,
+            expires_at=expires_at,
+            reason=request.POST.get("reason", ""),
+            request=request,
+        ),
+        f"Request #{request_id} {'approved' if decision == 'approve' else 'denied'}.",
+    )
+    return redirect("console_requests")
+
+
+# --- Members -------------------------------------------------------------------------------------------------
