@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from access.disclosure import Cell, ColumnCells, VersionCells
 from access.record_keys import RecordKeysFile, record_keys_file
+from core.parquet_reader import parquet_reader
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 
@@ -153,7 +154,7 @@ def present_cells(path: str, keys: RecordKeysFile, id_column: str, columns: Sequ
     """Per column of the Parquet file at ``path``: the cell of its rows holding a value (one scan per
     :data:`COLUMNS_PER_QUERY` columns; a run's final summary below ``query``)."""
     found: dict[str, Cell] = {}
-    with duckdb.connect() as con:
+    with parquet_reader() as con:
         names = _duck_names(con, path)
         for chunk in _chunks(list(columns), COLUMNS_PER_QUERY):
             per_cols: list[exp.Expr] = [exp.alias_(_col(names[id_column]), "pid")]
@@ -231,7 +232,7 @@ def value_cells(
     """Per value of ``column`` in ``version`` containing ``search``: its cell (for the builder's value search)."""
     keys = record_keys_file(study, version)
     path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
-    with duckdb.connect() as con:
+    with parquet_reader() as con:
         names = _duck_names(con, path)
         return _values(con, path, keys, names[study.id_column], names[column], search)
 
@@ -289,7 +290,7 @@ def version_cells(study: Study, version: DatasetVersion, *, threshold: int) -> V
     if isinstance(cached, dict):
         return _from_cache(cached)
     path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
-    with duckdb.connect() as con:
+    with parquet_reader() as con:
         names = _duck_names(con, path)
         typed = [(names[str(column["name"])], str(column.get("type", ""))) for column in profiles]
         total, per_column = _totals(con, path, keys, names[id_column], typed, threshold)

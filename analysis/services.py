@@ -27,6 +27,7 @@ from audit.services import audit_event_record
 from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import Forbidden, InvalidInput
+from core.parquet_reader import parquet_reader
 from queries.exports import ExportFile, run_export
 from queries.models import QueryRun
 from queries.results import json_value, run_result_path
@@ -84,7 +85,7 @@ def analysis_compute(
                     request=request,
                 )
             else:
-                result = analysis_run(payload, run_result_path(run), _types(run), limits)
+                result = analysis_run(payload, run_result_path(run), _types(run), limits, reader=parquet_reader)
     except StatsError as exc:
         raise _invalid(exc) from None
     audit_event_record(

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 from django.conf import settings
 
 from core.config import ConfigError, config_get
@@ -131,18 +130,6 @@ def engine_budget() -> EngineBudget:
         spill_limit_bytes=setting_bytes("duckdb_spill_limit"),
         postgres_work_mem=f"{max(64, work_mem // 1024)}kB",
     )
-
-
-def duckdb_connect() -> duckdb.DuckDBPyConnection:
-    """A private in-memory DuckDB connection within this process's budget (result pages, exports, analysis).
-
-    In the web process up to ``web_engine_slots`` of them run at once next to the shared engine database, so each
-    gets that share of the DuckDB memory: together they stay within ``web_memory_limit``."""
-    config = engine_budget().duckdb_config()
-    if process_role() == "web":
-        share = size_parse(config["memory_limit"]) // max(1, int(config_get("web_engine_slots")))
-        config["memory_limit"] = size_text(max(share, 64_000_000))
-    return duckdb.connect(":memory:", config=config)
 
 
 def spill_root() -> Path:

@@ -25,9 +25,9 @@ from django.utils import timezone
 from sqlglot import exp
 
 from audit.services import audit_event_record
-from core.budgets import duckdb_connect
 from core.csv_safety import FORMULA_STARTS, csv_safe
 from core.errors import InvalidInput
+from core.parquet_reader import parquet_reader
 from datasets.storage import work_root
 from queries.models import QueryExport, QueryRun
 from queries.results import filtering_report, final_summary, json_value, run_result_path
@@ -103,7 +103,7 @@ def _write_csv(source: Path, target: Path) -> int:
         f"COPY ({query.sql(dialect='duckdb')}) TO {exp.Literal.string(str(target)).sql(dialect='duckdb')} "
         "(FORMAT csv, HEADER true, PRESERVE_ORDER true)"
     )
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         con.execute(statement)
     return int(pq.ParquetFile(source).metadata.num_rows)
 

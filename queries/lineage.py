@@ -11,7 +11,7 @@ from typing import Any
 from django.http import HttpRequest
 from sqlglot import exp
 
-from core.budgets import duckdb_connect
+from core.parquet_reader import parquet_reader
 from queries.models import QueryRun, RunStatus
 from queries.results import run_result_path
 from queries.services import query_run_create
@@ -85,7 +85,7 @@ def result_participants(run: QueryRun) -> int | None:
         .from_(exp.func("read_parquet", exp.Placeholder()))
         .sql(dialect="duckdb")
     )
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         row = con.execute(sql, [str(run_result_path(run))]).fetchone()
     return int(row[0]) if row else None
 

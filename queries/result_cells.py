@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from django.core.cache import cache
 from sqlglot import exp
 
 from access.catalog_cells import present_cells
 from access.disclosure import EMPTY, Cell
 from access.record_keys import RecordKeysFile, record_keys_file
+from core.parquet_reader import parquet_reader
 from queries.core.compiler._sql import literal
 from queries.models import QueryRun
 from queries.results import run_result_path
@@ -114,7 +114,7 @@ def result_cells(
     )
     if group_refs:
         outer = outer.group_by(*[exp.column(name, table="per") for name in names])
-    with duckdb.connect() as con:
+    with parquet_reader() as con:
         found = con.execute(outer.sql(dialect="duckdb", identify=True), [str(path), str(keys.path)]).fetchall()
     width = len(by)
     out: list[tuple[tuple[Any, ...], Cell]] = []

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from core.budgets import duckdb_connect
 from core.column_types import NUMERIC_TYPES
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
+from core.parquet_reader import parquet_reader
 from datasets.storage import version_cache_path
 from queries.core.engines.contract import EngineError, EngineTimeout, StepCount, report_rows
 from queries.core.spec import spec_parse
@@ -55,7 +55,7 @@ def result_page(
     """One page of the result's rows (optionally sorted by one column)."""
     path = run_result_path(run)
     sql = _select_page(list(run.columns), sort, descending)
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         rows = con.execute(sql, [str(path), page_size, (page - 1) * page_size]).fetchall()
     return {
         "columns": list(run.columns),
@@ -93,7 +93,7 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
             *summary[:1],
             {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None, "summary": "No data"},
         ]
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         for column, kind in data_columns:
             ident = exp.column(column, quoted=True)
             source = exp.func("read_parquet", exp.Placeholder())

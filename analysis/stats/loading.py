@@ -6,7 +6,8 @@ it with every point, so a selection maps back to rows by key, whatever traces, c
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,12 +133,14 @@ def rows_by_keys(path: Path, keys: Sequence[int]) -> tuple[list[str], list[int],
     return list(names), [int(k) for k in taken], [list(row) for row in zip(*columns, strict=True)] if columns else []
 
 
-def pair_counts(path: Path, row: str, column: str, *, max_pairs: int) -> list[tuple[Any, Any, int]]:
+def pair_counts(
+    path: Path, row: str, column: str, *, max_pairs: int, reader: Callable[[], AbstractContextManager[Any]]
+) -> list[tuple[Any, Any, int]]:
     """Exact counts of every (row value, column value) pair over the whole result (NULLs included).
 
-    At most ``max_pairs`` pairs are read; more raise ``too_many_groups``.
+    At most ``max_pairs`` pairs are read; more raise ``too_many_groups``. ``reader`` opens a DuckDB cursor (the
+    platform passes ``core.parquet_reader.parquet_reader``: this module stays Django-free).
     """
-    import duckdb
     from sqlglot import exp
 
     source = exp.func("read_parquet", exp.Placeholder())
@@ -148,7 +151,7 @@ def pair_counts(path: Path, row: str, column: str, *, max_pairs: int) -> list[tu
         .group_by(exp.Literal.number(1), exp.Literal.number(2))
         .limit(exp.Placeholder())
     )
-    with duckdb.connect() as con:
+    with reader() as con:
         found = con.execute(query.sql(dialect="duckdb"), [str(path), max_pairs + 1]).fetchall()
     if len(found) > max_pairs:
         raise StatsError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -120,7 +122,9 @@ def analysis_compute(request: Any, frame: Frame, limits: Limits) -> dict[str, An
     return {"kind": request.kind, **result, "sample": frame.sample_info()}
 
 
-def analysis_run(data: Any, path: Path, types: dict[str, str], limits: Limits) -> dict[str, Any]:
+def analysis_run(
+    data: Any, path: Path, types: dict[str, str], limits: Limits, *, reader: Callable[[], AbstractContextManager[Any]]
+) -> dict[str, Any]:
     """Parse ``data``, read the needed columns of the result at ``path`` (sampled above the limit), compute.
 
     Crosstabs are exact counts over every row (computed in DuckDB).
@@ -131,7 +135,7 @@ def analysis_run(data: Any, path: Path, types: dict[str, str], limits: Limits) -
         if name not in types:
             raise StatsError("unknown_column", f"{name!r} is not a column of this result.", {"column": name})
     if isinstance(request, CrosstabRequest):
-        pairs = pair_counts(path, request.row, request.column, max_pairs=limits.max_groups**2)
+        pairs = pair_counts(path, request.row, request.column, max_pairs=limits.max_groups**2, reader=reader)
         table = crosstab(
             pairs,
             row_name=request.row,

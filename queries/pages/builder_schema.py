@@ -18,8 +18,8 @@ from sqlglot import exp
 
 from access.catalog_cells import value_cells
 from access.disclosure import DisclosureRules, protect_cell
-from core.budgets import duckdb_connect
 from core.column_types import NUMERIC_TYPES
+from core.parquet_reader import parquet_reader
 from datasets.models import DatasetVersion, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
@@ -186,7 +186,7 @@ def site_tokens_of(cells: list[str]) -> list[str]:
 def _parquet_column(path: str, column: str) -> str:
     """DuckDB's name for a Parquet column (it renames case-insensitive duplicates)."""
     names = pq.read_schema(path).names
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         duck_names = con.read_parquet(path).columns
     return str(duck_names[names.index(column)])
 
@@ -234,7 +234,7 @@ def distinct_values(
         params.append(search)
     query = query.group_by(ident)
     sql = query.order_by(exp.column("v")).limit(exp.Placeholder()).sql(dialect="duckdb")
-    with duckdb_connect() as con:
+    with parquet_reader() as con:
         rows = con.execute(sql, [*params, limit]).fetchall()
     values = [str(row[0]) for row in rows]
     cache.set(key, values, CACHE_SECONDS)

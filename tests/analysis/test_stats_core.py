@@ -7,6 +7,7 @@ import math
 import time
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -201,15 +202,29 @@ def test_a_million_rows_are_sampled_with_a_fixed_seed(tmp_path: Path) -> None:
     path = _parquet(tmp_path / "big.parquet", 1_000_000)
     types = {"id": "integer", "x": "float", "y": "float", "g": "string"}
     started = time.monotonic()
-    result = analysis_run({"kind": "ols", "x": "x", "y": "y"}, path, types, Limits(sample_rows=50_000, max_groups=50))
+    result = analysis_run(
+        {"kind": "ols", "x": "x", "y": "y"},
+        path,
+        types,
+        Limits(sample_rows=50_000, max_groups=50),
+        reader=duckdb.connect,
+    )
     assert result["sample"] == {"rows": 1_000_000, "used": 50_000, "sampled": True, "seed": 42}
     assert result["n"] == 50_000 and abs(result["slope"] - 3) < 0.05
-    again = analysis_run({"kind": "ols", "x": "x", "y": "y"}, path, types, Limits(sample_rows=50_000, max_groups=50))
+    again = analysis_run(
+        {"kind": "ols", "x": "x", "y": "y"},
+        path,
+        types,
+        Limits(sample_rows=50_000, max_groups=50),
+        reader=duckdb.connect,
+    )
     assert again["slope"] == result["slope"]  # same seed, same sample
     # The sampled rows are the rows with those keys: the key is the row number (= the id column here).
     frame = frame_load(path, ["id", "x"], types, limit=1000)
     assert frame.columns["id"] == frame.keys.tolist()
-    crosstab_result = analysis_run({"kind": "crosstab", "row": "g", "column": "g"}, path, types, Limits(50_000, 50))
+    crosstab_result = analysis_run(
+        {"kind": "crosstab", "row": "g", "column": "g"}, path, types, Limits(50_000, 50), reader=duckdb.connect
+    )
     assert crosstab_result["total"] == 1_000_000  # crosstabs count every row
     profile = profile_build(path, list(types.items()), limit=20_000)
     assert profile["sample"]["sampled"] and profile["sample"]["used"] == 20_000
