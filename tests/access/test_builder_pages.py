@@ -14,7 +14,8 @@ from django_tenants.utils import tenant_context
 
 from access.models import DatasetUserObjectPermission
 from queries.models import QueryRun
-from tests.access.conftest import cognitive_csv, tag_identifying
+from tests.csv_data import gov_cognitive_csv as cognitive_csv
+from tests.plugins.studies import tag_identifying
 
 pytestmark = pytest.mark.django_db
 

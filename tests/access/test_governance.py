@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from access.models import DatasetUserObjectPermission, Grant
 from access.services import grants_expire
 from audit.models import AuditEvent
-from tests.access.conftest import tag_identifying
+from tests.plugins.studies import tag_identifying
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from access.models import Grant
 from queries.authorization import run_visible_columns
 from queries.core.spec import spec_canonical, spec_hash
 from queries.models import QueryRun
-from tests.access.conftest import tag_identifying
+from tests.plugins.studies import tag_identifying
 
 pytestmark = pytest.mark.django_db
 

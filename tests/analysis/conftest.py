@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import ApiClient
-from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _own_storage_root(isolated_media: None) -> None:
+    """Every test here gets its own storage root (``isolated_media``)."""
+
 
 N = 60
 _rng = np.random.default_rng(7)
@@ -33,7 +38,7 @@ PHANTOM = "participant_id,phantom_value\nZ1,1.0\nZ2,2.0\nZ3,3.5\n"
 
 
 @pytest.fixture
-def stats_study(make_study: Any, upload: Any) -> str:  # noqa: F811
+def stats_study(make_study: Any, upload: Any) -> str:
     make_study("stats", session_column=None, age_column="age")
     for name, text, kind in (("demographics", demographics_csv(), "demographics"), ("extra", EXTRA, "measure"),
                              ("phantom", PHANTOM, "measure")):  # fmt: skip

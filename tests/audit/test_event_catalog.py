@@ -27,7 +27,9 @@ from audit.models import AuditEvent
 from audit.verification import audit_chain_verify
 from tenants.services import user_get_or_create
 from tests.conftest import PASSWORD, ApiClient
-from tests.queries.conftest import COGNITIVE, DEMOGRAPHICS, FLANKER
+from tests.csv_data import MEMORY_COGNITIVE as COGNITIVE
+from tests.csv_data import MEMORY_DEMOGRAPHICS as DEMOGRAPHICS
+from tests.csv_data import MEMORY_FLANKER as FLANKER
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from datasets.models import Dataset, DatasetVersion, IngestJob
-from tests.datasets.conftest import DEMOGRAPHICS, study_files
+from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
+from tests.plugins.datasets import study_files
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from datasets.storage import tenant_prefix
 from datasets.tasks import ingest_run
 from tenants.models import Tenant
 from tenants.services import tenant_create
-from tests.datasets.conftest import DEMOGRAPHICS
+from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
 from tests.datasets.storage_walk import walk
 from tests.worker import worker_start, worker_stop
 

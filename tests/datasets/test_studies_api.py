@@ -84,7 +84,7 @@ def test_patch_by_analyst_is_403(api, tenant_a, make_study) -> None:
 
 
 def test_key_columns_freeze_once_data_is_registered(steward_api, make_study, upload) -> None:
-    from tests.datasets.conftest import DEMOGRAPHICS
+    from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
 
     make_study("memory")
     _, ingest = upload("memory", DEMOGRAPHICS, "demographics", kind="demographics")

@@ -8,7 +8,9 @@ from django_tenants.utils import tenant_context
 
 from datasets.models import Dataset, DatasetVersion
 from datasets.storage import version_cache_path
-from tests.datasets.conftest import COGNITIVE, DEMOGRAPHICS, csv_upload, study_files
+from tests.csv_data import UPLOAD_COGNITIVE as COGNITIVE
+from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
+from tests.plugins.datasets import csv_upload, study_files
 
 pytestmark = pytest.mark.django_db
 

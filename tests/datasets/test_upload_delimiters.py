@@ -21,7 +21,7 @@ from django_tenants.utils import tenant_context
 
 from datasets.models import DatasetVersion, IngestJob
 from datasets.storage import version_cache_path
-from tests.datasets.conftest import DEMOGRAPHICS
+from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
 
 pytestmark = pytest.mark.django_db
 MESSAGE = 'The delimiter must be one of "auto", ",", ";", "tab" or "|".'

@@ -15,9 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401 - regressions
 from tests.gunicorn_server import LiveServer, server_start
-from tests.queries.conftest import study  # noqa: F401 - the regression tests replay on this study
+
+
+@pytest.fixture(autouse=True)
+def _own_storage_root(isolated_media: None) -> None:
+    """Every test here gets its own storage root (``isolated_media``)."""
+
 
 FUZZ_TENANT = ("lab-fuzz", "Lab Fuzz", "lab-fuzz.test")
 OWNER = "fuzz-owner@example.org"

@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from audit.models import AuditEvent
 from datasets.models import Study
 from queries.models import QueryRun
-from tests.queries.conftest import DEMOGRAPHICS
+from tests.csv_data import MEMORY_DEMOGRAPHICS as DEMOGRAPHICS
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,11 @@ from django_tenants.utils import tenant_context
 from datasets.models import Study
 from queries.pages.builder_schema import StudySchema, study_schema
 from tenants.models import Tenant
-from tests.datasets.conftest import _isolated_media, make_study, steward_api, upload  # noqa: F401
-from tests.queries.conftest import study  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _own_storage_root(isolated_media: None) -> None:
+    """Every test here gets its own storage root (``isolated_media``)."""
 
 
 @pytest.fixture(autouse=True)

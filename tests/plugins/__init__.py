@@ -1,0 +1,1 @@
+"""Fixture modules registered with ``pytest_plugins`` in tests/conftest.py: shared by every suite."""
