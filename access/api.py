@@ -1,4 +1,4 @@
-"""API: dataset grants, the access explanation, and teams (interface.md, "Governance")."""
+"""API: dataset grants, the access explanation, and teams (docs/contract.md, "Governance")."""
 
 from __future__ import annotations
 

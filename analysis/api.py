@@ -1,4 +1,4 @@
-"""API: statistics, plot figures, point selections and profiles of a run's result (interface.md, "Analysis")."""
+"""API: statistics, plot figures, point selections and profiles of a run's result (docs/contract.md, "Analysis")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API: counts, query runs, rows, exports, reports and saved queries (interface.md, "Queries")."""
+"""API: counts, query runs, rows, exports, reports and saved queries (docs/contract.md, "Queries")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""API: studies, datasets, versions and ingests (interface.md, "Studies and datasets")."""
+"""API: studies, datasets, versions and ingests (docs/contract.md, "Studies and datasets")."""
 
 from __future__ import annotations
 

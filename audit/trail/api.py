@@ -1,4 +1,4 @@
-"""API: the audit log (stewards and owners) and chain verification (interface.md, "Audit and lineage")."""
+"""API: the audit log (stewards and owners) and chain verification (docs/contract.md, "Audit and lineage")."""
 
 from datetime import datetime
 from typing import Any

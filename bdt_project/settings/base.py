@@ -77,7 +77,7 @@ PUBLIC_DOMAIN = os.environ.get("BDT_PUBLIC_DOMAIN", "platform.localhost").strip(
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 # Set search_path once per connection and schema switch, not on every cursor (the connection resets it after a
-# rollback); docs/performance.md §3 counted 10 SET statements per cached count request without it.
+# rollback); docs/performance-history.md §3 counted 10 SET statements per cached count request without it.
 TENANT_LIMIT_SET_CALLS = True
 ROOT_URLCONF = "bdt_project.urls_tenant"
 PUBLIC_SCHEMA_URLCONF = "bdt_project.urls_public"

@@ -64,7 +64,7 @@ class Filter(BaseModel):
 
 
 class QuerySpec(BaseModel):
-    """The cohort query, exactly the JSON of docs/interface.md (unknown keys are rejected)."""
+    """The cohort query, exactly the JSON of docs/contract.md (unknown keys are rejected)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,4 +1,4 @@
-"""Management commands of interface.md §1: tenant_create, token_create, seed_demo."""
+"""Management commands of docs/contract.md §1: tenant_create, token_create, seed_demo."""
 
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ class DataEngine(Protocol):
 
 
 def report_rows(counts: list[StepCount], by: str = "participants") -> list[dict[str, object]]:
-    """Filtering-report rows (interface.md ``/report`` steps) from step counts, counting ``participants`` or
+    """Filtering-report rows (docs/contract.md ``/report`` steps) from step counts, counting ``participants`` or
     ``rows`` (distinct merge keys, BDT's unit)."""
     out: list[dict[str, object]] = []
     initial = getattr(counts[0], by) if counts else 0

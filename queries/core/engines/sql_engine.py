@@ -8,7 +8,7 @@ interrupts the backend; it applies to the operation in progress or, if there is 
 Row cap: if more than ``max_rows`` rows come back, the file is deleted and :class:`RowLimitExceeded` is raised —
 results are never silently truncated. Engines that stream rows (PostgreSQL) compile ``LIMIT max_rows + 1`` and stop
 early; DuckDB writes the whole result with one ``COPY`` and the returned row count is checked (a ``LIMIT`` under the
-result's ``ORDER BY`` made every run about 1.6x slower, docs/performance.md §4-§5 R1).
+result's ``ORDER BY`` made every run about 1.6x slower, docs/performance-history.md §4-§5 R1).
 """
 
 from __future__ import annotations
