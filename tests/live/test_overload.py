@@ -112,11 +112,10 @@ def test_the_incident_wide_run_runs_within_the_worker_budget_while_others_are_se
         assert re.search(r"Max address space\s+8000000000\s", Path(f"/proc/{child}/limits").read_text())
 
 
-def test_a_flood_of_reports_from_one_member_is_refused_fast_and_health_stays_fast(
-    stack: LiveStack, studies: Any
-) -> None:
-    """8 parallel 200-filter reports (the incident took health to 5.8 s): refused by their estimate at once;
-    8 parallel reports that do fit: two compute, the others get 429 with Retry-After."""
+def test_a_flood_of_reports_from_one_member_is_bounded_and_health_stays_fast(stack: LiveStack, studies: Any) -> None:
+    """8 parallel 200-filter reports (the incident took health to 5.8 s). A report is one scan now, so they fit their
+    estimate: the member's interactive limit lets two compute at once and answers the others 429 with Retry-After,
+    while health and another tenant's count stay fast. (Refusals by estimate: tests/queries/test_budgets_api.py.)"""
     flooder = stack.api("lab-x", "analyst")
 
     def report(filters: int) -> Response:
@@ -130,13 +129,11 @@ def test_a_flood_of_reports_from_one_member_is_refused_fast_and_health_stays_fas
 
     with sampling(stack) as seen, ThreadPoolExecutor(max_workers=8) as pool:
         huge = list(pool.map(report, [200] * 8))
-        fitting = list(pool.map(report, [40] * 8))
         other = _fresh_count(stack)
-    assert all(r.status == 422 and r.body["error"]["code"] == "too_large" for r in huge), [r.body for r in huge]
-    assert all(r.seconds < 5 for r in huge)  # refused before any engine work
-    statuses = sorted(r.status for r in fitting)
-    assert statuses.count(200) >= 2 and set(statuses) <= {200, 429}, statuses
-    assert all(r.headers.get("Retry-After") == "2" for r in fitting if r.status == 429)
+    statuses = sorted(r.status for r in huge)
+    assert statuses.count(200) >= 2 and set(statuses) <= {200, 429}, [r.body for r in huge]
+    assert all(len(r.body["steps"]) == 201 for r in huge if r.status == 200)
+    assert all(r.headers.get("Retry-After") == "2" for r in huge if r.status == 429)
     assert other.status == 200
     _healthy_throughout(seen)
 
