@@ -34,6 +34,7 @@ class UserOut(Schema):
 class TenantOut(Schema):
     slug: str
     name: str
+    kind: str = Field(description="lab | consortium")
 
 
 class MeOut(Schema):
@@ -50,7 +51,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     caller = principal(request)
     return {
         "user": {"email": caller.user.email, "full_name": caller.user.full_name},
-        "tenant": {"slug": caller.tenant.slug, "name": caller.tenant.name},
+        "tenant": {"slug": caller.tenant.slug, "name": caller.tenant.name, "kind": caller.tenant.kind},
         "role": caller.role,
         "auth": "token" if caller.token else "session",
         "token_scope": caller.token.scope if caller.token else None,

@@ -72,12 +72,20 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
+class WorkspaceKind(models.TextChoices):
+    """What a workspace is for: a lab keeps its own studies; a consortium gathers studies labs share with it."""
+
+    LAB = "lab", "Lab"
+    CONSORTIUM = "consortium", "Consortium"
+
+
 class Tenant(TenantMixin):
     """A lab, enterprise or consortium: one PostgreSQL schema of its own."""
 
     slug = models.SlugField(max_length=40, unique=True, validators=[SLUG_VALIDATOR])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=WorkspaceKind.choices, default=WorkspaceKind.LAB)
     settings = models.JSONField(default=dict, blank=True, help_text="Per-tenant overrides of platform settings.")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, email_vouch, user_email_verified
-from tenants.models import SLUG_VALIDATOR, Domain, Membership, Tenant, User
+from tenants.models import SLUG_VALIDATOR, Domain, Membership, Tenant, User, WorkspaceKind
 from tenants.roles import Role
 
 PUBLIC_SLUG = "platform"
@@ -52,13 +52,19 @@ def tenant_create(
     name: str,
     domain: str,
     owner_email: str | None = None,
+    kind: str = WorkspaceKind.LAB,
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> TenantCreateResult:
     """Create a tenant with its schema and domain (idempotent for the same arguments).
 
-    Raises :class:`Conflict` when the slug exists with another name, or the domain belongs to another tenant.
+    A consortium starts its analysts at the metadata level (owners may change that in the settings).
+    Raises :class:`Conflict` when the slug exists with another name or kind, or the domain belongs to another tenant.
     """
+    if kind not in WorkspaceKind.values:
+        raise InvalidInput(
+            f"Unknown workspace kind {kind!r}; choose one of: {', '.join(WorkspaceKind.values)}.", code="invalid_kind"
+        )
     try:
         SLUG_VALIDATOR(slug)
     except ValidationError as exc:
@@ -77,10 +83,15 @@ def tenant_create(
         raise Conflict(f"The domain {host} already belongs to another tenant.", code="domain_taken")
     if existing is not None and existing.name != name:
         raise Conflict(f"A tenant {slug!r} already exists with the name {existing.name!r}.", code="tenant_exists")
+    if existing is not None and existing.kind != kind:
+        raise Conflict(f"A tenant {slug!r} already exists as a {existing.kind} workspace.", code="tenant_exists")
 
     created = existing is None
     if existing is None:
-        tenant = Tenant(schema_name=schema_name_for_slug(slug), slug=slug, name=name.strip())
+        initial_settings = {"analyst_default_level": "metadata"} if kind == WorkspaceKind.CONSORTIUM else {}
+        tenant = Tenant(
+            schema_name=schema_name_for_slug(slug), slug=slug, name=name.strip(), kind=kind, settings=initial_settings
+        )
         tenant.save(verbosity=0)  # creates the schema and runs the tenant migrations
     else:
         tenant = existing
@@ -90,14 +101,18 @@ def tenant_create(
             Domain.objects.create(domain=host, tenant=tenant, is_primary=is_primary)
         if created:
             audit_event_record(
-                action="tenant.created", actor=actor, request=request, target=tenant, details={"domain": host}
+                action="tenant.created",
+                actor=actor,
+                request=request,
+                target=tenant,
+                details={"domain": host, "kind": kind},
             )
             audit_event_record(
                 action="tenant.created",
                 actor=actor,
                 request=request,
                 target=tenant,
-                details={"domain": host},
+                details={"domain": host, "kind": kind},
                 schema_name=tenant.schema_name,
             )
         if owner_email:

@@ -28,7 +28,7 @@ def run(*args: str) -> str:
 
 def test_tenant_create_is_idempotent_and_serves_its_host() -> None:
     first = run("tenant_create", "lab-c", "--name", "Lab C", "--domain", "lab-c.test", "--owner", "boss@lab-c.org")
-    assert "Created tenant lab-c" in first
+    assert "Created tenant lab-c (lab" in first
     second = run("tenant_create", "lab-c", "--name", "Lab C", "--domain", "lab-c.test", "--owner", "boss@lab-c.org")
     assert "Already present" in second
     tenant = Tenant.objects.get(slug="lab-c")
@@ -47,6 +47,7 @@ def test_tenant_create_is_idempotent_and_serves_its_host() -> None:
         (["platform", "--name", "X", "--domain", "x.test"], "reserved"),
         (["lab-y", "--name", "Y", "--domain", "http://y.test/"], "not a valid host name"),
         (["lab-z", "--name", "Z", "--domain", "platform.test"], "public host"),
+        (["lab-a", "--name", "Lab A", "--domain", "lab-a.test", "--kind", "consortium"], "already exists as a lab"),
     ],
 )
 def test_tenant_create_rejects_bad_input(args: list[str], message: str) -> None:
@@ -54,6 +55,39 @@ def test_tenant_create_rejects_bad_input(args: list[str], message: str) -> None:
     with pytest.raises(CommandError, match=message):
         run("tenant_create", *args)
     assert Tenant.objects.count() == before
+
+
+def test_consortium_kind_starts_analysts_at_metadata_and_shows_in_me() -> None:
+    out = run(
+        "tenant_create",
+        "cons-x",
+        "--name",
+        "Consortium X",
+        "--domain",
+        "cons-x.test",
+        "--kind",
+        "consortium",
+        "--owner",
+        "chair@cons-x.org",
+    )
+    assert "Created tenant cons-x (consortium" in out
+    run("tenant_create", "lab-k", "--name", "Lab K", "--domain", "lab-k.test")
+    lab = Tenant.objects.get(slug="lab-k")
+    assert lab.kind == "lab" and "analyst_default_level" not in lab.settings
+    tenant = Tenant.objects.get(slug="cons-x")
+    assert tenant.kind == "consortium"
+    assert tenant.settings["analyst_default_level"] == "metadata"
+    owner = User.objects.get(email="chair@cons-x.org")
+    client = Client()
+    client.force_login(owner)
+    me = client.get("/api/v1/me", HTTP_HOST="cons-x.test").json()
+    assert me["tenant"] == {"slug": "cons-x", "name": "Consortium X", "kind": "consortium"}
+
+
+def test_tenant_create_rejects_an_unknown_kind() -> None:
+    with pytest.raises(CommandError, match="invalid choice"):
+        run("tenant_create", "lab-q", "--name", "Q", "--domain", "q.test", "--kind", "club")
+    assert not Tenant.objects.filter(slug="lab-q").exists()
 
 
 def test_token_create_prints_a_working_token_last(tenant_a) -> None:
