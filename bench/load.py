@@ -177,7 +177,7 @@ def stack(args: argparse.Namespace, env: dict[str, str]) -> Iterator[tuple[int, 
     web = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "bdt_project.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--worker-class", "gthread", "--workers", str(args.web_workers), "--threads", str(args.threads),
-         "--timeout", "120"],
+         "--timeout", "120", "--keep-alive", "75"],
         cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -21,6 +21,7 @@ case "$role" in
       --threads "${GUNICORN_THREADS:-4}" \
       --timeout "${GUNICORN_TIMEOUT:-120}" \
       --graceful-timeout 30 \
+      --keep-alive "${GUNICORN_KEEP_ALIVE:-75}" \
       --max-requests "${GUNICORN_MAX_REQUESTS:-2000}" \
       --max-requests-jitter 200 \
       --error-logfile - \

@@ -105,6 +105,7 @@ def server_start(
         [
             sys.executable, "-m", "gunicorn", "bdt_project.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", str(workers), "--threads", "4", "--worker-class", "gthread", "--timeout", "120",
+            "--keep-alive", "75",
             "--graceful-timeout", "10",
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

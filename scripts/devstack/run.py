@@ -42,6 +42,11 @@ WEB_WORKERS = "2"  # gunicorn processes x threads = requests served at once (and
 WEB_THREADS = "4"
 
 
+# Idle keep-alive connections wait in gthread's poller (no thread is held), so a long keep-alive is cheap; a short one
+# races with clients (and proxies) that reuse a connection just as the server closes it: "connection reset".
+KEEP_ALIVE_SECONDS = "75"
+
+
 def web_command(python: str, host: str, port: int, *, dev: bool, environ: Mapping[str, str] | None = None) -> list[str]:
     """The web server's command line: gunicorn like production, or Django's autoreloading server with ``dev``.
 
@@ -60,6 +65,7 @@ def web_command(python: str, host: str, port: int, *, dev: bool, environ: Mappin
         "--threads", env.get("BDT_DEV_WEB_THREADS", WEB_THREADS),
         "--timeout", "120",
         "--graceful-timeout", "10",
+        "--keep-alive", KEEP_ALIVE_SECONDS,
         "--access-logfile", "-",
         "--error-logfile", "-",
         "--no-control-socket",  # its default path is per user: two checkouts' servers would fight over it
