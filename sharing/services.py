@@ -14,6 +14,9 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from access.levels import LEVEL_RANK
+from access.models import Grant
+from access.permissions import study_permissions_sync
+from access.selectors import live_q
 from approvals.notifications import notification_send, stewards_of
 from approvals.services import dua_create
 from audit.services import audit_event_record
@@ -329,6 +332,37 @@ def raise_request(
     return raised
 
 
+def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor: Any) -> None:
+    """The approved level, granted to that person on the whole contributed study in the consortium (audited there
+    first: chains are always taken consortium first)."""
+    consortium = contribution.consortium
+    with schema_context(consortium.schema_name):
+        study = Study.objects.get(pk=contribution.local_study_id)
+        grant = Grant.objects.create(
+            study=study,
+            user_id=raised.user_id,
+            level=raised.level,
+            source=f"contribution_request:{raised.pk}",
+            reason=f"approved by {contribution.lab.name}: {raised.purpose}"[:2000],
+            granted_by=actor,
+        )
+        live = Grant.objects.filter(study=study, role="").filter(live_q()).select_related("team")
+        study_permissions_sync(study=study, live_grants=list(live))
+        audit_event_record(
+            action="grant.created",
+            actor=actor,
+            target=grant,
+            details={
+                "study": study.slug,
+                "dataset": None,
+                "user": raised.user.email,
+                "level": raised.level,
+                "source": grant.source,
+                "approved_by": contribution.lab.slug,
+            },
+        )
+
+
 def raise_decide(
     *,
     tenant: Tenant,
@@ -350,6 +384,8 @@ def raise_decide(
         raised.decided_by = actor
         raised.decided_at = timezone.now()
         raised.save(update_fields=["status", "decided_by", "decided_at"])
+        if approve:
+            _consortium_grant(contribution=contribution, raised=raised, actor=actor)
         audit_event_record(
             action="contribution.raise_approved" if approve else "contribution.raise_denied",
             actor=actor,

@@ -14,7 +14,7 @@ from audit.verification import audit_chain_verify
 from datasets.models import DatasetVersion
 from tests.conftest import ApiClient
 from tests.csv_data import gov_cognitive_csv
-from tests.sharing.conftest import CONSORTIUM, offer_and_accept
+from tests.plugins.sharing import CONSORTIUM, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 

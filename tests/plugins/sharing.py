@@ -1,4 +1,4 @@
-"""Sharing's stage: lab A ("gov", 60 participants) and lab B ("memory") contribute to consortium C; lab B also plays
+"""The sharing stage: lab A ("gov", 60 participants) and lab B ("memory") contribute to consortium C; lab B also plays
 the third workspace that must learn nothing of the others' contributions."""
 
 from __future__ import annotations
