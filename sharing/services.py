@@ -337,7 +337,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
     first: chains are always taken consortium first)."""
     consortium = contribution.consortium
     with schema_context(consortium.schema_name):
-        study = Study.objects.get(pk=contribution.local_study_id)
+        study = Study.objects.get(pk=int(contribution.local_study_id or 0))
         grant = Grant.objects.create(
             study=study,
             user_id=raised.user_id,
