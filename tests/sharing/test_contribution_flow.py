@@ -140,6 +140,12 @@ def test_the_consortium_cannot_change_a_contributed_study(gov, steward_api, cons
     assert _code(versions) == "contributed_study_read_only"
 
 
+def steward_api_tenant(client: ApiClient) -> Any:
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(domains__domain=client.host)
+
+
 def _numbers(client: ApiClient, study: str) -> list[int]:
     response = client.get(f"/api/v1/studies/{study}/datasets/cognitive/versions")
     assert response.status_code == 200, response.content
@@ -165,3 +171,7 @@ def test_a_followed_contribution_sees_new_versions_a_pinned_one_does_not(
     # A version the lab deletes leaves the consortium too (the lab's tombstone rules); its files stay for reruns.
     assert steward_api.delete("/api/v1/studies/gov/datasets/cognitive/versions/2").status_code in (200, 204)
     assert _numbers(cons_steward, "gov-pinned") == []
+    with tenant_context(steward_api_tenant(steward_api)):
+        kept = DatasetVersion.all_objects.get(dataset__study__slug="gov", dataset__name="cognitive", number=2)
+    connection.set_schema_to_public()
+    assert kept.files_removed_at is None  # the consortium reads these files: they outlive the lab's deletion
