@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -82,16 +82,18 @@ def lab_study_read(contribution: Contribution) -> LabStudy | None:
             return None
         demographics = study.demographics.name if study.demographics_id and study.demographics else None
         datasets: dict[str, LabDataset] = {}
+        by_id: dict[int, LabDataset] = {}
         for dataset in Dataset.objects.filter(study=study, name__in=list(contribution.datasets)):
             entry = LabDataset(dataset.name, {name: getattr(dataset, name) for name in DATASET_FIELDS})
-            versions = DatasetVersion.objects.filter(dataset=dataset)
-            if contribution.follow == Follow.PINNED:
-                versions = versions.filter(number=int((contribution.pinned or {}).get(dataset.name, 0)))
-            for version in versions:
-                values = {name: getattr(version, name) for name in VERSION_FIELDS}
-                values["created_by_id"] = version.created_by_id
-                entry.versions[version.number] = values
-            datasets[dataset.name] = entry
+            datasets[dataset.name] = by_id[dataset.pk] = entry
+        pinned = contribution.pinned or {}
+        for version in DatasetVersion.objects.filter(dataset_id__in=list(by_id)):
+            entry = by_id[version.dataset_id]
+            if contribution.follow == Follow.PINNED and version.number != int(pinned.get(entry.name, 0)):
+                continue
+            values = {name: getattr(version, name) for name in VERSION_FIELDS}
+            values["created_by_id"] = version.created_by_id
+            entry.versions[version.number] = values
         return LabStudy(
             fields={name: getattr(study, name) for name in STUDY_FIELDS},
             engine=study.engine,
@@ -100,22 +102,31 @@ def lab_study_read(contribution: Contribution) -> LabStudy | None:
         )
 
 
-def _dataset_sync(study: Study, lab: LabDataset, existing: Dataset | None) -> tuple[Dataset, bool]:
-    """Create or update the consortium's record of one dataset and its versions; True when it is new."""
+def _dataset_sync(
+    study: Study, lab: LabDataset, existing: Dataset | None, have: dict[int, DatasetVersion]
+) -> tuple[Dataset, bool]:
+    """Create or update the consortium's record of one dataset and its versions (``have``: the versions it has, by
+    number); True when the dataset is new."""
     created = existing is None
     if existing is None:
-        existing = Dataset.objects.create(study=study, name=lab.name, **lab.fields)
+        with transaction.atomic():
+            existing = Dataset.objects.create(study=study, name=lab.name, **lab.fields)
     elif any(getattr(existing, name) != value for name, value in lab.fields.items()):
         for name, value in lab.fields.items():
             setattr(existing, name, value)
         existing.save(update_fields=list(lab.fields))
-    have = {v.number: v for v in DatasetVersion.all_objects.filter(dataset=existing)}
     now = timezone.now()
     for number, values in sorted(lab.versions.items()):
         version = have.get(number)
         if version is None:
-            DatasetVersion.objects.create(dataset=existing, number=number, **values)
-        elif version.deleted_at is not None:
+            try:
+                with transaction.atomic():  # a concurrent request may have just added it
+                    DatasetVersion.objects.create(dataset=existing, number=number, **values)
+            except IntegrityError:
+                continue
+        elif version.deleted_at is not None and version.parquet_sha256 == values["parquet_sha256"]:
+            # Back in the lab (e.g. pinned again); a different file under a reused number stays hidden: runs here
+            # keep their lineage to the version they read.
             DatasetVersion.all_objects.filter(pk=version.pk).update(deleted_at=None)
     gone = [v.pk for number, v in have.items() if number not in lab.versions and v.deleted_at is None]
     if gone:
@@ -127,7 +138,7 @@ def mirror_create(contribution: Contribution, lab: LabStudy, slug: str) -> Study
     """Create the consortium's study for an accepted contribution (current schema: the consortium's)."""
     study = Study.objects.create(slug=slug, engine=Engine.DUCKDB, **lab.fields)
     for entry in lab.datasets.values():
-        dataset, _ = _dataset_sync(study, entry, None)
+        dataset, _ = _dataset_sync(study, entry, None, {})
         if entry.name == lab.demographics:
             study.demographics = dataset
             study.save(update_fields=["demographics"])
@@ -140,6 +151,9 @@ def mirror_refresh(contribution: Contribution, study: Study) -> None:
     lab = lab_study_read(contribution)
     with transaction.atomic():
         existing = {d.name: d for d in Dataset.all_objects.filter(study=study)}
+        versions: dict[int, dict[int, DatasetVersion]] = {}
+        for version in DatasetVersion.all_objects.filter(dataset__study=study):
+            versions.setdefault(version.dataset_id, {})[version.number] = version
         now = timezone.now()
         for name, dataset in existing.items():
             if (lab is None or name not in lab.datasets) and dataset.deleted_at is None:
@@ -157,6 +171,7 @@ def mirror_refresh(contribution: Contribution, study: Study) -> None:
             if current is not None and current.deleted_at is not None:
                 Dataset.all_objects.filter(pk=current.pk).update(deleted_at=None)
                 current.deleted_at = None
-            dataset, created = _dataset_sync(study, entry, current)
+            have = versions.get(current.pk, {}) if current is not None else {}
+            dataset, created = _dataset_sync(study, entry, current, have)
             if created:
                 dataset_registered.send(sender=Dataset, dataset=dataset)

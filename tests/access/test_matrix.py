@@ -143,6 +143,8 @@ def test_permission_matrix_of_a_contributed_study(
         else:
             assert answer.status_code == 403, (ceiling, action, answer.status_code, answer.content)
             assert answer.json()["error"]["code"] == "access_level_insufficient", (ceiling, action)
+    used = {item["action"] for item in steward_api.get(f"/api/v1/contributions/{cid}/usage").json()["items"]}
+    assert used >= {"run", "count", "report", *({"rows", "analysis"} if ceiling != "count" else set())}, used
     assert steward_api.delete(f"/api/v1/contributions/{cid}").status_code == 200
     for action, answer in {
         "count": client.post("/api/v1/studies/gov-m/count", SPEC),
