@@ -15,6 +15,7 @@ from access.models import Grant, Team, TeamMember
 from core.config import config_get
 from core.errors import NotFound
 from datasets.models import Dataset, Study
+from datasets.study_origins import StudyOrigin, study_origin, withdrawn_error
 from tenants.models import Tenant
 from tenants.role_checks import level_cap_for, membership_for
 from tenants.roles import Role
@@ -24,7 +25,7 @@ from tenants.roles import Role
 class Reason:
     """One reason contributing to (or, when inactive, no longer contributing to) a member's level."""
 
-    source: str  # role | tenant_default | study_default | direct | team | access_request
+    source: str  # role | tenant_default | study_default | direct | team | access_request | token_scope | contribution
     level: Level
     expires_at: datetime | None = None
     grant_id: int | None = None
@@ -163,6 +164,27 @@ def _token_capped(explanation: Explanation, user: Any) -> Explanation:
     )
 
 
+def _origin_capped(explanation: Explanation, user: Any, origin: StudyOrigin | None) -> Explanation:
+    """The explanation under the ceiling of the workspace that contributed the study (unchanged for an own study);
+    a withdrawn contribution refuses every use (403 ``contribution_withdrawn``)."""
+    if origin is None or explanation.level is None:
+        return explanation
+    if not origin.active:
+        raise withdrawn_error()
+    cap = Level(origin.ceiling_for(getattr(user, "pk", None)))
+    if level_at_least(cap, explanation.level):
+        return explanation
+    return Explanation(
+        level=cap,
+        identifying=explanation.identifying and level_at_least(cap, Level.QUERY),
+        role=explanation.role,
+        reasons=[
+            *explanation.reasons,
+            Reason("contribution", cap, detail=f"{origin.tenant_name} shares this study up to the {cap.value} level"),
+        ],
+    )
+
+
 def _member_role(user: Any, tenant: Tenant) -> str | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
@@ -178,9 +200,12 @@ def datasets_explain_for_user(*, user: Any, tenant: Tenant, study: Study) -> dic
     datasets = list(Dataset.objects.filter(study=study).order_by("name"))
     grants = list(_applicable_grants(user=user, role=role, study=study).select_related("dataset"))
     now = timezone.now()
+    origin = study_origin(study)
     return {
-        dataset.name: _token_capped(
-            _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=now), user
+        dataset.name: _origin_capped(
+            _token_capped(_explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=now), user),
+            user,
+            origin,
         )
         for dataset in datasets
     }
@@ -201,8 +226,10 @@ def dataset_explain_for_user(*, user: Any, tenant: Tenant, dataset: Dataset) -> 
     if role is None:
         return Explanation(level=None)
     grants = list(_applicable_grants(user=user, role=role, study=dataset.study).select_related("dataset"))
-    return _token_capped(
-        _explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=timezone.now()), user
+    return _origin_capped(
+        _token_capped(_explain_one(role=role, dataset=dataset, grants=grants, tenant=tenant, now=timezone.now()), user),
+        user,
+        study_origin(dataset.study),
     )
 
 

@@ -23,6 +23,7 @@ from approvals.notifications import notification_send, stewards_of
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Dataset, Study
+from datasets.study_origins import study_origin
 from tenants.models import Tenant
 from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
@@ -94,6 +95,20 @@ def _datasets(study: Study, names: Sequence[str]) -> list[Dataset]:
     return [found[name] for name in wanted]
 
 
+def _ceiling_check(*, study: Study, actor: Any, level: Level) -> None:
+    """A contributed study's stewards decide up to the contributor's ceiling; beyond it, the contributing lab does
+    (for that person only): such a request is refused here with where to send it."""
+    origin = study_origin(study)
+    if origin is None or level_at_least(origin.ceiling_for(actor.pk), level):
+        return
+    raise InvalidInput(
+        f"{origin.tenant_name} shares this study up to the {origin.ceiling} level. Ask {origin.tenant_name} for more: "
+        f"POST /api/v1/contributions/{origin.contribution_id}/requests.",
+        code="beyond_ceiling",
+        details={"ceiling": origin.ceiling, "contribution": origin.contribution_id},
+    )
+
+
 def _details(access_request: AccessRequest, **extra: Any) -> dict[str, Any]:
     return {
         "study": access_request.study.slug,
@@ -129,6 +144,7 @@ def access_request_create(
     if membership.role in (Role.OWNER, Role.STEWARD):
         raise Conflict("Stewards and owners already manage every dataset.", code="already_has_access")
     wanted_level = _level(level)
+    _ceiling_check(study=study, actor=actor, level=wanted_level)
     chosen = _datasets(study, datasets)
     purpose = purpose.strip()
     if not purpose:

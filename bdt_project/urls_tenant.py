@@ -22,6 +22,7 @@ urlpatterns = [
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
     path("", include("approvals.urls")),
+    path("", include("sharing.urls")),
     path("audit/", include("audit.trail.urls")),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),

@@ -19,6 +19,7 @@ from audit.services import audit_event_record
 from core.errors import Conflict
 from datasets.models import Dataset, DatasetKind, DatasetVersion, Study
 from datasets.storage import storage_delete
+from datasets.study_origins import study_writable_require, version_read_elsewhere
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -27,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 def version_was_read(version: DatasetVersion) -> bool:
-    """True when any query run pinned this version (its files are then kept for reruns and exports)."""
-    return version.run_links.exists()  # type: ignore[attr-defined]
+    """True when any query run pinned this version, here or in a workspace it is shared with (its files are then
+    kept for reruns and exports)."""
+    return version.run_links.exists() or version_read_elsewhere(version)  # type: ignore[attr-defined]
 
 
 def _release_files(versions: list[DatasetVersion], now: Any) -> tuple[list[int], list[int]]:
@@ -63,6 +65,7 @@ def dataset_delete(*, tenant: Tenant, actor: Any, dataset: Dataset, request: Htt
     The demographics table drives every query: it can only be deleted when it is the study's last dataset.
     """
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="delete datasets")
+    study_writable_require(dataset.study)
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=dataset.study_id)
         locked = Dataset.all_objects.select_for_update().get(pk=dataset.pk)
@@ -109,6 +112,7 @@ def dataset_version_delete(
     delete the dataset instead. Files are kept when any run read the version.
     """
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="delete dataset versions")
+    study_writable_require(version.dataset.study)
     with transaction.atomic():
         dataset = Dataset.all_objects.select_for_update().get(pk=version.dataset_id)
         locked = DatasetVersion.all_objects.select_for_update().get(pk=version.pk)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from audit.services import audit_event_record
 from core.errors import InvalidInput, NotFound
 from datasets.models import Dataset, DatasetVersion, Sensitivity
+from datasets.study_origins import study_writable_require
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -37,6 +38,7 @@ def dataset_column_meta_update(
 ) -> Dataset:
     """Set one column's description and sensitivity tag; audited. Needs steward or above."""
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="edit column descriptions")
+    study_writable_require(dataset.study)
     description = (description or "").strip()
     sensitivity = (sensitivity or "").strip()
     if len(description) > DESCRIPTION_MAX_CHARS:

@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 
 from core.errors import NotFound
 from datasets.models import Dataset, DatasetVersion, IngestJob, Study
+from datasets.study_origins import study_ids_unusable, study_usable_require
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -16,14 +17,18 @@ from tenants.roles import Role
 def study_list_for_user(*, user: Any, tenant: Tenant) -> QuerySet[Study]:
     """Studies the caller may see (every member sees the catalog; dataset levels come with governance)."""
     role_require(user=user, tenant=tenant, minimum=Role.VIEWER)
-    return Study.objects.select_related("demographics").order_by("name")
+    studies = Study.objects.select_related("demographics").order_by("name")
+    unusable = study_ids_unusable()
+    return studies.exclude(pk__in=unusable) if unusable else studies
 
 
 def study_get_for_user(*, user: Any, tenant: Tenant, slug: str) -> Study:
-    """One study by slug, or 404."""
-    study = study_list_for_user(user=user, tenant=tenant).filter(slug=slug).first()
+    """One study by slug, or 404; a contributed study its provider withdrew answers 403 ``contribution_withdrawn``."""
+    role_require(user=user, tenant=tenant, minimum=Role.VIEWER)
+    study = Study.objects.select_related("demographics").filter(slug=slug).first()
     if study is None:
         raise NotFound("No such study.")
+    study_usable_require(study)
     return study
 
 

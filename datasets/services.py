@@ -30,6 +30,7 @@ from datasets.models import (
 )
 from datasets.storage import staging_name, storage_delete, storage_save, storage_used_bytes
 from datasets.study_keys import study_key_changes_check, study_key_problems
+from datasets.study_origins import study_writable_require
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -164,6 +165,7 @@ def study_update(
     (:func:`datasets.study_keys.study_key_changes_check`): this is also how a steward repairs a study whose key
     columns do not fit its data (audited ``study.updated`` with ``repaired``)."""
     _role_check(actor, tenant, "change studies")
+    study_writable_require(study)
     cleaned = study_fields_clean(fields, tenant)
     changed = {key: value for key, value in cleaned.items() if getattr(study, key) != value}
     if not changed:
@@ -223,6 +225,7 @@ def ingest_job_create(
     ``delimiter``: ``auto`` (default: detected from the first lines), ``,``, ``;``, ``tab`` or ``|``.
     """
     _role_check(actor, tenant, "upload data")
+    study_writable_require(study)
     _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
     separator = delimiter_clean(delimiter)
     if kind not in DatasetKind.values:

@@ -10,6 +10,7 @@ from ninja import Field, Schema
 from datasets.ingest import delimiter_name
 from datasets.models import IngestJob, Study
 from datasets.study_keys import study_key_problems
+from datasets.study_origins import study_origin
 
 
 class KeyProblemOut(Schema):
@@ -17,6 +18,11 @@ class KeyProblemOut(Schema):
     column: str
     dataset: str
     candidates: list[str]
+
+
+class ContributorOut(Schema):
+    tenant: str
+    name: str
 
 
 class StudyOut(Schema):
@@ -44,6 +50,9 @@ class StudyOut(Schema):
         description="Key columns the data does not have (queries answer 409 study_keys_invalid until repaired).",
     )
     created_at: datetime
+    contributed_by: ContributorOut | None = Field(
+        None, description="Set when another workspace contributes this study (its data is read from there)."
+    )
 
 
 def study_out(study: Study) -> dict[str, Any]:
@@ -68,7 +77,13 @@ def study_out(study: Study) -> dict[str, Any]:
         "display_rows": study.display_rows,
         "key_problems": [problem.as_dict() for problem in study_key_problems(study)],
         "created_at": study.created_at,
+        "contributed_by": _contributor(study),
     }
+
+
+def _contributor(study: Study) -> dict[str, str] | None:
+    origin = study_origin(study)
+    return {"tenant": origin.tenant_slug, "name": origin.tenant_name} if origin is not None else None
 
 
 class IngestRef(Schema):

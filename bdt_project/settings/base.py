@@ -59,6 +59,7 @@ SHARED_APPS = [
     "audit",
     "backups",
     "demo",
+    "sharing",
 ]
 TENANT_APPS = [
     "datasets",

@@ -100,3 +100,58 @@ def test_permission_matrix(
             assert code == expected, (who, action, code)
             if code == "access_level_insufficient" and action != "grant":
                 assert response.json()["error"]["details"]["needed"] in {"count", "query", "export"}
+
+
+# A contributed study in a consortium: the same actions, for an analyst granted export there, capped by the
+# contributing lab's ceiling (docs/permissions.md, "Sharing"); the run was made while the ceiling was export.
+CEILING_MATRIX: dict[str, set[str]] = {
+    "export": {"count", "run", "rows", "report", "plot", "export"},
+    "query": {"count", "run", "rows", "report", "plot"},
+    "count": {"count", "report"},
+}
+
+
+@pytest.mark.parametrize("ceiling", list(CEILING_MATRIX))
+def test_permission_matrix_of_a_contributed_study(
+    ceiling, gov, steward_api, api, consortium, cons_steward, run_in
+) -> None:
+    from tests.plugins.sharing import offer_and_accept
+
+    cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-m")
+    client = api(consortium, "analyst")
+    for dataset in ("demographics", "cognitive"):
+        made = cons_steward.post(
+            f"/api/v1/studies/gov-m/datasets/{dataset}/grants", {"email": client.user.email, "level": "export"}
+        )
+        assert made.status_code == 201, made.content
+    response = client.post("/api/v1/studies/gov-m/queries", SPEC)
+    assert response.status_code == 202, response.content
+    run_id = response.json()["id"]
+    assert run_in(consortium, run_id) == "succeeded"
+    assert steward_api.patch(f"/api/v1/contributions/{cid}", {"level": ceiling}).status_code == 200
+    outcomes = {
+        "count": client.post("/api/v1/studies/gov-m/count", SPEC),
+        "run": client.post("/api/v1/studies/gov-m/queries", {**SPEC, "shape": "wide"}),
+        "rows": client.get(f"/api/v1/queries/{run_id}/rows"),
+        "report": client.get(f"/api/v1/queries/{run_id}/report"),
+        "plot": client.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "describe", "column": "score"}),
+        "export": client.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=matrix"),
+    }
+    for action, answer in outcomes.items():
+        if action in CEILING_MATRIX[ceiling]:
+            assert answer.status_code in (200, 201, 202), (ceiling, action, answer.content)
+        else:
+            assert answer.status_code == 403, (ceiling, action, answer.status_code, answer.content)
+            assert answer.json()["error"]["code"] == "access_level_insufficient", (ceiling, action)
+    used = {item["action"] for item in steward_api.get(f"/api/v1/contributions/{cid}/usage").json()["items"]}
+    assert used >= {"run", "count", "report", *({"rows", "analysis"} if ceiling != "count" else set())}, used
+    assert steward_api.delete(f"/api/v1/contributions/{cid}").status_code == 200
+    for action, answer in {
+        "count": client.post("/api/v1/studies/gov-m/count", SPEC),
+        "rows": client.get(f"/api/v1/queries/{run_id}/rows"),
+        "report": client.get(f"/api/v1/queries/{run_id}/report"),
+        "plot": client.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "describe", "column": "score"}),
+        "export": client.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=matrix"),
+    }.items():
+        assert answer.status_code == 403, (action, answer.content)
+        assert answer.json()["error"]["code"] == "contribution_withdrawn", action

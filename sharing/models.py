@@ -1,0 +1,93 @@
+"""Contributions of a lab's study to a consortium (public schema: both workspaces read the same rows live).
+
+No data is copied: the consortium's copy of the study holds catalog records whose version files are the lab's own
+(same storage names, same sha256). Every use there checks the contribution at that moment (status, ceiling).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from core.fields import user_reference
+
+SHAREABLE_LEVELS = ("count", "query", "export")
+
+
+class ContributionStatus(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    ACTIVE = "active", "Active"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Follow(models.TextChoices):
+    LATEST = "latest", "Follows new versions"
+    PINNED = "pinned", "Pinned to the versions offered"
+
+
+class Contribution(models.Model):
+    """A lab offers one study (some datasets, demographics always) to a consortium, up to a ceiling level."""
+
+    lab = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_made")
+    consortium = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_received")
+    study_id = models.PositiveIntegerField(help_text="The study's id in the lab's schema.")
+    study_slug = models.CharField(max_length=63)
+    study_name = models.CharField(max_length=200)
+    datasets = models.JSONField(default=list, help_text="Names of the contributed datasets (demographics first).")
+    pinned = models.JSONField(default=dict, blank=True, help_text="Pinned: dataset name -> version number.")
+    level = models.CharField(max_length=16, choices=[(level, level) for level in SHAREABLE_LEVELS])
+    follow = models.CharField(max_length=16, choices=Follow.choices, default=Follow.LATEST)
+    terms = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=ContributionStatus.choices, default=ContributionStatus.OFFERED, db_index=True
+    )
+    local_study_id = models.PositiveIntegerField(
+        null=True, blank=True, db_index=True, help_text="The study's id in the consortium's schema, once accepted."
+    )
+    local_slug = models.CharField(max_length=63, blank=True)
+    offered_by = user_reference()
+    offered_at = models.DateTimeField(default=timezone.now)
+    decided_by = user_reference()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = user_reference()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    level_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "local_study_id"],
+                condition=models.Q(local_study_id__isnull=False),
+                name="contribution_unique_local_study",
+            ),
+            models.UniqueConstraint(
+                fields=["lab", "study_id", "consortium"],
+                condition=models.Q(status__in=["offered", "active"]),
+                name="contribution_one_open_per_consortium",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_slug} of {self.lab_id} -> {self.consortium_id} ({self.status})"
+
+
+class CeilingRaise(models.Model):
+    """The contributing lab let one consortium member above the ceiling (for that person only)."""
+
+    contribution = models.ForeignKey(Contribution, on_delete=models.CASCADE, related_name="raises")
+    user = user_reference(optional=False)
+    level = models.CharField(max_length=16, choices=[(level, level) for level in SHAREABLE_LEVELS])
+    purpose = models.TextField(blank=True)
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, default="pending", db_index=True)  # pending | approved | denied
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = user_reference()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"raise to {self.level} on contribution {self.contribution_id} ({self.status})"

@@ -1,0 +1,82 @@
+"""How datasets and access see contributed studies: :class:`ContributionOrigins` answers ``study_origins``' questions
+from the contributions (public schema) at the moment they are asked."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from audit.services import current_schema_name
+from datasets.models import DatasetVersion, Study
+from datasets.study_origins import StudyOrigin
+from sharing.mirror import mirror_refresh
+from sharing.models import CeilingRaise, Contribution, ContributionStatus
+from tenants.models import WorkspaceKind
+
+USED_STATUSES = (ContributionStatus.ACTIVE, ContributionStatus.WITHDRAWN)
+
+
+def _kind_known_not(kind: str) -> bool:
+    """True when the connection's tenant is known to be of another kind than ``kind`` (skips a query)."""
+    tenant_kind = getattr(getattr(connection, "tenant", None), "kind", None)
+    return tenant_kind is not None and tenant_kind != kind
+
+
+def contribution_of_local_study(study_id: int) -> Contribution | None:
+    """The contribution behind study ``study_id`` of the current (consortium) schema, accepted once."""
+    if _kind_known_not(WorkspaceKind.CONSORTIUM) or current_schema_name() == "public":
+        return None
+    return (
+        Contribution.objects.select_related("lab", "consortium")
+        .filter(consortium__schema_name=current_schema_name(), local_study_id=study_id, status__in=USED_STATUSES)
+        .first()
+    )
+
+
+def origin_of(contribution: Contribution) -> StudyOrigin:
+    """The contribution as ``study_origins`` sees it."""
+    raised = tuple(
+        CeilingRaise.objects.filter(contribution=contribution, status="approved").values_list("user_id", "level")
+    )
+    return StudyOrigin(
+        contribution_id=contribution.pk,
+        tenant_slug=contribution.lab.slug,
+        tenant_name=contribution.lab.name,
+        ceiling=contribution.level,
+        active=contribution.status == ContributionStatus.ACTIVE,
+        raised=tuple((int(uid), str(level)) for uid, level in raised),
+    )
+
+
+class ContributionOrigins:
+    """The ``StudyOriginSource`` of sharing."""
+
+    def origin(self, study: Study) -> StudyOrigin | None:
+        contribution = contribution_of_local_study(study.pk)
+        return origin_of(contribution) if contribution is not None else None
+
+    def unusable_ids(self) -> set[int]:
+        if _kind_known_not(WorkspaceKind.CONSORTIUM) or current_schema_name() == "public":
+            return set()
+        return {
+            pk
+            for pk in Contribution.objects.filter(
+                consortium__schema_name=current_schema_name(),
+                status=ContributionStatus.WITHDRAWN,
+                local_study_id__isnull=False,
+            ).values_list("local_study_id", flat=True)
+            if pk is not None
+        }
+
+    def refresh(self, study: Study) -> None:
+        contribution = contribution_of_local_study(study.pk)
+        if contribution is not None and contribution.status == ContributionStatus.ACTIVE:
+            mirror_refresh(contribution, study)
+
+    def read_elsewhere(self, version: DatasetVersion) -> bool:
+        if _kind_known_not(WorkspaceKind.LAB):
+            return False
+        return Contribution.objects.filter(
+            lab__schema_name=current_schema_name(),
+            study_id=version.dataset.study_id,
+            local_study_id__isnull=False,
+        ).exists()
