@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    - the platform with demo data on http://localhost:8000, served like production (Ctrl-C stops)"
 	@echo "make dev    - the same with Django's autoreloading development server and DEBUG on"
-	@echo "make test   - the whole test suite against real PostgreSQL, Redis, Celery and Chromium"
+	@echo "make test   - the whole test suite against real PostgreSQL, Redis, Celery, Spark (local) and Chromium"
 	@echo "make lint   - ruff (lint + format check), mypy, import-linter"
 	@echo "make fmt    - format the code"
 	@echo "make lock   - re-resolve requirements/*.in into the lock files"
@@ -28,6 +28,7 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/ensure_browser.sh
+	@sh scripts/ensure_java.sh
 	$(PY) scripts/devstack.py test $(ARGS)
 
 services: $(STAMP)

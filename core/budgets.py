@@ -10,6 +10,9 @@ everything else (the WSGI server, management commands, the test suite) is ``web`
   capped at ``duckdb_spill_limit``;
 - PostgreSQL: ``work_mem`` (``postgres_work_mem``) for engine queries, and ``statement_timeout``
   (``web_statement_timeout_seconds``) on the web process's own sessions;
+- Spark: the driver JVM's heap (``spark_driver_memory``, at most the process budget), ``local[threads]`` with the
+  DuckDB thread count when no ``spark_master`` is set, ``spark_shuffle_partitions``, and the spill directory as
+  ``spark.local.dir``;
 - the operating system: worker children get ``RLIMIT_AS`` (``worker_address_space_limit``), so an allocation
   that escapes every other limit fails in that process instead of pushing the machine into swap.
 
@@ -98,6 +101,14 @@ class EngineBudget:
     spill_directory: Path
     spill_limit_bytes: int
     postgres_work_mem: str  # in PostgreSQL's syntax, e.g. "65536kB"
+    spark_driver_memory_bytes: int = 1_000_000_000
+    spark_shuffle_partitions: int = 4
+    spark_master: str | None = None  # None: local[threads]
+
+    @property
+    def spark_driver_memory(self) -> str:
+        """In the JVM's syntax (``1000m``)."""
+        return f"{max(256, self.spark_driver_memory_bytes // 1_000_000)}m"
 
     @property
     def duckdb_memory_limit(self) -> str:
@@ -129,6 +140,9 @@ def engine_budget() -> EngineBudget:
         spill_directory=spill_directory(),
         spill_limit_bytes=setting_bytes("duckdb_spill_limit"),
         postgres_work_mem=f"{max(64, work_mem // 1024)}kB",
+        spark_driver_memory_bytes=min(process, setting_bytes("spark_driver_memory")),
+        spark_shuffle_partitions=int(config_get("spark_shuffle_partitions")),
+        spark_master=str(config_get("spark_master")).strip() or None,
     )
 
 

@@ -152,6 +152,28 @@ SETTINGS: dict[str, SettingSpec] = {
         ),
         SettingSpec("postgres_work_mem", str, "64MB", "PostgreSQL work_mem of engine queries.", tenant_override=False),
         SettingSpec(
+            "spark_master",
+            str,
+            "",
+            "Spark master of Spark studies (spark://host:7077, k8s://...); empty: local mode in each process.",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "spark_driver_memory",
+            str,
+            "1GB",
+            "JVM heap of the Spark driver each process starts for Spark studies (spark.driver.memory).",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "spark_shuffle_partitions",
+            int,
+            4,
+            "spark.sql.shuffle.partitions of Spark queries (small: the engine's results are small).",
+            tenant_override=False,
+            minimum=1,
+        ),
+        SettingSpec(
             "web_statement_timeout_seconds",
             float,
             60.0,

@@ -23,6 +23,7 @@ STUDY_SLUG_VALIDATOR = RegexValidator(
 class Engine(models.TextChoices):
     DUCKDB = "duckdb", "DuckDB (Parquet files)"
     POSTGRES = "postgres", "PostgreSQL (tables in the workspace schema)"
+    SPARK = "spark", "Spark (Parquet files, local or on a cluster)"
 
 
 class DatasetKind(models.TextChoices):

@@ -27,6 +27,7 @@ from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCat
 from queries.core.engines.contract import EngineError
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.engines.spark_engine import SparkEngine, SparkSettings
 from queries.core.estimate import (
     InteractiveEstimate,
     InteractiveKind,
@@ -305,11 +306,27 @@ def _pg_connect() -> psycopg.Connection[Any]:
     return psycopg.connect(conninfo)
 
 
+def spark_settings() -> SparkSettings:
+    """The SparkSession settings of this process, from its budget (the first Spark engine of the process starts
+    the session with them)."""
+    budget = engine_budget()
+    return SparkSettings(
+        master=budget.spark_master,
+        driver_memory=budget.spark_driver_memory,
+        threads=budget.threads,
+        shuffle_partitions=budget.spark_shuffle_partitions,
+        local_dir=str(budget.spill_directory),
+    )
+
+
 def engine_create(
     study: Study, *, timeout_s: float, max_rows: int | None = None, max_cells: int | None = None
-) -> DuckDBEngine | PostgresEngine:
+) -> DuckDBEngine | PostgresEngine | SparkEngine:
     """An engine for the study's configured backend with the tenant's limits and this process's budget
-    (``core.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem)."""
+    (``core.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem; Spark driver memory,
+    threads and shuffle partitions)."""
+    if study.engine == Engine.SPARK:
+        return SparkEngine(spark_settings(), timeout_s=timeout_s, max_rows=max_rows, max_cells=max_cells)
     budget = engine_budget()
     if study.engine == Engine.POSTGRES:
         return PostgresEngine(

@@ -29,8 +29,7 @@ from core.reconnect import connection_lost, with_reconnect
 from core.work_guard import Reason, WorkGuard
 from datasets.storage import copy_local_into_cache, file_sha256, storage_delete, storage_save, work_root
 from queries.core.engines.contract import EngineCancelled, EngineError, EngineTimeout, RowLimitExceeded
-from queries.core.engines.duckdb_engine import DuckDBEngine
-from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.engines.sql_engine import SqlEngine
 from queries.core.spec import spec_parse
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
@@ -83,9 +82,7 @@ def _fail_for(run: QueryRun, reason: Reason, timeout: float) -> None:
         run_finish(run, RunStatus.FAILED, "timeout", timeout_message(timeout))
 
 
-def _guard(
-    run: QueryRun, engine: DuckDBEngine | PostgresEngine, tenant: Any, work_dir: Path, timeout: float
-) -> WorkGuard:
+def _guard(run: QueryRun, engine: SqlEngine, tenant: Any, work_dir: Path, timeout: float) -> WorkGuard:
     """The run's guard; its callbacks use the guard thread's own connection in the run's tenant."""
 
     def in_tenant(action: Any) -> Any:
@@ -132,7 +129,7 @@ def query_run_execute(run_id: int) -> str:
         return str(QueryRun.objects.get(pk=run.pk).status)
     timeout = float(config_get("query_timeout_seconds", tenant))
     work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=work_root()))
-    engine: DuckDBEngine | PostgresEngine | None = None
+    engine: SqlEngine | None = None
     guard: WorkGuard | None = None
     outcome: tuple[str, str, str] | Reason | None = None  # a failure, recorded after the clean-up
     try:

@@ -33,7 +33,7 @@ from tenants.api_auth import principal
 router = Router(tags=["studies and datasets"])
 # Before /studies/{study}: Django resolves paths in order, so "import" must not be taken for a study's slug.
 router.post("/studies/import", response={202: ImportAccepted})(studies_import)
-EngineName = Literal["duckdb", "postgres"]
+EngineName = Literal["duckdb", "postgres", "spark"]
 
 
 # A threshold above any study's size hides every count; larger numbers would not fit the database column either.

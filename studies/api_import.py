@@ -59,7 +59,7 @@ def studies_import(
     config: File[UploadedFile | None] = None,
     name: Form[str] = "",
     description: Form[str] = "",
-    engine: Form[Literal["duckdb", "postgres"]] = "duckdb",
+    engine: Form[Literal["duckdb", "postgres", "spark"]] = "duckdb",
     dataset_name: Form[str] = "",
     id_column: Form[str | None] = None,
     session_column: Form[str | None] = None,

@@ -4,11 +4,16 @@ PostgreSQL: a database of our own (``queries_core_test``) on the server named by
 (default 127.0.0.1:5432 as postgres), dropped and recreated per test session and dropped at the end. It uses the
 ICU ``en-US`` collation on purpose, so byte-order sorting has to come from the compiler's ``COLLATE "C"``.
 If the server is unreachable the PostgreSQL tests are skipped, except under CI (``CI`` set), where they fail.
+
+Spark: one local SparkSession for the whole test session (``local[2]``, a 1 GB driver, 2 shuffle partitions),
+shared by every Spark engine of the tests and stopped at the end. Without Java the Spark tests are skipped, except
+under CI, where they fail (``scripts/ensure_java.sh`` installs it).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +25,7 @@ from psycopg.conninfo import make_conninfo
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine
+from queries.core.engines.spark_engine import SparkEngine, SparkSettings, spark_session, spark_session_stop
 from tests.queries_core import oracle
 from tests.queries_core.studies import build_catalog
 
@@ -81,6 +87,29 @@ def pg_engine(pg_dsn: str) -> Iterator[PostgresEngine]:
     engine = PostgresEngine(pg_dsn, schema=PG_SCHEMA, timeout_s=30, batch_size=4, load_batch_size=3)
     yield engine
     engine.close()
+
+
+SPARK_TEST_SETTINGS = SparkSettings(driver_memory="1g", threads=2, shuffle_partitions=2)
+
+
+@pytest.fixture(scope="session")
+def spark_settings() -> Iterator[SparkSettings]:
+    """The settings of the test session's one SparkSession (started here, stopped at the end)."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI"):
+            raise RuntimeError("Java is missing: run scripts/ensure_java.sh")
+        pytest.skip("Java is not installed (scripts/ensure_java.sh)")
+    spark_session(SPARK_TEST_SETTINGS)
+    yield SPARK_TEST_SETTINGS
+    spark_session_stop()
+
+
+@pytest.fixture(scope="session")
+def spark_engine(spark_settings: SparkSettings) -> SparkEngine:
+    return SparkEngine(spark_settings, timeout_s=120)
+
+
+ENGINE_FIXTURES = {"duckdb": "duck_engine", "postgres": "pg_engine", "spark": "spark_engine"}
 
 
 @pytest.fixture(params=["duckdb", "postgres"])

@@ -18,8 +18,8 @@ from core.column_types import ColumnType
 from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_column, physical_table_name
 from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
 
-Dialect = Literal["duckdb", "postgres"]
-DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres")
+Dialect = Literal["duckdb", "postgres", "spark"]
+DIALECTS: tuple[Dialect, ...] = ("duckdb", "postgres", "spark")
 
 
 class CompileError(ValueError):
@@ -63,8 +63,9 @@ def alias(expression: exp.Expr, name: str) -> exp.Expr:
 
 
 def table_ref(dataset: DatasetInfo, dialect: Dialect, schema: str | None, alias_name: str) -> exp.Table:
-    """DuckDB: the per-version view the engine registers; PostgreSQL: the loaded version table (in ``schema``)."""
-    name = physical_table_name(dataset) if dialect == "duckdb" else dataset.pg_table or physical_table_name(dataset)
+    """DuckDB and Spark: the per-version view the engine registers; PostgreSQL: the loaded version table (in
+    ``schema``)."""
+    name = dataset.pg_table or physical_table_name(dataset) if dialect == "postgres" else physical_table_name(dataset)
     db = ident(schema) if dialect == "postgres" and schema else None
     return exp.Table(this=ident(name), db=db, alias=exp.TableAlias(this=ident(alias_name)))
 
@@ -98,6 +99,12 @@ def sort_key(expression: exp.Expr, ctype: ColumnType, dialect: Dialect) -> exp.E
     if dialect == "postgres" and ctype == "string":
         return exp.Collate(this=expression, expression=ident("C"))
     return expression
+
+
+def ascending(expression: exp.Expr) -> exp.Ordered:
+    """Ascending with NULLs last on every engine (Spark's default puts them first; DuckDB's and PostgreSQL's
+    default already is NULLS LAST, so their SQL is unchanged)."""
+    return exp.Ordered(this=expression, nulls_first=False)
 
 
 def and_all(conditions: Iterable[exp.Expr]) -> exp.Expr | None:

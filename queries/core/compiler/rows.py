@@ -10,7 +10,7 @@ literally called ``cog.score``), later columns get ``_2``, ``_3``, ... appended.
 column list, so the same spec always gives the same names.
 
 Row order: id, session, then the source-file row number of every involved dataset (demographics first), i.e. a
-total order for the rows of the join; strings sort by code point on both engines.
+total order for the rows of the join (NULLs last); strings sort by code point on every engine.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from core.column_types import ColumnType
 from queries.core.catalog import StudyCatalog
-from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, render, sort_key, validated
+from queries.core.compiler._sql import Dialect, Frame, alias, ascending, check_dialect, render, sort_key, validated
 from queries.core.spec import ValidatedSpec
 
 
@@ -83,7 +83,7 @@ def order_keys(frame: Frame) -> list[exp.Expr]:
     session = frame.session()
     if session is not None:
         keys.append(sort_key(session, frame.key_type("session"), frame.dialect))
-    return keys + list(frame.ordinals())
+    return [ascending(k) for k in [*keys, *frame.ordinals()]]
 
 
 def long_frame(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> Frame:

@@ -22,6 +22,7 @@ long rows numbered once by a window, so its state is one value and one ordinal p
 9,900-column result needed 21 GB). Very wide results are computed in column groups (``plan_chunks``), each a
 separate statement over the same long rows, and joined back by position: DuckDB's aggregate cannot hold more than
 one storage block (256 KiB) of states per group row, and the groups bound the memory by the engine budget.
+Spark uses the same form (``min_by``), with the rows numbered within each participant.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from queries.core.compiler._sql import (
     Dialect,
     Frame,
     alias,
+    ascending,
     check_dialect,
     ident,
     literal,
@@ -234,14 +236,19 @@ def _name(name: str) -> exp.Column:
 
 def _cell_order(frame: Frame, dialect: Dialect) -> list[exp.Ordered]:
     """Long-row order inside a participant: session, then the source-file row numbers."""
-    order = [exp.Ordered(this=sort_key(ref("k_ses"), frame.key_type("session"), dialect))]
-    return order + [exp.Ordered(this=ref(f"r{i}")) for i in range(len(frame.aliases))]
+    order = [ascending(sort_key(ref("k_ses"), frame.key_type("session"), dialect))]
+    return order + [ascending(ref(f"r{i}")) for i in range(len(frame.aliases))]
 
 
 def _numbered(v: ValidatedSpec, dialect: Dialect, schema: str | None) -> tuple[exp.Select, Frame]:
-    """The long rows with ``k_ord``: their position in cell order (DuckDB)."""
+    """The long rows with ``k_ord``: their position in cell order (DuckDB: over all rows; Spark: within each
+    participant, which is all a cell needs and keeps the window distributed)."""
     cte, frame, _ = _long_cte(v, dialect, schema)
-    number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=_cell_order(frame, dialect)))
+    number = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[ref("k_id")] if dialect == "spark" else None,
+        order=exp.Order(expressions=_cell_order(frame, dialect)),
+    )
     return exp.select(exp.Star(), alias(number, "k_ord")).from_("long_rows").with_("long_rows", as_=cte), frame
 
 
@@ -271,7 +278,8 @@ def compile_wide(
     _require_longitudinal(catalog)
     v = validated(spec, catalog)
     real = dialect == "duckdb" if real_names is None else real_names
-    if dialect == "duckdb":
+    by_ordinal = dialect in ("duckdb", "spark")  # arg_min / min_by over numbered rows
+    if by_ordinal:
         numbered, frame = _numbered(v, dialect, schema)
     else:
         cte, frame, _ = _long_cte(v, dialect, schema)
@@ -286,7 +294,7 @@ def compile_wide(
 
     def first(index: int, sessions: tuple[Value, ...] | None) -> exp.Expr:
         """The first non-null value of ``v<index>`` in cell order (fresh nodes: no copies of big trees)."""
-        if dialect == "duckdb":  # the value of the smallest-numbered row that has one: one small state per cell
+        if by_ordinal:  # the value of the smallest-numbered row that has one: one small state per cell
             when_value = exp.Case(ifs=[exp.If(this=condition(index, sessions), true=_name(f"v{index}"))])
             when_ord = exp.Case(ifs=[exp.If(this=condition(index, sessions), true=_name("k_ord"))])
             return exp.ArgMin(this=when_value, expression=when_ord)
@@ -304,8 +312,8 @@ def compile_wide(
         select_list.append(exp.Alias(this=expr, alias=exp.Identifier(this=col.name if real else f"o{i}", quoted=True)))
     # Builders modify in place (copy=False): a wide select list has thousands of expressions.
     query = exp.select(*select_list, copy=False).group_by(ref("k_id"), copy=False)
-    query = query.order_by(sort_key(ref("k_id"), frame.key_type("id"), dialect), copy=False)
-    if dialect != "duckdb":
+    query = query.order_by(ascending(sort_key(ref("k_id"), frame.key_type("id"), dialect)), copy=False)
+    if not by_ordinal:
         query = query.from_("long_rows", copy=False).with_("long_rows", as_=cte, copy=False)
     elif rows_from is not None:
         query = query.from_(exp.Table(this=ident(rows_from)), copy=False)

@@ -95,7 +95,7 @@ class StudiesAPI:
         age_column: str | None = None,
         sex_column: str | None = None,
         site_column: str | None = None,
-        engine: Literal["duckdb", "postgres"] = "duckdb",
+        engine: Literal["duckdb", "postgres", "spark"] = "duckdb",
         **extra: Any,
     ) -> Study:
         """Create a study (steward or owner). ``session_column`` makes it longitudinal (merge key id + session)."""
