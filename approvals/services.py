@@ -19,7 +19,7 @@ from access.models import Grant
 from access.selectors import datasets_levels_for_user, live_q
 from access.services import grant_create, grant_revoke
 from approvals.models import AccessRequest, DataUseAgreement, RequestStatus
-from approvals.notifications import notification_send, stewards_of
+from approvals.notifications import notification_send, request_notifications_settle, stewards_of
 from approvals.selectors import demographics_gap
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -323,6 +323,7 @@ def access_request_decide(
             text = f"Your request #{locked.pk} was approved: {granted.value} on {locked.study.name}{until}."
             if added is not None:
                 text += f" The demographics table {added.name} was included, as every query starts from it."
+        request_notifications_settle(request_id=locked.pk)
         notification_send(
             tenant=tenant,
             users=[requester],
@@ -350,6 +351,7 @@ def access_request_withdraw(
         locked = _pending_locked(access_request)
         locked.status = RequestStatus.WITHDRAWN
         locked.save(update_fields=["status"])
+        request_notifications_settle(request_id=locked.pk)
         audit_event_record(
             action="access_request.withdrawn", actor=actor, request=request, target=locked, details=_details(locked)
         )
