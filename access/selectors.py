@@ -33,6 +33,21 @@ class Reason:
     active: bool = True
     identifying: bool = False
 
+    @property
+    def source_text(self) -> str:
+        """The source in words (the console's Explain page)."""
+        return SOURCE_WORDS.get(self.source, self.source)
+
+
+SOURCE_WORDS = {
+    "role": "Their role in the workspace",
+    "tenant_default": "The workspace's default for their role",
+    "study_default": "The study's default for their role",
+    "direct": "A grant to them personally",
+    "team": "A grant to one of their teams",
+    "access_request": "An access request that was approved",
+}
+
 
 @dataclass(frozen=True)
 class Explanation:

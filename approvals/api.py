@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any, Literal
 
+from django.db import connection
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
@@ -10,6 +11,7 @@ from ninja.pagination import paginate
 from approvals.models import AccessRequest, DataUseAgreement, Notification
 from approvals.notifications import notification_mark_read
 from approvals.selectors import (
+    access_request_demographics_gap,
     access_request_get_for_user,
     access_request_grants,
     access_request_list_for_user,
@@ -39,6 +41,9 @@ class AccessRequestIn(Schema):
     level: str = Field(min_length=1, max_length=16)
     purpose: str = Field(max_length=5000)
     accept_terms: bool = False
+    include_demographics: bool = Field(
+        False, description="Also request the study's demographics table at this level when you lack it there."
+    )
 
 
 class DecisionIn(Schema):
@@ -46,6 +51,9 @@ class DecisionIn(Schema):
     level: str | None = Field(None, max_length=16)
     expires_at: ApiDateTime | None = None
     reason: str = Field("", max_length=2000)
+    include_demographics: bool = Field(
+        False, description="Also grant the demographics table at the granted level when the requester lacks it."
+    )
 
 
 class RenewIn(Schema):
@@ -59,6 +67,13 @@ class GrantRef(Schema):
     level: str
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+class DemographicsGapOut(Schema):
+    dataset: str
+    needed: str
+    have: str | None
+    message: str
 
 
 class AccessRequestOut(Schema):
@@ -79,6 +94,9 @@ class AccessRequestOut(Schema):
     expires_at: datetime | None
     renewal_of: int | None
     grants: list[GrantRef]
+    demographics_gap: DemographicsGapOut | None = Field(
+        None, description="Pending or approved requests that would leave the requester short on demographics."
+    )
 
     @staticmethod
     def resolve_id(obj: AccessRequest) -> int:
@@ -125,6 +143,16 @@ class AccessRequestOut(Schema):
         return obj.renewal_of_id
 
     @staticmethod
+    def resolve_demographics_gap(obj: AccessRequest) -> dict[str, Any] | None:
+        gap = access_request_demographics_gap(
+            tenant=connection.tenant,  # type: ignore[attr-defined]
+            access_request=obj,
+        )
+        if gap is None:
+            return None
+        return {"dataset": gap.dataset, "needed": gap.needed, "have": gap.have, "message": gap.text}
+
+    @staticmethod
     def resolve_grants(obj: AccessRequest) -> list[dict[str, Any]]:
         return [
             {
@@ -156,6 +184,7 @@ def access_request_create_endpoint(request: HttpRequest, payload: AccessRequestI
         level=payload.level,
         purpose=payload.purpose,
         accept_terms=payload.accept_terms,
+        include_demographics=payload.include_demographics,
         request=request,
     )
     return Status(201, _request_out(created))
@@ -198,6 +227,7 @@ def access_request_decision(request: HttpRequest, request_id: int, payload: Deci
         level=payload.level,
         expires_at=payload.expires_at,
         reason=payload.reason,
+        include_demographics=payload.include_demographics,
         request=request,
     )
     return _request_out(decided)

@@ -63,3 +63,13 @@ def notification_mark_read(*, user: Any, notification_id: int | None = None) -> 
             raise NotFound("No such notification.")
         queryset = queryset.filter(pk=notification_id)
     return queryset.update(read_at=timezone.now())
+
+
+def request_notifications_settle(*, request_id: int) -> int:
+    """Once a request is decided or withdrawn, the stewards' "new request" notices about it are read: nothing is
+    left for them to do. Returns how many were marked."""
+    return Notification.objects.filter(
+        kind="access_request.created",
+        read_at__isnull=True,
+        text__regex=rf"\((request|renewal) #{int(request_id)}\)\.$",
+    ).update(read_at=timezone.now())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from access.levels import level_at_least
 from access.models import Grant
-from access.selectors import live_q
+from access.selectors import datasets_levels_for_user, live_q
 from approvals.models import AccessRequest, DataUseAgreement, Notification, RequestStatus
 from core.errors import InvalidInput, NotFound
 from datasets.models import Study
@@ -108,3 +111,53 @@ def access_request_pending_count(*, membership: Any) -> int:
     if membership is None or not role_at_least(membership.role, Role.STEWARD):
         return 0
     return AccessRequest.objects.filter(status=RequestStatus.PENDING).count()
+
+
+@dataclass(frozen=True)
+class DemographicsGap:
+    """A request whose outcome would not be usable: every query starts from the demographics table, and the
+    requester would have less than ``needed`` on it (``have`` is their level now, None for none)."""
+
+    dataset: str
+    needed: str
+    have: str | None
+
+    @property
+    def text(self) -> str:
+        return (
+            f"Every query starts from the demographics table {self.dataset}, where the requester has "
+            f"{self.have or 'no access'}: without {self.needed} on it too, {self.needed} on the other tables "
+            "gives nothing usable."
+        )
+
+
+def demographics_gap(
+    *, user: Any, tenant: Tenant, study: Study, datasets: Iterable[str], level: str
+) -> DemographicsGap | None:
+    """What ``user`` would still lack on the study's demographics table after getting ``level`` on ``datasets``
+    (None when nothing: the demographics table is among them, or they already have the level on it)."""
+    demographics = study.demographics
+    if demographics is None or demographics.name in set(datasets):
+        return None
+    have = datasets_levels_for_user(user=user, tenant=tenant, study=study).get(demographics.name)
+    if level_at_least(have, level):
+        return None
+    return DemographicsGap(dataset=demographics.name, needed=str(level), have=have.value if have else None)
+
+
+def access_request_demographics_gap(*, tenant: Tenant, access_request: AccessRequest) -> DemographicsGap | None:
+    """The demographics gap of a pending request (at the requested level) or an approved one (at the granted
+    level); None for other statuses."""
+    if access_request.status == RequestStatus.PENDING:
+        level = access_request.level
+    elif access_request.status == RequestStatus.APPROVED and access_request.granted_level:
+        level = access_request.granted_level
+    else:
+        return None
+    return demographics_gap(
+        user=access_request.requester,
+        tenant=tenant,
+        study=access_request.study,
+        datasets=[d.name for d in access_request.datasets.all()],
+        level=level,
+    )

@@ -19,7 +19,8 @@ from access.models import Grant
 from access.selectors import datasets_levels_for_user, live_q
 from access.services import grant_create, grant_revoke
 from approvals.models import AccessRequest, DataUseAgreement, RequestStatus
-from approvals.notifications import notification_send, stewards_of
+from approvals.notifications import notification_send, request_notifications_settle, stewards_of
+from approvals.selectors import demographics_gap
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Dataset, Study
@@ -129,11 +130,14 @@ def access_request_create(
     purpose: str,
     accept_terms: bool,
     renewal_of: AccessRequest | None = None,
+    include_demographics: bool = False,
     request: HttpRequest | None = None,
 ) -> AccessRequest:
     """Ask for ``level`` on datasets of ``study`` for a purpose, accepting the study's current terms if it has any.
 
     Analysts request; viewers may not (their role caps them at metadata), stewards and owners manage everything.
+    With ``include_demographics``, the study's demographics table is added when the requester would otherwise
+    lack ``level`` on it (every query starts from it, so the access would not be usable without it).
     """
     membership = role_require(user=actor, tenant=tenant, minimum=Role.VIEWER, action="request access")
     if membership.role == Role.VIEWER:
@@ -146,6 +150,12 @@ def access_request_create(
     wanted_level = _level(level)
     _ceiling_check(study=study, actor=actor, level=wanted_level)
     chosen = _datasets(study, datasets)
+    if include_demographics and study.demographics is not None:
+        gap = demographics_gap(
+            user=actor, tenant=tenant, study=study, datasets=[d.name for d in chosen], level=wanted_level.value
+        )
+        if gap is not None:
+            chosen.append(study.demographics)
     purpose = purpose.strip()
     if not purpose:
         raise InvalidInput("Describe the purpose of your request.", code="invalid_purpose")
@@ -224,11 +234,14 @@ def access_request_decide(
     level: str | None = None,
     expires_at: datetime | None = None,
     reason: str = "",
+    include_demographics: bool = False,
     request: HttpRequest | None = None,
 ) -> AccessRequest:
     """Approve (possibly at a lower level or with an expiry) or deny (with a reason) a pending request.
 
-    Steward or owner. An approval creates the grants; the requester is notified in-app and by e-mail.
+    Steward or owner. An approval creates the grants; the requester is notified in-app and by e-mail. With
+    ``include_demographics``, an approval also grants the study's demographics table at the granted level when the
+    requester would otherwise lack it (the table joins the request, so a renewal keeps it).
     """
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="decide access requests")
     if decision not in ("approve", "deny"):
@@ -266,6 +279,19 @@ def access_request_decide(
             datasets = list(locked.datasets.all())
             if not datasets:
                 raise Conflict("The requested datasets no longer exist.", code="datasets_gone")
+            added = None
+            if include_demographics and locked.study.demographics is not None:
+                gap = demographics_gap(
+                    user=requester,
+                    tenant=tenant,
+                    study=locked.study,
+                    datasets=[d.name for d in datasets],
+                    level=granted.value,
+                )
+                if gap is not None:
+                    added = locked.study.demographics
+                    datasets.append(added)
+                    locked.datasets.add(added)
             grant_reason = f"Access request #{locked.pk}: {locked.purpose[:300]}"
             if reason:
                 grant_reason += f" — {reason}"
@@ -306,10 +332,14 @@ def access_request_decide(
                     locked,
                     granted_level=granted.value,
                     expires_at=expires_at.isoformat() if expires_at else None,
+                    demographics_added=added.name if added else None,
                 ),
             )
             until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
             text = f"Your request #{locked.pk} was approved: {granted.value} on {locked.study.name}{until}."
+            if added is not None:
+                text += f" The demographics table {added.name} was included, as every query starts from it."
+        request_notifications_settle(request_id=locked.pk)
         notification_send(
             tenant=tenant,
             users=[requester],
@@ -337,6 +367,7 @@ def access_request_withdraw(
         locked = _pending_locked(access_request)
         locked.status = RequestStatus.WITHDRAWN
         locked.save(update_fields=["status"])
+        request_notifications_settle(request_id=locked.pk)
         audit_event_record(
             action="access_request.withdrawn", actor=actor, request=request, target=locked, details=_details(locked)
         )

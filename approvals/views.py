@@ -9,7 +9,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from access.selectors import datasets_levels_for_user
 from approvals.notifications import notification_mark_read
-from approvals.selectors import access_request_get_for_user, access_request_list_for_user, notification_list_for_user
+from approvals.selectors import (
+    access_request_demographics_gap,
+    access_request_get_for_user,
+    access_request_list_for_user,
+    notification_list_for_user,
+)
 from approvals.services import (
     REQUESTABLE_LEVELS,
     access_request_create,
@@ -33,11 +38,13 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
     datasets = list(Dataset.objects.filter(study=study).order_by("kind", "name"))
     levels = datasets_levels_for_user(user=request.user, tenant=tenant, study=study)
     dua = dua_current(study=study)
-    selected = request.POST.getlist("datasets") if request.method == "POST" else request.GET.getlist("dataset")
+    posted = request.method == "POST"
+    selected = request.POST.getlist("datasets") if posted else request.GET.getlist("dataset")
     form = {
         "datasets": selected,
-        "level": request.POST.get("level", "query"),
+        "level": request.POST.get("level", "query") if posted else request.GET.get("level", "query"),
         "purpose": request.POST.get("purpose", ""),
+        "include_demographics": request.POST.get("include_demographics") == "on" if posted else True,
     }
     error, status = "", 200
     if request.method == "POST":
@@ -50,12 +57,17 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
                 level=form["level"],  # type: ignore[arg-type]
                 purpose=form["purpose"],  # type: ignore[arg-type]
                 accept_terms=request.POST.get("accept_terms") == "on",
+                include_demographics=bool(form["include_demographics"]),
                 request=request,
             )
         except ApiError as exc:
             error, status = exc.message, exc.status
         else:
-            messages.success(request, f"Request #{created.pk} sent. Stewards were notified.")
+            demographics = study.demographics
+            added = demographics is not None and demographics.name not in selected
+            added = added and any(d.pk == study.demographics_id for d in created.datasets.all())
+            note = f" The demographics table {demographics.name} was included." if added else ""  # type: ignore[union-attr]
+            messages.success(request, f"Request #{created.pk} sent. Stewards were notified.{note}")
             return redirect("my_access_requests")
     rows = [{"dataset": d, "level": levels.get(d.name), "checked": d.name in selected} for d in datasets]
     return render(
@@ -76,7 +88,14 @@ def access_request_new(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def my_access_requests(request: HttpRequest) -> HttpResponse:
     """The caller's own requests with their status, grants and expiry."""
-    items = list(access_request_list_for_user(user=request.user, tenant=request.tenant, mine=True)[:200])  # type: ignore[attr-defined]
+    tenant = request.tenant  # type: ignore[attr-defined]
+    items = list(access_request_list_for_user(user=request.user, tenant=tenant, mine=True)[:200])
+    for item in items:
+        item.demographics_gap = (  # type: ignore[attr-defined]
+            access_request_demographics_gap(tenant=tenant, access_request=item)
+            if item.effective_status in ("pending", "approved")
+            else None
+        )
     return render(request, "approvals/my_requests.html", {"items": items})
 
 

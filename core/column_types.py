@@ -89,6 +89,24 @@ def text_value(value: str, *, max_length: int) -> str:
     return value
 
 
+# How a yes/no value may be written in a filter: the spellings data files use, in any letter case.
+BOOLEAN_SPELLINGS: dict[str, bool] = {
+    "true": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "n": False,
+    "0": False,
+}
+
+
+def boolean_from_text(text: str) -> bool | None:
+    """``text`` as a boolean when it is one of :data:`BOOLEAN_SPELLINGS` (any case, spaces ignored), else None."""
+    return BOOLEAN_SPELLINGS.get(text.strip().lower())
+
+
 def value_from_json(value: object, ctype: ColumnType, *, max_text_length: int) -> Any:
     """A JSON value as a value of ``ctype``, strictly (no string<->number guessing), or :class:`CoercionError`."""
     wrong = CoercionError(f"Value {shown(repr(value))} does not fit a column of type {ctype}.")
@@ -103,9 +121,17 @@ def value_from_json(value: object, ctype: ColumnType, *, max_text_length: int) -
             raise CoercionError("Number out of range.")
         return value
     if ctype == "boolean":
-        if not isinstance(value, bool):
-            raise wrong
-        return value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        flag = boolean_from_text(value) if isinstance(value, str) and len(value) <= 8 else None
+        if flag is None:
+            raise CoercionError(
+                f"Value {shown(repr(value))} does not fit a column of type boolean "
+                "(use true/false, yes/no, y/n or 1/0, in any letter case)."
+            )
+        return flag
     if not isinstance(value, str):
         raise wrong
     text = text_value(value, max_length=max_text_length)
@@ -163,12 +189,8 @@ def value_from_form(raw: Any, column_type: str | None) -> Any:
             return text
         return number if number == number and abs(number) != float("inf") else text
     if column_type == "boolean":
-        lowered = text.lower()
-        if lowered in ("true", "yes", "1"):
-            return True
-        if lowered in ("false", "no", "0"):
-            return False
-        return text
+        flag = boolean_from_text(text)
+        return text if flag is None else flag
     if column_type == "timestamp" and re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", text):
         return f"{text}:00"
     return text
@@ -185,11 +207,9 @@ def value_from_toml(value: Any, ctype: str | None) -> Any:
             return value
         return int(number) if number.is_integer() and ctype == "integer" else number
     if ctype == "boolean" and isinstance(value, str | int) and not isinstance(value, bool):
-        lowered = str(value).strip().lower()
-        if lowered in ("yes", "true", "1"):
-            return True
-        if lowered in ("no", "false", "0"):
-            return False
+        flag = boolean_from_text(str(value))
+        if flag is not None:
+            return flag
     if ctype == "string" and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value

@@ -18,14 +18,29 @@ from tenants.selectors import invitation_list_for_user, member_list_for_user
 def console_members(request: HttpRequest) -> HttpResponse:
     """Members and roles, pending invitations, and the invite form."""
     tenant = request_tenant(request)
-    members = list(member_list_for_user(user=request_actor(request), tenant=tenant))
+    everyone = list(member_list_for_user(user=request_actor(request), tenant=tenant))
+    q = request.GET.get("q", "").strip()[:200]
+    needle = q.lower()
+    members = [
+        m
+        for m in everyone
+        if not needle or needle in m.user.email.lower() or needle in (m.user.full_name or "").lower()
+    ]
     invitations = invitation_list_for_user(user=request_actor(request), tenant=tenant)
     is_owner = request.membership.role == Role.OWNER  # type: ignore[attr-defined]
     roles = [(value, label) for value, label in Role.choices if is_owner or value != Role.OWNER]
     return render(
         request,
         "console/members.html",
-        {"tab": "members", "members": members, "invitations": invitations, "roles": roles, "is_owner": is_owner},
+        {
+            "tab": "members",
+            "members": members,
+            "total": len(everyone),
+            "q": q,
+            "invitations": invitations,
+            "roles": roles,
+            "is_owner": is_owner,
+        },
     )
 
 

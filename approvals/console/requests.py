@@ -9,7 +9,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access.levels import level_at_least
 from approvals.console.common import flash_run, parse_expiry, request_actor, steward_required
-from approvals.selectors import access_request_get_for_user, access_request_list_for_user
+from approvals.selectors import (
+    access_request_demographics_gap,
+    access_request_get_for_user,
+    access_request_list_for_user,
+)
 from approvals.services import REQUESTABLE_LEVELS, access_request_decide
 from core.errors import ApiError
 from tenants.page_kit import request_tenant
@@ -35,8 +39,14 @@ def console_requests(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         items = []
     levels = [level.value for level in REQUESTABLE_LEVELS]
+    tenant = request_tenant(request)
     for item in items:
         item.approvable_levels = [level for level in levels if level_at_least(item.level, level)]  # type: ignore[attr-defined]
+        item.demographics_gap = (  # type: ignore[attr-defined]
+            access_request_demographics_gap(tenant=tenant, access_request=item)
+            if item.effective_status in ("pending", "approved")
+            else None
+        )
     return render(
         request,
         "console/requests.html",
@@ -69,6 +79,7 @@ def console_request_decide(request: HttpRequest, request_id: int) -> HttpRespons
             level=request.POST.get("level") or None,
             expires_at=expires_at,
             reason=request.POST.get("reason", ""),
+            include_demographics=request.POST.get("include_demographics") == "1",
             request=request,
         ),
         f"Request #{request_id} {'approved' if decision == 'approve' else 'denied'}.",

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import template
+from django.apps import apps
 
 register = template.Library()
 
@@ -20,3 +21,18 @@ def detail_value(value: Any) -> str:
     if isinstance(value, dict | list | tuple):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return str(value)
+
+
+@register.filter
+def target_kind(target_type: str) -> str:
+    """``datasets.study`` -> ``study``, ``approvals.accessrequest`` -> ``access request`` (the model's own name)."""
+    try:
+        return str(apps.get_model(target_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return target_type.rsplit(".", 1)[-1]
+
+
+@register.filter
+def action_words(action: str) -> str:
+    """``access_request.approved`` -> ``access request approved``."""
+    return action.replace(".", " ").replace("_", " ")

@@ -100,6 +100,9 @@ def _items(
                 continue
             if before is not None and old == new:
                 continue
+            if isinstance(old, dict) or isinstance(new, dict):  # a JSON object: one line per key that changed
+                found.extend(_key_changes(_label(record, name), old, new))
+                continue
             found.append(
                 FieldChange(
                     field=_label(record, name),
@@ -110,6 +113,17 @@ def _items(
         return found
 
     return history_items(records, kind=kind, label=label, changes=changes)
+
+
+def _key_changes(label: str, old: Any, new: Any) -> list[FieldChange]:
+    """The keys of a JSON object field that changed, each as its own line (``settings: max_columns``)."""
+    before = old if isinstance(old, dict) else {}
+    after = new if isinstance(new, dict) else {}
+    return [
+        FieldChange(field=f"{label}: {key}", old=_text(before.get(key)), new=_text(after.get(key)))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
 
 
 def _ordered(queryset: QuerySet[Any], limit: int) -> list[Any]:

@@ -107,3 +107,8 @@ def audit_events_for_user(*, user: Any, tenant: Tenant, filters: AuditFilters) -
     """The filtered audit log, for stewards and owners (403 for other members, 404 for strangers)."""
     role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="read the audit log")
     return audit_events_filter(filters)
+
+
+def audit_actions(limit: int = 500) -> list[str]:
+    """The distinct actions recorded in the current workspace (for the log's action filter)."""
+    return list(AuditEvent.objects.order_by("action").values_list("action", flat=True).distinct()[:limit])

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 from audit.services import audit_read_record
 from audit.trail.csv_export import audit_csv_lines
 from audit.trail.history import KINDS, configuration_history
-from audit.trail.selectors import AuditFilters, audit_events_filter, audit_events_for_user
+from audit.trail.selectors import AuditFilters, audit_actions, audit_events_filter, audit_events_for_user
 from core.errors import InvalidInput, NotFound
 from tenants.models import Membership, User
 from tenants.page_kit import page_errors, request_tenant
@@ -84,7 +84,21 @@ def audit_log_view(request: HttpRequest) -> HttpResponse:
     audit_read_record(actor=request.user, request=request, what="page", filters=filters.as_details())
     context["page"] = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     context["query"] = _query_without_page(request)
+    context["action_groups"] = _action_groups(context["values"]["action"])
     return render(request, "audit/log.html", context, status=status)
+
+
+def _action_groups(chosen: str) -> list[tuple[str, list[str]]]:
+    """The actions recorded in this workspace (and the one asked for), grouped by their prefix."""
+    actions = set(audit_actions())
+    if chosen and not chosen.endswith("."):
+        actions.add(chosen)
+    groups: dict[str, list[str]] = {}
+    for action in sorted(actions):
+        groups.setdefault(action.split(".", 1)[0], []).append(action)
+    if chosen.endswith(".") and chosen[:-1] not in groups:
+        groups[chosen[:-1]] = []
+    return sorted(groups.items())
 
 
 @require_GET

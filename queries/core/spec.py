@@ -10,7 +10,8 @@ or picks: use ``participants`` / ``sessions``), ``invalid_operator`` (op not def
 ``not_longitudinal`` (``sessions`` on a cross-sectional study), ``no_site_column``, ``too_large``.
 
 Value rules: integer/float columns take JSON numbers (fractions allowed on integer columns: ``between [17.5, 30]``),
-never strings or booleans; string columns take strings; boolean columns take true/false; date/timestamp columns take
+never strings or booleans; string columns take strings; boolean columns take true/false or the spellings data files
+use (yes/no, y/n, true/false, 1/0, any letter case); date/timestamp columns take
 ISO-8601 strings. Range ops (between/gt/gte/lt/lte) exist for numbers, dates and timestamps only (string order
 depends on the engine's collation). A missing value never satisfies a value comparison (``ne`` and ``not_in``
 included); ``is_null`` also matches participants that have no row in a joined dataset.

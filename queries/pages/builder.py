@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
+from core.column_types import boolean_from_text
 from core.column_types import value_from_form as parse_value
 from datasets.models import Study
 from queries.models import SavedQuery
@@ -252,6 +253,8 @@ def spec_to_state(spec: dict[str, Any], schema: StudySchema) -> BuilderState:
     age_taken = False
     for raw in spec.get("filters") or []:
         dataset, column, op, value = raw.get("dataset", ""), raw.get("column", ""), raw.get("op", ""), raw.get("value")
+        if schema.column_type(dataset, column) == "boolean":  # "yes", "N", 1, ... as the form shows them
+            value = [_flag(v) for v in value] if isinstance(value, list) else _flag(value)
         is_age = dataset == schema.demographics and column and column == schema.study.age_column
         lo = hi = None
         if op == "between" and isinstance(value, list) and len(value) == 2:
@@ -273,6 +276,14 @@ def spec_to_state(spec: dict[str, Any], schema: StudySchema) -> BuilderState:
         else:
             state.filters.append(FilterRow(dataset=dataset, column=column, op=op, value=value))
     return state
+
+
+def _flag(value: Any) -> Any:
+    """A boolean filter value written as data files spell it (yes/no, y/n, 1/0, ...) as a boolean; others as-is."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        flag = boolean_from_text(str(value))
+        return value if flag is None else flag
+    return value
 
 
 def row_hint(row: FilterRow) -> str:

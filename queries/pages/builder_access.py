@@ -57,6 +57,29 @@ class BuilderAccess:
         return self.outputable(self.demographics)
 
     @property
+    def demographics_level(self) -> str:
+        """The caller's level on the demographics table, in words ("no access" for none)."""
+        level = self.levels.get(self.demographics)
+        return level.value if level is not None else "no access"
+
+    @property
+    def stranded(self) -> list[tuple[str, str]]:
+        """(dataset, level) of the other tables the caller could output, were it not for the demographics table."""
+        if self.can_run:
+            return []
+        return sorted(
+            (name, level.value)
+            for name, level in self.levels.items()
+            if name != self.demographics and level_at_least(level, Level.QUERY)
+        )
+
+    @property
+    def demographics_needed(self) -> str:
+        """The level to ask for on the demographics table: query, or the highest the caller has elsewhere."""
+        levels = [Level(level) for _, level in self.stranded]
+        return Level.EXPORT.value if Level.EXPORT in levels else Level.QUERY.value
+
+    @property
     def locked(self) -> list[str]:
         """Datasets the caller sees in the catalog only (request access to use them)."""
         return sorted(name for name in self.levels if not self.filterable(name))

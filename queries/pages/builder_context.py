@@ -131,6 +131,25 @@ def _age_context(schema: StudySchema, state: BuilderState) -> dict[str, Any] | N
     }
 
 
+def columns_filters_first(choice: DatasetChoice, state: BuilderState) -> list[tuple[ColumnChoice, bool]]:
+    """The columns of an output table, those used in the builder's filters first: (column, used in a filter)."""
+    used = {row.column for row in state.filters if row.dataset == choice.name and row.column}
+    return sorted(((c, c.name in used) for c in choice.columns), key=lambda pair: not pair[1])
+
+
+def output_column_count(schema: StudySchema, state: BuilderState) -> int:
+    """How many columns a long result of ``state`` has: the keys, every demographics column the caller may see
+    and the picked columns of the output tables (unknown ones left out)."""
+    demo = schema.demographics_choice
+    count = 1 + (1 if schema.longitudinal else 0) + (len(demo.columns) if demo else 0)
+    for name, picked in state.columns.items():
+        choice = schema.datasets.get(name)
+        if choice is not None and name != schema.demographics:
+            known = {c.name for c in choice.columns}
+            count += len({c for c in picked if c in known})
+    return count
+
+
 def builder_context(
     request: HttpRequest,
     schema: StudySchema,
@@ -147,7 +166,12 @@ def builder_context(
     sites = site_options(schema)
     chosen_sites = set(state.sites)
     outputs = [
-        {"choice": choice, "included": choice.name in state.columns, "picked": set(state.columns.get(choice.name, []))}
+        {
+            "choice": choice,
+            "included": choice.name in state.columns,
+            "picked": set(state.columns.get(choice.name, [])),
+            "columns": columns_filters_first(choice, state),
+        }
         for choice in schema.measures
         if access.outputable(choice.name)
     ]

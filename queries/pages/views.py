@@ -35,7 +35,7 @@ from queries.pages.builder import (
     state_to_spec,
 )
 from queries.pages.builder_access import BuilderAccess, study_schema_for_user
-from queries.pages.builder_context import builder_context, filter_rows, saved_context
+from queries.pages.builder_context import builder_context, filter_rows, output_column_count, saved_context
 from queries.pages.builder_schema import StudySchema, distinct_values, study_schema
 from queries.pages.run_summary import panel_context
 from queries.protected_results import runs_rows_shown
@@ -131,9 +131,20 @@ def _rows_outdated(data: Any, state: BuilderState, schema: StudySchema) -> bool:
 
 
 def _count_response(
-    request: HttpRequest, study: Study, schema: StudySchema, state: BuilderState, *, redraw_rows: bool = False
+    request: HttpRequest,
+    study: Study,
+    schema: StudySchema,
+    state: BuilderState,
+    access: BuilderAccess,
+    *,
+    redraw_rows: bool = False,
 ) -> HttpResponse:
+    columns = output_column_count(schema, state) if access.can_run else None
+    keys = 1 + (1 if schema.longitudinal else 0)
     context: dict[str, Any] = {
+        "output_columns": columns,
+        "output_wide": state.shape == "wide",
+        "output_per_session": (columns - keys) if columns is not None else None,
         "rows_oob": filter_rows(schema, state) if redraw_rows else None,
         "study": study,
         "schema": schema,
@@ -191,7 +202,9 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
     if action == "clear_age":
         response = render(request, "queries/_age.html", builder_context(request, schema, state, access=access))
         return trigger_client_event(response, "qb-recount", {"target": "#builder"}, after="settle")
-    return _count_response(request, study, schema, state, redraw_rows=_rows_outdated(request.POST, state, schema))
+    return _count_response(
+        request, study, schema, state, access, redraw_rows=_rows_outdated(request.POST, state, schema)
+    )
 
 
 @require_GET
@@ -199,8 +212,8 @@ def builder_state(request: HttpRequest, slug: str) -> HttpResponse:
 def builder_count(request: HttpRequest, slug: str) -> HttpResponse:
     """The live count of the stored draft (the page loads it once; later counts come with each change)."""
     study = study_for_builder(request, slug)
-    schema, _ = schema_for(request, study)
-    return _count_response(request, study, schema, draft_state(study, request.user, schema))
+    schema, access = schema_for(request, study)
+    return _count_response(request, study, schema, draft_state(study, request.user, schema), access)
 
 
 @require_GET

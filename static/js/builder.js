@@ -1,6 +1,6 @@
 /* Query builder: the few things htmx does not do. The state lives on the server; this only
    - numbers every request (_seq) so the server never stores an older state over a newer one,
-   - filters the column checklists and checks/clears them in bulk,
+   - filters the column checklists and checks/clears them in bulk; ticking an output table picks its columns,
    - reports server errors (5xx, network) in the place that was being updated,
    - keeps one export form open at a time. */
 (function () {
@@ -93,7 +93,33 @@
         box.checked = on;
       }
     });
+    var table = document.getElementById("out-" + list.id.replace(/^cols-/, ""));
+    if (on && table) {
+      table.checked = true;
+    }
     notifyChange();
+  });
+
+  /* Output tables: ticking a table picks all its columns (when none is picked yet); picking a column ticks its
+     table. Runs before htmx's delayed post reads the form. */
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") {
+      return;
+    }
+    if (box.name === "out") {
+      var list = document.getElementById("cols-" + box.value);
+      if (box.checked && list && !list.querySelector("input[type=checkbox]:checked")) {
+        list.querySelectorAll("input[type=checkbox]").forEach(function (column) {
+          column.checked = true;
+        });
+      }
+    } else if (box.name.indexOf("cols-") === 0 && box.checked) {
+      var table = document.getElementById("out-" + box.name.slice(5));
+      if (table) {
+        table.checked = true;
+      }
+    }
   });
 
   /* An export form closes once its download has started; Escape closes it too. */

@@ -96,10 +96,11 @@ def test_build_run_preview_export_and_report(
     expect(count.locator("[data-participants]")).to_have_text("4")
     expect(count.locator("[data-rows]")).to_have_text("8")
 
-    # Output: the cognitive table's working_memory column.
+    # Output: ticking the cognitive table picks its columns; the analyst keeps working_memory only.
     page.get_by_role("checkbox", name="cognitive", exact=True).check()
+    expect(page.locator("#cols-cognitive").get_by_label(re.compile("working_memory"))).to_be_checked()
     with page.expect_response(lambda response: response.url.endswith("/state/")):  # saved after ~300 ms
-        page.locator("#cols-cognitive").get_by_label(re.compile("working_memory")).check()
+        page.locator("#cols-cognitive").get_by_label(re.compile("notes")).uncheck()
     screenshot(page, "2-filters")
 
     # The state is on the server: a reload restores it.

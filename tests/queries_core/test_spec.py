@@ -60,7 +60,10 @@ INVALID: list[tuple[str, str, Any]] = [
     ("xs", "invalid_value", {"filters": [f("subjects", "age", "gt", "30")]}),
     ("xs", "invalid_value", {"filters": [f("subjects", "sex", "eq", True)]}),
     ("xs", "invalid_value", {"filters": [f("subjects", "site", "eq", 3)]}),
-    ("xs", "invalid_value", {"filters": [f("cognitive", "dropout", "eq", 0)]}),
+    ("xs", "invalid_value", {"filters": [f("cognitive", "dropout", "eq", 2)]}),
+    ("xs", "invalid_value", {"filters": [f("cognitive", "dropout", "eq", "maybe")]}),
+    ("xs", "invalid_value", {"filters": [f("cognitive", "dropout", "in", ["yes", "sometimes"])]}),
+    ("xs", "invalid_value", {"filters": [f("cognitive", "dropout", "eq", 1.0)]}),
     ("xs", "invalid_value", {"filters": [f("subjects", "age", "between", [1])]}),
     ("xs", "invalid_value", {"filters": [f("subjects", "age", "between", [1, 2, 3])]}),
     ("xs", "invalid_value", {"filters": [f("subjects", "age", "between", [30.5, 30.25])]}),
@@ -119,6 +122,35 @@ def test_limits(catalogs: dict[str, StudyCatalog]) -> None:
     assert code_of({"participants": ["a", "b", "c"]}, cat, limits).code == "too_large"
     assert code_of({"filters": [f("subjects", "age", "gt", 1)] * 2}, cat, limits).code == "too_large"
     assert code_of({"filters": [f("subjects", "site", "in", ["a", "b", "c"])]}, cat, limits).code == "too_large"
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("yes", True),
+        ("No", False),
+        ("Y", True),
+        ("n", False),
+        ("TRUE", True),
+        ("false", False),
+        ("1", True),
+        (" 0 ", False),
+        (1, True),
+        (0, False),
+        (True, True),
+        (False, False),
+    ],
+)
+def test_boolean_values_as_data_files_spell_them(catalogs: dict[str, StudyCatalog], written: Any, meant: bool) -> None:
+    v = spec_validate({"filters": [f("cognitive", "dropout", "eq", written)]}, catalogs["xs"])
+    assert v.filters[0].values == (meant,)
+    listed = spec_validate({"filters": [f("cognitive", "dropout", "in", [written, "no"])]}, catalogs["xs"])
+    assert set(listed.filters[0].values) == {meant, False}
+
+
+def test_boolean_error_names_the_accepted_spellings(catalogs: dict[str, StudyCatalog]) -> None:
+    err = code_of({"filters": [f("cognitive", "dropout", "eq", "maybe")]}, catalogs["xs"])
+    assert "yes/no" in err.message and "1/0" in err.message
 
 
 def test_valid_spec_coerces_and_resolves(catalogs: dict[str, StudyCatalog]) -> None:
