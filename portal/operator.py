@@ -43,4 +43,6 @@ def workspace_quota_set(
                 details={"from": before, "to": dict(changes)},
                 schema_name=schema,
             )
+    for key in changes:
+        setattr(tenant, QUOTA_FIELDS[key], getattr(locked, QUOTA_FIELDS[key]))
     return locked

@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from core.config import config_reset
-from tests.conftest import PASSWORD, unique_email
 from tenants.models import User
 from tenants.services import user_get_or_create
+from tests.conftest import PASSWORD, unique_email
 
 PLATFORM = "platform.test"
 
