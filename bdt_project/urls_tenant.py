@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bdt_project.api import api
-from portal.urls_workspace import handoff_patterns
+from portal.urls_workspace import console_patterns, handoff_patterns
 from studies.views.home import home
 from tenants import views as tenant_views
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("studies/", include("studies.urls")),
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
+    path("console/", include(console_patterns)),
     path("", include("approvals.urls")),
     path("audit/", include("audit.trail.urls")),
     path("usage/", include("portal.urls_workspace")),

@@ -6,4 +6,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Platform portal: workspaces, usage, operator console"
 
     def ready(self) -> None:
-        from portal import metering  # noqa: F401  (usage is metered from the audit trail as it is written)
+        from portal import metering, receivers  # noqa: F401  (usage metering; the new study's analyst level)
