@@ -271,6 +271,14 @@ SETTINGS: dict[str, SettingSpec] = {
             tenant_override=False,
         ),
         SettingSpec(
+            "workspaces_per_person",
+            int,
+            10,
+            "Most workspaces one person (not platform staff) may own when creating another on the platform host.",
+            tenant_override=False,
+            minimum=0,
+        ),
+        SettingSpec(
             "workspace_delete_grace_days",
             int,
             30,

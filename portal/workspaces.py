@@ -72,6 +72,14 @@ def workspace_create(
         )
     if not (name or "").strip() or len(name.strip()) > 200:
         raise InvalidInput("Give the workspace a name of 1-200 characters.", code="invalid_name")
+    owned = Membership.objects.filter(user=user, role=Role.OWNER).exclude(tenant__schema_name="public").count()
+    most = int(config_get("workspaces_per_person"))
+    if not user.is_staff and owned >= most:
+        raise Conflict(
+            f"You already own {owned} workspaces, the most one person may own here ({most}). Hand one over or ask "
+            "the platform operators.",
+            code="workspace_limit",
+        )
     if Tenant.objects.filter(slug=slug).exists():
         raise Conflict(f"The workspace address {slug!r} is taken; choose another.", code="workspace_exists")
     result = tenant_create(

@@ -31,6 +31,7 @@ _LABELS = {
     Quota.MEMBERS: "member quota",
     Quota.RUNS_PER_DAY: "quota of query runs per day",
 }
+_NAMES = {Quota.STORAGE_BYTES: "Storage", Quota.MEMBERS: "Members", Quota.RUNS_PER_DAY: "Query runs today"}
 # Storage answers 413 (the file is too large for what is left); members and runs 409 (the workspace is full).
 _STATUS = {Quota.STORAGE_BYTES: 413, Quota.MEMBERS: 409, Quota.RUNS_PER_DAY: 409}
 
@@ -126,6 +127,10 @@ class QuotaState:
         if value is None:
             return "no limit"
         return _amount(Quota(self.quota), value)
+
+    @property
+    def name(self) -> str:
+        return _NAMES[Quota(self.quota)]
 
     @property
     def shown_used(self) -> str:

@@ -104,3 +104,8 @@ def test_workspace_creation_policy(platform_client, person, platform_setting, te
     invited = make_member(tenant_a, Role.ANALYST)
     assert _create(platform_client(invited), slug="invited-lab", name="Invited").status_code == 201
     assert not Tenant.objects.filter(slug="stranger-lab").exists()
+
+    platform_setting("workspace_creation", "anyone")
+    platform_setting("workspaces_per_person", "1")
+    again = _create(approved, slug="second-lab", name="Second")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "workspace_limit"
