@@ -165,6 +165,7 @@ def _register_routers() -> None:
     from analysis.api import router as analysis_router
     from approvals.api import router as approvals_router
     from audit.trail.api import router as audit_router
+    from portal.api import workspace_router as usage_router
     from queries.api import router as queries_router
     from sharing.api import router as sharing_router
     from studies.api import router as datasets_router
@@ -181,6 +182,7 @@ def _register_routers() -> None:
     api.add_router("/", activity_router)
     api.add_router("/", analysis_router)
     api.add_router("/", sharing_router)
+    api.add_router("/", usage_router)
 
 
 _register_routers()

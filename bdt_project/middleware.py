@@ -100,4 +100,7 @@ class TenantMiddleware(TenantMainMiddleware):
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse(error_body("not_found", "No tenant is served at this host."), status=404)
-        return render(request, "errors/404.html", {"unknown_host": True}, status=404)
+        from tenants.hosts import platform_url
+
+        context = {"unknown_host": True, "platform_url": platform_url(request)}
+        return render(request, "errors/404.html", context, status=404)

@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from bdt_project.health import health_check
+from bdt_project.monitoring.collectors import CeleryQueueCollector
 from bdt_project.monitoring.views import metrics_view
+from bdt_project.platform_api import platform_api
+from portal.urls_platform import platform_patterns
 from tenants import views as tenant_views
 
 handler400 = "core.errors.bad_request"
@@ -15,7 +19,8 @@ admin.site.site_header = "BDT Platform administration"
 admin.site.site_title = "BDT Platform admin"
 
 urlpatterns = [
-    path("", tenant_views.public_home, name="public_home"),
+    *platform_patterns(health=health_check, queues=CeleryQueueCollector().collect),
+    path("api/v1/", platform_api.urls),
     path("admin/", admin.site.urls),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),

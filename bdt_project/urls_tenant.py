@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from bdt_project.api import api
+from portal.urls_workspace import console_patterns, handoff_patterns
 from studies.views.home import home
 from tenants import views as tenant_views
 
@@ -21,10 +22,13 @@ urlpatterns = [
     path("studies/", include("studies.urls")),
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
+    path("console/", include(console_patterns)),
     path("", include("approvals.urls")),
     path("", include("sharing.urls")),
     path("audit/", include("audit.trail.urls")),
+    path("usage/", include("portal.urls_workspace")),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
+    *handoff_patterns,
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),  # superusers: this workspace's governance records (access, approvals)
     path("api/v1/", api.urls),

@@ -276,6 +276,38 @@ SETTINGS: dict[str, SettingSpec] = {
             "Anyone may create an account from the login page.",
             tenant_override=False,
         ),
+        SettingSpec(
+            "workspace_creation",
+            str,
+            "anyone",
+            "Who may create workspaces on the platform host: anyone (every signed-in person with a verified address), "
+            "invited (platform staff and people already a member of a workspace) or domains (addresses in "
+            "workspace_creation_domains).",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "workspace_creation_domains",
+            str,
+            "",
+            "Comma-separated e-mail domains whose people may create workspaces when workspace_creation is domains.",
+            tenant_override=False,
+        ),
+        SettingSpec(
+            "workspaces_per_person",
+            int,
+            10,
+            "Most workspaces one person (not platform staff) may own when creating another on the platform host.",
+            tenant_override=False,
+            minimum=0,
+        ),
+        SettingSpec(
+            "workspace_delete_grace_days",
+            int,
+            30,
+            "Days a workspace scheduled for deletion stays suspended (and can be restored) before it is removed.",
+            tenant_override=False,
+            minimum=0,
+        ),
     ]
 }
 

@@ -79,6 +79,9 @@ def study_plan(config: BdtConfig | None, explicit: dict[str, str | None] | None 
     )
 
 
+ANALYST_LEVELS = ("metadata", "count", "query", "export")
+
+
 def study_import_create(
     *,
     tenant: Tenant,
@@ -92,10 +95,14 @@ def study_import_create(
     engine: str = "duckdb",
     encoding: str = "",
     delimiter: str = "auto",
+    analyst_level: str = "",
     request: HttpRequest | None = None,
     enqueue: bool = True,
 ) -> IngestJob:
-    """Queue the import of a new study's demographics file (202): the study exists once it is registered."""
+    """Queue the import of a new study's demographics file (202): the study exists once it is registered.
+
+    ``analyst_level`` (metadata|count|query|export, optional) becomes the study's default for analysts in the
+    registration's transaction (``study_default_level`` in the job's plan; access sets it when announced)."""
     _role_check(actor, tenant, "create studies")
     _validate(STUDY_SLUG_VALIDATOR, slug, "study slug", "invalid_slug")
     if slug in RESERVED_STUDY_SLUGS:
@@ -119,6 +126,12 @@ def study_import_create(
     if Study.objects.filter(slug=slug).exists() or study_import_pending(slug):
         raise Conflict(f"A study {slug!r} already exists (or is being imported).", code="study_exists")
     new_study = {"slug": slug, **{k: settings[k] for k in ("name", "description", "engine")}, **plan.as_json()}
+    if analyst_level:
+        if analyst_level not in ANALYST_LEVELS:
+            raise InvalidInput(
+                f"Unknown level {analyst_level!r}; choose one of {', '.join(ANALYST_LEVELS)}.", code="invalid_level"
+            )
+        new_study["study_default_level"] = analyst_level
     return ingest_job_stage(
         tenant=tenant,
         actor=actor,

@@ -32,6 +32,7 @@ from datasets.storage import staging_name, storage_delete, storage_save, storage
 from datasets.study_keys import study_key_changes_check, study_key_problems
 from datasets.study_origins import study_writable_require
 from tenants.models import Tenant
+from tenants.quotas import Quota, quota_require
 from tenants.role_checks import role_require
 from tenants.roles import Role
 
@@ -287,9 +288,8 @@ def ingest_job_stage(
     limit = config_get("upload_max_bytes", tenant)
     if upload.size is not None and upload.size > limit:
         raise UploadTooLarge(f"The file is larger than this workspace's upload limit of {limit:,} bytes.")
-    quota = config_get("storage_quota_bytes", tenant)
-    if upload.size is not None and storage_used_bytes() + 2 * upload.size > quota:
-        raise UploadTooLarge("This workspace's storage quota would be exceeded.", code="storage_quota_exceeded")
+    if upload.size is not None:  # the original and about as much again in Parquet
+        quota_require(tenant=tenant, quota=Quota.STORAGE_BYTES, used=storage_used_bytes(), requested=2 * upload.size)
     staged = ""
     try:
         with transaction.atomic():

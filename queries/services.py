@@ -35,6 +35,7 @@ from queries.execution import (
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
 from queries.run_queue import run_enqueue, run_queue_admit
 from tenants.models import Tenant
+from tenants.quotas import Quota, day_start, quota_require
 from tenants.role_checks import role_require
 from tenants.roles import Role
 
@@ -171,6 +172,8 @@ def query_run_create(
             shared = None
     with transaction.atomic():
         if shared is None:
+            runs_today = QueryRun.objects.filter(created_at__gte=day_start(), reused_from__isnull=True).count()
+            quota_require(tenant=tenant, quota=Quota.RUNS_PER_DAY, used=runs_today)
             run_queue_admit(tenant=tenant, actor=actor)
         run = QueryRun.objects.create(
             study=study,

@@ -65,6 +65,19 @@ class StudyCreateForm(forms.Form):
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     engine = forms.ChoiceField(choices=Engine.choices, initial=Engine.DUCKDB, label="Query engine")
+    analyst_level = forms.ChoiceField(
+        choices=[
+            ("", "The workspace's default"),
+            ("metadata", "Analysts see the catalog only (metadata) until granted more"),
+            ("count", "Analysts may count (aggregate numbers only)"),
+            ("query", "Analysts may query (row-level results, no downloads)"),
+            ("export", "Analysts may query and export"),
+        ],
+        required=False,
+        label="Who can see this study?",
+        help_text="What every analyst may do with this study's data unless a steward grants more. Stewards and owners "
+        "always manage it; viewers see the catalog only. You can change this later in the Console.",
+    )
     config = forms.FileField(
         required=False,
         label="BDT configuration",

@@ -29,6 +29,7 @@ from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, user_email_verified
 from tenants.events import member_removed
 from tenants.models import Invitation, Membership, Tenant, User
+from tenants.quotas import Quota, quota_require
 from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
 from tenants.selectors import membership_get_by_email
@@ -116,6 +117,7 @@ def member_invite(
             )
         return InviteResult(email=address, role=role, membership=membership)
 
+    quota_require(tenant=tenant, quota=Quota.MEMBERS, used=Membership.objects.filter(tenant=tenant).count())
     secret = secrets.token_urlsafe(32)
     days = config_get("invitation_expiry_days", tenant)
     with transaction.atomic():

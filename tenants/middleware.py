@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from core.config import config_get
+from core.errors import error_body
+from tenants.hosts import platform_url
 from tenants.mfa import user_has_totp
 from tenants.role_checks import membership_get, membership_remember
 
@@ -65,3 +67,21 @@ class MfaRequiredMiddleware:
             messages.warning(request, "This workspace requires two-factor authentication. Set it up to continue.")
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+class SuspendedWorkspaceMiddleware:
+    """A suspended workspace answers 403 ``workspace_suspended`` (JSON on the API, a page elsewhere) to everyone;
+    its data stays as it is until an operator resumes it. Static files still load, so the page is readable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or not getattr(tenant, "is_suspended", False) or request.path.startswith("/static/"):
+            return self.get_response(request)
+        message = f"The workspace {tenant.name} is suspended by the platform operators; its data is kept."
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body("workspace_suspended", message), status=403)
+        context = {"workspace": tenant, "platform_url": platform_url(request)}
+        return render(request, "tenants/suspended.html", context, status=403)

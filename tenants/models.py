@@ -88,6 +88,15 @@ class Tenant(TenantMixin):
     kind = models.CharField(max_length=16, choices=WorkspaceKind.choices, default=WorkspaceKind.LAB)
     settings = models.JSONField(default=dict, blank=True, help_text="Per-tenant overrides of platform settings.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by platform operators only (tenant_quota, the operator console); null = the platform default / no limit.
+    quota_storage_bytes = models.BigIntegerField(null=True, blank=True, help_text="Storage quota (bytes).")
+    quota_members = models.PositiveIntegerField(null=True, blank=True, help_text="Most members.")
+    quota_runs_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="Most query runs per day (UTC).")
+    suspended_at = models.DateTimeField(null=True, blank=True, help_text="Suspended: every request answers 403.")
+    suspended_reason = models.CharField(max_length=300, blank=True)
+    delete_after = models.DateTimeField(
+        null=True, blank=True, help_text="Scheduled deletion: the schema and files are removed after this moment."
+    )
 
     auto_create_schema = True
     auto_drop_schema = False
@@ -103,6 +112,10 @@ class Tenant(TenantMixin):
     @property
     def is_public(self) -> bool:
         return self.schema_name == "public"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
     def primary_domain_name(self) -> str | None:
         domain = self.domains.filter(is_primary=True).first() or self.domains.first()  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, email_vouch, user_email_verified
 from tenants.models import SLUG_VALIDATOR, Domain, Membership, Tenant, User, WorkspaceKind
+from tenants.quotas import Quota, quota_require
 from tenants.roles import Role
 
 PUBLIC_SLUG = "platform"
@@ -191,6 +192,7 @@ def membership_set(
                     f"{user.email} has not been verified; only a verified address can become a member.",
                     code="email_unverified",
                 )
+            quota_require(tenant=tenant, quota=Quota.MEMBERS, used=Membership.objects.filter(tenant=tenant).count())
             membership = Membership.objects.create(tenant=tenant, user=user, role=role)
             audit_event_record(
                 action="member.added",

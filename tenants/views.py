@@ -1,4 +1,4 @@
-"""Pages: the workspace home, the user's settings (tokens, security), invitations, and the public landing page."""
+"""Pages: the user's settings (tokens, security), invitations, the e-mail page."""
 
 from __future__ import annotations
 
@@ -16,16 +16,9 @@ from core.config import config_get
 from core.errors import ApiError
 from tenants.members import SESSION_INVITATION_KEY, invitation_accept, invitation_pending_get
 from tenants.mfa import user_has_totp
-from tenants.selectors import api_token_get_for_user, api_token_list_for_user, membership_list_for_user
+from tenants.selectors import api_token_get_for_user, api_token_list_for_user
 from tenants.token_scopes import TokenScope
 from tenants.tokens import api_token_create, api_token_revoke
-
-
-@require_GET
-def public_home(request: HttpRequest) -> HttpResponse:
-    """The platform's landing page: the signed-in user's workspaces, or an invitation to sign in."""
-    memberships = membership_list_for_user(user=request.user) if request.user.is_authenticated else []  # type: ignore[arg-type]
-    return render(request, "tenants/public_home.html", {"memberships": memberships})
 
 
 def _settings_context(request: HttpRequest) -> dict[str, object]:

@@ -60,6 +60,7 @@ SHARED_APPS = [
     "backups",
     "demo",
     "sharing",
+    "portal",
 ]
 TENANT_APPS = [
     "datasets",
@@ -75,6 +76,9 @@ TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_DOMAIN = os.environ.get("BDT_PUBLIC_DOMAIN", "platform.localhost").strip().lower()
+# Workspaces created on the platform host are served at <slug>.<WORKSPACE_DOMAIN> (empty: the platform host without
+# its first label, e.g. platform.localhost -> <slug>.localhost).
+WORKSPACE_DOMAIN = os.environ.get("BDT_WORKSPACE_DOMAIN", "").strip().lower()
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
 # Set search_path once per connection and schema switch, not on every cursor (the connection resets it after a
@@ -93,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files answer on any host, before tenant resolution
     "bdt_project.middleware.TenantMiddleware",
+    "tenants.middleware.SuspendedWorkspaceMiddleware",
     "datasets.uploads.UploadLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,6 +187,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "query-reaper": {"task": "queries.tasks.query_runs_reap_all", "schedule": 60.0, "options": {"queue": "default"}},
     "grant-expiry": {"task": "access.tasks.grants_expire_all", "schedule": 60.0, "options": {"queue": "default"}},
+    "workspace-purge": {
+        "task": "portal.tasks.workspaces_purge_due",
+        "schedule": 3600.0,
+        "options": {"queue": "default"},
+    },
 }
 
 # --- Authentication --------------------------------------------------------------------------------------------

@@ -180,6 +180,8 @@ def choice_persist(paths: Paths, postgres: Service, redis: Service) -> None:
             "DJANGO_SECRET_KEY": saved.get("DJANGO_SECRET_KEY") or secret_key_new(),
             # Bearer token of GET /metrics on the platform host (docs/operations.md, monitoring).
             "BDT_METRICS_TOKEN": saved.get("BDT_METRICS_TOKEN") or secret_key_new(),
+            # Locally anyone may sign up on the platform host (mail goes to files in .bdt/mail/); off in production.
+            "BDT_SELF_SIGNUP_ALLOWED": saved.get("BDT_SELF_SIGNUP_ALLOWED") or "1",
         },
     )
     redis_record: dict[str, Any] = {"kind": redis.kind, "url": redis.url}

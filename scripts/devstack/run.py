@@ -118,6 +118,7 @@ def banner_print(paths: Paths, host: str, port: int, postgres: Service, redis: S
         f"BDT Platform is running:  {url}",
         f"  demo login   {login[0]} / {login[1]}   (also steward@, analyst@, researcher@, viewer@demo.local)",
         f"  health       {url}api/v1/health     API docs {url}api/v1/docs",
+        f"  platform     http://platform.localhost:{port}/  (sign up, My workspaces; mail is written to .bdt/mail/)",
         f"  metrics      http://platform.localhost:{port}/metrics  (Authorization: Bearer <BDT_METRICS_TOKEN in .env>)",
         f"  PostgreSQL   {postgres.describe()}",
         f"  Redis        {redis.describe()}",

@@ -121,6 +121,7 @@ def study_new(request: HttpRequest) -> HttpResponse:
                         "name": data["name"],
                         "description": data["description"].strip(),
                         "engine": data["engine"],
+                        "analyst_level": data.get("analyst_level") or "",
                         "token": uuid.uuid4().hex,
                         "config": config.as_dict() if config is not None else None,
                         "config_filename": _filename(request.FILES.get("config")) if config else "",
@@ -276,6 +277,7 @@ def study_draft_keys(request: HttpRequest) -> HttpResponse:
                     name=draft["name"],
                     description=draft.get("description", ""),
                     engine=draft.get("engine", "duckdb"),
+                    analyst_level=draft.get("analyst_level") or "",
                     upload=File(handle, name=staged["filename"]),  # type: ignore[arg-type]
                     plan=plan,
                     dataset_name=data["dataset_name"],

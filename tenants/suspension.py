@@ -1,0 +1,64 @@
+"""Suspending and resuming a workspace (platform operators only). Nothing is deleted: a suspended workspace answers
+every request with 403 ``workspace_suspended`` (a page for browsers) until it is resumed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.services import audit_event_record
+from core.errors import InvalidInput
+from tenants.models import Tenant
+
+
+def _locked(tenant: Tenant) -> Tenant:
+    if tenant.is_public:
+        raise InvalidInput("The platform itself cannot be suspended.", code="invalid_workspace")
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+
+
+def tenant_suspend(
+    *, tenant: Tenant, actor: Any = None, reason: str = "", request: HttpRequest | None = None
+) -> Tenant:
+    """Suspend ``tenant`` (idempotent); audited in the platform's and the workspace's chains."""
+    with transaction.atomic():
+        locked = _locked(tenant)
+        if locked.suspended_at is None:
+            locked.suspended_at = timezone.now()
+            locked.suspended_reason = reason.strip()[:300]
+            locked.save(update_fields=["suspended_at", "suspended_reason"])
+            for schema in ("public", locked.schema_name):
+                audit_event_record(
+                    action="tenant.suspended",
+                    actor=actor,
+                    request=request,
+                    target=locked,
+                    details={"reason": locked.suspended_reason},
+                    schema_name=schema,
+                )
+    tenant.suspended_at, tenant.suspended_reason = locked.suspended_at, locked.suspended_reason
+    return locked
+
+
+def tenant_resume(*, tenant: Tenant, actor: Any = None, request: HttpRequest | None = None) -> Tenant:
+    """Resume ``tenant`` (idempotent); a scheduled deletion is cancelled too. Audited in both chains."""
+    with transaction.atomic():
+        locked = _locked(tenant)
+        if locked.suspended_at is not None or locked.delete_after is not None:
+            details = {"deletion_cancelled": locked.delete_after is not None}
+            locked.suspended_at, locked.suspended_reason, locked.delete_after = None, "", None
+            locked.save(update_fields=["suspended_at", "suspended_reason", "delete_after"])
+            for schema in ("public", locked.schema_name):
+                audit_event_record(
+                    action="tenant.resumed",
+                    actor=actor,
+                    request=request,
+                    target=locked,
+                    details=details,
+                    schema_name=schema,
+                )
+    tenant.suspended_at, tenant.suspended_reason, tenant.delete_after = None, "", None
+    return locked
