@@ -62,4 +62,11 @@ def secret_decrypt(token: str) -> dict[str, Any]:
 
 def secret_rotate(token: str) -> str:
     """The same secret encrypted with the newest key."""
-    return _keys().rotate(token.encode()).decode() if token else ""
+    if not token:
+        return ""
+    try:
+        return _keys().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ApiError(
+            409, "connector_secret_unreadable", "A connection's secret cannot be read with the configured keys."
+        ) from None

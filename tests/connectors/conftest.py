@@ -3,13 +3,11 @@ protocol server, recorded REDCap/LORIS conversations over HTTP); every test gets
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import tenant_context
 
@@ -19,61 +17,6 @@ from tests.conftest import ApiClient
 @pytest.fixture(autouse=True)
 def _own_storage_root(isolated_media: None) -> None:
     """Every test here gets its own storage root."""
-
-
-def _server() -> dict[str, Any]:
-    database = settings.DATABASES["default"]
-    return {
-        "host": database.get("HOST") or "127.0.0.1",
-        "port": int(database.get("PORT") or 5432),
-        "user": database.get("USER") or "postgres",
-        "password": database.get("PASSWORD") or "",
-    }
-
-
-DEMOGRAPHICS = [
-    ("p01", "1", 34, "F"),
-    ("p01", "2", 35, "F"),
-    ("p02", "1", 51, "M"),
-    ("p03", "1", 27, "F"),
-    ("p04", "1", 62, "M"),
-]
-SCORES = [("p01", "1", 12.5), ("p01", "2", 14.0), ("p02", "1", 9.0), ("p03", "1", 20.25), ("p04", "1", 7.5)]
-
-
-@pytest.fixture(scope="session")
-def source_pg(django_db_setup: None) -> Iterator[dict[str, Any]]:
-    """A separate database on the suite's PostgreSQL server holding a demographics table, a measure table and a
-    view; yields its connection config (for ``POST /connections``) and a ``sql(statement, params)`` helper."""
-    server = _server()
-    name = f"{settings.DATABASES['default']['NAME']}_src"[:63]
-    admin = psycopg.connect(**{**server, "dbname": "postgres"}, autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(**server, dbname=name, autocommit=True) as source:
-        source.execute("CREATE TABLE demographics (participant_id text, session text, age integer, sex text)")
-        source.execute("CREATE TABLE memory_scores (participant_id text, session text, score numeric(6,2))")
-        source.execute("CREATE VIEW adults AS SELECT * FROM demographics WHERE age >= 30")
-        with source.cursor() as cursor:
-            cursor.executemany("INSERT INTO demographics VALUES (%s, %s, %s, %s)", DEMOGRAPHICS)
-            cursor.executemany("INSERT INTO memory_scores VALUES (%s, %s, %s)", SCORES)
-
-    def sql(statement: str, params: Any = None) -> None:
-        with psycopg.connect(**server, dbname=name, autocommit=True) as source:
-            source.execute(statement, params)
-
-    config = {
-        "host": server["host"],
-        "port": server["port"],
-        "database": name,
-        "user": server["user"],
-        "sslmode": "disable",
-    }
-    # The suite's server may trust local connections; a password is sent all the same (and must stay secret).
-    secret = {"password": server["password"] or "source-password-9f2c"}
-    yield {"config": config, "secret": secret, "sql": sql, "name": name}
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture
