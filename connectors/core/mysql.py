@@ -148,6 +148,8 @@ def _failure(exc: pymysql.err.OperationalError, host: str, port: int) -> str:
     code = exc.args[0] if exc.args else 0
     if code in {1044, 1045, 1698}:
         return "The database refused the user name or password."
+    if code == 2026:  # TLS required, not offered or not verified
+        return TLS_REFUSED
     if code == 1049:
         return "The database does not exist on that server."
     if code in {2003, 2013}:
