@@ -72,3 +72,54 @@ def test_redcap_wrong_token_is_connection_failed(steward_api: Any, redcap: Conve
         "message": "REDCap refused the API token.",
         "details": {},
     }
+
+
+@pytest.fixture
+def loris() -> Iterator[Conversation]:
+    with recorded_server("loris") as conversation:
+        yield conversation
+
+
+def test_loris_candidates_visits_and_instruments_sync(
+    steward_api: Any, make_study: Any, loris: Conversation, run_sync: Any
+) -> None:
+    config = {"url": loris.url, "project": "Pumpernickel"}
+    secret = {"username": "steward", "password": "loris-pass-9"}
+    created = steward_api.post(
+        "/api/v1/connections", {"name": "loris", "kind": "loris", "config": config, "secret": secret}
+    )
+    assert created.status_code == 201, created.content
+    connection_id = created.json()["id"]
+    sources = steward_api.get(f"/api/v1/connections/{connection_id}/sources").json()["items"]
+    assert sources == [{"name": "candidates", "kind": "candidates"}, {"name": "bmi", "kind": "instrument"}]
+    make_study("loris-study")
+    syncs = {}
+    for source, kind in (("candidates", "demographics"), ("bmi", "measure")):
+        response = steward_api.post(
+            "/api/v1/studies/loris-study/syncs",
+            {"connection": connection_id, "source": source, "dataset": source, "kind": kind},
+        )
+        assert response.status_code == 201, response.content
+        syncs[source] = response.json()["id"]
+        synced = run_sync(syncs[source])
+        assert synced["runs"][0]["status"] == "succeeded", synced["runs"][0]
+    candidates = steward_api.get("/api/v1/studies/loris-study/datasets/candidates").json()["latest_version"]
+    assert candidates["row_count"] == 3  # one row per candidate and visit
+    bmi = steward_api.get("/api/v1/studies/loris-study/datasets/bmi").json()["latest_version"]
+    assert bmi["row_count"] == 2 and [c["name"] for c in bmi["columns"]] == [
+        "participant_id",
+        "session",
+        "height_cms",
+        "weight_kgs",
+    ]
+    assert loris.unmatched == []
+    assert run_sync(syncs["bmi"])["runs"][0]["status"] == "unchanged"
+
+
+def test_loris_wrong_password_is_connection_failed(steward_api: Any, loris: Conversation) -> None:
+    config = {"url": loris.url, "project": "Pumpernickel"}
+    secret = {"username": "steward", "password": "wrong"}
+    response = steward_api.post(
+        "/api/v1/connections", {"name": "loris", "kind": "loris", "config": config, "secret": secret}
+    )
+    assert response.status_code == 422 and response.json()["error"]["code"] == "connection_failed"
