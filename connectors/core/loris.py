@@ -119,8 +119,8 @@ class LORISConnector(Connector):
                         if source not in listed:
                             continue
                         data = self._get("candidates", candidate, visit, "instruments", source)
-                        values = data.get("Data") or data.get(source) or {}
-                        row = [candidate, *([visit] if session_name else []), *(values.get(name, "") for name in names)]
+                        fields: dict[str, Any] = data.get("Data") or data.get(source) or {}
+                        row = [candidate, *([visit] if session_name else []), *(fields.get(name, "") for name in names)]
                         sink.write([row])
                 self.context.progress(done / max(1, len(candidates)), "pulling")
         return Pulled(path=destination, columns=columns, rows=sink.rows)
