@@ -166,6 +166,7 @@ def _register_routers() -> None:
     from approvals.api import router as approvals_router
     from audit.trail.api import router as audit_router
     from portal.api import workspace_router as usage_router
+    from connectors.api import router as connectors_router
     from queries.api import router as queries_router
     from sharing.api import router as sharing_router
     from studies.api import router as datasets_router
@@ -183,6 +184,7 @@ def _register_routers() -> None:
     api.add_router("/", analysis_router)
     api.add_router("/", sharing_router)
     api.add_router("/", usage_router)
+    api.add_router("/", connectors_router)
 
 
 _register_routers()

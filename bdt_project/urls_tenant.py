@@ -23,6 +23,7 @@ urlpatterns = [
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
     path("console/", include(console_patterns)),
+    path("console/", include("connectors.urls")),
     path("", include("approvals.urls")),
     path("", include("sharing.urls")),
     path("audit/", include("audit.trail.urls")),

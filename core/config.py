@@ -56,6 +56,13 @@ SETTINGS: dict[str, SettingSpec] = {
             "storage_quota_bytes", int, 200 * 1024**3, "Storage a tenant may use for dataset files.", minimum=0
         ),
         SettingSpec("count_timeout_seconds", float, 10.0, "Timeout of an interactive count.", minimum=0.1),
+        SettingSpec(
+            "connector_timeout_seconds",
+            float,
+            30.0,
+            "Timeout of a connector's connection attempt and of each request it sends (statements: 10 times it).",
+            minimum=1,
+        ),
         SettingSpec("query_timeout_seconds", float, 300.0, "Timeout of a query run on a worker.", minimum=1),
         SettingSpec("max_result_rows", int, 5_000_000, "Most rows a query run may return.", minimum=1),
         SettingSpec("max_concurrent_runs", int, 4, "Query runs a tenant may have executing at once.", minimum=1),

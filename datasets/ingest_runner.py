@@ -62,6 +62,12 @@ def _fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | Non
     )
 
 
+def ingest_job_fail(job: IngestJob, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    """Fail a job before its pipeline ran (a connector could not fetch its data): nothing is registered."""
+    storage_delete([job.staged_file])
+    _fail(job, code, message, details)
+
+
 WORKER_LOST = "The ingest was interrupted (the worker stopped). Upload the file again."
 DATABASE_LOST = "The database restarted while the file was processed; nothing was registered. Upload it again."
 RESOURCE_LIMIT = (

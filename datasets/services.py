@@ -226,9 +226,29 @@ def ingest_job_create(
     ``delimiter``: ``auto`` (default: detected from the first lines), ``,``, ``;``, ``tab`` or ``|``.
     """
     _role_check(actor, tenant, "upload data")
+    separator = delimiter_clean(delimiter)
+    ingest_target_check(study=study, dataset_name=dataset_name, kind=kind)
+    return ingest_job_stage(
+        tenant=tenant,
+        actor=actor,
+        study=study,
+        upload=upload,
+        dataset_name=dataset_name,
+        kind=kind,
+        title=title,
+        note=note,
+        encoding=encoding,
+        separator=separator,
+        request=request,
+        enqueue=enqueue,
+    )
+
+
+def ingest_target_check(*, study: Study, dataset_name: str, kind: str, now: bool = True) -> None:
+    """Whether a new version of ``dataset_name`` (``kind``) may be ingested into ``study`` (422/409 otherwise);
+    ``now=False`` (a sync set up for later): the demographics table may still be missing."""
     study_writable_require(study)
     _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
-    separator = delimiter_clean(delimiter)
     if kind not in DatasetKind.values:
         raise InvalidInput(f"kind must be one of {', '.join(DatasetKind.values)}.", code="invalid_kind")
     study.refresh_from_db()
@@ -246,22 +266,8 @@ def ingest_job_create(
         raise Conflict(
             f"{dataset_name!r} is a {existing.kind} dataset; upload it as {existing.kind}.", code="kind_mismatch"
         )
-    if kind == DatasetKind.MEASURE and study.demographics_id is None:
+    if now and kind == DatasetKind.MEASURE and study.demographics_id is None:
         raise Conflict("Upload the demographics table before measure tables.", code="demographics_missing")
-    return ingest_job_stage(
-        tenant=tenant,
-        actor=actor,
-        study=study,
-        upload=upload,
-        dataset_name=dataset_name,
-        kind=kind,
-        title=title,
-        note=note,
-        encoding=encoding,
-        separator=separator,
-        request=request,
-        enqueue=enqueue,
-    )
 
 
 def ingest_job_stage(
@@ -366,3 +372,51 @@ def ingest_enqueue(job_id: int) -> None:
 
     ingest_run.apply_async(args=(job_id,), kwargs={"schema": str(connection.schema_name)})  # type: ignore[attr-defined]
     sent_mark("ingest", job_id)  # lets the reaper send it again if Redis loses the message
+
+
+def ingest_job_reserve(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    dataset_name: str,
+    kind: str,
+    original_filename: str,
+    note: str = "",
+    request: HttpRequest | None = None,
+) -> IngestJob:
+    """A queued ingest whose file is still being fetched (a connector's pull): the same checks as an upload, the
+    file comes later through :func:`ingest_job_attach`. Audited like an upload."""
+    _role_check(actor, tenant, "add data")
+    ingest_target_check(study=study, dataset_name=dataset_name, kind=kind)
+    with transaction.atomic():
+        job = IngestJob.objects.create(
+            study=study,
+            dataset_name=dataset_name,
+            kind=kind,
+            note=note.strip(),
+            original_filename=original_filename[:255],
+            stage="fetching",
+            created_by=actor,
+        )
+        details = {"study": study.slug, "dataset": dataset_name, "filename": job.original_filename}
+        audit_event_record(action="ingest.queued", actor=actor, request=request, target=job, details=details)
+    return job
+
+
+def ingest_job_attach(*, tenant: Tenant, job: IngestJob, upload: File) -> IngestJob:  # type: ignore[type-arg]
+    """Store the fetched file of a reserved job (the workspace's size limit and quota apply, 413 otherwise)."""
+    limit = config_get("upload_max_bytes", tenant)
+    if upload.size is not None and upload.size > limit:
+        raise UploadTooLarge(f"The data is larger than this workspace's upload limit of {limit:,} bytes.")
+    quota = config_get("storage_quota_bytes", tenant)
+    if upload.size is not None and storage_used_bytes() + 2 * upload.size > quota:
+        raise UploadTooLarge("This workspace's storage quota would be exceeded.", code="storage_quota_exceeded")
+    staged = storage_save(staging_name(job.pk, job.dataset_name), upload)
+    try:
+        IngestJob.objects.filter(pk=job.pk).update(staged_file=staged, size_bytes=upload.size or 0)
+    except Exception:
+        storage_delete([staged])
+        raise
+    job.staged_file = staged
+    return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,11 @@ def env_bool(name: str, default: bool = False) -> bool:
 def env_list(name: str, default: str = "") -> list[str]:
     """Read a comma-separated environment variable."""
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def derived_fernet_key(secret: str) -> str:
+    """A Fernet key derived from ``secret`` (development and tests only: production sets BDT_CONNECTOR_KEYS)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"bdt-connectors|{secret}".encode()).digest()).decode()
 
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -69,6 +76,7 @@ TENANT_APPS = [
     "access",
     "approvals",
     "analysis",
+    "connectors",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -160,6 +168,7 @@ CELERY_TASK_ROUTES = {
     "datasets.tasks.ingest_run": {"queue": "ingest"},
     "queries.tasks.query_run_execute_task": {"queue": "queries"},
     "queries.tasks.interactive_*": {"queue": "interactive"},
+    "connectors.tasks.sync_run_task": {"queue": "ingest"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -192,6 +201,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 3600.0,
         "options": {"queue": "default"},
     },
+    "syncs-due": {"task": "connectors.tasks.syncs_due_all", "schedule": 60.0, "options": {"queue": "default"}},
 }
 
 # --- Authentication --------------------------------------------------------------------------------------------
@@ -263,6 +273,11 @@ BDT_PG_BIN_DIR = os.environ.get("BDT_PG_BIN_DIR") or None
 # Secret of the participants' record keys (cell-key method, access.disclosure); empty = derived from SECRET_KEY.
 # Changing it re-draws the noise of every count: keep it stable (docs/operations.md).
 BDT_DISCLOSURE_SECRET = os.environ.get("BDT_DISCLOSURE_SECRET", "")
+# Connectors (docs/connectors.md): Fernet keys of connection secrets, newest first (rotation), and the networks
+# connections may reach: "public" (globally routable addresses) and/or CIDRs. The platform's own services are
+# always refused.
+BDT_CONNECTOR_KEYS = env_list("BDT_CONNECTOR_KEYS")
+BDT_CONNECTOR_NETWORKS = env_list("BDT_CONNECTOR_NETWORKS", "public")
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from bdt_project.settings.base import *
-from bdt_project.settings.base import BASE_DIR, CACHES, LOGGING, REDIS_URL, STATIC_ROOT
+from bdt_project.settings.base import BASE_DIR, CACHES, LOGGING, REDIS_URL, STATIC_ROOT, derived_fernet_key, env_list
 
 # Storage of this test run, per database name, so concurrent suites on one machine never share files
 # (BDT_TEST_MEDIA_ROOT: the live-stack tests put it on a small file system of their own).
@@ -48,3 +48,8 @@ LOGGING["root"]["level"] = os.environ.get("DJANGO_LOG_LEVEL", "WARNING")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Connectors: `make run` and the tests may reach a database on this machine (loopback); without a configured key,
+# connection secrets are encrypted with one derived from SECRET_KEY.
+BDT_CONNECTOR_NETWORKS = env_list("BDT_CONNECTOR_NETWORKS", "public,127.0.0.0/8,::1/128")
+BDT_CONNECTOR_KEYS = env_list("BDT_CONNECTOR_KEYS") or [derived_fernet_key(SECRET_KEY)]
