@@ -19,7 +19,7 @@ from tenants.roles import Role
 from tenants.services import membership_set, public_tenant_ensure, tenant_create, user_get_or_create
 from tenants.tokens import api_token_create
 
-pytest_plugins = ["tests.worker", "tests.plugins.datasets", "tests.plugins.studies"]
+pytest_plugins = ["tests.worker", "tests.plugins.datasets", "tests.plugins.studies", "tests.plugins.backups"]
 
 TENANT_A = ("lab-a", "Lab A", "lab-a.test")
 TENANT_B = ("lab-b", "Lab B", "lab-b.test")
