@@ -7,7 +7,9 @@ keyed by its sha256 on first use, so every backend works the same.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -22,8 +24,22 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from audit.services import current_schema_name
+from core.errors import ApiError, disk_full
 
 CHUNK = 1024 * 1024
+logger = logging.getLogger(__name__)
+
+
+class StoredFileUnavailable(ApiError, OSError):
+    """A stored file could not be read back (object missing, storage unreachable) or no longer matches its
+    checksum. 503 with a stable code; the storage name and the cause go to the log only."""
+
+    def __init__(self, code: str = "stored_file_unavailable") -> None:
+        message = (
+            "A stored data file could not be read; nothing was changed. Try again shortly, and if it keeps failing "
+            "ask an administrator to check the platform's storage."
+        )
+        super().__init__(503, code, message, headers={"Retry-After": "30"})
 
 
 def tenant_prefix() -> str:
@@ -58,10 +74,11 @@ def setup_uploads_purge(*, older_than: timedelta, now: datetime) -> int:
     closed) is never registered, so removing it loses nothing: the wizard asks for the file again.
     """
     root = f"{tenant_prefix()}setup/"
-    if not default_storage.exists(root):
+    try:  # a folder is no object in a bucket: list it (empty there, missing on disk)
+        study_folders, _ = default_storage.listdir(root)
+    except FileNotFoundError:
         return 0
     removed = 0
-    study_folders, _ = default_storage.listdir(root)
     for folder in study_folders:
         _, files = default_storage.listdir(f"{root}{folder}/")
         for filename in files:
@@ -159,21 +176,71 @@ def file_sha256(path: Path) -> str:
 
 
 def version_cache_path(storage_name: str, sha256: str, suffix: str = ".parquet") -> Path:
-    """A local copy of a stored version file, keyed by its sha256; fetched from storage when missing or corrupt."""
+    """A local copy of a stored version (or result) file, keyed by its sha256; fetched from storage when missing.
+
+    Raises :class:`StoredFileUnavailable` when storage cannot deliver the file or delivers other bytes than recorded
+    (a full local disk stays a disk-full error)."""
     target = cache_dir() / f"{sha256}{suffix}"
     if target.exists():
+        _cache_touch(target)
         return target
     fd, tmp = tempfile.mkstemp(dir=cache_dir(), suffix=".part")
     os.close(fd)
     try:
-        storage_copy_to_local(storage_name, Path(tmp))
+        try:
+            storage_copy_to_local(storage_name, Path(tmp))
+        except Exception as exc:
+            if disk_full(exc) or isinstance(exc, MemoryError):
+                raise
+            logger.warning("stored file %s could not be read: %r", storage_name, exc)
+            raise StoredFileUnavailable() from exc
         if file_sha256(Path(tmp)) != sha256:
-            raise OSError("stored file does not match its recorded checksum")
+            logger.error("stored file %s does not match its recorded checksum", storage_name)
+            raise StoredFileUnavailable("stored_file_corrupt")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    cache_trim()
     return target
+
+
+CACHE_GRACE_SECONDS = 300.0
+
+
+def _cache_touch(path: Path) -> None:
+    """Mark a cached file as just used (its modification time orders the eviction)."""
+    with contextlib.suppress(OSError):  # evicted meanwhile by another process: the next use fetches it again
+        os.utime(path)
+
+
+def cache_trim(max_bytes: int | None = None, *, grace_seconds: float = CACHE_GRACE_SECONDS) -> int:
+    """Keep the local cache under ``BDT_CACHE_MAX_BYTES`` (0 = unbounded): delete the least recently used files,
+    never one used within ``grace_seconds`` (a reader may be about to open it). Returns the bytes freed.
+
+    Every file is a copy of an object in storage, so an evicted file is fetched again on its next use; a reader
+    that has it open keeps reading (the name goes, the data stays until closed)."""
+    limit = int(getattr(settings, "BDT_CACHE_MAX_BYTES", 0) or 0) if max_bytes is None else max_bytes
+    if limit <= 0:
+        return 0
+    entries = []
+    for path in cache_dir().iterdir():
+        if path.suffix == ".part" or not path.is_file():
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    freed = 0
+    cutoff = datetime.now().timestamp() - grace_seconds
+    for mtime, size, path in sorted(entries, key=lambda entry: entry[0]):
+        if total - freed <= limit or mtime > cutoff:
+            break
+        path.unlink(missing_ok=True)
+        freed += size
+    return freed
 
 
 def local_path_or_none(storage_name: str) -> Path | None:
@@ -194,3 +261,4 @@ def copy_local_into_cache(path: Path, sha256: str, suffix: str = ".parquet") -> 
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+        cache_trim()

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.plugins.studies",
     "tests.plugins.sharing",
     "tests.plugins.connectors",
+    "tests.plugins.backups",
 ]
 
 TENANT_A = ("lab-a", "Lab A", "lab-a.test")

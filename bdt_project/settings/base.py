@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from bdt_project.env import env_load
+from bdt_project.settings.object_storage import default_storage_backend
 from core.config import config_get
 
 env_load()
@@ -267,6 +268,8 @@ STATICFILES_FINDERS = [
 MEDIA_ROOT = Path(os.environ.get("BDT_MEDIA_ROOT", STATE_DIR / "media"))
 MEDIA_URL = "/media/"
 BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR", STATE_DIR / "cache"))
+# Bytes the worker-local cache of version and result files may hold (least recently used go first); 0 = unbounded.
+BDT_CACHE_MAX_BYTES = int(os.environ.get("BDT_CACHE_MAX_BYTES", "0"))
 BDT_WORK_DIR = Path(os.environ.get("BDT_WORK_DIR", STATE_DIR / "work"))
 # Directory of pg_dump/pg_restore for platform_backup/platform_restore (default: found by the server's version).
 BDT_PG_BIN_DIR = os.environ.get("BDT_PG_BIN_DIR") or None
@@ -278,8 +281,9 @@ BDT_DISCLOSURE_SECRET = os.environ.get("BDT_DISCLOSURE_SECRET", "")
 # always refused.
 BDT_CONNECTOR_KEYS = env_list("BDT_CONNECTOR_KEYS")
 BDT_CONNECTOR_NETWORKS = env_list("BDT_CONNECTOR_NETWORKS", "public")
+# Local disk (MEDIA_ROOT) unless BDT_S3_BUCKET names an S3-compatible bucket (bdt_project/settings/object_storage.py).
 STORAGES: dict[str, dict[str, Any]] = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_backend(),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 

@@ -6,6 +6,7 @@ import os
 
 from bdt_project.settings.base import *
 from bdt_project.settings.base import LOGGING, STATE_DIR, STATIC_ROOT, derived_fernet_key, env_bool, env_list
+from bdt_project.settings.object_storage import default_storage_backend
 
 # `make run` serves like production: gunicorn, DEBUG off, static files collected into STATIC_ROOT (only changed files
 # are copied, so a restart is quick; uncompressed, which costs nothing on a laptop) and served by WhiteNoise.
@@ -16,7 +17,7 @@ ALLOWED_HOSTS = ["*"]
 EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(STATE_DIR / "mail")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_backend(),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

@@ -28,14 +28,4 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-if os.environ.get("BDT_S3_BUCKET"):
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": os.environ["BDT_S3_BUCKET"],
-            "endpoint_url": os.environ.get("BDT_S3_ENDPOINT_URL") or None,
-            "region_name": os.environ.get("BDT_S3_REGION") or None,
-            "default_acl": None,
-            "file_overwrite": False,
-        },
-    }
+# STORAGES["default"] is the bucket when BDT_S3_BUCKET is set (bdt_project/settings/object_storage.py).

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bdt_project.settings.base import *
 from bdt_project.settings.base import BASE_DIR, CACHES, LOGGING, REDIS_URL, STATIC_ROOT, derived_fernet_key, env_list
+from bdt_project.settings.object_storage import default_storage_backend
 
 # Storage of this test run, per database name, so concurrent suites on one machine never share files
 # (BDT_TEST_MEDIA_ROOT: the live-stack tests put it on a small file system of their own).
@@ -40,7 +41,7 @@ CACHES["default"]["LOCATION"] = TEST_REDIS_URL
 CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_backend(),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOGGING["root"]["level"] = os.environ.get("DJANGO_LOG_LEVEL", "WARNING")
