@@ -122,3 +122,45 @@ def summary_shown(
             }
         )
     return rows
+
+
+def dropoff_cells(dropoff: Mapping[str, Any]) -> list[Cell]:
+    """Every cell of a count's drop-off (the start, and per filter who remains and who it removes alone)."""
+    cells = [cell_of(dropoff["start"])]
+    for item in dropoff["filters"]:
+        cells += [cell_of(item["remaining"]), cell_of(item["removed_alone"])]
+    return cells
+
+
+def dropoff_shown(dropoff: Mapping[str, Any], rules: DisclosureRules | None) -> dict[str, Any]:
+    """A count's drop-off as the caller sees it: exact (``rules`` None: query level and above) or every number a
+    protected cell of its own (``None`` when suppressed). ``removed`` (in order) follows from the shown numbers,
+    never from exact ones; the last filter's ``remaining`` is the count's own cell, so it shows the count's number.
+
+    ``{"dropoff_start": {...}, "dropoff": [{"filter", "remaining", "remaining_rows", "removed", "removed_alone",
+    "removed_alone_rows"}, ...]}``"""
+
+    def shown(raw: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        if rules is None:
+            return int(raw["participants"]), int(raw["rows"])
+        cell = protect_cell(cell_of(raw), rules)
+        return cell.participants, cell.rows
+
+    start, start_rows = shown(dropoff["start"])
+    items: list[dict[str, Any]] = []
+    previous = start
+    for index, item in enumerate(dropoff["filters"]):
+        remaining, remaining_rows = shown(item["remaining"])
+        alone, alone_rows = shown(item["removed_alone"])
+        items.append(
+            {
+                "filter": index,
+                "remaining": remaining,
+                "remaining_rows": remaining_rows,
+                "removed": previous - remaining if previous is not None and remaining is not None else None,
+                "removed_alone": alone,
+                "removed_alone_rows": alone_rows,
+            }
+        )
+        previous = remaining
+    return {"dropoff_start": {"participants": start, "rows": start_rows}, "dropoff": items}

@@ -95,6 +95,30 @@ class StepCount:
 
 
 @dataclass(frozen=True)
+class DropoffCount:
+    """One filter of a count's drop-off: ``filter`` is its 0-based position in the spec's filters; ``remaining``
+    counts who passes the selections and filters 1..filter+1, ``removed_alone`` who fails this filter and no other
+    (with cell keys when the catalog has record keys)."""
+
+    filter: int
+    remaining: CountResult
+    removed_alone: CountResult
+
+
+@dataclass(frozen=True)
+class DropoffResult:
+    """A count with its drop-off, from one engine pass: ``start`` = after the selections (sites, sessions,
+    participant list), before any filter; ``total`` = the count of the whole spec."""
+
+    start: CountResult
+    filters: tuple[DropoffCount, ...]
+
+    @property
+    def total(self) -> CountResult:
+        return self.filters[-1].remaining if self.filters else self.start
+
+
+@dataclass(frozen=True)
 class RunResult:
     row_count: int
     columns: tuple[str, ...]
@@ -112,6 +136,8 @@ class DataEngine(Protocol):
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult: ...
 
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]: ...
+
+    def dropoff(self, spec: ValidatedSpec, catalog: StudyCatalog) -> DropoffResult: ...
 
     def run(
         self,
