@@ -4,6 +4,7 @@ suppressed, and differencing the drop-off's cells does not single out a person."
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -111,3 +112,30 @@ def test_a_bad_dropoff_flag_is_refused(gov, analyst_at) -> None:
     metadata = analyst_at("metadata")
     refused = metadata.post("/api/v1/studies/gov/count?dropoff=true", {"filters": [BIG]})
     assert refused.status_code == 403
+
+
+def test_the_builder_shows_count_level_callers_the_protected_dropoff(gov, analyst_at, browser_of) -> None:
+    counter = analyst_at("count")
+    browser = browser_of(counter.user)
+    form = {
+        "_builder": "1",
+        "f-0-dataset": "cognitive",
+        "f-0-column": "score",
+        "f-0-op": "lt",
+        "f-0-value": "44",
+        "f-1-dataset": "cognitive",
+        "f-1-column": "score",
+        "f-1-op": "ne",
+        "f-1-value": "7",
+    }
+    html = browser.post("/queries/gov/state/", form, HTTP_HX_REQUEST="true").content.decode()
+    api = dropoff(
+        counter,
+        {"dataset": "cognitive", "column": "score", "op": "lt", "value": 44},
+        {"dataset": "cognitive", "column": "score", "op": "ne", "value": 7},
+    )
+    shown = re.search(r'id="row-1-dropoff"[^>]*>(.*?)</p>', html, re.S)
+    assert shown, html
+    numbers = dict(re.findall(r"data-([a-z-]+)>([^<]+)<", shown.group(1)))
+    assert numbers["remaining"] == str(api["dropoff"][1]["remaining"])
+    assert numbers["removed-alone"] == "too few to show"  # one person: never shown
