@@ -135,32 +135,28 @@ def dropoff_cells(dropoff: Mapping[str, Any]) -> list[Cell]:
 def dropoff_shown(dropoff: Mapping[str, Any], rules: DisclosureRules | None) -> dict[str, Any]:
     """A count's drop-off as the caller sees it: exact (``rules`` None: query level and above) or every number a
     protected cell of its own (``None`` when suppressed). ``removed`` (in order) follows from the shown numbers,
-    never from exact ones; the last filter's ``remaining`` is the count's own cell, so it shows the count's number.
+    never from exact ones. The numbers count participants, perturbed with their participants' key like every count,
+    so the last filter's ``remaining`` shows the count's own number.
 
-    ``{"dropoff_start": {...}, "dropoff": [{"filter", "remaining", "remaining_rows", "removed", "removed_alone",
-    "removed_alone_rows"}, ...]}``"""
+    ``{"dropoff_start": {"participants"}, "dropoff": [{"filter", "remaining", "removed", "removed_alone"}, ...]}``"""
 
-    def shown(raw: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    def shown(raw: Mapping[str, Any]) -> int | None:
         if rules is None:
-            return int(raw["participants"]), int(raw["rows"])
-        cell = protect_cell(cell_of(raw), rules)
-        return cell.participants, cell.rows
+            return int(raw["participants"])
+        return protect_cell(cell_of(raw), rules).participants
 
-    start, start_rows = shown(dropoff["start"])
+    start = shown(dropoff["start"])
     items: list[dict[str, Any]] = []
     previous = start
     for index, item in enumerate(dropoff["filters"]):
-        remaining, remaining_rows = shown(item["remaining"])
-        alone, alone_rows = shown(item["removed_alone"])
+        remaining = shown(item["remaining"])
         items.append(
             {
                 "filter": index,
                 "remaining": remaining,
-                "remaining_rows": remaining_rows,
                 "removed": previous - remaining if previous is not None and remaining is not None else None,
-                "removed_alone": alone,
-                "removed_alone_rows": alone_rows,
+                "removed_alone": shown(item["removed_alone"]),
             }
         )
         previous = remaining
-    return {"dropoff_start": {"participants": start, "rows": start_rows}, "dropoff": items}
+    return {"dropoff_start": {"participants": start}, "dropoff": items}

@@ -37,18 +37,15 @@ router = Router(tags=["queries"])
 
 class DropoffStartOut(Schema):
     participants: int | None
-    rows: int | None
 
 
 class DropoffOut(Schema):
     filter: int = Field(description="0-based position of the filter in the spec's filters.")
     remaining: int | None = Field(description="Participants passing the selections and filters 0..filter.")
-    remaining_rows: int | None = Field(description="Their participant-sessions (distinct merge keys).")
     removed: int | None = Field(description="Removed by this filter in order: the previous remaining minus this one.")
     removed_alone: int | None = Field(
         description="Participants this filter removes on its own: counted without it, not with it."
     )
-    removed_alone_rows: int | None = Field(description="Their participant-sessions that pass every other filter.")
 
 
 class CountOut(Schema):

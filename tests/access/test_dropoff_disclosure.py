@@ -37,7 +37,7 @@ def count(client: Any, *filters: dict[str, Any]) -> dict[str, Any]:
 def test_query_level_callers_get_the_exact_dropoff_of_every_filter(gov, analyst_at) -> None:
     exact = analyst_at("query")
     answer = dropoff(exact, BIG, WOMEN, AGE)
-    assert answer["dropoff_start"] == {"participants": 60, "rows": 60}
+    assert answer["dropoff_start"] == {"participants": 60}
     expected_remaining = [count(exact, *[BIG, WOMEN, AGE][: i + 1])["participants"] for i in range(3)]
     assert [d["remaining"] for d in answer["dropoff"]] == expected_remaining
     assert answer["participants"] == expected_remaining[-1]
@@ -58,7 +58,7 @@ def test_every_dropoff_number_is_the_protected_count_of_its_own_set(gov, analyst
     assert answer["dropoff_start"]["participants"] == count(counter)["participants"]
     for i, item in enumerate(answer["dropoff"]):
         same_set = count(counter, *[BIG, WOMEN, AGE][: i + 1])
-        assert (item["remaining"], item["remaining_rows"]) == (same_set["participants"], same_set["rows"])
+        assert item["remaining"] == same_set["participants"]
     assert answer["participants"] == answer["dropoff"][-1]["remaining"]
     assert answer["participants"] == count(counter, BIG, WOMEN, AGE)["participants"]
     # "removed" follows from the shown numbers, never from exact ones
@@ -70,7 +70,6 @@ def test_a_filter_that_removes_fewer_than_k_on_its_own_shows_no_number(gov, anal
     counter = analyst_at("count")
     answer = dropoff(counter, BIG, _without(7))
     assert answer["dropoff"][1]["removed_alone"] is None  # one person: suppressed
-    assert answer["dropoff"][1]["removed_alone_rows"] is None
     hidden = dropoff(counter, HIDDEN, WOMEN)
     assert hidden["suppressed"] is True and hidden["participants"] is None
     assert hidden["dropoff"][0]["remaining"] is None and hidden["dropoff"][1]["remaining"] is None

@@ -76,19 +76,23 @@ def _cell(ids: set[Any], keys: set[tuple[Any, Any]]) -> tuple[int, int, int, int
     )
 
 
-def expected(study: oracle.Study, spec: dict[str, Any]) -> tuple[Any, list[Any], list[Any]]:
-    """(start, remaining per filter, removed alone per filter) as cells, each from sub-specs run by the oracle."""
+def expected(study: oracle.Study, spec: dict[str, Any]) -> tuple[Any, list[Any], list[Any], Any]:
+    """(start, remaining per filter, removed alone per filter, the count) as cells, each from sub-specs run by the
+    oracle; the drop-off's cells count participants (rows = participants)."""
     filters = spec.get("filters", [])
     base = {k: v for k, v in spec.items() if k != "filters"}
-    start = _cell(*_ids_and_keys(study, base))
-    remaining = [_cell(*_ids_and_keys(study, {**base, "filters": filters[: i + 1]})) for i in range(len(filters))]
-    everyone, _ = _ids_and_keys(study, spec)
+
+    def people(ids: set[Any]) -> tuple[int, int, int, int]:
+        return _cell(ids, {(i, None) for i in ids})
+
+    start = people(_ids_and_keys(study, base)[0])
+    remaining = [people(_ids_and_keys(study, {**base, "filters": filters[: i + 1]})[0]) for i in range(len(filters))]
+    everyone, merge_keys = _ids_and_keys(study, spec)
     alone = []
     for i in range(len(filters)):
-        ids, keys = _ids_and_keys(study, {**base, "filters": filters[:i] + filters[i + 1 :]})
-        out = ids - everyone
-        alone.append(_cell(out, {k for k in keys if k[0] in out}))
-    return start, remaining, alone
+        ids, _ = _ids_and_keys(study, {**base, "filters": filters[:i] + filters[i + 1 :]})
+        alone.append(people(ids - everyone))
+    return start, remaining, alone, _cell(everyone, merge_keys)
 
 
 def _got(c: CountResult) -> tuple[int, int, int, int]:
@@ -105,7 +109,7 @@ def test_dropoff_matches_the_oracle_on_both_engines(
     case: str,
     spec: dict[str, Any],
 ) -> None:
-    start, remaining, alone = expected(oracles[study], spec)
+    start, remaining, alone, total = expected(oracles[study], spec)
     for engine in engines:
         got = engine.dropoff(spec_validate(spec, keyed[study]), keyed[study])
         assert _got(got.start) == start, engine.dialect
@@ -114,12 +118,13 @@ def test_dropoff_matches_the_oracle_on_both_engines(
         assert [f.filter for f in got.filters] == list(range(len(spec.get("filters", []))))
         # The drop-off's total is the count of the whole spec, keys included (so both show the same number).
         count = engine.count(spec_validate(spec, keyed[study]), keyed[study])
-        assert _got(got.total) == _got(count), engine.dialect
+        assert _got(got.total) == _got(count) == total, engine.dialect
         # Without record keys: the same counts, no keys.
         plain = engine.dropoff(spec_validate(spec, catalogs[study]), catalogs[study])
-        assert [(f.remaining.participants, f.removed_alone.rows) for f in plain.filters] == [
-            (f.remaining.participants, f.removed_alone.rows) for f in got.filters
+        assert [(f.remaining.participants, f.removed_alone.participants) for f in plain.filters] == [
+            (f.remaining.participants, f.removed_alone.participants) for f in got.filters
         ]
+        assert (plain.total.participants, plain.total.rows) == (count.participants, count.rows)
         assert plain.start.participants_key is None
 
 
@@ -130,3 +135,19 @@ def test_dropoff_is_one_statement_with_each_condition_once(catalogs: dict[str, S
         sql = compile_dropoff(spec_validate(spec, catalog), catalog, dialect).sql  # type: ignore[arg-type]
         assert sql.count("SELECT") < 20
         assert sql.count("'flanker'") == 1  # the condition is evaluated once per row, then reused as a boolean
+
+
+def test_more_filters_than_one_mask_holds(
+    engines: list[SqlEngine], keyed: dict[str, StudyCatalog], oracles: dict[str, oracle.Study]
+) -> None:
+    """Past 62 filters the per-filter bits go to a second mask: the 64th filter is the only one to remove someone."""
+    no_op = {"dataset": "behaviour", "column": "rt", "op": "lt", "value": 100_000}
+    decisive = {"dataset": "subjects", "column": "age", "op": "lt", "value": 28.25}
+    spec = {"filters": [no_op] * 63 + [decisive] + [no_op] * 6}
+    start, remaining, alone, _ = expected(oracles["xs"], spec)
+    assert alone[63][0] > 0 and all(a[0] == 0 for i, a in enumerate(alone) if i != 63)
+    for engine in engines:
+        got = engine.dropoff(spec_validate(spec, keyed["xs"]), keyed["xs"])
+        assert _got(got.start) == start
+        assert [_got(f.remaining) for f in got.filters] == remaining, engine.dialect
+        assert [_got(f.removed_alone) for f in got.filters] == alone, engine.dialect

@@ -1,20 +1,20 @@
 """The live drop-off of a count: for each filter, who remains after it (in order) and who it removes on its own.
 
-One statement, one scan of the joined rows. The selections (sites, sessions, participant list) restrict the rows;
-the filters are evaluated once per joined row into booleans ``b1..bn`` (a NULL condition does not hold). From them,
-per row:
+One statement, one scan of the joined rows, one row of answers. The selections (sites, sessions, participant list)
+restrict the rows; the filters are evaluated once per joined row into booleans ``b1..bn`` (a NULL condition does not
+hold). From them, per row:
 
-- ``reach`` = 1 + the number of leading filters the row passes (as in the filtering report), and
-- ``alone`` = 0 when the row passes every filter, ``i`` when filter ``i`` is the only one it fails, -1 otherwise.
+- ``reach`` = 1 + the number of leading filters the row passes (as in the filtering report);
+- ``ok`` = 1 when the row passes every filter;
+- ``mask`` = the bit of filter ``i`` when ``i`` is the only filter the row fails (BIGINT masks of 62 filters each).
 
-A merge key (id, or id + session) keeps the largest reach of its rows, so filters on one dataset keep their
-same-row semantics; a participant keeps the largest reach of their merge keys. A participant *removed by filter i
-alone* has no row passing every filter but some row failing only filter ``i`` (they would be counted without
-filter ``i``); their merge keys counted with them are those with such a row. The query returns a small histogram:
-rows ``(kind, level, bucket, n, key)`` where ``kind`` is ``"c"`` (cumulative: ``bucket`` = reach) or ``"a"`` (alone:
-``bucket`` = the filter's 1-based position), ``level`` ``"r"`` (merge keys) or ``"p"`` (participants), ``n`` how many
-and ``key`` the sum of their record keys (0 without record keys). Every number of the drop-off is the count of one
-set of participants, so each is a cell of the disclosure-control method on its own.
+A participant keeps, over all their joined rows (filters on one dataset keep their same-row semantics), the largest
+reach, the largest ``ok`` and the OR of the masks. Then one aggregate: who has ``reach > i`` (remains after filter
+``i``) and who has ``ok = 0`` with bit ``i`` set (*removed by filter i alone*: no row passes every filter, some row
+fails only filter ``i``, so they would be counted without it). The drop-off counts participants; the same pass also
+counts the whole spec's distinct merge keys (the count's rows). With record keys each number comes with the sum of
+its participants' record keys, so every number of the drop-off is a cell of the disclosure-control method (a
+participant cell: its rows are its participants).
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from queries.core.catalog import StudyCatalog
 from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, ref, render, table_ref, validated
 from queries.core.spec import ValidatedSpec
 
-#: Columns of every histogram row, in order.
-HISTOGRAM_COLUMNS = ("kind", "level", "bucket", "n", "key")
+#: Filters per bit mask (a BIGINT holds 62 of them as positive bits).
+MASK_BITS = 62
 
 
 @dataclass(frozen=True)
 class DropoffQuery:
+    """The statement and how to read its one row (:func:`dropoff_from_row`)."""
+
     sql: str
     filters: int
     keyed: bool = False
@@ -51,16 +53,13 @@ class DropoffCell:
 @dataclass(frozen=True)
 class DropoffTotals:
     """``start``: after the selections, before any filter; ``remaining[i]``: after filters 1..i+1;
-    ``removed_alone[i]``: removed by filter i+1 and by no other filter."""
+    ``removed_alone[i]``: removed by filter i+1 and by no other filter. These are participant counts (their rows are
+    the participants); ``count`` is the whole spec's count with its distinct merge keys."""
 
     start: DropoffCell
     remaining: tuple[DropoffCell, ...]
     removed_alone: tuple[DropoffCell, ...]
-
-    @property
-    def total(self) -> DropoffCell:
-        """What the whole spec counts (the same set as the count)."""
-        return self.remaining[-1] if self.remaining else self.start
+    count: DropoffCell  # the whole spec's count with its merge keys (the count's own cell)
 
 
 def _table(name: str, alias_name: str) -> exp.Table:
@@ -90,10 +89,22 @@ def _record_key() -> exp.Expr:
     return exp.Coalesce(this=ref("c1", "rk"), expressions=[_num(0)])
 
 
+def _bits(filters: int) -> list[list[int]]:
+    """Filter positions (1-based) per mask."""
+    positions = list(range(1, filters + 1))
+    return [positions[i : i + MASK_BITS] for i in range(0, filters, MASK_BITS)]
+
+
+def _total(expression: exp.Expr) -> exp.Expr:
+    return exp.Coalesce(this=exp.Sum(this=expression), expressions=[_num(0)])
+
+
 def compile_dropoff(
     spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
 ) -> DropoffQuery:
-    """The drop-off histogram query of ``spec`` (see the module docstring)."""
+    """The drop-off query of ``spec`` (see the module docstring): one row, per level (participants, then merge
+    keys), the remaining counts after 0..n filters, then the removed-alone counts of filters 1..n, each followed by
+    its key sum when the catalog has record keys."""
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
     frame = Frame(v, dialect, schema, v.filter_datasets)
@@ -101,6 +112,7 @@ def compile_dropoff(
     selections = [c for c in conditions if c.kind != "filter"]
     filters = [c for c in conditions if c.kind == "filter"]
     n = len(filters)
+    masks = _bits(n)
     session = frame.session()
     keys = ["k_id"] + (["k_ses"] if session is not None else [])
 
@@ -110,117 +122,101 @@ def compile_dropoff(
         alias(exp.Coalesce(this=c.expression, expressions=[exp.false()]), f"b{i}") for i, c in enumerate(filters, 1)
     ]
     base = frame.where(frame.attach(exp.select(*booleans)), selections)
-    passed = [ref(f"b{i}", "b") for i in range(1, n + 1)]
+    passed = {i: ref(f"b{i}", "b") for i in range(1, n + 1)}
     reach: exp.Expr = (
-        exp.Case(ifs=[exp.If(this=exp.Not(this=b), true=_num(i)) for i, b in enumerate(passed, 1)], default=_num(n + 1))
+        exp.Case(ifs=[exp.If(this=exp.Not(this=b), true=_num(i)) for i, b in passed.items()], default=_num(n + 1))
         if n
         else _num(1)
     )
-    fails = _sum([_case(b, _num(0), _num(1)) for b in passed])
-    missed = _sum([_case(b, _num(0), _num(i)) for i, b in enumerate(passed, 1)])
-    alone = exp.Case(
-        ifs=[
-            exp.If(this=exp.EQ(this=fails, expression=_num(0)), true=_num(0)),
-            exp.If(this=exp.EQ(this=fails.copy(), expression=_num(1)), true=missed),
-        ],
-        default=_num(-1),
-    )
-    rows = exp.select(*(ref(k, "b") for k in keys), alias(reach, "reach"), alias(alone, "alone")).from_(
+    fails = _sum([_case(b, _num(0), _num(1)) for b in passed.values()])
+    ok = _case(exp.EQ(this=fails, expression=_num(0)), _num(1), _num(0))
+    row_masks = []
+    for m, chunk in enumerate(masks):
+        which = exp.Case(
+            ifs=[exp.If(this=exp.Not(this=passed[i]), true=_num(1 << (i - chunk[0]))) for i in chunk], default=_num(0)
+        )
+        single = exp.EQ(this=fails.copy(), expression=_num(1))
+        row_masks.append(alias(_case(single, which, _num(0)), f"m{m}"))
+    rows = exp.select(*(ref(k, "b") for k in keys), alias(reach, "reach"), alias(ok, "ok"), *row_masks).from_(
         base.subquery(alias="b")
     )
-    merge_keys = (
-        exp.select(
-            *(ref(k, "r") for k in keys),
-            alias(exp.Max(this=ref("reach", "r")), "reach"),
-            alias(exp.Max(this=_case(exp.EQ(this=ref("alone", "r"), expression=_num(0)), _num(1), _num(0))), "ok"),
+
+    def bit(m: int, i: int, chunk: list[int], table: str) -> exp.Expr:
+        """Whether filter ``i`` (in mask ``m``, whose first filter is ``chunk[0]``) is set in ``table``'s mask."""
+        anded = exp.BitwiseAnd(this=ref(f"m{m}", table), expression=_num(1 << (i - chunk[0])))
+        return exp.NEQ(this=exp.Paren(this=anded), expression=_num(0))
+
+    # Per participant, over all their joined rows (one grouping): the largest reach, whether a row passes every
+    # filter, the OR of the single-failure masks, and how many merge keys pass every filter (the count's rows).
+    passing = exp.EQ(this=ref("ok", "s"), expression=_num(1))
+    if session is None:
+        merge_keys: exp.Expr = exp.Max(this=ref("ok", "s"))
+    else:
+        sessions = exp.Count(this=exp.Distinct(expressions=[_case(passing, ref("k_ses", "s"), exp.Null())]))
+        null_session = _case(
+            exp.and_(passing.copy(), exp.Is(this=ref("k_ses", "s"), expression=exp.Null())), _num(1), _num(0)
         )
-        .from_(_table("r", "r"))
-        .group_by(*(ref(k, "r") for k in keys))
-    )
+        merge_keys = exp.Add(this=sessions, expression=exp.Max(this=null_session))
     people = (
         exp.select(
-            ref("k_id", "m"),
-            alias(exp.Max(this=ref("reach", "m")), "reach"),
-            alias(exp.Max(this=ref("ok", "m")), "ok"),
+            ref("k_id", "s"),
+            alias(exp.Max(this=ref("reach", "s")), "reach"),
+            alias(exp.Max(this=ref("ok", "s")), "ok"),
+            *(alias(exp.BitwiseOrAgg(this=ref(f"m{m}", "s")), f"m{m}") for m in range(len(masks))),
+            alias(merge_keys, "nr"),
         )
-        .from_(_table("mk", "m"))
-        .group_by(ref("k_id", "m"))
+        .from_(rows.subquery(alias="s"))
+        .group_by(ref("k_id", "s"))
     )
-    # Merge keys (and then participants) with a row failing only filter i, of participants with no row passing all.
-    alone_keys = (
-        exp.select(*(ref(k, "r") for k in keys), ref("alone", "r"))
-        .distinct()
-        .from_(_table("r", "r"))
-        .join(
-            _table("pk", "q"),
-            on=exp.EQ(this=ref("k_id", "q"), expression=ref("k_id", "r")),
-            join_type="INNER",
-        )
-        .where(
-            exp.and_(
-                exp.GT(this=ref("alone", "r"), expression=_num(0)),
-                exp.EQ(this=ref("ok", "q"), expression=_num(0)),
-            )
-        )
-    )
-    alone_people = exp.select(ref("k_id", "o"), ref("alone", "o")).distinct().from_(_table("mo", "o"))
 
     keyed = catalog.record_keys is not None
-    branches = []
-    for kind, level, source, bucket in (
-        ("c", "r", "mk", "reach"),
-        ("c", "p", "pk", "reach"),
-        ("a", "r", "mo", "alone"),
-        ("a", "p", "po", "alone"),
-    ):
-        key = exp.Coalesce(this=exp.Sum(this=_record_key()), expressions=[_num(0)]) if keyed else _num(0)
-        select = exp.select(
-            alias(exp.Literal.string(kind), "kind"),
-            alias(exp.Literal.string(level), "level"),
-            alias(ref(bucket, "p"), "bucket"),
-            alias(exp.Count(this=exp.Star()), "n"),
-            alias(key, "key"),
-        ).from_(_table(source, "p"))
+    columns: list[exp.Expr] = []
+
+    def add(name: str, condition: exp.Expr) -> None:
+        columns.append(alias(_total(_case(condition, _num(1), _num(0))), name))
         if keyed:
-            assert catalog.record_keys is not None
-            select = select.join(
-                table_ref(catalog.record_keys, dialect, schema, "rk"),
-                on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
-                join_type="LEFT",
-            )
-        branches.append(select.group_by(ref(bucket, "p")))
-    query: exp.Query = branches[0]
-    for branch in branches[1:]:
-        query = exp.union(query, branch, distinct=False)
-    query = (
-        query.with_("r", as_=rows, materialized=True)  # type: ignore[attr-defined]
-        .with_("mk", as_=merge_keys)
-        .with_("pk", as_=people, materialized=True)
-        .with_("mo", as_=alone_keys)
-        .with_("po", as_=alone_people)
-    )
+            columns.append(alias(_total(_case(condition.copy(), _record_key(), _num(0))), f"{name}k"))
+
+    for i in range(n + 1):
+        add(f"c{i}", exp.GT(this=ref("reach", "p"), expression=_num(i)))
+    for m, chunk in enumerate(masks):
+        for i in chunk:
+            add(f"a{i}", exp.and_(exp.EQ(this=ref("ok", "p"), expression=_num(0)), bit(m, i, chunk, "p")))
+    columns.append(alias(_total(ref("nr", "p")), "rows"))
+    if keyed:
+        columns.append(alias(_total(exp.Mul(this=ref("nr", "p"), expression=_record_key())), "rowsk"))
+    query = exp.select(*columns).from_(people.subquery(alias="p"))
+    if keyed:
+        assert catalog.record_keys is not None
+        query = query.join(
+            table_ref(catalog.record_keys, dialect, schema, "rk"),
+            on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
+            join_type="LEFT",
+        )
     return DropoffQuery(render(query, dialect), n, keyed=keyed)
 
 
-def dropoff_from_histogram(rows: list[tuple[object, ...]], filters: int) -> DropoffTotals:
-    """The drop-off's cells from the histogram rows of :func:`compile_dropoff`."""
-    found: dict[tuple[str, str], dict[int, tuple[int, int]]] = {}
-    for kind, level, bucket, count, key in rows:
-        found.setdefault((str(kind), str(level)), {})[int(str(bucket))] = (int(str(count)), int(str(key)))
+def dropoff_from_row(row: tuple[object, ...], filters: int, keyed: bool) -> DropoffTotals:
+    """The drop-off's cells from the one row of :func:`compile_dropoff`."""
+    width = 2 if keyed else 1
+    values = [int(str(value)) if value is not None else 0 for value in row]
 
-    def cell(kind: str, test: object) -> DropoffCell:
-        values = {
-            level: [value for bucket, value in found.get((kind, level), {}).items() if test(bucket)]  # type: ignore[operator]
-            for level in ("p", "r")
-        }
-        return DropoffCell(
-            participants=sum(c for c, _ in values["p"]),
-            rows=sum(c for c, _ in values["r"]),
-            participants_key=sum(k for _, k in values["p"]),
-            rows_key=sum(k for _, k in values["r"]),
-        )
+    def people(index: int) -> DropoffCell:
+        at = index * width
+        key = values[at + 1] if keyed else 0
+        return DropoffCell(participants=values[at], rows=values[at], participants_key=key, rows_key=key)
 
-    start = cell("c", lambda b: b > 0)
-    remaining = tuple(cell("c", lambda b, i=i: b > i) for i in range(1, filters + 1))
-    alone = tuple(cell("a", lambda b, i=i: b == i) for i in range(1, filters + 1))
-    return DropoffTotals(start=start, remaining=remaining, removed_alone=alone)
+    count = people(filters)
+    at = (2 * filters + 1) * width
+    total = DropoffCell(
+        participants=count.participants,
+        rows=values[at],
+        participants_key=count.participants_key,
+        rows_key=values[at + 1] if keyed else 0,
+    )
+    return DropoffTotals(
+        start=people(0),
+        remaining=tuple(people(i) for i in range(1, filters + 1)),
+        removed_alone=tuple(people(filters + i) for i in range(1, filters + 1)),
+        count=total,
+    )

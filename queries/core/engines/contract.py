@@ -97,8 +97,8 @@ class StepCount:
 @dataclass(frozen=True)
 class DropoffCount:
     """One filter of a count's drop-off: ``filter`` is its 0-based position in the spec's filters; ``remaining``
-    counts who passes the selections and filters 1..filter+1, ``removed_alone`` who fails this filter and no other
-    (with cell keys when the catalog has record keys)."""
+    counts the participants passing the selections and filters 0..filter, ``removed_alone`` those who fail this
+    filter and no other (with cell keys when the catalog has record keys)."""
 
     filter: int
     remaining: CountResult
@@ -108,14 +108,12 @@ class DropoffCount:
 @dataclass(frozen=True)
 class DropoffResult:
     """A count with its drop-off, from one engine pass: ``start`` = after the selections (sites, sessions,
-    participant list), before any filter; ``total`` = the count of the whole spec."""
+    participant list), before any filter; ``total`` = the count of the whole spec (participants and merge keys).
+    ``start`` and the filters' numbers count participants (their ``rows`` are the participants)."""
 
     start: CountResult
     filters: tuple[DropoffCount, ...]
-
-    @property
-    def total(self) -> CountResult:
-        return self.filters[-1].remaining if self.filters else self.start
+    total: CountResult
 
 
 @dataclass(frozen=True)

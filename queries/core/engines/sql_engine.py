@@ -37,7 +37,7 @@ from queries.core.compiler import (
     steps_from_histogram,
     validated,
 )
-from queries.core.compiler.dropoff import DropoffCell, compile_dropoff, dropoff_from_histogram
+from queries.core.compiler.dropoff import DropoffCell, compile_dropoff, dropoff_from_row
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import (
     CountResult,
@@ -240,8 +240,8 @@ class SqlEngine(ABC):
         v = validated(spec, catalog)
         query = compile_dropoff(v, catalog, self.dialect, schema=self.schema)
         with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
-            histogram = self._fetch_all(query.sql)
-        totals = dropoff_from_histogram(histogram, query.filters)
+            row = self._fetch_all(query.sql)[0]
+        totals = dropoff_from_row(row, query.filters, query.keyed)
 
         def result(cell: DropoffCell) -> CountResult:
             if not query.keyed:
@@ -254,6 +254,7 @@ class SqlEngine(ABC):
                 DropoffCount(i, result(remaining), result(alone))
                 for i, (remaining, alone) in enumerate(zip(totals.remaining, totals.removed_alone, strict=True))
             ),
+            total=result(totals.count),
         )
 
     def run(
