@@ -14,9 +14,6 @@ interleaved rounds on one DuckDB engine (2 threads, 2 GB, as the platform's defa
 * ``DuckDBEngine.count`` of a 5-filter spec and ``DuckDBEngine.dropoff`` of the same spec (target: the drop-off
   below 1.5 x the count).
 
-``--store`` gives the engine a native-table store directory (``bench/data/engine/store``): versions are read from
-DuckDB database files built once per version (the first round builds them; the build time is reported apart).
-
 Prints a markdown table (p50 / p95 in ms) with the load average, and saves the samples to bench/data/results/.
 """
 
@@ -137,15 +134,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--store", action="store_true", help="read versions from native DuckDB files")
     args = parser.parse_args()
     if not 1_000 <= args.participants <= 10_000_000 or not 1 <= args.rounds <= 101:
         parser.error("participants 1,000..10,000,000; rounds 1..101")
     files = generate(ROOT / "bench" / "data" / "engine" / f"p{args.participants}", args.participants)
     cat = catalog(files, args.participants)
     kwargs: dict[str, Any] = {"memory_limit": "2GB", "threads": 2, "timeout_s": 600}
-    if args.store:
-        kwargs["store_directory"] = ROOT / "bench" / "data" / "engine" / "store"
     samples: dict[str, list[float]] = {}
     loads: list[str] = []
 
@@ -156,7 +150,7 @@ def main() -> None:
         return result
 
     engine = DuckDBEngine(**kwargs)
-    timed("first use (views / native files built)", lambda: engine.dropoff(spec_validate(spec5(0), cat), cat))
+    timed("first use (views registered)", lambda: engine.dropoff(spec_validate(spec5(0), cat), cat))
     raw = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     raw.execute(raw_sql(files, 10.05)).fetchall()
     for r in range(args.rounds + 1):
@@ -166,11 +160,11 @@ def main() -> None:
         for name, action in (
             (
                 "raw DuckDB, 3 filters, warm connection",
-                lambda: raw.execute(raw_sql(files, 10.05 + i * 1e-5)).fetchall(),
+                lambda i=i: raw.execute(raw_sql(files, 10.05 + i * 1e-5)).fetchall(),
             ),
-            ("engine count, 3 filters", lambda: engine.count(spec_validate(spec3(i), cat), cat)),
-            ("engine count, 5 filters", lambda: engine.count(spec_validate(spec5(i), cat), cat)),
-            ("engine drop-off, 5 filters", lambda: engine.dropoff(spec_validate(spec5(i), cat), cat)),
+            ("engine count, 3 filters", lambda i=i: engine.count(spec_validate(spec3(i), cat), cat)),
+            ("engine count, 5 filters", lambda i=i: engine.count(spec_validate(spec5(i), cat), cat)),
+            ("engine drop-off, 5 filters", lambda i=i: engine.dropoff(spec_validate(spec5(i), cat), cat)),
         ):
             start = time.perf_counter()
             names[name] = action()
@@ -188,12 +182,12 @@ def main() -> None:
     ]
     ratio = percentile(samples["engine drop-off, 5 filters"], 50) / percentile(samples["engine count, 5 filters"], 50)
     print(f"\n{args.participants:,} participants x 3 sessions, {MEASURES} measures x {COLUMNS} columns; "
-          f"store={args.store}; load {loads[0]} .. {loads[-1]}; {machine_facts()}\n")  # fmt: skip
+          f"load {loads[0]} .. {loads[-1]}; {machine_facts()}\n")  # fmt: skip
     print(md_table(["what", "p50 ms", "p95 ms", "n"], rows))
     print(f"\ndrop-off / count (5 filters), p50: {ratio:.2f}")
     result_save(
-        f"engine-counts-p{args.participants}{'-store' if args.store else ''}",
-        {"participants": args.participants, "store": args.store, "samples": samples, "loads": loads},
+        f"engine-counts-p{args.participants}",
+        {"participants": args.participants, "samples": samples, "loads": loads, "machine": machine_facts()},
     )
 
 
