@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/engine_counts.py --participants 1000000 [--rounds 9] [--store]
+    .venv/bin/python bench/engine_counts.py --participants 1000000 [--rounds 9]
 
 Generates ``bench/data/engine/p<N>/`` once: a demographics table (N participants x 3 sessions: id with leading zeros,
 session, age, sex, site) and 5 measure tables x 20 float columns (N x 3 rows each), as zstd Parquet. Then, in
