@@ -11,8 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from core.config import config_get
 from queries.pages.builder import RANGE, VALUE_OPS, BuilderState, FilterRow
 from queries.pages.builder_schema import ColumnChoice, StudySchema
+from tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,13 @@ class DropoffView:
     removed_alone: int | None = None
     counted: bool = False  # False: the filter is not applied (incomplete row) or the count failed
     out_of_range: str = ""  # a warning when an input lies outside the data's range
+
+
+def dropoff_live(tenant: Tenant, schema: StudySchema) -> bool:
+    """Whether the builder computes the live drop-off for this study (``builder_dropoff_max_rows``)."""
+    demo = schema.demographics_choice
+    rows = int(demo.version.row_count or 0) if demo is not None else 0
+    return rows <= int(config_get("builder_dropoff_max_rows", tenant))
 
 
 def spec_positions(state: BuilderState, schema: StudySchema) -> tuple[int | None, list[int | None]]:

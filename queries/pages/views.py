@@ -36,7 +36,7 @@ from queries.pages.builder import (
 )
 from queries.pages.builder_access import BuilderAccess, study_schema_for_user
 from queries.pages.builder_context import builder_context, filter_rows, saved_context, short_value
-from queries.pages.builder_dropoff import dropoff_views
+from queries.pages.builder_dropoff import dropoff_live, dropoff_views
 from queries.pages.builder_schema import StudySchema, distinct_values, study_schema
 from queries.pages.run_summary import panel_context
 from queries.protected_results import runs_rows_shown
@@ -142,6 +142,7 @@ def _count_response(
         "hints": [(i, row_hint(row)) for i, row in enumerate(state.filters)],
     }
     status = 200
+    context["dropoff_live"] = dropoff_live(request_tenant(request), schema)
     try:
         context["count"] = query_count(
             tenant=request_tenant(request),
@@ -149,7 +150,7 @@ def _count_response(
             study=study,
             payload=state_to_spec(state, schema),
             request=request,
-            dropoff=True,
+            dropoff=context["dropoff_live"],
         )
     except Forbidden:
         raise

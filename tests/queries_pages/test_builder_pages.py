@@ -205,3 +205,12 @@ def test_the_builder_page_has_a_place_for_each_filters_dropoff(analyst, study) -
     state(analyst, age_lo="30", **{"f-0-dataset": "cognitive", "f-0-column": "working_memory", "f-0-op": "not_null"})
     html = analyst.get("/queries/memory/").content.decode()
     assert 'id="age-dropoff"' in html and 'id="row-0-dropoff"' in html
+
+
+def test_studies_above_the_live_dropoff_limit_get_the_count_alone(analyst, study, tenant_a) -> None:
+    tenant_a.settings = {**(tenant_a.settings or {}), "builder_dropoff_max_rows": 5}  # the study has 6 rows
+    tenant_a.save(update_fields=["settings"])
+    response = state(analyst, age_lo="30")
+    html = response.content.decode()
+    assert response.status_code == 200 and number(html, "participants") == 3
+    assert "data-dropoff-off" in html and "data-counted" not in html
