@@ -122,3 +122,41 @@ def summary_shown(
             }
         )
     return rows
+
+
+def dropoff_cells(dropoff: Mapping[str, Any]) -> list[Cell]:
+    """Every cell of a count's drop-off (the start, and per filter who remains and who it removes alone)."""
+    cells = [cell_of(dropoff["start"])]
+    for item in dropoff["filters"]:
+        cells += [cell_of(item["remaining"]), cell_of(item["removed_alone"])]
+    return cells
+
+
+def dropoff_shown(dropoff: Mapping[str, Any], rules: DisclosureRules | None) -> dict[str, Any]:
+    """A count's drop-off as the caller sees it: exact (``rules`` None: query level and above) or every number a
+    protected cell of its own (``None`` when suppressed). ``removed`` (in order) follows from the shown numbers,
+    never from exact ones. The numbers count participants, perturbed with their participants' key like every count,
+    so the last filter's ``remaining`` shows the count's own number.
+
+    ``{"dropoff_start": {"participants"}, "dropoff": [{"filter", "remaining", "removed", "removed_alone"}, ...]}``"""
+
+    def shown(raw: Mapping[str, Any]) -> int | None:
+        if rules is None:
+            return int(raw["participants"])
+        return protect_cell(cell_of(raw), rules).participants
+
+    start = shown(dropoff["start"])
+    items: list[dict[str, Any]] = []
+    previous = start
+    for index, item in enumerate(dropoff["filters"]):
+        remaining = shown(item["remaining"])
+        items.append(
+            {
+                "filter": index,
+                "remaining": remaining,
+                "removed": previous - remaining if previous is not None and remaining is not None else None,
+                "removed_alone": shown(item["removed_alone"]),
+            }
+        )
+        previous = remaining
+    return {"dropoff_start": {"participants": start}, "dropoff": items}

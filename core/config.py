@@ -221,6 +221,14 @@ SETTINGS: dict[str, SettingSpec] = {
             minimum=1,
         ),
         SettingSpec(
+            "builder_dropoff_max_rows",
+            int,
+            1_000_000,
+            "The builder computes each filter's live drop-off (with the count, one pass) on studies whose "
+            "demographics table has at most this many rows; above it the builder shows the count alone.",
+            minimum=0,
+        ),
+        SettingSpec(
             "interactive_max_participants",
             int,
             100_000,

@@ -35,6 +35,19 @@ from tenants.roles import Role
 router = Router(tags=["queries"])
 
 
+class DropoffStartOut(Schema):
+    participants: int | None
+
+
+class DropoffOut(Schema):
+    filter: int = Field(description="0-based position of the filter in the spec's filters.")
+    remaining: int | None = Field(description="Participants passing the selections and filters 0..filter.")
+    removed: int | None = Field(description="Removed by this filter in order: the previous remaining minus this one.")
+    removed_alone: int | None = Field(
+        description="Participants this filter removes on its own: counted without it, not with it."
+    )
+
+
 class CountOut(Schema):
     participants: int | None
     rows: int | None
@@ -42,14 +55,32 @@ class CountOut(Schema):
     threshold: int | None = None
     perturbed: bool = Field(False, description="Aggregate-only access: the cell-key method's perturbed count.")
     max_noise: int | None = Field(None, description="The largest noise D a perturbed count may carry.")
+    dropoff_start: DropoffStartOut | None = Field(
+        None, description="With ?dropoff=true: after sites, sessions and the participant list, before any filter."
+    )
+    dropoff: list[DropoffOut] | None = Field(
+        None, description="With ?dropoff=true: per filter, in order (null numbers are suppressed cells)."
+    )
+
+
+class CountParams(Schema):
+    dropoff: bool = Field(False, description="Also return the per-filter drop-off (computed in the same pass).")
 
 
 @router.post("/studies/{study}/count", response=CountOut)
-def count(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> dict[str, Any]:
-    """Distinct participants and distinct merge keys (participant-sessions) matching a QuerySpec."""
+def count(request: HttpRequest, study: str, spec: Body[dict[str, Any]], params: Query[CountParams]) -> dict[str, Any]:
+    """Distinct participants and distinct merge keys (participant-sessions) matching a QuerySpec; with
+    ``?dropoff=true`` also each filter's drop-off."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
-    return query_count(tenant=caller.tenant, actor=caller.user, study=target, payload=spec, request=request)
+    return query_count(
+        tenant=caller.tenant,
+        actor=caller.user,
+        study=target,
+        payload=spec,
+        request=request,
+        dropoff=params.dropoff,
+    )
 
 
 class ErrorOut(Schema):

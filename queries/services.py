@@ -15,7 +15,7 @@ from django.utils import timezone
 from access.budget import count_budget_charge
 from access.enforcement import shown_count_audit
 from access.levels import Level
-from access.protection import cell_of, count_shown, disclosure_rules
+from access.protection import cell_of, count_shown, disclosure_rules, dropoff_cells, dropoff_shown
 from audit.services import audit_event_record
 from core.admission import interactive_slot
 from core.config import config_get
@@ -57,20 +57,58 @@ def _count_cache_key(actor: Any, cache_key: str) -> str:
     return f"count:{getattr(actor, 'pk', '')}:{cache_key}"
 
 
+def _cell_dict(counted: Any) -> dict[str, Any]:
+    return {
+        "participants": counted.participants,
+        "rows": counted.rows,
+        "participants_key": counted.participants_key,
+        "rows_key": counted.rows_key,
+    }
+
+
+def _counted(engine: Any, prepared: Any, dropoff: bool) -> dict[str, Any]:
+    """The engine's answer as the cache keeps it: the count's cell, plus the drop-off's cells when asked (the
+    same engine pass computes both)."""
+    if not dropoff:
+        return _cell_dict(engine.count(prepared.validated, prepared.catalog))
+    found = engine.dropoff(prepared.validated, prepared.catalog)
+    return {
+        **_cell_dict(found.total),
+        "dropoff": {
+            "start": _cell_dict(found.start),
+            "filters": [
+                {"remaining": _cell_dict(f.remaining), "removed_alone": _cell_dict(f.removed_alone)}
+                for f in found.filters
+            ],
+        },
+    }
+
+
 def query_count(
-    *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    payload: Any,
+    request: HttpRequest | None = None,
+    dropoff: bool = False,
 ) -> dict[str, Any]:
     """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
 
-    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) and are charged one
-    result set of their count budget (429 ``count_budget_exhausted`` past it). The audit event holds the full spec.
+    With ``dropoff``, also per filter who remains after it (in order) and who it removes on its own (one engine
+    pass; ``dropoff_start`` = after the selections, before any filter).
+
+    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) for every number (each
+    drop-off number is a cell of its own) and are charged its result sets in their count budget (429
+    ``count_budget_exhausted`` past it). The audit event holds the full spec.
     """
     spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
     decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
     # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
     count_key = query_count_key(study, spec)
     keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
-    key = _count_cache_key(actor, f"{count_key.cache_key}:{'keyed' if keyed else 'exact'}")
+    variant = f"{'keyed' if keyed else 'exact'}{':dropoff' if dropoff else ''}"
+    key = _count_cache_key(actor, f"{count_key.cache_key}:{variant}")
     result = cache.get(key)
     cached = result is not None
     if result is None:
@@ -87,35 +125,33 @@ def query_count(
             timeout = float(config_get("count_timeout_seconds", tenant))
             engine = engine_create(study, timeout_s=timeout)
             try:
-                counted = engine.count(prepared.validated, prepared.catalog)
+                result = _counted(engine, prepared, dropoff)
             except EngineTimeout as exc:
                 raise QueryTimeout(timeout) from exc
             except EngineError as exc:
                 raise engine_error_to_api(exc) from exc
             finally:
                 engine.close()
-        result = {
-            "participants": counted.participants,
-            "rows": counted.rows,
-            "participants_key": counted.participants_key,
-            "rows_key": counted.rows_key,
-        }
         cache.set(key, result, COUNT_CACHE_SECONDS)
-    if decision.aggregate_only:
+    rules = disclosure_rules(tenant=tenant, study=study) if decision.aggregate_only else None
+    if rules is not None:
         cell = cell_of(result)
+        cells = [cell, *dropoff_cells(result["dropoff"])] if dropoff else [cell]
         count_budget_charge(
             tenant=tenant,
             actor=actor,
             study=study,
-            cells=[cell],
+            cells=cells,
             surface="count",
             spec_hash=count_key.spec_hash,
             spec=count_key.spec.model_dump(mode="json"),
             request=request,
         )
-        shown = count_shown(cell, disclosure_rules(tenant=tenant, study=study))
+        shown = count_shown(cell, rules)
     else:
         shown = {"participants": result["participants"], "rows": result["rows"]}
+    if dropoff:
+        shown.update(dropoff_shown(result["dropoff"], rules))
     audit_event_record(
         action="query.count",
         actor=actor,

@@ -35,7 +35,14 @@ from queries.pages.builder import (
     state_to_spec,
 )
 from queries.pages.builder_access import BuilderAccess, study_schema_for_user
-from queries.pages.builder_context import builder_context, filter_rows, output_column_count, saved_context
+from queries.pages.builder_context import (
+    builder_context,
+    filter_rows,
+    output_column_count,
+    saved_context,
+    short_value,
+)
+from queries.pages.builder_dropoff import dropoff_live, dropoff_views
 from queries.pages.builder_schema import StudySchema, distinct_values, study_schema
 from queries.pages.run_summary import panel_context
 from queries.protected_results import runs_rows_shown
@@ -152,6 +159,7 @@ def _count_response(
         "hints": [(i, row_hint(row)) for i, row in enumerate(state.filters)],
     }
     status = 200
+    context["dropoff_live"] = dropoff_live(request_tenant(request), schema)
     try:
         context["count"] = query_count(
             tenant=request_tenant(request),
@@ -159,11 +167,13 @@ def _count_response(
             study=study,
             payload=state_to_spec(state, schema),
             request=request,
+            dropoff=context["dropoff_live"],
         )
     except Forbidden:
         raise
     except ApiError as exc:
         context["error"], status = exc, exc.status
+    context["age_dropoff"], context["row_dropoffs"] = dropoff_views(state, schema, context.get("count"), short_value)
     demo = schema.demographics_choice
     if demo is not None:
         # The whole table as the caller may see it: exact from query on, else the catalog's protected total (the

@@ -12,6 +12,7 @@ under CI, where they fail (``scripts/ensure_java.sh`` installs it).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,15 +20,18 @@ from pathlib import Path
 
 import duckdb
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from access.disclosure import record_key_table
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.postgres_engine import PostgresEngine
 from queries.core.engines.spark_engine import SparkEngine, SparkSettings, spark_session, spark_session_stop
+from queries.core.engines.sql_engine import SqlEngine
 from tests.queries_core import oracle
-from tests.queries_core.studies import build_catalog
+from tests.queries_core.studies import build_catalog, sha256_file
 
 PG_BASE_DSN = os.environ.get("QUERIES_CORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_TEST_DB = "queries_core_test"
@@ -143,3 +147,37 @@ def heavy(tmp_path_factory: pytest.TempPathFactory) -> StudyCatalog:
         "heavy_m", "measure", 1, "b", (ColumnInfo("id", "string"), ColumnInfo("v", "integer")), str(d / "m.parquet")
     )
     return StudyCatalog(StudyKeys("id"), "heavy_demo", {"heavy_demo": demo, "heavy_m": m})
+
+
+SECRET = b"queries-core-test-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def keyed(catalogs: dict[str, StudyCatalog], data_dir: Path) -> dict[str, StudyCatalog]:
+    """The fixture studies with a record-key table of their demographics' ids."""
+    out = {}
+    for key, catalog in catalogs.items():
+        demo = catalog.demo
+        id_name = catalog.keys.id_column
+        ids = pq.read_table(demo.parquet_path, columns=[id_name]).column(0)
+        path = data_dir / f"{key}_record_keys.parquet"
+        pq.write_table(record_key_table(SECRET, ids, id_name), path)
+        info = DatasetInfo(
+            name="record_keys",
+            kind="measure",
+            version=1,
+            sha256=sha256_file(path),
+            columns=(ColumnInfo(id_name, demo.type_of(id_name)), ColumnInfo("record_key", "integer")),
+            parquet_path=str(path),
+        )
+        out[key] = dataclasses.replace(catalog, record_keys=info)
+    return out
+
+
+@pytest.fixture
+def engines(duck_engine: SqlEngine, request: pytest.FixtureRequest) -> list[SqlEngine]:
+    """Both engines; DuckDB alone when PostgreSQL is unreachable outside CI (pg_dsn skips)."""
+    try:
+        return [duck_engine, request.getfixturevalue("pg_engine")]
+    except pytest.skip.Exception:
+        return [duck_engine]

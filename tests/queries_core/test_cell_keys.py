@@ -3,54 +3,20 @@ and with a Python oracle, and adding the keys changes no count."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
-from access.disclosure import KEY_MODULUS, record_key, record_key_table
-from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog
+from access.disclosure import KEY_MODULUS, record_key
+from queries.core.catalog import StudyCatalog
 from queries.core.compiler import compile_count, compile_steps
 from queries.core.engines.sql_engine import SqlEngine
 from queries.core.spec import spec_validate
 from tests.queries_core import oracle
 from tests.queries_core.cases import CASES
-from tests.queries_core.studies import sha256_file
-
-SECRET = b"queries-core-test-secret-0123456789abcdef"
-
-
-@pytest.fixture(scope="session")
-def keyed(catalogs: dict[str, StudyCatalog], data_dir: Path) -> dict[str, StudyCatalog]:
-    """The fixture studies with a record-key table of their demographics' ids."""
-    out = {}
-    for key, catalog in catalogs.items():
-        demo = catalog.demo
-        id_name = catalog.keys.id_column
-        ids = pq.read_table(demo.parquet_path, columns=[id_name]).column(0)
-        path = data_dir / f"{key}_record_keys.parquet"
-        pq.write_table(record_key_table(SECRET, ids, id_name), path)
-        info = DatasetInfo(
-            name="record_keys",
-            kind="measure",
-            version=1,
-            sha256=sha256_file(path),
-            columns=(ColumnInfo(id_name, demo.type_of(id_name)), ColumnInfo("record_key", "integer")),
-            parquet_path=str(path),
-        )
-        out[key] = dataclasses.replace(catalog, record_keys=info)
-    return out
-
-
-@pytest.fixture
-def engines(duck_engine: SqlEngine, request: pytest.FixtureRequest) -> list[SqlEngine]:
-    try:
-        return [duck_engine, request.getfixturevalue("pg_engine")]
-    except pytest.skip.Exception:
-        return [duck_engine]
+from tests.queries_core.conftest import SECRET
 
 
 def expected_keys(study: oracle.Study, spec: dict[str, Any]) -> tuple[int, int]:

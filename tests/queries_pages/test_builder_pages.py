@@ -163,3 +163,54 @@ def test_reset_clears_the_draft(analyst, study) -> None:
     state(analyst, age_lo="30")
     assert analyst.post("/queries/memory/reset/").status_code == 302
     assert 'name="age_lo" value=""' in analyst.get("/queries/memory/").content.decode()
+
+
+def dropoff_of(html: str, target: str) -> dict[str, str]:
+    """The numbers of one drop-off element (``row-0-dropoff``, ``age-dropoff``) of a count answer."""
+    match = re.search(rf'<p class="qb-dropoff" id="{target}"[^>]*>(.*?)</p>', html, re.S)
+    assert match, html
+    return dict(re.findall(r"data-([a-z-]+)>([^<]+)<", match.group(1)))
+
+
+def test_each_filter_shows_its_live_dropoff_and_inputs_outside_the_data_are_flagged(analyst, study) -> None:
+    rows = {
+        "f-0-dataset": "cognitive",
+        "f-0-column": "working_memory",
+        "f-0-op": "between",
+        "f-0-lo": "95",
+        "f-0-hi": "200",
+        "f-1-dataset": "flanker",
+        "f-1-column": "accuracy",
+        "f-1-op": "between",
+        "f-1-lo": "0.5",
+        "f-1-hi": "3",
+    }
+    response = state(analyst, age_lo="30", **rows)
+    html = response.content.decode()
+    assert response.status_code == 200 and number(html, "participants") == 1  # 002
+    # age >= 30 keeps 002, 003, 004 of 4; alone it removes 001 (who passes the other filters)
+    assert dropoff_of(html, "age-dropoff") == {"remaining": "3", "removed": "1", "removed-alone": "1"}
+    # working memory 95-200 keeps 002 of those; alone it removes 004 (003 has no flanker row: two filters fail)
+    assert dropoff_of(html, "row-0-dropoff") == {"remaining": "1", "removed": "2", "removed-alone": "1"}
+    assert dropoff_of(html, "row-1-dropoff") == {"remaining": "1", "removed": "0", "removed-alone": "0"}
+    assert "Outside the data&#x27;s range (0.55 – 0.905): 0.5, 3." in html
+    assert 'id="row-0-dropoff" data-dropoff data-counted hx-swap-oob="outerHTML">' in html
+    assert "4 before the filters" in html
+    # An incomplete row shows no numbers (it is not applied); the rows after it keep theirs.
+    partial = state(analyst, **{"f-0-dataset": "cognitive", "f-0-column": "working_memory", "f-0-op": "between"})
+    assert "data-counted" not in re.search(r'id="row-0-dropoff"[^>]*>', partial.content.decode()).group(0)
+
+
+def test_the_builder_page_has_a_place_for_each_filters_dropoff(analyst, study) -> None:
+    state(analyst, age_lo="30", **{"f-0-dataset": "cognitive", "f-0-column": "working_memory", "f-0-op": "not_null"})
+    html = analyst.get("/queries/memory/").content.decode()
+    assert 'id="age-dropoff"' in html and 'id="row-0-dropoff"' in html
+
+
+def test_studies_above_the_live_dropoff_limit_get_the_count_alone(analyst, study, tenant_a) -> None:
+    tenant_a.settings = {**(tenant_a.settings or {}), "builder_dropoff_max_rows": 5}  # the study has 6 rows
+    tenant_a.save(update_fields=["settings"])
+    response = state(analyst, age_lo="30")
+    html = response.content.decode()
+    assert response.status_code == 200 and number(html, "participants") == 3
+    assert "data-dropoff-off" in html and "data-counted" not in html

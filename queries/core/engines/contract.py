@@ -95,6 +95,28 @@ class StepCount:
 
 
 @dataclass(frozen=True)
+class DropoffCount:
+    """One filter of a count's drop-off: ``filter`` is its 0-based position in the spec's filters; ``remaining``
+    counts the participants passing the selections and filters 0..filter, ``removed_alone`` those who fail this
+    filter and no other (with cell keys when the catalog has record keys)."""
+
+    filter: int
+    remaining: CountResult
+    removed_alone: CountResult
+
+
+@dataclass(frozen=True)
+class DropoffResult:
+    """A count with its drop-off, from one engine pass: ``start`` = after the selections (sites, sessions,
+    participant list), before any filter; ``total`` = the count of the whole spec (participants and merge keys).
+    ``start`` and the filters' numbers count participants (their ``rows`` are the participants)."""
+
+    start: CountResult
+    filters: tuple[DropoffCount, ...]
+    total: CountResult
+
+
+@dataclass(frozen=True)
 class RunResult:
     row_count: int
     columns: tuple[str, ...]
@@ -112,6 +134,8 @@ class DataEngine(Protocol):
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult: ...
 
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]: ...
+
+    def dropoff(self, spec: ValidatedSpec, catalog: StudyCatalog) -> DropoffResult: ...
 
     def run(
         self,

@@ -37,9 +37,12 @@ from queries.core.compiler import (
     steps_from_histogram,
     validated,
 )
+from queries.core.compiler.dropoff import DropoffCell, compile_dropoff, dropoff_from_row
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import (
     CountResult,
+    DropoffCount,
+    DropoffResult,
     EngineCancelled,
     EngineError,
     EngineTimeout,
@@ -230,6 +233,29 @@ class SqlEngine(ABC):
             )
             for s, t in zip(query.steps, totals, strict=True)
         ]
+
+    def dropoff(self, spec: ValidatedSpec, catalog: StudyCatalog) -> DropoffResult:
+        """The count with, per filter, who remains after it and who it removes alone (one pass, see
+        :mod:`queries.core.compiler.dropoff`)."""
+        v = validated(spec, catalog)
+        query = compile_dropoff(v, catalog, self.dialect, schema=self.schema)
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+            row = self._fetch_all(query.sql)[0]
+        totals = dropoff_from_row(row, query.filters, query.keyed)
+
+        def result(cell: DropoffCell) -> CountResult:
+            if not query.keyed:
+                return CountResult(cell.participants, cell.rows)
+            return CountResult(cell.participants, cell.rows, cell.participants_key, cell.rows_key)
+
+        return DropoffResult(
+            start=result(totals.start),
+            filters=tuple(
+                DropoffCount(i, result(remaining), result(alone))
+                for i, (remaining, alone) in enumerate(zip(totals.remaining, totals.removed_alone, strict=True))
+            ),
+            total=result(totals.count),
+        )
 
     def run(
         self,

@@ -1,0 +1,222 @@
+"""The live drop-off of a count: for each filter, who remains after it (in order) and who it removes on its own.
+
+One statement, one scan of the joined rows, one row of answers. The selections (sites, sessions, participant list)
+restrict the rows; the filters are evaluated once per joined row into booleans ``b1..bn`` (a NULL condition does not
+hold). From them, per row:
+
+- ``reach`` = 1 + the number of leading filters the row passes (as in the filtering report);
+- ``ok`` = 1 when the row passes every filter;
+- ``mask`` = the bit of filter ``i`` when ``i`` is the only filter the row fails (BIGINT masks of 62 filters each).
+
+A participant keeps, over all their joined rows (filters on one dataset keep their same-row semantics), the largest
+reach, the largest ``ok`` and the OR of the masks. Then one aggregate: who has ``reach > i`` (remains after filter
+``i``) and who has ``ok = 0`` with bit ``i`` set (*removed by filter i alone*: no row passes every filter, some row
+fails only filter ``i``, so they would be counted without it). The drop-off counts participants; the same pass also
+counts the whole spec's distinct merge keys (the count's rows). With record keys each number comes with the sum of
+its participants' record keys, so every number of the drop-off is a cell of the disclosure-control method (a
+participant cell: its rows are its participants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from queries.core.catalog import StudyCatalog
+from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, ref, render, table_ref, validated
+from queries.core.spec import ValidatedSpec
+
+#: Filters per bit mask (a BIGINT holds 62 of them as positive bits).
+MASK_BITS = 62
+
+
+@dataclass(frozen=True)
+class DropoffQuery:
+    """The statement and how to read its one row (:func:`dropoff_from_row`)."""
+
+    sql: str
+    filters: int
+    keyed: bool = False
+
+
+@dataclass(frozen=True)
+class DropoffCell:
+    """The true counts of one drop-off set (keys 0 without record keys)."""
+
+    participants: int
+    rows: int
+    participants_key: int
+    rows_key: int
+
+
+@dataclass(frozen=True)
+class DropoffTotals:
+    """``start``: after the selections, before any filter; ``remaining[i]``: after filters 1..i+1;
+    ``removed_alone[i]``: removed by filter i+1 and by no other filter. These are participant counts (their rows are
+    the participants); ``count`` is the whole spec's count with its distinct merge keys."""
+
+    start: DropoffCell
+    remaining: tuple[DropoffCell, ...]
+    removed_alone: tuple[DropoffCell, ...]
+    count: DropoffCell  # the whole spec's count with its merge keys (the count's own cell)
+
+
+def _table(name: str, alias_name: str) -> exp.Table:
+    return exp.Table(
+        this=exp.to_identifier(name, quoted=True), alias=exp.TableAlias(this=exp.to_identifier(alias_name, quoted=True))
+    )
+
+
+def _num(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+def _case(condition: exp.Expr, then: exp.Expr, default: exp.Expr) -> exp.Case:
+    return exp.Case(ifs=[exp.If(this=condition, true=then)], default=default)
+
+
+def _sum(items: list[exp.Expr]) -> exp.Expr:
+    if not items:
+        return _num(0)
+    total = items[0]
+    for item in items[1:]:
+        total = exp.Add(this=total, expression=item)
+    return exp.Paren(this=total)
+
+
+def _record_key() -> exp.Expr:
+    return exp.Coalesce(this=ref("c1", "rk"), expressions=[_num(0)])
+
+
+def _bits(filters: int) -> list[list[int]]:
+    """Filter positions (1-based) per mask."""
+    positions = list(range(1, filters + 1))
+    return [positions[i : i + MASK_BITS] for i in range(0, filters, MASK_BITS)]
+
+
+def _total(expression: exp.Expr) -> exp.Expr:
+    return exp.Coalesce(this=exp.Sum(this=expression), expressions=[_num(0)])
+
+
+def compile_dropoff(
+    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+) -> DropoffQuery:
+    """The drop-off query of ``spec`` (see the module docstring): one row, per level (participants, then merge
+    keys), the remaining counts after 0..n filters, then the removed-alone counts of filters 1..n, each followed by
+    its key sum when the catalog has record keys."""
+    dialect = check_dialect(dialect)
+    v = validated(spec, catalog)
+    frame = Frame(v, dialect, schema, v.filter_datasets)
+    conditions = frame.conditions()
+    selections = [c for c in conditions if c.kind != "filter"]
+    filters = [c for c in conditions if c.kind == "filter"]
+    n = len(filters)
+    masks = _bits(n)
+    session = frame.session()
+    keys = ["k_id"] + (["k_ses"] if session is not None else [])
+
+    # Per joined row: the merge key and one boolean per filter (each condition once in the statement).
+    booleans = [alias(frame.id(), "k_id")] + ([alias(session, "k_ses")] if session is not None else [])
+    booleans += [
+        alias(exp.Coalesce(this=c.expression, expressions=[exp.false()]), f"b{i}") for i, c in enumerate(filters, 1)
+    ]
+    base = frame.where(frame.attach(exp.select(*booleans)), selections)
+    passed = {i: ref(f"b{i}", "b") for i in range(1, n + 1)}
+    reach: exp.Expr = (
+        exp.Case(ifs=[exp.If(this=exp.Not(this=b), true=_num(i)) for i, b in passed.items()], default=_num(n + 1))
+        if n
+        else _num(1)
+    )
+    fails = _sum([_case(b, _num(0), _num(1)) for b in passed.values()])
+    ok = _case(exp.EQ(this=fails, expression=_num(0)), _num(1), _num(0))
+    row_masks = []
+    for m, chunk in enumerate(masks):
+        which = exp.Case(
+            ifs=[exp.If(this=exp.Not(this=passed[i]), true=_num(1 << (i - chunk[0]))) for i in chunk], default=_num(0)
+        )
+        single = exp.EQ(this=fails.copy(), expression=_num(1))
+        row_masks.append(alias(_case(single, which, _num(0)), f"m{m}"))
+    rows = exp.select(*(ref(k, "b") for k in keys), alias(reach, "reach"), alias(ok, "ok"), *row_masks).from_(
+        base.subquery(alias="b")
+    )
+
+    def bit(m: int, i: int, chunk: list[int], table: str) -> exp.Expr:
+        """Whether filter ``i`` (in mask ``m``, whose first filter is ``chunk[0]``) is set in ``table``'s mask."""
+        anded = exp.BitwiseAnd(this=ref(f"m{m}", table), expression=_num(1 << (i - chunk[0])))
+        return exp.NEQ(this=exp.Paren(this=anded), expression=_num(0))
+
+    # Per participant, over all their joined rows (one grouping): the largest reach, whether a row passes every
+    # filter, the OR of the single-failure masks, and how many merge keys pass every filter (the count's rows).
+    passing = exp.EQ(this=ref("ok", "s"), expression=_num(1))
+    if session is None:
+        merge_keys: exp.Expr = exp.Max(this=ref("ok", "s"))
+    else:
+        sessions = exp.Count(this=exp.Distinct(expressions=[_case(passing, ref("k_ses", "s"), exp.Null())]))
+        null_session = _case(
+            exp.and_(passing.copy(), exp.Is(this=ref("k_ses", "s"), expression=exp.Null())), _num(1), _num(0)
+        )
+        merge_keys = exp.Add(this=sessions, expression=exp.Max(this=null_session))
+    people = (
+        exp.select(
+            ref("k_id", "s"),
+            alias(exp.Max(this=ref("reach", "s")), "reach"),
+            alias(exp.Max(this=ref("ok", "s")), "ok"),
+            *(alias(exp.BitwiseOrAgg(this=ref(f"m{m}", "s")), f"m{m}") for m in range(len(masks))),
+            alias(merge_keys, "nr"),
+        )
+        .from_(rows.subquery(alias="s"))
+        .group_by(ref("k_id", "s"))
+    )
+
+    keyed = catalog.record_keys is not None
+    columns: list[exp.Expr] = []
+
+    def add(name: str, condition: exp.Expr) -> None:
+        columns.append(alias(_total(_case(condition, _num(1), _num(0))), name))
+        if keyed:
+            columns.append(alias(_total(_case(condition.copy(), _record_key(), _num(0))), f"{name}k"))
+
+    for i in range(n + 1):
+        add(f"c{i}", exp.GT(this=ref("reach", "p"), expression=_num(i)))
+    for m, chunk in enumerate(masks):
+        for i in chunk:
+            add(f"a{i}", exp.and_(exp.EQ(this=ref("ok", "p"), expression=_num(0)), bit(m, i, chunk, "p")))
+    columns.append(alias(_total(ref("nr", "p")), "rows"))
+    if keyed:
+        columns.append(alias(_total(exp.Mul(this=ref("nr", "p"), expression=_record_key())), "rowsk"))
+    query = exp.select(*columns).from_(people.subquery(alias="p"))
+    if keyed:
+        assert catalog.record_keys is not None
+        query = query.join(
+            table_ref(catalog.record_keys, dialect, schema, "rk"),
+            on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
+            join_type="LEFT",
+        )
+    return DropoffQuery(render(query, dialect), n, keyed=keyed)
+
+
+def dropoff_from_row(row: tuple[object, ...], filters: int, keyed: bool) -> DropoffTotals:
+    """The drop-off's cells from the one row of :func:`compile_dropoff`."""
+    width = 2 if keyed else 1
+    values = [int(str(value)) if value is not None else 0 for value in row]
+
+    def people(index: int) -> DropoffCell:
+        at = index * width
+        key = values[at + 1] if keyed else 0
+        return DropoffCell(participants=values[at], rows=values[at], participants_key=key, rows_key=key)
+
+    count = people(filters)
+    at = (2 * filters + 1) * width
+    total = DropoffCell(
+        participants=count.participants,
+        rows=values[at],
+        participants_key=count.participants_key,
+        rows_key=values[at + 1] if keyed else 0,
+    )
+    return DropoffTotals(
+        start=people(0),
+        remaining=tuple(people(i) for i in range(1, filters + 1)),
+        removed_alone=tuple(people(filters + i) for i in range(1, filters + 1)),
+        count=total,
+    )
