@@ -165,6 +165,7 @@ def _register_routers() -> None:
     from analysis.api import router as analysis_router
     from approvals.api import router as approvals_router
     from audit.trail.api import router as audit_router
+    from harmonization.api import router as harmonization_router
     from queries.api import router as queries_router
     from studies.api import router as datasets_router
     from tenants.api import router as tenants_router
@@ -179,6 +180,7 @@ def _register_routers() -> None:
     api.add_router("/", access_router)
     api.add_router("/", activity_router)
     api.add_router("/", analysis_router)
+    api.add_router("/", harmonization_router)
 
 
 _register_routers()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.authorization import run_spec_authorize, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
+from queries.core.spec import QuerySpec
 from queries.execution import (
+    CountKey,
     engine_create,
     engine_error_to_api,
     interactive_estimate_require,
@@ -56,19 +59,20 @@ def _count_cache_key(actor: Any, cache_key: str) -> str:
     return f"count:{getattr(actor, 'pk', '')}:{cache_key}"
 
 
-def query_count(
-    *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
-) -> dict[str, Any]:
-    """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
+@dataclass(frozen=True)
+class CountComputed:
+    """A count's true numbers (with the cell keys when computed ``keyed``), before any protection."""
 
-    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) and are charged one
-    result set of their count budget (429 ``count_budget_exhausted`` past it). The audit event holds the full spec.
-    """
-    spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
-    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
-    # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
+    result: dict[str, Any]  # participants, rows, participants_key, rows_key
+    count_key: CountKey
+    cached: bool
+
+
+def query_count_compute(*, tenant: Tenant, actor: Any, study: Study, spec: QuerySpec, keyed: bool) -> CountComputed:
+    """The true count of an already authorized ``spec`` (cached per member by spec + versions); ``keyed`` adds the
+    cell keys aggregate-only answers are made from. Callers protect and audit what they show (:func:`query_count`,
+    and federated counts, which protect per-study cells against their total)."""
     count_key = query_count_key(study, spec)
-    keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
     key = _count_cache_key(actor, f"{count_key.cache_key}:{'keyed' if keyed else 'exact'}")
     result = cache.get(key)
     cached = result is not None
@@ -100,6 +104,23 @@ def query_count(
             "rows_key": counted.rows_key,
         }
         cache.set(key, result, COUNT_CACHE_SECONDS)
+    return CountComputed(result=result, count_key=count_key, cached=cached)
+
+
+def query_count(
+    *, tenant: Tenant, actor: Any, study: Study, payload: Any, request: HttpRequest | None = None
+) -> dict[str, Any]:
+    """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
+
+    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) and are charged one
+    result set of their count budget (429 ``count_budget_exhausted`` past it). The audit event holds the full spec.
+    """
+    spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
+    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
+    # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
+    # Only aggregate-only answers need the cell keys (they cost a join).
+    computed = query_count_compute(tenant=tenant, actor=actor, study=study, spec=spec, keyed=decision.aggregate_only)
+    result, count_key = computed.result, computed.count_key
     if decision.aggregate_only:
         cell = cell_of(result)
         count_budget_charge(
@@ -123,7 +144,7 @@ def query_count(
         details={
             "spec_hash": count_key.spec_hash,
             "spec": count_key.spec.model_dump(mode="json"),
-            "cached": cached,
+            "cached": computed.cached,
             **shown_count_audit(decision, shown),
         },
     )
