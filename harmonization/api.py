@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from django.http import HttpRequest
-from ninja import Body, Field, Router, Schema, Status
+from django.http import FileResponse, HttpRequest
+from ninja import Body, Field, Query, Router, Schema, Status
 
+from core.pagination import MAX_PAGE, MAX_PAGE_SIZE
 from harmonization.counting import federated_count
+from harmonization.models import FederatedRun
+from harmonization.results import (
+    federated_export_for_user,
+    federated_manifest,
+    federated_report_for_user,
+    federated_row_count_for_user,
+    federated_rows_for_user,
+)
+from harmonization.runs import federated_run_create, federated_run_get_for_user
 from harmonization.selectors import variable_get_for_user, variable_history, variable_list_for_user
 from harmonization.services import variable_delete, variable_save
+from queries.exports import export_response
 from tenants.api_auth import principal
 
 router = Router(tags=["harmonization"])
@@ -118,3 +129,118 @@ def federated_count_post(request: HttpRequest, payload: Body[dict[str, Any]]) ->
     """Participants matching filters on variables across studies: per study a study count, the total their sum."""
     caller = principal(request)
     return federated_count(tenant=caller.tenant, actor=caller.user, payload=payload, request=request)
+
+
+class RunAccepted(Schema):
+    id: int
+    status: str
+
+
+class FederatedRunOut(Schema):
+    id: int
+    status: str
+    studies: list[str]
+    shape: str
+    row_count: int | None
+    columns: list[str]
+    error: dict[str, str] | None
+    spec: dict[str, Any]
+    variables: list[dict[str, Any]] = Field(description="The variable definitions the run used (pinned revisions).")
+    parts: list[dict[str, Any]] = Field(description="Per study: its run, pinned dataset versions, missing variables.")
+    created_by: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _run_out(run: FederatedRun, *, row_count: int | None) -> dict[str, Any]:
+    manifest = federated_manifest(run)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "studies": list(run.spec.get("studies", [])),
+        "shape": "long",
+        "row_count": row_count,
+        "columns": run.columns,
+        "error": {"code": run.error_code, "message": run.error_message} if run.error_code else None,
+        "spec": run.spec,
+        "variables": run.variables,
+        "parts": [
+            {key: p[key] for key in ("study", "run", "missing_variables", "dataset_versions")}
+            for p in manifest["studies"]
+        ],
+        "created_by": run.created_by.email if run.created_by else None,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    }
+
+
+@router.post("/federated/queries", response={202: RunAccepted})
+def federated_run_post(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[dict[str, Any]]:
+    """Queue a run across studies: one run per study (query level on each), stacked in harmonized units."""
+    caller = principal(request)
+    run = federated_run_create(tenant=caller.tenant, actor=caller.user, payload=payload, request=request)
+    return Status(202, {"id": run.pk, "status": run.status})
+
+
+@router.get("/federated/queries/{run_id}", response=FederatedRunOut)
+def federated_run_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """A federated run: status, columns, every study's pinned versions, the variable definitions used."""
+    caller = principal(request)
+    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return _run_out(run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run))
+
+
+class RowsOut(Schema):
+    columns: list[str]
+    items: list[list[Any]]
+    page: int
+    page_size: int
+    total: int
+
+
+class RowsQuery(Schema):
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+
+
+@router.get("/federated/queries/{run_id}/rows", response=RowsOut)
+def federated_run_rows(request: HttpRequest, run_id: int, params: Query[RowsQuery]) -> dict[str, Any]:
+    """A page of the stacked rows (409 unless the run succeeded)."""
+    caller = principal(request)
+    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return federated_rows_for_user(
+        tenant=caller.tenant, actor=caller.user, run=run, page=params.page, page_size=params.page_size, request=request
+    )
+
+
+@router.get("/federated/queries/{run_id}/report")
+def federated_run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """Every study's filtering report and final summary (protected for aggregate-only callers)."""
+    caller = principal(request)
+    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return federated_report_for_user(tenant=caller.tenant, actor=caller.user, run=run, request=request)
+
+
+@router.get("/federated/queries/{run_id}/export", response={200: None})
+def federated_run_export(
+    request: HttpRequest, run_id: int, format: Literal["csv", "parquet", "zip"] = "csv", purpose: str = ""
+) -> FileResponse:
+    """Download the stacked result: CSV, Parquet, or a ZIP with a manifest of every study's versions and every
+    variable definition."""
+    caller = principal(request)
+    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    export = federated_export_for_user(
+        tenant=caller.tenant, actor=caller.user, run=run, fmt=format, purpose=purpose, request=request
+    )
+    return export_response(export)
+
+
+@router.get("/federated/queries/{run_id}/lineage")
+def federated_run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    """What the run read: per study its run and pinned dataset versions, and the variable definitions used."""
+    caller = principal(request)
+    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    return {
+        "run": _run_out(run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
+        **federated_manifest(run),
+    }
