@@ -16,6 +16,7 @@ admin.site.site_title = "BDT Platform admin"
 
 urlpatterns = [
     path("", tenant_views.public_home, name="public_home"),
+    path("", include("harmonization.public_urls")),  # the discovery catalog (no sign-in)
     path("admin/", admin.site.urls),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from django.http import FileResponse, HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
 
-from core.pagination import MAX_PAGE, MAX_PAGE_SIZE
+from core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
 from harmonization.counting import federated_count
 from harmonization.models import FederatedRun
 from harmonization.results import (
@@ -19,7 +20,12 @@ from harmonization.results import (
     federated_rows_for_user,
 )
 from harmonization.runs import federated_run_create, federated_run_get_for_user
-from harmonization.selectors import variable_get_for_user, variable_history, variable_list_for_user
+from harmonization.selectors import (
+    inquiry_list_for_user,
+    variable_get_for_user,
+    variable_history,
+    variable_list_for_user,
+)
 from harmonization.services import variable_delete, variable_save
 from queries.exports import export_response
 from tenants.api_auth import principal
@@ -244,3 +250,23 @@ def federated_run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
         "run": _run_out(run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
         **federated_manifest(run),
     }
+
+
+class InquiryOut(Schema):
+    id: int
+    study: str
+    email: str
+    purpose: str
+    created_at: datetime
+
+
+@router.get("/discovery/requests", response=list[InquiryOut])
+@paginate(PagePagination)
+def discovery_requests(request: HttpRequest) -> list[dict[str, Any]]:
+    """Requests left by visitors of the public catalog (owners and stewards): invite them to file an access
+    request."""
+    caller = principal(request)
+    return [
+        {"id": i.pk, "study": i.study.slug, "email": i.email, "purpose": i.purpose, "created_at": i.created_at}
+        for i in inquiry_list_for_user(user=caller.user, tenant=caller.tenant)
+    ]

@@ -8,7 +8,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from core.fields import user_reference
-from datasets.models import NAME_VALIDATOR
+from datasets.models import NAME_VALIDATOR, Study
 from harmonization.mapping import Source, Variable
 from queries.models import QueryRun
 
@@ -95,3 +95,20 @@ class FederatedPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study_slug} of {self.federated_id}"
+
+
+class AccessInquiry(models.Model):
+    """A visitor of the public catalog asks to use a discoverable study (they are not a member yet): the
+    workspace's owners and stewards see it and may invite them, after which they file an ordinary access request."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="inquiries")
+    requester = user_reference(optional=False)
+    email = models.EmailField()
+    purpose = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} about {self.study_id}"

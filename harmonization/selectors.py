@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from core.errors import NotFound
-from harmonization.models import HarmonizedVariable
+from harmonization.models import AccessInquiry, HarmonizedVariable
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -45,3 +45,9 @@ def variable_history(variable: HarmonizedVariable) -> list[dict[str, Any]]:
         }
         for entry in variable.history.select_related("updated_by").order_by("-history_date", "-history_id")
     ]
+
+
+def inquiry_list_for_user(*, user: Any, tenant: Tenant) -> QuerySet[AccessInquiry]:
+    """Requests left by catalog visitors (owners and stewards)."""
+    role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="see requests from the catalog")
+    return AccessInquiry.objects.select_related("study").order_by("-created_at")
