@@ -153,7 +153,12 @@ def _part(
             if variable.name not in part.missing_variables:
                 part.missing_variables.append(variable.name)
             continue
-        translated = source_filter(variable, source, part.source_types[variable.name], item["op"], item.get("value"))
+        try:
+            translated = source_filter(
+                variable, source, part.source_types[variable.name], item["op"], item.get("value")
+            )
+        except MappingError as exc:
+            raise InvalidInput(exc.message, code=exc.code, details={"variable": variable.name, **exc.details}) from None
         if translated is NO_MATCH:
             part.no_match = True
         else:

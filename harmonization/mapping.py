@@ -162,7 +162,10 @@ def _number_filter(source: Source, source_type: str, op: str, value: Any) -> dic
     scale, offset = source.linear
 
     def back(x: float) -> float | int:
-        return _clean((float(x) - offset) / scale)
+        value = (float(x) - offset) / scale
+        if not math.isfinite(value):
+            raise MappingError("invalid_value", f"{x!r} is out of range for study {source.study!r}.")
+        return _clean(value)
 
     base = {"dataset": source.dataset, "column": source.column}
     integral = source_type == "integer"

@@ -129,3 +129,9 @@ def test_each_study_is_authorized(variables: ApiClient, api: Callable[..., ApiCl
     assert response.json()["error"]["code"] == "access_level_insufficient"
     assert analyst.post("/api/v1/federated/count", {"studies": ["alpha"], "filters": []}).status_code == 200
     assert api(tenant_a, "viewer").post("/api/v1/federated/count", {"studies": ["alpha"]}).status_code == 403
+
+
+def test_huge_values_are_refused_not_crashed(variables: ApiClient) -> None:
+    payload = {"studies": ["alpha", "beta"], "filters": [{"variable": "age", "op": "gt", "value": 1e308}]}
+    response = variables.post("/api/v1/federated/count", payload)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_value"
