@@ -11,14 +11,13 @@ from ninja.pagination import paginate
 
 from core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
 from harmonization.counting import federated_count
-from harmonization.models import FederatedRun
 from harmonization.results import (
     federated_export_for_user,
-    federated_manifest,
     federated_report_for_user,
     federated_row_count_for_user,
     federated_rows_for_user,
 )
+from harmonization.run_extension import federated_lineage, federated_run_out
 from harmonization.runs import federated_run_create, federated_run_get_for_user
 from harmonization.selectors import (
     inquiry_list_for_user,
@@ -158,28 +157,6 @@ class FederatedRunOut(Schema):
     finished_at: datetime | None
 
 
-def _run_out(run: FederatedRun, *, row_count: int | None) -> dict[str, Any]:
-    manifest = federated_manifest(run)
-    return {
-        "id": run.pk,
-        "status": run.status,
-        "studies": list(run.spec.get("studies", [])),
-        "shape": "long",
-        "row_count": row_count,
-        "columns": run.columns,
-        "error": {"code": run.error_code, "message": run.error_message} if run.error_code else None,
-        "spec": run.spec,
-        "variables": run.variables,
-        "parts": [
-            {key: p[key] for key in ("study", "run", "missing_variables", "dataset_versions")}
-            for p in manifest["studies"]
-        ],
-        "created_by": run.created_by.email if run.created_by else None,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-    }
-
-
 @router.post("/federated/queries", response={202: RunAccepted})
 def federated_run_post(request: HttpRequest, payload: Body[dict[str, Any]]) -> Status[dict[str, Any]]:
     """Queue a run across studies: one run per study (query level on each), stacked in harmonized units."""
@@ -193,7 +170,9 @@ def federated_run_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """A federated run: status, columns, every study's pinned versions, the variable definitions used."""
     caller = principal(request)
     run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    return _run_out(run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run))
+    return federated_run_out(
+        run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)
+    )
 
 
 class RowsOut(Schema):
@@ -244,12 +223,7 @@ def federated_run_export(
 @router.get("/federated/queries/{run_id}/lineage")
 def federated_run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """What the run read: per study its run and pinned dataset versions, and the variable definitions used."""
-    caller = principal(request)
-    run = federated_run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
-    return {
-        "run": _run_out(run, row_count=federated_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
-        **federated_manifest(run),
-    }
+    return federated_lineage(request, run_id)
 
 
 class InquiryOut(Schema):

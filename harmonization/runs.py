@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ from harmonization.models import FederatedPart, FederatedRun
 from harmonization.stacking import PartFile, stack_write
 from queries.authorization import run_access_require, run_spec_authorize
 from queries.execution import spec_read, study_latest_versions
-from queries.models import RunStatus
+from queries.models import QueryRun, RunStatus
 from queries.results import run_result_path
 from queries.services import query_run_create
 from tenants.models import Tenant
@@ -73,6 +73,13 @@ def _part_payload(
     return payload, used
 
 
+def _run_id() -> int:
+    """A new id from the sequence of ordinary runs: a run id names one run of either kind (``queries/{id}``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [QueryRun._meta.db_table])
+        return int(cursor.fetchone()[0])
+
+
 def federated_run_create(
     *, tenant: Tenant, actor: Any, payload: Any, request: HttpRequest | None = None
 ) -> FederatedRun:
@@ -83,6 +90,7 @@ def federated_run_create(
     plain = {name: row.as_variable() for name, row in federated.variables.items()}
     with transaction.atomic():
         run = FederatedRun.objects.create(
+            pk=_run_id(),
             spec={
                 "studies": [part.study.slug for part in federated.parts],
                 "filters": federated.filters,

@@ -150,3 +150,32 @@ def test_access_is_checked_per_study_at_use(
 def test_bad_run_requests(variables: ApiClient, payload: dict[str, Any], code: str) -> None:
     response = variables.post("/api/v1/federated/queries", payload)
     assert response.status_code == 422 and response.json()["error"]["code"] == code
+
+
+def test_the_run_endpoints_serve_federated_runs(
+    variables: ApiClient, api: Callable[..., ApiClient], tenant_a: Any, execute: Callable[[int], str]
+) -> None:
+    payload = {"studies": ["alpha", "beta"], "filters": FILTERS[:1], "variables": ["age", "sex"]}
+    run_id = variables.post("/api/v1/federated/queries", payload).json()["id"]
+    federated = _finish(variables, run_id, execute)
+    body = variables.get(f"/api/v1/queries/{run_id}").json()
+    assert body["kind"] == "federated" and body["status"] == "succeeded" and body["studies"] == ["alpha", "beta"]
+    assert body["columns"] == ["study", "participant_id", "session", "age", "sex"]
+    assert body["row_count"] == federated["row_count"]
+    assert {pin["dataset"] for pin in body["dataset_versions"]} >= {"alpha/demographics", "beta/demographics"}
+    rows = variables.get(f"/api/v1/queries/{run_id}/rows?page_size=1000").json()
+    same = variables.get(f"/api/v1/federated/queries/{run_id}/rows?page_size=1000").json()
+    assert rows == same and rows["total"] == federated["row_count"]
+    report = variables.get(f"/api/v1/queries/{run_id}/report").json()
+    assert {step["study"] for step in report["steps"]} == {"alpha", "beta"}
+    export = variables.get(f"/api/v1/queries/{run_id}/export?format=zip&purpose=pooled analysis")
+    with zipfile.ZipFile(io.BytesIO(b"".join(export.streaming_content))) as bundle:
+        assert {part["study"] for part in json.loads(bundle.read("manifest.json"))["studies"]} == {"alpha", "beta"}
+    lineage = variables.get(f"/api/v1/queries/{run_id}/lineage").json()
+    assert lineage["run"]["id"] == run_id and lineage["run"]["variables"][0]["name"] == "age"
+    part_run = body["parts"][0]["run"]  # each study's part is an ordinary run with its own id
+    assert part_run != run_id and variables.get(f"/api/v1/queries/{part_run}").json()["study"] == "alpha"
+    stranger = api(tenant_a, "analyst")
+    assert stranger.get(f"/api/v1/queries/{run_id}").status_code == 404
+    assert stranger.get(f"/api/v1/queries/{run_id}/rows").status_code == 404
+    assert variables.get("/api/v1/queries/99999999").status_code == 404
