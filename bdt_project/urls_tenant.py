@@ -21,6 +21,7 @@ urlpatterns = [
     path("studies/", include("studies.urls")),
     path("queries/", include("queries.pages.urls")),
     path("queries/", include("analysis.urls")),
+    path("federated/", include("harmonization.urls")),
     path("", include("approvals.urls")),
     path("audit/", include("audit.trail.urls")),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
