@@ -17,7 +17,7 @@ from harmonization.results import (
     federated_row_count_for_user,
     federated_rows_for_user,
 )
-from harmonization.run_extension import federated_lineage, federated_run_out
+from harmonization.run_extension import federated_analysis, federated_lineage, federated_run_out
 from harmonization.runs import federated_run_create, federated_run_get_for_user
 from harmonization.selectors import (
     inquiry_list_for_user,
@@ -218,6 +218,12 @@ def federated_run_export(
         tenant=caller.tenant, actor=caller.user, run=run, fmt=format, purpose=purpose, request=request
     )
     return export_response(export)
+
+
+@router.post("/federated/queries/{run_id}/analysis", response=dict[str, Any])
+def federated_run_analysis(request: HttpRequest, run_id: int, payload: Body[dict[str, Any]]) -> dict[str, Any]:
+    """One statistic of the stacked result (query level on every study): the shapes of a run's analysis."""
+    return federated_analysis(request, run_id, payload)
 
 
 @router.get("/federated/queries/{run_id}/lineage")

@@ -20,8 +20,11 @@ from django.utils import timezone
 from sqlglot import exp
 
 from access.levels import Level
+from analysis.stats import StatsError
+from analysis.stats.requests import Limits, analysis_run
 from audit.services import audit_event_record
 from core.admission import interactive_slot
+from core.config import config_get
 from core.errors import Forbidden, InvalidInput
 from core.parquet_reader import parquet_reader
 from datasets.storage import file_sha256, work_root
@@ -100,6 +103,36 @@ def federated_report_for_user(
         steps += [{"study": part.study_slug, **step} for step in report["steps"]]
         summary += [{"study": part.study_slug, **item} for item in report["summary"]]
     return {"steps": steps, "summary": summary, "aggregate_only": aggregate_only}
+
+
+COLUMN_TYPES = {"number": "float", "string": "string", "boolean": "boolean"}
+
+
+def federated_analysis_for_user(
+    *, tenant: Tenant, actor: Any, run: FederatedRun, payload: Any, request: HttpRequest | None = None
+) -> dict[str, Any]:
+    """One statistic of the stacked result (``ols``, ``describe``, ``anova``, ``ttests``, ``crosstab``; the shapes
+    of a run's analysis); row level: the ``query`` level on every study."""
+    federated_access_require(actor=actor, tenant=tenant, run=run, level=Level.QUERY)
+    types = {"study": "string", "participant_id": "string", "session": "string"}
+    types.update({v["name"]: COLUMN_TYPES[v["type"]] for v in run.variables})
+    limits = Limits(
+        sample_rows=int(config_get("analysis_sample_rows", tenant)),
+        max_groups=int(config_get("analysis_max_groups", tenant)),
+    )
+    try:
+        with interactive_slot(tenant=tenant, user=actor, what="analyses"):
+            result = analysis_run(payload, federated_result_path(run), types, limits, reader=parquet_reader)
+    except StatsError as exc:
+        raise InvalidInput(exc.message, code=exc.code, details=exc.details) from None
+    audit_event_record(
+        action="analysis.computed",
+        actor=actor,
+        request=request,
+        target=run,
+        details={"kind": payload.get("kind") if isinstance(payload, dict) else None, "request": payload},
+    )
+    return result
 
 
 def federated_manifest(run: FederatedRun) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from django.http import FileResponse, HttpRequest
 
 from harmonization.models import FederatedRun
 from harmonization.results import (
+    federated_analysis_for_user,
     federated_export_for_user,
     federated_manifest,
     federated_report_for_user,
@@ -102,6 +103,19 @@ def federated_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
     return {"run": federated_run_out(run, row_count=row_count), "exports": [], "reruns": [], **federated_manifest(run)}
 
 
+def federated_analysis(request: HttpRequest, run_id: int, payload: Any) -> dict[str, Any]:
+    caller, run = _run(request, run_id)
+    return federated_analysis_for_user(
+        tenant=caller.tenant, actor=caller.user, run=run, payload=payload, request=request
+    )
+
+
 FEDERATED_RUNS = RunExtension(
-    owns=_owns, get=federated_get, rows=_rows, report=_report, export=_export, lineage=federated_lineage
+    owns=_owns,
+    get=federated_get,
+    rows=_rows,
+    report=_report,
+    export=_export,
+    lineage=federated_lineage,
+    analysis=federated_analysis,
 )

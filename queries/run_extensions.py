@@ -26,6 +26,7 @@ class RunExtension:
     report: Callable[[HttpRequest, int], dict[str, Any]]
     export: Callable[[HttpRequest, int, str, str], FileResponse]
     lineage: Callable[[HttpRequest, int], dict[str, Any]]
+    analysis: Callable[[HttpRequest, int, Any], dict[str, Any]] | None = None
 
 
 _extensions: list[RunExtension] = []

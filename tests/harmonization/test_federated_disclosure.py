@@ -84,3 +84,19 @@ def test_structural_zero_is_shown_and_charged_nothing(variables: ApiClient, coun
     assert beta["participants"] == 0 and beta["suppressed"] is False and beta["missing_variables"] == ["alpha_only"]
     alpha = next(item for item in body["by_study"] if item["study"] == "alpha")
     assert alpha["suppressed"] is False and body["participants"] == alpha["participants"]
+
+
+def test_count_scoped_token_gets_protected_federated_counts(variables: ApiClient, tenant_a: Any) -> None:
+    """A steward's count-scoped token is capped at the count level: the federated answer is protected."""
+    from django.db import connection
+
+    from tenants.tokens import api_token_create
+
+    created = api_token_create(user=variables.user, tenant=tenant_a, name="counting", scope="count")  # type: ignore[attr-defined]
+    connection.set_schema_to_public()
+    counting = ApiClient(host="lab-a.test", token=created.plaintext)
+    body = counting.post("/api/v1/federated/count", {"studies": ["alpha", "beta"], "filters": []})
+    assert body.status_code == 200, body.content
+    assert body.json()["perturbed"] is True
+    assert counting.get("/api/v1/variables").status_code == 200
+    assert counting.post("/api/v1/federated/queries", {"studies": ["alpha"], "variables": ["age"]}).status_code == 403

@@ -173,6 +173,15 @@ def test_the_run_endpoints_serve_federated_runs(
         assert {part["study"] for part in json.loads(bundle.read("manifest.json"))["studies"]} == {"alpha", "beta"}
     lineage = variables.get(f"/api/v1/queries/{run_id}/lineage").json()
     assert lineage["run"]["id"] == run_id and lineage["run"]["variables"][0]["name"] == "age"
+    described = variables.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "describe", "column": "age"})
+    assert described.status_code == 200, described.content
+    assert described.json()["n"] == federated["row_count"]
+    by_study = variables.post(
+        f"/api/v1/federated/queries/{run_id}/analysis", {"kind": "anova", "value": "age", "group": "study"}
+    ).json()
+    assert {group["group"] for group in by_study["groups"]} == {"alpha", "beta"}
+    bad = variables.post(f"/api/v1/queries/{run_id}/analysis", {"kind": "describe", "column": "nope"})
+    assert bad.status_code == 422
     part_run = body["parts"][0]["run"]  # each study's part is an ordinary run with its own id
     assert part_run != run_id and variables.get(f"/api/v1/queries/{part_run}").json()["study"] == "alpha"
     stranger = api(tenant_a, "analyst")
