@@ -21,8 +21,9 @@ from analysis.services import (
     selection_keys_parse,
     selection_rows,
 )
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from queries.exports import export_response
+from queries.run_extensions import run_extension_for
 from tenants.api_auth import principal
 
 router = Router(tags=["analysis"])
@@ -36,7 +37,13 @@ def run_analysis(request: HttpRequest, run_id: int, payload: Body[dict[str, Any]
     the only kind open to aggregate-only (count) callers, with small cells suppressed.
     """
     caller = principal(request)
-    access = analysis_run_get(actor=caller.user, tenant=caller.tenant, run_id=run_id, level=COUNT)
+    try:
+        access = analysis_run_get(actor=caller.user, tenant=caller.tenant, run_id=run_id, level=COUNT)
+    except NotFound:
+        extension = run_extension_for(run_id)  # a run of a feature above queries (a federated run)
+        if extension is None or extension.analysis is None:
+            raise
+        return extension.analysis(request, run_id, payload)
     return analysis_compute(tenant=caller.tenant, actor=caller.user, access=access, payload=payload, request=request)
 
 

@@ -167,6 +167,7 @@ def _register_routers() -> None:
     from audit.trail.api import router as audit_router
     from portal.api import workspace_router as usage_router
     from connectors.api import router as connectors_router
+    from harmonization.api import router as harmonization_router
     from queries.api import router as queries_router
     from sharing.api import router as sharing_router
     from studies.api import router as datasets_router
@@ -185,6 +186,7 @@ def _register_routers() -> None:
     api.add_router("/", sharing_router)
     api.add_router("/", usage_router)
     api.add_router("/", connectors_router)
+    api.add_router("/", harmonization_router)
 
 
 _register_routers()

@@ -21,6 +21,7 @@ admin.site.site_title = "BDT Platform admin"
 urlpatterns = [
     *platform_patterns(health=health_check, queues=CeleryQueueCollector().collect),
     path("api/v1/", platform_api.urls),
+    path("", include("harmonization.public_urls")),  # the discovery catalog (no sign-in)
     path("admin/", admin.site.urls),
     path("accounts/email/", tenant_views.email_manage, name="account_email"),  # before allauth's own
     path("accounts/", include("allauth.urls")),

@@ -24,6 +24,7 @@ urlpatterns = [
     path("queries/", include("analysis.urls")),
     path("console/", include(console_patterns)),
     path("console/", include("connectors.urls")),
+    path("federated/", include("harmonization.urls")),
     path("", include("approvals.urls")),
     path("", include("sharing.urls")),
     path("audit/", include("audit.trail.urls")),

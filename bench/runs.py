@@ -98,7 +98,7 @@ def _text(value: str) -> str:
 
 
 def duckdb_safe_csv(con: Any, source: Path, target: Path, names: Sequence[str], types: Sequence[str]) -> None:
-    """Prototype of the suggested ``queries.exports._write_csv``: the same bytes, written by DuckDB.
+    """Prototype of the suggested ``queries.exports.result_csv_write``: the same bytes, written by DuckDB.
 
     Mirrors ``_cell``/``csv_safe``: strings starting with = + - @ TAB CR get a leading quote, NaN/inf and NULL are
     empty, booleans true/false, dates ISO, timestamps ``isoformat()`` (``T``, microseconds only when non-zero),

@@ -78,6 +78,9 @@ class Study(models.Model):
     allow_duplicate_keys = models.BooleanField(
         default=False, help_text="Measure tables may hold several rows per merge key."
     )
+    discoverable = models.BooleanField(
+        default=False, help_text="Listed in the platform's public discovery catalog (owner or steward opt-in)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = user_reference()
 

@@ -48,6 +48,7 @@ STUDY_EDITABLE = (
     "engine",
     "suppression_threshold",
     "allow_duplicate_keys",
+    "discoverable",
     *BUILDER_DEFAULTS,
 )
 MAX_DISPLAY_ROWS = 1000

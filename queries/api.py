@@ -9,6 +9,7 @@ from django.http import FileResponse, HttpRequest
 from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from core.errors import NotFound
 from core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PagePagination
 from datasets.selectors import dataset_get_any, study_get_for_user, version_get_any
 from queries.exports import export_response
@@ -21,6 +22,7 @@ from queries.protected_results import (
     run_rows_for_user,
     spec_report_for_user,
 )
+from queries.run_extensions import RunExtension, run_extension_for
 from queries.selectors import (
     run_get_for_user,
     saved_query_get_for_user,
@@ -114,6 +116,22 @@ class RunOut(Schema):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    kind: str = Field("study", description='"study", or "federated" for a run across studies.')
+    studies: list[str] | None = Field(None, description="Federated runs: the studies, in order.")
+    variables: list[dict[str, Any]] | None = Field(None, description="Federated runs: the definitions used.")
+    parts: list[dict[str, Any]] | None = Field(None, description="Federated runs: each study's run and versions.")
+
+
+def _run_or_extension(request: HttpRequest, run_id: int) -> tuple[QueryRun | None, RunExtension | None]:
+    """The caller's run with this id, or else the feature (e.g. federated runs) whose run it is; 404 otherwise."""
+    caller = principal(request)
+    try:
+        return run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id), None
+    except NotFound:
+        extension = run_extension_for(run_id)
+        if extension is None:
+            raise
+        return None, extension
 
 
 def run_out(run: QueryRun, *, row_count: int | None) -> dict[str, Any]:
@@ -161,7 +179,10 @@ def run_create(request: HttpRequest, study: str, spec: Body[dict[str, Any]]) -> 
 def run_get(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """A run: status, columns, pinned dataset versions, error."""
     caller = principal(request)
-    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    run, extension = _run_or_extension(request, run_id)
+    if extension is not None:
+        return extension.get(request, run_id)
+    assert run is not None
     return run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run))
 
 
@@ -202,7 +223,10 @@ class RowsQuery(Schema):
 def run_rows(request: HttpRequest, run_id: int, params: Query[RowsQuery]) -> dict[str, Any]:
     """A page of the result rows (409 unless the run succeeded), optionally sorted by one column."""
     caller = principal(request)
-    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    run, extension = _run_or_extension(request, run_id)
+    if extension is not None:
+        return extension.rows(request, run_id, params.page, params.page_size)
+    assert run is not None
     return run_rows_for_user(
         tenant=caller.tenant,
         actor=caller.user,
@@ -221,7 +245,10 @@ def run_export_download(
 ) -> FileResponse:
     """Download the result as CSV (formula-safe), Parquet or a ZIP with dictionary, report, summary, manifest."""
     caller = principal(request)
-    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    run, extension = _run_or_extension(request, run_id)
+    if extension is not None:
+        return extension.export(request, run_id, format, purpose)
+    assert run is not None
     export = run_export_for_user(
         tenant=caller.tenant, actor=caller.user, run=run, fmt=format, purpose=purpose, request=request
     )
@@ -238,7 +265,10 @@ class ReportOut(Schema):
 def run_report(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """The filtering report (step counts on the pinned versions) and the final data summary."""
     caller = principal(request)
-    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    run, extension = _run_or_extension(request, run_id)
+    if extension is not None:
+        return extension.report(request, run_id)
+    assert run is not None
     return run_report_for_user(tenant=caller.tenant, actor=caller.user, run=run, request=request)
 
 
@@ -390,7 +420,10 @@ class LineageOut(Schema):
 def run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
     """What a run read (dataset versions with sha256), what was exported from it, and its reruns."""
     caller = principal(request)
-    run = run_get_for_user(user=caller.user, tenant=caller.tenant, run_id=run_id)
+    run, extension = _run_or_extension(request, run_id)
+    if extension is not None:
+        return extension.lineage(request, run_id)
+    assert run is not None
     return {
         "run": run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
         "exports": [_export_out(export) for export in run.exports.all()],

@@ -84,7 +84,7 @@ def _safe_text(column: exp.Expression) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=risky, true=quoted)], default=column)
 
 
-def _write_csv(source: Path, target: Path) -> int:
+def result_csv_write(source: Path, target: Path) -> int:
     """Write the result as formula-safe CSV with DuckDB, in the result's row order (streaming, flat memory)."""
     schema = pq.read_schema(source)
     projection = []
@@ -216,7 +216,7 @@ def run_export(
             )
         elif fmt == "csv":
             target = work / export_filename(run, "csv", now)
-            rows_written, content_type = _write_csv(source, target), "text/csv; charset=utf-8"
+            rows_written, content_type = result_csv_write(source, target), "text/csv; charset=utf-8"
         else:
             target, rows_written = _write_zip(tenant, run, source, work, purpose, actor, now), run.row_count or 0
             content_type = "application/zip"
@@ -255,7 +255,7 @@ def run_export(
 def _write_zip(tenant: Tenant, run: QueryRun, source: Path, work: Path, purpose: str, actor: Any, now: Any) -> Path:
     data_name = export_filename(run, "csv", now)
     data = work / data_name
-    rows = _write_csv(source, data)
+    rows = result_csv_write(source, data)
     keys = {run.study.id_column, run.study.session_column} - {""}
     report = filtering_report(run, tenant=tenant)
     summary = final_summary(run, keys)

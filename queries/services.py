@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,9 @@ from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import DatasetVersion, Study
 from queries.authorization import run_spec_authorize, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
+from queries.core.spec import QuerySpec
 from queries.execution import (
+    CountKey,
     engine_create,
     engine_error_to_api,
     interactive_estimate_require,
@@ -84,29 +87,23 @@ def _counted(engine: Any, prepared: Any, dropoff: bool) -> dict[str, Any]:
     }
 
 
-def query_count(
-    *,
-    tenant: Tenant,
-    actor: Any,
-    study: Study,
-    payload: Any,
-    request: HttpRequest | None = None,
-    dropoff: bool = False,
-) -> dict[str, Any]:
-    """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
+@dataclass(frozen=True)
+class CountComputed:
+    """A count's true numbers (with the cell keys when computed ``keyed``), before any protection."""
 
-    With ``dropoff``, also per filter who remains after it (in order) and who it removes on its own (one engine
-    pass; ``dropoff_start`` = after the selections, before any filter).
+    result: dict[str, Any]  # participants, rows, participants_key, rows_key (and "dropoff" when asked)
+    count_key: CountKey
+    cached: bool
 
-    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) for every number (each
-    drop-off number is a cell of its own) and are charged its result sets in their count budget (429
-    ``count_budget_exhausted`` past it). The audit event holds the full spec.
-    """
-    spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
-    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
-    # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
+
+def query_count_compute(
+    *, tenant: Tenant, actor: Any, study: Study, spec: QuerySpec, keyed: bool, dropoff: bool = False
+) -> CountComputed:
+    """The true count of an already authorized ``spec`` (cached per member by spec + versions); ``keyed`` adds the
+    cell keys aggregate-only answers are made from, ``dropoff`` each filter's cells (same engine pass). Callers
+    protect and audit what they show (:func:`query_count`, and federated counts, which protect per-study cells
+    against their total)."""
     count_key = query_count_key(study, spec)
-    keyed = decision.aggregate_only  # only aggregate-only answers need the cell keys (they cost a join)
     variant = f"{'keyed' if keyed else 'exact'}{':dropoff' if dropoff else ''}"
     key = _count_cache_key(actor, f"{count_key.cache_key}:{variant}")
     result = cache.get(key)
@@ -133,6 +130,35 @@ def query_count(
             finally:
                 engine.close()
         cache.set(key, result, COUNT_CACHE_SECONDS)
+    return CountComputed(result=result, count_key=count_key, cached=cached)
+
+
+def query_count(
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    payload: Any,
+    request: HttpRequest | None = None,
+    dropoff: bool = False,
+) -> dict[str, Any]:
+    """Distinct participants and distinct merge keys matching the spec (cached per member by spec + versions).
+
+    With ``dropoff``, also per filter who remains after it (in order) and who it removes on its own (one engine
+    pass; ``dropoff_start`` = after the selections, before any filter).
+
+    Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) for every number (each
+    drop-off number is a cell of its own) and are charged its result sets in their count budget (429
+    ``count_budget_exhausted`` past it). The audit event holds the full spec.
+    """
+    spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
+    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
+    # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
+    # Only aggregate-only answers need the cell keys (they cost a join).
+    computed = query_count_compute(
+        tenant=tenant, actor=actor, study=study, spec=spec, keyed=decision.aggregate_only, dropoff=dropoff
+    )
+    result, count_key = computed.result, computed.count_key
     rules = disclosure_rules(tenant=tenant, study=study) if decision.aggregate_only else None
     if rules is not None:
         cell = cell_of(result)
@@ -160,7 +186,7 @@ def query_count(
         details={
             "spec_hash": count_key.spec_hash,
             "spec": count_key.spec.model_dump(mode="json"),
-            "cached": cached,
+            "cached": computed.cached,
             **shown_count_audit(decision, shown),
         },
     )

@@ -73,6 +73,7 @@ class StudyPatchIn(Schema):
     default_age_min: float | None = Field(None, ge=0)
     default_age_max: float | None = Field(None, ge=0)
     display_rows: int | None = Field(None, ge=1, le=1000)
+    discoverable: bool | None = Field(None, description="Listed in the platform's public discovery catalog.")
 
 
 @router.get("/studies", response=list[StudyOut])

@@ -49,6 +49,7 @@ class StudyOut(Schema):
         default_factory=list,
         description="Key columns the data does not have (queries answer 409 study_keys_invalid until repaired).",
     )
+    discoverable: bool = Field(False, description="Listed in the platform's public discovery catalog.")
     created_at: datetime
     contributed_by: ContributorOut | None = Field(
         None, description="Set when another workspace contributes this study (its data is read from there)."
@@ -76,6 +77,7 @@ def study_out(study: Study) -> dict[str, Any]:
         "default_age_max": study.default_age_max,
         "display_rows": study.display_rows,
         "key_problems": [problem.as_dict() for problem in study_key_problems(study)],
+        "discoverable": study.discoverable,
         "created_at": study.created_at,
         "contributed_by": _contributor(study),
     }

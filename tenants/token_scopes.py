@@ -44,6 +44,7 @@ COMPUTE_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "queries/{}/plot"),
         ("POST", "queries/{}/selection"),
         ("POST", "queries/{}/selection/export"),
+        ("POST", "federated/count"),
     }
 )
 COUNT_ROUTES: frozenset[tuple[str, str]] = frozenset(
@@ -59,6 +60,10 @@ COUNT_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "studies/{}/count"),
         ("POST", "studies/{}/report"),
         ("GET", "queries/{}/report"),
+        ("GET", "variables"),
+        ("GET", "variables/{}"),
+        ("GET", "variables/{}/history"),
+        ("POST", "federated/count"),
     }
 )
 

@@ -78,6 +78,7 @@ TENANT_APPS = [
     "approvals",
     "analysis",
     "connectors",
+    "harmonization",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from queries.exports import _write_csv
+from queries.exports import result_csv_write
 
 
 def test_large_export_keeps_row_order_and_is_formula_safe(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_large_export_keeps_row_order_and_is_formula_safe(tmp_path: Path) -> Non
                   FROM range(300000) r(i) ORDER BY i) TO '{source}' (FORMAT parquet, ROW_GROUP_SIZE 100000)"""
     )
     target = tmp_path / "out.csv"
-    assert _write_csv(source, target) == 300_000
+    assert result_csv_write(source, target) == 300_000
     with open(target, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["id", "t1", "t2", "t3", "f", "n"]
