@@ -165,9 +165,9 @@ def _register_routers() -> None:
     from analysis.api import router as analysis_router
     from approvals.api import router as approvals_router
     from audit.trail.api import router as audit_router
-    from portal.api import workspace_router as usage_router
     from connectors.api import router as connectors_router
     from harmonization.api import router as harmonization_router
+    from portal.api import workspace_router as usage_router
     from queries.api import router as queries_router
     from sharing.api import router as sharing_router
     from studies.api import router as datasets_router
