@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('datasets', '0004_bdt_import'),
+        ('datasets', '0005_study_engine_spark'),
     ]
 
     operations = [
