@@ -21,9 +21,14 @@ def _kind_known_not(kind: str) -> bool:
     return tenant_kind is not None and tenant_kind != kind
 
 
+def may_hold_contributions() -> bool:
+    """False when the current schema is surely not a consortium's (a lab's request, the public schema)."""
+    return not _kind_known_not(WorkspaceKind.CONSORTIUM) and current_schema_name() != "public"
+
+
 def contribution_of_local_study(study_id: int) -> Contribution | None:
     """The contribution behind study ``study_id`` of the current (consortium) schema, accepted once."""
-    if _kind_known_not(WorkspaceKind.CONSORTIUM) or current_schema_name() == "public":
+    if not may_hold_contributions():
         return None
     return (
         Contribution.objects.select_related("lab", "consortium")
@@ -55,7 +60,7 @@ class ContributionOrigins:
         return origin_of(contribution) if contribution is not None else None
 
     def unusable_ids(self) -> set[int]:
-        if _kind_known_not(WorkspaceKind.CONSORTIUM) or current_schema_name() == "public":
+        if not may_hold_contributions():
             return set()
         return {
             pk

@@ -13,9 +13,9 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from audit.models import AuditEvent
-from audit.services import audit_event_record, current_schema_name
+from audit.services import audit_event_record
 from queries.models import QueryRun
-from sharing.origins import contribution_of_local_study
+from sharing.origins import contribution_of_local_study, may_hold_contributions
 from sharing.selectors import USED_ACTION
 
 #: consortium event -> the action the lab reads in its usage report
@@ -48,7 +48,7 @@ def _study_id_of(event: AuditEvent) -> int | None:
 def _contribution_used(sender: Any, *, instance: AuditEvent, created: bool, **kwargs: Any) -> None:
     """Mirror a use of a contributed study into the lab's chain."""
     action = USE_ACTIONS.get(instance.action)
-    if not created or action is None or current_schema_name() == "public":
+    if not created or action is None or not may_hold_contributions():
         return
     study_id = _study_id_of(instance)
     contribution = contribution_of_local_study(study_id) if study_id is not None else None

@@ -120,6 +120,9 @@ def test_offer_accept_query_export_lower_withdraw(
     assert _code(member.get(f"/api/v1/queries/{run_id}/rows")) == "contribution_withdrawn"
     assert _code(member.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=again")) == "contribution_withdrawn"
     assert _code(member.get("/api/v1/studies/gov-a")) == "contribution_withdrawn"
+    lineage = member.get(f"/api/v1/queries/{run_id}/lineage")  # the record stays; its numbers do not
+    assert lineage.status_code == 200 and len(lineage.json()["exports"]) == 1
+    assert lineage.json()["run"]["row_count"] is None
     assert [s["slug"] for s in member.get("/api/v1/studies").json()["items"]] == ["memory-b"]
     statuses = {c["id"]: c["status"] for c in cons_steward.get("/api/v1/contributions").json()["items"]}
     assert statuses[cid] == "withdrawn"
