@@ -69,3 +69,32 @@ def default_storage_backend(environ: Mapping[str, str] | None = None) -> dict[st
     if options is None:
         return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     return {"BACKEND": S3_BACKEND, "OPTIONS": options}
+
+
+def spark_s3a_properties(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Spark (Hadoop S3A) properties that let executors read the platform's bucket directly: the same endpoint,
+    region and credentials as the platform. Empty without a bucket. Credentials left unset use the executors' own
+    provider chain (instance or pod role)."""
+    options = object_storage_options(environ)
+    if options is None:
+        return {}
+    prefix = "spark.hadoop.fs.s3a."
+    properties = {f"{prefix}path.style.access": str(options["addressing_style"] == "path").lower()}
+    if options["endpoint_url"]:
+        properties[f"{prefix}endpoint"] = options["endpoint_url"]
+        properties[f"{prefix}connection.ssl.enabled"] = str(options["endpoint_url"].startswith("https:")).lower()
+    if options["region_name"]:
+        properties[f"{prefix}endpoint.region"] = options["region_name"]
+    if options["access_key"]:
+        properties[f"{prefix}access.key"] = options["access_key"]
+        properties[f"{prefix}secret.key"] = options["secret_key"]
+    return properties
+
+
+def object_url(name: str, environ: Mapping[str, str] | None = None, scheme: str = "s3a") -> str | None:
+    """The URL of the stored file ``name`` in the bucket (``s3a://bucket/prefix/name``), or None on local disk."""
+    options = object_storage_options(environ)
+    if options is None:
+        return None
+    key = "/".join(part for part in (options["location"], name.lstrip("/")) if part)
+    return f"{scheme}://{options['bucket_name']}/{key}"

@@ -22,8 +22,6 @@ from bdt_project.settings.object_storage import default_storage_backend
 from tests.object_storage.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server, s3_server_start
 from tests.worker import worker_start, worker_stop
 
-pytestmark = [pytest.mark.worker]
-
 
 @dataclass
 class Bucket:

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from bdt_project.settings.object_storage import S3_BACKEND, default_storage_backend, object_storage_options
+from bdt_project.settings.object_storage import (
+    S3_BACKEND,
+    default_storage_backend,
+    object_storage_options,
+    object_url,
+    spark_s3a_properties,
+)
 from datasets.storage import cache_trim
 
 
@@ -81,3 +87,25 @@ def test_the_cache_evicts_least_recently_used_files_but_never_fresh_ones(setting
     assert cache_trim(500) == 800
     assert [p.exists() for p in (oldest, older, fresh, partial)] == [False, False, True, True]
     assert cache_trim(100) == 0  # only fresh files left: over the bound for now, trimmed once they age
+
+
+def test_spark_reads_the_same_objects_with_the_same_settings() -> None:
+    env = {
+        "BDT_S3_BUCKET": "bdt-data",
+        "BDT_S3_ENDPOINT_URL": "http://minio:9000",
+        "BDT_S3_REGION": "us-east-1",
+        "BDT_S3_ACCESS_KEY_ID": "key",
+        "BDT_S3_SECRET_ACCESS_KEY": "secret",
+        "BDT_S3_PREFIX": "platform",
+    }
+    properties = spark_s3a_properties(env)
+    assert properties["spark.hadoop.fs.s3a.endpoint"] == "http://minio:9000"
+    assert properties["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert properties["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert properties["spark.hadoop.fs.s3a.access.key"] == "key"
+    name = "tenants/t_lab/studies/s/d/v1/data.parquet"
+    assert object_url(name, env) == f"s3a://bdt-data/platform/{name}"
+    assert object_url(name, {"BDT_S3_BUCKET": "b"}) == f"s3a://b/{name}"
+    assert spark_s3a_properties({}) == {} and object_url(name, {}) is None  # local disk: Spark reads cache paths
+    aws = spark_s3a_properties({"BDT_S3_BUCKET": "b"})
+    assert "spark.hadoop.fs.s3a.access.key" not in aws and aws["spark.hadoop.fs.s3a.path.style.access"] == "false"
