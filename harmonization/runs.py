@@ -9,6 +9,7 @@ level on every study's part again at that moment.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from pathlib import Path
@@ -42,6 +43,7 @@ from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
 
+logger = logging.getLogger(__name__)
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
 
 
@@ -58,10 +60,10 @@ def _part_payload(
         if source is None:
             continue
         used[name] = (source.dataset, source.column)
-        if source.dataset != demographics:
-            picked = columns.setdefault(source.dataset, [])
-            if source.column not in picked:
-                picked.append(source.column)
+        # demographics columns are output anyway; naming them makes the authorization check them (identifying)
+        picked = columns.setdefault(source.dataset, [])
+        if source.column not in picked:
+            picked.append(source.column)
     latest = study_latest_versions(study)
     keep = {column for dataset, column in used.values() if dataset == demographics}
     keys = {study.id_column, study.session_column, study.composite_id_column} - {""}
@@ -189,8 +191,14 @@ def federated_run_refresh(run: FederatedRun) -> FederatedRun:
             locked.error_code = failed.error_code or str(failed.status)
             locked.error_message = f"{failed.study.slug}: {failed.error_message or failed.status}"
         else:
-            _stack(locked, parts)
-            locked.status = RunStatus.SUCCEEDED
+            try:
+                _stack(locked, parts)
+                locked.status = RunStatus.SUCCEEDED
+            except Exception:  # never a half-made result; the parts' results stay usable on their own
+                logger.exception("stacking federated run %s failed", locked.pk)
+                locked.status = RunStatus.FAILED
+                locked.error_code = "internal_error"
+                locked.error_message = "Stacking the studies' results failed. It was logged; run it again."
         locked.finished_at = timezone.now()
         locked.save()
         audit_event_record(

@@ -135,3 +135,22 @@ def test_huge_values_are_refused_not_crashed(variables: ApiClient) -> None:
     payload = {"studies": ["alpha", "beta"], "filters": [{"variable": "age", "op": "gt", "value": 1e308}]}
     response = variables.post("/api/v1/federated/count", payload)
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_value"
+
+
+def test_new_data_that_no_longer_fits_a_variable_is_named(variables: ApiClient, upload: Callable[..., Any]) -> None:
+    text = "participant_id,session,age_months,gender\nB001,BAS,300,Female\nB002,BAS,320,Other\n"
+    assert upload("beta", text, "demographics", kind="demographics")[1]["status"] == "succeeded"
+    payload = {"studies": ["alpha", "beta"], "filters": [{"variable": "sex", "op": "eq", "value": "female"}]}
+    response = variables.post("/api/v1/federated/count", payload)
+    assert response.status_code == 409, response.content
+    error = response.json()["error"]
+    assert (
+        error["code"] == "variable_outdated" and error["details"]["study"] == "beta" and "'Other'" in error["message"]
+    )
+    fixed = variables.get("/api/v1/variables/sex").json()
+    fixed["sources"][1]["recode"]["Other"] = "other"
+    fixed.pop("revision")
+    assert variables.put("/api/v1/variables/sex", fixed).json()["revision"] == 2
+    body = variables.post("/api/v1/federated/count", payload).json()
+    assert next(s for s in body["by_study"] if s["study"] == "beta")["participants"] == 1
+    assert body["variables"] == [{"name": "sex", "revision": 2}]

@@ -188,3 +188,21 @@ def test_the_run_endpoints_serve_federated_runs(
     assert stranger.get(f"/api/v1/queries/{run_id}").status_code == 404
     assert stranger.get(f"/api/v1/queries/{run_id}/rows").status_code == 404
     assert variables.get("/api/v1/queries/99999999").status_code == 404
+
+
+def test_identifying_sources_need_the_identifying_grant(
+    variables: ApiClient, api: Callable[..., ApiClient], tenant_a: Any
+) -> None:
+    from tests.plugins.studies import tag_identifying
+
+    tag_identifying(tenant_a, "alpha", "demographics", "sex")
+    analyst = api(tenant_a, "analyst")
+    refused = analyst.post("/api/v1/federated/queries", {"studies": ["alpha", "beta"], "variables": ["sex"]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "identifying_column"
+    counted = analyst.post(
+        "/api/v1/federated/count",
+        {"studies": ["alpha", "beta"], "filters": [{"variable": "sex", "op": "eq", "value": "female"}]},
+    )
+    assert counted.status_code == 403 and counted.json()["error"]["code"] == "identifying_column"
+    allowed = analyst.post("/api/v1/federated/queries", {"studies": ["alpha", "beta"], "variables": ["age"]})
+    assert allowed.status_code == 202
