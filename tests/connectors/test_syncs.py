@@ -193,3 +193,27 @@ def test_schedule_and_secret_changes(
         assert secret_decrypt(Connection.objects.get(pk=pg_connection["id"]).secret_token) == {
             "password": "another-secret-77"
         }
+
+
+def test_a_run_whose_worker_went_away_is_failed_so_the_sync_can_run_again(
+    steward_api: Any, make_study: Any, pg_connection: dict[str, Any], tenant_a: Any
+) -> None:
+    from connectors.tasks import sync_runs_reconcile
+    from datasets.models import IngestJob
+
+    make_study("lost-study")
+    sync_id = _sync(
+        steward_api, "lost-study", pg_connection["id"], "demographics", "demographics", "demographics"
+    ).json()["id"]
+    assert steward_api.post(f"/api/v1/syncs/{sync_id}/run").status_code == 202
+    again = steward_api.post(f"/api/v1/syncs/{sync_id}/run")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "sync_running"
+    with tenant_context(tenant_a):
+        run = SyncRun.objects.get(sync_id=sync_id)
+        assert sync_runs_reconcile() == 0  # a fresh pull is left alone
+        IngestJob.objects.filter(pk=run.ingest_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        assert sync_runs_reconcile() == 1
+        run.refresh_from_db()
+        assert run.status == "failed" and run.error_code == "worker_lost"
+        assert IngestJob.objects.get(pk=run.ingest_id).status == "failed"
+    assert steward_api.post(f"/api/v1/syncs/{sync_id}/run").status_code == 202
