@@ -331,11 +331,12 @@ def syncs_get(request: HttpRequest, sync_id: int) -> dict[str, Any]:
 
 @router.patch("/syncs/{sync_id}", response=SyncOut)
 def syncs_patch(request: HttpRequest, sync_id: int, payload: SyncPatchIn) -> dict[str, Any]:
+    """Change the schedule (`null` or blank: on demand only; absent: unchanged)."""
     caller = principal(request)
     sync = sync_get_for_user(user=caller.user, tenant=caller.tenant, sync_id=sync_id)
-    updated = sync_update(
-        tenant=caller.tenant, actor=caller.user, sync=sync, schedule=payload.schedule or "", request=request
-    )
+    fields = payload.dict(exclude_unset=True)
+    schedule = (fields.get("schedule") or "") if "schedule" in fields else None
+    updated = sync_update(tenant=caller.tenant, actor=caller.user, sync=sync, schedule=schedule, request=request)
     return sync_out(updated, runs=True)
 
 

@@ -169,3 +169,51 @@ def test_a_connection_in_use_cannot_be_deleted(
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "connection_in_use"
     assert steward_api.delete(f"/api/v1/syncs/{sync.json()['id']}").status_code == 204
     assert steward_api.delete(f"/api/v1/connections/{pg_connection['id']}").status_code == 204
+
+
+def test_schedule_and_secret_changes(
+    steward_api: Any, make_study: Any, pg_connection: dict[str, Any], source_pg: dict[str, Any], tenant_a: Any
+) -> None:
+    make_study("patch-study")
+    sync = _sync(steward_api, "patch-study", pg_connection["id"], "demographics", "demographics", "demographics")
+    sync_id = sync.json()["id"]
+    assert steward_api.patch(f"/api/v1/syncs/{sync_id}", {"schedule": "15 2 * * 1"}).json()["schedule"] == "15 2 * * 1"
+    assert steward_api.patch(f"/api/v1/syncs/{sync_id}", {}).json()["schedule"] == "15 2 * * 1"  # absent: unchanged
+    cleared = steward_api.patch(f"/api/v1/syncs/{sync_id}", {"schedule": None}).json()
+    assert cleared["schedule"] is None and cleared["next_run_at"] is None
+
+    url = f"/api/v1/connections/{pg_connection['id']}"
+    wrong = steward_api.patch(url, {"config": {"user": "nobody_here"}})
+    assert wrong.status_code == 422 and wrong.json()["error"]["code"] == "connection_failed"
+    with tenant_context(tenant_a):
+        assert Connection.objects.get(pk=pg_connection["id"]).config["user"] == source_pg["config"]["user"]
+    replaced = steward_api.patch(url, {"secret": {"password": "another-secret-77"}})
+    assert replaced.status_code == 200 and "another-secret-77" not in replaced.content.decode()
+    with tenant_context(tenant_a):
+        assert secret_decrypt(Connection.objects.get(pk=pg_connection["id"]).secret_token) == {
+            "password": "another-secret-77"
+        }
+
+
+def test_a_run_whose_worker_went_away_is_failed_so_the_sync_can_run_again(
+    steward_api: Any, make_study: Any, pg_connection: dict[str, Any], tenant_a: Any
+) -> None:
+    from connectors.tasks import sync_runs_reconcile
+    from datasets.models import IngestJob
+
+    make_study("lost-study")
+    sync_id = _sync(
+        steward_api, "lost-study", pg_connection["id"], "demographics", "demographics", "demographics"
+    ).json()["id"]
+    assert steward_api.post(f"/api/v1/syncs/{sync_id}/run").status_code == 202
+    again = steward_api.post(f"/api/v1/syncs/{sync_id}/run")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "sync_running"
+    with tenant_context(tenant_a):
+        run = SyncRun.objects.get(sync_id=sync_id)
+        assert sync_runs_reconcile() == 0  # a fresh pull is left alone
+        IngestJob.objects.filter(pk=run.ingest_id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+        assert sync_runs_reconcile() == 1
+        run.refresh_from_db()
+        assert run.status == "failed" and run.error_code == "worker_lost"
+        assert IngestJob.objects.get(pk=run.ingest_id).status == "failed"
+    assert steward_api.post(f"/api/v1/syncs/{sync_id}/run").status_code == 202
