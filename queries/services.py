@@ -174,6 +174,7 @@ def query_count(
             "spec": count_key.spec.model_dump(mode="json"),
             "cached": cached,
             **shown_count_audit(decision, shown),
+            **({"dropoff": "withheld" if withheld else "shown"} if dropoff else {}),
         },
     )
     return shown
