@@ -63,6 +63,11 @@ class CountOut(Schema):
     dropoff: list[DropoffOut] | None = Field(
         None, description="With ?dropoff=true: per filter, in order (null numbers are suppressed cells)."
     )
+    dropoff_withheld: str | None = Field(
+        None,
+        description="count_budget_exhausted: the drop-off's new result sets did not fit the count budget; the count "
+        "alone did.",
+    )
 
 
 class CountParams(Schema):

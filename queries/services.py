@@ -13,7 +13,8 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access.budget import count_budget_charge
+from access.budget import CountBudgetExhausted, count_budget_charge
+from access.disclosure import Cell
 from access.enforcement import shown_count_audit
 from access.levels import Level
 from access.protection import cell_of, count_shown, disclosure_rules, dropoff_cells, dropoff_shown
@@ -160,24 +161,36 @@ def query_count(
     )
     result, count_key = computed.result, computed.count_key
     rules = disclosure_rules(tenant=tenant, study=study) if decision.aggregate_only else None
+    withheld = False
     if rules is not None:
         cell = cell_of(result)
-        cells = [cell, *dropoff_cells(result["dropoff"])] if dropoff else [cell]
-        count_budget_charge(
-            tenant=tenant,
-            actor=actor,
-            study=study,
-            cells=cells,
-            surface="count",
-            spec_hash=count_key.spec_hash,
-            spec=count_key.spec.model_dump(mode="json"),
-            request=request,
-        )
+
+        def charge(cells: list[Cell]) -> None:
+            count_budget_charge(
+                tenant=tenant,
+                actor=actor,
+                study=study,
+                cells=cells,
+                surface="count",
+                spec_hash=count_key.spec_hash,
+                spec=count_key.spec.model_dump(mode="json"),
+                request=request,
+            )
+
+        try:
+            charge([cell, *dropoff_cells(result["dropoff"])] if dropoff else [cell])
+        except CountBudgetExhausted:
+            if not dropoff:
+                raise
+            charge([cell])  # the count alone may still fit: answer it without the drop-off's new result sets
+            withheld = True
         shown = count_shown(cell, rules)
     else:
         shown = {"participants": result["participants"], "rows": result["rows"]}
-    if dropoff:
+    if dropoff and not withheld:
         shown.update(dropoff_shown(result["dropoff"], rules))
+    elif withheld:
+        shown["dropoff_withheld"] = "count_budget_exhausted"
     audit_event_record(
         action="query.count",
         actor=actor,
@@ -188,6 +201,7 @@ def query_count(
             "spec": count_key.spec.model_dump(mode="json"),
             "cached": computed.cached,
             **shown_count_audit(decision, shown),
+            **({"dropoff": "withheld" if withheld else "shown"} if dropoff else {}),
         },
     )
     return shown

@@ -138,3 +138,16 @@ def test_the_builder_shows_count_level_callers_the_protected_dropoff(gov, analys
     numbers = dict(re.findall(r"data-([a-z-]+)>([^<]+)<", shown.group(1)))
     assert numbers["remaining"] == str(api["dropoff"][1]["remaining"])
     assert numbers["removed-alone"] == "too few to show"  # one person: never shown
+
+
+def test_a_dropoff_past_the_count_budget_is_withheld_and_the_count_still_answered(gov, analyst_at, tenant_a) -> None:
+    tenant_a.settings = {**(tenant_a.settings or {}), "count_budget_result_sets": 3}
+    tenant_a.save(update_fields=["settings"])
+    counter = analyst_at("count")
+    answer = dropoff(counter, BIG, WOMEN, AGE)  # 8 distinct sets: more than 3
+    assert answer["dropoff_withheld"] == "count_budget_exhausted" and answer["dropoff"] is None
+    assert answer["participants"] == count(counter, BIG, WOMEN, AGE)["participants"]  # the count's own set
+    count(counter, WOMEN)
+    count(counter, AGE)  # with the drop-off's count: 3 sets, the budget
+    over = counter.post("/api/v1/studies/gov/count", {"filters": [BIG]})
+    assert over.status_code == 429 and over.json()["error"]["code"] == "count_budget_exhausted"
