@@ -48,6 +48,23 @@ def _safe(part: str) -> str:
     return cleaned[:120] or "file"
 
 
+class _Hashing(io.RawIOBase):
+    """A writable stream that hashes and counts what it passes on."""
+
+    def __init__(self, target: Any) -> None:
+        self.target, self.digest, self.size = target, hashlib.sha256(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        self.target.write(chunk)
+        return len(chunk)
+
+
 class _Writer:
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
@@ -57,6 +74,16 @@ class _Writer:
         data = text.encode("utf-8")
         self.archive.writestr(name, data)
         self.files.append({"path": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+
+    def records(self, name: str, rows: Any) -> None:
+        """Serialize ``rows`` straight into the archive (flat memory whatever the number of rows)."""
+        with self.archive.open(name, "w", force_zip64=True) as raw:
+            hashing = _Hashing(raw)
+            text = io.TextIOWrapper(hashing, encoding="utf-8", newline="\n")  # type: ignore[type-var]
+            serializers.serialize("json", rows, stream=text, indent=1)
+            text.flush()
+            text.detach()
+        self.files.append({"path": name, "sha256": hashing.digest.hexdigest(), "bytes": hashing.size})
 
     def stored(self, name: str, storage_name: str) -> None:
         digest, size = hashlib.sha256(), 0
@@ -105,9 +132,7 @@ def workspace_export(*, tenant: Tenant, out: Path, actor: Any = None) -> dict[st
                     manager = getattr(model, "all_objects", model._default_manager)
                     rows = manager.order_by("pk")
                     counts[model._meta.label_lower] = rows.count()
-                    stream = io.StringIO()
-                    serializers.serialize("json", rows.iterator(chunk_size=500), stream=stream, indent=1)
-                    writer.text(f"records/{model._meta.label_lower}.json", stream.getvalue())
+                    writer.records(f"records/{model._meta.label_lower}.json", rows.iterator(chunk_size=500))
                 versions = DatasetVersion.all_objects.filter(files_removed_at__isnull=True).select_related(
                     "dataset__study"
                 )

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from core.config import config_get
+from tenants.hosts import platform_url
 from tenants.selectors import membership_list_for_user
 
 
@@ -45,4 +46,5 @@ def tenant_context(request: HttpRequest) -> dict[str, Any]:
         "current_tenant": tenant if tenant is not None and tenant.schema_name != "public" else None,
         "membership": getattr(request, "membership", None),
         "switchable_tenants": switchable,
+        "platform_home_url": lambda: platform_url(request),
     }

@@ -96,6 +96,7 @@ def test_usage_page_and_sharing_profile_for_owners(page_client, tenant_a) -> Non
     page = owner.get("/usage/").content.decode()
     assert 'data-chart="storage_bytes"' in page and "<svg" in page and 'data-quota="members"' in page
     assert "Sharing profile: Lab" in page
+    assert '<a role="menuitem" href="http://platform.test/">All my workspaces</a>' in page  # back to the platform
     assert page_client(tenant_a, Role.STEWARD).get("/usage/").status_code == 403
     assert owner.post("/usage/profile/", {"kind": "consortium"}).status_code == 302
     tenant_a.refresh_from_db()

@@ -128,3 +128,13 @@ def test_tenant_quota_command(db, tenant_a) -> None:
     for bad in (["nope", "--members", "1"], ["lab-a", "--members", "-3"], ["lab-a", "--storage-bytes", "lots"]):
         with pytest.raises(CommandError):
             call_command("tenant_quota", *bad, stdout=StringIO())
+
+
+def test_a_refused_invitation_leaves_usage_alone(api, tenant_a) -> None:
+    """An invitation refused past the member quota leaves the usage as it was."""
+    owner = api(tenant_a, "owner")
+    before = list(UsageDay.objects.filter(tenant=tenant_a).values())
+    workspace_quota_set(tenant=tenant_a, changes={"members": 0})
+    refused = owner.post("/api/v1/members", {"email": unique_email("nobody"), "role": "analyst"})
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert list(UsageDay.objects.filter(tenant=tenant_a).values()) == before

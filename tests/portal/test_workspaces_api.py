@@ -67,6 +67,9 @@ def test_bad_input_is_refused_clearly_and_creates_nothing(platform_client) -> No
 
 def test_the_api_needs_a_person_and_csrf_for_the_session(platform_client) -> None:
     anonymous = Client(HTTP_HOST=PLATFORM)
+    schema = anonymous.get("/api/v1/openapi.json").json()
+    assert set(schema["paths"]) == {"/api/v1/workspaces"}  # the platform host serves no workspace endpoint
+    assert anonymous.get("/api/v1/studies").status_code == 404
     assert anonymous.get("/api/v1/workspaces").status_code == 401
     assert _create(anonymous, slug="anon-lab", name="Anon").status_code == 401
     strict = platform_client(csrf=True)
