@@ -329,7 +329,7 @@ def test_every_federated_use_is_recorded_in_each_labs_chain(stage: Stage) -> Non
     for study, slug in HERE.items():
         uses = _lab_uses(stage, study)[before[study] :]
         seen = {(e.details["event"], e.details["action"]) for e in uses}
-        assert seen == wanted, (study, seen)
+        assert seen == wanted and len(uses) == len(wanted), (study, seen)  # one record for each use, no double
         assert all(e.details["consortium"] == "cons-c" and e.details["consortium_study"] == slug for e in uses)
         assert all(e.details["user"] == querier.user.email for e in uses)
         exported = next(e for e in uses if e.details["action"] == "export")
