@@ -20,7 +20,7 @@ from access.disclosure import Cell, DisclosureRules, ShownCell, protect_parts_an
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, protection_fields
 from audit.services import audit_event_record
-from harmonization.federation import Federated, StudyPart, federated_parse
+from harmonization.federation import Federated, StudyPart, federated_parse, study_named
 from queries.authorization import spec_authorize
 from queries.execution import spec_read
 from queries.services import query_count_compute
@@ -40,12 +40,12 @@ def federated_count(*, tenant: Tenant, actor: Any, payload: Any, request: HttpRe
     """``{"participants", "rows", "suppressed", "by_study": [...]}`` for the request (docs/contract.md §4)."""
     federated = federated_parse(actor=actor, tenant=tenant, payload=payload)
     specs = {part.study.slug: part_spec(part) for part in federated.parts}
-    decisions = {
-        part.study.slug: spec_authorize(
-            actor=actor, tenant=tenant, study=part.study, spec=specs[part.study.slug], level=Level.COUNT
-        )
-        for part in federated.parts
-    }
+    decisions = {}
+    for part in federated.parts:
+        with study_named(part.study.slug):
+            decisions[part.study.slug] = spec_authorize(
+                actor=actor, tenant=tenant, study=part.study, spec=specs[part.study.slug], level=Level.COUNT
+            )
     protected = any(decision.aggregate_only for decision in decisions.values())
     cells: dict[str, Cell] = {}
     for part in federated.parts:

@@ -7,10 +7,12 @@ study without a source for a filtered variable, or whose translated filter no va
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Study
 from datasets.selectors import study_get_for_user
 from harmonization.mapping import (
@@ -57,6 +59,18 @@ class Federated:
     def pinned(self) -> list[dict[str, Any]]:
         """The variable definitions used, with their revisions (what lineage records)."""
         return [self.variables[name].definition() for name in sorted(self.variables)]
+
+
+@contextmanager
+def study_named(slug: str) -> Iterator[None]:
+    """A refusal for one study of a federated request names that study (``details.study``): the caller learns
+    which study stopped the whole request (a withdrawn contribution, a ceiling, a level)."""
+    try:
+        yield
+    except Forbidden as exc:
+        if "study" not in exc.details:
+            exc.details = {**exc.details, "study": slug}
+        raise
 
 
 def _invalid(message: str, code: str = "invalid_input", **details: Any) -> InvalidInput:
@@ -116,9 +130,11 @@ def federated_parse(*, actor: Any, tenant: Tenant, payload: Any, outputs: bool =
             filter_check(variables[item["variable"]].as_variable(), item["op"], item.get("value"))
         except MappingError as exc:
             raise InvalidInput(exc.message, code=exc.code, details={"filter_index": index, **exc.details}) from None
-    parts = [
-        _part(study_get_for_user(user=actor, tenant=tenant, slug=slug), filters, variables, wanted) for slug in slugs
-    ]
+    parts = []
+    for slug in slugs:
+        with study_named(slug):
+            study = study_get_for_user(user=actor, tenant=tenant, slug=slug)
+        parts.append(_part(study, filters, variables, wanted))
     return Federated(parts=parts, filters=filters, variables=variables, outputs=wanted)
 
 

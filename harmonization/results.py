@@ -67,7 +67,7 @@ def federated_rows_for_user(
         actor=actor,
         request=request,
         target=run,
-        details={"page": page, "page_size": page_size, "rows": len(rows)},
+        details={"page": page, "page_size": page_size, "rows": len(rows), "studies": run.spec.get("studies")},
     )
     return {
         "columns": list(run.columns),
@@ -130,7 +130,11 @@ def federated_analysis_for_user(
         actor=actor,
         request=request,
         target=run,
-        details={"kind": payload.get("kind") if isinstance(payload, dict) else None, "request": payload},
+        details={
+            "kind": payload.get("kind") if isinstance(payload, dict) else None,
+            "request": payload,
+            "studies": run.spec.get("studies"),
+        },
     )
     return result
 

@@ -30,7 +30,7 @@ from datasets.storage import (
     version_cache_path,
     work_root,
 )
-from harmonization.federation import Federated, StudyPart, federated_parse
+from harmonization.federation import Federated, StudyPart, federated_parse, study_named
 from harmonization.mapping import Source, Variable
 from harmonization.models import FederatedPart, FederatedRun
 from harmonization.stacking import PartFile, stack_write
@@ -129,10 +129,11 @@ def _part_create(
 ) -> None:
     spec, used = _part_payload(part, plain, federated.outputs)
     child = None
-    if not part.matches_no_one:
-        child = query_run_create(tenant=tenant, actor=actor, study=part.study, payload=spec, request=request)
-    else:  # nobody matches by definition; the caller still needs the query level on the study's data
-        run_spec_authorize(actor=actor, tenant=tenant, study=part.study, spec=spec_read({"filters": []}))
+    with study_named(part.study.slug):
+        if not part.matches_no_one:
+            child = query_run_create(tenant=tenant, actor=actor, study=part.study, payload=spec, request=request)
+        else:  # nobody matches by definition; the caller still needs the query level on the study's data
+            run_spec_authorize(actor=actor, tenant=tenant, study=part.study, spec=spec_read({"filters": []}))
     FederatedPart.objects.create(
         federated=run,
         study_slug=part.study.slug,
@@ -256,12 +257,15 @@ def federated_run_get_for_user(*, user: Any, tenant: Tenant, run_id: int) -> Fed
 
 
 def federated_access_require(*, actor: Any, tenant: Tenant, run: FederatedRun, level: Level) -> list[Any]:
-    """The one access check on every study's part at the moment of use; returns the decisions."""
-    return [
-        run_access_require(actor=actor, tenant=tenant, run=part.run, level=level)
-        for part in run.parts.select_related("run", "run__study", "run__study__demographics")
-        if part.run is not None
-    ]
+    """The one access check on every study's part at the moment of use; returns the decisions (a refusal names
+    the study, ``details.study``)."""
+    decisions = []
+    for part in run.parts.select_related("run", "run__study", "run__study__demographics"):
+        if part.run is None:
+            continue
+        with study_named(part.study_slug):
+            decisions.append(run_access_require(actor=actor, tenant=tenant, run=part.run, level=level))
+    return decisions
 
 
 def federated_result_path(run: FederatedRun) -> Path:
