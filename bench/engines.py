@@ -7,13 +7,13 @@ four scores), both Parquet files as ingest writes them. Each engine runs in a fr
 
 * **first use**: what the engine does once per dataset version (DuckDB and Spark: register views; PostgreSQL:
   load the tables with COPY, index, analyse) plus, for Spark, starting the session (JVM);
-* **count** and **report** (filtering report, 3 steps): median of 3 after one warm-up;
-* **run**: the long result of the filtered join (about a quarter of the rows, 7 columns) written to Parquet,
-  median of 2;
+* **count** and **report** (filtering report, 3 steps): median of ``--repeats`` (3) after one warm-up;
+* **run**: the long result of the filtered join (about a fifth of the rows, 8 columns) written to Parquet,
+  median of ``--repeats`` - 1 (at least one; no warm-up when ``--repeats 1``);
 * peak resident memory of the engine process and its children (Spark's JVM), sampled every 50 ms.
 
     .venv/bin/python bench/engines.py                       # 1M rows
-    .venv/bin/python bench/engines.py --rows 1000000 10000000
+    .venv/bin/python bench/engines.py --rows 10000000 --repeats 1
     .venv/bin/python bench/engines.py --engines duckdb spark --rows 1000000
 
 PostgreSQL: a database of the bench's own (``bdt_bench_engines`` on 127.0.0.1:5432, created and dropped here).
@@ -40,11 +40,12 @@ ENGINES = ("duckdb", "postgres", "spark")
 
 CHILD = r"""
 import json, os, resource, statistics, sys, threading, time
-engine_name, folder, rows, ceiling, dsn = sys.argv[1:6]
-rows, ceiling = int(rows), int(ceiling)
+engine_name, folder, rows, ceiling, dsn, repeats = sys.argv[1:7]
+rows, ceiling, repeats = int(rows), int(ceiling), int(repeats)
 resource.setrlimit(resource.RLIMIT_AS, (ceiling, resource.RLIM_INFINITY))
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.spec import spec_validate
+import pyarrow.parquet as pq
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 def tree_rss(pid):
@@ -95,8 +96,8 @@ else:
     engine._prepare(catalog, [demo, scores])
 first_use = time.monotonic() - started
 
-def timed(fn, repeats, warmup=1):
-    for _ in range(warmup):
+def timed(fn, repeats):
+    for _ in range(1 if repeats > 1 else 0):  # a warm-up unless a single measurement was asked for
         fn()
     out = []
     for _ in range(repeats):
@@ -104,12 +105,12 @@ def timed(fn, repeats, warmup=1):
     return statistics.median(out)
 
 result = {}
-result["count"] = timed(lambda: engine.count(count_spec, catalog), 3)
+result["count"] = timed(lambda: engine.count(count_spec, catalog), repeats)
 counted = engine.count(count_spec, catalog)
-result["report"] = timed(lambda: engine.steps(count_spec, catalog), 3)
+result["report"] = timed(lambda: engine.steps(count_spec, catalog), repeats)
 out = f"{folder}/out_{engine_name}.parquet"
-result["run"] = timed(lambda: engine.run(run_spec, catalog, out), 2)
-result["run_rows"] = engine.run(run_spec, catalog, out).row_count
+result["run"] = timed(lambda: engine.run(run_spec, catalog, out), max(1, repeats - 1))
+result["run_rows"] = pq.ParquetFile(out).metadata.num_rows
 os.unlink(out)
 engine.close()
 print(json.dumps({"first_use": first_use, "participants": counted.participants, "peak_rss": peak["rss"], **result}))
@@ -153,16 +154,16 @@ def pg_database(create: bool) -> str:
     return dsn
 
 
-def case(engine: str, rows: int, dsn: str, ceiling: int) -> dict[str, Any]:
+def case(engine: str, rows: int, dsn: str, ceiling: int, repeats: int) -> dict[str, Any]:
     before = load()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, engine, str(DATA), str(rows), str(ceiling), dsn],
+        [sys.executable, "-c", CHILD, engine, str(DATA), str(rows), str(ceiling), dsn, str(repeats)],
         cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
     )  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith('{"first_use"')]
     failure = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1][:120]
     result = json.loads(lines[-1]) if lines else {"outcome": f"exit {done.returncode}: {failure}"}
-    return {"engine": engine, "rows": rows, "load_before": before, "load_after": load(), **result}
+    return {"engine": engine, "rows": rows, "repeats": repeats, "load_before": before, "load_after": load(), **result}
 
 
 def main() -> None:
@@ -170,6 +171,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--ceiling", type=int, default=CEILING, help="RLIMIT_AS of each case, bytes")
+    parser.add_argument("--repeats", type=int, default=3, help="counts and reports measured (runs: one fewer)")
     options = parser.parse_args()
     results, table = [], []
     for rows in options.rows:
@@ -178,7 +180,7 @@ def main() -> None:
         try:
             for engine in options.engines:
                 say(f"{engine} at {rows:,} rows")
-                r = case(engine, rows, dsn, options.ceiling)
+                r = case(engine, rows, dsn, options.ceiling, options.repeats)
                 results.append(r)
                 say(json.dumps(r))
                 table.append([

@@ -17,6 +17,14 @@ def test_create_and_get_a_longitudinal_study(steward_api, make_study) -> None:
     assert listing["total"] == 1 and listing["items"][0]["slug"] == "memory"
 
 
+def test_a_study_may_choose_the_spark_engine_and_change_it(steward_api, make_study) -> None:
+    assert make_study("big", engine="spark")["engine"] == "spark"
+    changed = steward_api.patch("/api/v1/studies/big", {"engine": "duckdb"})
+    assert changed.status_code == 200 and changed.json()["engine"] == "duckdb"
+    refused = steward_api.patch("/api/v1/studies/big", {"engine": "hadoop"})
+    assert refused.status_code == 422 and steward_api.get("/api/v1/studies/big").json()["engine"] == "duckdb"
+
+
 def test_cross_sectional_when_no_session(make_study) -> None:
     study = make_study("snapshot", session_column=None)
     assert study["longitudinal"] is False and study["session_column"] is None
