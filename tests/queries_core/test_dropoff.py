@@ -151,3 +151,24 @@ def test_more_filters_than_one_mask_holds(
         assert _got(got.start) == start
         assert [_got(f.remaining) for f in got.filters] == remaining, engine.dialect
         assert [_got(f.removed_alone) for f in got.filters] == alone, engine.dialect
+
+
+SPARK_CASES = [c for c in ALL if c[2].get("filters")][:6]
+
+
+@pytest.mark.parametrize(("study", "case", "spec"), SPARK_CASES, ids=[f"{s}-{c}" for s, c, _ in SPARK_CASES])
+def test_dropoff_on_spark_matches_the_oracle(
+    spark_engine: SqlEngine,
+    keyed: dict[str, StudyCatalog],
+    oracles: dict[str, oracle.Study],
+    study: str,
+    case: str,
+    spec: dict[str, Any],
+) -> None:
+    """A Spark study's builder asks the same drop-off: the spark dialect gives the oracle's cells, keys included."""
+    start, remaining, alone, total = expected(oracles[study], spec)
+    got = spark_engine.dropoff(spec_validate(spec, keyed[study]), keyed[study])
+    assert _got(got.start) == start
+    assert [_got(f.remaining) for f in got.filters] == remaining
+    assert [_got(f.removed_alone) for f in got.filters] == alone
+    assert _got(got.total) == total
