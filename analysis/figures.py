@@ -263,11 +263,15 @@ def _histogram(frame: Frame, options: PlotOptions, limits: Limits) -> tuple[go.F
     )
     norm = "probability density" if options.kde else ""
     kde_notes = []
+    left_out = 0
     for facet in canvas.facets:
         in_panel = keep & _equal(facet_values, facet) if options.facet else keep
         for color in colors:
             mask = in_panel & _equal(color_values, color) if color_values else in_panel
             if not mask.any():
+                continue
+            if norm and color == MISSING:  # each trace is scaled to area 1: a few rows would dwarf the others
+                left_out += int(mask.sum())
                 continue
             canvas.figure.add_trace(
                 go.Histogram(
@@ -305,6 +309,11 @@ def _histogram(frame: Frame, options: PlotOptions, limits: Limits) -> tuple[go.F
     stats: dict[str, Any] = {"describe": _stat(describe, values, name=name)}
     if kde_notes:
         stats["kde_note"] = kde_notes[0]
+    if left_out:
+        stats["color_note"] = (
+            f"{left_out} row{'s' if left_out != 1 else ''} without a {options.color} value "
+            "are left out of the density view (a small group would dominate its scale); counts show them."
+        )
     return canvas.figure, stats
 
 

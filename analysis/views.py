@@ -34,6 +34,13 @@ PLOT_KINDS = (
     ("violin", "Violin"),
     ("heatmap", "Density heatmap"),
 )
+STAT_KINDS = (
+    ("describe", "Describe a column"),
+    ("ols", "Linear regression (OLS)"),
+    ("anova", "One-way ANOVA"),
+    ("ttests", "Pairwise t-tests"),
+    ("crosstab", "Crosstab (chi-square)"),
+)
 
 
 @require_GET
@@ -48,17 +55,30 @@ def plots_page(request: HttpRequest, run_id: int) -> HttpResponse:
     keys = {run.study.id_column, run.study.session_column} - {""}
     columns = [{"name": n, "type": t} for n, t in zip(run.columns, run.column_types, strict=False)]
     numeric = [c["name"] for c in columns if c["type"] in NUMERIC_TYPES]
-    other = [c["name"] for c in columns if c["type"] not in NUMERIC_TYPES and c["name"] not in keys]
+    # Groups come from text, yes/no and whole-number columns; a continuous measure would make one group per value.
+    categorical = [
+        c["name"]
+        for c in columns
+        if c["name"] not in keys and (c["type"] not in NUMERIC_TYPES or c["type"] == "integer")
+    ]
     return render(
         request,
         "analysis/plots.html",
         {
             "run": run,
             "kinds": PLOT_KINDS,
+            "stat_kinds": STAT_KINDS,
             "numeric": numeric,
-            "categorical": other + [n for n in numeric if n not in other],
+            "categorical": categorical,
             "every": [c["name"] for c in columns],
-            "config_json": json.dumps({"run": run.pk, "api": f"/api/v1/queries/{run.pk}"}),
+            "config_json": json.dumps(
+                {
+                    "run": run.pk,
+                    "api": f"/api/v1/queries/{run.pk}",
+                    "numeric": numeric,
+                    "categorical": categorical,
+                }
+            ),
             "sample_rows": int(config_get("analysis_sample_rows", tenant)),
         },
     )

@@ -8,7 +8,8 @@ from django.http import HttpRequest
 
 
 def notifications_context(request: HttpRequest) -> dict[str, Any]:
-    """Expose ``unread_notifications`` and ``pending_access_requests`` (lazily: only pages showing them query)."""
+    """Expose ``unread_notifications``, ``pending_access_requests`` and ``my_open_requests`` (lazily: only pages
+    showing them query)."""
 
     def unread() -> int:
         from approvals.selectors import notification_unread_count
@@ -22,4 +23,11 @@ def notifications_context(request: HttpRequest) -> dict[str, Any]:
 
         return access_request_pending_count(membership=getattr(request, "membership", None))
 
-    return {"unread_notifications": unread, "pending_access_requests": pending}
+    def mine() -> int:
+        from approvals.selectors import access_request_open_count
+
+        if getattr(request, "membership", None) is None:
+            return 0
+        return access_request_open_count(user=request.user)
+
+    return {"unread_notifications": unread, "pending_access_requests": pending, "my_open_requests": mine}

@@ -113,6 +113,13 @@ def access_request_pending_count(*, membership: Any) -> int:
     return AccessRequest.objects.filter(status=RequestStatus.PENDING).count()
 
 
+def access_request_open_count(*, user: Any) -> int:
+    """How many of the caller's own requests wait for a decision in the current workspace."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return AccessRequest.objects.filter(requester_id=user.pk, status=RequestStatus.PENDING).count()
+
+
 @dataclass(frozen=True)
 class DemographicsGap:
     """A request whose outcome would not be usable: every query starts from the demographics table, and the

@@ -14,6 +14,7 @@ urlpatterns = [
     path("console/", requests.console_home, name="console"),
     path("console/requests/", requests.console_requests, name="console_requests"),
     path("console/requests/<int:request_id>/decide/", requests.console_request_decide, name="console_request_decide"),
+    path("console/requests/decide/", requests.console_requests_decide, name="console_requests_decide"),
     path("console/members/", members.console_members, name="console_members"),
     path("console/members/invite/", members.console_member_invite, name="console_member_invite"),
     path("console/members/role/", members.console_member_role, name="console_member_role"),

@@ -87,4 +87,39 @@ def console_request_decide(request: HttpRequest, request_id: int) -> HttpRespons
     return redirect("console_requests")
 
 
+@require_POST
+@steward_required
+def console_requests_decide(request: HttpRequest) -> HttpResponse:
+    """Approve (as requested) or deny (with one reason) every selected pending request; each decision is its own
+    audited service call, and the page says which went through."""
+    tenant = request_tenant(request)
+    decision = request.POST.get("decision", "")
+    ids = [int(raw) for raw in request.POST.getlist("ids") if raw.isdigit()][:200]
+    if not ids:
+        messages.error(request, "Select at least one request.")
+        return redirect("console_requests")
+    done: list[int] = []
+    for request_id in ids:
+        try:
+            found = access_request_get_for_user(user=request.user, tenant=tenant, request_id=request_id)
+            access_request_decide(
+                tenant=tenant,
+                actor=request_actor(request),
+                access_request=found,
+                decision=decision,
+                reason=request.POST.get("reason", ""),
+                include_demographics=request.POST.get("include_demographics") == "1",
+                request=request,
+            )
+        except ApiError as exc:
+            messages.error(request, f"Request #{request_id}: {exc.message}")
+        else:
+            done.append(request_id)
+    if done:
+        verb = "approved" if decision == "approve" else "denied"
+        listed = ", ".join(f"#{pk}" for pk in done)
+        messages.success(request, f"{len(done)} request{'s' if len(done) != 1 else ''} {verb}: {listed}.")
+    return redirect("console_requests")
+
+
 # --- Members -------------------------------------------------------------------------------------------------

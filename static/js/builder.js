@@ -8,6 +8,18 @@
 
   var lastSeq = 0;
 
+  /* A request replaced by a newer one (hx-sync "replace") is aborted on purpose: htmx reports that as an error in
+     the console, which is noise outside development (<html data-debug="1">). */
+  if (document.documentElement.getAttribute("data-debug") !== "1" && window.console) {
+    var consoleError = window.console.error;
+    window.console.error = function (first) {
+      if (typeof first === "string" && first.indexOf("htmx:sendAbort") === 0) {
+        return;
+      }
+      consoleError.apply(window.console, arguments);
+    };
+  }
+
   function nextSeq() {
     lastSeq = Math.max(Date.now(), lastSeq + 1);
     return lastSeq;

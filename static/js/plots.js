@@ -46,7 +46,8 @@
     if (Y_LABEL[current]) document.getElementById("an-y-label").textContent = Y_LABEL[current];
     const x = form.elements.x;
     Array.from(x.options).forEach((option) => {
-      option.hidden = NUMERIC_X[current] && option.value !== "" && option.dataset.numeric !== "1";
+      const wanted = NUMERIC_X[current] ? option.dataset.numeric : option.dataset.categorical;
+      option.hidden = option.value !== "" && wanted !== "1";
     });
     if (x.selectedOptions[0] && x.selectedOptions[0].hidden) x.value = "";
   }
@@ -99,7 +100,9 @@
       body.appendChild(line);
     });
     t.appendChild(body);
-    return t;
+    const wrap = el("div", null, { class: "an-scroll" });
+    wrap.appendChild(t);
+    return wrap;
   }
 
   function unavailable(title, block) {
@@ -110,8 +113,11 @@
   }
 
   function renderStats(result) {
+    renderStatsInto(stats, result.stats || {});
+  }
+
+  function renderStatsInto(stats, s) {
     stats.replaceChildren();
-    const s = result.stats || {};
     if (s.ols) {
       if (s.ols.unavailable) stats.appendChild(unavailable("Regression", s.ols));
       else {
@@ -138,6 +144,7 @@
         stats.appendChild(el("p", d.interpretation, { class: "small" }));
       }
       if (s.kde_note) stats.appendChild(el("p", s.kde_note, { class: "muted small" }));
+      if (s.color_note) stats.appendChild(el("p", s.color_note, { class: "muted small", "data-color-note": "" }));
     }
     if (s.anova) {
       const a = s.anova;
@@ -163,10 +170,112 @@
         s.ttests.pairs.map((p) => [p.a, p.b, fmt(p.t), fmt(p.p, 4), fmt(p.p_bonferroni, 4), fmt(p.cohens_d), p.significance])));
       stats.appendChild(box);
     }
+    if (s.crosstab) stats.appendChild(crosstabBox(s.crosstab));
     if (!stats.childElementCount) stats.appendChild(el("p", "Points: " + (s.points || 0), { class: "muted" }));
   }
 
+  function crosstabBox(x) {
+    const box = el("div", null, { "data-crosstab": "" });
+    box.appendChild(el("h3", "Crosstab: " + x.row + " × " + x.column));
+    const rows = x.row_levels.map((level, i) => [level].concat(x.counts[i].map((n) => (n === null ? "<" + x.threshold : n)), [x.row_totals[i]]));
+    rows.push(["Total"].concat(x.column_totals, [x.total]));
+    box.appendChild(table([x.row + " \\ " + x.column].concat(x.column_levels, ["Total"]), rows));
+    if (x.chi2) {
+      box.appendChild(el("p", "χ² = " + fmt(x.chi2.statistic) + ", df = " + x.chi2.df + ", p = " + fmt(x.chi2.p, 4), { class: "small", "data-stat": "chi2" }));
+    }
+    if (x.suppressed) box.appendChild(el("p", "Cells below " + x.threshold + " are hidden and the others perturbed (count-level access).", { class: "muted small" }));
+    return box;
+  }
+
+  /* The Statistics tab: every kind of the analysis API, its columns picked from the result. */
+  const statForm = document.getElementById("st-form");
+  const statResult = document.getElementById("st-result");
+  const STAT_SLOTS = {
+    describe: [["column", "Column (numeric)", "numeric"]],
+    ols: [["x", "X (numeric)", "numeric"], ["y", "Y (numeric)", "numeric"]],
+    anova: [["value", "Value (numeric)", "numeric"], ["group", "Groups", "categorical"]],
+    ttests: [["value", "Value (numeric)", "numeric"], ["group", "Groups", "categorical"]],
+    crosstab: [["row", "Rows", "categorical"], ["column", "Columns", "categorical"]],
+  };
+
+  function fill(select, names) {
+    const keep = select.value;
+    select.replaceChildren(el("option", "—", { value: "" }));
+    names.forEach((name) => select.appendChild(el("option", name, { value: name })));
+    if (names.includes(keep)) select.value = keep;
+  }
+
+  function adaptStatForm() {
+    const slots = STAT_SLOTS[statForm.elements.kind.value];
+    document.getElementById("st-a-label").textContent = slots[0][1];
+    fill(statForm.elements.a, config[slots[0][2]] || []);
+    const second = document.getElementById("st-b-wrap");
+    second.hidden = slots.length < 2;
+    if (slots.length > 1) {
+      document.getElementById("st-b-label").textContent = slots[1][1];
+      fill(statForm.elements.b, config[slots[1][2]] || []);
+    }
+  }
+
+  async function compute() {
+    const current = statForm.elements.kind.value;
+    const slots = STAT_SLOTS[current];
+    const body = { kind: current };
+    const picked = [statForm.elements.a.value, statForm.elements.b.value];
+    for (let i = 0; i < slots.length; i++) {
+      if (!picked[i]) {
+        statResult.replaceChildren(el("p", "Choose " + slots[i][1].toLowerCase() + ".", { class: "an-error", role: "alert" }));
+        return;
+      }
+      body[slots[i][0]] = picked[i];
+    }
+    try {
+      const result = await post("/analysis", body);
+      const shaped = {};
+      shaped[current === "ols" ? "ols" : current] = result;
+      renderStatsInto(statResult, shaped);
+      if (result.sample && result.sample.sampled) {
+        statResult.appendChild(el("p", "Computed on a sample of " + result.sample.used + " of " + result.sample.rows + " rows.", { class: "muted small" }));
+      }
+    } catch (failure) {
+      statResult.replaceChildren(el("p", failure.message, { class: "an-error", role: "alert", "data-code": failure.code || "" }));
+    }
+  }
+
+  statForm.addEventListener("change", (event) => {
+    if (event.target.name === "kind") adaptStatForm();
+  });
+  document.getElementById("st-compute").addEventListener("click", compute);
+  adaptStatForm();
+
+  document.querySelectorAll("[role=tab]").forEach((tab) => {
+    tab.addEventListener("click", () => {
+      document.querySelectorAll("[role=tab]").forEach((other) => {
+        const on = other === tab;
+        other.setAttribute("aria-selected", on ? "true" : "false");
+        other.tabIndex = on ? 0 : -1;
+        document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
+      });
+    });
+  });
+
+  /* One plot request at a time (the server limits how many analyses a member computes at once): a change made
+     while one is drawing is drawn right after it, with the form as it is then. */
+  let busy = false;
+  let again = false;
+
   async function draw() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      await drawNow();
+    } finally {
+      busy = false;
+      if (again) { again = false; draw(); }
+    }
+  }
+
+  async function drawNow() {
     const data = options();
     const ticket = ++drawing;
     errorBox.hidden = true;
@@ -179,7 +288,14 @@
         ? "Sampled: " + sample.used + " of " + sample.rows + " rows (fixed seed " + sample.seed + ")."
         : "All " + sample.rows + " rows.";
       sampleBox.dataset.sampled = sample.sampled ? "1" : "0";
+      plot.hidden = false;
+      document.getElementById("an-empty").hidden = true;
       await window.Plotly.react(plot, result.figure.data, result.figure.layout, { responsive: true, displaylogo: false });
+      if (!plot.dataset.listening) {
+        plot.on("plotly_selected", showSelection);
+        plot.on("plotly_deselect", clearSelection);
+        plot.dataset.listening = "1";
+      }
       plot.dataset.kind = result.kind;
       renderStats(result);
       clearSelection();
@@ -236,11 +352,7 @@
   function ready() {
     if (!window.Plotly) { window.setTimeout(ready, 50); return; }
     adaptForm();
-    window.Plotly.newPlot(plot, [], { height: 420, template: "plotly_white" }, { responsive: true, displaylogo: false }).then(() => {
-      plot.on("plotly_selected", showSelection);
-      plot.on("plotly_deselect", clearSelection);
-      document.body.dataset.plotsReady = "1";
-    });
+    document.body.dataset.plotsReady = "1"; // the plot itself is drawn once there is something to draw
   }
   ready();
 })();

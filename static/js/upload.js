@@ -229,14 +229,121 @@
             row.state = "error";
             setStatus(row, '<div class="ingest ingest--failed" role="alert"><span class="pill pill--error">Too large</span> ' +
               "The file is larger than this workspace's upload limit (" + formatBytes(limit) + ").</div>");
+            refresh();
+            return;
           }
           refresh();
+          checkHeader(row);
         })
         .catch(function () {
           placeholder.innerHTML = '<td colspan="6" class="field__error">Could not prepare ' + escapeHtml(file.name) + ". Check your connection.</td>";
           row.state = "error";
           refresh();
         });
+    }
+
+    /* The header is read in the browser before anything is sent: a file without the study's key columns is
+       stopped here (not after a long upload), and the column that holds a key can be named instead; the file
+       sent then has that column renamed to the study's key name (the rest of the file is sent as it is). */
+    var KEYS = [root.dataset.idColumn, root.dataset.sessionColumn].filter(function (k) { return k; });
+    var HINTS = { 0: ["participant", "subject", "sub", "id", "pid", "ursi"], 1: ["session", "visit", "wave", "timepoint", "ses"] };
+
+    function splitHeader(line) {
+      var counts = [",", ";", "\t", "|"].map(function (d) { return [d, line.split(d).length]; });
+      counts.sort(function (a, b) { return b[1] - a[1]; });
+      var delimiter = counts[0][0];
+      var cells = [];
+      var cell = "";
+      var quoted = false;
+      for (var i = 0; i < line.length; i++) {
+        var ch = line[i];
+        if (quoted) {
+          if (ch === '"' && line[i + 1] === '"') { cell += '"'; i++; }
+          else if (ch === '"') quoted = false;
+          else cell += ch;
+        } else if (ch === '"') quoted = true;
+        else if (ch === delimiter) { cells.push(cell.trim()); cell = ""; }
+        else cell += ch;
+      }
+      cells.push(cell.trim());
+      return { delimiter: delimiter, cells: cells };
+    }
+
+    function joinHeader(cells, delimiter) {
+      return cells.map(function (c) {
+        return c.indexOf(delimiter) !== -1 || c.indexOf('"') !== -1 ? '"' + c.replace(/"/g, '""') + '"' : c;
+      }).join(delimiter);
+    }
+
+    function guess(cells, hints) {
+      for (var h = 0; h < hints.length; h++) {
+        for (var c = 0; c < cells.length; c++) {
+          if (cells[c].toLowerCase().indexOf(hints[h]) !== -1) return cells[c];
+        }
+      }
+      return "";
+    }
+
+    function checkHeader(row) {
+      if (!KEYS.length || !row.file.slice) return;
+      row.file.slice(0, 65536).arrayBuffer().then(function (buffer) {
+        if (!rows[row.id] || row.state !== "ready") return;
+        var bytes = new Uint8Array(buffer);
+        var end = bytes.indexOf(10);
+        if (end === -1) end = bytes.length;
+        var start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+        var text;
+        try {
+          text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, end));
+        } catch (e) {
+          return; // not UTF-8: the server reads it with the chosen encoding and reports any problem
+        }
+        var lineEnd = text.endsWith("\r") ? "\r\n" : "\n";
+        var parsed = splitHeader(text.replace(/\r$/, ""));
+        var missing = KEYS.filter(function (k) { return parsed.cells.indexOf(k) === -1; });
+        row.header = { cells: parsed.cells, delimiter: parsed.delimiter, bytes: end + 1, bom: start, lineEnd: lineEnd };
+        row.keyMap = {};
+        if (!missing.length) {
+          setStatus(row, '<span class="pill pill--muted">Ready</span> <span class="muted small" data-header-ok>header checked</span>');
+          return;
+        }
+        row.state = "needs-keys";
+        var html = '<div class="ingest" data-header-missing role="alert"><p class="small">This file has no ' +
+          missing.map(function (k) { return "<code>" + escapeHtml(k) + "</code>"; }).join(" or ") + " column.</p>";
+        missing.forEach(function (key) {
+          var pick = guess(parsed.cells, HINTS[KEYS.indexOf(key)] || []);
+          html += '<label class="small">Which column holds ' + escapeHtml(key) + "? " +
+            '<select data-key-for="' + escapeHtml(key) + '"><option value="">Choose…</option>' +
+            parsed.cells.map(function (c) {
+              return '<option value="' + escapeHtml(c) + '"' + (c === pick ? " selected" : "") + ">" + escapeHtml(c) + "</option>";
+            }).join("") + "</select></label> ";
+        });
+        html += '<p class="muted small">The file is sent with that column renamed; nothing else changes.</p></div>';
+        setStatus(row, html);
+        row.tr.querySelectorAll("[data-key-for]").forEach(function (select) {
+          select.addEventListener("change", function () { applyKeys(row); });
+        });
+        applyKeys(row);
+      });
+    }
+
+    function applyKeys(row) {
+      var complete = true;
+      row.keyMap = {};
+      row.tr.querySelectorAll("[data-key-for]").forEach(function (select) {
+        if (select.value) row.keyMap[select.value] = select.dataset.keyFor;
+        else complete = false;
+      });
+      row.state = complete ? "ready" : "needs-keys";
+      refresh();
+    }
+
+    function fileToSend(row) {
+      var map = row.keyMap || {};
+      if (!row.header || !Object.keys(map).length) return row.file;
+      var cells = row.header.cells.map(function (c) { return map[c] || c; });
+      var head = joinHeader(cells, row.header.delimiter) + row.header.lineEnd;
+      return new File([head, row.file.slice(row.header.bom + row.header.bytes)], row.file.name, { type: row.file.type || "text/csv" });
     }
 
     function field(row, name) {
@@ -270,7 +377,7 @@
           return;
         }
         var data = new FormData();
-        data.append("file", row.file, row.file.name);
+        data.append("file", fileToSend(row), row.file.name);
         ["name", "kind", "new_name", "encoding", "delimiter", "note"].forEach(function (name) {
           data.append(name, field(row, name));
         });

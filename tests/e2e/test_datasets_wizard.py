@@ -221,11 +221,13 @@ def test_upload_errors_warnings_and_roles_are_explained(
     )
     expect(page.locator("[data-uploader-error]")).to_contain_text("readme.txt is not a .csv file")
     expect(page.locator("tr.upload-row")).to_have_count(2)
-    page.get_by_role("button", name="Upload 2 files").click()
-    failed = upload_row(page, "no id.csv").locator("[data-status-cell]")
-    expect(failed.locator("[data-status=failed]")).to_be_visible(timeout=INGEST_TIMEOUT_MS)
-    expect(failed).to_contain_text("Nothing was registered")
-    expect(failed.locator(".ingest__code")).not_to_be_empty()
+    # The file without the key columns is stopped in the browser, before it is sent.
+    stopped = upload_row(page, "no id.csv").locator("[data-status-cell]")
+    expect(stopped.locator("[data-header-missing]")).to_contain_text(
+        "This file has no participant_id or session column."
+    )
+    page.get_by_role("button", name="Upload", exact=True).click()
+    expect(stopped.locator("[data-header-missing]")).to_be_visible()
     warned = upload_row(page, "cognitive.csv").locator("[data-status-cell]")
     expect(warned.locator("[data-status=succeeded]")).to_be_visible(timeout=INGEST_TIMEOUT_MS)
     expect(warned.locator(".ingest__warnings")).to_be_visible()

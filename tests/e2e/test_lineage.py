@@ -68,7 +68,7 @@ def test_run_to_version_to_usage_and_the_audit_log(
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
     form = page.locator("[data-audit-filters]")
     form.get_by_label("Who").fill(analyst.email)
-    form.get_by_label("Action").fill("query.exported")
+    form.get_by_label("Action").select_option("query.exported")
     form.get_by_role("button", name="Filter").click()
     rows = page.locator("[data-audit-events] tbody tr")
     expect(rows).to_have_count(1)
