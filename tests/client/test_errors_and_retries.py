@@ -51,7 +51,7 @@ def test_error_answers_become_exceptions_with_code_message_and_details(
 def test_invalid_request_bodies_name_the_fields(connect: Any) -> None:
     steward = connect("steward")
     with pytest.raises(InvalidInput) as invalid:
-        steward.studies.create("", "No slug", id_column="participant_id", engine="spark")  # type: ignore[arg-type]
+        steward.studies.create("", "No slug", id_column="participant_id", engine="bigquery")  # type: ignore[arg-type]
     assert invalid.value.code == "invalid_input"
     assert any("engine" in error["loc"] for error in invalid.value.details["errors"])
 
