@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-
 from pathlib import Path
 
 from django.apps import apps as django_apps
