@@ -27,7 +27,7 @@ EngineFactory = Callable[..., SqlEngine]
 
 
 #: A timeout the heavy query cannot meet but a small count can (a Spark statement takes a second or more).
-SHORT_TIMEOUT = {"duckdb": 0.3, "postgres": 0.3, "spark": 10.0}
+SHORT_TIMEOUT = {"duckdb": 0.3, "postgres": 0.3, "spark": 3.0}
 
 
 @pytest.fixture(params=["duckdb", "postgres", "spark"])
