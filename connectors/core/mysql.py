@@ -14,6 +14,7 @@ from typing import Any
 import pymysql
 from pymysql.constants import CLIENT
 from pymysql.cursors import SSCursor
+from sqlglot import exp
 
 from connectors.core.contract import Connector, Pulled, PullOptions, Source, SourceColumn
 from connectors.core.contract_errors import ConnectorError
@@ -130,15 +131,20 @@ class MySQLConnector(Connector):
         connection = self._connect()
         try:
             columns = self._columns(connection, source)
-            table = f"{quoted(str(self.config['database']))}.{quoted(source)}"
+            table = exp.table_(
+                exp.to_identifier(source, quoted=True), db=exp.to_identifier(str(self.config["database"]), quoted=True)
+            )
             with connection.cursor() as cursor:
-                cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - quoted identifiers from the listing
+                cursor.execute(exp.select(exp.Count(this=exp.Star())).from_(table).sql("mysql"))
                 total = int(cursor.fetchone()[0])
-            selected = ", ".join(quoted(column.name) for column in columns)
-            order = ", ".join(quoted(name) for name in order_columns(columns, options))
+            query = (
+                exp.select(*(exp.column(column.name, quoted=True) for column in columns))
+                .from_(table)
+                .order_by(*(exp.column(name, quoted=True) for name in order_columns(columns, options)))
+            )
             connection.query("START TRANSACTION READ ONLY")
             with connection.cursor(SSCursor) as cursor:
-                cursor.execute(f"SELECT {selected} FROM {table} ORDER BY {order}")  # noqa: S608 - quoted identifiers
+                cursor.execute(query.sql("mysql"))
                 return rows_to_csv(destination, columns, cursor.fetchmany, options, self.context.progress, total)
         finally:
             connection.close()

@@ -215,7 +215,8 @@ class DuckDBEngine(SqlEngine):
             return self._copy(_positional_join(chunks, views[1:]), path, width)
         finally:
             for view in views:
-                self._con.execute(f"DROP VIEW IF EXISTS {_quote(view)}")
+                drop = exp.Drop(tables=[exp.Table(this=exp.to_identifier(view, quoted=True))], kind="VIEW", exists=True)
+                self._con.execute(drop.sql("duckdb"))
             for part in scratch:
                 part.unlink(missing_ok=True)
 
