@@ -26,6 +26,12 @@ DatasetKind = Literal["demographics", "measure"]
 #: Name of the physical column holding the 0-based row number of the source file (both engines).
 ROW_ORDINAL = "__row"
 
+#: The participant index store (DuckDB, ``queries.core.engines.participant_store``): its dictionary of participant
+#: ids (``id`` -> dense integer ``pid``) and the ``pid`` / ``sid`` (session code) columns every indexed table has.
+INDEX_IDS = "ids"
+INDEX_PID = "pid"
+INDEX_SID = "sid"
+
 _PG_MAX_IDENTIFIER = 63
 
 

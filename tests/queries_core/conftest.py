@@ -27,6 +27,7 @@ from psycopg.conninfo import make_conninfo
 from access.disclosure import record_key_table
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.participant_store import StoreLocation, store_build
 from queries.core.engines.postgres_engine import PostgresEngine
 from queries.core.engines.spark_engine import SparkEngine, SparkSettings, spark_session, spark_session_stop
 from queries.core.engines.sql_engine import SqlEngine
@@ -86,6 +87,25 @@ def duck_engine() -> Iterator[DuckDBEngine]:
     engine.close()
 
 
+def store_location(directory: Path) -> StoreLocation:
+    """Stores in ``directory``; a missing one is built at once (so the first count already reads it)."""
+
+    def build(catalog: StudyCatalog) -> None:
+        store_build(directory, catalog, memory_limit="512MB", threads=2)
+
+    return StoreLocation(directory, missing=build)
+
+
+@pytest.fixture(scope="session")
+def store_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBEngine]:
+    """DuckDB reading the participant index store of every version set it counts (built on first use)."""
+    engine = DuckDBEngine(
+        memory_limit="512MB", threads=2, timeout_s=30, store=store_location(tmp_path_factory.mktemp("stores"))
+    )
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(scope="session")
 def pg_engine(pg_dsn: str) -> Iterator[PostgresEngine]:
     engine = PostgresEngine(pg_dsn, schema=PG_SCHEMA, timeout_s=30, batch_size=4, load_batch_size=3)
@@ -113,13 +133,17 @@ def spark_engine(spark_settings: SparkSettings) -> SparkEngine:
     return SparkEngine(spark_settings, timeout_s=120)
 
 
-ENGINE_FIXTURES = {"duckdb": "duck_engine", "postgres": "pg_engine", "spark": "spark_engine"}
+ENGINE_FIXTURES = {
+    "duckdb": "duck_engine",
+    "duckdb_store": "store_engine",
+    "postgres": "pg_engine",
+    "spark": "spark_engine",
+}
 
 
-@pytest.fixture(params=["duckdb", "postgres"])
+@pytest.fixture(params=["duckdb", "duckdb_store", "postgres"])
 def engine(request: pytest.FixtureRequest) -> DuckDBEngine | PostgresEngine:
-    name = "duck_engine" if request.param == "duckdb" else "pg_engine"
-    return request.getfixturevalue(name)
+    return request.getfixturevalue(ENGINE_FIXTURES[request.param])
 
 
 @pytest.fixture(scope="session")
@@ -176,8 +200,10 @@ def keyed(catalogs: dict[str, StudyCatalog], data_dir: Path) -> dict[str, StudyC
 
 @pytest.fixture
 def engines(duck_engine: SqlEngine, request: pytest.FixtureRequest) -> list[SqlEngine]:
-    """Both engines; DuckDB alone when PostgreSQL is unreachable outside CI (pg_dsn skips)."""
+    """DuckDB (Parquet views, then the participant index store) and PostgreSQL; without PostgreSQL when it is
+    unreachable outside CI (pg_dsn skips)."""
+    store = request.getfixturevalue("store_engine")
     try:
-        return [duck_engine, request.getfixturevalue("pg_engine")]
+        return [duck_engine, store, request.getfixturevalue("pg_engine")]
     except pytest.skip.Exception:
-        return [duck_engine]
+        return [duck_engine, store]

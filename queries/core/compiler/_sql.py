@@ -15,7 +15,16 @@ from typing import Literal
 from sqlglot import exp
 
 from core.column_types import ColumnType
-from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_column, physical_table_name
+from queries.core.catalog import (
+    INDEX_IDS,
+    INDEX_PID,
+    INDEX_SID,
+    ROW_ORDINAL,
+    DatasetInfo,
+    StudyCatalog,
+    physical_column,
+    physical_table_name,
+)
 from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
 
 Dialect = Literal["duckdb", "postgres", "spark"]
@@ -68,6 +77,36 @@ def table_ref(dataset: DatasetInfo, dialect: Dialect, schema: str | None, alias_
     name = dataset.pg_table or physical_table_name(dataset) if dialect == "postgres" else physical_table_name(dataset)
     db = ident(schema) if dialect == "postgres" and schema else None
     return exp.Table(this=ident(name), db=db, alias=exp.TableAlias(this=ident(alias_name)))
+
+
+def index_table(index: str, name: str, alias_name: str) -> exp.Table:
+    """A table of the participant index store attached (DuckDB) as database ``index``."""
+    return exp.Table(
+        this=ident(name), db=ident("main"), catalog=ident(index), alias=exp.TableAlias(this=ident(alias_name))
+    )
+
+
+def record_keys_join(
+    select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None, index: str | None
+) -> exp.Select:
+    """``select`` (from ``p``, one row per participant or merge key, ``k_id``) joined to the record keys (the
+    cell-key method). With the participant index, ``k_id`` is the ``pid``: its id comes from the index's
+    dictionary, so the record key is looked up by the same participant id text as without it."""
+    keys = catalog.record_keys
+    assert keys is not None
+    participant: exp.Expr = ref("k_id", "p")
+    if index is not None:
+        select = select.join(
+            index_table(index, INDEX_IDS, "ix"),
+            on=exp.EQ(this=ref(INDEX_PID, "ix"), expression=participant),
+            join_type="LEFT",
+        )
+        participant = ref("id", "ix")
+    return select.join(
+        table_ref(keys, dialect, schema, "rk"),
+        on=exp.EQ(this=ref("c0", "rk"), expression=participant),
+        join_type="LEFT",
+    )
 
 
 _TYPES: dict[ColumnType, exp.DType] = {
@@ -167,13 +206,25 @@ class Frame:
 
     Each joined dataset is joined exactly once, directly to the demographics table (never to each other), on the id
     (and the session, when both sides have it in a longitudinal study).
+
+    With ``index`` (DuckDB only: the name the participant index store of the catalog's version set is attached
+    as), the tables are the store's, joined on its integer ``pid`` (and ``sid``), which pair exactly the rows the
+    id (and session) join pairs; :meth:`key_id` / :meth:`key_session` are then ``pid`` / ``sid``.
     """
 
-    def __init__(self, vspec: ValidatedSpec, dialect: Dialect, schema: str | None, joined: Sequence[str]) -> None:
+    def __init__(
+        self,
+        vspec: ValidatedSpec,
+        dialect: Dialect,
+        schema: str | None,
+        joined: Sequence[str],
+        index: str | None = None,
+    ) -> None:
         self.vspec = vspec
         self.catalog = vspec.catalog
         self.dialect = dialect
         self.schema = schema
+        self.index = index if dialect == "duckdb" else None
         self.aliases: dict[str, str] = {self.catalog.demographics: "d0"}
         for name in joined:
             if name not in self.aliases:
@@ -196,11 +247,33 @@ class Frame:
         s = self.catalog.keys.session_column
         return None if s is None else self.col(self.catalog.demographics, s)
 
+    def key_id(self) -> exp.Column:
+        """What counts group participants by: the id, or its ``pid`` with the index."""
+        return ref(INDEX_PID, "d0") if self.index is not None else self.id()
+
+    def key_session(self) -> exp.Column | None:
+        """What counts group sessions by (None when cross-sectional): the session, or its ``sid`` with the index."""
+        if self.catalog.keys.session_column is None:
+            return None
+        return ref(INDEX_SID, "d0") if self.index is not None else self.session()
+
+    def table(self, name: str, alias_name: str) -> exp.Table:
+        ds = self.catalog.datasets[name]
+        if self.index is not None:
+            return index_table(self.index, physical_table_name(ds), alias_name)
+        return table_ref(ds, self.dialect, self.schema, alias_name)
+
     def key_type(self, role: Literal["id", "session"]) -> ColumnType:
         name = self.catalog.keys.id_column if role == "id" else self.catalog.keys.session_column
         return self.ctype(self.catalog.demographics, name or "")
 
     def _join_on(self, name: str) -> exp.Expr:
+        if self.index is not None:
+            other = self.aliases[name]
+            codes = [exp.EQ(this=ref(INDEX_PID, "d0"), expression=ref(INDEX_PID, other))]
+            if self.catalog.joins_on_session(name):
+                codes.append(exp.EQ(this=ref(INDEX_SID, "d0"), expression=ref(INDEX_SID, other)))
+            return exp.and_(*codes)
         keys = [self.catalog.keys.id_column]
         if self.catalog.joins_on_session(name):
             keys.append(self.catalog.keys.session_column or "")
@@ -216,13 +289,11 @@ class Frame:
 
     def attach(self, select: exp.Select) -> exp.Select:
         """Add FROM + LEFT JOINs to ``select``."""
-        demo = self.catalog.demo
-        select = select.from_(table_ref(demo, self.dialect, self.schema, "d0"))
+        select = select.from_(self.table(self.catalog.demographics, "d0"))
         for name, a in self.aliases.items():
             if a == "d0":
                 continue
-            table = table_ref(self.catalog.datasets[name], self.dialect, self.schema, a)
-            select = select.join(table, on=self._join_on(name), join_type="LEFT")
+            select = select.join(self.table(name, a), on=self._join_on(name), join_type="LEFT")
         return select
 
     def conditions(self) -> list[Condition]:
@@ -246,7 +317,7 @@ class Frame:
 
     def where(self, select: exp.Select, conditions: Sequence[Condition]) -> exp.Select:
         """Rows with a NULL participant id are never part of a result."""
-        parts: list[exp.Expr] = [exp.Not(this=exp.Is(this=self.id(), expression=exp.Null()))]
+        parts: list[exp.Expr] = [exp.Not(this=exp.Is(this=self.key_id(), expression=exp.Null()))]
         parts += [c.expression for c in conditions]
         combined = and_all(parts)
         return select.where(combined) if combined is not None else select

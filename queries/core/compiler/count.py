@@ -24,9 +24,9 @@ from queries.core.compiler._sql import (
     Frame,
     alias,
     check_dialect,
+    record_keys_join,
     ref,
     render,
-    table_ref,
     validated,
 )
 from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
@@ -85,8 +85,8 @@ def steps_from_histogram(rows: list[tuple[object, ...]], steps: int) -> list[Ste
 
 
 def _key_select(frame: Frame) -> list[exp.Expr]:
-    cols: list[exp.Expr] = [alias(frame.id(), "k_id")]
-    session = frame.session()
+    cols: list[exp.Expr] = [alias(frame.key_id(), "k_id")]
+    session = frame.key_session()
     if session is not None:
         cols.append(alias(session, "k_ses"))
     return cols
@@ -100,42 +100,24 @@ def _total(expression: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sum(this=expression), expressions=[exp.Literal.number(0)])
 
 
-def _keyed(per_participant: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None) -> exp.Select:
-    """``per_participant`` (one row per counted participant: ``k_id`` + counters) joined to the record keys."""
-    keys = catalog.record_keys
-    assert keys is not None
-    return (
-        exp.select()
-        .from_(per_participant.subquery(alias="p"))
-        .join(
-            table_ref(keys, dialect, schema, "rk"),
-            on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
-            join_type="LEFT",
-        )
-    )
-
-
-def _keyed_join(select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None) -> exp.Select:
-    """``select`` (from ``p``, one row per participant or merge key with ``k_id``) joined to the record keys."""
-    keys = catalog.record_keys
-    assert keys is not None
-    return select.join(
-        table_ref(keys, dialect, schema, "rk"),
-        on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
-        join_type="LEFT",
-    )
-
-
 def _record_key() -> exp.Expr:
     return exp.Coalesce(this=ref("c1", "rk"), expressions=[exp.Literal.number(0)])
 
 
-def compile_count(spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None) -> str:
+def compile_count(
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    *,
+    schema: str | None = None,
+    index: str | None = None,
+) -> str:
     """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys), plus
-    ``participants_key`` and ``rows_key`` when the catalog has record keys."""
+    ``participants_key`` and ``rows_key`` when the catalog has record keys. ``index``: the attached participant
+    index store of the catalog's version set (DuckDB; see :class:`~queries.core.compiler._sql.Frame`)."""
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
-    frame = Frame(v, dialect, schema, v.filter_datasets)
+    frame = Frame(v, dialect, schema, v.filter_datasets, index)
     inner = frame.where(frame.attach(exp.select(*_key_select(frame)).distinct()), frame.conditions())
     if catalog.record_keys is not None:
         per = (
@@ -144,7 +126,8 @@ def compile_count(spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, 
             .group_by(ref("k_id", "k"))
         )
         n = ref("n", "p")
-        keyed = _keyed(per, catalog, dialect, schema).select(
+        per_participant = exp.select().from_(per.subquery(alias="p"))
+        keyed = record_keys_join(per_participant, catalog, dialect, schema, frame.index).select(
             alias(exp.Count(this=exp.Star()), "participants"),
             alias(_total(n), "rows"),
             alias(_total(_record_key()), "participants_key"),
@@ -208,7 +191,12 @@ def _reach(conditions: list[Condition]) -> exp.Expr:
 
 
 def compile_steps(
-    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    *,
+    schema: str | None = None,
+    index: str | None = None,
 ) -> StepsQuery:
     """The filtering report in one scan (bdt-reference §3.7, in our order).
 
@@ -222,9 +210,9 @@ def compile_steps(
     """
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
-    frame = Frame(v, dialect, schema, v.filter_datasets)
+    frame = Frame(v, dialect, schema, v.filter_datasets, index)
     conditions = frame.conditions()
-    group_keys = [frame.id()] + ([s] if (s := frame.session()) is not None else [])
+    group_keys = [frame.key_id()] + ([s] if (s := frame.key_session()) is not None else [])
     reach = alias(exp.Max(this=_reach(conditions)), "reach")
     inner = frame.where(frame.attach(exp.select(*_key_select(frame), reach)), []).group_by(*group_keys)
     people = (
@@ -248,7 +236,7 @@ def compile_steps(
             alias(_total(_record_key()) if catalog.record_keys is not None else exp.Literal.number(0), "key"),
         ).from_(table)
         if catalog.record_keys is not None:
-            select = _keyed_join(select, catalog, dialect, schema)
+            select = record_keys_join(select, catalog, dialect, schema, frame.index)
         levels.append(select.group_by(ref("reach", "p")))
     query = exp.union(levels[0], levels[1], distinct=False).with_("k", as_=inner).with_("pk", as_=people)
     steps = [StepInfo(0, "initial", "Initial cohort (no filters)")]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from queries.core.catalog import StudyCatalog
-from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, ref, render, table_ref, validated
+from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, record_keys_join, ref, render, validated
 from queries.core.spec import ValidatedSpec
 
 #: Filters per bit mask (a BIGINT holds 62 of them as positive bits).
@@ -100,24 +100,29 @@ def _total(expression: exp.Expr) -> exp.Expr:
 
 
 def compile_dropoff(
-    spec: ValidatedSpec, catalog: StudyCatalog, dialect: Dialect, *, schema: str | None = None
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    *,
+    schema: str | None = None,
+    index: str | None = None,
 ) -> DropoffQuery:
     """The drop-off query of ``spec`` (see the module docstring): one row, per level (participants, then merge
     keys), the remaining counts after 0..n filters, then the removed-alone counts of filters 1..n, each followed by
     its key sum when the catalog has record keys."""
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
-    frame = Frame(v, dialect, schema, v.filter_datasets)
+    frame = Frame(v, dialect, schema, v.filter_datasets, index)
     conditions = frame.conditions()
     selections = [c for c in conditions if c.kind != "filter"]
     filters = [c for c in conditions if c.kind == "filter"]
     n = len(filters)
     masks = _bits(n)
-    session = frame.session()
+    session = frame.key_session()
     keys = ["k_id"] + (["k_ses"] if session is not None else [])
 
     # Per joined row: the merge key and one boolean per filter (each condition once in the statement).
-    booleans = [alias(frame.id(), "k_id")] + ([alias(session, "k_ses")] if session is not None else [])
+    booleans = [alias(frame.key_id(), "k_id")] + ([alias(session, "k_ses")] if session is not None else [])
     booleans += [
         alias(exp.Coalesce(this=c.expression, expressions=[exp.false()]), f"b{i}") for i, c in enumerate(filters, 1)
     ]
@@ -187,12 +192,7 @@ def compile_dropoff(
         columns.append(alias(_total(exp.Mul(this=ref("nr", "p"), expression=_record_key())), "rowsk"))
     query = exp.select(*columns).from_(people.subquery(alias="p"))
     if keyed:
-        assert catalog.record_keys is not None
-        query = query.join(
-            table_ref(catalog.record_keys, dialect, schema, "rk"),
-            on=exp.EQ(this=ref("c0", "rk"), expression=ref("k_id", "p")),
-            join_type="LEFT",
-        )
+        query = record_keys_join(query, catalog, dialect, schema, frame.index)
     return DropoffQuery(render(query, dialect), n, keyed=keyed)
 
 

@@ -16,6 +16,7 @@ statement's budget are computed in column groups over long rows materialized onc
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -28,24 +29,21 @@ from stat import S_ISREG
 from typing import Any, ClassVar
 
 import duckdb
-import pyarrow.parquet as pq
 from sqlglot import exp
 
-from core.column_types import DUCKDB_TYPES, ColumnType
-from queries.core.catalog import ROW_ORDINAL, DatasetInfo, StudyCatalog, physical_table_name
+from core.column_types import ColumnType
+from queries.core.catalog import DatasetInfo, StudyCatalog, physical_table_name
 from queries.core.compiler import Dialect, compile_wide, compile_wide_numbered, plan_chunks, wide_chunk_size
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import EngineError, ResourceLimit
+from queries.core.engines.duckdb_views import version_relation
+from queries.core.engines.participant_store import MANIFEST, META, StoreLocation, manifest_rows, store_file
 from queries.core.engines.sql_engine import Interruption, SqlEngine
 from queries.core.spec import ValidatedSpec
 
 logger = logging.getLogger(__name__)
 
 _GLOB_CHARS = set("*?[]{}")
-
-
-def _quote(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql("duckdb")
 
 
 @dataclass
@@ -55,6 +53,8 @@ class _SharedDatabase:
     con: duckdb.DuckDBPyConnection
     lock: threading.Lock = field(default_factory=threading.Lock)
     views: dict[str, tuple[object, ...]] = field(default_factory=dict)  # view name -> what it was built from
+    # store file -> (the name it is attached as, the file's (inode, mtime) when attached)
+    stores: dict[str, tuple[str, tuple[int, int]]] = field(default_factory=dict)
 
 
 _databases: dict[tuple[int, str, int, str | None, str | None], _SharedDatabase] = {}
@@ -102,9 +102,13 @@ class DuckDBEngine(SqlEngine):
         spill_limit: str | None = None,
         max_wide_columns: int | None = 10_000,
         max_cells: int | None = None,
+        store: StoreLocation | None = None,
     ) -> None:
         super().__init__(timeout_s=timeout_s, max_rows=max_rows, max_wide_columns=max_wide_columns, max_cells=max_cells)
         temp = None if temp_directory is None else os.fspath(temp_directory)
+        self.store = store
+        #: The digest of the participant index store the last count, report or drop-off read (None: Parquet).
+        self.index_used: str | None = None
         self.memory_bytes = memory_bytes(str(memory_limit))
         self.threads = int(threads)
         self._shared = _shared_database(str(memory_limit), self.threads, temp, spill_limit)
@@ -146,24 +150,58 @@ class DuckDBEngine(SqlEngine):
                 self._shared.views[view] = source
 
     def _create_view(self, view: str, path: str, ds: DatasetInfo) -> None:
+        version_relation(self._con, path, ds).create_view(view, replace=True)
+
+    def _index(self, catalog: StudyCatalog) -> str | None:
+        """The name the participant index store of ``catalog``'s version set is attached as, or None (no store
+        location, or no store file yet: then the location's ``missing`` is told, and the count reads Parquet)."""
+        self.index_used = None
+        if self.store is None:
+            return None
+        path = store_file(self.store.directory, catalog)
+        found = _stat(path)
+        if found is None and self.store.missing is not None:
+            try:
+                self.store.missing(catalog)
+            except Exception:
+                logger.exception("could not ask for the participant index store of a version set")
+            found = _stat(path)
+        key = os.fspath(path)
+        attached = self._shared.stores.get(key)
+        if attached is not None and attached[1] == found:
+            self.index_used = path.stem
+            return attached[0]
+        with self._shared.lock:
+            attached = self._shared.stores.get(key)
+            if attached is not None and attached[1] == found:
+                self.index_used = path.stem
+                return attached[0]
+            if attached is not None:  # removed (deleted data) or replaced since it was attached
+                self._detach(key)
+            if found is None:
+                return None
+            name = f"ps_{path.stem[:24]}_{uuid.uuid4().hex[:8]}"
+            try:
+                self._con.execute(_attach(path, name))
+                if not _manifest_matches(self._con, name, catalog, path.stem):
+                    logger.error("participant index store %s does not hold its version set; not used", path.name)
+                    self._con.execute(_detach(name))
+                    return None
+            except duckdb.Error as exc:
+                logger.warning("participant index store %s could not be attached: %s", path.name, exc)
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute(_detach(name))
+                return None
+            self._shared.stores[key] = (name, found)
+        self.index_used = path.stem
+        return name
+
+    def _detach(self, key: str) -> None:
+        name, _ = self._shared.stores.pop(key)
         try:
-            file_names = pq.read_schema(path).names
-        except Exception as exc:
-            logger.warning("unreadable parquet for %s v%s: %s", ds.name, ds.version, exc)
-            raise EngineError(f"The data file of dataset {ds.name!r} (version {ds.version}) is unreadable.") from exc
-        relation = self._con.read_parquet(path)
-        duck_names = relation.columns  # file order; DuckDB renames case-insensitive duplicates (age -> age_1)
-        exprs = []
-        for i, col in enumerate(ds.columns):
-            if col.name not in file_names:
-                raise EngineError(f"The data file of dataset {ds.name!r} does not match its registered columns.")
-            source = _quote(duck_names[file_names.index(col.name)])
-            exprs.append(f"CAST({source} AS {DUCKDB_TYPES[col.type]}) AS {_quote(f'c{i}')}")
-        shadowed = any(n.lower() == "file_row_number" for n in duck_names)
-        # A real column called file_row_number hides DuckDB's virtual one; then number the (order-preserving) scan.
-        ordinal = "(ROW_NUMBER() OVER () - 1)" if shadowed else "file_row_number"
-        exprs.append(f"{ordinal} AS {_quote(ROW_ORDINAL)}")
-        relation.project(", ".join(exprs)).create_view(view, replace=True)
+            self._con.execute(_detach(name))
+        except duckdb.Error as exc:
+            logger.warning("participant index store %s could not be detached: %s", name, exc)
 
     def _known_error(self, exc: BaseException) -> EngineError | None:
         if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
@@ -226,6 +264,44 @@ DEFAULT_ROW_GROUP = 122_880
 MIN_ROW_GROUP = 2_048
 ROW_GROUP_CELLS = 4_000_000
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b\s*$", re.IGNORECASE)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_ino, found.st_mtime_ns) if S_ISREG(found.st_mode) else None
+
+
+def _attach(path: Path, name: str) -> str:
+    attach = exp.Attach(
+        this=exp.alias_(exp.Literal.string(os.fspath(path)), exp.to_identifier(name, quoted=True)),
+        exists=False,
+        expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
+    )
+    return attach.sql("duckdb")
+
+
+def _detach(name: str) -> str:
+    return exp.Detach(this=exp.to_identifier(name, quoted=True), exists=True).sql("duckdb")
+
+
+def _manifest_matches(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyCatalog, digest: str) -> bool:
+    """Whether the attached store holds exactly ``catalog``'s pinned versions (and was built for this set)."""
+
+    def table(which: str) -> exp.Table:
+        return exp.Table(
+            this=exp.to_identifier(which, quoted=True),
+            db=exp.to_identifier("main", quoted=True),
+            catalog=exp.to_identifier(name, quoted=True),
+        )
+
+    columns = [exp.column(c, quoted=True) for c in ("name", "version", "sha256", "tbl")]
+    rows = con.execute(exp.select(*columns).from_(table(MANIFEST)).sql("duckdb")).fetchall()
+    meta = con.execute(exp.select(exp.column("digest", quoted=True)).from_(table(META)).sql("duckdb")).fetchall()
+    held = {(str(n), int(v), str(h), str(t)) for n, v, h, t in rows}
+    return held == manifest_rows(catalog) and meta == [(digest,)]
 
 
 def memory_bytes(text: str) -> int:

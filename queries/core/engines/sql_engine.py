@@ -201,15 +201,23 @@ class SqlEngine(ABC):
     def _datasets(self, catalog: StudyCatalog, names: Sequence[str]) -> list[DatasetInfo]:
         return [catalog.demo, *(catalog.datasets[n] for n in names)]
 
-    def _counted_datasets(self, catalog: StudyCatalog, names: Sequence[str]) -> list[DatasetInfo]:
-        """What a count reads: the demographics, the filtered datasets and the record keys (if any)."""
+    def _counted_datasets(
+        self, catalog: StudyCatalog, names: Sequence[str], index: str | None = None
+    ) -> list[DatasetInfo]:
+        """What a count reads: the demographics, the filtered datasets and the record keys (if any); with the
+        participant index store (``index``) only the record keys come from their own file."""
         keys = [catalog.record_keys] if catalog.record_keys is not None else []
-        return [*self._datasets(catalog, names), *keys]
+        return keys if index is not None else [*self._datasets(catalog, names), *keys]
+
+    def _index(self, catalog: StudyCatalog) -> str | None:
+        """The participant index store of ``catalog``'s version set, for engines that keep one (DuckDB)."""
+        return None
 
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
-        sql = compile_count(v, catalog, self.dialect, schema=self.schema)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+        index = self._index(catalog)
+        sql = compile_count(v, catalog, self.dialect, schema=self.schema, index=index)
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
             row = self._fetch_all(sql)[0]
         if catalog.record_keys is None:
             return CountResult(int(row[0]), int(row[1]))
@@ -217,8 +225,9 @@ class SqlEngine(ABC):
 
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
-        query = compile_steps(v, catalog, self.dialect, schema=self.schema)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+        index = self._index(catalog)
+        query = compile_steps(v, catalog, self.dialect, schema=self.schema, index=index)
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
             histogram = self._fetch_all(query.sql)
         totals = steps_from_histogram(histogram, len(query.steps) - 1)
         return [
@@ -238,8 +247,9 @@ class SqlEngine(ABC):
         """The count with, per filter, who remains after it and who it removes alone (one pass, see
         :mod:`queries.core.compiler.dropoff`)."""
         v = validated(spec, catalog)
-        query = compile_dropoff(v, catalog, self.dialect, schema=self.schema)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets)):
+        index = self._index(catalog)
+        query = compile_dropoff(v, catalog, self.dialect, schema=self.schema, index=index)
+        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
             row = self._fetch_all(query.sql)[0]
         totals = dropoff_from_row(row, query.filters, query.keyed)
 

@@ -1,0 +1,257 @@
+"""The participant index store: one DuckDB file per study version set, built once, read by every count.
+
+A count over Parquet views joins and groups on the participant id text at every call. The store does that work
+once per **version set** (the pinned versions of every dataset of a study catalog):
+
+- ``ids``: the dictionary of the demographics version's distinct participant ids (``id``, typed as the catalog
+  says, exactly the values the joins compare) with a dense integer ``pid``;
+- ``sessions`` (longitudinal studies): the demographics' distinct sessions with a dense integer ``sid``;
+- one native table per pinned version, named :func:`~queries.core.catalog.physical_table_name`, with the
+  engine's positional columns (``c0..cn``, ``__row``) plus ``pid`` and ``sid``: the row's id (and session) looked
+  up in the dictionaries with the same equality the joins use (typed, or as text when the two tables' key types
+  differ), so joining on ``pid``/``sid`` pairs exactly the rows the id/session join pairs;
+- ``manifest`` (each version's name, number, content hash and table) and ``meta`` (the set's digest).
+
+The file is named by :func:`store_digest` (the content hashes of the versions it holds, their columns and the key
+columns), written to a temporary name and renamed into place (concurrent builders of one set each write their own
+file; the rename is atomic, so a reader sees a whole file or none), and never changed afterwards: a newer version
+set is another file, and a store answers only for the exact set it was built from (the engine checks the manifest).
+SQL is built as sqlglot ASTs; file paths go to DuckDB's API (or as a literal of the AST), never into SQL text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from queries.core.catalog import (
+    INDEX_IDS,
+    INDEX_PID,
+    INDEX_SID,
+    DatasetInfo,
+    StudyCatalog,
+    physical_column,
+    physical_table_name,
+)
+from queries.core.engines.duckdb_views import version_relation
+
+logger = logging.getLogger(__name__)
+
+#: Bumped when the layout of a store changes (older files are then never found, and swept by the next build).
+STORE_FORMAT = 1
+SUFFIX = ".duckdb"
+IDS, SESSIONS, MANIFEST, META = INDEX_IDS, "sessions", "manifest", "meta"
+PID, SID = INDEX_PID, INDEX_SID
+#: Temporary files of a build that died are removed by later builds after this long.
+STALE_PART_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where an engine looks for the stores of one study (``directory``), and what it calls when the store of a
+    catalog's version set is missing (``missing``: e.g. queue a build; it must not wait for one)."""
+
+    directory: Path
+    missing: Callable[[StudyCatalog], None] | None = None
+
+
+def store_digest(catalog: StudyCatalog) -> str:
+    """The version set's name: the format, the key columns and every pinned version (name, number, content hash,
+    columns with their types), order-independent."""
+    keys = catalog.keys
+    parts = [
+        f"format:{STORE_FORMAT}",
+        f"keys:{keys.id_column}\x00{keys.session_column or ''}\x00{catalog.demographics}",
+    ]
+    for name in sorted(catalog.datasets):
+        ds = catalog.datasets[name]
+        columns = "\x01".join(f"{c.name}\x02{c.type}" for c in ds.columns)
+        parts.append(f"{ds.name}\x00{ds.version}\x00{ds.sha256}\x00{columns}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def store_file(directory: Path, catalog: StudyCatalog) -> Path:
+    """The store file of ``catalog``'s version set in ``directory`` (it may not exist)."""
+    return directory / f"{store_digest(catalog)}{SUFFIX}"
+
+
+def manifest_rows(catalog: StudyCatalog) -> set[tuple[str, int, str, str]]:
+    """What a store of this version set holds: (dataset, version, content hash, table) per pinned version."""
+    return {(ds.name, ds.version, ds.sha256, physical_table_name(ds)) for ds in catalog.datasets.values()}
+
+
+def _id(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str, table: str) -> exp.Column:
+    return exp.column(_id(name), table=_id(table))
+
+
+def _table(name: str, alias: str | None = None) -> exp.Table:
+    return exp.Table(this=_id(name), alias=exp.TableAlias(this=_id(alias)) if alias else None)
+
+
+def _sql(expression: exp.Expr) -> str:
+    return expression.sql("duckdb", identify=True)
+
+
+def _equal(left: exp.Expr, right: exp.Expr, same_type: bool) -> exp.Expr:
+    """The join's equality (``queries.core.compiler._sql.Frame``): typed, or as text when the key types differ."""
+    if not same_type:
+        left = exp.cast(left, exp.DataType.Type.TEXT)
+        right = exp.cast(right, exp.DataType.Type.TEXT)
+    return exp.EQ(this=left, expression=right)
+
+
+def _dictionary(source: str, column: str, value: str, code: str) -> exp.Create:
+    """``CREATE TABLE <code's table> AS SELECT value, ROW_NUMBER() OVER (ORDER BY value) AS code FROM (SELECT
+    DISTINCT column FROM source WHERE column IS NOT NULL)``."""
+    distinct = (
+        exp.select(exp.alias_(_col(column, "v"), _id(value)))
+        .distinct()
+        .from_(_table(source, "v"))
+        .where(exp.Not(this=exp.Is(this=_col(column, "v"), expression=exp.Null())))
+    )
+    number = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=_col(value, "d"))]))
+    select = exp.select(_col(value, "d"), exp.alias_(exp.cast(number, exp.DataType.Type.INT), _id(code))).from_(
+        distinct.subquery(alias=_id("d"))
+    )
+    return exp.Create(this=_table(IDS if code == PID else SESSIONS), kind="TABLE", expression=select)
+
+
+def _indexed(catalog: StudyCatalog, ds: DatasetInfo, source: str) -> exp.Create:
+    """The version as a native table with ``pid`` and ``sid``, in (pid, sid) order."""
+    demo, keys = catalog.demo, catalog.keys
+    id_name = keys.id_column
+    select = exp.select(_col(PID, "ix"))
+    query = select.from_(_table(source, "v")).join(
+        _table(IDS, "ix"),
+        on=_equal(
+            _col("id", "ix"), _col(physical_column(ds, id_name), "v"), demo.type_of(id_name) == ds.type_of(id_name)
+        ),
+        join_type="LEFT",
+    )
+    session = keys.session_column
+    if session is not None and catalog.joins_on_session(ds.name):
+        query = query.select(_col(SID, "sx")).join(
+            _table(SESSIONS, "sx"),
+            on=_equal(
+                _col("s", "sx"),
+                _col(physical_column(ds, session), "v"),
+                demo.type_of(session) == ds.type_of(session),
+            ),
+            join_type="LEFT",
+        )
+    else:
+        query = query.select(exp.alias_(exp.cast(exp.Null(), exp.DataType.Type.INT), _id(SID)))
+    query = query.select(exp.Column(this=exp.Star(), table=_id("v")))
+    query = query.order_by(exp.Ordered(this=_id(PID), nulls_first=False), exp.Ordered(this=_id(SID), nulls_first=False))
+    return exp.Create(this=_table(physical_table_name(ds)), kind="TABLE", expression=query)
+
+
+def store_build(
+    directory: Path,
+    catalog: StudyCatalog,
+    *,
+    memory_limit: str,
+    threads: int,
+    temp_directory: str | os.PathLike[str] | None = None,
+) -> tuple[Path, bool]:
+    """Build the store of ``catalog``'s version set in ``directory`` unless it exists; returns (its path, whether
+    this call wrote it). Every dataset needs its local ``parquet_path``. Other version sets' stores in the
+    directory (older sets of the study) and temporary files of dead builds are removed afterwards."""
+    target = store_file(directory, catalog)
+    if target.exists():
+        return target, False
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".{target.name}.{uuid.uuid4().hex}.part"
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    if temp_directory is not None:
+        config["temp_directory"] = os.fspath(temp_directory)
+    try:
+        con = duckdb.connect(os.fspath(partial), config=config)
+        try:
+            _write(con, catalog, store_digest(catalog))
+        finally:
+            con.close()
+        os.replace(partial, target)
+    finally:
+        for leftover in (partial, partial.with_name(partial.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    stores_sweep(directory, keep=target)
+    return target, True
+
+
+def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str) -> None:
+    sources: dict[str, str] = {}
+    for i, ds in enumerate(catalog.datasets.values()):
+        if not ds.parquet_path:
+            raise ValueError(f"dataset {ds.name!r} has no local data file")
+        sources[ds.name] = f"src_{i}"
+        version_relation(con, ds.parquet_path, ds).create_view(sources[ds.name], replace=True)
+    demo, keys = catalog.demo, catalog.keys
+    demo_source = sources[catalog.demographics]
+    con.execute(_sql(_dictionary(demo_source, physical_column(demo, keys.id_column), "id", PID)))
+    if keys.session_column is not None:
+        con.execute(_sql(_dictionary(demo_source, physical_column(demo, keys.session_column), "s", SID)))
+    for ds in catalog.datasets.values():
+        con.execute(_sql(_indexed(catalog, ds, sources[ds.name])))
+    for source in sources.values():  # the views name local paths: they never stay in the store
+        con.execute(_sql(exp.Drop(tables=[_table(source)], kind="VIEW", exists=True)))
+    manifest = exp.select(
+        *(exp.alias_(exp.cast(exp.Null(), kind), _id(name)) for name, kind in _MANIFEST_COLUMNS)
+    ).where(exp.false())
+    con.execute(_sql(exp.Create(this=_table(MANIFEST), kind="TABLE", expression=manifest)))
+    rows = sorted(manifest_rows(catalog))
+    values = exp.values(
+        [tuple(exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v) for v in r) for r in rows]
+    )
+    con.execute(_sql(exp.insert(values, _table(MANIFEST))))
+    meta = exp.select(exp.alias_(exp.Literal.string(digest), _id("digest")))
+    con.execute(_sql(exp.Create(this=_table(META), kind="TABLE", expression=meta)))
+    con.execute("CHECKPOINT")
+
+
+_MANIFEST_COLUMNS = (
+    ("name", exp.DataType.Type.TEXT),
+    ("version", exp.DataType.Type.BIGINT),
+    ("sha256", exp.DataType.Type.TEXT),
+    ("tbl", exp.DataType.Type.TEXT),
+)
+
+
+def stores_sweep(directory: Path, *, keep: Path | None = None, now: float | None = None) -> int:
+    """Remove the stores in ``directory`` other than ``keep`` and temporary files older than an hour; returns how
+    many files went. (A process that has a removed store attached keeps reading it until it notices.)"""
+    removed = 0
+    moment = time.time() if now is None else now
+    with contextlib.suppress(FileNotFoundError):
+        for path in directory.iterdir():
+            if path == keep:
+                continue
+            try:
+                if path.name.endswith(SUFFIX) or (
+                    path.name.endswith((".part", ".part.wal")) and moment - path.stat().st_mtime > STALE_PART_SECONDS
+                ):
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
