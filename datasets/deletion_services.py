@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from core.errors import Conflict
 from datasets.models import Dataset, DatasetKind, DatasetVersion, Study
-from datasets.storage import storage_delete
+from datasets.storage import participant_stores_remove, storage_delete
 from datasets.study_origins import study_writable_require, version_read_elsewhere
 from tenants.models import Tenant
 from tenants.role_checks import role_require
@@ -59,6 +59,12 @@ def _delete_quietly(names: list[str]) -> None:
         logger.exception("could not remove the files of a deleted dataset version")
 
 
+def _stores_remove(study_pk: int) -> None:
+    """After the deletion commits: the participant index stores of the study hold the deleted rows (every version
+    set that included them); they go (counts read Parquet until a store of the remaining versions is built)."""
+    transaction.on_commit(lambda: participant_stores_remove(study_pk))
+
+
 def dataset_delete(*, tenant: Tenant, actor: Any, dataset: Dataset, request: HttpRequest | None = None) -> Dataset:
     """Delete a dataset as a tombstone (audited ``dataset.deleted``); 409 if it is already deleted.
 
@@ -87,6 +93,7 @@ def dataset_delete(*, tenant: Tenant, actor: Any, dataset: Dataset, request: Htt
             study.save(update_fields=["demographics"])
         versions = list(DatasetVersion.all_objects.filter(dataset=locked).order_by("number"))
         removed, kept = _release_files(versions, now)
+        _stores_remove(study.pk)
         audit_event_record(
             action="dataset.deleted",
             actor=actor,
@@ -124,6 +131,7 @@ def dataset_version_delete(
         locked.deleted_at, locked.deleted_by = now, actor
         locked.save(update_fields=["deleted_at", "deleted_by"])
         _removed, kept = _release_files([locked], now)
+        _stores_remove(dataset.study_id)
         audit_event_record(
             action="dataset_version.deleted",
             actor=actor,

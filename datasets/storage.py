@@ -166,6 +166,28 @@ def cache_dir() -> Path:
     return path
 
 
+#: Folder of the cache directory holding the participant index stores (``queries.core.engines.participant_store``).
+PARTICIPANT_STORE_DIRECTORY = "participant-store"
+
+
+def participant_store_directory(study_pk: int, schema: str | None = None) -> Path:
+    """This node's folder of the participant index stores of a study (of ``schema``, default the current tenant):
+    ``<cache>/participant-store/<schema>/<study>``. Derived from the study's versions, never uploaded anywhere;
+    :func:`cache_trim` leaves it alone (stores are removed with the data they hold)."""
+    return cache_dir() / PARTICIPANT_STORE_DIRECTORY / (schema or current_schema_name()) / str(int(study_pk))
+
+
+def participant_stores_remove(study_pk: int, schema: str | None = None) -> None:
+    """Remove every participant index store of a study on this node (its data was deleted or withdrawn)."""
+    shutil.rmtree(participant_store_directory(study_pk, schema), ignore_errors=True)
+
+
+def tenant_participant_stores_remove(schema: str) -> None:
+    """Remove the participant index stores of every study of a workspace on this node (the workspace is purged)."""
+    if schema and "/" not in schema and schema not in (".", ".."):
+        shutil.rmtree(cache_dir() / PARTICIPANT_STORE_DIRECTORY / schema, ignore_errors=True)
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a local file (streaming)."""
     digest = hashlib.sha256()

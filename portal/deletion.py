@@ -17,6 +17,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from core.config import config_get
 from core.errors import InvalidInput
+from datasets.storage import tenant_participant_stores_remove
 from tenants.models import Tenant
 from tenants.suspension import tenant_suspend
 
@@ -68,6 +69,7 @@ def workspace_purge(*, tenant: Tenant) -> None:
         tenant.auto_drop_schema = True
         tenant.delete(force_drop=True)
     shutil.rmtree(files, ignore_errors=True)
+    tenant_participant_stores_remove(schema)
     logger.info("workspace %s purged", slug)
 
 

@@ -26,6 +26,7 @@ from datasets.study_keys import study_keys_require
 from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
 from queries.core.engines.contract import EngineError
 from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.participant_store import StoreLocation
 from queries.core.engines.postgres_engine import PostgresEngine
 from queries.core.engines.spark_engine import SparkEngine, SparkSettings
 from queries.core.estimate import (
@@ -320,11 +321,17 @@ def spark_settings() -> SparkSettings:
 
 
 def engine_create(
-    study: Study, *, timeout_s: float, max_rows: int | None = None, max_cells: int | None = None
+    study: Study,
+    *,
+    timeout_s: float,
+    max_rows: int | None = None,
+    max_cells: int | None = None,
+    store: StoreLocation | None = None,
 ) -> DuckDBEngine | PostgresEngine | SparkEngine:
     """An engine for the study's configured backend with the tenant's limits and this process's budget
     (``core.budgets``: DuckDB memory, threads and spill directory; PostgreSQL work_mem; Spark driver memory,
-    threads and shuffle partitions)."""
+    threads and shuffle partitions). ``store``: where DuckDB finds the study's participant index stores
+    (``queries.participant_stores.participant_store_location``); without it, DuckDB reads Parquet only."""
     if study.engine == Engine.SPARK:
         return SparkEngine(spark_settings(), timeout_s=timeout_s, max_rows=max_rows, max_cells=max_cells)
     budget = engine_budget()
@@ -345,4 +352,5 @@ def engine_create(
         timeout_s=timeout_s,
         max_rows=max_rows,
         max_cells=max_cells,
+        store=store,
     )

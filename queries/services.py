@@ -37,6 +37,7 @@ from queries.execution import (
     spec_read,
 )
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
+from queries.participant_stores import participant_store_location
 from queries.run_queue import run_enqueue, run_queue_admit
 from tenants.models import Tenant
 from tenants.quotas import Quota, day_start, quota_require
@@ -121,7 +122,7 @@ def query_count_compute(
         interactive_estimate_require(prepared, "count")  # what cannot fit is refused before any engine work
         with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
             timeout = float(config_get("count_timeout_seconds", tenant))
-            engine = engine_create(study, timeout_s=timeout)
+            engine = engine_create(study, timeout_s=timeout, store=participant_store_location(study))
             try:
                 result = _counted(engine, prepared, dropoff)
             except EngineTimeout as exc:

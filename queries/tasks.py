@@ -18,6 +18,7 @@ from django_tenants.utils import get_tenant_model, schema_context, tenant_contex
 
 from core.config import config_get
 from datasets.storage import work_root
+from queries.participant_stores import participant_store_build as participant_store_build_here
 from queries.run_queue import run_queue_recover
 from queries.run_worker import DEFERRED, WORKER_LOST, query_run_execute, run_finish, timeout_message
 from queries.services import query_runs_reap
@@ -83,3 +84,10 @@ def query_runs_reap_all(stale_seconds: int = 180, queued_after_seconds: int = 30
             except Exception:
                 logger.exception("queue recovery failed in %s", tenant.schema_name)
     return reaped
+
+
+@shared_task(name="queries.tasks.participant_store_build", ignore_result=True)
+def participant_store_build(study_id: int, schema: str | None = None) -> str:
+    """Build the participant index store of a study's latest versions on this worker (queue ``ingest``; runs in
+    the caller's tenant schema)."""
+    return participant_store_build_here(study_id)

@@ -22,6 +22,7 @@ from approvals.services import dua_create
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datasets.models import STUDY_SLUG_VALIDATOR, Dataset, DatasetVersion, Engine, Study
+from datasets.storage import participant_stores_remove
 from sharing.mirror import lab_study_read, mirror_create
 from sharing.models import SHAREABLE_LEVELS, CeilingRaise, Contribution, ContributionStatus, Follow
 from tenants.models import Tenant, WorkspaceKind
@@ -264,6 +265,9 @@ def contribution_withdraw(
         locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["status", "withdrawn_by", "withdrawn_at"])
         _record(locked, "contribution.withdrawn", actor, request, tenant.schema_name)
+        if locked.local_study_id is not None:  # the consortium's participant index stores of the study go too
+            study_pk, schema = locked.local_study_id, locked.consortium.schema_name
+            transaction.on_commit(lambda: participant_stores_remove(study_pk, schema))
     return locked
 
 

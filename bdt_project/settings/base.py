@@ -171,6 +171,7 @@ CELERY_TASK_ROUTES = {
     "queries.tasks.query_run_execute_task": {"queue": "queries"},
     "queries.tasks.interactive_*": {"queue": "interactive"},
     "connectors.tasks.sync_run_task": {"queue": "ingest"},
+    "queries.tasks.participant_store_build": {"queue": "ingest"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
