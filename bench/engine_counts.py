@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/engine_counts.py --participants 1000000 [--rounds 9]
+    .venv/bin/python bench/engine_counts.py --participants 1000000 [--rounds 9] [--store]
 
 Generates ``bench/data/engine/p<N>/`` once: a demographics table (N participants x 3 sessions: id with leading zeros,
 session, age, sex, site) and 5 measure tables x 20 float columns (N x 3 rows each), as zstd Parquet. Then, in
@@ -13,6 +13,10 @@ interleaved rounds on one DuckDB engine (2 threads, 2 GB, as the platform's defa
   so nothing can be cached);
 * ``DuckDBEngine.count`` of a 5-filter spec and ``DuckDBEngine.dropoff`` of the same spec (target: the drop-off
   below 1.5 x the count).
+
+With ``--store``, the participant index store of the study's version set is built first (timed; once per set, in
+``bench/data/engine/store-p<N>/``) and a second engine reading it runs the same count, count and drop-off in the
+same rounds (its answers must equal the Parquet engine's).
 
 Prints a markdown table (p50 / p95 in ms) with the load average, and saves the samples to bench/data/results/.
 """
@@ -35,6 +39,7 @@ from common import load, machine_facts, md_table, percentile, result_save  # noq
 
 from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys  # noqa: E402
 from queries.core.engines.duckdb_engine import DuckDBEngine  # noqa: E402
+from queries.core.engines.participant_store import StoreLocation, store_build  # noqa: E402
 from queries.core.spec import spec_validate  # noqa: E402
 
 MEASURES = 5
@@ -134,6 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--store", action="store_true", help="also count on the participant index store")
     args = parser.parse_args()
     if not 1_000 <= args.participants <= 10_000_000 or not 1 <= args.rounds <= 101:
         parser.error("participants 1,000..10,000,000; rounds 1..101")
@@ -151,6 +157,17 @@ def main() -> None:
 
     engine = DuckDBEngine(**kwargs)
     timed("first use (views registered)", lambda: engine.dropoff(spec_validate(spec5(0), cat), cat))
+    stored: DuckDBEngine | None = None
+    if args.store:
+        directory = ROOT / "bench" / "data" / "engine" / f"store-p{args.participants}"
+        path, wrote = timed(
+            "store build (once per version set)",
+            lambda: store_build(directory, cat, memory_limit="2GB", threads=2),
+        )
+        print(f"store {'built' if wrote else 'found'}: {path.stat().st_size / 1e6:.0f} MB, load {load()}", flush=True)
+        stored = DuckDBEngine(**kwargs, store=StoreLocation(directory))
+        timed("store first use (attached)", lambda: stored.count(spec_validate(spec3(0), cat), cat))
+        assert stored.index_used == path.stem
     raw = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     raw.execute(raw_sql(files, 10.05)).fetchall()
     for r in range(args.rounds + 1):
@@ -165,6 +182,15 @@ def main() -> None:
             ("engine count, 3 filters", lambda i=i: engine.count(spec_validate(spec3(i), cat), cat)),
             ("engine count, 5 filters", lambda i=i: engine.count(spec_validate(spec5(i), cat), cat)),
             ("engine drop-off, 5 filters", lambda i=i: engine.dropoff(spec_validate(spec5(i), cat), cat)),
+            *(
+                (
+                    ("store count, 3 filters", lambda i=i: stored.count(spec_validate(spec3(i), cat), cat)),
+                    ("store count, 5 filters", lambda i=i: stored.count(spec_validate(spec5(i), cat), cat)),
+                    ("store drop-off, 5 filters", lambda i=i: stored.dropoff(spec_validate(spec5(i), cat), cat)),
+                )
+                if stored is not None
+                else ()
+            ),
         ):
             start = time.perf_counter()
             names[name] = action()
@@ -174,8 +200,14 @@ def main() -> None:
         counted = names["engine count, 3 filters"]
         assert (counted.participants, counted.rows) == tuple(raw_answer), (counted, raw_answer)
         assert names["engine drop-off, 5 filters"].total == names["engine count, 5 filters"]
+        if stored is not None:
+            assert stored.index_used is not None
+            for what in ("count, 3 filters", "count, 5 filters", "drop-off, 5 filters"):
+                assert names[f"store {what}"] == names[f"engine {what}"], what
         loads.append(load())
     engine.close()
+    if stored is not None:
+        stored.close()
     rows = [
         [name, f"{percentile(values, 50):.1f}", f"{percentile(values, 95):.1f}", str(len(values))]
         for name, values in samples.items()
@@ -185,8 +217,16 @@ def main() -> None:
           f"load {loads[0]} .. {loads[-1]}; {machine_facts()}\n")  # fmt: skip
     print(md_table(["what", "p50 ms", "p95 ms", "n"], rows))
     print(f"\ndrop-off / count (5 filters), p50: {ratio:.2f}")
+    if stored is not None:
+        for what in ("count, 3 filters", "count, 5 filters", "drop-off, 5 filters"):
+            speed = percentile(samples[f"engine {what}"], 50) / percentile(samples[f"store {what}"], 50)
+            print(f"Parquet views / store, {what}, p50: {speed:.2f}x")
+        store_ratio = percentile(samples["store drop-off, 5 filters"], 50) / percentile(
+            samples["store count, 5 filters"], 50
+        )
+        print(f"store drop-off / store count (5 filters), p50: {store_ratio:.2f}")
     result_save(
-        f"engine-counts-p{args.participants}",
+        f"engine-counts-p{args.participants}{'-store' if args.store else ''}",
         {"participants": args.participants, "samples": samples, "loads": loads, "machine": machine_facts()},
     )
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 from queries.core.catalog import StudyCatalog, physical_table_name
 from queries.core.compiler import compile_count
-from queries.core.engines.duckdb_engine import DuckDBEngine
+from queries.core.engines.duckdb_engine import DuckDBEngine, copy_statement
 from queries.core.engines.participant_store import (
     StoreLocation,
     manifest_rows,
@@ -208,3 +209,16 @@ def test_other_dialects_ignore_the_index(catalogs: dict[str, StudyCatalog]) -> N
     sql = compile_count(v, catalog, "duckdb", index="ps_x")
     assert '"ps_x"."main"' in sql and '"pid"' in sql
     assert '"ps_x"' not in compile_count(v, catalog, "duckdb")
+
+
+def test_results_are_copied_by_a_statement_built_as_a_tree(
+    duck_engine: DuckDBEngine, catalogs: dict[str, StudyCatalog], tmp_path: Path
+) -> None:
+    """The COPY around a run's query is a sqlglot tree: a path with quotes and SQL words stays a path."""
+    catalog = catalogs["rk"]
+    target = tmp_path / "it's'; DROP TABLE x; --.parquet"
+    result = duck_engine.run(spec_validate({"columns": {"cog": ["weight"]}}, catalog), catalog, target)
+    assert target.exists() and result.row_count > 0
+    sql = copy_statement(exp.select(exp.Literal.number(1)), target, columns=100_000)
+    assert sql.startswith("COPY (SELECT 1) TO ") and "ROW_GROUP_SIZE 2048" in sql
+    assert "/it''s''; DROP TABLE x; --.parquet' WITH (FORMAT parquet" in sql

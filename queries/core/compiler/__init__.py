@@ -12,6 +12,8 @@ quoted aliases taken from the catalog (output column names on DuckDB).
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from queries.core.catalog import StudyCatalog
 from queries.core.compiler._sql import DIALECTS, CompileError, Dialect, check_dialect, validated
 from queries.core.compiler.count import (
@@ -24,7 +26,7 @@ from queries.core.compiler.count import (
     describe_filter,
     steps_from_histogram,
 )
-from queries.core.compiler.rows import OutputColumn, compile_long, output_columns, unique_names
+from queries.core.compiler.rows import OutputColumn, compile_long, long_query, output_columns, unique_names
 from queries.core.compiler.wide import (
     WIDE_MAX_AGGREGATES,
     WideColumn,
@@ -38,6 +40,8 @@ from queries.core.compiler.wide import (
     session_label,
     session_text,
     wide_chunk_size,
+    wide_numbered_query,
+    wide_query,
 )
 from queries.core.spec import Shape, ValidatedSpec
 
@@ -56,13 +60,29 @@ def compile_rows(
     """Result rows in ``shape`` (default: the spec's). Wide output of a longitudinal study needs the ``plan`` made
     by :func:`plan_wide` from the results of :func:`compile_wide_discovery`; for cross-sectional studies wide output
     is the long output."""
+    query = rows_query(spec, catalog, dialect, shape, plan=plan, limit=limit, schema=schema, real_names=real_names)
+    return query.sql(dialect=dialect, identify=True, copy=False)
+
+
+def rows_query(
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    shape: Shape | None = None,
+    *,
+    plan: WidePlan | None = None,
+    limit: int | None = None,
+    schema: str | None = None,
+    real_names: bool | None = None,
+) -> exp.Select:
+    """:func:`compile_rows` as a tree (an engine may wrap it, e.g. in DuckDB's ``COPY``)."""
     check_dialect(dialect)
     v = validated(spec, catalog)
     if (shape or v.shape) == "wide" and catalog.longitudinal:
         if plan is None:
             raise CompileError("wide_needs_plan", "Wide output needs a plan from the discovery queries.")
-        return compile_wide(v, catalog, dialect, plan, limit=limit, schema=schema, real_names=real_names)
-    return compile_long(v, catalog, dialect, limit=limit, schema=schema, real_names=real_names)
+        return wide_query(v, catalog, dialect, plan, limit=limit, schema=schema, real_names=real_names)
+    return long_query(v, catalog, dialect, limit=limit, schema=schema, real_names=real_names)
 
 
 __all__ = [
@@ -87,13 +107,17 @@ __all__ = [
     "compile_wide_discovery",
     "compile_wide_numbered",
     "describe_filter",
+    "long_query",
     "output_columns",
     "plan_chunks",
     "plan_wide",
+    "rows_query",
     "session_label",
     "session_text",
     "steps_from_histogram",
     "unique_names",
     "validated",
     "wide_chunk_size",
+    "wide_numbered_query",
+    "wide_query",
 ]

@@ -99,9 +99,23 @@ def compile_long(
     schema: str | None = None,
     real_names: bool | None = None,
 ) -> str:
-    """Long rows. Output aliases are the real column names (``real_names``, default for DuckDB, whose COPY writes
-    them to Parquet) or positional ``o0``, ``o1``, ... (default for PostgreSQL, whose identifiers are capped at
-    63 bytes; its engine names the Parquet columns from :func:`output_columns`)."""
+    """Long rows (see :func:`long_query`)."""
+    dialect = check_dialect(dialect)
+    return render(long_query(spec, catalog, dialect, limit=limit, schema=schema, real_names=real_names), dialect)
+
+
+def long_query(
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    *,
+    limit: int | None = None,
+    schema: str | None = None,
+    real_names: bool | None = None,
+) -> exp.Select:
+    """Long rows, as a tree. Output aliases are the real column names (``real_names``, default for DuckDB, whose
+    COPY writes them to Parquet) or positional ``o0``, ``o1``, ... (default for PostgreSQL, whose identifiers are
+    capped at 63 bytes; its engine names the Parquet columns from :func:`output_columns`)."""
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
     real = dialect == "duckdb" if real_names is None else real_names
@@ -114,4 +128,4 @@ def compile_long(
     query = query.order_by(*order_keys(frame))
     if limit is not None:
         query = query.limit(int(limit))
-    return render(query, dialect)
+    return query

@@ -256,9 +256,14 @@ def compile_wide_numbered(spec: ValidatedSpec, catalog: StudyCatalog, *, schema:
     """DuckDB: the long rows of a wide result (``k_id``, ``k_ses``, ``r<i>``, ``v<i>``) numbered in cell order
     (``k_ord``). An engine computing a wide result in column groups materializes them once and passes the
     relation's name to :func:`compile_wide` as ``rows_from``."""
+    return render(wide_numbered_query(spec, catalog, schema=schema), "duckdb")
+
+
+def wide_numbered_query(spec: ValidatedSpec, catalog: StudyCatalog, *, schema: str | None = None) -> exp.Select:
+    """:func:`compile_wide_numbered` as a tree."""
     _require_longitudinal(catalog)
     query, _ = _numbered(validated(spec, catalog), "duckdb", schema)
-    return render(query, "duckdb")
+    return query
 
 
 def compile_wide(
@@ -272,6 +277,25 @@ def compile_wide(
     real_names: bool | None = None,
     rows_from: str | None = None,
 ) -> str:
+    """:func:`wide_query` as SQL."""
+    dialect = check_dialect(dialect)
+    query = wide_query(
+        spec, catalog, dialect, plan, limit=limit, schema=schema, real_names=real_names, rows_from=rows_from
+    )
+    return query.sql(dialect=dialect, identify=True, copy=False)  # the tree is ours and thrown away: no copy
+
+
+def wide_query(
+    spec: ValidatedSpec,
+    catalog: StudyCatalog,
+    dialect: Dialect,
+    plan: WidePlan,
+    *,
+    limit: int | None = None,
+    schema: str | None = None,
+    real_names: bool | None = None,
+    rows_from: str | None = None,
+) -> exp.Select:
     """One row per participant (ordered by id) with the columns of ``plan``. On DuckDB, ``rows_from`` names a
     relation holding :func:`compile_wide_numbered`'s rows (otherwise they are computed in the statement)."""
     dialect = check_dialect(dialect)
@@ -321,4 +345,4 @@ def compile_wide(
         query = query.from_("numbered_rows", copy=False).with_("numbered_rows", as_=numbered, copy=False)
     if limit is not None:
         query = query.limit(int(limit), copy=False)
-    return query.sql(dialect=dialect, identify=True, copy=False)  # the tree is ours and thrown away: no copy
+    return query

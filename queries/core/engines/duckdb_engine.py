@@ -29,11 +29,12 @@ from stat import S_ISREG
 from typing import Any, ClassVar
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
 from core.column_types import ColumnType
 from queries.core.catalog import DatasetInfo, StudyCatalog, physical_table_name
-from queries.core.compiler import Dialect, compile_wide, compile_wide_numbered, plan_chunks, wide_chunk_size
+from queries.core.compiler import Dialect, plan_chunks, wide_chunk_size, wide_numbered_query, wide_query
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import EngineError, ResourceLimit
 from queries.core.engines.duckdb_views import version_relation
@@ -214,16 +215,18 @@ class DuckDBEngine(SqlEngine):
     def _write_parquet(
         self, sql: str, names: Sequence[str], types: Sequence[ColumnType], path: Path, max_rows: int | None
     ) -> int:
-        return self._copy(sql, path)
+        """Not used by this engine's own flows (they pass trees to :meth:`_write_query`): the SQL is parsed back."""
+        return self._copy(sqlglot.parse_one(sql, read="duckdb"), path)
 
-    def _copy(self, sql: str, path: Path, columns: int | None = None) -> int:
-        """``COPY (sql) TO path``; results with many ``columns`` get row groups small enough that the writer's
+    def _write_query(
+        self, query: exp.Select, names: Sequence[str], types: Sequence[ColumnType], path: Path, max_rows: int | None
+    ) -> int:
+        return self._copy(query, path)
+
+    def _copy(self, query: exp.Expr, path: Path, columns: int | None = None) -> int:
+        """``COPY (query) TO path``; results with many ``columns`` get row groups small enough that the writer's
         buffer stays near :data:`ROW_GROUP_CELLS` values."""
-        target = exp.Literal.string(os.fspath(path)).sql("duckdb")
-        options = "FORMAT parquet, COMPRESSION zstd"
-        if columns:
-            options += f", ROW_GROUP_SIZE {max(MIN_ROW_GROUP, min(DEFAULT_ROW_GROUP, ROW_GROUP_CELLS // columns))}"
-        row = self._con.execute(f"COPY ({sql}) TO {target} ({options})").fetchone()
+        row = self._con.execute(copy_statement(query, path, columns)).fetchone()
         return int(row[0]) if row else 0
 
     def _write_wide(
@@ -236,17 +239,17 @@ class DuckDBEngine(SqlEngine):
         chunks = plan_chunks(plan, size)
         width = len(plan.names)
         if len(chunks) == 1:
-            return self._copy(compile_wide(v, catalog, "duckdb", plan, limit=limit), path, width)
+            return self._copy(wide_query(v, catalog, "duckdb", plan, limit=limit), path, width)
         token = uuid.uuid4().hex
         scratch = [path.with_name(f"{path.name}.{token}.{i}.part") for i in range(len(chunks) + 1)]
         views = [f"wide_{token}_{i}" for i in range(len(scratch))]  # per call: the database is shared
         try:
-            self._copy(compile_wide_numbered(v, catalog), scratch[0])
+            self._copy(wide_numbered_query(v, catalog), scratch[0])
             self._checkpoint()
             self._con.read_parquet(os.fspath(scratch[0])).create_view(views[0])
             for chunk, part in zip(chunks, scratch[1:], strict=True):
-                sql = compile_wide(v, catalog, "duckdb", chunk, limit=limit, real_names=False, rows_from=views[0])
-                self._copy(sql, part, len(chunk.names))
+                query = wide_query(v, catalog, "duckdb", chunk, limit=limit, real_names=False, rows_from=views[0])
+                self._copy(query, part, len(chunk.names))
                 self._checkpoint()
             for view, part in zip(views[1:], scratch[1:], strict=True):
                 self._con.read_parquet(os.fspath(part)).create_view(view)
@@ -264,6 +267,23 @@ DEFAULT_ROW_GROUP = 122_880
 MIN_ROW_GROUP = 2_048
 ROW_GROUP_CELLS = 4_000_000
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b\s*$", re.IGNORECASE)
+
+
+def copy_statement(query: exp.Expr, path: Path, columns: int | None = None) -> str:
+    """``COPY (<query>) TO <path> WITH (FORMAT parquet, COMPRESSION zstd[, ROW_GROUP_SIZE n])``, built as one sqlglot
+    tree around the compiled query's (consumed: never copied, wide trees are large); the path is a string literal
+    and the options are nodes."""
+    params = [
+        exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("parquet")),
+        exp.CopyParameter(this=exp.var("COMPRESSION"), expression=exp.var("zstd")),
+    ]
+    if columns:
+        size = max(MIN_ROW_GROUP, min(DEFAULT_ROW_GROUP, ROW_GROUP_CELLS // columns))
+        params.append(exp.CopyParameter(this=exp.var("ROW_GROUP_SIZE"), expression=exp.Literal.number(size)))
+    copy = exp.Copy(
+        this=exp.Subquery(this=query), kind=False, files=[exp.Literal.string(os.fspath(path))], params=params
+    )
+    return copy.sql("duckdb")
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -313,7 +333,7 @@ def memory_bytes(text: str) -> int:
     return int(float(number) * (1024 if binary else 1000) ** "_kmgt".index(unit.lower() or "_"))
 
 
-def _positional_join(chunks: Sequence[WidePlan], views: Sequence[str]) -> str:
+def _positional_join(chunks: Sequence[WidePlan], views: Sequence[str]) -> exp.Select:
     """The column groups (one view each) side by side: ``p0.o0`` is the id; ``p<i>.o<j>`` the j-th column of
     group i."""
     select = [exp.alias_(exp.column("o0", table="p0", quoted=True), chunks[0].id_column.name, quoted=True)]
@@ -323,4 +343,4 @@ def _positional_join(chunks: Sequence[WidePlan], views: Sequence[str]) -> str:
     query = exp.select(*select).from_(exp.to_table(views[0]).as_("p0", quoted=True))
     for i in range(1, len(views)):
         query = query.join(exp.Join(this=exp.to_table(views[i]).as_(f"p{i}", quoted=True), method="POSITIONAL"))
-    return query.sql("duckdb", identify=True)
+    return query

@@ -23,17 +23,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from sqlglot import exp
+
 from core.column_types import ColumnType
 from queries.core.catalog import DatasetInfo, StudyCatalog
 from queries.core.compiler import (
     CompileError,
     Dialect,
     compile_count,
-    compile_rows,
     compile_steps,
     compile_wide_discovery,
     output_columns,
     plan_wide,
+    rows_query,
     steps_from_histogram,
     validated,
 )
@@ -99,12 +101,20 @@ class SqlEngine(ABC):
     ) -> int:
         """Write the result of ``sql`` to ``path``; return the row count (may stop early past ``max_rows``)."""
 
+    def _write_query(
+        self, query: exp.Select, names: Sequence[str], types: Sequence[ColumnType], path: Path, max_rows: int | None
+    ) -> int:
+        """Write the result of ``query`` (a compiled tree, ours to consume) to ``path``: rendered for
+        :meth:`_write_parquet` unless the engine wraps the tree itself."""
+        sql = query.sql(dialect=self.dialect, identify=True, copy=False)
+        return self._write_parquet(sql, names, types, path, max_rows)
+
     def _write_wide(
         self, v: ValidatedSpec, catalog: StudyCatalog, plan: WidePlan, participants: int, path: Path, limit: int | None
     ) -> int:
         """Write a wide result; engines may split the work (DuckDB computes very wide results in column groups)."""
-        sql = compile_rows(v, catalog, self.dialect, "wide", plan=plan, limit=limit, schema=self.schema)
-        return self._write_parquet(sql, plan.names, plan.types, path, self.max_rows)
+        query = rows_query(v, catalog, self.dialect, "wide", plan=plan, limit=limit, schema=self.schema)
+        return self._write_query(query, plan.names, plan.types, path, self.max_rows)
 
     @abstractmethod
     def _interrupt(self) -> None:
@@ -301,8 +311,8 @@ class SqlEngine(ABC):
                 else:
                     cols = output_columns(v, catalog)
                     names, types = tuple(c.name for c in cols), tuple(c.type for c in cols)
-                    sql = compile_rows(v, catalog, self.dialect, "long", limit=limit, schema=self.schema)
-                    n = self._write_parquet(sql, names, types, tmp, self.max_rows)
+                    query = rows_query(v, catalog, self.dialect, "long", limit=limit, schema=self.schema)
+                    n = self._write_query(query, names, types, tmp, self.max_rows)
                 if self.max_rows is not None and n > self.max_rows:
                     raise RowLimitExceeded(self.max_rows)
             os.replace(tmp, out)
