@@ -52,7 +52,7 @@ def _engine_count(tenant: Any, spec: Any = SPEC) -> tuple[tuple[int, int], str |
         finally:
             engine.close()
         path = store_file(participant_store_directory(study.pk), prepared.catalog)
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return (got.participants, got.rows), engine.index_used, path
 
 
@@ -60,14 +60,14 @@ def _build(tenant: Any) -> str:
     """What the worker's task runs (queries.tasks.participant_store_build), in the tenant's schema."""
     with tenant_context(tenant):
         outcome = participant_store_build(Study.objects.get(slug="memory").pk)
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return outcome
 
 
 def _study_directory(tenant: Any) -> Path:
     with tenant_context(tenant):
         path = participant_store_directory(Study.objects.get(slug="memory").pk)
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return path
 
 
