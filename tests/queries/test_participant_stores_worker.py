@@ -75,7 +75,7 @@ def test_the_worker_builds_the_store_after_an_ingest_and_counts_read_it(
                 tenant=store_tenant,
                 actor=None,
                 study=study,
-                upload=File(handle, name="scores.csv"),
+                upload=File(handle, name="scores.csv"),  # type: ignore[arg-type]
                 dataset_name="scores",
                 kind="measure",
             )
