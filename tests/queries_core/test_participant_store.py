@@ -133,7 +133,13 @@ def test_a_store_of_an_older_version_set_never_answers_for_a_newer_one(
     assert _all(engine, FILTERED, newer) == _all(reference, FILTERED, newer)
     assert engine.index_used is None
     _all(engine, FILTERED, old)
-    assert engine.index_used == store_digest(old)
+    assert engine.index_used == store_digest(old) and _held_open(store_file(tmp_path, old))
+    os.unlink(store_file(tmp_path, newer))
+    store_build(tmp_path, newer, memory_limit="256MB", threads=1)  # what a worker does for the new set
+    assert not store_file(tmp_path, old).exists()  # the build removed the older set's store
+    assert _all(engine, FILTERED, newer) == _all(reference, FILTERED, newer)
+    assert engine.index_used == store_digest(newer)
+    assert not _held_open(store_file(tmp_path, old))  # and this process let it go
     engine.close()
     reference.close()
 

@@ -179,6 +179,10 @@ class DuckDBEngine(SqlEngine):
                 return attached[0]
             if attached is not None:  # removed (deleted data) or replaced since it was attached
                 self._detach(key)
+            # Stores of the study's other version sets (older versions, deleted data) are let go: their files are
+            # removed by the next build or the deletion, and this process must not keep them open.
+            for other in [k for k in self._shared.stores if os.path.dirname(k) == os.fspath(path.parent)]:
+                self._detach(other)
             if found is None:
                 return None
             name = f"ps_{path.stem[:24]}_{uuid.uuid4().hex[:8]}"
