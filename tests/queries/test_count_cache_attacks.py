@@ -30,11 +30,11 @@ SPEC = {
 }
 HIDDEN = {"filters": [{"dataset": "cognitive", "column": "score", "op": "lte", "value": 3}]}  # "gov": 3 people
 
-# Statements of a cached count through the API in the test setup: domain, token, membership, study, datasets with
-# their newest versions, grants, and the audit event in its savepoint (savepoint, lock, last hash, insert, usage,
-# release). 16 before the datasets were read once for the access check and the cache key and before tenant
-# resolution kept a connection's search path (two SET search_path, a second datasets read, a versions query).
-CACHED_COUNT_STATEMENTS = 12
+# Statements of a cached count through the API in the test setup: domain, token with its membership, study,
+# datasets with their newest versions, grants, and the audit event in its savepoint (savepoint, lock, last hash,
+# insert, usage, release). 16 before: two SET search_path, a membership query of its own, a second datasets read
+# and a versions query.
+CACHED_COUNT_STATEMENTS = 11
 
 
 @pytest.fixture(autouse=True)
