@@ -124,6 +124,9 @@ class TenantMiddleware(TenantMainMiddleware):
         except domain_model.DoesNotExist:
             db.set_schema_to_public()
             return self.no_tenant_found(request, hostname)
+        except Exception:
+            db.set_schema_to_public()  # a failed lookup never leaves the previous request's workspace selected
+            raise
         tenant.domain_url = hostname
         request.tenant = tenant  # type: ignore[attr-defined]
         current = db.search_path_set_schemas
