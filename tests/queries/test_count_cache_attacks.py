@@ -228,7 +228,9 @@ def test_alternating_workspaces_on_one_connection_each_answer_from_their_own_dat
     unknown = ApiClient(host="nobody.test", token=steward_b.token)
     for _ in range(2):
         assert _numbers(_count(steward_api, spec)) == (3, 4)
+        assert _numbers(_count(steward_api, spec)) == (3, 4)  # same workspace again: its path is kept
+        assert _numbers(_count(steward_b, spec)) == (1, 1)
         assert _numbers(_count(steward_b, spec)) == (1, 1)
         assert _count(unknown, spec).status_code == 404
         assert _numbers(_count(steward_b, spec)) == (1, 1)
-    assert len(_count_events(tenant_a)) == 2 and len(_count_events(tenant_b)) == 4
+    assert len(_count_events(tenant_a)) == 4 and len(_count_events(tenant_b)) == 6
