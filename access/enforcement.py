@@ -11,7 +11,7 @@ needed level and the datasets); an identifying column without the identifying gr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,12 +78,18 @@ def datasets_access_require(
     level: str | Level,
     columns: Mapping[str, Iterable[str]] | None = None,
     participant_list: bool = False,
+    study_datasets: Sequence[Dataset] | None = None,
 ) -> AccessDecision:
     """Raise unless ``actor`` has ``level`` on every named dataset (and may use every named column); a
-    ``participant_list`` (participant ids named) needs the query level on every dataset, even for a count."""
+    ``participant_list`` (participant ids named) needs the query level on every dataset, even for a count.
+
+    ``study_datasets``: the study's live datasets, when the caller read them in this request (a count reads them
+    with their latest versions for its cache key); else they are read here, once for levels and columns."""
     needed = Level(level)
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action=ACTION_WORDS.get(needed, "use data"))
-    explanations = datasets_explain_for_user(user=actor, tenant=tenant, study=study)
+    if study_datasets is None:
+        study_datasets = list(Dataset.objects.filter(study=study).order_by("name"))
+    explanations = datasets_explain_for_user(user=actor, tenant=tenant, study=study, datasets=study_datasets)
     names = sorted(set(datasets))
     levels: dict[str, Level] = {}
     for name in names:
@@ -103,7 +109,6 @@ def datasets_access_require(
                 "datasets": [{"dataset": name, "level": levels[name].value} for name in short],
             },
         )
-    study_datasets = list(Dataset.objects.filter(study=study))
     hidden = identifying_columns_hidden(explanations=explanations, datasets=study_datasets)
     named = {name: set(cols) for name, cols in (columns or {}).items()}
     blocked = sorted(

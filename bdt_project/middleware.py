@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
-from django_tenants.utils import remove_www
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www
 
 from bdt_project.health import health_check
 from core.errors import error_body
@@ -96,6 +99,42 @@ class TenantMiddleware(TenantMainMiddleware):
     @staticmethod
     def hostname_from_request(request: HttpRequest) -> str:
         return remove_www(request.get_host().split(":")[0].lower())
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        """django-tenants' resolution without two of its three round trips when the connection already serves
+        the host's tenant (a kept-alive connection, the next request to the same workspace).
+
+        The domain lookup reads shared tables (``tenants_domain``, ``tenants_tenant``), which exist only in the
+        public schema, so it runs on whatever search path the connection has as long as that path includes
+        public; the ``SET search_path`` to the tenant is skipped when the connection is already set to exactly that
+        path (django-tenants forgets what is set on every rollback and reconnect, so a stale path is never
+        trusted). Every other outcome (unknown host, bad host) leaves the connection on public, as before."""
+        db: Any = connection  # django-tenants' wrapper
+        had = db.search_path_set_schemas
+        if not had or get_public_schema_name() not in had:
+            db.set_schema_to_public()
+        try:
+            hostname = self.hostname_from_request(request)
+        except DisallowedHost:
+            db.set_schema_to_public()
+            return HttpResponseNotFound()
+        domain_model = get_tenant_domain_model()
+        try:
+            tenant = self.get_tenant(domain_model, hostname)
+        except domain_model.DoesNotExist:
+            db.set_schema_to_public()
+            return self.no_tenant_found(request, hostname)
+        except Exception:
+            db.set_schema_to_public()  # a failed lookup never leaves the previous request's workspace selected
+            raise
+        tenant.domain_url = hostname
+        request.tenant = tenant  # type: ignore[attr-defined]
+        current = db.search_path_set_schemas
+        db.set_tenant(tenant)
+        if current and list(current) == list(db._get_cursor_search_paths()):
+            db.search_path_set_schemas = current  # already set on this connection: no SET needed
+        self.setup_url_routing(request)
+        return None
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         if request.path.startswith("/api/"):

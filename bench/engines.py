@@ -16,13 +16,15 @@ four scores), both Parquet files as ingest writes them. Each engine runs in a fr
     .venv/bin/python bench/engines.py --rows 10000000 --repeats 1
     .venv/bin/python bench/engines.py --engines duckdb spark --rows 1000000
 
-PostgreSQL: a database of the bench's own (``bdt_bench_engines`` on 127.0.0.1:5432, created and dropped here).
+PostgreSQL: a database of the bench's own (``bdt_bench_engines`` on 127.0.0.1:5432, or ``BDT_BENCH_ENGINES_DB``;
+created and dropped here).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +37,7 @@ from bench.common import ROOT, load, machine_facts, md_table, result_save, say
 DATA = ROOT / "bench" / "data" / "engines"
 CEILING = 12_000_000_000  # address space of every case (the JVM reserves far more than it touches)
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_DB = "bdt_bench_engines"
+PG_DB = os.environ.get("BDT_BENCH_ENGINES_DB", "bdt_bench_engines")  # several people benchmarking: one each
 ENGINES = ("duckdb", "postgres", "spark")
 
 CHILD = r"""

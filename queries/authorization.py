@@ -10,7 +10,7 @@ column without the identifying grant -> 403 ``identifying_column``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from access.enforcement import AccessDecision, datasets_access_require, identifying_columns_of
@@ -34,9 +34,11 @@ def spec_authorize(
     spec: QuerySpec,
     level: str | Level,
     implied_columns: Mapping[str, Iterable[str]] | None = None,
+    study_datasets: Sequence[Dataset] | None = None,
 ) -> AccessDecision:
     """Raise unless ``actor`` has ``level`` on every dataset ``spec`` touches and may use every column it names
-    (plus ``implied_columns``: columns a result carries without naming them, e.g. a run's demographics columns)."""
+    (plus ``implied_columns``: columns a result carries without naming them, e.g. a run's demographics columns).
+    ``study_datasets``: the study's live datasets if already read in this request."""
     demographics = _demographics_of(study)
     use = spec_use(spec, demographics.name if demographics is not None else None)
     columns = {name: set(cols) for name, cols in use.columns.items()}
@@ -50,6 +52,7 @@ def spec_authorize(
         level=level,
         columns=columns,
         participant_list=use.participant_list,
+        study_datasets=study_datasets,
     )
 
 

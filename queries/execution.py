@@ -7,12 +7,13 @@ creates engines configured from the ConfigProvider. Services call it; nothing el
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from psycopg.conninfo import make_conninfo
 
 from access.record_keys import record_keys_file
@@ -20,7 +21,7 @@ from core.budgets import engine_budget, size_text
 from core.column_types import ColumnType
 from core.config import config_get
 from core.errors import RETRY_AFTER_SECONDS, ApiError, Conflict, InvalidInput
-from datasets.models import DatasetVersion, Engine, Study
+from datasets.models import Dataset, DatasetVersion, Engine, Study
 from datasets.storage import version_cache_path
 from datasets.study_keys import study_keys_require
 from queries.core.catalog import CatalogError, ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
@@ -206,16 +207,47 @@ def spec_read(payload: Any) -> QuerySpec:
         raise spec_error_to_api(exc) from exc
 
 
-def query_count_key(study: Study, spec: QuerySpec) -> CountKey:
-    """The cache key of a count of ``spec`` at the study's latest versions (one light query: names and hashes).
+def study_datasets_latest(study: Study) -> list[Dataset]:
+    """The study's live datasets by name, each annotated with its newest live version (``latest_version_id``,
+    ``latest_parquet_sha256``; None without one): one query serving both a count's access check and its cache key,
+    so both see the same snapshot."""
+    newest = DatasetVersion.objects.filter(dataset=OuterRef("pk")).order_by("-number")
+    return list(
+        Dataset.objects.filter(study=study)
+        .annotate(
+            latest_version_id=Subquery(newest.values("pk")[:1]),
+            latest_parquet_sha256=Subquery(newest.values("parquet_sha256")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def _latest_of(study: Study, datasets: Sequence[Dataset] | None) -> dict[str, tuple[int, int, str]]:
+    """Dataset name -> (dataset pk, newest live version pk, its Parquet sha256), for datasets with a version."""
+    latest: dict[str, tuple[int, int, str]] = {}
+    if datasets is None:
+        for name, dataset_id, version_id, sha in _versions_newest_first(study).values_list(
+            "dataset__name", "dataset_id", "pk", "parquet_sha256"
+        ):
+            latest.setdefault(name, (dataset_id, version_id, sha))
+        return latest
+    for dataset in datasets:
+        annotated = hasattr(dataset, "latest_version_id") and hasattr(dataset, "latest_parquet_sha256")
+        if not annotated or dataset.study_id != study.pk or dataset.deleted_at is not None:
+            raise ValueError("datasets must be the study's live datasets from study_datasets_latest")
+        newest: int | None = dataset.latest_version_id  # type: ignore[attr-defined]
+        if newest is not None:
+            latest.setdefault(dataset.name, (dataset.pk, newest, dataset.latest_parquet_sha256))  # type: ignore[attr-defined]
+    return latest
+
+
+def query_count_key(study: Study, spec: QuerySpec, datasets: Sequence[Dataset] | None = None) -> CountKey:
+    """The cache key of a count of ``spec`` at the study's latest versions (one light query: names and hashes; none
+    when ``datasets`` come from :func:`study_datasets_latest` of this request).
 
     A cached answer implies the spec was valid for exactly these versions and keys, so a hit needs no catalog.
     """
-    latest: dict[str, tuple[int, int, str]] = {}  # name -> (dataset pk, version pk, parquet sha256)
-    for name, dataset_id, version_id, sha in _versions_newest_first(study).values_list(
-        "dataset__name", "dataset_id", "pk", "parquet_sha256"
-    ):
-        latest.setdefault(name, (dataset_id, version_id, sha))
+    latest = _latest_of(study, datasets)
     demographics = next((n for n, (ds, _, _) in latest.items() if ds == study.demographics_id), "")
     names = spec_use(spec, demographics).datasets
     digest = spec_hash(spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from audit.services import audit_event_record
 from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput, NotFound
-from datasets.models import DatasetVersion, Study
+from datasets.models import Dataset, DatasetVersion, Study
 from queries.authorization import run_spec_authorize, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
 from queries.core.spec import QuerySpec
@@ -35,6 +36,7 @@ from queries.execution import (
     query_prepare,
     run_estimate_require,
     spec_read,
+    study_datasets_latest,
 )
 from queries.models import ACTIVE_STATUSES, QueryRun, QueryRunVersion, RunStatus, SavedQuery
 from queries.participant_stores import participant_store_location
@@ -99,13 +101,20 @@ class CountComputed:
 
 
 def query_count_compute(
-    *, tenant: Tenant, actor: Any, study: Study, spec: QuerySpec, keyed: bool, dropoff: bool = False
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    spec: QuerySpec,
+    keyed: bool,
+    dropoff: bool = False,
+    study_datasets: Sequence[Dataset] | None = None,
 ) -> CountComputed:
     """The true count of an already authorized ``spec`` (cached per member by spec + versions); ``keyed`` adds the
     cell keys aggregate-only answers are made from, ``dropoff`` each filter's cells (same engine pass). Callers
     protect and audit what they show (:func:`query_count`, and federated counts, which protect per-study cells
-    against their total)."""
-    count_key = query_count_key(study, spec)
+    against their total). ``study_datasets``: :func:`study_datasets_latest` of this request, when already read."""
+    count_key = query_count_key(study, spec, study_datasets)
     variant = f"{'keyed' if keyed else 'exact'}{':dropoff' if dropoff else ''}"
     key = _count_cache_key(actor, f"{count_key.cache_key}:{variant}")
     result = cache.get(key)
@@ -154,11 +163,21 @@ def query_count(
     ``count_budget_exhausted`` past it). The audit event holds the full spec.
     """
     spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
-    decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
+    # One read of the study's datasets with their newest versions serves the access check and the cache key.
+    datasets = study_datasets_latest(study)
+    decision = spec_authorize(
+        actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT, study_datasets=datasets
+    )
     # Authorize first, then the cache: the key needs no catalog, so a hit skips building and validating it.
     # Only aggregate-only answers need the cell keys (they cost a join).
     computed = query_count_compute(
-        tenant=tenant, actor=actor, study=study, spec=spec, keyed=decision.aggregate_only, dropoff=dropoff
+        tenant=tenant,
+        actor=actor,
+        study=study,
+        spec=spec,
+        keyed=decision.aggregate_only,
+        dropoff=dropoff,
+        study_datasets=datasets,
     )
     result, count_key = computed.result, computed.count_key
     rules = disclosure_rules(tenant=tenant, study=study) if decision.aggregate_only else None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import F, FilteredRelation, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -162,7 +163,7 @@ def api_token_authenticate(raw: str, tenant: Tenant, request: HttpRequest | None
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     _, prefix, secret = parts
-    token = ApiToken.objects.select_related("user", "tenant", "parent").filter(prefix=prefix).first()
+    token = _token_with_membership(prefix, tenant)
     if token is None or not hmac.compare_digest(token.digest, _digest(secret)):
         return None
     if token.tenant_id != tenant.pk:
@@ -170,7 +171,7 @@ def api_token_authenticate(raw: str, tenant: Tenant, request: HttpRequest | None
         return None
     if not token.is_active or not token.user.is_active or (token.parent is not None and not token.parent.is_active):
         return None
-    membership = Membership.objects.filter(user_id=token.user_id, tenant_id=tenant.pk).first()
+    membership = _membership_of(token, tenant)
     if membership is None:
         return None
     membership_remember(token.user, membership)
@@ -178,6 +179,35 @@ def api_token_authenticate(raw: str, tenant: Tenant, request: HttpRequest | None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+_MEMBERSHIP_FIELDS = tuple(field.attname for field in Membership._meta.concrete_fields)
+
+
+def _token_with_membership(prefix: str, tenant: Tenant) -> ApiToken | None:
+    """The token with ``prefix`` (its user, tenant and parent) and its user's membership in ``tenant`` (the host's
+    workspace, not necessarily the token's), read in one query: the membership's fields ride along as annotations
+    from a join restricted to that workspace (at most one row: one membership per user and workspace)."""
+    in_host = FilteredRelation("user__memberships", condition=Q(user__memberships__tenant_id=tenant.pk))
+    fields = {f"host_member_{name}": F(f"host_membership__{name}") for name in _MEMBERSHIP_FIELDS}
+    return (
+        ApiToken.objects.select_related("user", "tenant", "parent")
+        .annotate(host_membership=in_host)
+        .annotate(**fields)
+        .filter(prefix=prefix)
+        .first()
+    )
+
+
+def _membership_of(token: ApiToken, tenant: Tenant) -> Membership | None:
+    """The membership read with the token by :func:`_token_with_membership` (None when the user is no member)."""
+    values = [getattr(token, f"host_member_{name}") for name in _MEMBERSHIP_FIELDS]
+    if values[_MEMBERSHIP_FIELDS.index("id")] is None:
+        return None
+    membership = Membership.from_db(token._state.db or "default", list(_MEMBERSHIP_FIELDS), values)
+    if membership.user_id != token.user_id or membership.tenant_id != tenant.pk:
+        return None
+    return membership
 
 
 def _wrong_host_record(token: ApiToken, host_tenant: Tenant, request: HttpRequest | None) -> None:

@@ -124,12 +124,16 @@ class PostgresEngine(SqlEngine):
 
     def _set_timeout(self, conn: psycopg.Connection[Any]) -> None:
         """``SET LOCAL statement_timeout`` and ``work_mem`` (via set_config(..., is_local => true), which takes a
-        bound value). Without them the server's own defaults stay in force."""
+        bound value), both in one round trip. Without them the server's own defaults stay in force."""
+        settings: list[tuple[str, str]] = []
         if self.timeout_s is not None:
-            ms = max(1, int(self.timeout_s * 1000))
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(ms)])
+            settings.append(("statement_timeout", str(max(1, int(self.timeout_s * 1000)))))
         if self.work_mem is not None:
-            conn.execute("SELECT set_config('work_mem', %s, true)", [self.work_mem])
+            settings.append(("work_mem", self.work_mem))
+        if not settings:
+            return
+        calls = sql.SQL(", ").join(sql.SQL("set_config({}, {}, true)").format(name, value) for name, value in settings)
+        conn.execute(sql.SQL("SELECT {}").format(calls))
 
     # --- loading --------------------------------------------------------------------------------------------
     def table_name(self, dataset: DatasetInfo) -> str:
