@@ -157,25 +157,46 @@ def _composite_condition(header: list[str], options: IngestOptions) -> str | Non
     return f"{quote_ident(composite)} IS DISTINCT FROM {expected}"
 
 
+def _may_be_blank(missing: int, lowest: str | None, highest: str | None) -> bool:
+    """Whether a column with ``missing`` NULLs and values in [lowest, highest] can hold an empty key.
+
+    A value ``trim()`` empties is ``''`` or starts with a character ``trim()`` removes: in ASCII only the space
+    (every ASCII character below ``!`` is treated alike here), otherwise non-ASCII spaces. So values that all
+    start with a printable ASCII character (the range is ``['!', '\\x80')``, compared by code point like DuckDB
+    compares UTF-8 bytes) cannot be blank, and the exact count is not needed.
+    """
+    if missing:
+        return True
+    return lowest is not None and highest is not None and (lowest < "!" or highest >= "\x80")
+
+
 def _key_counts(
     session: DuckSession, parquet: Path, header: list[str], key: list[str], options: IngestOptions
 ) -> tuple[int, int, bool, int | None]:
-    """One scan: (rows with an empty id, rows with an empty session, "some key may repeat", composite mismatches).
+    """(rows with an empty id, rows with an empty session, "some key may repeat", composite mismatches).
 
-    Keys may repeat when fewer distinct key hashes than rows are found. Distinct hashes imply distinct keys, so
-    equal counts prove there are no duplicates; otherwise the exact check decides (a hash collision then finds
-    none). The composite count is None when the composite column is not checked.
+    One scan gives, per key column, NULLs, min and max (usually from the Parquet metadata, see
+    :func:`_may_be_blank`; the empty rows are counted exactly only when these allow any), the number of distinct
+    key hashes and the composite mismatches. Keys may repeat when there are fewer distinct key hashes than rows.
+    Distinct hashes imply distinct keys, so equal counts prove there are no duplicates; otherwise the exact check
+    decides (a hash collision then finds none). The composite count is None when that column is not checked.
     """
     assert options.id_column is not None
-    items = [f"count(*) FILTER (WHERE {_blank(options.id_column)})"]
-    items.append(f"count(*) FILTER (WHERE {_blank(options.session_column)})" if options.session_column else "0")
+    columns = [options.id_column] + ([options.session_column] if options.session_column else [])
+    items = [f"count(*) - count({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})" for c in columns]
     items.append(f"count(*) - count(DISTINCT hash({', '.join(quote_ident(k) for k in key)}))")
     composite = _composite_condition(header, options)
     items.append(f"count(*) FILTER (WHERE {composite})" if composite else "NULL")
-    empty_ids, empty_sessions, repeats, mismatches = session.fetchone(
-        f"SELECT {', '.join(items)} FROM read_parquet($p)", {"p": str(parquet)}
-    )
-    return int(empty_ids), int(empty_sessions), bool(repeats), None if mismatches is None else int(mismatches)
+    p = {"p": str(parquet)}
+    row = session.fetchone(f"SELECT {', '.join(items)} FROM read_parquet($p)", p)
+    empty = [0, 0]
+    for i, column in enumerate(columns):
+        missing, lowest, highest = row[3 * i : 3 * i + 3]
+        if _may_be_blank(int(missing), lowest, highest):
+            (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {_blank(column)}", p)
+            empty[i] = int(count)
+    repeats, mismatches = row[-2:]
+    return empty[0], empty[1], bool(repeats), None if mismatches is None else int(mismatches)
 
 
 def check_keys(session: DuckSession, parquet: Path, header: list[str], options: IngestOptions) -> list[IngestWarning]:
