@@ -181,16 +181,14 @@ def _key_counts(
     Distinct hashes imply distinct keys, so equal counts prove there are no duplicates; otherwise the exact check
     decides (a hash collision then finds none). The composite count is None when that column is not checked.
     """
-    assert options.id_column is not None
-    columns = [options.id_column] + ([options.session_column] if options.session_column else [])
-    items = [f"count(*) - count({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})" for c in columns]
+    items = [f"count(*) - count({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})" for c in key]
     items.append(f"count(*) - count(DISTINCT hash({', '.join(quote_ident(k) for k in key)}))")
     composite = _composite_condition(header, options)
     items.append(f"count(*) FILTER (WHERE {composite})" if composite else "NULL")
     p = {"p": str(parquet)}
     row = session.fetchone(f"SELECT {', '.join(items)} FROM read_parquet($p)", p)
     empty = [0, 0]
-    for i, column in enumerate(columns):
+    for i, column in enumerate(key):  # the id, then the session column if there is one
         missing, lowest, highest = row[3 * i : 3 * i + 3]
         if _may_be_blank(int(missing), lowest, highest):
             (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {_blank(column)}", p)
