@@ -223,11 +223,12 @@ def _scan_utf8(source: Path, size: int, on_progress: Callable[[float], None] | N
             sha.update(block)
             if b"\x00" in block:
                 _raise_nul(source, offset + block.index(b"\x00"))
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                sample = block[max(0, exc.start - 4096) : exc.start + 4096]
-                _raise_not_utf8(source, offset + exc.start, sample, block[exc.start])
+            if not block.isascii() or decoder.getstate()[0]:  # ASCII after a complete character is valid UTF-8
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    sample = block[max(0, exc.start - 4096) : exc.start + 4096]
+                    _raise_not_utf8(source, offset + exc.start, sample, block[exc.start])
             if not has_content:
                 has_content = _has_content(block)
             offset += len(block)

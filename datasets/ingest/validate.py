@@ -6,10 +6,11 @@ session columns must exist (exact spelling; near misses are pointed out). Names 
 SQL words (``dropout_flag``, ``reunion``, ``selected``), parentheses (``executive_function(z)``), quotes, spaces
 and non-ASCII letters are all fine because every identifier is quoted.
 
-Key rules (checked on the Parquet file, so they cost one columnar scan): ids must not be empty (NULL or only
-spaces); in longitudinal files neither may sessions; the key (id, or id + session) must be unique unless duplicates
-are allowed; ids missing from the demographics table are counted as a warning; BDT's derived composite id column,
-when present, is compared with ``<id>_<session>`` on every row (a warning when it differs).
+Key rules (checked on the Parquet file: the empty, duplicate and composite counts come from one columnar scan,
+further queries run only to describe what was found): ids must not be empty (NULL or only spaces); in longitudinal
+files neither may sessions; the key (id, or id + session) must be unique unless duplicates are allowed; ids missing
+from the demographics table are counted as a warning; BDT's derived composite id column, when present, is compared
+with ``<id>_<session>`` on every row (a warning when it differs).
 """
 
 # ruff: noqa: S608 - SQL text here only interpolates quote_ident() identifiers and module constants; values are parameters.
@@ -141,46 +142,104 @@ def _rows(session: DuckSession, parquet: Path, header: list[str], where: str, pa
     return [int(r[0]) for r in session.fetchall(sql, {"p": str(parquet), **params})]
 
 
+def _blank(column: str) -> str:
+    """SQL condition: the value of ``column`` is missing or only spaces (an empty id or session)."""
+    col = quote_ident(column)
+    return f"{col} IS NULL OR trim({col}) = ''"
+
+
+def _composite_condition(header: list[str], options: IngestOptions) -> str | None:
+    """SQL condition "BDT's composite id differs from ``<id>_<session>``", or None when it is not checked."""
+    composite, id_column, session_column = options.composite_column, options.id_column, options.session_column
+    if not (composite and id_column and session_column and {composite, id_column, session_column} <= set(header)):
+        return None
+    expected = f"({quote_ident(id_column)} || '_' || {quote_ident(session_column)})"
+    return f"{quote_ident(composite)} IS DISTINCT FROM {expected}"
+
+
+def _may_be_blank(missing: int, lowest: str | None, highest: str | None) -> bool:
+    """Whether a column with ``missing`` NULLs and values in [lowest, highest] can hold an empty key.
+
+    A value ``trim()`` empties is ``''`` or starts with a character ``trim()`` removes: in ASCII only the space
+    (every ASCII character below ``!`` is treated alike here), otherwise non-ASCII spaces. So values that all
+    start with a printable ASCII character (the range is ``['!', '\\x80')``, compared by code point like DuckDB
+    compares UTF-8 bytes) cannot be blank, and the exact count is not needed.
+    """
+    if missing:
+        return True
+    return lowest is not None and highest is not None and (lowest < "!" or highest >= "\x80")
+
+
+def _key_counts(
+    session: DuckSession, parquet: Path, header: list[str], key: list[str], options: IngestOptions
+) -> tuple[int, int, bool, int | None]:
+    """(rows with an empty id, rows with an empty session, "some key may repeat", composite mismatches).
+
+    One scan gives, per key column, NULLs, min and max (usually from the Parquet metadata, see
+    :func:`_may_be_blank`; the empty rows are counted exactly only when these allow any), the number of distinct
+    key hashes and the composite mismatches. Keys may repeat when there are fewer distinct key hashes than rows.
+    Distinct hashes imply distinct keys, so equal counts prove there are no duplicates; otherwise the exact check
+    decides (a hash collision then finds none). The composite count is None when that column is not checked.
+    """
+    items = [f"count(*) - count({quote_ident(c)}), min({quote_ident(c)}), max({quote_ident(c)})" for c in key]
+    items.append(f"count(*) - count(DISTINCT hash({', '.join(quote_ident(k) for k in key)}))")
+    composite = _composite_condition(header, options)
+    items.append(f"count(*) FILTER (WHERE {composite})" if composite else "NULL")
+    p = {"p": str(parquet)}
+    row = session.fetchone(f"SELECT {', '.join(items)} FROM read_parquet($p)", p)
+    empty = [0, 0]
+    for i, column in enumerate(key):  # the id, then the session column if there is one
+        missing, lowest, highest = row[3 * i : 3 * i + 3]
+        if _may_be_blank(int(missing), lowest, highest):
+            (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {_blank(column)}", p)
+            empty[i] = int(count)
+    repeats, mismatches = row[-2:]
+    return empty[0], empty[1], bool(repeats), None if mismatches is None else int(mismatches)
+
+
 def check_keys(session: DuckSession, parquet: Path, header: list[str], options: IngestOptions) -> list[IngestWarning]:
-    """Empty ids/sessions and duplicate keys (raise), unknown ids (warning)."""
+    """Empty ids/sessions and duplicate keys (raise), unknown ids (warning), the composite id (warning).
+
+    The counts come from one scan (:func:`_key_counts`); rows are cited and duplicates described by further
+    queries only when something was found.
+    """
     if options.id_column is None:
         return []
     warnings: list[IngestWarning] = []
     key = [options.id_column] + ([options.session_column] if options.session_column else [])
-    for name, code, what in (
-        (options.id_column, EMPTY_IDS, "id"),
-        (options.session_column, EMPTY_SESSIONS, "session"),
+    empty_ids, empty_sessions, repeats, mismatches = _key_counts(session, parquet, header, key, options)
+    for name, count, code, what in (
+        (options.id_column, empty_ids, EMPTY_IDS, "id"),
+        (options.session_column, empty_sessions, EMPTY_SESSIONS, "session"),
     ):
-        if name is None:
+        if name is None or not count:
             continue
-        col = quote_ident(name)
-        where = f"{col} IS NULL OR trim({col}) = ''"
-        (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", {"p": str(parquet)})
-        if count:
-            rows = _rows(session, parquet, header, where, {})
-            where_text = f" (row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1)"
-            raise IngestError(
-                code,
-                f"{plural(int(count), 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}'"
-                f"{where_text if rows else ''}. Every row needs a{'n' if what == 'id' else ''} {what}.",
-                {"column": name, "count": int(count), "rows": rows},
-            )
-    warnings.extend(_duplicates(session, parquet, header, key, options))
+        rows = _rows(session, parquet, header, _blank(name), {})
+        where_text = f" (row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1)"
+        raise IngestError(
+            code,
+            f"{plural(count, 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}'"
+            f"{where_text if rows else ''}. Every row needs a{'n' if what == 'id' else ''} {what}.",
+            {"column": name, "count": count, "rows": rows},
+        )
+    if repeats:
+        warnings.extend(_duplicates(session, parquet, header, key, options))
     if options.known_ids_parquet is not None:
         warnings.extend(_unknown_ids(session, parquet, options))
-    warnings.extend(_composite(session, parquet, header, options))
+    if mismatches is not None:
+        warnings.extend(_composite(session, parquet, header, options, mismatches))
     return warnings
 
 
-def _composite(session: DuckSession, parquet: Path, header: list[str], options: IngestOptions) -> list[IngestWarning]:
-    """BDT's derived ``<id>_<session>`` column: checked on every row against the id and session as uploaded."""
+def _composite(
+    session: DuckSession, parquet: Path, header: list[str], options: IngestOptions, count: int
+) -> list[IngestWarning]:
+    """BDT's derived ``<id>_<session>`` column: ``count`` rows differ from the id and session as uploaded."""
+    where = _composite_condition(header, options)
     composite, id_column, session_column = options.composite_column, options.id_column, options.session_column
-    if not (composite and id_column and session_column and {composite, id_column, session_column} <= set(header)):
-        return []
+    assert where is not None and composite and id_column and session_column
     expected = f"({quote_ident(id_column)} || '_' || {quote_ident(session_column)})"
-    where = f"{quote_ident(composite)} IS DISTINCT FROM {expected}"
     p = {"p": str(parquet)}
-    (count,) = session.fetchone(f"SELECT count(*) FROM read_parquet($p) WHERE {where}", p)
     derived = f"{id_column}_{session_column}"
     if not count:
         return [

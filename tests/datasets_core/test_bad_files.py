@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from datasets.ingest import IngestError, IngestResult
+from datasets.ingest.sniff import CHUNK
 
 from .conftest import BAD, read_back
 
@@ -206,6 +207,43 @@ def test_invalid_utf8_late_in_file(tmp_path: Path, reject: Callable[..., IngestE
     assert error.code == "unsupported_encoding"
     assert error.details["line"] == 100_002
     assert "byte 0xE9" in error.message
+
+
+def _ascii_rows_up_to(boundary: int) -> bytes:
+    """A header, ASCII rows and the start of a last row ``S9999,xx...x`` ending 1 byte before ``boundary``."""
+    head = b"ursi,note\n"
+    rows = (boundary - 1 - len(head) - 64) // len(b"S000000,abcdefghij\n")
+    body = head + b"".join(b"S%06d,abcdefghij\n" % i for i in range(rows))
+    last = b"S9999,"
+    return body + last + b"x" * (boundary - 1 - len(body) - len(last))
+
+
+def test_utf8_character_across_a_block_boundary(tmp_path: Path, ingest: Callable[..., IngestResult]) -> None:
+    """The byte scan reads 1 MiB blocks (all-ASCII ones are not decoded); a character split between two blocks
+    is still one valid character."""
+    path = tmp_path / "split.csv"
+    path.write_bytes(_ascii_rows_up_to(CHUNK) + "é\nS0001,plain\n".encode())
+    notes = read_back(ingest(path, id_column="ursi"))["note"]
+    assert notes[-2].startswith("xxx") and notes[-2].endswith("xé")
+    assert notes[-1] == "plain"
+
+
+def test_truncated_utf8_before_an_ascii_block(tmp_path: Path, reject: Callable[..., IngestError]) -> None:
+    """A lead byte at the end of a block followed by an all-ASCII block is invalid UTF-8 (not skipped)."""
+    path = tmp_path / "truncated.csv"
+    path.write_bytes(_ascii_rows_up_to(CHUNK) + b"\xc3\nS0001,plain\n")
+    error = reject(path, id_column="ursi")
+    assert error.code == "unsupported_encoding"
+    assert error.details["byte_offset"] == CHUNK  # where the next block shows the character is incomplete
+
+
+def test_invalid_utf8_after_ascii_blocks(tmp_path: Path, reject: Callable[..., IngestError]) -> None:
+    path = tmp_path / "late_block.csv"
+    content = _ascii_rows_up_to(3 * CHUNK) + b"\nS0001,caf\xe9\n"
+    path.write_bytes(content)
+    error = reject(path, id_column="ursi")
+    assert error.code == "unsupported_encoding" and "byte 0xE9" in error.message
+    assert error.details["byte_offset"] == len(content) - 2
 
 
 def test_nul_in_a_declared_encoding(tmp_path: Path, reject: Callable[..., IngestError]) -> None:

@@ -130,3 +130,41 @@ def test_duplicates_are_reported_without_row_numbers_when_they_cannot_be_compute
     assert error.code == "duplicate_keys"
     assert "'A' (2 times)" in error.message
     assert error.details["examples"] == [{"key": ["A"], "count": 2, "rows": []}]
+
+
+@pytest.mark.parametrize(
+    ("ids", "rows"),
+    [
+        (["S1", "   ", "S3"], [3]),  # only spaces: sorts first
+        (["S1", "\u3000", "S3"], [3]),  # an ideographic space: sorts last (non-ASCII)
+        (["S1", "\u00a0 \u00a0", "\u00e9t\u00e9"], [3]),  # no-break spaces, the maximum is another non-ASCII id
+        (["\u00e9t\u00e9", "S2", "\u2003"], [4]),  # em space, not the minimum or the maximum
+        (['""', "S2", "S3"], [2]),  # a quoted empty cell is missing
+    ],
+)
+def test_blank_ids_are_found_whatever_their_characters(
+    tmp_path: Path, reject: Callable[..., IngestError], ids: list[str], rows: list[int]
+) -> None:
+    """Empty ids are rejected whether they are NULL, ASCII spaces or non-ASCII spaces, wherever they sort."""
+    path = tmp_path / "blank.csv"
+    lines = ["ursi,score"] + [f"{i},{n}" for n, i in enumerate(ids)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    error = reject(path, id_column="ursi")
+    assert error.code == "empty_ids", error.message
+    assert error.details == {"column": "ursi", "count": 1, "rows": rows}
+
+
+def test_blank_session_in_a_file_of_printable_ids(tmp_path: Path, reject: Callable[..., IngestError]) -> None:
+    path = tmp_path / "blank_session.csv"
+    path.write_text("ursi,visit,score\nS1,BAS1,1\nS1,\u3000,2\nS2, ,3\n", encoding="utf-8")
+    error = reject(path, id_column="ursi", session_column="visit")
+    assert error.code == "empty_sessions"
+    assert error.details == {"column": "visit", "count": 2, "rows": [3, 4]}
+
+
+def test_ids_that_start_with_printable_characters_pass(tmp_path: Path, ingest: Callable[..., IngestResult]) -> None:
+    """The shortcut that skips counting empty ids keeps ids that merely contain or end with spaces."""
+    path = tmp_path / "spaced.csv"
+    path.write_text('ursi,score\n"S 1",1\n"S2 ",2\n!x,3\n~y,4\n', encoding="utf-8")
+    result = ingest(path, id_column="ursi")
+    assert result.row_count == 4 and result.participants == 4
