@@ -1,5 +1,6 @@
 """Deleting a workspace with a grace period: scheduling suspends it at once; after ``workspace_delete_grace_days``
-the schema and its files are removed for good (``workspaces_purge_due``, hourly). Resuming cancels the deletion."""
+the schema and its files (local disk or object storage) are removed for good (``workspaces_purge_due``, hourly).
+Resuming cancels the deletion."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from audit.services import audit_event_record
 from core.config import config_get
 from core.errors import InvalidInput
+from portal.storage_purge import PurgeReport, StoragePurgeError, storage_prefix_purge
 from tenants.models import Tenant
 from tenants.suspension import tenant_suspend
 
@@ -50,31 +52,54 @@ def workspace_delete_schedule(
     return locked
 
 
-def workspace_purge(*, tenant: Tenant) -> None:
-    """Remove a workspace whose grace period is over: its schema, its files and its public rows."""
+def workspace_storage_prefix(tenant: Tenant) -> str:
+    """The storage folder of every file of ``tenant`` (uploads, versions, run and federated results)."""
+    return f"tenants/{tenant.schema_name}/"
+
+
+def workspace_purge(*, tenant: Tenant) -> PurgeReport:
+    """Remove a workspace whose grace period is over: its files (local disk or bucket), its schema and its public
+    rows. The files go first: when the storage fails, nothing else is removed and the next run tries again."""
     if tenant.is_public or tenant.delete_after is None or tenant.delete_after > timezone.now():
         raise InvalidInput("Only a workspace past its scheduled deletion can be purged.", code="not_due")
-    slug, schema = tenant.slug, tenant.schema_name
-    files = Path(settings.MEDIA_ROOT) / "tenants" / schema
+    slug, schema, prefix = tenant.slug, tenant.schema_name, workspace_storage_prefix(tenant)
+    removed = storage_prefix_purge(prefix)
     with transaction.atomic():
         audit_event_record(
             action="tenant.purged",
             target_type="tenants.tenant",
             target_id=str(tenant.pk),
             target_repr=slug,
-            details={"slug": slug},
+            details={"slug": slug, "files": removed.details()},
             schema_name="public",
         )
         tenant.auto_drop_schema = True
         tenant.delete(force_drop=True)
-    shutil.rmtree(files, ignore_errors=True)
-    logger.info("workspace %s purged", slug)
+    # A task of the workspace still running while it was removed may have written a file since: sweep once more.
+    late = storage_prefix_purge(prefix)
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "tenants" / schema, ignore_errors=True)
+    if late.objects:
+        audit_event_record(
+            action="tenant.purge_swept",
+            target_type="tenants.tenant",
+            target_id=str(tenant.pk),
+            target_repr=slug,
+            details={"slug": slug, "files": late.details()},
+            schema_name="public",
+        )
+    logger.info("workspace %s purged (%d files, %d bytes)", slug, removed.objects + late.objects, removed.bytes)
+    return removed + late
 
 
 def workspaces_purge_due() -> list[str]:
-    """Purge every workspace whose grace period is over; returns their slugs."""
+    """Purge every workspace whose grace period is over; returns their slugs. One whose files could not be removed
+    stays (suspended, still due) for the next run; the others are purged."""
     purged = []
     for tenant in Tenant.objects.filter(delete_after__lte=timezone.now()).exclude(schema_name="public"):
-        workspace_purge(tenant=tenant)
+        try:
+            workspace_purge(tenant=tenant)
+        except StoragePurgeError:
+            logger.exception("workspace %s not purged: its files could not be removed", tenant.slug)
+            continue
         purged.append(tenant.slug)
     return purged
