@@ -14,11 +14,16 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from audit.services import audit_event_record
 from core.config import config_get
 from core.errors import InvalidInput
+from datasets.models import DatasetVersion
+from datasets.storage import cache_dir
+from harmonization.models import FederatedRun
 from portal.storage_purge import PurgeReport, StoragePurgeError, storage_prefix_purge
+from queries.models import QueryRun
 from tenants.models import Tenant
 from tenants.suspension import tenant_suspend
 
@@ -63,6 +68,7 @@ def workspace_purge(*, tenant: Tenant) -> PurgeReport:
     if tenant.is_public or tenant.delete_after is None or tenant.delete_after > timezone.now():
         raise InvalidInput("Only a workspace past its scheduled deletion can be purged.", code="not_due")
     slug, schema, prefix = tenant.slug, tenant.schema_name, workspace_storage_prefix(tenant)
+    cached = _cached_names(tenant)
     removed = storage_prefix_purge(prefix)
     with transaction.atomic():
         audit_event_record(
@@ -78,6 +84,7 @@ def workspace_purge(*, tenant: Tenant) -> PurgeReport:
     # A task of the workspace still running while it was removed may have written a file since: sweep once more.
     late = storage_prefix_purge(prefix)
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "tenants" / schema, ignore_errors=True)
+    evicted = _cache_evict(cached)
     if late.objects:
         audit_event_record(
             action="tenant.purge_swept",
@@ -87,8 +94,34 @@ def workspace_purge(*, tenant: Tenant) -> PurgeReport:
             details={"slug": slug, "files": late.details()},
             schema_name="public",
         )
-    logger.info("workspace %s purged (%d files, %d bytes)", slug, removed.objects + late.objects, removed.bytes)
+    logger.info(
+        "workspace %s purged (%d files, %d bytes; %d local cache copies)",
+        slug,
+        removed.objects + late.objects,
+        removed.bytes,
+        evicted,
+    )
     return removed + late
+
+
+def _cached_names(tenant: Tenant) -> set[str]:
+    """Names in the local cache that copies of the workspace's version and result files would have."""
+    with tenant_context(tenant):
+        shas = set(DatasetVersion.all_objects.values_list("parquet_sha256", flat=True))
+        shas |= set(QueryRun.objects.values_list("result_sha256", flat=True))
+        shas |= set(FederatedRun.objects.values_list("result_sha256", flat=True))
+    return {f"{sha}.parquet" for sha in shas if sha}
+
+
+def _cache_evict(names: set[str]) -> int:
+    """Delete this process's cached copies (another workspace with identical bytes fetches them again)."""
+    evicted = 0
+    for name in names:
+        path = cache_dir() / name
+        if path.exists():
+            path.unlink(missing_ok=True)
+            evicted += 1
+    return evicted
 
 
 def workspaces_purge_due() -> list[str]:

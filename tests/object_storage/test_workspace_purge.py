@@ -23,7 +23,7 @@ from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
 from bdt_project.settings.object_storage import default_storage_backend
-from datasets.models import Study
+from datasets.models import DatasetVersion, Study
 from datasets.services import ingest_job_create, study_create
 from datasets.storage import setup_upload_name, storage_save
 from datasets.tasks import ingest_run
@@ -128,6 +128,10 @@ def test_purge_removes_every_object_of_the_workspace_and_only_those(
     assert [key for key in gone if "/setup/" in key] and len(gone) == len(kept) == 6
     with django_db_blocker.unblock():
         tenant = Tenant.objects.get(slug=GONE)
+        with tenant_context(tenant):
+            copies = {f"{v.parquet_sha256}.parquet" for v in DatasetVersion.objects.all()}
+            copies |= {f"{r.result_sha256}.parquet" for r in QueryRun.objects.all()}
+        assert copies and copies <= web.cached()  # this process ingested and ran them: it holds local copies
         if tenant.delete_after is None:
             _due(tenant)
         assert workspaces_purge_due() == [GONE]
@@ -137,7 +141,7 @@ def test_purge_removes_every_object_of_the_workspace_and_only_those(
     assert bucket.keys(_prefix(KEPT)) == kept  # the other workspace, whose prefix starts the same way, is intact
     sizes = sum(bucket.client.head_object(Bucket=bucket.name, Key=key)["ContentLength"] for key in kept)
     assert event.details["files"] == {"storage": "s3", "objects": 6, "bytes": sizes, "versions": 0}
-    assert web.local_files() == []
+    assert web.local_files() == [] and not copies & web.cached()  # no local copy of the data either
 
 
 @pytest.fixture()
