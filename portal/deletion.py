@@ -131,8 +131,16 @@ def workspaces_purge_due() -> list[str]:
     for tenant in Tenant.objects.filter(delete_after__lte=timezone.now()).exclude(schema_name="public"):
         try:
             workspace_purge(tenant=tenant)
-        except StoragePurgeError:
+        except StoragePurgeError as error:
             logger.exception("workspace %s not purged: its files could not be removed", tenant.slug)
+            audit_event_record(
+                action="tenant.purge_failed",
+                target_type="tenants.tenant",
+                target_id=str(tenant.pk),
+                target_repr=tenant.slug,
+                details={"slug": tenant.slug, "reason": str(error)},
+                schema_name="public",
+            )
             continue
         purged.append(tenant.slug)
     return purged

@@ -116,6 +116,8 @@ def test_an_unreachable_bucket_stops_the_purge_and_keeps_the_workspace(
             cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [tenant.schema_name])
             assert cursor.fetchone() is not None
         assert not AuditEvent.objects.filter(action="tenant.purged", target_repr=GONE).exists()
+        failed = AuditEvent.objects.get(action="tenant.purge_failed", target_repr=GONE)  # for the operators
+        assert failed.details == {"slug": GONE, "reason": str(raised.value)}
     assert bucket.keys(_prefix(GONE)) == before
 
 
