@@ -7,6 +7,7 @@ class HarmonizationConfig(AppConfig):
     verbose_name = "Harmonized variables, federated counts and runs, discovery"
 
     def ready(self) -> None:
+        from harmonization import receivers  # noqa: F401  (workers advance federated runs when a part ends)
         from harmonization.run_extension import FEDERATED_RUNS
         from queries.run_extensions import run_extension_register
 

@@ -104,6 +104,9 @@ def federated_run_create(
         )
         for part in federated.parts:
             _part_create(tenant, actor, run, part, plain, federated, request)
+        if all(p.run is None or p.run.status in FINISHED for p in run.parts.select_related("run")):
+            # every part reused a finished result (or matches no one): no part's task will end to finish the run
+            transaction.on_commit(lambda: _advance_enqueue(run.pk))
         audit_event_record(
             action="federated.run_created",
             actor=actor,
@@ -116,6 +119,12 @@ def federated_run_create(
             },
         )
     return run
+
+
+def _advance_enqueue(federated_id: int) -> None:
+    from harmonization.tasks import federated_run_advance_task
+
+    federated_run_advance_task.apply_async(args=(federated_id,))
 
 
 def _part_create(
@@ -178,15 +187,16 @@ def federated_run_refresh(run: FederatedRun) -> FederatedRun:
     parts = list(run.parts.select_related("run", "run__study", "run__study__demographics"))
     runs = [part.run for part in parts if part.run is not None]
     if any(child.status not in FINISHED for child in runs):
-        if any(child.status == RunStatus.RUNNING for child in runs) and run.status == RunStatus.QUEUED:
+        if any(child.status != RunStatus.QUEUED for child in runs) and run.status == RunStatus.QUEUED:
             FederatedRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING)
             run.status = RunStatus.RUNNING
         return run
     failed = next((child for child in runs if child.status != RunStatus.SUCCEEDED), None)
     with transaction.atomic():
-        locked = FederatedRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status in FINISHED:
-            return locked
+        # Whoever holds the row is finishing the run (a worker stacking it): a reader does not wait for it.
+        locked = FederatedRun.objects.select_for_update(skip_locked=True).filter(pk=run.pk).first()
+        if locked is None or locked.status in FINISHED:
+            return locked or run
         if failed is not None:
             locked.status = RunStatus.FAILED if failed.status == RunStatus.FAILED else RunStatus.CANCELLED
             locked.error_code = failed.error_code or str(failed.status)
@@ -209,6 +219,32 @@ def federated_run_refresh(run: FederatedRun) -> FederatedRun:
             details={"rows": locked.row_count, "code": locked.error_code},
         )
     return locked
+
+
+def federated_run_advance(federated_id: int) -> str:
+    """Bring one federated run of the current workspace up to date (a worker, when one of its parts has ended);
+    its status, or ``missing``. Idempotent: finishing twice finishes once."""
+    run = FederatedRun.objects.filter(pk=federated_id).first()
+    return "missing" if run is None else str(federated_run_refresh(run).status)
+
+
+def federated_runs_waiting_on(run_id: int) -> list[int]:
+    """Unfinished federated runs of the current workspace with a part on run ``run_id``."""
+    waiting = FederatedPart.objects.filter(run_id=run_id, federated__status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+    return sorted(set(waiting.values_list("federated_id", flat=True)))
+
+
+def federated_runs_advance() -> int:
+    """Every unfinished federated run of the current workspace brought up to date (the periodic sweep, for parts
+    that ended without a task of theirs reporting it: a cancelled queued run, a reaped one). Returns how many
+    finished now."""
+    finished = 0
+    for run in FederatedRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).order_by("pk"):
+        try:
+            finished += federated_run_refresh(run).status in FINISHED
+        except Exception:
+            logger.exception("federated run %s could not be brought up to date", run.pk)
+    return finished
 
 
 def _stack(run: FederatedRun, parts: list[FederatedPart]) -> None:

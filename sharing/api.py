@@ -7,6 +7,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from core.api_fields import ApiDateTime
 from core.errors import Forbidden
 from core.pagination import MAX_PAGE, MAX_PAGE_SIZE
 from datasets.selectors import study_get_for_user
@@ -59,6 +60,12 @@ class RaiseIn(Schema):
     accept_terms: bool = False
 
 
+class RaiseDecisionIn(Schema):
+    expires_at: ApiDateTime | None = Field(
+        None, description="An approval's end (ISO 8601, future); none: until revoked. Ignored for a denial."
+    )
+
+
 class UsageQuery(Schema):
     page: int = Field(1, ge=1, le=MAX_PAGE)
     page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
@@ -70,7 +77,8 @@ def _raise_out(raised: Any) -> dict[str, Any]:
         "user": raised.user.email,
         "level": raised.level,
         "purpose": raised.purpose,
-        "status": raised.status,
+        "status": raised.effective_status,
+        "expires_at": raised.granted_expires_at.isoformat() if raised.granted_expires_at else None,
         "terms_accepted_at": raised.terms_accepted_at.isoformat() if raised.terms_accepted_at else None,
         "requested_at": raised.requested_at.isoformat(),
         "decided_at": raised.decided_at.isoformat() if raised.decided_at else None,
@@ -201,7 +209,11 @@ def raise_list(request: HttpRequest, contribution_id: int) -> dict[str, Any]:
 
 @router.post("/contributions/{contribution_id}/requests/{request_id}/{decision}", response=dict[str, Any])
 def raise_decision(
-    request: HttpRequest, contribution_id: int, request_id: int, decision: Literal["approve", "deny"]
+    request: HttpRequest,
+    contribution_id: int,
+    request_id: int,
+    decision: Literal["approve", "deny"],
+    payload: RaiseDecisionIn | None = None,
 ) -> dict[str, Any]:
     """The contributing lab's steward approves (for that person only) or denies a request beyond the ceiling."""
     caller = principal(request)
@@ -212,6 +224,7 @@ def raise_decision(
         contribution=found,
         raise_id=request_id,
         approve=decision == "approve",
+        expires_at=payload.expires_at if payload is not None else None,
         request=request,
     )
     return _raise_out(decided)

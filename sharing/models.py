@@ -85,9 +85,20 @@ class CeilingRaise(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = user_reference()
     decided_at = models.DateTimeField(null=True, blank=True)
+    granted_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an approval ends (none: until revoked); checked at every use."
+    )
 
     class Meta:
         ordering = ["-requested_at", "-pk"]
 
     def __str__(self) -> str:
         return f"raise to {self.level} on contribution {self.contribution_id} ({self.status})"
+
+    @property
+    def effective_status(self) -> str:
+        """The status, with an approval whose expiry has passed shown as ``expired`` (as access requests do)."""
+        ends = self.granted_expires_at
+        if self.status == "approved" and ends is not None and ends <= timezone.now():
+            return "expired"
+        return str(self.status)

@@ -4,6 +4,8 @@ from the contributions (public schema) at the moment they are asked."""
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
 
 from audit.services import current_schema_name
 from datasets.models import DatasetVersion, Study
@@ -39,8 +41,9 @@ def contribution_of_local_study(study_id: int) -> Contribution | None:
 
 def origin_of(contribution: Contribution) -> StudyOrigin:
     """The contribution as ``study_origins`` sees it."""
+    live = Q(granted_expires_at__isnull=True) | Q(granted_expires_at__gt=timezone.now())  # expiry bites at use
     raised = tuple(
-        CeilingRaise.objects.filter(contribution=contribution, status="approved").values_list("user_id", "level")
+        CeilingRaise.objects.filter(live, contribution=contribution, status="approved").values_list("user_id", "level")
     )
     return StudyOrigin(
         contribution_id=contribution.pk,

@@ -6,6 +6,7 @@ in that order), so two requests never wait on each other's chain.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -346,6 +347,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
             study=study,
             user_id=raised.user_id,
             level=raised.level,
+            expires_at=raised.granted_expires_at,
             source=f"contribution_request:{raised.pk}",
             reason=f"approved by {contribution.lab.name}: {raised.purpose}"[:2000],
             granted_by=actor,
@@ -362,6 +364,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
                 "user": raised.user.email,
                 "level": raised.level,
                 "source": grant.source,
+                "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
                 "approved_by": contribution.lab.slug,
             },
         )
@@ -374,10 +377,14 @@ def raise_decide(
     contribution: Contribution,
     raise_id: int,
     approve: bool,
+    expires_at: datetime | None = None,
     request: HttpRequest | None = None,
 ) -> CeilingRaise:
-    """The lab's steward approves (for that person only) or denies a request beyond the ceiling."""
+    """The lab's steward approves (for that person only, optionally until ``expires_at``, like an access request's
+    approval) or denies a request beyond the ceiling. The expiry ends both the lifted ceiling and the grant."""
     _lab_side_require(tenant=tenant, actor=actor, contribution=contribution, action="decide requests")
+    if approve and expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
     with transaction.atomic():
         raised = CeilingRaise.objects.select_for_update().filter(pk=raise_id, contribution=contribution).first()
         if raised is None:
@@ -387,7 +394,8 @@ def raise_decide(
         raised.status = "approved" if approve else "denied"
         raised.decided_by = actor
         raised.decided_at = timezone.now()
-        raised.save(update_fields=["status", "decided_by", "decided_at"])
+        raised.granted_expires_at = expires_at if approve else None
+        raised.save(update_fields=["status", "decided_by", "decided_at", "granted_expires_at"])
         if approve:
             _consortium_grant(contribution=contribution, raised=raised, actor=actor)
         audit_event_record(
@@ -396,6 +404,11 @@ def raise_decide(
             request=request,
             target_type="sharing.contribution",
             target_id=str(contribution.pk),
-            details={**_audit_details(contribution), "user": raised.user.email, "level": raised.level},
+            details={
+                **_audit_details(contribution),
+                "user": raised.user.email,
+                "level": raised.level,
+                "expires_at": raised.granted_expires_at.isoformat() if raised.granted_expires_at else None,
+            },
         )
     return raised

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from approvals.console.common import parse_expiry
 from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from sharing.models import CeilingRaise, ContributionStatus
@@ -152,7 +153,13 @@ def console_request_decide(request: HttpRequest, contribution_id: int, request_i
     _flash(
         request,
         lambda: raise_decide(
-            tenant=tenant, actor=actor, contribution=found, raise_id=request_id, approve=approve, request=request
+            tenant=tenant,
+            actor=actor,
+            contribution=found,
+            raise_id=request_id,
+            approve=approve,
+            expires_at=parse_expiry(request.POST.get("expires_at", "")) if approve else None,
+            request=request,
         ),
         "Approved for that person." if approve else "Denied.",
     )

@@ -170,6 +170,7 @@ CELERY_TASK_ROUTES = {
     "datasets.tasks.ingest_run": {"queue": "ingest"},
     "queries.tasks.query_run_execute_task": {"queue": "queries"},
     "queries.tasks.interactive_*": {"queue": "interactive"},
+    "harmonization.tasks.federated_run_advance": {"queue": "queries"},  # stacks the parts' results
     "connectors.tasks.sync_run_task": {"queue": "ingest"},
     "queries.tasks.participant_store_build": {"queue": "ingest"},
 }
@@ -205,6 +206,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "options": {"queue": "default"},
     },
     "syncs-due": {"task": "connectors.tasks.syncs_due_all", "schedule": 60.0, "options": {"queue": "default"}},
+    "federated-runs": {
+        "task": "harmonization.tasks.federated_runs_advance_all",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
 }
 
 # --- Authentication --------------------------------------------------------------------------------------------

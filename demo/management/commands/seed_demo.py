@@ -1,4 +1,5 @@
-"""``seed_demo [--tenant SLUG] [--participants N] [--seed S]``: the demo lab, its people and demo study."""
+"""``seed_demo [--tenant SLUG] [--participants N] [--seed S]``: the demo lab, its people and demo study; for the
+default lab also the demo consortium it shares the study into (``demo.consortium``)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ class Command(BaseCommand):
             core_analyst=User.objects.get(email="analyst@demo.local"),
             stdout=self.stdout,
         )
+        if slug == "demo":  # the consortium shares the default demo lab's study
+            from demo.consortium import demo_consortium_seed
+
+            demo_consortium_seed(
+                lab=result.tenant,
+                people={email: User.objects.get(email=email) for email, _, _ in DEMO_PEOPLE},
+                members=[
+                    ("owner@demo.local", Role.OWNER),
+                    ("steward@demo.local", Role.STEWARD),
+                    ("analyst@demo.local", Role.ANALYST),
+                ],
+                stdout=self.stdout,
+            )
         self.stdout.write(
             f"Demo lab ready: http://{domains[0]}:8000/ — sign in as owner@demo.local / {DEMO_PASSWORD} "
             f"(also steward@, analyst@, researcher@, viewer@demo.local). Platform admin host: {settings.PUBLIC_DOMAIN}."
