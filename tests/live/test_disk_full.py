@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,9 +70,23 @@ def _files(mount: Path) -> list[str]:
     return sorted(str(p.relative_to(mount)) for p in mount.rglob("*") if p.is_file() and p.name != "filler.bin")
 
 
+def _stores_settled(mount: Path, timeout_s: float = 60) -> None:
+    """Wait until the worker has written the participant index store of the study's new version (its own work,
+    started by the version, not by the ingest under test)."""
+    deadline = time.monotonic() + timeout_s
+    stores = mount / "cache" / "participant-store"
+    while time.monotonic() < deadline:
+        files = list(stores.rglob("*")) if stores.exists() else []
+        if any(p.suffix == ".duckdb" for p in files) and not any(p.suffix == ".part" for p in files):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no participant index store was written within {timeout_s} s")
+
+
 def test_disk_full_during_ingest_registers_nothing(stack: LiveStack, small_disk: Path) -> None:
     owner = stack.api("lab-y")
     study_with_data(owner, "tight", cohort_csv(2000), sessions=False)
+    _stores_settled(small_disk)
     before = _files(small_disk)
     measure = b"participant_id,note\n" + b"".join(b"P%06d,%s\n" % (i, b"x" * 90) for i in range(100_000))
     filler = _fill(small_disk, leave=len(measure) + len(measure) // 2)  # room to stage it, not to register it
