@@ -62,9 +62,12 @@ def _public_schema_after_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def tenant_a(django_db_setup: None, django_db_blocker: Any) -> Tenant:
+def tenant_a(request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any) -> Tenant:
+    """Lab A; for a test on the shared read-only study (``study_ro``, tests/plugins/studies.py), that study's
+    workspace, so the test's members, clients and runs are where the study is."""
+    slug = request.getfixturevalue("_shared_memory").tenant.slug if "study_ro" in request.fixturenames else TENANT_A[0]
     with django_db_blocker.unblock():
-        return Tenant.objects.get(slug=TENANT_A[0])
+        return Tenant.objects.get(slug=slug)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def _run(client: ApiClient, execute: Callable[[int], str], spec: dict[str, Any] 
     return int(run_id.json()["id"])
 
 
-def test_denied_attempts_on_objects_are_audited_and_coalesced(api, tenant_a, study, execute, events) -> None:
+def test_denied_attempts_on_objects_are_audited_and_coalesced(api, tenant_a, study_ro, execute, events) -> None:
     owner_of_run = api(tenant_a, "analyst")
     run_id = _run(owner_of_run, execute)
     prober = api(tenant_a, "analyst")
@@ -83,14 +83,14 @@ def test_a_token_used_on_another_workspace_host_is_audited_in_both(api, tenant_a
     connection.set_schema_to_public()
 
 
-def test_reading_a_report_and_downloading_a_dictionary_are_audited(api, tenant_a, study, execute, events) -> None:
+def test_reading_a_report_and_downloading_a_dictionary_are_audited(api, tenant_a, study_ro, execute, events) -> None:
     analyst = api(tenant_a, "analyst")
     run_id = _run(analyst, execute)
     assert analyst.get(f"/api/v1/queries/{run_id}/report").status_code == 200
     read = events("query.report_read", actor_email=analyst.user.email)
     assert len(read) == 1 and read[0].details["run"] == run_id and read[0].details["aggregate_only"] is False
     assert read[0].target_type == "queries.queryrun" and read[0].request_id
-    page = Client(HTTP_HOST="lab-a.test")
+    page = Client(HTTP_HOST=tenant_a.primary_domain_name())
     page.force_login(analyst.user)
     assert page.get(f"/queries/runs/{run_id}/report/").status_code == 200
     csv = analyst.get("/api/v1/studies/memory/datasets/cognitive/dictionary.csv")

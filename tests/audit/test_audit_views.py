@@ -20,7 +20,7 @@ def _run(client, execute, spec) -> int:
     return accepted.json()["id"]
 
 
-def test_api_filters_by_study_and_dataset(steward_api, study, execute, tenant_a) -> None:
+def test_api_filters_by_study_and_dataset(steward_api, study_ro, execute, tenant_a) -> None:
     flanker_run = _run(steward_api, execute, {"columns": {"flanker": ["accuracy"]}})
     cognitive_run = _run(steward_api, execute, {"columns": {"cognitive": ["working_memory"]}})
     steward_api.post("/api/v1/studies/memory/count", {})
@@ -56,7 +56,7 @@ def test_csv_export_is_formula_safe_and_audited(steward_api, api, tenant_a, even
     assert api(tenant_a, "analyst").get("/api/v1/audit/export.csv").status_code == 403
 
 
-def test_audit_page_filters_paginates_and_links_to_user_activity(browser, steward_api, study, tenant_a) -> None:
+def test_audit_page_filters_paginates_and_links_to_user_activity(browser, steward_api, study_ro, tenant_a) -> None:
     steward = browser("steward")
     with tenant_context(tenant_a):
         for n in range(55):

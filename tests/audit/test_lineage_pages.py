@@ -94,7 +94,7 @@ def test_version_page_shows_who_used_it_stewards_see_everyone(
     assert "deleted dataset" in run_page.split('data-pin="flanker"')[1].split("</tr>")[0]
 
 
-def test_rerun_after_the_cache_was_emptied_fetches_from_storage(steward_api, study, execute, tenant_a) -> None:
+def test_rerun_after_the_cache_was_emptied_fetches_from_storage(steward_api, study_ro, execute, tenant_a) -> None:
     spec = {"columns": {"cognitive": ["working_memory", "note"], "flanker": ["accuracy"]}, "shape": "wide"}
     run_id = steward_api.post("/api/v1/studies/memory/queries", spec).json()["id"]
     assert execute(run_id) == "succeeded"

@@ -40,33 +40,33 @@ def test_a_page_number_beyond_any_list_is_invalid_input(steward_api: Any, path: 
     assert steward_api.get(f"{path}?page=1000000").status_code == 200  # the largest page number is still served
 
 
-def test_a_page_number_beyond_any_result_is_invalid_for_rows(steward_api: Any, study: str, execute: Any) -> None:
-    created = steward_api.post(f"/api/v1/studies/{study}/queries", {"columns": {"cognitive": ["working_memory"]}})
+def test_a_page_number_beyond_any_result_is_invalid_for_rows(steward_api: Any, study_ro: str, execute: Any) -> None:
+    created = steward_api.post(f"/api/v1/studies/{study_ro}/queries", {"columns": {"cognitive": ["working_memory"]}})
     assert execute(created.json()["id"]) == "succeeded"
     _error(steward_api.get(f"/api/v1/queries/{created.json()['id']}/rows?page=92233720368547760"), 422, "invalid_input")
 
 
 @pytest.mark.parametrize("field", ["description", "allow_duplicate_keys", "name", "engine"])
-def test_null_for_a_required_study_setting_is_refused(steward_api: Any, study: str, field: str) -> None:
+def test_null_for_a_required_study_setting_is_refused(steward_api: Any, study_ro: str, field: str) -> None:
     """Found: ``PATCH /api/v1/studies/fuzz {"allow_duplicate_keys": null}`` (and ``description``) hit a NOT NULL
     constraint (500)."""
-    before = steward_api.get(f"/api/v1/studies/{study}").json()
-    response = steward_api.patch(f"/api/v1/studies/{study}", {field: None})
+    before = steward_api.get(f"/api/v1/studies/{study_ro}").json()
+    response = steward_api.patch(f"/api/v1/studies/{study_ro}", {field: None})
     assert response.status_code == 422 and error_shape_problem(response.content) is None, response.content
-    assert steward_api.get(f"/api/v1/studies/{study}").json() == before
+    assert steward_api.get(f"/api/v1/studies/{study_ro}").json() == before
 
 
-def test_a_role_column_must_be_a_column_of_the_demographics_table(steward_api: Any, study: str) -> None:
+def test_a_role_column_must_be_a_column_of_the_demographics_table(steward_api: Any, study_ro: str) -> None:
     """Found: ``PATCH /api/v1/studies/fuzz {"age_column": "<random text>"}`` was accepted after data was registered;
     from then on every count, run and report of the study answered 500 (one request broke the study for everyone)."""
     body = _error(
-        steward_api.patch(f"/api/v1/studies/{study}", {"age_column": "Z\x7f±]G"}), 422, "key_column_not_in_data"
+        steward_api.patch(f"/api/v1/studies/{study_ro}", {"age_column": "Z\x7f±]G"}), 422, "key_column_not_in_data"
     )
     assert "age" in body["details"]["columns"]
-    _error(steward_api.patch(f"/api/v1/studies/{study}", {"site_column": "nope"}), 422, "key_column_not_in_data")
-    assert steward_api.get(f"/api/v1/studies/{study}").json()["age_column"] == "age"
+    _error(steward_api.patch(f"/api/v1/studies/{study_ro}", {"site_column": "nope"}), 422, "key_column_not_in_data")
+    assert steward_api.get(f"/api/v1/studies/{study_ro}").json()["age_column"] == "age"
     assert steward_api.post(COUNT, {}).status_code == 200
-    assert steward_api.patch(f"/api/v1/studies/{study}", {"age_column": "age"}).status_code == 200  # a real column
+    assert steward_api.patch(f"/api/v1/studies/{study_ro}", {"age_column": "age"}).status_code == 200  # a real column
 
 
 def test_a_study_whose_settings_no_longer_match_its_tables_answers_409(
@@ -85,10 +85,10 @@ def test_a_study_whose_settings_no_longer_match_its_tables_answers_409(
     _error(steward_api.post(f"/api/v1/studies/{study}/report", {}), 409, "study_keys_invalid")
 
 
-def test_a_multipart_body_without_boundary_is_a_bad_request(steward_api: Any, study: str) -> None:
+def test_a_multipart_body_without_boundary_is_a_bad_request(steward_api: Any, study_ro: str) -> None:
     """Found: ``POST /api/v1/studies/0/datasets`` with ``Content-Type: multipart/form-data`` and no boundary (500)."""
     response = steward_api.client.post(
-        f"/api/v1/studies/{study}/datasets",
+        f"/api/v1/studies/{study_ro}/datasets",
         data=b'--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nscores\r\n--x--\r\n',
         content_type="multipart/form-data",
         headers={"Authorization": f"Bearer {steward_api.token}"},
@@ -112,9 +112,9 @@ def test_date_times_are_taken_in_utc_and_impossible_ones_are_invalid(steward_api
     _error(steward_api.get(f"{path}?since={quote('0001-01-01T00:00:00+01:00')}"), 422, "invalid_input")
 
 
-def test_grant_expiry_with_an_unstorable_offset_is_invalid_input(steward_api: Any, study: str) -> None:
+def test_grant_expiry_with_an_unstorable_offset_is_invalid_input(steward_api: Any, study_ro: str) -> None:
     response = steward_api.post(
-        f"/api/v1/studies/{study}/datasets/cognitive/grants",
+        f"/api/v1/studies/{study_ro}/datasets/cognitive/grants",
         {"email": "nobody@example.org", "level": "query", "expires_at": "0001-01-01T00:00:00+10:00"},
     )
     _error(response, 422, "invalid_input")

@@ -67,7 +67,7 @@ def test_a_member_quota_refuses_invitations_and_new_members(api, tenant_a, make_
     assert Membership.objects.filter(tenant=tenant_a).count() == members
 
 
-def test_a_runs_per_day_quota_refuses_the_next_run(steward_api, study, tenant_a) -> None:
+def test_a_runs_per_day_quota_refuses_the_next_run(steward_api, study_ro, tenant_a) -> None:
     assert steward_api.post("/api/v1/studies/memory/queries", {}).status_code == 202
     workspace_quota_set(tenant=tenant_a, changes={"runs_per_day": 1})
     spec = {"columns": {"cognitive": ["working_memory"]}}
@@ -80,7 +80,7 @@ def test_a_runs_per_day_quota_refuses_the_next_run(steward_api, study, tenant_a)
         assert QueryRun.objects.count() == runs
 
 
-def test_usage_is_metered_and_owners_read_it_with_warnings(api, steward_api, study, tenant_a, execute) -> None:
+def test_usage_is_metered_and_owners_read_it_with_warnings(api, steward_api, study_ro, tenant_a, execute) -> None:
     before = _usage(tenant_a)
     counts_before = before.counts if before else 0
     assert steward_api.post("/api/v1/studies/memory/count", {}).status_code == 200

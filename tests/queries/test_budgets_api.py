@@ -74,38 +74,38 @@ def test_the_incident_wide_run_is_refused_up_front_and_a_near_limit_one_succeeds
     assert run["row_count"] == 10 and len(run["columns"]) == 1 + VALUES * 124
 
 
-def test_long_runs_are_sized_rows_times_columns(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_long_runs_are_sized_rows_times_columns(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     _settings(tenant_a, max_result_cells=20)  # the study's 6 rows x 5 columns = 30 cells
-    body = _error(steward_api.post(f"/api/v1/studies/{study}/queries", {}), 422, "too_large")
+    body = _error(steward_api.post(f"/api/v1/studies/{study_ro}/queries", {}), 422, "too_large")
     assert "6 rows x 5 columns" in body["message"] and "participant or session list" in body["message"]
-    narrowed = steward_api.post(f"/api/v1/studies/{study}/queries", {"sessions": ["FU1"]})  # 3 x 5 = 15 cells
+    narrowed = steward_api.post(f"/api/v1/studies/{study_ro}/queries", {"sessions": ["FU1"]})  # 3 x 5 = 15 cells
     assert narrowed.status_code == 202, narrowed.content
 
 
 def test_a_report_over_the_work_budget_is_refused_before_any_engine_work(
-    steward_api: Any, study: str, tenant_a: Any
+    steward_api: Any, study_ro: str, tenant_a: Any
 ) -> None:
     """The incident's 200-filter report is one scan now and answers; over a small work budget it is refused at once,
     with a size that fits, which answers."""
     filters = [{"dataset": "demographics", "column": "age", "op": "gt", "value": i % 50} for i in range(200)]
-    assert steward_api.post(f"/api/v1/studies/{study}/report", {"filters": filters}).status_code == 200
+    assert steward_api.post(f"/api/v1/studies/{study_ro}/report", {"filters": filters}).status_code == 200
     _settings(tenant_a, interactive_max_work=10_000_000)  # costed on at least 200,000 rows: 49 filters fit
-    body = _error(steward_api.post(f"/api/v1/studies/{study}/report", {"filters": filters}), 422, "too_large")
+    body = _error(steward_api.post(f"/api/v1/studies/{study_ro}/report", {"filters": filters}), 422, "too_large")
     fit = body["details"]["conditions_that_fit"]
     assert f"at most {fit} filters" in body["message"] and "run the query" in body["message"]
-    near = steward_api.post(f"/api/v1/studies/{study}/report", {"filters": filters[:fit]})
+    near = steward_api.post(f"/api/v1/studies/{study_ro}/report", {"filters": filters[:fit]})
     assert near.status_code == 200, near.content
     assert len(near.json()["steps"]) == fit + 1
     # a live count of the same 200 filters is one pass over the rows and answers
-    assert steward_api.post(f"/api/v1/studies/{study}/count", {"filters": filters}).status_code == 200
+    assert steward_api.post(f"/api/v1/studies/{study_ro}/count", {"filters": filters}).status_code == 200
 
 
-def test_interactive_id_lists_are_shorter_than_run_id_lists(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_interactive_id_lists_are_shorter_than_run_id_lists(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     _settings(tenant_a, interactive_max_participants=3)
     ids = {"participants": ["001", "002", "003", "004"]}
-    body = _error(steward_api.post(f"/api/v1/studies/{study}/count", ids), 422, "too_large")
+    body = _error(steward_api.post(f"/api/v1/studies/{study_ro}/count", ids), 422, "too_large")
     assert "participants" in body["message"].lower()
-    assert steward_api.post(f"/api/v1/studies/{study}/queries", ids).status_code == 202
+    assert steward_api.post(f"/api/v1/studies/{study_ro}/queries", ids).status_code == 202
 
 
 def _fresh() -> dict[str, Any]:
@@ -125,23 +125,25 @@ def _busy(tenant: Any, user: Any, times: int) -> Iterator[None]:
         yield
 
 
-def test_one_member_flooding_live_answers_gets_429_and_others_are_served(api: Any, study: str, tenant_a: Any) -> None:
+def test_one_member_flooding_live_answers_gets_429_and_others_are_served(
+    api: Any, study_ro: str, tenant_a: Any
+) -> None:
     flooder, other = api(tenant_a, "analyst"), api(tenant_a, "analyst")
     with _busy(tenant_a, flooder.user, 2):  # interactive_per_user = 2 in progress
-        refused = flooder.post(f"/api/v1/studies/{study}/count", _fresh())
+        refused = flooder.post(f"/api/v1/studies/{study_ro}/count", _fresh())
         body = _error(refused, 429, "too_many_concurrent")
         assert refused["Retry-After"] == "2" and body["details"] == {"limit": 2, "scope": "user"}
-        report = flooder.post(f"/api/v1/studies/{study}/report", _fresh())
+        report = flooder.post(f"/api/v1/studies/{study_ro}/report", _fresh())
         _error(report, 429, "too_many_concurrent")
-        assert other.post(f"/api/v1/studies/{study}/count", _fresh()).status_code == 200
-    assert flooder.post(f"/api/v1/studies/{study}/count", _fresh()).status_code == 200
+        assert other.post(f"/api/v1/studies/{study_ro}/count", _fresh()).status_code == 200
+    assert flooder.post(f"/api/v1/studies/{study_ro}/count", _fresh()).status_code == 200
 
 
-def test_a_workspace_has_its_own_limit(api: Any, study: str, tenant_a: Any) -> None:
+def test_a_workspace_has_its_own_limit(api: Any, study_ro: str, tenant_a: Any) -> None:
     _settings(tenant_a, interactive_per_tenant=2)
     first, second, third = (api(tenant_a, "analyst") for _ in range(3))
     with _busy(tenant_a, first.user, 1), _busy(tenant_a, second.user, 1):
-        body = _error(third.post(f"/api/v1/studies/{study}/count", _fresh()), 429, "too_many_concurrent")
+        body = _error(third.post(f"/api/v1/studies/{study_ro}/count", _fresh()), 429, "too_many_concurrent")
         assert body["details"]["scope"] == "workspace"
 
 
@@ -156,39 +158,39 @@ def one_engine_slot(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_a_busy_web_process_answers_503_and_health_stays_up(
-    api: Any, client: Any, study: str, tenant_a: Any, one_engine_slot: None
+    api: Any, client: Any, study_ro: str, tenant_a: Any, one_engine_slot: None
 ) -> None:
     caller, holder = api(tenant_a, "analyst"), api(tenant_a, "analyst")
     with _busy(tenant_a, holder.user, 1):  # the process's only engine slot is taken
-        response = caller.post(f"/api/v1/studies/{study}/count", _fresh())
+        response = caller.post(f"/api/v1/studies/{study_ro}/count", _fresh())
         _error(response, 503, "busy")
         assert response["Retry-After"] == "2"
         cached_free = client.get("/api/v1/health")
         assert cached_free.status_code == 200 and cached_free.json()["status"] == "ok"
-    assert caller.post(f"/api/v1/studies/{study}/count", _fresh()).status_code == 200
+    assert caller.post(f"/api/v1/studies/{study_ro}/count", _fresh()).status_code == 200
 
 
-def test_queued_runs_per_member_and_per_workspace(api: Any, study: str, tenant_a: Any) -> None:
+def test_queued_runs_per_member_and_per_workspace(api: Any, study_ro: str, tenant_a: Any) -> None:
     _settings(tenant_a, max_queued_runs_per_user=2, max_queued_runs=3)
     alice, bob = api(tenant_a, "analyst"), api(tenant_a, "analyst")
     for site in ("Discovery", "Neurofeedback"):
-        assert alice.post(f"/api/v1/studies/{study}/queries", {"sites": [site]}).status_code == 202
-    refused = alice.post(f"/api/v1/studies/{study}/queries", {"sites": ["Longitudinal_Adult"]})
+        assert alice.post(f"/api/v1/studies/{study_ro}/queries", {"sites": [site]}).status_code == 202
+    refused = alice.post(f"/api/v1/studies/{study_ro}/queries", {"sites": ["Longitudinal_Adult"]})
     body = _error(refused, 429, "too_many_runs")
     assert refused["Retry-After"] == "2" and body["details"]["scope"] == "user"
     # joining her own identical run in flight queues nothing new, so it is allowed
-    assert alice.post(f"/api/v1/studies/{study}/queries", {"sites": ["Discovery"]}).status_code == 202
-    assert bob.post(f"/api/v1/studies/{study}/queries", {}).status_code == 202
-    body = _error(bob.post(f"/api/v1/studies/{study}/queries", {"sessions": ["FU1"]}), 429, "too_many_runs")
+    assert alice.post(f"/api/v1/studies/{study_ro}/queries", {"sites": ["Discovery"]}).status_code == 202
+    assert bob.post(f"/api/v1/studies/{study_ro}/queries", {}).status_code == 202
+    body = _error(bob.post(f"/api/v1/studies/{study_ro}/queries", {"sessions": ["FU1"]}), 429, "too_many_runs")
     assert body["details"]["scope"] == "workspace"
     with tenant_context(tenant_a):
         assert QueryRun.objects.count() == 3
     connection.set_schema_to_public()
 
 
-def test_a_workspaces_runs_get_priorities_by_how_many_wait_before_them(api: Any, study: str, tenant_a: Any) -> None:
+def test_a_workspaces_runs_get_priorities_by_how_many_wait_before_them(api: Any, study_ro: str, tenant_a: Any) -> None:
     caller = api(tenant_a, "analyst")
-    ids = [caller.post(f"/api/v1/studies/{study}/queries", {"sites": [s]}).json()["id"] for s in ("A", "B", "C")]
+    ids = [caller.post(f"/api/v1/studies/{study_ro}/queries", {"sites": [s]}).json()["id"] for s in ("A", "B", "C")]
     with tenant_context(tenant_a):
         runs = [QueryRun.objects.get(pk=pk) for pk in ids]
         assert [run_priority(run) for run in runs] == [0, 1, 2]

@@ -38,13 +38,13 @@ def _cached_flags(tenant: Any) -> list[bool]:
         return [e.details["cached"] for e in AuditEvent.objects.filter(action="query.count").order_by("pk")]
 
 
-def test_a_repeated_count_is_served_from_the_cache_and_audited(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_a_repeated_count_is_served_from_the_cache_and_audited(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     first, second = _count(steward_api, SPEC), _count(steward_api, SPEC)
     assert _numbers(first) == _numbers(second) == {"participants": 2, "rows": 3}  # 001 at BAS1 and FU1, 002 at BAS1
     assert _cached_flags(tenant_a) == [False, True]
 
 
-def test_a_cached_count_still_checks_the_caller(api: Any, steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_a_cached_count_still_checks_the_caller(api: Any, steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     assert _count(steward_api, SPEC).status_code == 200
     viewer = api(tenant_a, "viewer")
     refused = _count(viewer, SPEC)
@@ -52,7 +52,7 @@ def test_a_cached_count_still_checks_the_caller(api: Any, steward_api: Any, stud
     assert "participants" not in refused.json()
 
 
-def test_invalid_specs_are_rejected_even_when_a_valid_one_is_cached(steward_api: Any, study: str) -> None:
+def test_invalid_specs_are_rejected_even_when_a_valid_one_is_cached(steward_api: Any, study_ro: str) -> None:
     assert _count(steward_api, SPEC).status_code == 200
     unknown = {**SPEC, "filters": [{"dataset": "cognitive", "column": "nope", "op": "gt", "value": 0}]}
     response = _count(steward_api, unknown)
@@ -77,7 +77,7 @@ def test_a_new_version_is_not_answered_from_the_cache(steward_api: Any, study: s
     assert _count(steward_api, spec).json()["participants"] == 1
 
 
-def test_the_cheap_count_key_is_the_prepared_key(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_the_cheap_count_key_is_the_prepared_key(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     """The key computed before the catalog (cache lookup) is exactly the one of the fully prepared query."""
     from datasets.models import Study
     from queries.core.spec import spec_parse

@@ -21,7 +21,7 @@ def _assert_bounded(response, status: int) -> dict:
     return error
 
 
-def test_a_20000_character_sort_comes_back_truncated(steward_api, study, execute) -> None:
+def test_a_20000_character_sort_comes_back_truncated(steward_api, study_ro, execute) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"cognitive": ["working_memory"]}}).json()[
         "id"
     ]
@@ -31,7 +31,7 @@ def test_a_20000_character_sort_comes_back_truncated(steward_api, study, execute
     assert error["message"].endswith("…")
 
 
-def test_long_names_in_a_spec_come_back_truncated(steward_api, study) -> None:
+def test_long_names_in_a_spec_come_back_truncated(steward_api, study_ro) -> None:
     for spec in (
         {"filters": [{"dataset": "cognitive", "column": LONG, "op": "eq", "value": 1}]},
         {"filters": [{"dataset": LONG, "column": "x", "op": "eq", "value": 1}]},
@@ -43,7 +43,7 @@ def test_long_names_in_a_spec_come_back_truncated(steward_api, study) -> None:
         _assert_bounded(response, response.status_code)
 
 
-def test_many_unknown_names_are_listed_only_in_part(steward_api, study) -> None:
+def test_many_unknown_names_are_listed_only_in_part(steward_api, study_ro) -> None:
     spec = {"columns": {f"missing_{i}": ["a"] for i in range(500)}}
     response = steward_api.post("/api/v1/studies/memory/queries", spec)
     assert 400 <= response.status_code < 500
@@ -53,7 +53,7 @@ def test_many_unknown_names_are_listed_only_in_part(steward_api, study) -> None:
             assert len(value) <= DETAIL_MAX_ITEMS + 1
 
 
-def test_validation_errors_and_paths_are_bounded_too(steward_api, study) -> None:
+def test_validation_errors_and_paths_are_bounded_too(steward_api, study_ro) -> None:
     response = steward_api.post("/api/v1/studies", {"slug": LONG, "name": LONG, LONG: LONG, "id_column": LONG})
     _assert_bounded(response, response.status_code)
     response = steward_api.patch(f"/api/v1/members/{LONG}@example.org", {"role": "viewer"})

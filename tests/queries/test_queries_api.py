@@ -18,7 +18,7 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-def test_count_counts_participants_and_sessions(steward_api, study) -> None:
+def test_count_counts_participants_and_sessions(steward_api, study_ro) -> None:
     everyone = steward_api.post("/api/v1/studies/memory/count", {})
     assert everyone.status_code == 200, everyone.content
     assert everyone.json()["participants"] == 4 and everyone.json()["rows"] == 6
@@ -49,22 +49,22 @@ def test_count_counts_participants_and_sessions(steward_api, study) -> None:
         ),
     ],
 )
-def test_invalid_specs_are_422_with_a_code(steward_api, study, spec, code) -> None:
+def test_invalid_specs_are_422_with_a_code(steward_api, study_ro, spec, code) -> None:
     response = steward_api.post("/api/v1/studies/memory/count", spec)
     assert response.status_code == 422, response.content
     assert response.json()["error"]["code"] == code
 
 
-def test_injection_in_values_is_data(steward_api, study) -> None:
+def test_injection_in_values_is_data(steward_api, study_ro) -> None:
     spec = {"filters": [{"dataset": "cognitive", "column": "note", "op": "in", "value": ["x' OR '1'='1", "ok"]}]}
     assert steward_api.post("/api/v1/studies/memory/count", spec).json()["participants"] == 1
 
 
-def test_viewers_cannot_count(api, tenant_a, study) -> None:
+def test_viewers_cannot_count(api, tenant_a, study_ro) -> None:
     assert api(tenant_a, "viewer").post("/api/v1/studies/memory/count", {}).status_code == 403
 
 
-def test_run_rows_and_columns(steward_api, study, execute) -> None:
+def test_run_rows_and_columns(steward_api, study_ro, execute) -> None:
     spec = {"columns": {"cognitive": ["working_memory"]}, "sessions": ["BAS1"]}
     accepted = steward_api.post("/api/v1/studies/memory/queries", spec)
     assert accepted.status_code == 202 and accepted.json()["status"] == "queued"
@@ -82,7 +82,7 @@ def test_run_rows_and_columns(steward_api, study, execute) -> None:
     assert steward_api.get(f"/api/v1/queries/{run_id}/rows?sort=nope").status_code == 422
 
 
-def test_identical_run_is_joined_not_duplicated(steward_api, study, execute) -> None:
+def test_identical_run_is_joined_not_duplicated(steward_api, study_ro, execute) -> None:
     first = steward_api.post("/api/v1/studies/memory/queries", {"sites": ["Discovery"]}).json()["id"]
     again = steward_api.post("/api/v1/studies/memory/queries", {"sites": ["Discovery"]}).json()["id"]
     assert first == again
@@ -90,7 +90,7 @@ def test_identical_run_is_joined_not_duplicated(steward_api, study, execute) -> 
     assert steward_api.post("/api/v1/studies/memory/queries", {"sites": ["Discovery"]}).json()["id"] == first
 
 
-def test_another_users_identical_run_reuses_the_result(api, tenant_a, steward_api, study, execute) -> None:
+def test_another_users_identical_run_reuses_the_result(api, tenant_a, steward_api, study_ro, execute) -> None:
     first = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]
     execute(first)
     other = api(tenant_a, "analyst")
@@ -100,7 +100,7 @@ def test_another_users_identical_run_reuses_the_result(api, tenant_a, steward_ap
     assert other.get(f"/api/v1/queries/{first}").status_code == 404  # not theirs
 
 
-def test_wide_shape(steward_api, study, execute) -> None:
+def test_wide_shape(steward_api, study_ro, execute) -> None:
     spec = {"columns": {"cognitive": ["working_memory"]}, "shape": "wide"}
     run_id = steward_api.post("/api/v1/studies/memory/queries", spec).json()["id"]
     assert execute(run_id) == "succeeded"
@@ -110,7 +110,7 @@ def test_wide_shape(steward_api, study, execute) -> None:
     assert "session" not in run["columns"]
 
 
-def test_exports(steward_api, study, execute, tenant_a) -> None:
+def test_exports(steward_api, study_ro, execute, tenant_a) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"cognitive": ["note"]}}).json()["id"]
     execute(run_id)
     refused = steward_api.get(f"/api/v1/queries/{run_id}/export?format=csv")
@@ -135,13 +135,13 @@ def test_exports(steward_api, study, execute, tenant_a) -> None:
     assert hashlib.sha256(bundle.read(manifest["data_file"])).hexdigest() == manifest["data_sha256"]
 
 
-def test_export_of_a_failed_or_queued_run_is_409(steward_api, study) -> None:
+def test_export_of_a_failed_or_queued_run_is_409(steward_api, study_ro) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]
     response = steward_api.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=checking+things")
     assert response.status_code == 409
 
 
-def test_report_steps_and_summary(steward_api, study, execute) -> None:
+def test_report_steps_and_summary(steward_api, study_ro, execute) -> None:
     spec = {"sites": ["Discovery"], "filters": [{"dataset": "demographics", "column": "age", "op": "lt", "value": 40}]}
     run_id = steward_api.post("/api/v1/studies/memory/queries", spec).json()["id"]
     execute(run_id)
@@ -154,7 +154,7 @@ def test_report_steps_and_summary(steward_api, study, execute) -> None:
     assert age["count"] == 3 and age["summary"].startswith("Mean:")
 
 
-def test_cancel_a_queued_run(steward_api, study, execute) -> None:
+def test_cancel_a_queued_run(steward_api, study_ro, execute) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]
     cancelled = steward_api.post(f"/api/v1/queries/{run_id}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
@@ -162,14 +162,14 @@ def test_cancel_a_queued_run(steward_api, study, execute) -> None:
     assert steward_api.post(f"/api/v1/queries/{run_id}/cancel").status_code == 409
 
 
-def test_runs_of_other_tenants_are_404(api, tenant_b, steward_api, study) -> None:
+def test_runs_of_other_tenants_are_404(api, tenant_b, steward_api, study_ro) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]
     outsider = api(tenant_b, "owner")
     assert outsider.get(f"/api/v1/queries/{run_id}").status_code == 404
     assert outsider.post("/api/v1/studies/memory/count", {}).status_code == 404
 
 
-def test_saved_queries_crud(api, tenant_a, steward_api, study) -> None:
+def test_saved_queries_crud(api, tenant_a, steward_api, study_ro) -> None:
     spec = {"sites": ["Discovery"]}
     created = steward_api.post("/api/v1/studies/memory/saved-queries", {"name": "Discovery", "spec": spec})
     assert created.status_code == 201, created.content
@@ -186,7 +186,7 @@ def test_saved_queries_crud(api, tenant_a, steward_api, study) -> None:
     assert steward_api.delete(f"/api/v1/saved-queries/{saved_id}").status_code == 204
 
 
-def test_lineage_links_versions_exports_and_reruns(steward_api, study, execute) -> None:
+def test_lineage_links_versions_exports_and_reruns(steward_api, study_ro, execute) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"flanker": ["accuracy"]}}).json()["id"]
     execute(run_id)
     first = steward_api.get(f"/api/v1/queries/{run_id}/export?format=parquet&purpose=methods+check")
@@ -205,7 +205,7 @@ def test_lineage_links_versions_exports_and_reruns(steward_api, study, execute) 
     assert again["result_sha256"] == original["result_sha256"]  # same versions -> byte-identical result
 
 
-def test_version_usage_shows_runs_and_exports(api, tenant_a, steward_api, study, execute) -> None:
+def test_version_usage_shows_runs_and_exports(api, tenant_a, steward_api, study_ro, execute) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": {"flanker": ["accuracy"]}}).json()["id"]
     execute(run_id)
     b"".join(steward_api.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=usage+check").streaming_content)

@@ -11,7 +11,7 @@ from queries.run_worker import DEFERRED, query_run_execute
 pytestmark = pytest.mark.django_db
 
 
-def test_runs_beyond_the_tenant_limit_wait_in_the_queue(steward_api, study, execute, tenant_a) -> None:
+def test_runs_beyond_the_tenant_limit_wait_in_the_queue(steward_api, study_ro, execute, tenant_a) -> None:
     tenant_a.settings = {"max_concurrent_runs": 1}
     tenant_a.save(update_fields=["settings"])
     first = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]
@@ -24,7 +24,7 @@ def test_runs_beyond_the_tenant_limit_wait_in_the_queue(steward_api, study, exec
         assert query_run_execute(second) == RunStatus.SUCCEEDED
 
 
-def test_row_cap_fails_the_run_with_a_clear_message(steward_api, study, execute, tenant_a) -> None:
+def test_row_cap_fails_the_run_with_a_clear_message(steward_api, study_ro, execute, tenant_a) -> None:
     tenant_a.settings = {"max_result_rows": 3}
     tenant_a.save(update_fields=["settings"])
     run_id = steward_api.post("/api/v1/studies/memory/queries", {}).json()["id"]

@@ -34,7 +34,7 @@ def _expected(picks: dict[str, list[str]]) -> list[str]:
 
 
 @pytest.mark.parametrize("picks", [PICKS, REVERSED], ids=["cognitive-first", "flanker-first"])
-def test_run_outputs_columns_in_pick_order(steward_api: Any, study: str, execute: Any, picks: Any) -> None:
+def test_run_outputs_columns_in_pick_order(steward_api: Any, study_ro: str, execute: Any, picks: Any) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": picks}).json()["id"]
     assert execute(run_id) == "succeeded"
     run = steward_api.get(f"/api/v1/queries/{run_id}").json()
@@ -52,7 +52,7 @@ def test_run_outputs_columns_in_pick_order(steward_api: Any, study: str, execute
     assert _picked(header) == _expected(picks)
 
 
-def test_stored_spec_hashes_to_the_run_hash(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_stored_spec_hashes_to_the_run_hash(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": PICKS, "sessions": ["BAS1"]}).json()["id"]
     with tenant_context(tenant_a):
         run = QueryRun.objects.get(pk=run_id)
@@ -60,13 +60,13 @@ def test_stored_spec_hashes_to_the_run_hash(steward_api: Any, study: str, tenant
         assert spec_hash(run.spec) == run.spec_hash
 
 
-def test_reversed_picks_are_a_different_query(steward_api: Any, study: str) -> None:
+def test_reversed_picks_are_a_different_query(steward_api: Any, study_ro: str) -> None:
     first = steward_api.post("/api/v1/studies/memory/queries", {"columns": PICKS}).json()["id"]
     second = steward_api.post("/api/v1/studies/memory/queries", {"columns": REVERSED}).json()["id"]
     assert first != second  # a different column order is a different result, never a reused one
 
 
-def test_rerun_keeps_the_pick_order(steward_api: Any, study: str, execute: Any) -> None:
+def test_rerun_keeps_the_pick_order(steward_api: Any, study_ro: str, execute: Any) -> None:
     run_id = steward_api.post("/api/v1/studies/memory/queries", {"columns": PICKS}).json()["id"]
     execute(run_id)
     again = steward_api.post(f"/api/v1/queries/{run_id}/rerun").json()["id"]
@@ -79,7 +79,7 @@ def test_rerun_keeps_the_pick_order(steward_api: Any, study: str, execute: Any) 
     assert rerun["result_sha256"] == original["result_sha256"]
 
 
-def test_saved_query_keeps_the_pick_order(steward_api: Any, study: str, tenant_a: Any) -> None:
+def test_saved_query_keeps_the_pick_order(steward_api: Any, study_ro: str, tenant_a: Any) -> None:
     created = steward_api.post("/api/v1/studies/memory/saved-queries", {"name": "Order", "spec": {"columns": PICKS}})
     assert created.status_code == 201, created.content
     saved_id = created.json()["id"]

@@ -1,8 +1,10 @@
 """Fixtures for the Django-free query core: fixture studies as Parquet, engines, a private PostgreSQL database.
 
-PostgreSQL: a database of our own (``queries_core_test``) on the server named by ``QUERIES_CORE_PG_DSN``
-(default 127.0.0.1:5432 as postgres), dropped and recreated per test session and dropped at the end. It uses the
-ICU ``en-US`` collation on purpose, so byte-order sorting has to come from the compiler's ``COLLATE "C"``.
+PostgreSQL: a database of our own (``queries_core_test``, suffixed with the name of the database in ``DATABASE_URL``
+when set, so suites of several checkouts on one server never drop each other's) on the server named by
+``QUERIES_CORE_PG_DSN`` (default 127.0.0.1:5432 as postgres), dropped and recreated per test session and dropped at
+the end. It uses the ICU ``en-US`` collation on purpose, so byte-order sorting has to come from the compiler's
+``COLLATE "C"``.
 If the server is unreachable the PostgreSQL tests are skipped, except under CI (``CI`` set), where they fail.
 
 Spark: one local SparkSession for the whole test session (``local[2]``, a 1 GB driver, 2 shuffle partitions),
@@ -17,6 +19,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import psycopg
@@ -35,7 +38,7 @@ from tests.queries_core import oracle
 from tests.queries_core.studies import build_catalog, sha256_file
 
 PG_BASE_DSN = os.environ.get("QUERIES_CORE_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-PG_TEST_DB = "queries_core_test"
+PG_TEST_DB = "_".join(filter(None, ("queries_core_test", urlsplit(os.environ.get("DATABASE_URL", "")).path.strip("/"))))
 PG_SCHEMA = "study_data"
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from queries.core.catalog import StudyCatalog
 from queries.core.compiler import WIDE_MAX_AGGREGATES, output_columns, wide_chunk_size
+from queries.core.compiler.wide import WIDE_COLUMN_THREAD_BYTES, WIDE_STATE_BYTES
 from queries.core.engines.contract import ResultTooLarge
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.spec import spec_validate
@@ -28,7 +29,6 @@ WIDE_CASES = [(s, c, spec) for s, c, spec in CASES if s != "xs"]
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize(("study", "case", "spec"), WIDE_CASES, ids=[f"{s}-{c}" for s, c, _ in WIDE_CASES])
 def test_column_groups_give_the_oracle_answer(
-    monkeypatch: pytest.MonkeyPatch,
     catalogs: dict[str, StudyCatalog],
     oracles: dict[str, oracle.Study],
     tmp_path: Path,
@@ -37,12 +37,14 @@ def test_column_groups_give_the_oracle_answer(
     spec: dict[str, Any],
     group: int,
 ) -> None:
-    """Forced into groups of one or two columns (numbered long rows in a scratch file, groups joined by position),
-    the wide result is exactly the oracle's, and no scratch file is left."""
-    monkeypatch.setattr("queries.core.engines.duckdb_engine.wide_chunk_size", lambda *args: group)
+    """With a wide budget that holds the aggregate states of one or two columns per statement (numbered long rows
+    in a scratch file, groups joined by position), the wide result is exactly the oracle's, and no scratch file is
+    left."""
     cat = catalogs[study]
     names, rows = oracle.wide(oracles[study], spec, [c.name for c in output_columns(spec_validate(spec, cat), cat)])
-    engine = DuckDBEngine(memory_limit="256MB", threads=1)
+    budget = group * (len(rows) * WIDE_STATE_BYTES + WIDE_COLUMN_THREAD_BYTES)  # one thread, one row per participant
+    assert wide_chunk_size(len(rows), budget, 1) == group
+    engine = DuckDBEngine(memory_limit="256MB", threads=1, wide_budget_bytes=budget)
     try:
         result = engine.run(spec_validate({**spec, "shape": "wide"}, cat), cat, tmp_path / "wide.parquet")
     finally:

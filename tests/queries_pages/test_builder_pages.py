@@ -26,7 +26,7 @@ def number(html: str, attribute: str) -> int:
     return int(match.group(1).replace(",", ""))
 
 
-def test_builder_offers_real_statistics_sites_and_sessions(analyst, study) -> None:
+def test_builder_offers_real_statistics_sites_and_sessions(analyst, study_ro) -> None:
     response = analyst.get("/queries/memory/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -43,7 +43,7 @@ def test_builder_offers_real_statistics_sites_and_sessions(analyst, study) -> No
     assert 'value="wide"' in html and "Consolidate baseline" in html and 'consolidate_baseline" checked' not in html
 
 
-def test_live_count_follows_the_posted_state_and_goes_through_query_count(analyst, study, tenant_a) -> None:
+def test_live_count_follows_the_posted_state_and_goes_through_query_count(analyst, study_ro, tenant_a) -> None:
     everyone = analyst.get("/queries/memory/count/", **HX)
     assert everyone.status_code == 200
     assert (number(everyone.content.decode(), "participants"), number(everyone.content.decode(), "rows")) == (4, 6)
@@ -57,7 +57,7 @@ def test_live_count_follows_the_posted_state_and_goes_through_query_count(analys
     assert 'value="40.25"' in analyst.get("/queries/memory/").content.decode()  # stored: reload restores it
 
 
-def test_invalid_filters_answer_422_with_a_clear_message(analyst, study) -> None:
+def test_invalid_filters_answer_422_with_a_clear_message(analyst, study_ro) -> None:
     backwards = state(analyst, age_lo="50", age_hi="20")
     assert backwards.status_code == 422
     assert "low &lt;= high" in backwards.content.decode() or "low <= high" in backwards.content.decode()
@@ -67,7 +67,7 @@ def test_invalid_filters_answer_422_with_a_clear_message(analyst, study) -> None
     assert unknown.status_code == 422 and "Unknown dataset" in unknown.content.decode()
 
 
-def test_incomplete_rows_are_shown_but_not_applied(analyst, study) -> None:
+def test_incomplete_rows_are_shown_but_not_applied(analyst, study_ro) -> None:
     response = state(analyst, **{"f-0-dataset": "cognitive", "f-0-column": "note", "f-0-op": "in"})
     html = response.content.decode()
     assert response.status_code == 200 and number(html, "participants") == 4
@@ -75,7 +75,7 @@ def test_incomplete_rows_are_shown_but_not_applied(analyst, study) -> None:
     assert 'id="row-0-hint" hx-swap-oob="outerHTML">Not applied yet: set a value.' in html
 
 
-def test_structural_actions_rerender_the_rows_and_ask_for_a_recount(analyst, study) -> None:
+def test_structural_actions_rerender_the_rows_and_ask_for_a_recount(analyst, study_ro) -> None:
     added = state(analyst, _action="add_filter")
     assert added.status_code == 200 and added["HX-Trigger-After-Settle"] == '{"qb-recount": {"target": "#builder"}}'
     assert 'id="f-0-dataset"' in added.content.decode() and "autofocus" in added.content.decode()
@@ -91,7 +91,7 @@ def test_structural_actions_rerender_the_rows_and_ask_for_a_recount(analyst, stu
     assert "No phenotypic filters" in removed.content.decode()
 
 
-def test_a_change_that_outran_a_redraw_redraws_the_rows(analyst, study) -> None:
+def test_a_change_that_outran_a_redraw_redraws_the_rows(analyst, study_ro) -> None:
     # The column was chosen before the page had redrawn the row (no condition field posted yet).
     response = state(analyst, **{"f-0-dataset": "flanker", "f-0-column": "accuracy"})
     html = response.content.decode()
@@ -101,7 +101,7 @@ def test_a_change_that_outran_a_redraw_redraws_the_rows(analyst, study) -> None:
     assert 'id="filters"' not in settled.content.decode()
 
 
-def test_value_search_reads_distinct_values(analyst, study) -> None:
+def test_value_search_reads_distinct_values(analyst, study_ro) -> None:
     response = analyst.get(
         "/queries/memory/values/",
         {"row": "2", "f-2-dataset": "cognitive", "f-2-column": "note", "f-2-q": "HYPER"},
@@ -112,7 +112,7 @@ def test_value_search_reads_distinct_values(analyst, study) -> None:
     assert analyst.get("/queries/memory/values/", {"f-0-dataset": "nope", "f-0-column": "x"}, **HX).status_code == 404
 
 
-def test_viewers_are_told_why_not(browser, study) -> None:
+def test_viewers_are_told_why_not(browser, study_ro) -> None:
     viewer = browser("viewer")
     page = viewer.get("/queries/memory/")
     assert page.status_code == 403
@@ -123,7 +123,7 @@ def test_viewers_are_told_why_not(browser, study) -> None:
     assert viewer.post("/queries/memory/run/", {"_builder": "1"}, **HX).status_code == 403
 
 
-def test_studies_of_other_tenants_are_404(browser, study, tenant_b, make_member) -> None:
+def test_studies_of_other_tenants_are_404(browser, study_ro, tenant_b, make_member) -> None:
     outsider = browser("owner", tenant=tenant_b)  # signed in on lab A's host without membership
     assert outsider.get("/queries/memory/").status_code == 403  # not a member of this workspace
     member_b = make_member(tenant_b, "owner")
@@ -151,7 +151,7 @@ def test_study_without_data_links_to_its_setup(browser, make_study) -> None:
     assert "A steward or owner of this workspace uploads the data" in analyst.content.decode()
 
 
-def test_home_lists_studies_and_the_catalog_links_to_the_builder(analyst, study) -> None:
+def test_home_lists_studies_and_the_catalog_links_to_the_builder(analyst, study_ro) -> None:
     home = analyst.get("/queries/")
     assert home.status_code == 200 and 'href="/queries/memory/"' in home.content.decode()
     catalog = analyst.get("/studies/memory/")
@@ -159,7 +159,7 @@ def test_home_lists_studies_and_the_catalog_links_to_the_builder(analyst, study)
     assert 'href="/queries/"' in catalog.content.decode()  # the nav link
 
 
-def test_reset_clears_the_draft(analyst, study) -> None:
+def test_reset_clears_the_draft(analyst, study_ro) -> None:
     state(analyst, age_lo="30")
     assert analyst.post("/queries/memory/reset/").status_code == 302
     assert 'name="age_lo" value=""' in analyst.get("/queries/memory/").content.decode()
@@ -172,7 +172,7 @@ def dropoff_of(html: str, target: str) -> dict[str, str]:
     return dict(re.findall(r"data-([a-z-]+)>([^<]+)<", match.group(1)))
 
 
-def test_each_filter_shows_its_live_dropoff_and_inputs_outside_the_data_are_flagged(analyst, study) -> None:
+def test_each_filter_shows_its_live_dropoff_and_inputs_outside_the_data_are_flagged(analyst, study_ro) -> None:
     rows = {
         "f-0-dataset": "cognitive",
         "f-0-column": "working_memory",
@@ -201,13 +201,13 @@ def test_each_filter_shows_its_live_dropoff_and_inputs_outside_the_data_are_flag
     assert "data-counted" not in re.search(r'id="row-0-dropoff"[^>]*>', partial.content.decode()).group(0)
 
 
-def test_the_builder_page_has_a_place_for_each_filters_dropoff(analyst, study) -> None:
+def test_the_builder_page_has_a_place_for_each_filters_dropoff(analyst, study_ro) -> None:
     state(analyst, age_lo="30", **{"f-0-dataset": "cognitive", "f-0-column": "working_memory", "f-0-op": "not_null"})
     html = analyst.get("/queries/memory/").content.decode()
     assert 'id="age-dropoff"' in html and 'id="row-0-dropoff"' in html
 
 
-def test_studies_above_the_live_dropoff_limit_get_the_count_alone(analyst, study, tenant_a) -> None:
+def test_studies_above_the_live_dropoff_limit_get_the_count_alone(analyst, study_ro, tenant_a) -> None:
     tenant_a.settings = {**(tenant_a.settings or {}), "builder_dropoff_max_rows": 5}  # the study has 6 rows
     tenant_a.save(update_fields=["settings"])
     response = state(analyst, age_lo="30")

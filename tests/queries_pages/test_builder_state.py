@@ -70,8 +70,8 @@ FULL_FORM = {
 }
 
 
-def test_form_state_spec_round_trip(study, schema_of) -> None:
-    schema = schema_of(study)
+def test_form_state_spec_round_trip(study_ro, schema_of) -> None:
+    schema = schema_of(study_ro)
     state = form_to_state(form(**FULL_FORM), schema)
     assert state.age_lo == 30.5 and state.age_hi is None  # decimals kept, one-sided range
     assert state.participants == ["001", "002", "003"]
@@ -114,13 +114,13 @@ def test_form_state_spec_round_trip(study, schema_of) -> None:
         {"columns": {"cognitive": ["note", "working_memory"]}, "shape": "wide", "consolidate_baseline": True},
     ],
 )
-def test_spec_state_spec_is_identity(study, schema_of, spec) -> None:
-    schema = schema_of(study)
+def test_spec_state_spec_is_identity(study_ro, schema_of, spec) -> None:
+    schema = schema_of(study_ro)
     assert state_to_spec(spec_to_state(spec, schema), schema) == spec
 
 
-def test_a_run_spec_with_every_default_loads(study, schema_of) -> None:
-    schema = schema_of(study)
+def test_a_run_spec_with_every_default_loads(study_ro, schema_of) -> None:
+    schema = schema_of(study_ro)
     dumped = spec_parse({"filters": [{"dataset": "flanker", "column": "accuracy", "op": "is_null"}]}).model_dump()
     state = spec_to_state(dumped, schema)
     assert state.filters == [FilterRow(dataset="flanker", column="accuracy", op="is_null")]
@@ -138,8 +138,8 @@ def test_values_are_typed_and_never_truncated() -> None:
     assert parse_ids(" a1, b2\n\nc3;a1 ") == ["a1", "b2", "c3"]
 
 
-def test_structural_actions_reset_dependent_choices(study, schema_of) -> None:
-    schema = schema_of(study)
+def test_structural_actions_reset_dependent_choices(study_ro, schema_of) -> None:
+    schema = schema_of(study_ro)
     state = form_to_state(form(**FULL_FORM), schema)
     state.filters[0].dataset = "cognitive"  # the user picked another table in row 1
     state = state_apply_action(state, "row_dataset", 0, schema)
@@ -156,12 +156,12 @@ def test_structural_actions_reset_dependent_choices(study, schema_of) -> None:
     assert state_apply_action(state, "clear_filters", None, schema).filters == []
 
 
-def test_draft_keeps_incomplete_rows_and_ignores_stale_requests(study, schema_of, tenant_a, make_member) -> None:
+def test_draft_keeps_incomplete_rows_and_ignores_stale_requests(study_ro, schema_of, tenant_a, make_member) -> None:
     user = make_member(tenant_a, "analyst")
-    schema = schema_of(study)
+    schema = schema_of(study_ro)
     state = form_to_state(form(**FULL_FORM), schema)
     with tenant_context(tenant_a):
-        target = Study.objects.get(slug=study)
+        target = Study.objects.get(slug=study_ro)
         assert draft_store(target, user, state, schema, seq=1_000_000)
         assert draft_state(target, user, schema) == state  # incomplete rows included
         draft = SavedQuery.objects.get(study=target, owner=user, is_draft=True)
@@ -174,7 +174,7 @@ def test_draft_keeps_incomplete_rows_and_ignores_stale_requests(study, schema_of
     connection.set_schema_to_public()
 
 
-def test_site_tokens_cover_every_separator_style(study, schema_of) -> None:
+def test_site_tokens_cover_every_separator_style(study_ro, schema_of) -> None:
     assert site_tokens_of(["{Discovery, Neurofeedback}", "A;B", "C D", '["E","F"]', "'G'"]) == [
         "A",
         "B",
@@ -186,7 +186,7 @@ def test_site_tokens_cover_every_separator_style(study, schema_of) -> None:
         "G",
         "Neurofeedback",
     ]
-    assert site_options(schema_of(study)) == ["Discovery", "Longitudinal_Adult", "Neurofeedback"]
+    assert site_options(schema_of(study_ro)) == ["Discovery", "Longitudinal_Adult", "Neurofeedback"]
 
 
 def test_site_and_value_options_are_read_from_parquet_when_the_profile_is_partial(

@@ -32,7 +32,7 @@ def run_from_builder(client, django_capture_on_commit_callbacks, **fields: str) 
     return int(match.group(1))
 
 
-def test_run_panel_preview_sort_and_pages(analyst, study, execute, django_capture_on_commit_callbacks) -> None:
+def test_run_panel_preview_sort_and_pages(analyst, study_ro, execute, django_capture_on_commit_callbacks) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks)
     assert execute(run_id) == "succeeded"
     panel = analyst.get(f"/queries/runs/{run_id}/panel/?builder=1", **HX).content.decode()
@@ -51,7 +51,7 @@ def test_run_panel_preview_sort_and_pages(analyst, study, execute, django_captur
     assert analyst.get(f"/queries/runs/{run_id}/rows/", {"sort": "nope"}, **HX).status_code == 422
 
 
-def test_cancel_a_queued_run(analyst, study, django_capture_on_commit_callbacks) -> None:
+def test_cancel_a_queued_run(analyst, study_ro, django_capture_on_commit_callbacks) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks, age_lo="20")
     cancelled = analyst.post(f"/queries/runs/{run_id}/cancel/", {"builder": "1"}, **HX)
     assert cancelled.status_code == 200 and 'data-status="cancelled"' in cancelled.content.decode()
@@ -59,13 +59,13 @@ def test_cancel_a_queued_run(analyst, study, django_capture_on_commit_callbacks)
     assert "already cancelled" in again.content.decode()
 
 
-def test_invalid_query_does_not_run(analyst, study) -> None:
+def test_invalid_query_does_not_run(analyst, study_ro) -> None:
     response = analyst.post("/queries/memory/run/", {**FORM, "age_lo": "60", "age_hi": "10"}, **HX)
     assert response.status_code == 422 and "The query cannot run." in response.content.decode()
 
 
 def test_exports_need_a_purpose_and_go_through_run_export(
-    analyst, study, execute, tenant_a, django_capture_on_commit_callbacks
+    analyst, study_ro, execute, tenant_a, django_capture_on_commit_callbacks
 ) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks)
     execute(run_id)
@@ -87,7 +87,7 @@ def test_exports_need_a_purpose_and_go_through_run_export(
     assert sorted(purposes) == ["Archive for paper", "Check the cohort"]
 
 
-def test_report_fragment(analyst, study, execute, django_capture_on_commit_callbacks) -> None:
+def test_report_fragment(analyst, study_ro, execute, django_capture_on_commit_callbacks) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks, age_lo="30")
     execute(run_id)
     html = analyst.get(f"/queries/runs/{run_id}/report/", **HX).content.decode()
@@ -96,7 +96,7 @@ def test_report_fragment(analyst, study, execute, django_capture_on_commit_callb
     assert "Final data summary" in html and "<code>working_memory</code>" in html and "OVERALL" in html
 
 
-def test_run_page_list_and_edit(analyst, browser, study, execute, django_capture_on_commit_callbacks) -> None:
+def test_run_page_list_and_edit(analyst, browser, study_ro, execute, django_capture_on_commit_callbacks) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks, age_lo="25.5")
     execute(run_id)
     page = analyst.get(f"/queries/runs/{run_id}/").content.decode()
@@ -117,7 +117,9 @@ def test_run_page_list_and_edit(analyst, browser, study, execute, django_capture
     assert 'value="25.5"' in builder and 'name="cols-cognitive" value="working_memory" checked' in builder
 
 
-def test_runs_are_the_same_as_api_runs(analyst, study, execute, django_capture_on_commit_callbacks, tenant_a) -> None:
+def test_runs_are_the_same_as_api_runs(
+    analyst, study_ro, execute, django_capture_on_commit_callbacks, tenant_a
+) -> None:
     run_id = run_from_builder(analyst, django_capture_on_commit_callbacks)
     assert run_from_builder(analyst, django_capture_on_commit_callbacks) == run_id  # identical run in flight: joined
     with tenant_context(tenant_a):

@@ -26,7 +26,7 @@ FORM = {
 }
 
 
-def test_save_list_load_delete(analyst, browser, study) -> None:
+def test_save_list_load_delete(analyst, browser, study_ro) -> None:
     saved = analyst.post("/queries/memory/saved/", {**FORM, "name": "Young and accurate"}, **HX)
     assert saved.status_code == 200 and "Saved “Young and accurate”." in saved.content.decode()
     assert 'data-saved="Young and accurate"' in saved.content.decode()
@@ -57,7 +57,7 @@ def test_save_list_load_delete(analyst, browser, study) -> None:
     assert "No saved queries" in deleted.content.decode()
 
 
-def test_private_queries_and_drafts_stay_private(analyst, browser, study) -> None:
+def test_private_queries_and_drafts_stay_private(analyst, browser, study_ro) -> None:
     analyst.post("/queries/memory/saved/", {**FORM, "name": "Mine only"}, **HX)
     other = browser("analyst")
     assert "Mine only" not in other.get("/queries/memory/").content.decode()
@@ -66,7 +66,7 @@ def test_private_queries_and_drafts_stay_private(analyst, browser, study) -> Non
     assert other.post(f"/queries/saved/{saved_id}/load/").status_code == 404
 
 
-def test_toml_export_import_round_trip_keeps_ranges(analyst, study) -> None:
+def test_toml_export_import_round_trip_keeps_ranges(analyst, study_ro) -> None:
     analyst.post("/queries/memory/state/", FORM, **HX)
     exported = analyst.get("/queries/memory/export.toml")
     assert exported.status_code == 200 and "query_parameters_" in exported["Content-Disposition"]
@@ -83,7 +83,7 @@ def test_toml_export_import_round_trip_keeps_ranges(analyst, study) -> None:
     assert 'name="cols-cognitive" value="working_memory" checked' in page
 
 
-def test_import_with_unknown_names_changes_nothing(analyst, study) -> None:
+def test_import_with_unknown_names_changes_nothing(analyst, study_ro) -> None:
     analyst.post("/queries/memory/state/", FORM, **HX)
     text = (
         '[[phenotypic_filters]]\ntable = "questionnaires"\ncolumn = "q1"\nfilter_type = "range"\nmin_val = 1\n'
@@ -98,7 +98,7 @@ def test_import_with_unknown_names_changes_nothing(analyst, study) -> None:
     assert empty.status_code == 422 and "Choose a .toml or .json file" in empty.content.decode()
 
 
-def test_json_export_import(analyst, study) -> None:
+def test_json_export_import(analyst, study_ro) -> None:
     analyst.post("/queries/memory/state/", FORM, **HX)
     exported = analyst.get("/queries/memory/export.json")
     spec = json.loads(exported.content)

@@ -104,6 +104,7 @@ class DuckDBEngine(SqlEngine):
         max_wide_columns: int | None = 10_000,
         max_cells: int | None = None,
         store: StoreLocation | None = None,
+        wide_budget_bytes: int | None = None,
     ) -> None:
         super().__init__(timeout_s=timeout_s, max_rows=max_rows, max_wide_columns=max_wide_columns, max_cells=max_cells)
         temp = None if temp_directory is None else os.fspath(temp_directory)
@@ -111,6 +112,8 @@ class DuckDBEngine(SqlEngine):
         #: The digest of the participant index store the last count, report or drop-off read (None: Parquet).
         self.index_used: str | None = None
         self.memory_bytes = memory_bytes(str(memory_limit))
+        # The aggregate states one wide statement may hold (default: half the memory limit); it sets the column groups.
+        self.wide_budget_bytes = self.memory_bytes // 2 if wide_budget_bytes is None else int(wide_budget_bytes)
         self.threads = int(threads)
         self._shared = _shared_database(str(memory_limit), self.threads, temp, spill_limit)
         with self._shared.lock:
@@ -236,10 +239,10 @@ class DuckDBEngine(SqlEngine):
     def _write_wide(
         self, v: ValidatedSpec, catalog: StudyCatalog, plan: WidePlan, participants: int, path: Path, limit: int | None
     ) -> int:
-        """One statement when the aggregate states fit half the memory limit; otherwise the long rows are numbered
-        into a scratch Parquet file once, each column group is written from it, and the groups are joined back by
-        position (every group has one row per participant, in the same id order)."""
-        size = wide_chunk_size(participants, self.memory_bytes // 2, self.threads)
+        """One statement when the aggregate states fit the wide budget (default: half the memory limit); otherwise the
+        long rows are numbered into a scratch Parquet file once, each column group is written from it, and the groups
+        are joined back by position (every group has one row per participant, in the same id order)."""
+        size = wide_chunk_size(participants, self.wide_budget_bytes, self.threads)
         chunks = plan_chunks(plan, size)
         width = len(plan.names)
         if len(chunks) == 1:
