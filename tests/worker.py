@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,17 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_QUEUES = "default,ingest,queries,interactive"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 120.0, step: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` seconds pass (test fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"condition not reached within {timeout} s")
 
 
 def worker_start(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,14 @@ from django_tenants.utils import tenant_context
 
 from datasets.ingest_runner import ingest_jobs_reap
 from datasets.models import Dataset, DatasetVersion, IngestJob, IngestStatus, Study
-from datasets.services import ingest_file_sync, ingest_job_create, study_create
+from datasets.services import ingest_job_create
 from datasets.storage import tenant_prefix
 from datasets.tasks import ingest_run
 from tenants.models import Tenant
-from tenants.services import tenant_create
 from tests.csv_data import UPLOAD_DEMOGRAPHICS as DEMOGRAPHICS
 from tests.datasets.storage_walk import walk
-from tests.worker import worker_start, worker_stop
+from tests.plugins.datasets import committed_study_tenant
+from tests.worker import wait_for, worker_start, worker_stop
 
 pytestmark = [pytest.mark.worker]
 
@@ -31,33 +30,7 @@ pytestmark = [pytest.mark.worker]
 def worker_tenant(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Tenant:
     """A tenant of its own with a committed study, so committed data cannot disturb other tests."""
     with django_db_blocker.unblock():
-        tenant = tenant_create(slug="lab-worker", name="Lab Worker", domain="lab-worker.test").tenant
-        with tenant_context(tenant):
-            study = Study.objects.filter(slug="work").first() or study_create(
-                tenant=tenant,
-                actor=None,
-                slug="work",
-                name="Work",
-                id_column="participant_id",
-                session_column="session",
-            )
-            if study.demographics_id is None:
-                path = tmp_path_factory.mktemp("demo") / "demographics.csv"
-                path.write_text(DEMOGRAPHICS)
-                job = ingest_file_sync(study=study, path=path, dataset_name="demographics", kind="demographics")
-                assert job.status == IngestStatus.SUCCEEDED, job.error_message
-        connection.set_schema_to_public()
-        return tenant
-
-
-def _wait(predicate: Any, timeout: float = 60.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
+        return committed_study_tenant("lab-worker", "work", DEMOGRAPHICS, tmp_path_factory.mktemp("demo"))
 
 
 def _big_measure(path: Path, rows: int) -> Path:
@@ -87,7 +60,7 @@ def test_upload_is_ingested_by_the_worker(
                 kind="measure",
             )
         # outside a test transaction on_commit fires at once: the task is already queued to the real worker
-        done = _wait(lambda: IngestJob.objects.filter(pk=job.pk, status__in=["succeeded", "failed"]).first())
+        done = wait_for(lambda: IngestJob.objects.filter(pk=job.pk, status__in=["succeeded", "failed"]).first())
         assert done.status == "succeeded", done.error_message
         assert done.version.number >= 1 and done.version.row_count == 2
     connection.set_schema_to_public()
@@ -112,7 +85,7 @@ def test_worker_killed_mid_ingest_leaves_nothing_and_the_job_fails(
         worker = worker_start(test_db_name, queues="kill-test", name="doomed")
         try:
             ingest_run.apply_async(args=[job.pk], queue="kill-test")
-            _wait(lambda: IngestJob.objects.filter(pk=job.pk, status=IngestStatus.RUNNING).exists())
+            wait_for(lambda: IngestJob.objects.filter(pk=job.pk, status=IngestStatus.RUNNING).exists())
             worker_stop(worker, kill=True)
         finally:
             worker_stop(worker, kill=True)

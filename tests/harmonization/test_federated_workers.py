@@ -4,8 +4,7 @@ ended without a task of theirs. Reading afterwards changes nothing."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,22 +23,13 @@ from tenants.tokens import api_token_create
 from tests.conftest import ApiClient
 from tests.harmonization.conftest import AGE, IQ, SEX, _csv, alpha_rows, beta_rows
 from tests.plugins.datasets import csv_upload
+from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker]
 
 SLUG = "fed-workers"
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
 PAYLOAD = {"studies": ["alpha", "beta"], "variables": ["age", "sex", "iq"]}
-
-
-def _wait(predicate: Callable[[], Any], timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def _stored(tenant: Tenant, run_id: int) -> FederatedRun:
@@ -106,7 +96,7 @@ def lab(celery_worker: Any, django_db_blocker: Any) -> Iterator[tuple[Tenant, Ap
                 jobs.append(sent.json()["ingest"]["id"])
                 ended = IngestJob.objects.filter(pk=jobs[-1], status__in=["succeeded", "failed"])
                 with tenant_context(tenant):  # a measure needs its demographics registered first
-                    job = _wait(ended.first)
+                    job = wait_for(ended.first)
                     assert job.status == "succeeded", job.error_message
                 connection.set_schema_to_public()
         for definition in (AGE, SEX, IQ):
@@ -123,7 +113,7 @@ def test_the_worker_finishes_a_federated_run_nobody_reads(
         created = client.post("/api/v1/federated/queries", PAYLOAD)
         assert created.status_code == 202, created.content
         run_id = created.json()["id"]
-        done = _wait(lambda: _finished(tenant, run_id))
+        done = wait_for(lambda: _finished(tenant, run_id))
         assert done.status == RunStatus.SUCCEEDED, done.error_message
         assert done.result_file and done.row_count == 40 + 60 and done.finished_at is not None
         assert _events(tenant, run_id) == ["federated.run_created", "federated.run_succeeded"]
@@ -143,11 +133,11 @@ def test_a_run_whose_parts_all_reuse_finished_results_is_finished_at_creation(
     tenant, client = lab
     with django_db_blocker.unblock():
         first = client.post("/api/v1/federated/queries", {**PAYLOAD, "variables": ["age"]}).json()["id"]
-        assert _wait(lambda: _finished(tenant, first)).status == RunStatus.SUCCEEDED
+        assert wait_for(lambda: _finished(tenant, first)).status == RunStatus.SUCCEEDED
         again = client.post("/api/v1/federated/queries", {**PAYLOAD, "variables": ["age"]})
         assert again.status_code == 202, again.content
         # no part of the new run executes (each is the finished identical run): the creation queued the advance
-        done = _wait(lambda: _finished(tenant, again.json()["id"]))
+        done = wait_for(lambda: _finished(tenant, again.json()["id"]))
     assert done.status == RunStatus.SUCCEEDED and done.row_count == 100
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from core.monitoring.logs import LogContext, LogContextFilter, log_context_reset, log_context_set
 from tests.gunicorn_server import LiveServer
-from tests.monitoring.conftest import MonWorld, wait_for
+from tests.monitoring.conftest import MonWorld
+from tests.worker import wait_for
 
 
 def _lines_with(server: LiveServer, request_id: str) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ import requests
 from django.test import Client, override_settings
 
 from tests.gunicorn_server import LiveServer, free_port
-from tests.monitoring.conftest import PLATFORM_HOST, MonWorld, Samples, parse_samples, sample, wait_for
+from tests.monitoring.conftest import PLATFORM_HOST, MonWorld, Samples, parse_samples, sample
+from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker]
 

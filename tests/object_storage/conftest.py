@@ -5,9 +5,8 @@ only, each with its own local cache, work and media directories."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,16 +67,6 @@ def node_make(root: Path, name: str) -> Node:
     for path in (node.cache, node.work, node.media):
         path.mkdir(parents=True, exist_ok=True)
     return node
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,8 @@ from tenants.services import membership_set, schema_name_for_slug, tenant_create
 from tenants.tokens import api_token_create
 from tests.conftest import ApiClient
 from tests.csv_data import MEMORY_COGNITIVE, MEMORY_DEMOGRAPHICS
-from tests.object_storage.conftest import Bucket, Node, wait_for
+from tests.object_storage.conftest import Bucket, Node
+from tests.worker import wait_for
 
 pytestmark = [pytest.mark.worker]
 

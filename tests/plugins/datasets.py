@@ -5,6 +5,7 @@ client, ``make_study``, ``upload`` (an upload run to the end of its ingest), a p
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,10 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from datasets.ingest_runner import ingest_job_execute
-from datasets.models import IngestJob, Study
+from datasets.models import IngestJob, IngestStatus, Study
+from datasets.services import ingest_file_sync, study_create
+from tenants.models import Tenant
+from tenants.services import tenant_create
 from tests.conftest import ApiClient
 
 
@@ -64,6 +68,29 @@ def upload(steward_api: ApiClient, django_capture_on_commit_callbacks: Any, tena
         return response, caller.get(f"/api/v1/ingests/{job_id}").json()
 
     return _upload
+
+
+def committed_study_tenant(slug: str, study_slug: str, demographics: str, folder: Path) -> Tenant:
+    """A workspace of its own (``slug``, host ``<slug>.test``) with a committed longitudinal study and its
+    demographics: for worker tests, whose committed data must not disturb other tests. Call it with the database
+    unblocked; leaves the connection in the public schema."""
+    tenant = tenant_create(slug=slug, name=slug.replace("-", " ").title(), domain=f"{slug}.test").tenant
+    with tenant_context(tenant):
+        study = Study.objects.filter(slug=study_slug).first() or study_create(
+            tenant=tenant,
+            actor=None,
+            slug=study_slug,
+            name=study_slug.title(),
+            id_column="participant_id",
+            session_column="session",
+        )
+        if study.demographics_id is None:
+            path = folder / "demographics.csv"
+            path.write_text(demographics)
+            job = ingest_file_sync(study=study, path=path, dataset_name="demographics", kind="demographics")
+            assert job.status == IngestStatus.SUCCEEDED, job.error_message
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    return tenant
 
 
 def study_files(tenant: Any, slug: str) -> list[str]:
