@@ -125,15 +125,16 @@ class PostgresEngine(SqlEngine):
     def _set_timeout(self, conn: psycopg.Connection[Any]) -> None:
         """``SET LOCAL statement_timeout`` and ``work_mem`` (via set_config(..., is_local => true), which takes a
         bound value), both in one round trip. Without them the server's own defaults stay in force."""
-        settings: list[tuple[str, str]] = []
-        if self.timeout_s is not None:
-            settings.append(("statement_timeout", str(max(1, int(self.timeout_s * 1000)))))
-        if self.work_mem is not None:
-            settings.append(("work_mem", self.work_mem))
-        if not settings:
-            return
-        calls = sql.SQL(", ").join(sql.SQL("set_config({}, {}, true)").format(name, value) for name, value in settings)
-        conn.execute(sql.SQL("SELECT {}").format(calls))
+        timeout = None if self.timeout_s is None else str(max(1, int(self.timeout_s * 1000)))
+        if timeout is not None and self.work_mem is not None:
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true), set_config('work_mem', %s, true)",
+                [timeout, self.work_mem],
+            )
+        elif timeout is not None:
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
+        elif self.work_mem is not None:
+            conn.execute("SELECT set_config('work_mem', %s, true)", [self.work_mem])
 
     # --- loading --------------------------------------------------------------------------------------------
     def table_name(self, dataset: DatasetInfo) -> str:
