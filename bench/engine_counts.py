@@ -15,8 +15,10 @@ interleaved rounds on one DuckDB engine (2 threads, 2 GB, as the platform's defa
   below 1.5 x the count).
 
 With ``--store``, the participant index store of the study's version set is built first (timed; once per set, in
-``bench/data/engine/store-p<N>/``) and a second engine reading it runs the same count, count and drop-off in the
-same rounds (its answers must equal the Parquet engine's).
+``bench/data/engine/store-p<N>/``; the study allows the pre-joined layout) and a second engine reading it runs the
+same count, count and drop-off in the same rounds (its answers must equal the Parquet engine's). ``--tables`` adds a
+store built with one table per version (``store-tables-p<N>/``, the layout of studies that cannot be pre-joined)
+and a third engine reading it.
 
 Prints a markdown table (p50 / p95 in ms) with the load average, and saves the samples to bench/data/results/.
 """
@@ -140,6 +142,7 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--store", action="store_true", help="also count on the participant index store")
+    parser.add_argument("--tables", action="store_true", help="with --store: also on a store of one table per version")
     args = parser.parse_args()
     if not 1_000 <= args.participants <= 10_000_000 or not 1 <= args.rounds <= 101:
         parser.error("participants 1,000..10,000,000; rounds 1..101")
@@ -157,23 +160,25 @@ def main() -> None:
 
     engine = DuckDBEngine(**kwargs)
     timed("first use (views registered)", lambda: engine.dropoff(spec_validate(spec5(0), cat), cat))
-    stored: DuckDBEngine | None = None
-    if args.store:
-        directory = ROOT / "bench" / "data" / "engine" / f"store-p{args.participants}"
+    stores: dict[str, DuckDBEngine] = {}
+    layouts = (("store", True), ("tables store", False)) if args.tables else (("store", True),)
+    for label, wide in layouts if args.store else ():
+        folder = f"store-p{args.participants}" if wide else f"store-tables-p{args.participants}"
+        directory = ROOT / "bench" / "data" / "engine" / folder
         path, wrote = timed(
-            "store build (once per version set)",
-            lambda: store_build(directory, cat, memory_limit="2GB", threads=2),
+            f"{label} build (once per version set)",
+            lambda d=directory, w=wide: store_build(d, cat, memory_limit="2GB", threads=2, wide=w),
         )
-        print(f"store {'built' if wrote else 'found'}: {path.stat().st_size / 1e6:.0f} MB, load {load()}", flush=True)
-        stored = DuckDBEngine(**kwargs, store=StoreLocation(directory))
-        timed("store first use (attached)", lambda: stored.count(spec_validate(spec3(0), cat), cat))
+        print(f"{label} {'built' if wrote else 'found'}: {path.stat().st_size / 1e6:.0f} MB, load {load()}", flush=True)
+        stores[label] = stored = DuckDBEngine(**kwargs, store=StoreLocation(directory))
+        timed(f"{label} first use (attached)", lambda stored=stored: stored.count(spec_validate(spec3(0), cat), cat))
         assert stored.index_used == path.stem
     raw = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     raw.execute(raw_sql(files, 10.05)).fetchall()
     for r in range(args.rounds + 1):
         i = r + 1
         record = r > 0  # round 0 warms up
-        names = {}
+        names: dict[str, Any] = {}
         for name, action in (
             (
                 "raw DuckDB, 3 filters, warm connection",
@@ -183,13 +188,16 @@ def main() -> None:
             ("engine count, 5 filters", lambda i=i: engine.count(spec_validate(spec5(i), cat), cat)),
             ("engine drop-off, 5 filters", lambda i=i: engine.dropoff(spec_validate(spec5(i), cat), cat)),
             *(
-                (
-                    ("store count, 3 filters", lambda i=i: stored.count(spec_validate(spec3(i), cat), cat)),
-                    ("store count, 5 filters", lambda i=i: stored.count(spec_validate(spec5(i), cat), cat)),
-                    ("store drop-off, 5 filters", lambda i=i: stored.dropoff(spec_validate(spec5(i), cat), cat)),
+                item
+                for label, stored in stores.items()
+                for item in (
+                    (f"{label} count, 3 filters", lambda i=i, e=stored: e.count(spec_validate(spec3(i), cat), cat)),
+                    (f"{label} count, 5 filters", lambda i=i, e=stored: e.count(spec_validate(spec5(i), cat), cat)),
+                    (
+                        f"{label} drop-off, 5 filters",
+                        lambda i=i, e=stored: e.dropoff(spec_validate(spec5(i), cat), cat),
+                    ),  # noqa: E501
                 )
-                if stored is not None
-                else ()
             ),
         ):
             start = time.perf_counter()
@@ -200,13 +208,13 @@ def main() -> None:
         counted = names["engine count, 3 filters"]
         assert (counted.participants, counted.rows) == tuple(raw_answer), (counted, raw_answer)
         assert names["engine drop-off, 5 filters"].total == names["engine count, 5 filters"]
-        if stored is not None:
+        for label, stored in stores.items():
             assert stored.index_used is not None
             for what in ("count, 3 filters", "count, 5 filters", "drop-off, 5 filters"):
-                assert names[f"store {what}"] == names[f"engine {what}"], what
+                assert names[f"{label} {what}"] == names[f"engine {what}"], (label, what)
         loads.append(load())
     engine.close()
-    if stored is not None:
+    for stored in stores.values():
         stored.close()
     rows = [
         [name, f"{percentile(values, 50):.1f}", f"{percentile(values, 95):.1f}", str(len(values))]
@@ -217,14 +225,14 @@ def main() -> None:
           f"load {loads[0]} .. {loads[-1]}; {machine_facts()}\n")  # fmt: skip
     print(md_table(["what", "p50 ms", "p95 ms", "n"], rows))
     print(f"\ndrop-off / count (5 filters), p50: {ratio:.2f}")
-    if stored is not None:
+    for label in stores:
         for what in ("count, 3 filters", "count, 5 filters", "drop-off, 5 filters"):
-            speed = percentile(samples[f"engine {what}"], 50) / percentile(samples[f"store {what}"], 50)
-            print(f"Parquet views / store, {what}, p50: {speed:.2f}x")
-        store_ratio = percentile(samples["store drop-off, 5 filters"], 50) / percentile(
-            samples["store count, 5 filters"], 50
+            speed = percentile(samples[f"engine {what}"], 50) / percentile(samples[f"{label} {what}"], 50)
+            print(f"Parquet views / {label}, {what}, p50: {speed:.2f}x")
+        store_ratio = percentile(samples[f"{label} drop-off, 5 filters"], 50) / percentile(
+            samples[f"{label} count, 5 filters"], 50
         )
-        print(f"store drop-off / store count (5 filters), p50: {store_ratio:.2f}")
+        print(f"{label} drop-off / {label} count (5 filters), p50: {store_ratio:.2f}")
     result_save(
         f"engine-counts-p{args.participants}{'-store' if args.store else ''}",
         {"participants": args.participants, "samples": samples, "loads": loads, "machine": machine_facts()},

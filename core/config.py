@@ -225,7 +225,8 @@ SETTINGS: dict[str, SettingSpec] = {
             int,
             1_000_000,
             "The builder computes each filter's live drop-off (with the count, one pass) on studies whose "
-            "demographics table has at most this many rows; above it the builder shows the count alone.",
+            "demographics table has at most this many rows, or whose counts read a pre-joined participant index "
+            "store; otherwise the builder shows the count alone.",
             minimum=0,
         ),
         SettingSpec(

@@ -26,13 +26,16 @@ from datasets.models import DatasetVersion, Engine, Study
 from datasets.storage import participant_store_directory
 from datasets.study_origins import study_ids_unusable
 from queries.core.catalog import StudyCatalog
+from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.participant_store import StoreLocation, store_build, store_digest, stores_sweep
-from queries.execution import study_catalog, study_latest_versions, versions_fingerprint
+from queries.execution import engine_create, study_catalog, study_latest_versions, versions_fingerprint
 
 logger = logging.getLogger(__name__)
 
 BUILD_TASK = "queries.tasks.participant_store_build"
 REQUEST_SECONDS = 600
+#: The engine of :func:`participant_store_wide` only attaches a file (no query).
+STORE_CHECK_SECONDS = 5.0
 
 
 def _schema() -> str:
@@ -60,6 +63,24 @@ def participant_store_location(study: Study) -> StoreLocation:
         participant_store_request(study.pk, store_digest(catalog))
 
     return StoreLocation(participant_store_directory(study.pk), missing)
+
+
+def participant_store_wide(study: Study) -> bool:
+    """Whether counts of the study's latest version set read a pre-joined store on this node (a scan without joins:
+    fast enough for a live drop-off on studies too large for it over Parquet). Attaches the store to this process's
+    DuckDB database if it was not yet (the count that follows reads it); a missing store is asked for."""
+    if study.engine != Engine.DUCKDB or study.demographics_id is None:
+        return False
+    try:
+        catalog = study_catalog(study, study_latest_versions(study), with_files=False)
+    except ApiError:
+        return False
+    engine = engine_create(study, timeout_s=STORE_CHECK_SECONDS, store=participant_store_location(study))
+    try:
+        index = engine.store_index(catalog) if isinstance(engine, DuckDBEngine) else None
+    finally:
+        engine.close()
+    return index is not None and index.wide
 
 
 def participant_store_build(study_pk: int) -> str:

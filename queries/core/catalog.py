@@ -31,6 +31,9 @@ ROW_ORDINAL = "__row"
 INDEX_IDS = "ids"
 INDEX_PID = "pid"
 INDEX_SID = "sid"
+#: The store's pre-joined table (when every dataset has at most one row per merge key): one row per demographics row,
+#: ``pid``, ``sid`` and every dataset's columns (named by :func:`wide_column`).
+INDEX_WIDE = "wide"
 
 _PG_MAX_IDENTIFIER = 63
 
@@ -179,6 +182,31 @@ class StudyCatalog:
 def physical_column(dataset: DatasetInfo, column: str) -> str:
     """The positional physical name of ``column`` in both engines (``c<index>``)."""
     return f"c{dataset.position(column)}"
+
+
+@dataclass(frozen=True)
+class StoreIndex:
+    """The participant index store a count reads, as the engine attached it (DuckDB database ``name``).
+
+    ``wide``: the store holds the pre-joined table :data:`INDEX_WIDE` instead of one table per version;
+    ``unique_keys``: that table has one row per merge key (``pid``, ``sid``), so counts need no DISTINCT;
+    ``participants``: how many participant ids the store has (its ``pid`` are ``1..participants``)."""
+
+    name: str
+    wide: bool = False
+    unique_keys: bool = False
+    participants: int = 0
+
+    @property
+    def bitmaps(self) -> bool:
+        """Whether participant sets can be counted as bitmaps over ``1..participants`` (one row per merge key of
+        the wide table: the rows passing a condition are its merge keys, their ``pid`` bits its participants)."""
+        return self.wide and self.unique_keys and self.participants > 0
+
+
+def wide_column(dataset: DatasetInfo, physical: str) -> str:
+    """The name of ``dataset``'s physical column ``physical`` in the store's pre-joined table."""
+    return f"{physical_table_name(dataset)}__{physical}"
 
 
 def physical_table_name(dataset: DatasetInfo) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from core.config import config_get
 from queries.pages.builder import RANGE, VALUE_OPS, BuilderState, FilterRow
 from queries.pages.builder_schema import ColumnChoice, StudySchema
+from queries.participant_stores import participant_store_wide
 from tenants.models import Tenant
 
 
@@ -30,10 +31,13 @@ class DropoffView:
 
 
 def dropoff_live(tenant: Tenant, schema: StudySchema) -> bool:
-    """Whether the builder computes the live drop-off for this study (``builder_dropoff_max_rows``)."""
+    """Whether the builder computes the live drop-off for this study: when its demographics table has at most
+    ``builder_dropoff_max_rows`` rows, or when its counts read a pre-joined participant index store (no joins: a
+    drop-off over millions of rows takes a fraction of a second). A limit of 0 turns it off."""
     demo = schema.demographics_choice
     rows = int(demo.version.row_count or 0) if demo is not None else 0
-    return rows <= int(config_get("builder_dropoff_max_rows", tenant))
+    limit = int(config_get("builder_dropoff_max_rows", tenant))
+    return limit > 0 and (rows <= limit or participant_store_wide(schema.study))
 
 
 def spec_positions(state: BuilderState, schema: StudySchema) -> tuple[int | None, list[int | None]]:

@@ -90,11 +90,11 @@ def duck_engine() -> Iterator[DuckDBEngine]:
     engine.close()
 
 
-def store_location(directory: Path) -> StoreLocation:
+def store_location(directory: Path, *, wide: bool = True) -> StoreLocation:
     """Stores in ``directory``; a missing one is built at once (so the first count already reads it)."""
 
     def build(catalog: StudyCatalog) -> None:
-        store_build(directory, catalog, memory_limit="512MB", threads=2)
+        store_build(directory, catalog, memory_limit="512MB", threads=2, wide=wide)
 
     return StoreLocation(directory, missing=build)
 
@@ -105,6 +105,15 @@ def store_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBEng
     engine = DuckDBEngine(
         memory_limit="512MB", threads=2, timeout_s=30, store=store_location(tmp_path_factory.mktemp("stores"))
     )
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def tables_store_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBEngine]:
+    """DuckDB reading stores built with one table per version (the layout of studies that cannot be pre-joined)."""
+    directory = tmp_path_factory.mktemp("table-stores")
+    engine = DuckDBEngine(memory_limit="512MB", threads=2, timeout_s=30, store=store_location(directory, wide=False))
     yield engine
     engine.close()
 

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
+import sqlglot
 from sqlglot import exp
 
-from queries.core.catalog import StudyCatalog, physical_table_name
+from access.disclosure import record_key_table
+from queries.core.catalog import INDEX_WIDE, ColumnInfo, DatasetInfo, StoreIndex, StudyCatalog, physical_table_name
 from queries.core.compiler import compile_count
 from queries.core.engines.duckdb_engine import DuckDBEngine, copy_statement
 from queries.core.engines.participant_store import (
@@ -27,6 +30,8 @@ from queries.core.engines.participant_store import (
 )
 from queries.core.spec import spec_validate
 from tests.queries_core.cases import CASES
+from tests.queries_core.conftest import SECRET
+from tests.queries_core.studies import sha256_file
 
 FILTERED = {
     "filters": [
@@ -64,16 +69,112 @@ def _held_open(path: Path) -> bool:
 def test_the_store_answers_exactly_as_the_parquet_views(
     duck_engine: DuckDBEngine,
     store_engine: DuckDBEngine,
+    tables_store_engine: DuckDBEngine,
+    catalogs: dict[str, StudyCatalog],
     keyed: dict[str, StudyCatalog],
     study: str,
     case: str,
     spec: dict[str, Any],
 ) -> None:
-    catalog = keyed[study]
-    expected = _all(duck_engine, spec, catalog)
-    assert duck_engine.index_used is None
-    assert _all(store_engine, spec, catalog) == expected
-    assert store_engine.index_used == store_digest(catalog)  # every one of the three read the store
+    """Both layouts (the wide table where the study allows it, one table per version otherwise), with and without
+    record keys (the grouped and the bitmap formulations)."""
+    for catalog in (keyed[study], catalogs[study]):
+        expected = _all(duck_engine, spec, catalog)
+        assert duck_engine.index_used is None
+        for stored in (store_engine, tables_store_engine):
+            assert _all(stored, spec, catalog) == expected
+            assert stored.index_used == store_digest(catalog)  # every one of the three read the store
+
+
+def _rewritten(ds: DatasetInfo, folder: Path, select: str) -> DatasetInfo:
+    """``ds`` as another version whose Parquet file is ``select`` over the original (``src``)."""
+    con = duckdb.connect()
+    try:
+        con.read_parquet(ds.parquet_path).create_view("src")
+        target = folder / f"{ds.name}.parquet"
+        con.execute(copy_statement(sqlglot.parse_one(select, read="duckdb"), target))
+    finally:
+        con.close()
+    return dataclasses.replace(ds, version=ds.version + 1, sha256=sha256_file(target), parquet_path=str(target))
+
+
+@pytest.fixture(scope="module")
+def pre_joinable(
+    catalogs: dict[str, StudyCatalog], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, StudyCatalog]:
+    """The two fixture studies whose measure tables repeat merge keys, made pre-joinable: every measure table keeps
+    the first row of each merge key (``<study>-unique``: the wide table has one row per merge key, counted as
+    bitmaps), and the same with two demographics rows repeated (``<study>-repeated``: the wide table repeats those
+    merge keys, counted by grouping). Each also with record keys (``<name>-keyed``)."""
+    out: dict[str, StudyCatalog] = {}
+    for key in ("xs", "rk"):
+        catalog = catalogs[key]
+        keys = catalog.keys
+        folder = tmp_path_factory.mktemp(f"pre-joinable-{key}")
+        datasets = dict(catalog.datasets)
+        for name, ds in catalog.datasets.items():
+            if name == catalog.demographics:
+                continue
+            by = [keys.id_column] + (
+                [keys.session_column] if catalog.joins_on_session(name) and keys.session_column else []
+            )
+            partition = ", ".join(f'"{c}"' for c in by)
+            datasets[name] = _rewritten(
+                ds, folder, f"SELECT * FROM src QUALIFY row_number() OVER (PARTITION BY {partition}) = 1"
+            )
+        unique = dataclasses.replace(catalog, datasets=datasets)
+        demo = _rewritten(catalog.demo, folder, "SELECT * FROM src UNION ALL (SELECT * FROM src LIMIT 2)")
+        repeated = dataclasses.replace(catalog, datasets={**datasets, catalog.demographics: demo})
+        for variant, study in (("unique", unique), ("repeated", repeated)):
+            ids = pq.read_table(study.demo.parquet_path, columns=[keys.id_column]).column(0).unique()
+            path = folder / f"{variant}_record_keys.parquet"
+            pq.write_table(record_key_table(SECRET, ids, keys.id_column), path)
+            record_keys = DatasetInfo(
+                name="record_keys",
+                kind="measure",
+                version=1,
+                sha256=sha256_file(path),
+                columns=(
+                    ColumnInfo(keys.id_column, study.demo.type_of(keys.id_column)),
+                    ColumnInfo("record_key", "integer"),
+                ),
+                parquet_path=str(path),
+            )
+            out[f"{key}-{variant}"] = study
+            out[f"{key}-{variant}-keyed"] = dataclasses.replace(study, record_keys=record_keys)
+    return out
+
+
+PRE_JOINABLE = [
+    (f"{s}-{variant}", s, c, spec) for s, c, spec in CASES if s in ("xs", "rk") for variant in ("unique", "repeated")
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "study", "case", "spec"), PRE_JOINABLE, ids=[f"{n}-{c}" for n, _, c, _ in PRE_JOINABLE]
+)
+def test_the_pre_joined_table_answers_exactly_as_the_joins(
+    duck_engine: DuckDBEngine,
+    store_engine: DuckDBEngine,
+    pre_joinable: dict[str, StudyCatalog],
+    name: str,
+    study: str,
+    case: str,
+    spec: dict[str, Any],
+) -> None:
+    """The wide layout on studies with many datasets, NULL and mixed-type keys, sessions and sites: counts, reports
+    and drop-offs equal the Parquet views' with and without record keys, one row per merge key or not."""
+    for catalog in (pre_joinable[name], pre_joinable[f"{name}-keyed"]):
+        expected = _all(duck_engine, spec, catalog)
+        assert _all(store_engine, spec, catalog) == expected
+        assert store_engine.index_used == store_digest(catalog)
+        con = duckdb.connect(str(store_file(store_engine.store.directory, catalog)), read_only=True)  # type: ignore[union-attr]
+        try:
+            assert con.execute("SELECT layout, unique_keys FROM meta").fetchall() == [
+                ("wide", name.endswith("-unique"))
+            ]
+        finally:
+            con.close()
 
 
 def test_a_count_after_the_build_equals_the_count_before(catalogs: dict[str, StudyCatalog], tmp_path: Path) -> None:
@@ -89,27 +190,28 @@ def test_a_count_after_the_build_equals_the_count_before(catalogs: dict[str, Stu
     engine.close()
 
 
-def test_the_store_holds_its_version_set_and_no_paths(catalogs: dict[str, StudyCatalog], tmp_path: Path) -> None:
+@pytest.mark.parametrize("wide", [True, False], ids=["wide", "tables"])
+def test_the_store_holds_its_version_set_and_no_paths(
+    catalogs: dict[str, StudyCatalog], tmp_path: Path, wide: bool
+) -> None:
     catalog = catalogs["vs"]
-    path, _ = store_build(tmp_path, catalog, memory_limit="256MB", threads=1)
+    path, _ = store_build(tmp_path, catalog, memory_limit="256MB", threads=1, wide=wide)
     con = duckdb.connect(str(path), read_only=True)
     try:
         held = {(n, int(v), h, t) for n, v, h, t in con.execute("SELECT * FROM manifest").fetchall()}
         assert held == manifest_rows(catalog)
         tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert tables == {
-            "ids",
-            "sessions",
-            "manifest",
-            "meta",
-            *(physical_table_name(d) for d in catalog.datasets.values()),
-        }
+        layout = {INDEX_WIDE} if wide else {physical_table_name(d) for d in catalog.datasets.values()}
+        assert tables == {"ids", "sessions", "manifest", "meta", *layout}
+        assert con.execute("SELECT layout FROM meta").fetchall() == [("wide" if wide else "tables",)]
+        assert not [f for f in os.listdir(tmp_path) if f != path.name]  # the build's scratch database is gone
         views = con.execute("SELECT count(*) FROM duckdb_views() WHERE NOT internal").fetchone()
         assert views == (0,)  # the build's views over local Parquet paths are gone
         demo = catalog.demo
         ids = con.execute("SELECT count(*), count(DISTINCT pid), min(pid), max(pid) FROM ids").fetchone()
         assert ids is not None and ids[0] == ids[1] == ids[3] and ids[2] == 1  # dense
-        unmapped = con.execute(f'SELECT count(*) FROM "{physical_table_name(demo)}" WHERE pid IS NULL').fetchone()
+        demo_table = INDEX_WIDE if wide else physical_table_name(demo)
+        unmapped = con.execute(f'SELECT count(*) FROM "{demo_table}" WHERE pid IS NULL').fetchone()
         assert unmapped == (0,)  # every demographics row with an id has its pid
     finally:
         con.close()
@@ -207,14 +309,25 @@ def test_a_build_without_local_files_writes_nothing(catalogs: dict[str, StudyCat
     assert os.listdir(tmp_path) == []
 
 
-def test_other_dialects_ignore_the_index(catalogs: dict[str, StudyCatalog]) -> None:
+@pytest.mark.parametrize(
+    "index",
+    [
+        StoreIndex("ps_x"),
+        StoreIndex("ps_x", wide=True),
+        StoreIndex("ps_x", wide=True, unique_keys=True, participants=9),
+    ],
+    ids=["tables", "wide", "bitmaps"],
+)
+def test_other_dialects_ignore_the_index(catalogs: dict[str, StudyCatalog], index: StoreIndex) -> None:
     catalog = catalogs["rk"]
     v = spec_validate(FILTERED, catalog)
     for dialect in ("postgres", "spark"):
-        assert compile_count(v, catalog, dialect, index="ps_x") == compile_count(v, catalog, dialect)  # type: ignore[arg-type]
-    sql = compile_count(v, catalog, "duckdb", index="ps_x")
+        assert compile_count(v, catalog, dialect, index=index) == compile_count(v, catalog, dialect)  # type: ignore[arg-type]
+    sql = compile_count(v, catalog, "duckdb", index=index)
     assert '"ps_x"."main"' in sql and '"pid"' in sql
     assert '"ps_x"' not in compile_count(v, catalog, "duckdb")
+    assert ("BITSTRING_AGG" in sql) is index.bitmaps
+    assert ('JOIN "ps_x"' in sql) is not index.wide  # the wide table is read without any join
 
 
 def test_results_are_copied_by_a_statement_built_as_a_tree(

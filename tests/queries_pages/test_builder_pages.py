@@ -10,6 +10,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
+from datasets.models import Study
+from queries.participant_stores import participant_store_build
 from tests.conftest import PASSWORD
 from tests.queries_pages.conftest import HX
 
@@ -207,10 +209,32 @@ def test_the_builder_page_has_a_place_for_each_filters_dropoff(analyst, study_ro
     assert 'id="age-dropoff"' in html and 'id="row-0-dropoff"' in html
 
 
-def test_studies_above_the_live_dropoff_limit_get_the_count_alone(analyst, study_ro, tenant_a) -> None:
+def test_studies_above_the_live_dropoff_limit_get_the_count_alone(
+    analyst, study_ro, tenant_a, settings, tmp_path
+) -> None:
+    settings.BDT_CACHE_DIR = tmp_path / "cache"  # this process's node: no participant index store of the study
     tenant_a.settings = {**(tenant_a.settings or {}), "builder_dropoff_max_rows": 5}  # the study has 6 rows
     tenant_a.save(update_fields=["settings"])
     response = state(analyst, age_lo="30")
     html = response.content.decode()
     assert response.status_code == 200 and number(html, "participants") == 3
     assert "data-dropoff-off" in html and "data-counted" not in html
+
+
+def test_above_the_limit_a_pre_joined_store_brings_the_live_dropoff_back(
+    analyst, study_ro, tenant_a, settings, tmp_path
+) -> None:
+    """Counts that read the study's pre-joined participant index store need no join: the builder shows each
+    filter's drop-off whatever the table's size."""
+    settings.BDT_CACHE_DIR = tmp_path / "cache"
+    tenant_a.settings = {**(tenant_a.settings or {}), "builder_dropoff_max_rows": 5}
+    tenant_a.save(update_fields=["settings"])
+    with tenant_context(tenant_a):
+        assert participant_store_build(Study.objects.get(slug="memory").pk) == "built"  # what the worker does
+    connection.set_schema_to_public()
+    response = state(analyst, age_lo="30")
+    html = response.content.decode()
+    assert response.status_code == 200 and number(html, "participants") == 3
+    assert "data-dropoff-off" not in html
+    assert 'id="age-dropoff" data-dropoff data-counted' in html
+    assert "4 before the filters" in html

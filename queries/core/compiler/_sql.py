@@ -19,11 +19,14 @@ from queries.core.catalog import (
     INDEX_IDS,
     INDEX_PID,
     INDEX_SID,
+    INDEX_WIDE,
     ROW_ORDINAL,
     DatasetInfo,
+    StoreIndex,
     StudyCatalog,
     physical_column,
     physical_table_name,
+    wide_column,
 )
 from queries.core.spec import ResolvedFilter, ValidatedSpec, Value
 
@@ -87,7 +90,7 @@ def index_table(index: str, name: str, alias_name: str) -> exp.Table:
 
 
 def record_keys_join(
-    select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None, index: str | None
+    select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None, index: StoreIndex | None
 ) -> exp.Select:
     """``select`` (from ``p``, one row per participant or merge key, ``k_id``) joined to the record keys (the
     cell-key method). With the participant index, ``k_id`` is the ``pid``: its id comes from the index's
@@ -97,7 +100,7 @@ def record_keys_join(
     participant: exp.Expr = ref("k_id", "p")
     if index is not None:
         select = select.join(
-            index_table(index, INDEX_IDS, "ix"),
+            index_table(index.name, INDEX_IDS, "ix"),
             on=exp.EQ(this=ref(INDEX_PID, "ix"), expression=participant),
             join_type="LEFT",
         )
@@ -207,9 +210,13 @@ class Frame:
     Each joined dataset is joined exactly once, directly to the demographics table (never to each other), on the id
     (and the session, when both sides have it in a longitudinal study).
 
-    With ``index`` (DuckDB only: the name the participant index store of the catalog's version set is attached
-    as), the tables are the store's, joined on its integer ``pid`` (and ``sid``), which pair exactly the rows the
-    id (and session) join pairs; :meth:`key_id` / :meth:`key_session` are then ``pid`` / ``sid``.
+    With ``index`` (DuckDB only: the participant index store of the catalog's version set, as attached), the tables
+    are the store's, joined on its integer ``pid`` (and ``sid``), which pair exactly the rows the id (and session)
+    join pairs; :meth:`key_id` / :meth:`key_session` are then ``pid`` / ``sid``. When the store is ``wide`` there is
+    no join at all: its pre-joined table is the demographics LEFT JOINed to every dataset once (each has at most one
+    row per merge key), so every dataset's columns are columns of ``d0``. Its rows, projected on the datasets a
+    query joins, are exactly the rows the query's own joins produce (a dataset left out joins one row or none and
+    a NULL row), so every condition and distinct count is the same.
     """
 
     def __init__(
@@ -218,7 +225,7 @@ class Frame:
         dialect: Dialect,
         schema: str | None,
         joined: Sequence[str],
-        index: str | None = None,
+        index: StoreIndex | None = None,
     ) -> None:
         self.vspec = vspec
         self.catalog = vspec.catalog
@@ -230,14 +237,23 @@ class Frame:
             if name not in self.aliases:
                 self.aliases[name] = f"d{len(self.aliases)}"
 
+    @property
+    def wide(self) -> bool:
+        """Whether the frame reads the store's pre-joined table (no joins)."""
+        return self.index is not None and self.index.wide
+
     def col(self, dataset: str, column: str) -> exp.Column:
         ds = self.catalog.datasets[dataset]
+        if self.wide:
+            return ref(wide_column(ds, physical_column(ds, column)), "d0")
         return ref(physical_column(ds, column), self.aliases[dataset])
 
     def ctype(self, dataset: str, column: str) -> ColumnType:
         return self.catalog.datasets[dataset].type_of(column)
 
     def ordinals(self) -> list[exp.Column]:
+        if self.wide:
+            raise ValueError("the store's pre-joined table has no row ordinals")
         return [ref(ROW_ORDINAL, a) for a in self.aliases.values()]
 
     def id(self) -> exp.Column:
@@ -260,7 +276,7 @@ class Frame:
     def table(self, name: str, alias_name: str) -> exp.Table:
         ds = self.catalog.datasets[name]
         if self.index is not None:
-            return index_table(self.index, physical_table_name(ds), alias_name)
+            return index_table(self.index.name, physical_table_name(ds), alias_name)
         return table_ref(ds, self.dialect, self.schema, alias_name)
 
     def key_type(self, role: Literal["id", "session"]) -> ColumnType:
@@ -288,7 +304,9 @@ class Frame:
         return exp.and_(*parts)
 
     def attach(self, select: exp.Select) -> exp.Select:
-        """Add FROM + LEFT JOINs to ``select``."""
+        """Add FROM + LEFT JOINs to ``select`` (FROM the pre-joined table alone when the store is wide)."""
+        if self.index is not None and self.wide:
+            return select.from_(index_table(self.index.name, INDEX_WIDE, "d0"))
         select = select.from_(self.table(self.catalog.demographics, "d0"))
         for name, a in self.aliases.items():
             if a == "d0":

@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from queries.core.catalog import StudyCatalog
+from queries.core.catalog import INDEX_PID, StoreIndex, StudyCatalog
 from queries.core.compiler._sql import (
     Condition,
     Dialect,
@@ -104,13 +104,32 @@ def _record_key() -> exp.Expr:
     return exp.Coalesce(this=ref("c1", "rk"), expressions=[exp.Literal.number(0)])
 
 
+def participant_bitmap(index: StoreIndex, condition: exp.Expr | None = None) -> exp.Expr:
+    """How many participants have a row (of the store's wide table, aliased ``d0``) passing ``condition``: the
+    ``pid`` of those rows set as bits of one bitmap over ``1..participants``, counted (0 when none)."""
+    bits: exp.Expr = exp.Anonymous(
+        this="BITSTRING_AGG",
+        expressions=[ref(INDEX_PID, "d0"), exp.Literal.number(1), exp.Literal.number(index.participants)],
+    )
+    if condition is not None:
+        bits = exp.Filter(this=bits, expression=exp.Where(this=condition))
+    return exp.Coalesce(this=exp.func("BIT_COUNT", bits), expressions=[exp.Literal.number(0)])
+
+
+def _bitmap_count(frame: Frame, index: StoreIndex) -> exp.Select:
+    """The count on a wide store with one row per merge key: the passing rows are the merge keys (``COUNT(*)``),
+    their ``pid`` bits the participants (no hashing, no DISTINCT)."""
+    select = exp.select(alias(participant_bitmap(index), "participants"), alias(exp.Count(this=exp.Star()), "rows"))
+    return frame.where(frame.attach(select), frame.conditions())
+
+
 def compile_count(
     spec: ValidatedSpec,
     catalog: StudyCatalog,
     dialect: Dialect,
     *,
     schema: str | None = None,
-    index: str | None = None,
+    index: StoreIndex | None = None,
 ) -> str:
     """SQL returning one row: ``participants`` (distinct ids) and ``rows`` (distinct merge keys), plus
     ``participants_key`` and ``rows_key`` when the catalog has record keys. ``index``: the attached participant
@@ -118,7 +137,12 @@ def compile_count(
     dialect = check_dialect(dialect)
     v = validated(spec, catalog)
     frame = Frame(v, dialect, schema, v.filter_datasets, index)
-    inner = frame.where(frame.attach(exp.select(*_key_select(frame)).distinct()), frame.conditions())
+    if frame.index is not None and frame.index.bitmaps and catalog.record_keys is None:
+        return render(_bitmap_count(frame, frame.index), dialect)
+    keys = exp.select(*_key_select(frame))
+    if frame.index is None or not frame.index.unique_keys:  # one row per merge key needs no DISTINCT
+        keys = keys.distinct()
+    inner = frame.where(frame.attach(keys), frame.conditions())
     if catalog.record_keys is not None:
         per = (
             exp.select(ref("k_id", "k"), alias(exp.Count(this=exp.Star()), "n"))
@@ -196,7 +220,7 @@ def compile_steps(
     dialect: Dialect,
     *,
     schema: str | None = None,
-    index: str | None = None,
+    index: StoreIndex | None = None,
 ) -> StepsQuery:
     """The filtering report in one scan (bdt-reference §3.7, in our order).
 

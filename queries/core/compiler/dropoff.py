@@ -23,12 +23,25 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from queries.core.catalog import StudyCatalog
-from queries.core.compiler._sql import Dialect, Frame, alias, check_dialect, record_keys_join, ref, render, validated
+from queries.core.catalog import INDEX_PID, StoreIndex, StudyCatalog
+from queries.core.compiler._sql import (
+    Condition,
+    Dialect,
+    Frame,
+    alias,
+    check_dialect,
+    record_keys_join,
+    ref,
+    render,
+    validated,
+)
+from queries.core.compiler.count import participant_bitmap
 from queries.core.spec import ValidatedSpec
 
 #: Filters per bit mask (a BIGINT holds 62 of them as positive bits).
 MASK_BITS = 62
+#: The most filters a drop-off counts as participant bitmaps (2 per filter, each ``participants`` bits per thread).
+BITMAP_MAX_FILTERS = 32
 
 
 @dataclass(frozen=True)
@@ -99,13 +112,42 @@ def _total(expression: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sum(this=expression), expressions=[_num(0)])
 
 
+def _bitmap_dropoff(
+    frame: Frame, index: StoreIndex, selections: list[Condition], filters: list[Condition]
+) -> exp.Select:
+    """The drop-off on a wide store with one row per merge key, as participant bitmaps (:func:`participant_bitmap`)
+    over one scan of the selected rows: who has a row passing the leading ``i`` filters (``c0..cn``), who has a row
+    passing every filter but ``i`` (minus the whole spec's participants: *removed by filter i alone*, since those
+    passing all pass all but ``i``), and the passing rows (the merge keys: one row each). Same columns as the
+    grouped formulation without record keys."""
+    n = len(filters)
+    booleans = [alias(frame.key_id(), INDEX_PID)] + [
+        alias(exp.Coalesce(this=c.expression, expressions=[exp.false()]), f"b{i}") for i, c in enumerate(filters, 1)
+    ]
+    base = frame.where(frame.attach(exp.select(*booleans)), selections)
+    passed = [ref(f"b{i}", "d0") for i in range(1, n + 1)]
+
+    def passing(which: list[exp.Column]) -> exp.Expr | None:
+        return exp.and_(*(b.copy() for b in which)) if which else None
+
+    everyone = participant_bitmap(index, passing(passed))
+    columns = [alias(participant_bitmap(index, passing(passed[:i])), f"c{i}") for i in range(n + 1)]
+    for i in range(1, n + 1):
+        but = participant_bitmap(index, passing(passed[: i - 1] + passed[i:]))
+        columns.append(alias(exp.Sub(this=but, expression=everyone.copy()), f"a{i}"))
+    rows = exp.Count(this=exp.Star())
+    all_pass = passing(passed)
+    columns.append(alias(exp.Filter(this=rows, expression=exp.Where(this=all_pass)) if all_pass else rows, "rows"))
+    return exp.select(*columns).from_(base.subquery(alias="d0"))
+
+
 def compile_dropoff(
     spec: ValidatedSpec,
     catalog: StudyCatalog,
     dialect: Dialect,
     *,
     schema: str | None = None,
-    index: str | None = None,
+    index: StoreIndex | None = None,
 ) -> DropoffQuery:
     """The drop-off query of ``spec`` (see the module docstring): one row, per level (participants, then merge
     keys), the remaining counts after 0..n filters, then the removed-alone counts of filters 1..n, each followed by
@@ -117,6 +159,8 @@ def compile_dropoff(
     selections = [c for c in conditions if c.kind != "filter"]
     filters = [c for c in conditions if c.kind == "filter"]
     n = len(filters)
+    if frame.index is not None and frame.index.bitmaps and catalog.record_keys is None and n <= BITMAP_MAX_FILTERS:
+        return DropoffQuery(render(_bitmap_dropoff(frame, frame.index, selections, filters), dialect), n)
     masks = _bits(n)
     session = frame.key_session()
     keys = ["k_id"] + (["k_ses"] if session is not None else [])
@@ -156,6 +200,8 @@ def compile_dropoff(
     passing = exp.EQ(this=ref("ok", "s"), expression=_num(1))
     if session is None:
         merge_keys: exp.Expr = exp.Max(this=ref("ok", "s"))
+    elif frame.index is not None and frame.index.unique_keys:  # one row per merge key: its passing rows are its keys
+        merge_keys = exp.Sum(this=ref("ok", "s"))
     else:
         sessions = exp.Count(this=exp.Distinct(expressions=[_case(passing, ref("k_ses", "s"), exp.Null())]))
         null_session = _case(

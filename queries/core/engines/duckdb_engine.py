@@ -33,12 +33,19 @@ import sqlglot
 from sqlglot import exp
 
 from core.column_types import ColumnType
-from queries.core.catalog import DatasetInfo, StudyCatalog, physical_table_name
+from queries.core.catalog import DatasetInfo, StoreIndex, StudyCatalog, physical_table_name
 from queries.core.compiler import Dialect, plan_chunks, wide_chunk_size, wide_numbered_query, wide_query
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import EngineError, ResourceLimit
 from queries.core.engines.duckdb_views import version_relation
-from queries.core.engines.participant_store import MANIFEST, META, StoreLocation, manifest_rows, store_file
+from queries.core.engines.participant_store import (
+    LAYOUT_WIDE,
+    MANIFEST,
+    META,
+    StoreLocation,
+    manifest_rows,
+    store_file,
+)
 from queries.core.engines.sql_engine import Interruption, SqlEngine
 from queries.core.spec import ValidatedSpec
 
@@ -54,8 +61,8 @@ class _SharedDatabase:
     con: duckdb.DuckDBPyConnection
     lock: threading.Lock = field(default_factory=threading.Lock)
     views: dict[str, tuple[object, ...]] = field(default_factory=dict)  # view name -> what it was built from
-    # store file -> (the name it is attached as, the file's (inode, mtime) when attached)
-    stores: dict[str, tuple[str, tuple[int, int]]] = field(default_factory=dict)
+    # store file -> (the store as attached, the file's (inode, mtime) when attached)
+    stores: dict[str, tuple[StoreIndex, tuple[int, int]]] = field(default_factory=dict)
 
 
 _databases: dict[tuple[int, str, int, str | None, str | None], _SharedDatabase] = {}
@@ -156,9 +163,14 @@ class DuckDBEngine(SqlEngine):
     def _create_view(self, view: str, path: str, ds: DatasetInfo) -> None:
         version_relation(self._con, path, ds).create_view(view, replace=True)
 
-    def _index(self, catalog: StudyCatalog) -> str | None:
-        """The name the participant index store of ``catalog``'s version set is attached as, or None (no store
-        location, or no store file yet: then the location's ``missing`` is told, and the count reads Parquet)."""
+    def store_index(self, catalog: StudyCatalog) -> StoreIndex | None:
+        """The participant index store counts of ``catalog``'s version set read (attached now if it exists and was
+        not yet; a missing one is asked for as by a count), or None."""
+        return self._index(catalog)
+
+    def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
+        """The participant index store of ``catalog``'s version set as attached, or None (no store location, or no
+        store file yet: then the location's ``missing`` is told, and the count reads Parquet)."""
         self.index_used = None
         if self.store is None:
             return None
@@ -191,7 +203,8 @@ class DuckDBEngine(SqlEngine):
             name = f"ps_{path.stem[:24]}_{uuid.uuid4().hex[:8]}"
             try:
                 self._con.execute(_attach(path, name))
-                if not _manifest_matches(self._con, name, catalog, path.stem):
+                index = _attached_index(self._con, name, catalog, path.stem)
+                if index is None:
                     logger.error("participant index store %s does not hold its version set; not used", path.name)
                     self._con.execute(_detach(name))
                     return None
@@ -200,12 +213,13 @@ class DuckDBEngine(SqlEngine):
                 with contextlib.suppress(duckdb.Error):
                     self._con.execute(_detach(name))
                 return None
-            self._shared.stores[key] = (name, found)
+            self._shared.stores[key] = (index, found)
         self.index_used = path.stem
-        return name
+        return index
 
     def _detach(self, key: str) -> None:
-        name, _ = self._shared.stores.pop(key)
+        index, _ = self._shared.stores.pop(key)
+        name = index.name
         try:
             self._con.execute(_detach(name))
         except duckdb.Error as exc:
@@ -314,8 +328,9 @@ def _detach(name: str) -> str:
     return exp.Detach(this=exp.to_identifier(name, quoted=True), exists=True).sql("duckdb")
 
 
-def _manifest_matches(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyCatalog, digest: str) -> bool:
-    """Whether the attached store holds exactly ``catalog``'s pinned versions (and was built for this set)."""
+def _attached_index(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyCatalog, digest: str) -> StoreIndex | None:
+    """The store attached as ``name`` with its layout, if it holds exactly ``catalog``'s pinned versions (and was
+    built for this set); None otherwise."""
 
     def table(which: str) -> exp.Table:
         return exp.Table(
@@ -326,9 +341,13 @@ def _manifest_matches(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyC
 
     columns = [exp.column(c, quoted=True) for c in ("name", "version", "sha256", "tbl")]
     rows = con.execute(exp.select(*columns).from_(table(MANIFEST)).sql("duckdb")).fetchall()
-    meta = con.execute(exp.select(exp.column("digest", quoted=True)).from_(table(META)).sql("duckdb")).fetchall()
+    described = [exp.column(c, quoted=True) for c in ("digest", "layout", "unique_keys", "participants")]
+    meta = con.execute(exp.select(*described).from_(table(META)).sql("duckdb")).fetchall()
     held = {(str(n), int(v), str(h), str(t)) for n, v, h, t in rows}
-    return held == manifest_rows(catalog) and meta == [(digest,)]
+    if held != manifest_rows(catalog) or len(meta) != 1 or meta[0][0] != digest:
+        return None
+    _, layout, unique, participants = meta[0]
+    return StoreIndex(name, wide=layout == LAYOUT_WIDE, unique_keys=bool(unique), participants=int(participants))
 
 
 def memory_bytes(text: str) -> int:

@@ -10,7 +10,12 @@ once per **version set** (the pinned versions of every dataset of a study catalo
   engine's positional columns (``c0..cn``, ``__row``) plus ``pid`` and ``sid``: the row's id (and session) looked
   up in the dictionaries with the same equality the joins use (typed, or as text when the two tables' key types
   differ), so joining on ``pid``/``sid`` pairs exactly the rows the id/session join pairs;
-- ``manifest`` (each version's name, number, content hash and table) and ``meta`` (the set's digest).
+- when every dataset has at most one row per merge key (and the columns are not too many), one pre-joined table
+  ``wide`` instead of the per-version tables: each demographics row with ``pid``, ``sid`` and every dataset's
+  row of the same merge key LEFT JOINed once (columns named by :func:`~queries.core.catalog.wide_column`), so a
+  count is a scan with no join at all (the frame's docstring says why the semantics are the same);
+- ``manifest`` (each version's name, number, content hash and table) and ``meta`` (the set's digest, its layout
+  ``wide`` or ``tables``, whether the wide table has one row per merge key, and the number of participant ids).
 
 The file is named by :func:`store_digest` (the content hashes of the versions it holds, their columns and the key
 columns), written to a temporary name and renamed into place (concurrent builders of one set each write their own
@@ -39,20 +44,25 @@ from queries.core.catalog import (
     INDEX_IDS,
     INDEX_PID,
     INDEX_SID,
+    INDEX_WIDE,
     DatasetInfo,
     StudyCatalog,
     physical_column,
     physical_table_name,
+    wide_column,
 )
 from queries.core.engines.duckdb_views import version_relation
 
 logger = logging.getLogger(__name__)
 
 #: Bumped when the layout of a store changes (older files are then never found, and swept by the next build).
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 SUFFIX = ".duckdb"
 IDS, SESSIONS, MANIFEST, META = INDEX_IDS, "sessions", "manifest", "meta"
 PID, SID = INDEX_PID, INDEX_SID
+#: The most columns a pre-joined table may have (a study wider than this keeps one table per version).
+WIDE_MAX_COLUMNS = 4_000
+LAYOUT_WIDE, LAYOUT_TABLES = "wide", "tables"
 #: Temporary files of a build that died are removed by later builds after this long.
 STALE_PART_SECONDS = 3600.0
 
@@ -99,8 +109,18 @@ def _col(name: str, table: str) -> exp.Column:
     return exp.column(_id(name), table=_id(table))
 
 
-def _table(name: str, alias: str | None = None) -> exp.Table:
-    return exp.Table(this=_id(name), alias=exp.TableAlias(this=_id(alias)) if alias else None)
+#: The build's scratch database (attached under this name): the per-version tables the store is made from.
+WORK = "work"
+
+
+def _table(name: str, alias: str | None = None, database: str | None = None) -> exp.Table:
+    """``[database.main.]name [AS alias]``."""
+    return exp.Table(
+        this=_id(name),
+        db=_id("main") if database else None,
+        catalog=_id(database) if database else None,
+        alias=exp.TableAlias(this=_id(alias)) if alias else None,
+    )
 
 
 def _sql(expression: exp.Expr) -> str:
@@ -131,8 +151,8 @@ def _dictionary(source: str, column: str, value: str, code: str) -> exp.Create:
     return exp.Create(this=_table(IDS if code == PID else SESSIONS), kind="TABLE", expression=select)
 
 
-def _indexed(catalog: StudyCatalog, ds: DatasetInfo, source: str) -> exp.Create:
-    """The version as a native table with ``pid`` and ``sid``, in (pid, sid) order."""
+def _indexed(catalog: StudyCatalog, ds: DatasetInfo, source: str, database: str) -> exp.Create:
+    """The version as a native table of ``database`` with ``pid`` and ``sid`` (in no particular order)."""
     demo, keys = catalog.demo, catalog.keys
     id_name = keys.id_column
     select = exp.select(_col(PID, "ix"))
@@ -157,8 +177,7 @@ def _indexed(catalog: StudyCatalog, ds: DatasetInfo, source: str) -> exp.Create:
     else:
         query = query.select(exp.alias_(exp.cast(exp.Null(), exp.DataType.Type.INT), _id(SID)))
     query = query.select(exp.Column(this=exp.Star(), table=_id("v")))
-    query = query.order_by(exp.Ordered(this=_id(PID), nulls_first=False), exp.Ordered(this=_id(SID), nulls_first=False))
-    return exp.Create(this=_table(physical_table_name(ds)), kind="TABLE", expression=query)
+    return exp.Create(this=_table(physical_table_name(ds), database=database), kind="TABLE", expression=query)
 
 
 def store_build(
@@ -168,15 +187,18 @@ def store_build(
     memory_limit: str,
     threads: int,
     temp_directory: str | os.PathLike[str] | None = None,
+    wide: bool = True,
 ) -> tuple[Path, bool]:
     """Build the store of ``catalog``'s version set in ``directory`` unless it exists; returns (its path, whether
     this call wrote it). Every dataset needs its local ``parquet_path``. Other version sets' stores in the
-    directory (older sets of the study) and temporary files of dead builds are removed afterwards."""
+    directory (older sets of the study) and temporary files of dead builds are removed afterwards. ``wide=False``
+    keeps one table per version even where the pre-joined table could be built (the tests compare both layouts)."""
     target = store_file(directory, catalog)
     if target.exists():
         return target, False
     directory.mkdir(parents=True, exist_ok=True)
     partial = directory / f".{target.name}.{uuid.uuid4().hex}.part"
+    scratch = partial.with_name(partial.name + ".work")
     config: dict[str, Any] = {
         "memory_limit": memory_limit,
         "threads": threads,
@@ -188,18 +210,73 @@ def store_build(
     try:
         con = duckdb.connect(os.fspath(partial), config=config)
         try:
-            _write(con, catalog, store_digest(catalog))
+            con.execute(_attach(scratch, WORK))
+            _write(con, catalog, store_digest(catalog), wide=wide)
         finally:
             con.close()
         os.replace(partial, target)
     finally:
-        for leftover in (partial, partial.with_name(partial.name + ".wal")):
+        for leftover in (partial, scratch, *(f.with_name(f.name + ".wal") for f in (partial, scratch))):
             leftover.unlink(missing_ok=True)
     stores_sweep(directory, keep=target)
     return target, True
 
 
-def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str) -> None:
+def _attach(path: Path, name: str) -> str:
+    attach = exp.Attach(this=exp.alias_(exp.Literal.string(os.fspath(path)), _id(name)), exists=False)
+    return _sql(attach)
+
+
+def _one_row_per_key(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, ds: DatasetInfo) -> bool:
+    """Whether ``ds``'s store table has at most one row per key it joins on (rows whose key cannot match are left
+    out: a NULL ``pid``, or a NULL ``sid`` where it joins on the session)."""
+    keys = [_id(PID)] + ([_id(SID)] if catalog.joins_on_session(ds.name) else [])
+    present = [exp.Not(this=exp.Is(this=exp.column(k), expression=exp.Null())) for k in keys]
+    repeated = (
+        exp.select(*(exp.column(k) for k in keys))
+        .from_(_table(physical_table_name(ds), database=WORK))
+        .where(exp.and_(*present))
+        .group_by(*(exp.column(k) for k in keys))
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        .limit(1)
+    )
+    return not con.execute(_sql(repeated)).fetchall()
+
+
+def _wide_table(catalog: StudyCatalog) -> exp.Create:
+    """``CREATE TABLE wide AS SELECT d0.pid, d0.sid, <every dataset's columns> FROM <demographics> d0 LEFT JOIN
+    <dataset> dN ON dN.pid = d0.pid [AND dN.sid = d0.sid] ...`` (each dataset joined once, directly to d0)."""
+    select = exp.select(_col(PID, "d0"), _col(SID, "d0"))
+    names = [catalog.demographics] + [n for n in catalog.datasets if n != catalog.demographics]
+    for number, name in enumerate(names):
+        ds, alias = catalog.datasets[name], f"d{number}"
+        for column in ds.columns:
+            physical = physical_column(ds, column.name)
+            select = select.select(exp.alias_(_col(physical, alias), _id(wide_column(ds, physical))))
+        if number == 0:
+            select = select.from_(_table(physical_table_name(ds), alias, WORK))
+            continue
+        on = [exp.EQ(this=_col(PID, alias), expression=_col(PID, "d0"))]
+        if catalog.joins_on_session(name):
+            on.append(exp.EQ(this=_col(SID, alias), expression=_col(SID, "d0")))
+        select = select.join(_table(physical_table_name(ds), alias, WORK), on=exp.and_(*on), join_type="LEFT")
+    return exp.Create(this=_table(INDEX_WIDE), kind="TABLE", expression=select)
+
+
+def _unique_merge_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the wide table has one row per (``pid``, ``sid``) among rows with a ``pid``."""
+    repeated = (
+        exp.select(exp.column(_id(PID)))
+        .from_(_table(INDEX_WIDE))
+        .where(exp.Not(this=exp.Is(this=exp.column(_id(PID)), expression=exp.Null())))
+        .group_by(exp.column(_id(PID)), exp.column(_id(SID)))
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        .limit(1)
+    )
+    return not con.execute(_sql(repeated)).fetchall()
+
+
+def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str, *, wide: bool) -> None:
     sources: dict[str, str] = {}
     for i, ds in enumerate(catalog.datasets.values()):
         if not ds.parquet_path:
@@ -211,10 +288,26 @@ def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str) -
     con.execute(_sql(_dictionary(demo_source, physical_column(demo, keys.id_column), "id", PID)))
     if keys.session_column is not None:
         con.execute(_sql(_dictionary(demo_source, physical_column(demo, keys.session_column), "s", SID)))
-    for ds in catalog.datasets.values():
-        con.execute(_sql(_indexed(catalog, ds, sources[ds.name])))
+    for ds in catalog.datasets.values():  # into the scratch database: the store keeps them, or the wide table
+        con.execute(_sql(_indexed(catalog, ds, sources[ds.name], WORK)))
     for source in sources.values():  # the views name local paths: they never stay in the store
         con.execute(_sql(exp.Drop(tables=[_table(source)], kind="VIEW", exists=True)))
+    measures = [ds for ds in catalog.datasets.values() if ds.name != catalog.demographics]
+    columns = sum(len(ds.columns) for ds in catalog.datasets.values())
+    layout, unique = LAYOUT_TABLES, False
+    if wide and columns <= WIDE_MAX_COLUMNS and all(_one_row_per_key(con, catalog, ds) for ds in measures):
+        con.execute(_sql(_wide_table(catalog)))
+        layout, unique = LAYOUT_WIDE, _unique_merge_keys(con)
+    else:
+        for ds in catalog.datasets.values():
+            name = physical_table_name(ds)
+            copy = (
+                exp.select(exp.Star())
+                .from_(_table(name, database=WORK))
+                .order_by(exp.Ordered(this=_id(PID), nulls_first=False), exp.Ordered(this=_id(SID), nulls_first=False))
+            )
+            con.execute(_sql(exp.Create(this=_table(name), kind="TABLE", expression=copy)))
+    con.execute(_sql(exp.Detach(this=_id(WORK), exists=True)))
     manifest = exp.select(
         *(exp.alias_(exp.cast(exp.Null(), kind), _id(name)) for name, kind in _MANIFEST_COLUMNS)
     ).where(exp.false())
@@ -224,7 +317,12 @@ def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str) -
         [tuple(exp.Literal.string(v) if isinstance(v, str) else exp.Literal.number(v) for v in r) for r in rows]
     )
     con.execute(_sql(exp.insert(values, _table(MANIFEST))))
-    meta = exp.select(exp.alias_(exp.Literal.string(digest), _id("digest")))
+    meta = exp.select(
+        exp.alias_(exp.Literal.string(digest), _id("digest")),
+        exp.alias_(exp.Literal.string(layout), _id("layout")),
+        exp.alias_(exp.Boolean(this=unique), _id("unique_keys")),
+        exp.alias_(exp.select(exp.Count(this=exp.Star())).from_(_table(IDS)).subquery(), _id("participants")),
+    )
     con.execute(_sql(exp.Create(this=_table(META), kind="TABLE", expression=meta)))
     con.execute("CHECKPOINT")
 

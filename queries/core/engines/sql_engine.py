@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from sqlglot import exp
 
 from core.column_types import ColumnType
-from queries.core.catalog import DatasetInfo, StudyCatalog
+from queries.core.catalog import DatasetInfo, StoreIndex, StudyCatalog
 from queries.core.compiler import (
     CompileError,
     Dialect,
@@ -212,14 +212,14 @@ class SqlEngine(ABC):
         return [catalog.demo, *(catalog.datasets[n] for n in names)]
 
     def _counted_datasets(
-        self, catalog: StudyCatalog, names: Sequence[str], index: str | None = None
+        self, catalog: StudyCatalog, names: Sequence[str], index: StoreIndex | None = None
     ) -> list[DatasetInfo]:
         """What a count reads: the demographics, the filtered datasets and the record keys (if any); with the
         participant index store (``index``) only the record keys come from their own file."""
         keys = [catalog.record_keys] if catalog.record_keys is not None else []
         return keys if index is not None else [*self._datasets(catalog, names), *keys]
 
-    def _index(self, catalog: StudyCatalog) -> str | None:
+    def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
         """The participant index store of ``catalog``'s version set, for engines that keep one (DuckDB)."""
         return None
 
