@@ -424,6 +424,18 @@ def study_seed(participants: int) -> dict[str, Any]:
     return timings
 
 
+def study_store_build(participants: int) -> str:
+    """Build the participant index store of the bench study's latest versions, as a worker does after an ingest
+    (``queries.participant_stores.participant_store_build``); returns ``built``, ``exists``, ... ."""
+    from django_tenants.utils import tenant_context
+
+    from datasets.models import Study
+    from queries.participant_stores import participant_store_build
+
+    with tenant_context(bench_tenant()):
+        return participant_store_build(Study.objects.get(slug=study_slug(participants)).pk)
+
+
 def study_parquet_paths(participants: int) -> dict[str, Path]:
     """Local Parquet files (the version cache the engine reads) of the bench study's latest versions."""
     from django_tenants.utils import tenant_context

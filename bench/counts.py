@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/counts.py --participants 100000 [--rounds 41] [--hits 2] [--bdt 11]
-                                     [--server gunicorn|runserver] [--seed-only]
+                                     [--server gunicorn|runserver] [--seed-only] [--store]
 
 Steps (all idempotent; generated data is reused):
 
@@ -68,6 +68,7 @@ from common import (
     study_parquet_paths,
     study_seed,
     study_slug,
+    study_store_build,
     token_create,
 )
 
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--bdt", type=int, help="rounds with the (slow) BDT-way count (default 11; 5 above 100k)")
     parser.add_argument("--server", choices=("gunicorn", "runserver"), default="gunicorn")
     parser.add_argument("--seed-only", action="store_true", help="generate + ingest, measure nothing")
+    parser.add_argument(
+        "--store", action="store_true", help="build the study's participant index store first (as a worker does)"
+    )
     args = parser.parse_args()
     n = args.participants
     big = n > 100_000
@@ -156,6 +160,10 @@ def main() -> None:
         if ingest_timings:
             result_save(f"seed-p{n}", {"machine": machine_facts(), "participants": n, "ingest": ingest_timings})
         return
+    if args.store:
+        started = time.perf_counter()
+        outcome = study_store_build(n)
+        say(f"participant index store: {outcome} in {time.perf_counter() - started:.1f} s")
     token = token_create()  # also makes sure the analyst user exists and is a member
     parquet = study_parquet_paths(n)
     redis_flush()

@@ -196,7 +196,7 @@ def main() -> None:
                     (
                         f"{label} drop-off, 5 filters",
                         lambda i=i, e=stored: e.dropoff(spec_validate(spec5(i), cat), cat),
-                    ),  # noqa: E501
+                    ),
                 )
             ),
         ):

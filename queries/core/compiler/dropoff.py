@@ -15,6 +15,11 @@ fails only filter ``i``, so they would be counted without it). The drop-off coun
 counts the whole spec's distinct merge keys (the count's rows). With record keys each number comes with the sum of
 its participants' record keys, so every number of the drop-off is a cell of the disclosure-control method (a
 participant cell: its rows are its participants).
+
+On a participant index store whose pre-joined table has one row per merge key (and without record keys), the same
+numbers come from one scan without any grouping: each set of participants (who passes the leading ``i`` filters on
+one row; who passes every filter but ``i`` on one row) is a bitmap of their ``pid`` (``BITSTRING_AGG`` with a
+``FILTER``), counted; *removed by filter i alone* is the second set minus those passing every filter.
 """
 
 from __future__ import annotations

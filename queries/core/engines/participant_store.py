@@ -45,6 +45,7 @@ from queries.core.catalog import (
     INDEX_PID,
     INDEX_SID,
     INDEX_WIDE,
+    ROW_ORDINAL,
     DatasetInfo,
     StudyCatalog,
     physical_column,
@@ -243,24 +244,43 @@ def _one_row_per_key(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, ds: 
     return not con.execute(_sql(repeated)).fetchall()
 
 
-def _wide_table(catalog: StudyCatalog) -> exp.Create:
-    """``CREATE TABLE wide AS SELECT d0.pid, d0.sid, <every dataset's columns> FROM <demographics> d0 LEFT JOIN
-    <dataset> dN ON dN.pid = d0.pid [AND dN.sid = d0.sid] ...`` (each dataset joined once, directly to d0)."""
-    select = exp.select(_col(PID, "d0"), _col(SID, "d0"))
-    names = [catalog.demographics] + [n for n in catalog.datasets if n != catalog.demographics]
-    for number, name in enumerate(names):
-        ds, alias = catalog.datasets[name], f"d{number}"
+def _aligned(catalog: StudyCatalog, ds: DatasetInfo, number: int) -> exp.Create:
+    """``CREATE TABLE work.aligned_<number> AS SELECT dN.<columns> FROM <demographics> d0 LEFT JOIN <dataset> dN ON
+    dN.pid = d0.pid [AND dN.sid = d0.sid] ORDER BY d0.__row``: the dataset's row of each demographics row (or NULLs),
+    one row per demographics row (the dataset has at most one per merge key), in the demographics' row order."""
+    demo = physical_table_name(catalog.demo)
+    on = [exp.EQ(this=_col(PID, "dn"), expression=_col(PID, "d0"))]
+    if catalog.joins_on_session(ds.name):
+        on.append(exp.EQ(this=_col(SID, "dn"), expression=_col(SID, "d0")))
+    select = (
+        exp.select(*(_col(physical_column(ds, c.name), "dn") for c in ds.columns))
+        .from_(_table(demo, "d0", WORK))
+        .join(_table(physical_table_name(ds), "dn", WORK), on=exp.and_(*on), join_type="LEFT")
+        .order_by(_col(ROW_ORDINAL, "d0"))
+    )
+    return exp.Create(this=_table(f"aligned_{number}", database=WORK), kind="TABLE", expression=select)
+
+
+def _wide_table(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog) -> None:
+    """The pre-joined table: each demographics row (``pid``, ``sid``, its columns) with every dataset's row of the
+    same merge key (LEFT JOIN: NULLs where there is none). One join per statement (a join of every dataset at once
+    holds all their hash tables in memory: at 10M participants it does not fit 2 GB), each dataset aligned to the
+    demographics' row order, then the aligned tables put side by side (``POSITIONAL JOIN``: no hashing at all)."""
+    demo = catalog.demo
+    measures = [ds for name, ds in catalog.datasets.items() if name != catalog.demographics]
+    for number, ds in enumerate(measures, 1):
+        con.execute(_sql(_aligned(catalog, ds, number)))
+    ordered = exp.select(exp.Star()).from_(_table(physical_table_name(demo), database=WORK)).order_by(_id(ROW_ORDINAL))
+    con.execute(_sql(exp.Create(this=_table("aligned_0", database=WORK), kind="TABLE", expression=ordered)))
+    select = exp.select(_col(PID, "d0"), _col(SID, "d0")).from_(_table("aligned_0", "d0", WORK))
+    for number, ds in enumerate([demo, *measures]):
+        alias = f"d{number}"
         for column in ds.columns:
             physical = physical_column(ds, column.name)
             select = select.select(exp.alias_(_col(physical, alias), _id(wide_column(ds, physical))))
-        if number == 0:
-            select = select.from_(_table(physical_table_name(ds), alias, WORK))
-            continue
-        on = [exp.EQ(this=_col(PID, alias), expression=_col(PID, "d0"))]
-        if catalog.joins_on_session(name):
-            on.append(exp.EQ(this=_col(SID, alias), expression=_col(SID, "d0")))
-        select = select.join(_table(physical_table_name(ds), alias, WORK), on=exp.and_(*on), join_type="LEFT")
-    return exp.Create(this=_table(INDEX_WIDE), kind="TABLE", expression=select)
+        if number:
+            select = select.join(exp.Join(this=_table(f"aligned_{number}", alias, WORK), method="POSITIONAL"))
+    con.execute(_sql(exp.Create(this=_table(INDEX_WIDE), kind="TABLE", expression=select)))
 
 
 def _unique_merge_keys(con: duckdb.DuckDBPyConnection) -> bool:
@@ -296,9 +316,13 @@ def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str, *
     columns = sum(len(ds.columns) for ds in catalog.datasets.values())
     layout, unique = LAYOUT_TABLES, False
     if wide and columns <= WIDE_MAX_COLUMNS and all(_one_row_per_key(con, catalog, ds) for ds in measures):
-        con.execute(_sql(_wide_table(catalog)))
-        layout, unique = LAYOUT_WIDE, _unique_merge_keys(con)
-    else:
+        try:
+            _wide_table(con, catalog)
+            layout, unique = LAYOUT_WIDE, _unique_merge_keys(con)
+        except duckdb.OutOfMemoryException:  # the joins did not fit the build's budget: the other layout still does
+            logger.warning("participant index store %s: the pre-joined table did not fit in memory", digest[:12])
+            con.execute(_sql(exp.Drop(tables=[_table(INDEX_WIDE)], kind="TABLE", exists=True)))
+    if layout == LAYOUT_TABLES:
         for ds in catalog.datasets.values():
             name = physical_table_name(ds)
             copy = (
