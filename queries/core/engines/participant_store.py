@@ -272,6 +272,12 @@ def _wide_table(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog) -> None:
         con.execute(_sql(_aligned(catalog, ds, number)))
     ordered = exp.select(exp.Star()).from_(_table(physical_table_name(demo), database=WORK)).order_by(_id(ROW_ORDINAL))
     con.execute(_sql(exp.Create(this=_table("aligned_0", database=WORK), kind="TABLE", expression=ordered)))
+    sizes = {}
+    for number in range(len(measures) + 1):
+        size = exp.select(exp.Count(this=exp.Star())).from_(_table(f"aligned_{number}", database=WORK))
+        sizes[number] = con.execute(_sql(size)).fetchall()[0][0]
+    if len(set(sizes.values())) != 1:  # side by side by position: every table must have one row per demographics row
+        raise RuntimeError(f"participant index store: aligned tables differ in length {sizes}")
     select = exp.select(_col(PID, "d0"), _col(SID, "d0")).from_(_table("aligned_0", "d0", WORK))
     for number, ds in enumerate([demo, *measures]):
         alias = f"d{number}"
