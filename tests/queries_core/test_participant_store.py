@@ -55,10 +55,10 @@ def _all(engine: DuckDBEngine, spec: dict[str, Any], catalog: StudyCatalog) -> t
 
 
 def _held_open(path: Path) -> bool:
-    """Whether this process has ``path`` open (an attached store)."""
+    """Whether this process has ``path`` open (an attached store), also after the file was removed."""
     for fd in os.listdir("/proc/self/fd"):
         try:
-            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+            if os.readlink(f"/proc/self/fd/{fd}") in (str(path), f"{path} (deleted)"):
                 return True
         except OSError:
             continue
@@ -244,6 +244,39 @@ def test_a_store_of_an_older_version_set_never_answers_for_a_newer_one(
     assert not _held_open(store_file(tmp_path, old))  # and this process let it go
     engine.close()
     reference.close()
+
+
+def test_a_newer_version_set_never_detaches_a_store_under_a_running_count(
+    catalogs: dict[str, StudyCatalog], tmp_path: Path
+) -> None:
+    """Threads of one process share its DuckDB database. One is running a count on the old set's store when another
+    attaches the newer set's store (a version was added meanwhile), which lets the old one go: the running statement
+    still finishes on the store it was compiled for, which is detached as soon as it ends."""
+    old = catalogs["rk"]
+    cog = old.datasets["cog"]
+    newer = dataclasses.replace(
+        old, datasets={**old.datasets, "cog": dataclasses.replace(cog, version=cog.version + 1, sha256="e" * 64)}
+    )
+    old_path, _ = store_build(tmp_path, old, memory_limit="256MB", threads=1)
+    reader, other = _engine(tmp_path), _engine(tmp_path)
+    reference = DuckDBEngine(memory_limit="512MB", threads=2, timeout_s=30)
+    spec = spec_validate(FILTERED, old)
+    with reader._reading_index(old) as index:  # what count() holds while its statement runs
+        assert index is not None
+        sql = compile_count(spec, old, "duckdb", index=index)
+        store_build(tmp_path, newer, memory_limit="256MB", threads=1)  # the worker's build removes the old file
+        assert other.count(spec_validate(FILTERED, newer), newer) == reference.count(
+            spec_validate(FILTERED, newer), newer
+        )
+        assert other.index_used == store_digest(newer)  # the other thread reads the new store, and let the old go
+        row = reader._fetch_all(sql)[0]  # the statement compiled against the old store runs on it
+        assert _held_open(old_path)
+    expected = reference.count(spec, old)
+    assert (row[0], row[1]) == (expected.participants, expected.rows)
+    assert not _held_open(old_path)  # detached when the last statement reading it ended
+    assert reader.count(spec, old) == expected and reader.index_used is None  # and never read again
+    for engine in (reader, other, reference):
+        engine.close()
 
 
 def test_concurrent_builds_of_one_set_leave_one_whole_file(catalogs: dict[str, StudyCatalog], tmp_path: Path) -> None:

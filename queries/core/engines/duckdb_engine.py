@@ -63,6 +63,9 @@ class _SharedDatabase:
     views: dict[str, tuple[object, ...]] = field(default_factory=dict)  # view name -> what it was built from
     # store file -> (the store as attached, the file's (inode, mtime) when attached)
     stores: dict[str, tuple[StoreIndex, tuple[int, int]]] = field(default_factory=dict)
+    # attached name -> statements reading it now; names let go of while read (detached when the last one ends)
+    reading: dict[str, int] = field(default_factory=dict)
+    retired: set[str] = field(default_factory=set)
 
 
 _databases: dict[tuple[int, str, int, str | None, str | None], _SharedDatabase] = {}
@@ -166,7 +169,8 @@ class DuckDBEngine(SqlEngine):
     def store_index(self, catalog: StudyCatalog) -> StoreIndex | None:
         """The participant index store counts of ``catalog``'s version set read (attached now if it exists and was
         not yet; a missing one is asked for as by a count), or None."""
-        return self._index(catalog)
+        with self._reading_index(catalog) as index:
+            return index
 
     def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
         """The participant index store of ``catalog``'s version set as attached, or None (no store location, or no
@@ -183,15 +187,11 @@ class DuckDBEngine(SqlEngine):
                 logger.exception("could not ask for the participant index store of a version set")
             found = _stat(path)
         key = os.fspath(path)
-        attached = self._shared.stores.get(key)
-        if attached is not None and attached[1] == found:
-            self.index_used = path.stem
-            return attached[0]
         with self._shared.lock:
             attached = self._shared.stores.get(key)
             if attached is not None and attached[1] == found:
                 self.index_used = path.stem
-                return attached[0]
+                return self._hold(attached[0])
             if attached is not None:  # removed (deleted data) or replaced since it was attached
                 self._detach(key)
             # Stores of the study's other version sets (older versions, deleted data) are let go: their files are
@@ -214,12 +214,37 @@ class DuckDBEngine(SqlEngine):
                     self._con.execute(_detach(name))
                 return None
             self._shared.stores[key] = (index, found)
-        self.index_used = path.stem
+            self.index_used = path.stem
+            return self._hold(index)
+
+    def _hold(self, index: StoreIndex) -> StoreIndex:
+        """Count a statement reading ``index`` (under the database's lock)."""
+        self._shared.reading[index.name] = self._shared.reading.get(index.name, 0) + 1
         return index
 
+    def _index_release(self, index: StoreIndex | None) -> None:
+        if index is None:
+            return
+        with self._shared.lock:
+            left = self._shared.reading.get(index.name, 1) - 1
+            if left > 0:
+                self._shared.reading[index.name] = left
+                return
+            self._shared.reading.pop(index.name, None)
+            if index.name in self._shared.retired:
+                self._shared.retired.discard(index.name)
+                self._detach_name(index.name)
+
     def _detach(self, key: str) -> None:
+        """Let go of the store attached for ``key`` (under the database's lock): detached now, or when the last
+        statement reading it ends (another thread may be running one)."""
         index, _ = self._shared.stores.pop(key)
-        name = index.name
+        if self._shared.reading.get(index.name, 0) > 0:
+            self._shared.retired.add(index.name)
+        else:
+            self._detach_name(index.name)
+
+    def _detach_name(self, name: str) -> None:
         try:
             self._con.execute(_detach(name))
         except duckdb.Error as exc:

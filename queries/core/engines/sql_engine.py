@@ -220,25 +220,40 @@ class SqlEngine(ABC):
         return keys if index is not None else [*self._datasets(catalog, names), *keys]
 
     def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
-        """The participant index store of ``catalog``'s version set, for engines that keep one (DuckDB)."""
+        """The participant index store of ``catalog``'s version set, for engines that keep one (DuckDB); held for
+        this engine until :meth:`_index_release`."""
         return None
+
+    def _index_release(self, index: StoreIndex | None) -> None:
+        """The statement that read ``index`` is done (it may now be let go of)."""
+        return None
+
+    @contextlib.contextmanager
+    def _reading_index(self, catalog: StudyCatalog) -> Iterator[StoreIndex | None]:
+        """The store an operation reads, held until the operation is over (another thread's newer version set
+        never detaches it under a running statement)."""
+        index = self._index(catalog)
+        try:
+            yield index
+        finally:
+            self._index_release(index)
 
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
-        index = self._index(catalog)
-        sql = compile_count(v, catalog, self.dialect, schema=self.schema, index=index)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
-            row = self._fetch_all(sql)[0]
+        with self._reading_index(catalog) as index:
+            sql = compile_count(v, catalog, self.dialect, schema=self.schema, index=index)
+            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+                row = self._fetch_all(sql)[0]
         if catalog.record_keys is None:
             return CountResult(int(row[0]), int(row[1]))
         return CountResult(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
-        index = self._index(catalog)
-        query = compile_steps(v, catalog, self.dialect, schema=self.schema, index=index)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
-            histogram = self._fetch_all(query.sql)
+        with self._reading_index(catalog) as index:
+            query = compile_steps(v, catalog, self.dialect, schema=self.schema, index=index)
+            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+                histogram = self._fetch_all(query.sql)
         totals = steps_from_histogram(histogram, len(query.steps) - 1)
         return [
             StepCount(
@@ -257,10 +272,10 @@ class SqlEngine(ABC):
         """The count with, per filter, who remains after it and who it removes alone (one pass, see
         :mod:`queries.core.compiler.dropoff`)."""
         v = validated(spec, catalog)
-        index = self._index(catalog)
-        query = compile_dropoff(v, catalog, self.dialect, schema=self.schema, index=index)
-        with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
-            row = self._fetch_all(query.sql)[0]
+        with self._reading_index(catalog) as index:
+            query = compile_dropoff(v, catalog, self.dialect, schema=self.schema, index=index)
+            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+                row = self._fetch_all(query.sql)[0]
         totals = dropoff_from_row(row, query.filters, query.keyed)
 
         def result(cell: DropoffCell) -> CountResult:
