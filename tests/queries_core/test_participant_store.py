@@ -246,6 +246,41 @@ def test_a_store_of_an_older_version_set_never_answers_for_a_newer_one(
     reference.close()
 
 
+def test_until_its_store_exists_a_new_version_set_reads_the_older_store_for_datasets_it_did_not_change(
+    catalogs: dict[str, StudyCatalog], tmp_path: Path
+) -> None:
+    """A new version of ``cog`` makes a new version set; until its store is built, counts that read only other
+    datasets keep the older store (same versions of what they read), counts that read ``cog`` read Parquet, and a
+    store built with other key columns is never used."""
+    old = catalogs["rk"]
+    cog = old.datasets["cog"]
+    newer = dataclasses.replace(
+        old, datasets={**old.datasets, "cog": dataclasses.replace(cog, version=cog.version + 1, sha256="d" * 64)}
+    )
+    store_build(tmp_path, old, memory_limit="256MB", threads=1)
+    asked: list[str] = []
+    engine = DuckDBEngine(
+        memory_limit="512MB",
+        threads=2,
+        timeout_s=30,
+        store=StoreLocation(tmp_path, lambda catalog: asked.append(store_digest(catalog))),
+    )
+    reference = DuckDBEngine(memory_limit="512MB", threads=2, timeout_s=30)
+    others = {"filters": [{"dataset": "rockland_demo", "column": "age", "op": "gte", "value": 10}]}
+    for spec, reads_old in ((others, True), (FILTERED, False)):
+        assert _all(engine, spec, newer) == _all(reference, spec, newer)
+        assert engine.index_used == (store_digest(old) if reads_old else None)
+    assert asked and set(asked) == {store_digest(newer)}  # the new set's own store is asked for meanwhile
+    rekeyed = dataclasses.replace(newer, keys=dataclasses.replace(newer.keys, session_column=None))
+    assert _all(engine, others, rekeyed) == _all(reference, others, rekeyed)
+    assert engine.index_used is None  # other key columns: other pid / sid
+    store_build(tmp_path, newer, memory_limit="256MB", threads=1)
+    assert _all(engine, FILTERED, newer) == _all(reference, FILTERED, newer)
+    assert engine.index_used == store_digest(newer)
+    engine.close()
+    reference.close()
+
+
 def test_a_newer_version_set_never_detaches_a_store_under_a_running_count(
     catalogs: dict[str, StudyCatalog], tmp_path: Path
 ) -> None:

@@ -43,8 +43,10 @@ from queries.core.engines.participant_store import (
     MANIFEST,
     META,
     StoreLocation,
+    keys_signature,
     manifest_rows,
     store_file,
+    store_files,
 )
 from queries.core.engines.sql_engine import Interruption, SqlEngine
 from queries.core.spec import ValidatedSpec
@@ -54,6 +56,22 @@ logger = logging.getLogger(__name__)
 _GLOB_CHARS = set("*?[]{}")
 
 
+@dataclass(frozen=True)
+class _Attached:
+    """A participant index store attached to a process's database: how counts read it (``index``), the file's
+    (inode, mtime) when attached, the versions it holds (its manifest rows), its digest and key columns."""
+
+    index: StoreIndex
+    stat: tuple[int, int]
+    held: frozenset[tuple[str, int, str, str]]
+    digest: str
+    keys: str
+
+    def covers(self, wanted: set[tuple[str, int, str, str]], keys: str) -> bool:
+        """Whether it holds every one of the ``wanted`` versions, with the same key columns."""
+        return keys == self.keys and wanted <= self.held
+
+
 @dataclass
 class _SharedDatabase:
     """A process-wide DuckDB database and the dataset views registered in it."""
@@ -61,8 +79,8 @@ class _SharedDatabase:
     con: duckdb.DuckDBPyConnection
     lock: threading.Lock = field(default_factory=threading.Lock)
     views: dict[str, tuple[object, ...]] = field(default_factory=dict)  # view name -> what it was built from
-    # store file -> (the store as attached, the file's (inode, mtime) when attached)
-    stores: dict[str, tuple[StoreIndex, tuple[int, int]]] = field(default_factory=dict)
+    # store file -> the store as attached
+    stores: dict[str, _Attached] = field(default_factory=dict)
     # attached name -> statements reading it now; names let go of while read (detached when the last one ends)
     reading: dict[str, int] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)
@@ -172,9 +190,15 @@ class DuckDBEngine(SqlEngine):
         with self._reading_index(catalog) as index:
             return index
 
-    def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
-        """The participant index store of ``catalog``'s version set as attached, or None (no store location, or no
-        store file yet: then the location's ``missing`` is told, and the count reads Parquet)."""
+    def _index(self, catalog: StudyCatalog, needed: Sequence[str] = ()) -> StoreIndex | None:
+        """The participant index store a statement over the demographics and the ``needed`` datasets of
+        ``catalog`` reads, as attached (held until :meth:`_index_release`), or None (then it reads Parquet).
+
+        The store of ``catalog``'s exact version set when it exists. Otherwise its build is asked for (the
+        location's ``missing``) and, meanwhile, the study's newest store is used if it holds the same versions of
+        the demographics and the needed datasets and the same key columns: a new version of another dataset does
+        not send every count back to Parquet until the rebuild (minutes at millions of participants). What the
+        store holds besides is never read: the statement names only the datasets it needs."""
         self.index_used = None
         if self.store is None:
             return None
@@ -186,36 +210,54 @@ class DuckDBEngine(SqlEngine):
             except Exception:
                 logger.exception("could not ask for the participant index store of a version set")
             found = _stat(path)
-        key = os.fspath(path)
         with self._shared.lock:
-            attached = self._shared.stores.get(key)
-            if attached is not None and attached[1] == found:
-                self.index_used = path.stem
-                return self._hold(attached[0])
-            if attached is not None:  # removed (deleted data) or replaced since it was attached
-                self._detach(key)
+            if found is None:
+                directory = os.fspath(path.parent)
+                for key, held in list(self._shared.stores.items()):  # removed (deleted data) or replaced meanwhile
+                    if os.path.dirname(key) == directory and _stat(Path(key)) != held.stat:
+                        self._detach(key)
+                wanted = {row for row in manifest_rows(catalog) if row[0] in {catalog.demographics, *needed}}
+                for candidate in store_files(self.store.directory)[:2]:  # newest first (a build sweeps the others)
+                    attached = self._attached(candidate, _stat(candidate))
+                    if attached is not None and attached.covers(wanted, keys_signature(catalog)):
+                        self.index_used = candidate.stem
+                        return self._hold(attached.index)
+                return None
+            attached = self._attached(path, found)
+            if attached is None or attached.held != manifest_rows(catalog) or attached.digest != path.stem:
+                if attached is not None:
+                    logger.error("participant index store %s does not hold its version set; not used", path.name)
+                return None
             # Stores of the study's other version sets (older versions, deleted data) are let go: their files are
             # removed by the next build or the deletion, and this process must not keep them open.
             for other in [k for k in self._shared.stores if os.path.dirname(k) == os.fspath(path.parent)]:
-                self._detach(other)
-            if found is None:
-                return None
-            name = f"ps_{path.stem[:24]}_{uuid.uuid4().hex[:8]}"
-            try:
-                self._con.execute(_attach(path, name))
-                index = _attached_index(self._con, name, catalog, path.stem)
-                if index is None:
-                    logger.error("participant index store %s does not hold its version set; not used", path.name)
-                    self._con.execute(_detach(name))
-                    return None
-            except duckdb.Error as exc:
-                logger.warning("participant index store %s could not be attached: %s", path.name, exc)
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute(_detach(name))
-                return None
-            self._shared.stores[key] = (index, found)
+                if other != os.fspath(path):
+                    self._detach(other)
             self.index_used = path.stem
-            return self._hold(index)
+            return self._hold(attached.index)
+
+    def _attached(self, path: Path, found: tuple[int, int] | None) -> _Attached | None:
+        """The store file ``path`` (whose (inode, mtime) is ``found``) attached to the database (under its lock):
+        already, or now; None when it is gone or cannot be read."""
+        key = os.fspath(path)
+        attached = self._shared.stores.get(key)
+        if attached is not None and attached.stat == found:
+            return attached
+        if attached is not None:  # removed (deleted data) or replaced since it was attached
+            self._detach(key)
+        if found is None:
+            return None
+        name = f"ps_{path.stem[:24]}_{uuid.uuid4().hex[:8]}"
+        try:
+            self._con.execute(_attach(path, name))
+            attached = _read_attached(self._con, name, found)
+        except duckdb.Error as exc:
+            logger.warning("participant index store %s could not be attached: %s", path.name, exc)
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute(_detach(name))
+            return None
+        self._shared.stores[key] = attached
+        return attached
 
     def _hold(self, index: StoreIndex) -> StoreIndex:
         """Count a statement reading ``index`` (under the database's lock)."""
@@ -238,7 +280,7 @@ class DuckDBEngine(SqlEngine):
     def _detach(self, key: str) -> None:
         """Let go of the store attached for ``key`` (under the database's lock): detached now, or when the last
         statement reading it ends (another thread may be running one)."""
-        index, _ = self._shared.stores.pop(key)
+        index = self._shared.stores.pop(key).index
         if self._shared.reading.get(index.name, 0) > 0:
             self._shared.retired.add(index.name)
         else:
@@ -353,9 +395,8 @@ def _detach(name: str) -> str:
     return exp.Detach(this=exp.to_identifier(name, quoted=True), exists=True).sql("duckdb")
 
 
-def _attached_index(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyCatalog, digest: str) -> StoreIndex | None:
-    """The store attached as ``name`` with its layout, if it holds exactly ``catalog``'s pinned versions (and was
-    built for this set); None otherwise."""
+def _read_attached(con: duckdb.DuckDBPyConnection, name: str, stat: tuple[int, int]) -> _Attached:
+    """What the store attached as ``name`` holds (manifest) and how to read it (meta)."""
 
     def table(which: str) -> exp.Table:
         return exp.Table(
@@ -366,13 +407,14 @@ def _attached_index(con: duckdb.DuckDBPyConnection, name: str, catalog: StudyCat
 
     columns = [exp.column(c, quoted=True) for c in ("name", "version", "sha256", "tbl")]
     rows = con.execute(exp.select(*columns).from_(table(MANIFEST)).sql("duckdb")).fetchall()
-    described = [exp.column(c, quoted=True) for c in ("digest", "layout", "unique_keys", "participants")]
+    described = [exp.column(c, quoted=True) for c in ("digest", "layout", "unique_keys", "participants", "keys")]
     meta = con.execute(exp.select(*described).from_(table(META)).sql("duckdb")).fetchall()
-    held = {(str(n), int(v), str(h), str(t)) for n, v, h, t in rows}
-    if held != manifest_rows(catalog) or len(meta) != 1 or meta[0][0] != digest:
-        return None
-    _, layout, unique, participants = meta[0]
-    return StoreIndex(name, wide=layout == LAYOUT_WIDE, unique_keys=bool(unique), participants=int(participants))
+    if len(meta) != 1:
+        raise duckdb.InvalidInputException("the store's meta table has no single row")
+    digest, layout, unique, participants, keys = meta[0]
+    index = StoreIndex(name, wide=layout == LAYOUT_WIDE, unique_keys=bool(unique), participants=int(participants))
+    held = frozenset((str(n), int(v), str(h), str(t)) for n, v, h, t in rows)
+    return _Attached(index, stat, held, str(digest), str(keys))
 
 
 def memory_bytes(text: str) -> int:

@@ -15,7 +15,8 @@ once per **version set** (the pinned versions of every dataset of a study catalo
   row of the same merge key LEFT JOINed once (columns named by :func:`~queries.core.catalog.wide_column`), so a
   count is a scan with no join at all (the frame's docstring says why the semantics are the same);
 - ``manifest`` (each version's name, number, content hash and table) and ``meta`` (the set's digest, its layout
-  ``wide`` or ``tables``, whether the wide table has one row per merge key, and the number of participant ids).
+  ``wide`` or ``tables``, whether the wide table has one row per merge key, the number of participant ids and the
+  key columns).
 
 The file is named by :func:`store_digest` (the content hashes of the versions it holds, their columns and the key
 columns), written to a temporary name and renamed into place (concurrent builders of one set each write their own
@@ -57,7 +58,7 @@ from queries.core.engines.duckdb_views import version_relation
 logger = logging.getLogger(__name__)
 
 #: Bumped when the layout of a store changes (older files are then never found, and swept by the next build).
-STORE_FORMAT = 2
+STORE_FORMAT = 3
 SUFFIX = ".duckdb"
 IDS, SESSIONS, MANIFEST, META = INDEX_IDS, "sessions", "manifest", "meta"
 PID, SID = INDEX_PID, INDEX_SID
@@ -77,19 +78,34 @@ class StoreLocation:
     missing: Callable[[StudyCatalog], None] | None = None
 
 
+def keys_signature(catalog: StudyCatalog) -> str:
+    """The key columns a store's ``pid`` / ``sid`` were made from, and the demographics dataset."""
+    keys = catalog.keys
+    return f"{keys.id_column}\x00{keys.session_column or ''}\x00{catalog.demographics}"
+
+
 def store_digest(catalog: StudyCatalog) -> str:
     """The version set's name: the format, the key columns and every pinned version (name, number, content hash,
     columns with their types), order-independent."""
-    keys = catalog.keys
-    parts = [
-        f"format:{STORE_FORMAT}",
-        f"keys:{keys.id_column}\x00{keys.session_column or ''}\x00{catalog.demographics}",
-    ]
+    parts = [f"format:{STORE_FORMAT}", f"keys:{keys_signature(catalog)}"]
     for name in sorted(catalog.datasets):
         ds = catalog.datasets[name]
         columns = "\x01".join(f"{c.name}\x02{c.type}" for c in ds.columns)
         parts.append(f"{ds.name}\x00{ds.version}\x00{ds.sha256}\x00{columns}")
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+
+
+def store_files(directory: Path) -> list[Path]:
+    """The whole stores in ``directory`` (never a build's partial file), newest first."""
+    try:
+        found = [p for p in directory.iterdir() if p.name.endswith(SUFFIX) and not p.name.startswith(".")]
+    except FileNotFoundError:
+        return []
+    stamped = []
+    for path in found:
+        with contextlib.suppress(FileNotFoundError):
+            stamped.append((path.stat().st_mtime_ns, path))
+    return [path for _, path in sorted(stamped, reverse=True)]
 
 
 def store_file(directory: Path, catalog: StudyCatalog) -> Path:
@@ -352,6 +368,7 @@ def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str, *
         exp.alias_(exp.Literal.string(layout), _id("layout")),
         exp.alias_(exp.Boolean(this=unique), _id("unique_keys")),
         exp.alias_(exp.select(exp.Count(this=exp.Star())).from_(_table(IDS)).subquery(), _id("participants")),
+        exp.alias_(exp.Literal.string(keys_signature(catalog)), _id("keys")),
     )
     con.execute(_sql(exp.Create(this=_table(META), kind="TABLE", expression=meta)))
     con.execute("CHECKPOINT")

@@ -219,9 +219,9 @@ class SqlEngine(ABC):
         keys = [catalog.record_keys] if catalog.record_keys is not None else []
         return keys if index is not None else [*self._datasets(catalog, names), *keys]
 
-    def _index(self, catalog: StudyCatalog) -> StoreIndex | None:
-        """The participant index store of ``catalog``'s version set, for engines that keep one (DuckDB); held for
-        this engine until :meth:`_index_release`."""
+    def _index(self, catalog: StudyCatalog, needed: Sequence[str] = ()) -> StoreIndex | None:
+        """The participant index store a statement over the demographics and the ``needed`` datasets of
+        ``catalog`` reads, for engines that keep one (DuckDB); held for this engine until :meth:`_index_release`."""
         return None
 
     def _index_release(self, index: StoreIndex | None) -> None:
@@ -229,10 +229,10 @@ class SqlEngine(ABC):
         return None
 
     @contextlib.contextmanager
-    def _reading_index(self, catalog: StudyCatalog) -> Iterator[StoreIndex | None]:
-        """The store an operation reads, held until the operation is over (another thread's newer version set
-        never detaches it under a running statement)."""
-        index = self._index(catalog)
+    def _reading_index(self, catalog: StudyCatalog, needed: Sequence[str] = ()) -> Iterator[StoreIndex | None]:
+        """The store an operation over the ``needed`` datasets reads, held until the operation is over (another
+        thread's newer version set never detaches it under a running statement)."""
+        index = self._index(catalog, needed)
         try:
             yield index
         finally:
@@ -240,7 +240,7 @@ class SqlEngine(ABC):
 
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
-        with self._reading_index(catalog) as index:
+        with self._reading_index(catalog, v.filter_datasets) as index:
             sql = compile_count(v, catalog, self.dialect, schema=self.schema, index=index)
             with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
                 row = self._fetch_all(sql)[0]
@@ -250,7 +250,7 @@ class SqlEngine(ABC):
 
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
-        with self._reading_index(catalog) as index:
+        with self._reading_index(catalog, v.filter_datasets) as index:
             query = compile_steps(v, catalog, self.dialect, schema=self.schema, index=index)
             with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
                 histogram = self._fetch_all(query.sql)
@@ -272,7 +272,7 @@ class SqlEngine(ABC):
         """The count with, per filter, who remains after it and who it removes alone (one pass, see
         :mod:`queries.core.compiler.dropoff`)."""
         v = validated(spec, catalog)
-        with self._reading_index(catalog) as index:
+        with self._reading_index(catalog, v.filter_datasets) as index:
             query = compile_dropoff(v, catalog, self.dialect, schema=self.schema, index=index)
             with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
                 row = self._fetch_all(query.sql)[0]
