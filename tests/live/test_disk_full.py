@@ -70,23 +70,30 @@ def _files(mount: Path) -> list[str]:
     return sorted(str(p.relative_to(mount)) for p in mount.rglob("*") if p.is_file() and p.name != "filler.bin")
 
 
-def _stores_settled(mount: Path, timeout_s: float = 60) -> None:
-    """Wait until the worker has written the participant index store of the study's new version (its own work,
-    started by the version, not by the ingest under test)."""
-    deadline = time.monotonic() + timeout_s
+def _whole_stores(mount: Path) -> list[Path]:
     stores = mount / "cache" / "participant-store"
+    files = list(stores.rglob("*.duckdb")) if stores.exists() else []
+    return [p for p in files if not p.name.startswith(".")]
+
+
+def _stores_settled(mount: Path, stores: int, timeout_s: float = 60) -> None:
+    """Wait until the worker has written ``stores`` participant index stores and no build is under way (its own
+    work, started by each new version, not by the ingest or export under test)."""
+    deadline = time.monotonic() + timeout_s
+    folder = mount / "cache" / "participant-store"
     while time.monotonic() < deadline:
-        files = list(stores.rglob("*")) if stores.exists() else []
-        if any(p.suffix == ".duckdb" for p in files) and not any(p.suffix == ".part" for p in files):
+        building = [p for p in folder.rglob("*") if ".part" in p.name] if folder.exists() else []
+        if len(_whole_stores(mount)) >= stores and not building:
             return
         time.sleep(0.2)
-    raise AssertionError(f"no participant index store was written within {timeout_s} s")
+    raise AssertionError(f"{stores} participant index stores were not written within {timeout_s} s")
 
 
 def test_disk_full_during_ingest_registers_nothing(stack: LiveStack, small_disk: Path) -> None:
     owner = stack.api("lab-y")
+    stores = len(_whole_stores(small_disk))
     study_with_data(owner, "tight", cohort_csv(2000), sessions=False)
-    _stores_settled(small_disk)
+    _stores_settled(small_disk, stores + 1)
     before = _files(small_disk)
     measure = b"participant_id,note\n" + b"".join(b"P%06d,%s\n" % (i, b"x" * 90) for i in range(100_000))
     filler = _fill(small_disk, leave=len(measure) + len(measure) // 2)  # room to stage it, not to register it
@@ -108,7 +115,9 @@ def test_disk_full_during_ingest_registers_nothing(stack: LiveStack, small_disk:
 
 def test_disk_full_during_export_answers_507_and_leaves_nothing(stack: LiveStack, small_disk: Path) -> None:
     owner = stack.api("lab-y")
+    stores = len(_whole_stores(small_disk))
     study_with_data(owner, "exported", cohort_csv(60_000), sessions=False)
+    _stores_settled(small_disk, stores + 1)
     run = owner.post("/api/v1/studies/exported/queries", {})
     assert owner.run_done(run.body["id"])["status"] == "succeeded"
     before = _files(small_disk)
