@@ -35,11 +35,12 @@ def _fill(path: Path, leave: int) -> Path:
     filler.unlink(missing_ok=True)
     with open(filler, "wb") as handle:
         handle.truncate(0)
-        chunk = b"\0" * (1024 * 1024)
-        while _free(path) - len(chunk) > leave:
-            handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
+        for size in (1024 * 1024, 64 * 1024, 4 * 1024):  # MiB steps, then finer ones: about ``leave`` stays free
+            chunk = b"\0" * size
+            while _free(path) - len(chunk) > leave:
+                handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
     return filler
 
 
