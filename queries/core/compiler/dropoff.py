@@ -17,9 +17,11 @@ its participants' record keys, so every number of the drop-off is a cell of the 
 participant cell: its rows are its participants).
 
 On a participant index store whose pre-joined table has one row per merge key (and without record keys), the same
-numbers come from one scan without any grouping: each set of participants (who passes the leading ``i`` filters on
-one row; who passes every filter but ``i`` on one row) is a bitmap of their ``pid`` (``BITSTRING_AGG`` with a
-``FILTER``), counted; *removed by filter i alone* is the second set minus those passing every filter.
+numbers come from one scan without any grouping per participant: each row gets a class (the first filter it does not
+pass, and whether it passes every filter after that one), evaluated lazily as a count evaluates its filters; one
+grouping by class (at most ``2n + 1`` groups) makes each class's participants a bitmap of their ``pid``; the sets are
+then unions of those bitmaps (``BIT_OR``), counted. *Removed by filter i alone* is who passes every filter but ``i``
+minus those passing every filter.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from queries.core.compiler._sql import (
     render,
     validated,
 )
-from queries.core.compiler.count import participant_bitmap
 from queries.core.spec import ValidatedSpec
 
 #: Filters per bit mask (a BIGINT holds 62 of them as positive bits).
@@ -117,33 +118,59 @@ def _total(expression: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sum(this=expression), expressions=[_num(0)])
 
 
+def _row_class(filters: list[Condition], at: int = 1) -> exp.Expr:
+    """The class of a row among ``2n + 1`` (``n`` filters, from filter ``at`` on): ``2n + 1`` when it passes every
+    filter; when filter ``k`` is the first it does not pass, ``2k`` if it passes every filter after ``k`` and
+    ``2k - 1`` if not. Nested so that each condition is evaluated only on the rows still undecided (a row that
+    fails two filters is never tested against a third), as a count's filters are; a NULL condition does not hold."""
+    n = len(filters)
+    if at > n:
+        return _num(2 * n + 1)
+    rest = exp.and_(*(c.expression.copy() for c in filters[at:])) if at < n else exp.true()
+    failed = exp.Case(ifs=[exp.If(this=rest, true=_num(2 * at))], default=_num(2 * at - 1))
+    passed = exp.If(this=filters[at - 1].expression.copy(), true=_row_class(filters, at + 1))
+    return exp.Case(ifs=[passed], default=failed)
+
+
 def _bitmap_dropoff(
     frame: Frame, index: StoreIndex, selections: list[Condition], filters: list[Condition]
 ) -> exp.Select:
-    """The drop-off on a wide store with one row per merge key, as participant bitmaps (:func:`participant_bitmap`)
-    over one scan of the selected rows: who has a row passing the leading ``i`` filters (``c0..cn``), who has a row
-    passing every filter but ``i`` (minus the whole spec's participants: *removed by filter i alone*, since those
-    passing all pass all but ``i``), and the passing rows (the merge keys: one row each). Same columns as the
-    grouped formulation without record keys."""
+    """The drop-off on a wide store with one row per merge key, as participant bitmaps over one scan of the
+    selected rows. Each row gets its class (:func:`_row_class`); one grouping by class (at most ``2n + 1`` groups)
+    gives each class's participants as one bitmap of their ``pid`` (``BITSTRING_AGG``) and its rows. Then, on
+    those few rows: who remains after filter ``i`` (a row of class ``> 2i`` passes the leading ``i`` filters), who
+    filter ``i`` removes alone (a row of class ``2i`` or ``2n + 1`` passes every filter but ``i``; minus those with a
+    row passing all), and the passing rows (the merge keys: one row each). Same columns as the grouped
+    formulation without record keys."""
     n = len(filters)
-    booleans = [alias(frame.key_id(), INDEX_PID)] + [
-        alias(exp.Coalesce(this=c.expression, expressions=[exp.false()]), f"b{i}") for i, c in enumerate(filters, 1)
-    ]
-    base = frame.where(frame.attach(exp.select(*booleans)), selections)
-    passed = [ref(f"b{i}", "d0") for i in range(1, n + 1)]
+    top = 2 * n + 1
+    rows = frame.where(
+        frame.attach(exp.select(alias(frame.key_id(), INDEX_PID), alias(_row_class(filters), "cls"))), selections
+    )
+    bits = exp.Anonymous(
+        this="BITSTRING_AGG",
+        expressions=[ref(INDEX_PID, "r"), exp.Literal.number(1), exp.Literal.number(index.participants)],
+    )
+    classes = (
+        exp.select(ref("cls", "r"), alias(bits, "b"), alias(exp.Count(this=exp.Star()), "k"))
+        .from_(rows.subquery(alias="r"))
+        .group_by(ref("cls", "r"))
+    )
 
-    def passing(which: list[exp.Column]) -> exp.Expr | None:
-        return exp.and_(*(b.copy() for b in which)) if which else None
+    def people(condition: exp.Expr) -> exp.Expr:
+        union = exp.Filter(this=exp.BitwiseOrAgg(this=ref("b", "g")), expression=exp.Where(this=condition))
+        return exp.Coalesce(this=exp.func("BIT_COUNT", union), expressions=[_num(0)])
 
-    everyone = participant_bitmap(index, passing(passed))
-    columns = [alias(participant_bitmap(index, passing(passed[:i])), f"c{i}") for i in range(n + 1)]
+    def cls_is(*values: int) -> exp.Expr:
+        return exp.In(this=ref("cls", "g"), expressions=[_num(v) for v in values])
+
+    columns = [alias(people(exp.GT(this=ref("cls", "g"), expression=_num(2 * i))), f"c{i}") for i in range(n + 1)]
+    everyone = people(cls_is(top))
     for i in range(1, n + 1):
-        but = participant_bitmap(index, passing(passed[: i - 1] + passed[i:]))
-        columns.append(alias(exp.Sub(this=but, expression=everyone.copy()), f"a{i}"))
-    rows = exp.Count(this=exp.Star())
-    all_pass = passing(passed)
-    columns.append(alias(exp.Filter(this=rows, expression=exp.Where(this=all_pass)) if all_pass else rows, "rows"))
-    return exp.select(*columns).from_(base.subquery(alias="d0"))
+        columns.append(alias(exp.Sub(this=people(cls_is(2 * i, top)), expression=everyone.copy()), f"a{i}"))
+    passing = exp.Filter(this=exp.Sum(this=ref("k", "g")), expression=exp.Where(this=cls_is(top)))
+    columns.append(alias(exp.Coalesce(this=passing, expressions=[_num(0)]), "rows"))
+    return exp.select(*columns).from_(classes.subquery(alias="g"))
 
 
 def compile_dropoff(
