@@ -341,8 +341,14 @@ def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str, *
         try:
             _wide_table(con, catalog)
             layout, unique = LAYOUT_WIDE, _unique_merge_keys(con)
-        except duckdb.OutOfMemoryException:  # the joins did not fit the build's budget: the other layout still does
-            logger.warning("participant index store %s: the pre-joined table did not fit in memory", digest[:12])
+        except (duckdb.OutOfMemoryException, duckdb.TransactionException) as error:
+            # The joins did not fit the build's budget (while they ran, or when their result was committed: DuckDB
+            # then reports the failed allocation as a failed commit); the other layout still fits.
+            logger.warning(
+                "participant index store %s: the pre-joined table did not fit in memory (%s)",
+                digest[:12],
+                type(error).__name__,
+            )
             con.execute(_sql(exp.Drop(tables=[_table(INDEX_WIDE)], kind="TABLE", exists=True)))
     if layout == LAYOUT_TABLES:
         for ds in catalog.datasets.values():
