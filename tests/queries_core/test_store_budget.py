@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from queries.core.catalog import ColumnInfo, DatasetInfo, StudyCatalog, StudyKeys
+from queries.core.catalog import ColumnInfo, DatasetInfo, DatasetKind, StudyCatalog, StudyKeys
 from queries.core.engines.duckdb_engine import DuckDBEngine
 from queries.core.engines.participant_store import StoreLocation, store_build
 from queries.core.spec import spec_validate
@@ -38,7 +38,7 @@ def wide_study(tmp_path_factory: pytest.TempPathFactory) -> StudyCatalog:
     base = f"FROM range({PARTICIPANTS}) t(i), (VALUES ('BAS1', 0), ('FU1', 1), ('FU2', 2)) v(s, sv) ORDER BY i, sv"
     key = "lpad(CAST(i AS VARCHAR), 6, '0') AS participant_id, s AS session"
     keys = (ColumnInfo("participant_id", "string"), ColumnInfo("session", "string"))
-    selects = {
+    selects: dict[str, tuple[str, tuple[ColumnInfo, ...]]] = {
         "demographics": (
             f"SELECT {key}, 8 + (hash(i) % 770) / 10.0 + sv AS age, "
             f"CASE WHEN hash(i * 3) % 2 = 0 THEN 'F' ELSE 'M' END AS sex {base}",
@@ -60,7 +60,7 @@ def wide_study(tmp_path_factory: pytest.TempPathFactory) -> StudyCatalog:
         for name, (select, columns) in selects.items():
             path = folder / f"{name}.parquet"
             con.execute(f"COPY ({select}) TO '{path}' (FORMAT parquet)")
-            kind = "demographics" if name == "demographics" else "measure"
+            kind: DatasetKind = "demographics" if name == "demographics" else "measure"
             datasets[name] = DatasetInfo(name, kind, 1, sha256_file(path), columns, str(path))
     return StudyCatalog(
         StudyKeys("participant_id", "session", age_column="age", sex_column="sex"), "demographics", datasets
