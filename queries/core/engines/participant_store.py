@@ -244,20 +244,28 @@ def _attach(path: Path, name: str) -> str:
     return _sql(attach)
 
 
-def _one_row_per_key(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, ds: DatasetInfo) -> bool:
-    """Whether ``ds``'s store table has at most one row per key it joins on (rows whose key cannot match are left
-    out: a NULL ``pid``, or a NULL ``sid`` where it joins on the session)."""
-    keys = [_id(PID)] + ([_id(SID)] if catalog.joins_on_session(ds.name) else [])
-    present = [exp.Not(this=exp.Is(this=exp.column(k), expression=exp.Null())) for k in keys]
+def _one_row_per(
+    con: duckdb.DuckDBPyConnection, table: exp.Table, keys: list[exp.Identifier], present: list[exp.Identifier]
+) -> bool:
+    """Whether ``table`` has at most one row per value of ``keys`` (NULL a value like any other) among the rows
+    where none of ``present`` is NULL."""
+    where = [exp.Not(this=exp.Is(this=exp.column(k.copy()), expression=exp.Null())) for k in present]
     repeated = (
-        exp.select(*(exp.column(k) for k in keys))
-        .from_(_table(physical_table_name(ds), database=WORK))
-        .where(exp.and_(*present))
-        .group_by(*(exp.column(k) for k in keys))
+        exp.select(*(exp.column(k.copy()) for k in keys))
+        .from_(table)
+        .where(exp.and_(*where))
+        .group_by(*(exp.column(k.copy()) for k in keys))
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
         .limit(1)
     )
     return not con.execute(_sql(repeated)).fetchall()
+
+
+def _one_row_per_key(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, ds: DatasetInfo) -> bool:
+    """Whether ``ds``'s store table has at most one row per key it joins on (rows whose key cannot match are left
+    out: a NULL ``pid``, or a NULL ``sid`` where it joins on the session)."""
+    keys = [_id(PID)] + ([_id(SID)] if catalog.joins_on_session(ds.name) else [])
+    return _one_row_per(con, _table(physical_table_name(ds), database=WORK), keys, keys)
 
 
 def _aligned(catalog: StudyCatalog, ds: DatasetInfo, number: int) -> exp.Create:
@@ -307,15 +315,7 @@ def _wide_table(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog) -> None:
 
 def _unique_merge_keys(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the wide table has one row per (``pid``, ``sid``) among rows with a ``pid``."""
-    repeated = (
-        exp.select(exp.column(_id(PID)))
-        .from_(_table(INDEX_WIDE))
-        .where(exp.Not(this=exp.Is(this=exp.column(_id(PID)), expression=exp.Null())))
-        .group_by(exp.column(_id(PID)), exp.column(_id(SID)))
-        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
-        .limit(1)
-    )
-    return not con.execute(_sql(repeated)).fetchall()
+    return _one_row_per(con, _table(INDEX_WIDE), [_id(PID), _id(SID)], [_id(PID)])
 
 
 def _write(con: duckdb.DuckDBPyConnection, catalog: StudyCatalog, digest: str, *, wide: bool) -> None:
