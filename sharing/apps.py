@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class SharingConfig(AppConfig):
@@ -11,3 +14,11 @@ class SharingConfig(AppConfig):
         from sharing.origins import ContributionOrigins
 
         study_origin_source_register(ContributionOrigins())
+        pre_delete.connect(_lab_deleted, sender="tenants.Tenant", dispatch_uid="sharing.lab_deleted")
+
+
+def _lab_deleted(sender: type, instance: Any, **kwargs: Any) -> None:
+    """A workspace is about to be deleted: the contributions it made stay on record, withdrawn."""
+    from sharing.services import contributions_of_deleted_lab
+
+    contributions_of_deleted_lab(instance)

@@ -75,7 +75,10 @@ class LabStudy:
 
 
 def lab_study_read(contribution: Contribution) -> LabStudy | None:
-    """Read the lab's live records of the contributed study (its schema), limited to what the contribution covers."""
+    """Read the lab's live records of the contributed study (its schema), limited to what the contribution covers
+    (None when the lab no longer has it, or no longer exists)."""
+    if contribution.lab is None:
+        return None
     with schema_context(contribution.lab.schema_name):
         study = Study.objects.filter(pk=contribution.study_id).select_related("demographics").first()
         if study is None:

@@ -29,7 +29,15 @@ class Follow(models.TextChoices):
 class Contribution(models.Model):
     """A lab offers one study (some datasets, demographics always) to a consortium, up to a ceiling level."""
 
-    lab = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_made")
+    lab = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="contributions_made",
+        help_text="None once the lab's workspace is deleted: the record stays, withdrawn (lab_slug, lab_name).",
+    )
+    lab_slug = models.CharField(max_length=40, blank=True, help_text="The lab's slug when it offered.")
+    lab_name = models.CharField(max_length=200, blank=True, help_text="The lab's name (kept when it is deleted).")
     consortium = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_received")
     study_id = models.PositiveIntegerField(help_text="The study's id in the lab's schema.")
     study_slug = models.CharField(max_length=63)
@@ -70,7 +78,21 @@ class Contribution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.study_slug} of {self.lab_id} -> {self.consortium_id} ({self.status})"
+        return f"{self.study_slug} of {self.lab_slug or self.lab_id} -> {self.consortium_id} ({self.status})"
+
+    @property
+    def lab_shown(self) -> tuple[str, str]:
+        """(slug, name) of the contributing lab: its workspace's while it exists, else what was kept of it."""
+        if self.lab is not None:
+            return self.lab.slug, self.lab.name
+        return self.lab_slug, self.lab_name
+
+    @property
+    def usable(self) -> bool:
+        """Whether the consortium may use the study now: accepted, not withdrawn, and the lab's workspace neither
+        deleted nor scheduled for deletion (a lab leaving the platform takes its contributions with it; resuming
+        before the purge brings them back)."""
+        return self.status == ContributionStatus.ACTIVE and self.lab is not None and self.lab.delete_after is None
 
 
 class CeilingRaise(models.Model):

@@ -47,10 +47,10 @@ def origin_of(contribution: Contribution) -> StudyOrigin:
     )
     return StudyOrigin(
         contribution_id=contribution.pk,
-        tenant_slug=contribution.lab.slug,
-        tenant_name=contribution.lab.name,
+        tenant_slug=contribution.lab_shown[0],
+        tenant_name=contribution.lab_shown[1],
         ceiling=contribution.level,
-        active=contribution.status == ContributionStatus.ACTIVE,
+        active=contribution.usable,
         raised=tuple((int(uid), str(level)) for uid, level in raised),
     )
 
@@ -68,8 +68,8 @@ class ContributionOrigins:
         return {
             pk
             for pk in Contribution.objects.filter(
+                Q(status=ContributionStatus.WITHDRAWN) | Q(lab__isnull=True) | Q(lab__delete_after__isnull=False),
                 consortium__schema_name=current_schema_name(),
-                status=ContributionStatus.WITHDRAWN,
                 local_study_id__isnull=False,
             ).values_list("local_study_id", flat=True)
             if pk is not None

@@ -24,6 +24,7 @@ from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from datasets.models import STUDY_SLUG_VALIDATOR, Dataset, DatasetVersion, Engine, Study
 from datasets.storage import participant_stores_remove
+from datasets.study_origins import withdrawn_error
 from sharing.mirror import lab_study_read, mirror_create
 from sharing.models import SHAREABLE_LEVELS, CeilingRaise, Contribution, ContributionStatus, Follow
 from tenants.models import Tenant, WorkspaceKind
@@ -47,7 +48,7 @@ def contribution_out(contribution: Contribution) -> dict[str, Any]:
         "status": contribution.status,
         "study": contribution.study_slug,
         "study_name": contribution.study_name,
-        "lab": {"tenant": contribution.lab.slug, "name": contribution.lab.name},
+        "lab": dict(zip(("tenant", "name"), contribution.lab_shown, strict=True)),
         "consortium": contribution.consortium.slug,
         "consortium_name": contribution.consortium.name,
         "datasets": list(contribution.datasets),
@@ -66,7 +67,7 @@ def _audit_details(contribution: Contribution) -> dict[str, Any]:
     return {
         "contribution": contribution.pk,
         "study": contribution.study_slug,
-        "lab": contribution.lab.slug,
+        "lab": contribution.lab_shown[0],
         "consortium": contribution.consortium.slug,
         "level": contribution.level,
         "status": contribution.status,
@@ -134,6 +135,8 @@ def contribution_offer(
         with transaction.atomic():
             contribution = Contribution.objects.create(
                 lab=tenant,
+                lab_slug=tenant.slug,
+                lab_name=tenant.name,
                 consortium=target,
                 study_id=study.pk,
                 study_slug=study.slug,
@@ -153,6 +156,13 @@ def contribution_offer(
     return contribution
 
 
+def _lab(contribution: Contribution) -> Tenant:
+    """The contributing lab's workspace (409 ``contribution_closed`` once it was deleted: nothing can reach it)."""
+    if contribution.lab is None:
+        raise Conflict("The contributing lab has left the platform.", code="contribution_closed")
+    return contribution.lab
+
+
 def _lab_side_require(*, tenant: Tenant, actor: Any, contribution: Contribution, action: str) -> None:
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action=action)
     if contribution.lab_id != tenant.pk:
@@ -166,7 +176,8 @@ def _consortium_side_require(*, tenant: Tenant, actor: Any, contribution: Contri
 
 
 def _locked(contribution: Contribution) -> Contribution:
-    return Contribution.objects.select_for_update().select_related("lab", "consortium").get(pk=contribution.pk)
+    rows = Contribution.objects.select_for_update(of=("self",))  # the lab may be gone (an empty link)
+    return rows.select_related("lab", "consortium").get(pk=contribution.pk)
 
 
 def contribution_accept(
@@ -184,6 +195,8 @@ def contribution_accept(
         locked = _locked(contribution)
         if locked.status != ContributionStatus.OFFERED:
             raise Conflict(f"This contribution is {locked.status}, not offered.", code="contribution_not_offered")
+        if locked.lab is None or locked.lab.delete_after is not None:
+            raise Conflict("The contributing lab is leaving the platform.", code="contribution_not_offered")
         if Study.objects.filter(slug=slug).exists():
             raise Conflict("A study with this slug exists in this workspace.", code="slug_taken")
         lab = lab_study_read(locked)
@@ -217,7 +230,8 @@ def contribution_decline(
         locked.decided_at = timezone.now()
         locked.save()
         _record(locked, "contribution.declined", actor, request, tenant.schema_name)
-        _record(locked, "contribution.declined", actor, request, locked.lab.schema_name)
+        if locked.lab is not None:  # a deleted lab's offers are withdrawn, never declined: kept for the type
+            _record(locked, "contribution.declined", actor, request, locked.lab.schema_name)
     return locked
 
 
@@ -261,15 +275,45 @@ def contribution_withdraw(
         locked = _locked(contribution)
         if locked.status == ContributionStatus.WITHDRAWN:
             raise Conflict("This contribution is already withdrawn.", code="contribution_closed")
-        locked.status = ContributionStatus.WITHDRAWN
-        locked.withdrawn_by = actor
-        locked.withdrawn_at = timezone.now()
-        locked.save(update_fields=["status", "withdrawn_by", "withdrawn_at"])
+        _withdrawn(locked, actor)
         _record(locked, "contribution.withdrawn", actor, request, tenant.schema_name)
-        if locked.local_study_id is not None:  # the consortium's participant index stores of the study go too
-            study_pk, schema = locked.local_study_id, locked.consortium.schema_name
-            transaction.on_commit(lambda: participant_stores_remove(study_pk, schema))
     return locked
+
+
+def _withdrawn(locked: Contribution, actor: Any) -> None:
+    """Mark ``locked`` (a locked row) withdrawn; the consortium's participant index stores of the study go when the
+    transaction commits."""
+    locked.status = ContributionStatus.WITHDRAWN
+    locked.withdrawn_by = actor
+    locked.withdrawn_at = timezone.now()
+    locked.save(update_fields=["status", "withdrawn_by", "withdrawn_at"])
+    if locked.local_study_id is not None:
+        study_pk, schema = locked.local_study_id, locked.consortium.schema_name
+        transaction.on_commit(lambda: participant_stores_remove(study_pk, schema))
+
+
+def contributions_of_deleted_lab(lab: Tenant) -> int:
+    """Before ``lab``'s workspace is deleted: every contribution it made stays on record, withdrawn, with its slug
+    and name (the workspace's row goes; the link to it becomes empty). Audited in each consortium's chain as
+    ``contribution.withdrawn`` with ``details.reason`` ``lab_deleted`` (the lab's own chain goes with its schema;
+    the platform's chain records the purge). Returns how many were withdrawn."""
+    withdrawn = 0
+    with transaction.atomic():
+        for locked in Contribution.objects.select_for_update(of=("self",)).select_related("consortium").filter(lab=lab):
+            locked.lab_slug, locked.lab_name = lab.slug, lab.name
+            locked.save(update_fields=["lab_slug", "lab_name"])
+            if locked.status in (ContributionStatus.OFFERED, ContributionStatus.ACTIVE):
+                _withdrawn(locked, None)
+                audit_event_record(
+                    action="contribution.withdrawn",
+                    target_type="sharing.contribution",
+                    target_id=str(locked.pk),
+                    target_repr=f"{locked.study_slug} -> {locked.consortium.slug}",
+                    details={**_audit_details(locked), "reason": "lab_deleted"},
+                    schema_name=locked.consortium.schema_name,
+                )
+                withdrawn += 1
+    return withdrawn
 
 
 def raise_request(
@@ -287,6 +331,8 @@ def raise_request(
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action="request access")
     if contribution.consortium_id != tenant.pk or contribution.status != ContributionStatus.ACTIVE:
         raise Forbidden("Requests beyond the ceiling are made from the consortium.", code="consortium_only")
+    if not contribution.usable:
+        raise withdrawn_error()
     level = _level_clean(level)
     if LEVEL_RANK[level] <= LEVEL_RANK[contribution.level]:
         raise InvalidInput(
@@ -317,7 +363,7 @@ def raise_request(
             target_id=str(contribution.pk),
             details=details,
         )
-        lab = contribution.lab
+        lab = _lab(contribution)
         audit_event_record(
             action="contribution.raise_requested",
             actor=actor,
@@ -349,7 +395,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
             level=raised.level,
             expires_at=raised.granted_expires_at,
             source=f"contribution_request:{raised.pk}",
-            reason=f"approved by {contribution.lab.name}: {raised.purpose}"[:2000],
+            reason=f"approved by {contribution.lab_shown[1]}: {raised.purpose}"[:2000],
             granted_by=actor,
         )
         live = Grant.objects.filter(study=study, role="").filter(live_q()).select_related("team")
@@ -365,7 +411,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
                 "level": raised.level,
                 "source": grant.source,
                 "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-                "approved_by": contribution.lab.slug,
+                "approved_by": contribution.lab_shown[0],
             },
         )
 

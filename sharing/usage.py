@@ -64,11 +64,11 @@ def _contribution_used(sender: Any, *, instance: AuditEvent, created: bool, **kw
         return
     for study_id in _study_ids_of(instance):
         contribution = contribution_of_local_study(study_id)
-        if contribution is not None:
-            _use_record(instance, action, contribution)
+        if contribution is not None and contribution.lab is not None:  # a deleted lab has no chain to write to
+            _use_record(instance, action, contribution, contribution.lab.schema_name)
 
 
-def _use_record(instance: AuditEvent, action: str, contribution: Contribution) -> None:
+def _use_record(instance: AuditEvent, action: str, contribution: Contribution, lab_schema: str) -> None:
     """One ``contribution.used`` event in the lab's chain for consortium event ``instance``."""
     details: dict[str, Any] = {
         "consortium": contribution.consortium.slug,
@@ -88,7 +88,7 @@ def _use_record(instance: AuditEvent, action: str, contribution: Contribution) -
         target_id=str(contribution.pk),
         target_repr=f"{contribution.study_slug} -> {contribution.consortium.slug}",
         details=details,
-        schema_name=contribution.lab.schema_name,
+        schema_name=lab_schema,
     )
 
 
