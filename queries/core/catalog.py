@@ -190,12 +190,15 @@ class StoreIndex:
 
     ``wide``: the store holds the pre-joined table :data:`INDEX_WIDE` instead of one table per version;
     ``unique_keys``: that table has one row per merge key (``pid``, ``sid``), so counts need no DISTINCT;
-    ``participants``: how many participant ids the store has (its ``pid`` are ``1..participants``)."""
+    ``participants``: how many participant ids the store has (its ``pid`` are ``1..participants``);
+    ``record_keys``: for a keyed statement, the engine's table of every ``pid`` of the store with its record key
+    (columns ``pid`` and ``c1``, 0 where the id has none), joined on the integer ``pid`` instead of the id text."""
 
     name: str
     wide: bool = False
     unique_keys: bool = False
     participants: int = 0
+    record_keys: str | None = None
 
     @property
     def bitmaps(self) -> bool:

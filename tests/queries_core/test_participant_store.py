@@ -356,6 +356,47 @@ def test_a_removed_store_is_let_go_and_counts_read_parquet(catalogs: dict[str, S
     engine.close()
 
 
+def _tables(engine: DuckDBEngine) -> set[str]:
+    """Tables of the engine's own (in-memory) database: the record keys by ``pid`` it made for keyed statements."""
+    rows = engine._con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'memory'").fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def test_keyed_statements_join_the_record_keys_by_pid_and_they_go_with_the_store(
+    catalogs: dict[str, StudyCatalog], keyed: dict[str, StudyCatalog], tmp_path: Path
+) -> None:
+    """Aggregate-only callers' counts, reports and drop-offs on a store join the record keys on the integer pid
+    (a table made once per store and record-key version) and give the cell keys of the join by id; another
+    record-key version gets its own table; the tables are dropped when the store is let go of."""
+    catalog = keyed["rk"]
+    engine = _engine(tmp_path, build=True)
+    reference = DuckDBEngine(memory_limit="512MB", threads=2)
+    assert _all(engine, FILTERED, catalog) == _all(reference, FILTERED, catalog)
+    name = engine._shared.stores[os.fspath(store_file(tmp_path, catalog))].index.name
+    made = {t for t in _tables(engine) if t.startswith(f"{name}__")}
+    assert catalog.record_keys is not None and made == {f"{name}__{physical_table_name(catalog.record_keys)}"}
+    v = spec_validate(FILTERED, catalog)
+    assert "__dv_record_keys" in compile_count(v, catalog, "duckdb", index=engine.store_index(catalog))
+    # Keys of another version (e.g. another secret): their own table, their own cell keys.
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    assert catalog.record_keys is not None
+    other = _rewritten(
+        catalog.record_keys, folder, "SELECT * REPLACE ((record_key * 7 + 3) % 4294967296 AS record_key) FROM src"
+    )
+    rotated = dataclasses.replace(catalog, record_keys=other)
+    assert _all(engine, FILTERED, rotated) == _all(reference, FILTERED, rotated) != _all(engine, FILTERED, catalog)
+    assert len({t for t in _tables(engine) if t.startswith(f"{name}__")}) == 2
+    # Plain callers never make one.
+    assert _all(engine, FILTERED, catalogs["rk"]) == _all(reference, FILTERED, catalogs["rk"])
+    assert stores_sweep(tmp_path) == 1
+    engine.store = StoreLocation(tmp_path)
+    _all(engine, FILTERED, catalog)
+    assert engine.index_used is None and not any(t.startswith(f"{name}__") for t in _tables(engine))
+    engine.close()
+    reference.close()
+
+
 def test_a_failing_build_request_never_fails_the_count(catalogs: dict[str, StudyCatalog], tmp_path: Path) -> None:
     def broken(catalog: StudyCatalog) -> None:
         raise RuntimeError("queue unavailable")

@@ -93,11 +93,15 @@ def record_keys_join(
     select: exp.Select, catalog: StudyCatalog, dialect: Dialect, schema: str | None, index: StoreIndex | None
 ) -> exp.Select:
     """``select`` (from ``p``, one row per participant or merge key, ``k_id``) joined to the record keys (the
-    cell-key method). With the participant index, ``k_id`` is the ``pid``: its id comes from the index's
-    dictionary, so the record key is looked up by the same participant id text as without it."""
+    cell-key method). With the participant index, ``k_id`` is the ``pid``: the engine's table of the store's record
+    keys by ``pid`` when it has one (``index.record_keys``), else its id from the index's dictionary, so the record
+    key is looked up by the same participant id text as without it."""
     keys = catalog.record_keys
     assert keys is not None
     participant: exp.Expr = ref("k_id", "p")
+    if index is not None and index.record_keys is not None:  # every pid has a row there: the inner join keeps all
+        by_pid = exp.Table(this=ident(index.record_keys), alias=exp.TableAlias(this=ident("rk")))
+        return select.join(by_pid, on=exp.EQ(this=ref(INDEX_PID, "rk"), expression=participant), join_type="INNER")
     if index is not None:
         select = select.join(
             index_table(index.name, INDEX_IDS, "ix"),

@@ -23,7 +23,7 @@ import re
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any, ClassVar
@@ -33,7 +33,7 @@ import sqlglot
 from sqlglot import exp
 
 from core.column_types import ColumnType
-from queries.core.catalog import DatasetInfo, StoreIndex, StudyCatalog, physical_table_name
+from queries.core.catalog import INDEX_IDS, INDEX_PID, DatasetInfo, StoreIndex, StudyCatalog, physical_table_name
 from queries.core.compiler import Dialect, plan_chunks, wide_chunk_size, wide_numbered_query, wide_query
 from queries.core.compiler.wide import WidePlan
 from queries.core.engines.contract import EngineError, ResourceLimit
@@ -84,6 +84,8 @@ class _SharedDatabase:
     # attached name -> statements reading it now; names let go of while read (detached when the last one ends)
     reading: dict[str, int] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)
+    # attached name -> tables of its pid with a record-key version's keys (dropped when it is detached)
+    keyed: dict[str, set[str]] = field(default_factory=dict)
 
 
 _databases: dict[tuple[int, str, int, str | None, str | None], _SharedDatabase] = {}
@@ -202,6 +204,8 @@ class DuckDBEngine(SqlEngine):
         self.index_used = None
         if self.store is None:
             return None
+        if catalog.record_keys is not None:
+            self._register(catalog.record_keys)  # the keys by pid are made from it (below, under the lock)
         path = store_file(self.store.directory, catalog)
         found = _stat(path)
         if found is None and self.store.missing is not None:
@@ -221,7 +225,7 @@ class DuckDBEngine(SqlEngine):
                     attached = self._attached(candidate, _stat(candidate))
                     if attached is not None and attached.covers(wanted, keys_signature(catalog)):
                         self.index_used = candidate.stem
-                        return self._hold(attached.index)
+                        return self._hold(self._keyed(attached.index, catalog))
                 return None
             attached = self._attached(path, found)
             if attached is None or attached.held != manifest_rows(catalog) or attached.digest != path.stem:
@@ -234,7 +238,25 @@ class DuckDBEngine(SqlEngine):
                 if other != os.fspath(path):
                     self._detach(other)
             self.index_used = path.stem
-            return self._hold(attached.index)
+            return self._hold(self._keyed(attached.index, catalog))
+
+    def _keyed(self, index: StoreIndex, catalog: StudyCatalog) -> StoreIndex:
+        """``index`` with the table of its ``pid`` and their record keys when ``catalog`` is keyed (made once per
+        store and record-key version, under the database's lock): a keyed statement then joins the keys on the
+        integer ``pid`` instead of the id text. When it cannot be made the statement joins by id as before."""
+        keys = catalog.record_keys
+        if keys is None:
+            return index
+        table = f"{index.name}__{physical_table_name(keys)}"
+        made = self._shared.keyed.setdefault(index.name, set())
+        if table not in made:
+            try:
+                self._con.execute(_keys_by_pid(index.name, table, physical_table_name(keys)))
+            except duckdb.Error as exc:
+                logger.warning("record keys by pid of store %s could not be made: %s", index.name, exc)
+                return index
+            made.add(table)
+        return replace(index, record_keys=table)
 
     def _attached(self, path: Path, found: tuple[int, int] | None) -> _Attached | None:
         """The store file ``path`` (whose (inode, mtime) is ``found``) attached to the database (under its lock):
@@ -287,6 +309,12 @@ class DuckDBEngine(SqlEngine):
             self._detach_name(index.name)
 
     def _detach_name(self, name: str) -> None:
+        for table in self._shared.keyed.pop(name, set()):
+            try:
+                drop = exp.Drop(tables=[exp.to_table(table, quoted=True)], kind="TABLE", exists=True)
+                self._con.execute(drop.sql("duckdb"))
+            except duckdb.Error as exc:
+                logger.warning("record keys by pid %s could not be dropped: %s", table, exc)
         try:
             self._con.execute(_detach(name))
         except duckdb.Error as exc:
@@ -393,6 +421,30 @@ def _attach(path: Path, name: str) -> str:
 
 def _detach(name: str) -> str:
     return exp.Detach(this=exp.to_identifier(name, quoted=True), exists=True).sql("duckdb")
+
+
+def _keys_by_pid(store: str, table: str, keys_view: str) -> str:
+    """``CREATE TABLE <table> AS SELECT ix.pid, COALESCE(rk.c1, 0) AS c1 FROM <store>.main.ids ix LEFT JOIN
+    <keys_view> rk ON rk.c0 = ix.id``: every participant of the store with its record key (0 where the id has none,
+    as the join by id counts it)."""
+    ids = exp.Table(
+        this=exp.to_identifier(INDEX_IDS, quoted=True),
+        db=exp.to_identifier("main", quoted=True),
+        catalog=exp.to_identifier(store, quoted=True),
+        alias=exp.TableAlias(this=exp.to_identifier("ix")),
+    )
+    view = exp.Table(this=exp.to_identifier(keys_view, quoted=True), alias=exp.TableAlias(this=exp.to_identifier("rk")))
+    key = exp.Coalesce(this=exp.column("c1", "rk", quoted=True), expressions=[exp.Literal.number(0)])
+    select = (
+        exp.select(exp.column(INDEX_PID, "ix", quoted=True), exp.alias_(key, "c1", quoted=True))
+        .from_(ids)
+        .join(
+            view,
+            on=exp.EQ(this=exp.column("c0", "rk", quoted=True), expression=exp.column("id", "ix", quoted=True)),
+            join_type="LEFT",
+        )
+    )
+    return exp.Create(this=exp.to_table(table, quoted=True), kind="TABLE", expression=select).sql("duckdb")
 
 
 def _read_attached(con: duckdb.DuckDBPyConnection, name: str, stat: tuple[int, int]) -> _Attached:
