@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from bdt_project.settings.base import *
@@ -17,10 +18,13 @@ MEDIA_ROOT = Path(
 )
 
 # Metrics of this test run (the suite's process, its Celery workers and servers share them), per database name.
-# The suite's own process starts from an empty directory; the processes it starts inherit the variable.
+# The suite's own process starts from an empty directory; the processes it starts inherit the variable. Only a
+# test session empties it: other processes reading these settings (mypy's Django plugin, manage.py) must not take
+# the directory from under a running suite's worker, whose samples would then never reach /metrics.
 METRICS_DIR = BASE_DIR / ".bdt" / "test-metrics" / str(DATABASES["default"]["NAME"])
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(METRICS_DIR):
-    shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    if "pytest" in sys.modules:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
 METRICS_TOKEN = os.environ.get("BDT_METRICS_TOKEN", "test-metrics-token-0123456789abcdef")
 

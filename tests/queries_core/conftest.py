@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -91,10 +92,20 @@ def duck_engine() -> Iterator[DuckDBEngine]:
 
 
 def store_location(directory: Path, *, wide: bool = True) -> StoreLocation:
-    """Stores in ``directory``; a missing one is built at once (so the first count already reads it)."""
+    """Stores in ``directory``; a missing one is built at once (so the first count already reads it).
+
+    The directory holds the stores of every fixture study and variant the tests count, where the platform has one
+    directory per study: a build there would sweep the other studies' stores and the next count of each would
+    build it again. So each store is built in a folder of its own and then moved in (the sweep and the fallback to
+    a study's newest store are tested on directories of their own, ``test_participant_store.py``)."""
 
     def build(catalog: StudyCatalog) -> None:
-        store_build(directory, catalog, memory_limit="512MB", threads=2, wide=wide)
+        folder = Path(tempfile.mkdtemp(prefix=".build-", dir=directory))
+        try:
+            path, _ = store_build(folder, catalog, memory_limit="512MB", threads=2, wide=wide)
+            os.replace(path, directory / path.name)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     return StoreLocation(directory, missing=build)
 
