@@ -88,11 +88,18 @@ class Contribution(models.Model):
         return self.lab_slug, self.lab_name
 
     @property
+    def lab_governs(self) -> bool:
+        """Whether the lab's workspace is there to govern the contribution: not deleted, not scheduled for deletion
+        and not suspended (a suspended lab can neither withdraw, lower the ceiling nor read its usage report)."""
+        lab = self.lab
+        return lab is not None and lab.delete_after is None and lab.suspended_at is None
+
+    @property
     def usable(self) -> bool:
-        """Whether the consortium may use the study now: accepted, not withdrawn, and the lab's workspace neither
-        deleted nor scheduled for deletion (a lab leaving the platform takes its contributions with it; resuming
-        before the purge brings them back)."""
-        return self.status == ContributionStatus.ACTIVE and self.lab is not None and self.lab.delete_after is None
+        """Whether the consortium may use the study now: accepted, not withdrawn, and the lab's workspace governing
+        it (a lab leaving the platform takes its contributions with it, a suspended lab pauses them; resuming
+        brings them back)."""
+        return self.status == ContributionStatus.ACTIVE and self.lab_governs
 
 
 class CeilingRaise(models.Model):

@@ -195,8 +195,10 @@ def contribution_accept(
         locked = _locked(contribution)
         if locked.status != ContributionStatus.OFFERED:
             raise Conflict(f"This contribution is {locked.status}, not offered.", code="contribution_not_offered")
-        if locked.lab is None or locked.lab.delete_after is not None:
-            raise Conflict("The contributing lab is leaving the platform.", code="contribution_not_offered")
+        if locked.lab is None or not locked.lab_governs:
+            raise Conflict(
+                "The contributing lab is suspended or leaving the platform.", code="contribution_not_offered"
+            )
         if Study.objects.filter(slug=slug).exists():
             raise Conflict("A study with this slug exists in this workspace.", code="slug_taken")
         lab = lab_study_read(locked)
