@@ -10,7 +10,7 @@ class SharingConfig(AppConfig):
 
     def ready(self) -> None:
         from datasets.study_origins import study_origin_source_register
-        from sharing import usage  # noqa: F401  (the contributing lab's record of every use)
+        from sharing import departures, usage  # noqa: F401  (members who leave; the lab's record of every use)
         from sharing.origins import ContributionOrigins
 
         study_origin_source_register(ContributionOrigins())

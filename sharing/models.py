@@ -110,7 +110,8 @@ class CeilingRaise(models.Model):
     level = models.CharField(max_length=16, choices=[(level, level) for level in SHAREABLE_LEVELS])
     purpose = models.TextField(blank=True)
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, default="pending", db_index=True)  # pending | approved | denied
+    status = models.CharField(max_length=16, default="pending", db_index=True)
+    # pending | approved | denied; revoked (approved, then the member left) | withdrawn (pending when they left)
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = user_reference()
     decided_at = models.DateTimeField(null=True, blank=True)

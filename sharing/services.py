@@ -28,7 +28,7 @@ from datasets.study_origins import withdrawn_error
 from sharing.mirror import lab_study_read, mirror_create
 from sharing.models import SHAREABLE_LEVELS, CeilingRaise, Contribution, ContributionStatus, Follow
 from tenants.models import Tenant, WorkspaceKind
-from tenants.role_checks import role_require
+from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
 
 TERMS_MAX = 20_000
@@ -439,6 +439,8 @@ def raise_decide(
             raise NotFound("No such request.")
         if raised.status != "pending":
             raise Conflict(f"This request is {raised.status}.", code="request_decided")
+        if approve and membership_get(user=raised.user, tenant=contribution.consortium) is None:
+            raise Conflict("The requester is no longer a member of the consortium.", code="requester_not_member")
         raised.status = "approved" if approve else "denied"
         raised.decided_by = actor
         raised.decided_at = timezone.now()
