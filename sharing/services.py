@@ -437,10 +437,11 @@ def raise_decide(
         raised = CeilingRaise.objects.select_for_update().filter(pk=raise_id, contribution=contribution).first()
         if raised is None:
             raise NotFound("No such request.")
+        if approve and membership_get(user=raised.user, tenant=contribution.consortium) is None:
+            # Said before "decided": the request of someone who left was withdrawn with them.
+            raise Conflict("The requester is no longer a member of the consortium.", code="requester_not_member")
         if raised.status != "pending":
             raise Conflict(f"This request is {raised.status}.", code="request_decided")
-        if approve and membership_get(user=raised.user, tenant=contribution.consortium) is None:
-            raise Conflict("The requester is no longer a member of the consortium.", code="requester_not_member")
         raised.status = "approved" if approve else "denied"
         raised.decided_by = actor
         raised.decided_at = timezone.now()
