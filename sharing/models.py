@@ -38,7 +38,17 @@ class Contribution(models.Model):
     )
     lab_slug = models.CharField(max_length=40, blank=True, help_text="The lab's slug when it offered.")
     lab_name = models.CharField(max_length=200, blank=True, help_text="The lab's name (kept when it is deleted).")
-    consortium = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_received")
+    consortium = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="contributions_received",
+        help_text="None once the consortium's workspace is deleted: the lab's record stays, withdrawn.",
+    )
+    consortium_slug = models.CharField(max_length=40, blank=True, help_text="The consortium's slug when offered.")
+    consortium_name = models.CharField(
+        max_length=200, blank=True, help_text="The consortium's name (kept when it is deleted)."
+    )
     study_id = models.PositiveIntegerField(help_text="The study's id in the lab's schema.")
     study_slug = models.CharField(max_length=63)
     study_name = models.CharField(max_length=200)
@@ -78,7 +88,8 @@ class Contribution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.study_slug} of {self.lab_slug or self.lab_id} -> {self.consortium_id} ({self.status})"
+        consortium = self.consortium_slug or self.consortium_id
+        return f"{self.study_slug} of {self.lab_slug or self.lab_id} -> {consortium} ({self.status})"
 
     @property
     def lab_shown(self) -> tuple[str, str]:
@@ -86,6 +97,13 @@ class Contribution(models.Model):
         if self.lab is not None:
             return self.lab.slug, self.lab.name
         return self.lab_slug, self.lab_name
+
+    @property
+    def consortium_shown(self) -> tuple[str, str]:
+        """(slug, name) of the consortium: its workspace's while it exists, else what was kept of it."""
+        if self.consortium is not None:
+            return self.consortium.slug, self.consortium.name
+        return self.consortium_slug, self.consortium_name
 
     @property
     def lab_governs(self) -> bool:
