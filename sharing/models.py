@@ -129,7 +129,8 @@ class CeilingRaise(models.Model):
     purpose = models.TextField(blank=True)
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, default="pending", db_index=True)
-    # pending | approved | denied; revoked (approved, then the member left) | withdrawn (pending when they left)
+    # pending | approved | denied | superseded (a later ceiling reached it); revoked (approved, then the member
+    # left) | withdrawn (pending when they left, or the consortium was deleted)
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = user_reference()
     decided_at = models.DateTimeField(null=True, blank=True)

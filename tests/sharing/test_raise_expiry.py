@@ -88,3 +88,25 @@ def test_the_console_approves_until_a_day(gov, steward_api, cons_steward, api, c
     lab.post(f"/console/sharing/{cid}/requests/{rid}/", {"decision": "approve", "expires_at": day.isoformat()})
     decided = CeilingRaise.objects.get(pk=rid)
     assert decided.status == "approved" and timezone.localtime(decided.granted_expires_at).date() == day
+
+
+def test_an_approval_never_holds_a_person_below_a_later_ceiling(
+    gov, steward_api, cons_steward, api, consortium
+) -> None:
+    """The lab approved someone above the ceiling, then raised the ceiling past that approval: the approval is
+    superseded and the person gets the new ceiling like everyone else (it never holds them below it)."""
+    cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-w", level="count")
+    member = api(consortium, "analyst")
+    for dataset in ("demographics", "cognitive"):
+        granted = cons_steward.post(
+            f"/api/v1/studies/gov-w/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
+        )
+        assert granted.status_code == 201, granted.content
+    path = f"/api/v1/contributions/{cid}/requests"
+    rid = member.post(path, {"level": "query", "purpose": "pooled", "accept_terms": True}).json()["id"]
+    assert steward_api.post(f"{path}/{rid}/approve").status_code == 200
+    run = member.post("/api/v1/studies/gov-w/queries", RUN)
+    assert run.status_code == 202, run.content
+    assert steward_api.patch(f"/api/v1/contributions/{cid}", {"level": "export"}).status_code == 200
+    explained = member.get(f"/api/v1/access/explain?email={member.user.email}&study=gov-w&dataset=cognitive").json()
+    assert explained["level"] == "export", explained
