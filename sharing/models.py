@@ -145,6 +145,11 @@ class CeilingRaise(models.Model):
         return f"raise to {self.level} on contribution {self.contribution_id} ({self.status})"
 
     @property
+    def grant_source(self) -> str:
+        """The ``source`` of the grant an approval makes in the consortium."""
+        return f"contribution_request:{self.pk}"
+
+    @property
     def effective_status(self) -> str:
         """The status, with an approval whose expiry has passed shown as ``expired`` (as access requests do)."""
         ends = self.granted_expires_at

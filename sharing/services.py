@@ -430,7 +430,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
             user_id=raised.user_id,
             level=raised.level,
             expires_at=raised.granted_expires_at,
-            source=f"contribution_request:{raised.pk}",
+            source=raised.grant_source,
             reason=f"approved by {contribution.lab_shown[1]}: {raised.purpose}"[:2000],
             granted_by=actor,
         )
