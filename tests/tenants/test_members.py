@@ -244,3 +244,17 @@ def test_invitations_end_with_their_inviters_right_to_make_them(
             AuditEvent.objects.filter(action="member.invitation_revoked").values_list("target_id", "details__reason")
         )
     assert reasons == {str(by_steward): "inviter_removed", str(as_owner): "inviter_role_changed"}
+
+
+def test_the_platform_admin_does_not_remove_members_around_the_rules(api, tenant_a) -> None:
+    """Removing a member is the governed action (``DELETE /api/v1/members/{email}``, the console): it revokes their
+    tokens, grants, team seats and pending requests. The platform admin's workspace page lists memberships but cannot
+    delete them. Before, deleting the row there left all of that in place, and re-adding the person later revived
+    their old tokens, grants and teams."""
+    member = api(tenant_a, Role.ANALYST)
+    admin_user = User.objects.create_superuser(email=unique_email("root"), password=PASSWORD)
+    platform = Client(HTTP_HOST="platform.test")
+    platform.force_login(admin_user)
+    page = platform.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/")
+    assert page.status_code == 200 and member.user.email.encode() in page.content
+    assert b'name="memberships-0-DELETE"' not in page.content
