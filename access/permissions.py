@@ -137,9 +137,19 @@ def dataset_permissions_mirror(*, dataset: Dataset, live_grants: Iterable[Grant]
 
 
 def team_group_create(*, name: str) -> Group:
-    """The auth Group (public table) that mirrors a team for guardian."""
-    group, _ = Group.objects.get_or_create(name=name)
+    """The auth Group (public table) that mirrors a new team for guardian, without members: a group left by an
+    earlier workspace under the same schema name never hands its members to the new team."""
+    group, created = Group.objects.get_or_create(name=name)
+    if not created:
+        group.user_set.clear()
     return group
+
+
+def team_groups_remove(*, schema_name: str) -> int:
+    """Delete the auth Groups that mirror the teams of the workspace ``schema_name`` (when it is deleted: they live
+    in the public schema and would outlive it); returns how many."""
+    deleted, _ = Group.objects.filter(name__startswith=f"{schema_name}:team:").delete()
+    return int(deleted)
 
 
 def team_group_members_set(*, group: Group, user_ids: Iterable[int]) -> None:

@@ -322,10 +322,24 @@ def team_update(
 
 
 def team_delete(*, tenant: Tenant, actor: Any, team: Team, request: HttpRequest | None = None) -> None:
-    """Delete a team; its grants go with it (steward+; audited)."""
+    """Delete a team; its grants go with it (steward+; audited). Each live grant of the team is recorded as
+    revoked first (``grant.revoked``, ``details.reason`` ``team_deleted``): the trail never shows a grant that was
+    created and never ended."""
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="manage teams")
     studies = list(Study.objects.filter(grants__team=team).distinct())
     with transaction.atomic():
+        now = timezone.now()
+        live = Grant.objects.select_for_update(of=("self",)).filter(team=team).filter(live_q(now))
+        for grant in live.select_related("study", "dataset", "team").order_by("pk"):
+            grant.revoked_at, grant.revoked_by = now, actor if getattr(actor, "pk", None) else None
+            grant.save(update_fields=["revoked_at", "revoked_by"])
+            audit_event_record(
+                action="grant.revoked",
+                actor=actor,
+                request=request,
+                target=grant,
+                details={**_grant_details(grant), "reason": "team_deleted"},
+            )
         audit_event_record(
             action="team.deleted", actor=actor, request=request, target=team, details=_team_details(team)
         )

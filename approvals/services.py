@@ -110,7 +110,8 @@ def _ceiling_check(*, study: Study, actor: Any, level: Level) -> None:
     )
 
 
-def _details(access_request: AccessRequest, **extra: Any) -> dict[str, Any]:
+def request_details(access_request: AccessRequest, **extra: Any) -> dict[str, Any]:
+    """What the audit events of a request record about it."""
     return {
         "study": access_request.study.slug,
         "datasets": sorted(d.name for d in access_request.datasets.all()),
@@ -200,7 +201,7 @@ def access_request_create(
             actor=actor,
             request=request,
             target=access_request,
-            details=_details(
+            details=request_details(
                 access_request,
                 terms_version=dua.version if dua else None,
                 renewal_of=renewal_of.pk if renewal_of else None,
@@ -261,6 +262,9 @@ def access_request_decide(
         if expires_at is not None and expires_at <= timezone.now():
             raise InvalidInput("The expiry must be in the future.", code="invalid_expiry")
     with transaction.atomic():
+        if granted is not None and membership_get(user=access_request.requester, tenant=tenant) is None:
+            # Said before "already decided": the request of someone who left was withdrawn with them.
+            raise Conflict("The requester is no longer a member of this workspace.", code="requester_not_member")
         locked = _pending_locked(access_request)
         requester = locked.requester
         locked.decided_by = actor
@@ -270,12 +274,14 @@ def access_request_decide(
             locked.status = RequestStatus.DENIED
             locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
             audit_event_record(
-                action="access_request.denied", actor=actor, request=request, target=locked, details=_details(locked)
+                action="access_request.denied",
+                actor=actor,
+                request=request,
+                target=locked,
+                details=request_details(locked),
             )
             text = f"Your request #{locked.pk} for {locked.level} on {locked.study.name} was denied: {reason}"
         else:
-            if membership_get(user=requester, tenant=tenant) is None:
-                raise Conflict("The requester is no longer a member of this workspace.", code="requester_not_member")
             datasets = list(locked.datasets.all())
             if not datasets:
                 raise Conflict("The requested datasets no longer exist.", code="datasets_gone")
@@ -328,7 +334,7 @@ def access_request_decide(
                 actor=actor,
                 request=request,
                 target=locked,
-                details=_details(
+                details=request_details(
                     locked,
                     granted_level=granted.value,
                     expires_at=expires_at.isoformat() if expires_at else None,
@@ -369,7 +375,11 @@ def access_request_withdraw(
         locked.save(update_fields=["status"])
         request_notifications_settle(request_id=locked.pk)
         audit_event_record(
-            action="access_request.withdrawn", actor=actor, request=request, target=locked, details=_details(locked)
+            action="access_request.withdrawn",
+            actor=actor,
+            request=request,
+            target=locked,
+            details=request_details(locked),
         )
     return locked
 

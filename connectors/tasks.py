@@ -33,10 +33,19 @@ def sync_run_enqueue(run_id: int) -> None:
     sent_mark("sync", run_id)
 
 
+def _workspace_frozen() -> bool:
+    """True when the current workspace is suspended or scheduled for deletion: nobody can govern what it would pull."""
+    tenant = getattr(connection, "tenant", None)
+    return getattr(tenant, "suspended_at", None) is not None or getattr(tenant, "delete_after", None) is not None
+
+
 def syncs_due() -> int:
-    """Start the current workspace's scheduled syncs that are due; returns how many were started."""
+    """Start the current workspace's scheduled syncs that are due; returns how many were started. A suspended
+    workspace (or one scheduled for deletion) pulls nothing: its due syncs wait until it is resumed."""
     from connectors.services import sync_run_start
 
+    if _workspace_frozen():
+        return 0
     started = 0
     moment = timezone.now()
     for sync in Sync.objects.filter(next_run_at__lte=moment).exclude(schedule="").select_related("study"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from django_tenants.utils import get_public_schema_name, tenant_context
 
 from access.suppression import suppression_threshold
@@ -69,10 +70,18 @@ def _study_entry(tenant: Tenant, study: Study, variables: list[HarmonizedVariabl
     }
 
 
+def _listed_workspaces() -> QuerySet[Tenant]:
+    """Workspaces whose discoverable studies are shown: not suspended and not scheduled for deletion (those answer
+    403 even to their members, who can neither opt out nor read the requests visitors leave)."""
+    return Tenant.objects.exclude(schema_name=get_public_schema_name()).filter(
+        suspended_at__isnull=True, delete_after__isnull=True
+    )
+
+
 def catalog_entries() -> list[dict[str, Any]]:
-    """Every discoverable study of every workspace (workspace, then study name order)."""
+    """Every discoverable study of every listed workspace (workspace, then study name order)."""
     entries: list[dict[str, Any]] = []
-    for tenant in Tenant.objects.exclude(schema_name=get_public_schema_name()).order_by("slug"):
+    for tenant in _listed_workspaces().order_by("slug"):
         with tenant_context(tenant):
             studies = list(Study.objects.filter(discoverable=True).select_related("demographics").order_by("name"))
             if not studies:

@@ -11,6 +11,7 @@ from core.api_fields import ApiDateTime
 from core.errors import Forbidden
 from core.pagination import MAX_PAGE, MAX_PAGE_SIZE
 from datasets.selectors import study_get_for_user
+from sharing.raise_revocation import raise_revoke
 from sharing.selectors import (
     contribution_get_for_user,
     contribution_list_for_user,
@@ -212,12 +213,18 @@ def raise_decision(
     request: HttpRequest,
     contribution_id: int,
     request_id: int,
-    decision: Literal["approve", "deny"],
+    decision: Literal["approve", "deny", "revoke"],
     payload: RaiseDecisionIn | None = None,
 ) -> dict[str, Any]:
-    """The contributing lab's steward approves (for that person only) or denies a request beyond the ceiling."""
+    """The contributing lab's steward approves (for that person only) or denies a request beyond the ceiling, or
+    ends (``revoke``) an approval it gave."""
     caller = principal(request)
     found = contribution_get_for_user(user=caller.user, tenant=caller.tenant, contribution_id=contribution_id)
+    if decision == "revoke":
+        ended = raise_revoke(
+            tenant=caller.tenant, actor=caller.user, contribution=found, raise_id=request_id, request=request
+        )
+        return _raise_out(ended)
     decided = raise_decide(
         tenant=caller.tenant,
         actor=caller.user,

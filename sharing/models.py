@@ -38,7 +38,17 @@ class Contribution(models.Model):
     )
     lab_slug = models.CharField(max_length=40, blank=True, help_text="The lab's slug when it offered.")
     lab_name = models.CharField(max_length=200, blank=True, help_text="The lab's name (kept when it is deleted).")
-    consortium = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="contributions_received")
+    consortium = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="contributions_received",
+        help_text="None once the consortium's workspace is deleted: the lab's record stays, withdrawn.",
+    )
+    consortium_slug = models.CharField(max_length=40, blank=True, help_text="The consortium's slug when offered.")
+    consortium_name = models.CharField(
+        max_length=200, blank=True, help_text="The consortium's name (kept when it is deleted)."
+    )
     study_id = models.PositiveIntegerField(help_text="The study's id in the lab's schema.")
     study_slug = models.CharField(max_length=63)
     study_name = models.CharField(max_length=200)
@@ -78,7 +88,8 @@ class Contribution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.study_slug} of {self.lab_slug or self.lab_id} -> {self.consortium_id} ({self.status})"
+        consortium = self.consortium_slug or self.consortium_id
+        return f"{self.study_slug} of {self.lab_slug or self.lab_id} -> {consortium} ({self.status})"
 
     @property
     def lab_shown(self) -> tuple[str, str]:
@@ -88,11 +99,25 @@ class Contribution(models.Model):
         return self.lab_slug, self.lab_name
 
     @property
+    def consortium_shown(self) -> tuple[str, str]:
+        """(slug, name) of the consortium: its workspace's while it exists, else what was kept of it."""
+        if self.consortium is not None:
+            return self.consortium.slug, self.consortium.name
+        return self.consortium_slug, self.consortium_name
+
+    @property
+    def lab_governs(self) -> bool:
+        """Whether the lab's workspace is there to govern the contribution: not deleted, not scheduled for deletion
+        and not suspended (a suspended lab can neither withdraw, lower the ceiling nor read its usage report)."""
+        lab = self.lab
+        return lab is not None and lab.delete_after is None and lab.suspended_at is None
+
+    @property
     def usable(self) -> bool:
-        """Whether the consortium may use the study now: accepted, not withdrawn, and the lab's workspace neither
-        deleted nor scheduled for deletion (a lab leaving the platform takes its contributions with it; resuming
-        before the purge brings them back)."""
-        return self.status == ContributionStatus.ACTIVE and self.lab is not None and self.lab.delete_after is None
+        """Whether the consortium may use the study now: accepted, not withdrawn, and the lab's workspace governing
+        it (a lab leaving the platform takes its contributions with it, a suspended lab pauses them; resuming
+        brings them back)."""
+        return self.status == ContributionStatus.ACTIVE and self.lab_governs
 
 
 class CeilingRaise(models.Model):
@@ -103,7 +128,9 @@ class CeilingRaise(models.Model):
     level = models.CharField(max_length=16, choices=[(level, level) for level in SHAREABLE_LEVELS])
     purpose = models.TextField(blank=True)
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=16, default="pending", db_index=True)  # pending | approved | denied
+    status = models.CharField(max_length=16, default="pending", db_index=True)
+    # pending | approved | denied | superseded (a later ceiling reached it); revoked (approved, then the member
+    # left) | withdrawn (pending when they left, or the consortium was deleted)
     requested_at = models.DateTimeField(default=timezone.now)
     decided_by = user_reference()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +143,11 @@ class CeilingRaise(models.Model):
 
     def __str__(self) -> str:
         return f"raise to {self.level} on contribution {self.contribution_id} ({self.status})"
+
+    @property
+    def grant_source(self) -> str:
+        """The ``source`` of the grant an approval makes in the consortium."""
+        return f"contribution_request:{self.pk}"
 
     @property
     def effective_status(self) -> str:

@@ -68,7 +68,10 @@ class ContributionOrigins:
         return {
             pk
             for pk in Contribution.objects.filter(
-                Q(status=ContributionStatus.WITHDRAWN) | Q(lab__isnull=True) | Q(lab__delete_after__isnull=False),
+                Q(status=ContributionStatus.WITHDRAWN)
+                | Q(lab__isnull=True)
+                | Q(lab__delete_after__isnull=False)
+                | Q(lab__suspended_at__isnull=False),
                 consortium__schema_name=current_schema_name(),
                 local_study_id__isnull=False,
             ).values_list("local_study_id", flat=True)

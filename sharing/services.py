@@ -28,7 +28,7 @@ from datasets.study_origins import withdrawn_error
 from sharing.mirror import lab_study_read, mirror_create
 from sharing.models import SHAREABLE_LEVELS, CeilingRaise, Contribution, ContributionStatus, Follow
 from tenants.models import Tenant, WorkspaceKind
-from tenants.role_checks import role_require
+from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
 
 TERMS_MAX = 20_000
@@ -49,8 +49,8 @@ def contribution_out(contribution: Contribution) -> dict[str, Any]:
         "study": contribution.study_slug,
         "study_name": contribution.study_name,
         "lab": dict(zip(("tenant", "name"), contribution.lab_shown, strict=True)),
-        "consortium": contribution.consortium.slug,
-        "consortium_name": contribution.consortium.name,
+        "consortium": contribution.consortium_shown[0],
+        "consortium_name": contribution.consortium_shown[1],
         "datasets": list(contribution.datasets),
         "level": contribution.level,
         "follow": contribution.follow,
@@ -68,7 +68,7 @@ def _audit_details(contribution: Contribution) -> dict[str, Any]:
         "contribution": contribution.pk,
         "study": contribution.study_slug,
         "lab": contribution.lab_shown[0],
-        "consortium": contribution.consortium.slug,
+        "consortium": contribution.consortium_shown[0],
         "level": contribution.level,
         "status": contribution.status,
     }
@@ -81,7 +81,7 @@ def _record(contribution: Contribution, action: str, actor: Any, request: HttpRe
         request=request,
         target_type="sharing.contribution",
         target_id=str(contribution.pk),
-        target_repr=f"{contribution.study_slug} -> {contribution.consortium.slug}",
+        target_repr=f"{contribution.study_slug} -> {contribution.consortium_shown[0]}",
         details=_audit_details(contribution),
         schema_name=schema,
     )
@@ -138,6 +138,8 @@ def contribution_offer(
                 lab_slug=tenant.slug,
                 lab_name=tenant.name,
                 consortium=target,
+                consortium_slug=target.slug,
+                consortium_name=target.name,
                 study_id=study.pk,
                 study_slug=study.slug,
                 study_name=study.name,
@@ -195,8 +197,10 @@ def contribution_accept(
         locked = _locked(contribution)
         if locked.status != ContributionStatus.OFFERED:
             raise Conflict(f"This contribution is {locked.status}, not offered.", code="contribution_not_offered")
-        if locked.lab is None or locked.lab.delete_after is not None:
-            raise Conflict("The contributing lab is leaving the platform.", code="contribution_not_offered")
+        if locked.lab is None or not locked.lab_governs:
+            raise Conflict(
+                "The contributing lab is suspended or leaving the platform.", code="contribution_not_offered"
+            )
         if Study.objects.filter(slug=slug).exists():
             raise Conflict("A study with this slug exists in this workspace.", code="slug_taken")
         lab = lab_study_read(locked)
@@ -256,7 +260,7 @@ def contribution_level_set(
                 request=request,
                 target_type="sharing.contribution",
                 target_id=str(locked.pk),
-                target_repr=f"{locked.study_slug} -> {locked.consortium.slug}",
+                target_repr=f"{locked.study_slug} -> {locked.consortium_shown[0]}",
                 details={**_audit_details(locked), "previous": previous},
             )
             # Raises above the new ceiling stay; raises at or below it mean nothing any more.
@@ -287,7 +291,7 @@ def _withdrawn(locked: Contribution, actor: Any) -> None:
     locked.withdrawn_by = actor
     locked.withdrawn_at = timezone.now()
     locked.save(update_fields=["status", "withdrawn_by", "withdrawn_at"])
-    if locked.local_study_id is not None:
+    if locked.local_study_id is not None and locked.consortium is not None:
         study_pk, schema = locked.local_study_id, locked.consortium.schema_name
         transaction.on_commit(lambda: participant_stores_remove(study_pk, schema))
 
@@ -302,17 +306,47 @@ def contributions_of_deleted_lab(lab: Tenant) -> int:
         for locked in Contribution.objects.select_for_update(of=("self",)).select_related("consortium").filter(lab=lab):
             locked.lab_slug, locked.lab_name = lab.slug, lab.name
             locked.save(update_fields=["lab_slug", "lab_name"])
-            if locked.status in (ContributionStatus.OFFERED, ContributionStatus.ACTIVE):
+            if locked.status in (ContributionStatus.OFFERED, ContributionStatus.ACTIVE) and locked.consortium:
                 _withdrawn(locked, None)
                 audit_event_record(
                     action="contribution.withdrawn",
                     target_type="sharing.contribution",
                     target_id=str(locked.pk),
-                    target_repr=f"{locked.study_slug} -> {locked.consortium.slug}",
+                    target_repr=f"{locked.study_slug} -> {locked.consortium_shown[0]}",
                     details={**_audit_details(locked), "reason": "lab_deleted"},
                     schema_name=locked.consortium.schema_name,
                 )
                 withdrawn += 1
+    return withdrawn
+
+
+def contributions_to_deleted_consortium(consortium: Tenant) -> int:
+    """Before ``consortium``'s workspace is deleted: the contributions it received stay on the labs' record,
+    withdrawn, with its slug and name (the link becomes empty), their usage reports intact; requests beyond a
+    ceiling still pending are withdrawn (nobody is left to approve). Audited in each lab's chain as
+    ``contribution.withdrawn`` with ``details.reason`` ``consortium_deleted``. Returns how many were withdrawn."""
+    withdrawn = 0
+    with transaction.atomic():
+        rows = Contribution.objects.select_for_update(of=("self",)).select_related("lab")
+        for locked in rows.filter(consortium=consortium):
+            locked.consortium_slug, locked.consortium_name = consortium.slug, consortium.name
+            fields = ["consortium_slug", "consortium_name"]
+            CeilingRaise.objects.filter(contribution=locked, status="pending").update(status="withdrawn")
+            if locked.status in (ContributionStatus.OFFERED, ContributionStatus.ACTIVE):
+                locked.status = ContributionStatus.WITHDRAWN
+                locked.withdrawn_at = timezone.now()
+                fields += ["status", "withdrawn_at"]
+                withdrawn += 1
+                if locked.lab is not None:
+                    audit_event_record(
+                        action="contribution.withdrawn",
+                        target_type="sharing.contribution",
+                        target_id=str(locked.pk),
+                        target_repr=f"{locked.study_slug} -> {consortium.slug}",
+                        details={**_audit_details(locked), "reason": "consortium_deleted"},
+                        schema_name=locked.lab.schema_name,
+                    )
+            locked.save(update_fields=fields)
     return withdrawn
 
 
@@ -377,7 +411,7 @@ def raise_request(
                 tenant=lab,
                 users=stewards_of(lab),
                 kind="contribution_request",
-                text=f"{actor.email} ({contribution.consortium.name}) asks for {level} on {contribution.study_slug}",
+                text=f"{actor.email} ({tenant.name}) asks for {level} on {contribution.study_slug}",
                 link="/sharing/",
             )
     return raised
@@ -387,6 +421,8 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
     """The approved level, granted to that person on the whole contributed study in the consortium (audited there
     first: chains are always taken consortium first)."""
     consortium = contribution.consortium
+    if consortium is None:  # raise_decide refuses first; kept for the type
+        raise Conflict("The consortium no longer exists.", code="contribution_closed")
     with schema_context(consortium.schema_name):
         study = Study.objects.get(pk=int(contribution.local_study_id or 0))
         grant = Grant.objects.create(
@@ -394,7 +430,7 @@ def _consortium_grant(*, contribution: Contribution, raised: CeilingRaise, actor
             user_id=raised.user_id,
             level=raised.level,
             expires_at=raised.granted_expires_at,
-            source=f"contribution_request:{raised.pk}",
+            source=raised.grant_source,
             reason=f"approved by {contribution.lab_shown[1]}: {raised.purpose}"[:2000],
             granted_by=actor,
         )
@@ -435,6 +471,12 @@ def raise_decide(
         raised = CeilingRaise.objects.select_for_update().filter(pk=raise_id, contribution=contribution).first()
         if raised is None:
             raise NotFound("No such request.")
+        consortium = contribution.consortium
+        if approve and (consortium is None or contribution.status != ContributionStatus.ACTIVE):
+            raise Conflict(f"This contribution is {contribution.status}.", code="contribution_closed")
+        if approve and consortium is not None and membership_get(user=raised.user, tenant=consortium) is None:
+            # Said before "decided": the request of someone who left was withdrawn with them.
+            raise Conflict("The requester is no longer a member of the consortium.", code="requester_not_member")
         if raised.status != "pending":
             raise Conflict(f"This request is {raised.status}.", code="request_decided")
         raised.status = "approved" if approve else "denied"

@@ -71,7 +71,7 @@ def _contribution_used(sender: Any, *, instance: AuditEvent, created: bool, **kw
 def _use_record(instance: AuditEvent, action: str, contribution: Contribution, lab_schema: str) -> None:
     """One ``contribution.used`` event in the lab's chain for consortium event ``instance``."""
     details: dict[str, Any] = {
-        "consortium": contribution.consortium.slug,
+        "consortium": contribution.consortium_shown[0],
         "user": instance.actor_email,
         "action": action,
         "event": instance.action,
@@ -86,7 +86,7 @@ def _use_record(instance: AuditEvent, action: str, contribution: Contribution, l
         actor=instance.actor,
         target_type="sharing.contribution",
         target_id=str(contribution.pk),
-        target_repr=f"{contribution.study_slug} -> {contribution.consortium.slug}",
+        target_repr=f"{contribution.study_slug} -> {contribution.consortium_shown[0]}",
         details=details,
         schema_name=lab_schema,
     )

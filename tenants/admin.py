@@ -17,9 +17,13 @@ class DomainInline(admin.TabularInline):
 
 
 class MembershipInline(admin.TabularInline):
+    """Memberships of a workspace. Removing one is the governed action (the members API and console): it revokes
+    the person's tokens, grants, team seats and pending requests, which deleting the row here would leave behind."""
+
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    can_delete = False
 
 
 @admin.register(Tenant)

@@ -6,7 +6,9 @@ Rules (docs/permissions.md, "Members and roles"):
   steward can never escalate themselves (or anyone) to owner;
 - the last owner can be neither demoted nor removed (409);
 - removing a member revokes their tokens for the tenant; their browser session loses access on its next request
-  (every page and API call checks the membership).
+  (every page and API call checks the membership);
+- an invitation lives no longer than its inviter's right to make it: removing the inviter withdraws their pending
+  invitations, and a role change withdraws those the new role may not make (owner invitations below owner).
 """
 
 from __future__ import annotations
@@ -230,6 +232,40 @@ def invitation_revoke(
     return invitation
 
 
+def _invitations_beyond(
+    *, tenant: Tenant, inviter: User, role: str | None, actor: User, request: HttpRequest | None
+) -> int:
+    """Withdraw the pending invitations ``inviter`` made that they could no longer make with ``role`` (None: they
+    left): every one below the steward role, owner invitations below the owner role. Audited
+    ``member.invitation_revoked`` with ``details.reason``; returns how many."""
+    pending = Invitation.objects.select_for_update().filter(
+        tenant=tenant, invited_by=inviter, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    if role is not None and role_at_least(role, Role.STEWARD):
+        pending = pending.filter(role=Role.OWNER) if role != Role.OWNER else pending.none()
+    now = timezone.now()
+    ended = 0
+    for invitation in pending.order_by("pk"):
+        if invitation.expires_at <= now:
+            continue
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        audit_event_record(
+            action="member.invitation_revoked",
+            actor=actor,
+            request=request,
+            target=invitation,
+            details={
+                "email": invitation.email,
+                "reason": "inviter_removed" if role is None else "inviter_role_changed",
+                "inviter": inviter.email,
+            },
+            schema_name=tenant.schema_name,
+        )
+        ended += 1
+    return ended
+
+
 def _target_membership(tenant: Tenant, email: str) -> Membership:
     """The member shown in the members list under ``email`` (verified or not: stewards must be able to act on
     every listed member, e.g. remove one whose address was never verified)."""
@@ -256,7 +292,11 @@ def member_role_change(
         _require_owner_for(actor_membership, "Only an owner may make someone an owner.")
     if target.role == Role.OWNER and role != Role.OWNER:
         _require_owner_for(actor_membership, "Only an owner may change an owner's role.")
-    return membership_set(tenant=tenant, user=target.user, role=role, actor=actor, request=request)
+    with transaction.atomic():
+        membership = membership_set(tenant=tenant, user=target.user, role=role, actor=actor, request=request)
+        # An invitation lives no longer than its inviter's right to make it.
+        _invitations_beyond(tenant=tenant, inviter=target.user, role=role, actor=actor, request=request)
+    return membership
 
 
 def member_remove(*, tenant: Tenant, actor: User, email: str, request: HttpRequest | None = None) -> None:
@@ -267,6 +307,7 @@ def member_remove(*, tenant: Tenant, actor: User, email: str, request: HttpReque
         _require_owner_for(actor_membership, "Only an owner may remove an owner.")
     with transaction.atomic(), schema_context(tenant.schema_name):
         membership_delete(tenant=tenant, user=target.user, actor=actor, request=request)
+        _invitations_beyond(tenant=tenant, inviter=target.user, role=None, actor=actor, request=request)
         # Nothing the person had here survives the removal: the apps above revoke what they hold (access: grants
         # and team seats), inside this transaction.
         member_removed.send(sender=Membership, tenant=tenant, user=target.user, actor=actor, request=request)

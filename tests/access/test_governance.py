@@ -240,3 +240,22 @@ def test_teams_grant_levels_to_their_members(gov, steward_api, api, tenant_a, an
     assert member.post("/api/v1/studies/gov/count", BIG).status_code == 403
     assert api(tenant_a, "analyst").post("/api/v1/teams", {"name": "Mine"}).status_code == 403
     assert steward_api.get("/api/v1/teams/nope").status_code == 404
+
+
+def test_deleting_a_team_ends_its_grants_on_record(gov, steward_api, tenant_a, analyst_at) -> None:
+    """Deleting a team ends its members' access at once and records the end of each of its grants (``grant.revoked``,
+    ``details.reason`` ``team_deleted``), so the trail never shows a grant created and never ended. Before, the
+    grants disappeared with the team and the audit log still read as if the team's access were live."""
+    member = analyst_at("metadata")
+    assert steward_api.post("/api/v1/teams", {"name": "Short lived"}).status_code == 201
+    assert steward_api.post("/api/v1/teams/short-lived/members", {"email": member.user.email}).status_code == 201
+    made = [
+        steward_api.post(f"/api/v1/studies/gov/datasets/{d}/grants", {"team": "short-lived", "level": "count"}).json()
+        for d in ("cognitive", "demographics")
+    ]
+    assert member.post("/api/v1/studies/gov/count", BIG).status_code == 200
+    assert steward_api.delete("/api/v1/teams/short-lived").status_code == 204
+    assert member.post("/api/v1/studies/gov/count", BIG).status_code == 403
+    revoked = steward_api.get("/api/v1/audit?action=grant.revoked").json()["items"]
+    ended = {int(e["target"]["id"]): e["details"].get("reason") for e in revoked}
+    assert ended == {grant["id"]: "team_deleted" for grant in made}

@@ -265,6 +265,26 @@ def test_removed_datasets_or_members_make_approval_a_conflict(gov_study, clients
         assert Study.objects.filter(slug="gov").exists()
 
 
+def test_a_removed_members_pending_request_is_withdrawn(gov_study, clients, tenant_a) -> None:
+    """A request left pending when its requester is removed is withdrawn with them: re-added later, the old request
+    (its purpose, its accepted terms) cannot be approved into grants; they ask again. Before, the queue kept it
+    and an approval after the re-adding granted what the person asked for before they left."""
+    analyst = clients["analyst"]
+    created = _request(analyst).json()
+    assert clients["steward"].delete(f"/api/v1/members/{analyst.user.email}").status_code == 204
+    assert clients["owner"].post("/api/v1/members", {"email": analyst.user.email, "role": "analyst"}).status_code == 201
+    late = clients["steward"].post(f"/api/v1/access-requests/{created['id']}/decision", {"decision": "approve"})
+    assert late.status_code == 409 and _code(late) == "already_decided"  # a member again, but that request is gone
+    assert level_of(tenant_a, analyst.user, "gov", "cognitive") == "metadata"
+    shown = clients["steward"].get(f"/api/v1/access-requests/{created['id']}").json()
+    assert shown["status"] == "withdrawn"
+    with tenant_context(tenant_a):
+        event = AuditEvent.objects.filter(action="access_request.withdrawn", target_id=str(created["id"])).get()
+        assert not Grant.objects.filter(source=f"access_request:{created['id']}").exists()
+    connection.set_schema_to_public()
+    assert event.details["reason"] == "member_removed"
+
+
 def test_removing_a_member_revokes_their_grants_and_teams(gov_study, clients, tenant_a) -> None:
     analyst = clients["analyst"]
     created = _request(analyst).json()

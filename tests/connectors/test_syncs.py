@@ -217,3 +217,44 @@ def test_a_run_whose_worker_went_away_is_failed_so_the_sync_can_run_again(
         assert run.status == "failed" and run.error_code == "worker_lost"
         assert IngestJob.objects.get(pk=run.ingest_id).status == "failed"
     assert steward_api.post(f"/api/v1/syncs/{sync_id}/run").status_code == 202
+
+
+def test_a_suspended_workspace_pulls_nothing(
+    steward_api: Any, make_study: Any, pg_connection: dict[str, Any], tenant_a: Any
+) -> None:
+    """A workspace the operators suspend (or that is scheduled for deletion) stops pulling from its sources with the
+    credentials it holds: due syncs wait, and start at the first beat after it is resumed. Before, the beat kept
+    reading the source into a workspace nobody could govern."""
+    from django.db import connection
+
+    from connectors.tasks import syncs_due
+    from portal.deletion import workspace_delete_schedule
+    from tenants.models import Tenant
+    from tenants.suspension import tenant_resume, tenant_suspend
+
+    make_study("frozen-study")
+    created = _sync(steward_api, "frozen-study", pg_connection["id"], "demographics", "demographics", "demographics",
+                    schedule="0 3 * * *")  # fmt: skip
+    assert created.status_code == 201, created.content
+    sync_id = created.json()["id"]
+
+    def due_now() -> int:
+        connection.set_schema_to_public()
+        tenant = Tenant.objects.get(pk=tenant_a.pk)
+        with tenant_context(tenant):
+            Sync.objects.filter(pk=sync_id).update(next_run_at=timezone.now() - timedelta(minutes=1))
+            return syncs_due()
+
+    connection.set_schema_to_public()
+    tenant_suspend(tenant=Tenant.objects.get(pk=tenant_a.pk), reason="incident")
+    assert due_now() == 0
+    connection.set_schema_to_public()
+    tenant_resume(tenant=Tenant.objects.get(pk=tenant_a.pk))
+    connection.set_schema_to_public()
+    workspace_delete_schedule(tenant=Tenant.objects.get(pk=tenant_a.pk), grace_days=30)
+    assert due_now() == 0
+    with tenant_context(tenant_a):
+        assert not SyncRun.objects.filter(sync_id=sync_id).exists()
+    connection.set_schema_to_public()
+    tenant_resume(tenant=Tenant.objects.get(pk=tenant_a.pk))
+    assert due_now() == 1

@@ -111,3 +111,31 @@ def test_catalog_page_and_request_access_path(
     assert b"lab-a.test/access/request/alpha/" in member_client.get(path).content
     audit = listed.get("/api/v1/audit?action=discovery.access_requested").json()["items"]
     assert audit and audit[0]["details"]["email"] == outsider.email
+
+
+def test_a_suspended_or_leaving_workspace_leaves_the_catalog(listed: ApiClient, tenant_a: Any) -> None:
+    """A workspace the operators suspend, or that is scheduled for deletion, answers 403 to its own members: the
+    public catalog no longer lists, finds or takes requests for its studies; resuming brings them back. Before, its
+    names, columns and participant counts stayed public and visitors' requests landed in a frozen workspace."""
+    from django.db import connection
+
+    from portal.deletion import workspace_delete_schedule
+    from tenants.models import Tenant
+    from tenants.suspension import tenant_resume, tenant_suspend
+
+    def shown() -> set[str]:
+        connection.set_schema_to_public()
+        return {i["study"] for i in _catalog()["items"] if i["workspace"] == "lab-a"}
+
+    visitor = Client(HTTP_HOST=PLATFORM)
+    assert shown() == {"alpha", "tiny"}
+    tenant_suspend(tenant=Tenant.objects.get(pk=tenant_a.pk), reason="incident")
+    assert shown() == set() and _catalog("alpha")["items"] == []
+    assert visitor.get("/catalog/lab-a/alpha/request/").status_code == 404
+    assert b"lab-a/alpha" not in visitor.get("/catalog/").content
+    tenant_resume(tenant=Tenant.objects.get(pk=tenant_a.pk))
+    assert shown() == {"alpha", "tiny"}
+    workspace_delete_schedule(tenant=Tenant.objects.get(pk=tenant_a.pk), grace_days=30)
+    assert shown() == set()
+    tenant_resume(tenant=Tenant.objects.get(pk=tenant_a.pk))
+    assert shown() == {"alpha", "tiny"}

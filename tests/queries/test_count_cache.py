@@ -92,3 +92,28 @@ def test_the_cheap_count_key_is_the_prepared_key(steward_api: Any, study_ro: str
             )
             assert key.cache_key == prepared.cache_key and key.spec_hash == prepared.spec_hash
             assert key.touched_datasets() == prepared.touched_datasets()
+
+
+def test_a_members_own_cached_count_never_outlives_their_access(
+    api: Any, steward_api: Any, study: str, tenant_a: Any
+) -> None:
+    """The cache holds a member's exact count; when their level drops (a study default to ``count``), they leave the
+    workspace, or come back as a viewer, the same spec is answered from their level at that moment, never from
+    what was cached for them before."""
+    analyst = api(tenant_a, "analyst")  # the workspace default: export
+    exact = _numbers(_count(analyst, SPEC))
+    assert _numbers(_count(analyst, SPEC)) == exact
+    assert _cached_flags(tenant_a)[-1] is True
+
+    lowered = steward_api.post("/api/v1/studies/memory/defaults", {"level": "count"})
+    assert lowered.status_code == 201, lowered.content
+    protected = _count(analyst, SPEC).json()
+    assert protected["perturbed"] is True and protected["suppressed"] is True  # 2 participants < k: hidden
+    assert protected["participants"] is None
+
+    owner = api(tenant_a, "owner")
+    assert owner.delete(f"/api/v1/members/{analyst.user.email}").status_code == 204
+    assert _count(analyst, SPEC).status_code == 401
+    assert owner.post("/api/v1/members", {"email": analyst.user.email, "role": "viewer"}).status_code == 201
+    refused = _count(api(tenant_a, "viewer", user=analyst.user), SPEC)
+    assert refused.status_code == 403 and "participants" not in refused.json()

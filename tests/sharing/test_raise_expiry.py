@@ -88,3 +88,56 @@ def test_the_console_approves_until_a_day(gov, steward_api, cons_steward, api, c
     lab.post(f"/console/sharing/{cid}/requests/{rid}/", {"decision": "approve", "expires_at": day.isoformat()})
     decided = CeilingRaise.objects.get(pk=rid)
     assert decided.status == "approved" and timezone.localtime(decided.granted_expires_at).date() == day
+
+
+def test_an_approval_never_holds_a_person_below_a_later_ceiling(
+    gov, steward_api, cons_steward, api, consortium
+) -> None:
+    """The lab approved someone above the ceiling, then raised the ceiling past that approval: the approval is
+    superseded and the person gets the new ceiling like everyone else (it never holds them below it)."""
+    cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-w", level="count")
+    member = api(consortium, "analyst")
+    for dataset in ("demographics", "cognitive"):
+        granted = cons_steward.post(
+            f"/api/v1/studies/gov-w/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
+        )
+        assert granted.status_code == 201, granted.content
+    path = f"/api/v1/contributions/{cid}/requests"
+    rid = member.post(path, {"level": "query", "purpose": "pooled", "accept_terms": True}).json()["id"]
+    assert steward_api.post(f"{path}/{rid}/approve").status_code == 200
+    run = member.post("/api/v1/studies/gov-w/queries", RUN)
+    assert run.status_code == 202, run.content
+    assert steward_api.patch(f"/api/v1/contributions/{cid}", {"level": "export"}).status_code == 200
+    explained = member.get(f"/api/v1/access/explain?email={member.user.email}&study=gov-w&dataset=cognitive").json()
+    assert explained["level"] == "export", explained
+
+
+def test_the_lab_ends_an_approval_it_gave(gov, steward_api, cons_steward, api, consortium) -> None:
+    """An approval beyond the ceiling without an expiry ends when the lab says so (``revoke``): the person is back at
+    the ceiling at their next request, the grant it made in the consortium is revoked, and a later consortium grant
+    no longer lifts them. Before, the lab had no way to end it short of withdrawing the whole study, and revoking
+    the consortium's grant alone left the lifted ceiling for any later grant to use."""
+    cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-v", level="count")
+    member = api(consortium, "analyst")
+    path = f"/api/v1/contributions/{cid}/requests"
+    rid = member.post(path, {"level": "query", "purpose": "pooled", "accept_terms": True}).json()["id"]
+    assert cons_steward.post(f"{path}/{rid}/revoke").status_code == 403  # the consortium cannot
+    assert steward_api.post(f"{path}/{rid}/revoke").status_code == 409  # pending: nothing to end
+    assert steward_api.post(f"{path}/{rid}/approve").status_code == 200
+    assert member.post("/api/v1/studies/gov-v/queries", RUN).status_code == 202
+
+    ended = steward_api.post(f"{path}/{rid}/revoke")
+    assert ended.status_code == 200, ended.content
+    assert ended.json()["status"] == "revoked"
+    assert _code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
+    with tenant_context(consortium):
+        assert Grant.objects.get(source=f"contribution_request:{rid}").revoked_at is not None
+    for dataset in ("demographics", "cognitive"):  # a later consortium grant stays under the ceiling
+        granted = cons_steward.post(
+            f"/api/v1/studies/gov-v/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
+        )
+        assert granted.status_code == 201, granted.content
+    assert _code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
+    again = steward_api.post(f"{path}/{rid}/revoke")
+    assert again.status_code == 409 and _code(again) == "request_decided"
+    assert steward_api.get("/api/v1/audit?action=contribution.raise_revoked").json()["total"] == 1

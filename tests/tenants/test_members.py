@@ -206,3 +206,55 @@ def test_removing_a_member_kills_their_tokens_and_session_access_at_once(api, te
     # Re-adding the person does not revive the old token.
     owner.post("/api/v1/members", {"email": leaver.user.email, "role": "analyst"})
     assert ApiClient(host="lab-a.test", token=leaver.token).get("/api/v1/me").status_code == 401
+
+
+def test_invitations_end_with_their_inviters_right_to_make_them(
+    api, tenant_a, django_capture_on_commit_callbacks
+) -> None:
+    """A removed steward's pending invitations die with their membership, and an owner demoted to steward loses
+    their pending owner invitations (their other ones stay: a steward may make those). Before, the links stayed
+    valid for their full lifetime: a steward about to be removed could invite outsiders who joined afterwards (as
+    analysts, at the workspace's default data level), and a demoted owner's invitation still made a new owner."""
+    owner = api(tenant_a, Role.OWNER)
+    steward, second_owner = api(tenant_a, Role.STEWARD), api(tenant_a, Role.OWNER)
+
+    def invite(client, role: str) -> tuple[int, str]:
+        with django_capture_on_commit_callbacks(execute=True):
+            made = client.post("/api/v1/members", {"email": unique_email("outsider"), "role": role})
+        assert made.status_code == 201 and made.json()["status"] == "invited", made.content
+        path = re.search(r"(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
+        return made.json()["invitation"]["id"], path
+
+    by_steward, steward_link = invite(steward, "analyst")
+    as_owner, owner_link = invite(second_owner, "owner")
+    as_analyst, analyst_link = invite(second_owner, "analyst")
+
+    assert owner.delete(f"/api/v1/members/{steward.user.email}").status_code == 204
+    assert owner.patch(f"/api/v1/members/{second_owner.user.email}", {"role": "steward"}).status_code == 200
+    assert Client(HTTP_HOST="lab-a.test").get(steward_link).status_code == 404
+    assert Client(HTTP_HOST="lab-a.test").get(owner_link).status_code == 404
+    assert Client(HTTP_HOST="lab-a.test").get(analyst_link).status_code == 200
+    statuses = dict(
+        Invitation.objects.filter(pk__in=[by_steward, as_owner, as_analyst]).values_list("pk", "revoked_at")
+    )
+    assert statuses[by_steward] is not None and statuses[as_owner] is not None and statuses[as_analyst] is None
+    assert {i["id"] for i in owner.get("/api/v1/invitations").json()["items"]} >= {as_analyst}
+    with schema_context(tenant_a.schema_name):
+        reasons = dict(
+            AuditEvent.objects.filter(action="member.invitation_revoked").values_list("target_id", "details__reason")
+        )
+    assert reasons == {str(by_steward): "inviter_removed", str(as_owner): "inviter_role_changed"}
+
+
+def test_the_platform_admin_does_not_remove_members_around_the_rules(api, tenant_a) -> None:
+    """Removing a member is the governed action (``DELETE /api/v1/members/{email}``, the console): it revokes their
+    tokens, grants, team seats and pending requests. The platform admin's workspace page lists memberships but cannot
+    delete them. Before, deleting the row there left all of that in place, and re-adding the person later revived
+    their old tokens, grants and teams."""
+    member = api(tenant_a, Role.ANALYST)
+    admin_user = User.objects.create_superuser(email=unique_email("root"), password=PASSWORD)
+    platform = Client(HTTP_HOST="platform.test")
+    platform.force_login(admin_user)
+    page = platform.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/")
+    assert page.status_code == 200 and member.user.email.encode() in page.content
+    assert b'name="memberships-0-DELETE"' not in page.content

@@ -154,3 +154,21 @@ def test_settings_page_creates_a_scoped_token(tenant_a, make_member) -> None:
     assert ApiToken.objects.get(user=user, name="counts").scope == "count"
     bad = browser.post("/settings/tokens/", {"name": "x", "scope": "root"})
     assert bad.status_code == 422 and b"Unknown scope" in bad.content
+
+
+def test_a_deactivated_users_session_and_child_tokens_stop_at_once(api, tenant_a) -> None:
+    """Deactivating an account ends its browser session and every token, those it made with a token included, at
+    the next request (tokens are checked against the account on each use)."""
+    from django.test import Client
+
+    parent = api(tenant_a, "analyst")
+    made = parent.post("/api/v1/tokens", {"name": "child", "scope": "read"})
+    assert made.status_code == 201, made.content
+    child = type(parent)(host=parent.host, token=made.json()["token"])
+    session = Client(HTTP_HOST="lab-a.test")
+    session.force_login(parent.user)
+    assert child.get("/api/v1/me").status_code == 200 and session.get("/api/v1/me").status_code == 200
+    parent.user.is_active = False
+    parent.user.save(update_fields=["is_active"])
+    assert parent.get("/api/v1/me").status_code == 401 and child.get("/api/v1/me").status_code == 401
+    assert session.get("/api/v1/me").status_code in (401, 403) and session.get("/").status_code in (302, 403)
