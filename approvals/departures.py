@@ -11,9 +11,7 @@ from django.http import HttpRequest
 from django_tenants.utils import schema_context
 
 from approvals.models import AccessRequest, RequestStatus
-from approvals.notifications import request_notifications_settle
-from approvals.services import request_details
-from audit.services import audit_event_record
+from approvals.services import request_withdrawn
 from tenants.events import member_removed
 from tenants.models import Tenant
 
@@ -24,16 +22,7 @@ def requests_of_departed_member(*, tenant: Tenant, user: Any, actor: Any, reques
     with schema_context(tenant.schema_name):
         pending = AccessRequest.objects.select_for_update().select_related("study", "requester")
         for locked in pending.filter(requester_id=user.pk, status=RequestStatus.PENDING).order_by("pk"):
-            locked.status = RequestStatus.WITHDRAWN
-            locked.save(update_fields=["status"])
-            request_notifications_settle(request_id=locked.pk)
-            audit_event_record(
-                action="access_request.withdrawn",
-                actor=actor,
-                request=request,
-                target=locked,
-                details=request_details(locked, reason="member_removed"),
-            )
+            request_withdrawn(locked, actor=actor, request=request, reason="member_removed")
             withdrawn += 1
     return withdrawn
 

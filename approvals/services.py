@@ -371,17 +371,23 @@ def access_request_withdraw(
         raise Forbidden("Only the requester may withdraw a request.", code="not_requester")
     with transaction.atomic():
         locked = _pending_locked(access_request)
-        locked.status = RequestStatus.WITHDRAWN
-        locked.save(update_fields=["status"])
-        request_notifications_settle(request_id=locked.pk)
-        audit_event_record(
-            action="access_request.withdrawn",
-            actor=actor,
-            request=request,
-            target=locked,
-            details=request_details(locked),
-        )
+        request_withdrawn(locked, actor=actor, request=request)
     return locked
+
+
+def request_withdrawn(locked: AccessRequest, *, actor: Any, request: HttpRequest | None = None, **extra: Any) -> None:
+    """Mark a pending request (its row locked) withdrawn, settle its notifications and audit it (``extra`` goes
+    into the event's details, e.g. ``reason``)."""
+    locked.status = RequestStatus.WITHDRAWN
+    locked.save(update_fields=["status"])
+    request_notifications_settle(request_id=locked.pk)
+    audit_event_record(
+        action="access_request.withdrawn",
+        actor=actor,
+        request=request,
+        target=locked,
+        details=request_details(locked, **extra),
+    )
 
 
 def access_request_renew(

@@ -53,37 +53,52 @@ def cons_steward(api: Callable[..., ApiClient], consortium: Tenant) -> ApiClient
     return api(consortium, "steward")
 
 
-@pytest.fixture
-def lab_b_memory(api: Callable[..., ApiClient], tenant_b: Tenant, django_capture_on_commit_callbacks: Any) -> ApiClient:
-    """Lab B's steward, with study "memory" (demographics and flanker) registered."""
-    steward = api(tenant_b, "steward")
-    made = steward.post(
-        "/api/v1/studies",
-        {
-            "slug": "memory",
-            "name": "Memory",
-            "id_column": "participant_id",
-            "session_column": "session",
-            "age_column": "age",
-            "sex_column": "sex",
-            "site_column": "site",
-        },
-    )
+def memory_study_register(steward: ApiClient, tenant: Tenant, slug: str = "memory", **fields: Any) -> None:
+    """Register study ``slug`` (demographics and flanker of "memory") through ``steward``'s API, ingested here."""
+    study = {"slug": slug, "name": slug.title(), "id_column": "participant_id", "session_column": "session", **fields}
+    made = steward.post("/api/v1/studies", study)
     assert made.status_code == 201, made.content
     for name, text, kind in (
         ("demographics", MEMORY_DEMOGRAPHICS, "demographics"),
         ("flanker", MEMORY_FLANKER, "measure"),
     ):
         response = steward.post(
-            "/api/v1/studies/memory/datasets",
+            f"/api/v1/studies/{slug}/datasets",
             {"file": csv_upload(text, f"{name}.csv"), "name": name, "kind": kind},
             multipart=True,
         )
         assert response.status_code == 202, response.content
-        with tenant_context(tenant_b):
+        with tenant_context(tenant):
             ingest_job_execute(response.json()["ingest"]["id"])
         connection.set_schema_to_public()
+
+
+@pytest.fixture
+def lab_b_memory(api: Callable[..., ApiClient], tenant_b: Tenant, django_capture_on_commit_callbacks: Any) -> ApiClient:
+    """Lab B's steward, with study "memory" (demographics and flanker) registered."""
+    steward = api(tenant_b, "steward")
+    memory_study_register(steward, tenant_b, age_column="age", sex_column="sex", site_column="site")
     return steward
+
+
+def error_code(response: Any) -> str:
+    """The error code of an API answer."""
+    return str(response.json()["error"]["code"])
+
+
+def grant_datasets(
+    steward: ApiClient,
+    member: ApiClient,
+    study: str,
+    level: str,
+    datasets: tuple[str, ...] = ("demographics", "cognitive"),
+) -> None:
+    """``steward`` grants ``member`` ``level`` on each of ``datasets`` of ``study``."""
+    for dataset in datasets:
+        granted = steward.post(
+            f"/api/v1/studies/{study}/datasets/{dataset}/grants", {"email": member.user.email, "level": level}
+        )
+        assert granted.status_code == 201, granted.content
 
 
 def offer_and_accept(

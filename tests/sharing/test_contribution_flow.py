@@ -14,17 +14,13 @@ from audit.verification import audit_chain_verify
 from datasets.models import DatasetVersion
 from tests.conftest import ApiClient
 from tests.csv_data import gov_cognitive_csv
-from tests.plugins.sharing import CONSORTIUM, offer_and_accept
+from tests.plugins.sharing import CONSORTIUM, error_code, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
 ALL = {"filters": []}
 BIG = {"filters": [{"dataset": "cognitive", "column": "score", "op": "lte", "value": 43}]}
 RUN = {**BIG, "columns": {"cognitive": ["score"]}}
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def test_offer_accept_query_export_lower_withdraw(
@@ -68,7 +64,7 @@ def test_offer_accept_query_export_lower_withdraw(
     assert shared == own
 
     # Counts equal the lab's (the consortium starts analysts at metadata: a grant first).
-    assert _code(member.post("/api/v1/studies/gov-a/count", BIG)) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-a/count", BIG)) == "access_level_insufficient"
     for dataset in ("demographics", "cognitive"):
         granted = cons_steward.post(
             f"/api/v1/studies/gov-a/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
@@ -107,19 +103,20 @@ def test_offer_accept_query_export_lower_withdraw(
     # Lower the ceiling: rows stop at once, counts become protected.
     lowered = steward_api.patch(f"/api/v1/contributions/{cid}", {"level": "count"})
     assert lowered.status_code == 200 and lowered.json()["level"] == "count"
-    assert _code(member.get(f"/api/v1/queries/{run_id}/rows")) == "access_level_insufficient"
-    assert _code(member.post("/api/v1/studies/gov-a/queries", RUN)) == "access_level_insufficient"
+    assert error_code(member.get(f"/api/v1/queries/{run_id}/rows")) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-a/queries", RUN)) == "access_level_insufficient"
     protected = member.post("/api/v1/studies/gov-a/count", BIG).json()
     assert protected["perturbed"] is True
-    assert _code(cons_steward.get(f"/api/v1/queries/{run_id}/rows")) in ("access_level_insufficient", "not_found")
+    assert error_code(cons_steward.get(f"/api/v1/queries/{run_id}/rows")) in ("access_level_insufficient", "not_found")
 
     # Withdraw: every use refused, earlier results too; the catalog no longer lists it.
     withdrawn = steward_api.delete(f"/api/v1/contributions/{cid}")
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
-    assert _code(member.post("/api/v1/studies/gov-a/count", BIG)) == "contribution_withdrawn"
-    assert _code(member.get(f"/api/v1/queries/{run_id}/rows")) == "contribution_withdrawn"
-    assert _code(member.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=again")) == "contribution_withdrawn"
-    assert _code(member.get("/api/v1/studies/gov-a")) == "contribution_withdrawn"
+    assert error_code(member.post("/api/v1/studies/gov-a/count", BIG)) == "contribution_withdrawn"
+    assert error_code(member.get(f"/api/v1/queries/{run_id}/rows")) == "contribution_withdrawn"
+    again = member.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=again")
+    assert error_code(again) == "contribution_withdrawn"
+    assert error_code(member.get("/api/v1/studies/gov-a")) == "contribution_withdrawn"
     lineage = member.get(f"/api/v1/queries/{run_id}/lineage")  # the record stays; its numbers do not
     assert lineage.status_code == 200 and len(lineage.json()["exports"]) == 1
     assert lineage.json()["run"]["row_count"] is None
@@ -136,11 +133,11 @@ def test_offer_accept_query_export_lower_withdraw(
 def test_the_consortium_cannot_change_a_contributed_study(gov, steward_api, cons_steward, consortium) -> None:
     offer_and_accept(steward_api, cons_steward, "gov", "gov-ro")
     changed = cons_steward.patch("/api/v1/studies/gov-ro", {"id_column": "other"})
-    assert _code(changed) == "contributed_study_read_only"
+    assert error_code(changed) == "contributed_study_read_only"
     deleted = cons_steward.delete("/api/v1/studies/gov-ro/datasets/cognitive")
-    assert _code(deleted) == "contributed_study_read_only"
+    assert error_code(deleted) == "contributed_study_read_only"
     versions = cons_steward.delete("/api/v1/studies/gov-ro/datasets/cognitive/versions/1")
-    assert _code(versions) == "contributed_study_read_only"
+    assert error_code(versions) == "contributed_study_read_only"
 
 
 def steward_api_tenant(client: ApiClient) -> Any:
@@ -160,7 +157,7 @@ def test_a_followed_contribution_sees_new_versions_a_pinned_one_does_not(
 ) -> None:
     follows = offer_and_accept(steward_api, cons_steward, "gov", "gov-latest")
     again = steward_api.post("/api/v1/studies/gov/contributions", {"consortium": CONSORTIUM[0], "level": "query"})
-    assert again.status_code == 409 and _code(again) == "contribution_exists"
+    assert again.status_code == 409 and error_code(again) == "contribution_exists"
     _, ingest = upload("gov", gov_cognitive_csv() + "P061,BAS1,61\n", "cognitive")
     assert ingest is not None and ingest["status"] == "succeeded", ingest
     assert _numbers(cons_steward, "gov-latest") == [2, 1]

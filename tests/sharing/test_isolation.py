@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.sharing import CONSORTIUM, offer_and_accept
+from tests.plugins.sharing import CONSORTIUM, error_code, offer_and_accept
 from tests.plugins.studies import tag_identifying
 
 pytestmark = pytest.mark.django_db
 
 SPEC = {"filters": [{"dataset": "cognitive", "column": "score", "op": "gte", "value": 1}]}
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def _paths(cid: int) -> list[tuple[str, str, dict[str, Any] | None]]:
@@ -49,13 +45,13 @@ def test_a_third_workspace_learns_nothing(gov, steward_api, cons_steward, lab_b_
     for method, path, body in _paths(pending_id):
         answer = _call(third, method, path, body)
         assert answer.status_code == 404, (method, path, answer.status_code)
-        assert _code(answer) == "not_found"
+        assert error_code(answer) == "not_found"
     for method, path, body in _paths(987654):  # an id that does not exist answers the same
         assert _call(third, method, path, body).status_code == 404, (method, path)
     # Offering to a workspace that is not a consortium says nothing about it.
     for target in ("lab-a", "no-such-workspace"):
         refused = lab_b_memory.post("/api/v1/studies/memory/contributions", {"consortium": target, "level": "count"})
-        assert refused.status_code == 422 and _code(refused) == "invalid_consortium"
+        assert refused.status_code == 422 and error_code(refused) == "invalid_consortium"
 
 
 def test_the_consortium_reaches_only_what_was_contributed(gov, study, steward_api, cons_steward, api, consortium):
@@ -76,10 +72,10 @@ def test_each_side_does_only_its_part(gov, steward_api, cons_steward, api, conso
     offered = steward_api.post("/api/v1/studies/gov/contributions", {"consortium": CONSORTIUM[0], "level": "query"})
     cid = offered.json()["id"]
     # The lab cannot accept for the consortium, nor the consortium change or withdraw the lab's offer.
-    assert _code(steward_api.post(f"/api/v1/contributions/{cid}/accept", {"slug": "x"})) == "consortium_only"
-    assert _code(cons_steward.patch(f"/api/v1/contributions/{cid}", {"level": "export"})) == "contributor_only"
-    assert _code(cons_steward.delete(f"/api/v1/contributions/{cid}")) == "contributor_only"
-    assert _code(cons_steward.get(f"/api/v1/contributions/{cid}/usage")) == "contributor_only"
+    assert error_code(steward_api.post(f"/api/v1/contributions/{cid}/accept", {"slug": "x"})) == "consortium_only"
+    assert error_code(cons_steward.patch(f"/api/v1/contributions/{cid}", {"level": "export"})) == "contributor_only"
+    assert error_code(cons_steward.delete(f"/api/v1/contributions/{cid}")) == "contributor_only"
+    assert error_code(cons_steward.get(f"/api/v1/contributions/{cid}/usage")) == "contributor_only"
     # Analysts offer, accept and withdraw nothing.
     analyst = api(consortium, "analyst")
     assert analyst.post(f"/api/v1/contributions/{cid}/accept", {"slug": "x"}).status_code == 403
@@ -97,12 +93,12 @@ def test_each_side_does_only_its_part(gov, steward_api, cons_steward, api, conso
         ({"consortium": CONSORTIUM[0], "level": "count", "datasets": ["nope"]}, "unknown_dataset"),
     ):
         answer = steward_api.post("/api/v1/studies/gov/contributions", body)
-        assert answer.status_code == 422 and _code(answer) == code, answer.content
+        assert answer.status_code == 422 and error_code(answer) == code, answer.content
     bad_slug = cons_steward.post(f"/api/v1/contributions/{cid}/accept", {"slug": "Not A Slug"})
-    assert bad_slug.status_code == 422 and _code(bad_slug) == "invalid_slug"
+    assert bad_slug.status_code == 422 and error_code(bad_slug) == "invalid_slug"
     assert cons_steward.post(f"/api/v1/contributions/{cid}/decline").json()["status"] == "declined"
     again = cons_steward.post(f"/api/v1/contributions/{cid}/accept", {"slug": "gov-x"})
-    assert again.status_code == 409 and _code(again) == "contribution_not_offered"
+    assert again.status_code == 409 and error_code(again) == "contribution_not_offered"
     assert cons_steward.get("/api/v1/studies/gov-x").status_code == 404
 
 
@@ -119,4 +115,4 @@ def test_identifying_columns_stay_protected_in_the_consortium(
         assert made.status_code == 201
     spec = {"filters": [], "columns": {"demographics": ["name"]}}
     refused = analyst.post("/api/v1/studies/gov-i/queries", spec)
-    assert refused.status_code == 403 and _code(refused) == "identifying_column"
+    assert refused.status_code == 403 and error_code(refused) == "identifying_column"

@@ -16,16 +16,13 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from audit.models import AuditEvent
-from datasets.ingest_runner import ingest_job_execute
 from portal.deletion import workspace_delete_schedule, workspace_purge
 from sharing.models import Contribution
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from tenants.suspension import tenant_resume
 from tests.conftest import ApiClient
-from tests.csv_data import MEMORY_DEMOGRAPHICS, MEMORY_FLANKER
-from tests.plugins.datasets import csv_upload
-from tests.plugins.sharing import offer_and_accept
+from tests.plugins.sharing import error_code, grant_datasets, memory_study_register, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
@@ -38,27 +35,8 @@ def leaving_lab(api: Callable[..., ApiClient]) -> tuple[Tenant, ApiClient]:
     lab = tenant_create(slug="lab-leaving", name="Lab Leaving", domain="lab-leaving.test").tenant
     connection.set_schema_to_public()
     steward = api(lab, "steward")
-    study = {"slug": "trial", "name": "Trial", "id_column": "participant_id", "session_column": "session"}
-    made = steward.post("/api/v1/studies", study)
-    assert made.status_code == 201, made.content
-    for name, text, kind in (
-        ("demographics", MEMORY_DEMOGRAPHICS, "demographics"),
-        ("flanker", MEMORY_FLANKER, "measure"),
-    ):
-        response = steward.post(
-            "/api/v1/studies/trial/datasets",
-            {"file": csv_upload(text, f"{name}.csv"), "name": name, "kind": kind},
-            multipart=True,
-        )
-        assert response.status_code == 202, response.content
-        with tenant_context(lab):
-            ingest_job_execute(response.json()["ingest"]["id"])
-        connection.set_schema_to_public()
+    memory_study_register(steward, lab, "trial")
     return lab, steward
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def _uses(member: ApiClient, steward: ApiClient) -> dict[str, Any]:
@@ -84,11 +62,7 @@ def test_a_deleted_lab_takes_its_contribution_with_it(
     lab, lab_steward = leaving_lab
     cid = offer_and_accept(lab_steward, cons_steward, "trial", "trial-c", level="count")
     member = api(consortium, "analyst")
-    for dataset in ("demographics", "flanker"):
-        granted = cons_steward.post(
-            f"/api/v1/studies/trial-c/datasets/{dataset}/grants", {"email": member.user.email, "level": "count"}
-        )
-        assert granted.status_code == 201, granted.content
+    grant_datasets(cons_steward, member, "trial-c", "count", ("demographics", "flanker"))
     before = _uses(member, cons_steward)
     assert before["listed"] and before["count"] == 200 and before["datasets"] == 200
     assert before["patch"] == 403  # never writable by the consortium
@@ -102,7 +76,7 @@ def test_a_deleted_lab_takes_its_contribution_with_it(
     assert {k: v for k, v in scheduled.items() if k != "listed"} == dict.fromkeys(
         ("count", "datasets", "dictionary", "grant", "patch"), 403
     )
-    assert _code(member.post("/api/v1/studies/trial-c/count", SPEC)) == "contribution_withdrawn"
+    assert error_code(member.post("/api/v1/studies/trial-c/count", SPEC)) == "contribution_withdrawn"
 
     # Resuming cancels the deletion: the contribution answers again, as before.
     connection.set_schema_to_public()

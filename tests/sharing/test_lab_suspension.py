@@ -5,14 +5,12 @@ nobody able to stop it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 
 from tenants.models import Tenant
 from tenants.suspension import tenant_resume, tenant_suspend
-from tests.plugins.sharing import offer_and_accept
+from tests.plugins.sharing import error_code, grant_datasets, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
@@ -20,24 +18,12 @@ COUNT = {"filters": [{"dataset": "cognitive", "column": "score", "op": "lte", "v
 RUN = {**COUNT, "columns": {"cognitive": ["score"]}}
 
 
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
-
-
-def _grant_all(cons_steward: Any, member: Any, study: str, level: str) -> None:
-    for dataset in ("demographics", "cognitive"):
-        granted = cons_steward.post(
-            f"/api/v1/studies/{study}/datasets/{dataset}/grants", {"email": member.user.email, "level": level}
-        )
-        assert granted.status_code == 201, granted.content
-
-
 def test_a_suspended_lab_stops_its_contributions(
     gov, steward_api, cons_steward, consortium, api, run_in, tenant_a
 ) -> None:
     cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-s", level="export")
     member = api(consortium, "analyst")
-    _grant_all(cons_steward, member, "gov-s", "export")
+    grant_datasets(cons_steward, member, "gov-s", "export")
     run = member.post("/api/v1/studies/gov-s/queries", RUN)
     assert run.status_code == 202, run.content
     run_id = run.json()["id"]
@@ -48,16 +34,16 @@ def test_a_suspended_lab_stops_its_contributions(
     tenant_suspend(tenant=Tenant.objects.get(pk=tenant_a.pk), reason="incident")
     connection.set_schema_to_public()
     assert steward_api.get("/api/v1/contributions").status_code == 403  # the lab cannot act on its contribution
-    assert _code(member.post("/api/v1/studies/gov-s/count", COUNT)) == "contribution_withdrawn"
-    assert _code(member.get(f"/api/v1/queries/{run_id}/rows")) == "contribution_withdrawn"
-    assert _code(member.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=x")) == "contribution_withdrawn"
-    assert _code(member.post("/api/v1/studies/gov-s/queries", RUN)) == "contribution_withdrawn"
-    assert _code(member.get("/api/v1/studies/gov-s/datasets")) == "contribution_withdrawn"
+    assert error_code(member.post("/api/v1/studies/gov-s/count", COUNT)) == "contribution_withdrawn"
+    assert error_code(member.get(f"/api/v1/queries/{run_id}/rows")) == "contribution_withdrawn"
+    assert error_code(member.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=x")) == "contribution_withdrawn"
+    assert error_code(member.post("/api/v1/studies/gov-s/queries", RUN)) == "contribution_withdrawn"
+    assert error_code(member.get("/api/v1/studies/gov-s/datasets")) == "contribution_withdrawn"
     assert "gov-s" not in {s["slug"] for s in member.get("/api/v1/studies").json()["items"]}
     asked = member.post(
         f"/api/v1/contributions/{cid}/requests", {"level": "export", "purpose": "x", "accept_terms": True}
     )
-    assert asked.status_code == 403 and _code(asked) == "contribution_withdrawn"
+    assert asked.status_code == 403 and error_code(asked) == "contribution_withdrawn"
 
     connection.set_schema_to_public()
     tenant_resume(tenant=Tenant.objects.get(pk=tenant_a.pk))

@@ -6,8 +6,6 @@ lab ever deciding again."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -15,24 +13,12 @@ from django_tenants.utils import tenant_context
 from access.models import Grant
 from audit.models import AuditEvent
 from sharing.models import CeilingRaise
-from tests.plugins.sharing import offer_and_accept
+from tests.plugins.sharing import error_code, grant_datasets, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
 COUNT = {"filters": [{"dataset": "cognitive", "column": "score", "op": "lte", "value": 43}]}
 RUN = {**COUNT, "columns": {"cognitive": ["score"]}}
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
-
-
-def _grant_all(cons_steward: Any, member: Any, study: str, level: str) -> None:
-    for dataset in ("demographics", "cognitive"):
-        granted = cons_steward.post(
-            f"/api/v1/studies/{study}/datasets/{dataset}/grants", {"email": member.user.email, "level": level}
-        )
-        assert granted.status_code == 201, granted.content
 
 
 def test_a_member_who_leaves_the_consortium_keeps_no_raise(
@@ -42,7 +28,7 @@ def test_a_member_who_leaves_the_consortium_keeps_no_raise(
     path = f"/api/v1/contributions/{cid}/requests"
     kept, pending = api(consortium, "analyst"), api(consortium, "analyst")
     for member in (kept, pending):
-        _grant_all(cons_steward, member, "gov-m", "export")
+        grant_datasets(cons_steward, member, "gov-m", "export")
     approved = kept.post(path, {"level": "query", "purpose": "pooled", "accept_terms": True}).json()["id"]
     assert steward_api.post(f"{path}/{approved}/approve").status_code == 200
     assert kept.post("/api/v1/studies/gov-m/queries", RUN).status_code == 202
@@ -54,7 +40,7 @@ def test_a_member_who_leaves_the_consortium_keeps_no_raise(
     # The lab cannot approve for someone who has left (their request was withdrawn with them); nothing is granted in
     # the consortium.
     late = steward_api.post(f"{path}/{waiting}/approve")
-    assert late.status_code == 409 and _code(late) == "requester_not_member"
+    assert late.status_code == 409 and error_code(late) == "requester_not_member"
     with tenant_context(consortium):
         assert not Grant.objects.filter(source=f"contribution_request:{waiting}").exists()
         events = set(AuditEvent.objects.filter(target_id=str(cid)).values_list("action", flat=True))
@@ -68,8 +54,8 @@ def test_a_member_who_leaves_the_consortium_keeps_no_raise(
         invited = cons_steward.post("/api/v1/members", {"email": member.user.email, "role": "analyst"})
         assert invited.status_code == 201 and invited.json()["status"] == "member", invited.content
     again = api(consortium, user=kept.user)
-    _grant_all(cons_steward, again, "gov-m", "export")
-    assert _code(again.post("/api/v1/studies/gov-m/queries", RUN)) == "access_level_insufficient"
+    grant_datasets(cons_steward, again, "gov-m", "export")
+    assert error_code(again.post("/api/v1/studies/gov-m/queries", RUN)) == "access_level_insufficient"
     assert again.post("/api/v1/studies/gov-m/count", COUNT).json()["perturbed"] is True
     listed = {r["id"]: r["status"] for r in steward_api.get(path).json()["items"]}
     assert listed == {approved: "revoked", waiting: "withdrawn"}

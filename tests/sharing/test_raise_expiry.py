@@ -4,7 +4,6 @@ every use, so once it has passed the person is back at the ceiling (their consor
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -12,15 +11,11 @@ from django_tenants.utils import tenant_context
 
 from access.models import Grant
 from sharing.models import CeilingRaise
-from tests.plugins.sharing import offer_and_accept
+from tests.plugins.sharing import error_code, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
 RUN = {"filters": [], "columns": {"cognitive": ["score"]}}
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def test_an_expired_approval_beyond_the_ceiling_no_longer_grants(
@@ -33,13 +28,13 @@ def test_an_expired_approval_beyond_the_ceiling_no_longer_grants(
             f"/api/v1/studies/gov-x/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
         )
         assert granted.status_code == 201, granted.content
-    assert _code(member.post("/api/v1/studies/gov-x/queries", RUN)) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-x/queries", RUN)) == "access_level_insufficient"
     path = f"/api/v1/contributions/{cid}/requests"
     rid = member.post(path, {"level": "query", "purpose": "pooled analysis", "accept_terms": True}).json()["id"]
 
     past = (timezone.now() - timedelta(minutes=1)).isoformat()
     refused = steward_api.post(f"{path}/{rid}/approve", {"expires_at": past})
-    assert refused.status_code == 422 and _code(refused) == "invalid_expiry"
+    assert refused.status_code == 422 and error_code(refused) == "invalid_expiry"
     assert steward_api.post(f"{path}/{rid}/approve", {"expires_at": "next week"}).status_code == 422
     assert CeilingRaise.objects.get(pk=rid).status == "pending"  # nothing half-decided
 
@@ -55,7 +50,7 @@ def test_an_expired_approval_beyond_the_ceiling_no_longer_grants(
 
     # The expiry passes. Even with the lab's grant still live, the lifted ceiling ends at that moment.
     CeilingRaise.objects.filter(pk=rid).update(granted_expires_at=timezone.now() - timedelta(seconds=1))
-    assert _code(member.post("/api/v1/studies/gov-x/queries", RUN)) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-x/queries", RUN)) == "access_level_insufficient"
     assert member.post("/api/v1/studies/gov-x/count", {"filters": []}).status_code == 200  # the ceiling still holds
     assert [r["status"] for r in member.get(path).json()["items"]] == ["expired"]
     # A new request may be made and decided again (the expired one is no pending request).
@@ -129,7 +124,7 @@ def test_the_lab_ends_an_approval_it_gave(gov, steward_api, cons_steward, api, c
     ended = steward_api.post(f"{path}/{rid}/revoke")
     assert ended.status_code == 200, ended.content
     assert ended.json()["status"] == "revoked"
-    assert _code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
     with tenant_context(consortium):
         assert Grant.objects.get(source=f"contribution_request:{rid}").revoked_at is not None
     for dataset in ("demographics", "cognitive"):  # a later consortium grant stays under the ceiling
@@ -137,7 +132,7 @@ def test_the_lab_ends_an_approval_it_gave(gov, steward_api, cons_steward, api, c
             f"/api/v1/studies/gov-v/datasets/{dataset}/grants", {"email": member.user.email, "level": "export"}
         )
         assert granted.status_code == 201, granted.content
-    assert _code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
+    assert error_code(member.post("/api/v1/studies/gov-v/queries", RUN)) == "access_level_insufficient"
     again = steward_api.post(f"{path}/{rid}/revoke")
-    assert again.status_code == 409 and _code(again) == "request_decided"
+    assert again.status_code == 409 and error_code(again) == "request_decided"
     assert steward_api.get("/api/v1/audit?action=contribution.raise_revoked").json()["total"] == 1

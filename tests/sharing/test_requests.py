@@ -3,19 +3,13 @@ terms); beyond it the contributing lab's stewards, notified in their workspace, 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.plugins.sharing import offer_and_accept
+from tests.plugins.sharing import error_code, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
 RUN = {"filters": [], "columns": {"cognitive": ["score"]}}
-
-
-def _code(response: Any) -> str:
-    return str(response.json()["error"]["code"])
 
 
 def test_requests_up_to_and_beyond_the_ceiling(gov, steward_api, cons_steward, api, consortium, run_in) -> None:
@@ -24,7 +18,7 @@ def test_requests_up_to_and_beyond_the_ceiling(gov, steward_api, cons_steward, a
     terms = member.get("/api/v1/studies/gov-r/terms").json()
     assert [t["text"] for t in terms] == ["Cite lab A."]  # the contributor's terms are the study's terms here
     ask = {"study": "gov-r", "datasets": ["demographics", "cognitive"], "level": "query", "purpose": "pooled"}
-    assert _code(member.post("/api/v1/access-requests", ask)) == "terms_not_accepted"
+    assert error_code(member.post("/api/v1/access-requests", ask)) == "terms_not_accepted"
     within = member.post("/api/v1/access-requests", {**ask, "accept_terms": True})
     assert within.status_code == 201, within.content
     decided = cons_steward.post(
@@ -34,17 +28,18 @@ def test_requests_up_to_and_beyond_the_ceiling(gov, steward_api, cons_steward, a
     assert member.post("/api/v1/studies/gov-r/count", {"filters": []}).status_code == 200
 
     beyond = member.post("/api/v1/access-requests", {**ask, "level": "export", "accept_terms": True})
-    assert beyond.status_code == 422 and _code(beyond) == "beyond_ceiling"
+    assert beyond.status_code == 422 and error_code(beyond) == "beyond_ceiling"
     assert beyond.json()["error"]["details"]["contribution"] == cid
 
     path = f"/api/v1/contributions/{cid}/requests"
     no_terms = member.post(path, {"level": "export", "purpose": "pooled export"})
-    assert no_terms.status_code == 422 and _code(no_terms) == "terms_not_accepted"
+    assert no_terms.status_code == 422 and error_code(no_terms) == "terms_not_accepted"
     within_ceiling = member.post(path, {"level": "query", "purpose": "x", "accept_terms": True})
-    assert _code(within_ceiling) == "within_ceiling"
+    assert error_code(within_ceiling) == "within_ceiling"
     asked = member.post(path, {"level": "export", "purpose": "pooled export", "accept_terms": True})
     assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.content
-    assert _code(member.post(path, {"level": "export", "purpose": "again", "accept_terms": True})) == "request_pending"
+    again = member.post(path, {"level": "export", "purpose": "again", "accept_terms": True})
+    assert error_code(again) == "request_pending"
 
     # The lab's stewards are told in their workspace and decide; the consortium cannot.
     texts = [n["text"] for n in steward_api.get("/api/v1/notifications").json()["items"]]
@@ -52,10 +47,10 @@ def test_requests_up_to_and_beyond_the_ceiling(gov, steward_api, cons_steward, a
     listed = steward_api.get(path).json()["items"]
     assert [(r["user"], r["level"], r["status"]) for r in listed] == [(member.user.email, "export", "pending")]
     rid = asked.json()["id"]
-    assert _code(cons_steward.post(f"{path}/{rid}/approve")) == "contributor_only"
+    assert error_code(cons_steward.post(f"{path}/{rid}/approve")) == "contributor_only"
     approved = steward_api.post(f"{path}/{rid}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
-    assert _code(steward_api.post(f"{path}/{rid}/deny")) == "request_decided"
+    assert error_code(steward_api.post(f"{path}/{rid}/deny")) == "request_decided"
 
     # That person may export now; someone else granted export in the consortium stays at the ceiling.
     other = api(consortium, "analyst")
