@@ -17,6 +17,7 @@ from approvals.console.common import parse_expiry
 from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from sharing.models import CeilingRaise, ContributionStatus
+from sharing.raise_revocation import raise_revoke
 from sharing.selectors import contribution_get_for_user, contributions_of, usage_events
 from sharing.services import (
     contribution_accept,
@@ -74,6 +75,10 @@ def console_sharing(request: HttpRequest) -> HttpResponse:
                 "user", "contribution", "contribution__consortium"
             )
         )
+        approved = CeilingRaise.objects.filter(contribution__lab=tenant, status="approved").select_related(
+            "user", "contribution", "contribution__consortium"
+        )
+        context["approved_requests"] = [r for r in approved if r.effective_status == "approved"]  # not expired
     return render(request, "sharing/console.html", context)
 
 
@@ -145,10 +150,17 @@ def console_contribution_action(request: HttpRequest, contribution_id: int, acti
 @steward_required
 @page_errors
 def console_request_decide(request: HttpRequest, contribution_id: int, request_id: int) -> HttpResponse:
-    """The lab's decision on a request beyond the ceiling."""
+    """The lab's decision on a request beyond the ceiling (approve or deny), or the end of an approval it gave."""
     tenant = request_tenant(request)
     actor = cast(User, request.user)
     found = contribution_get_for_user(user=actor, tenant=tenant, contribution_id=contribution_id)
+    if request.POST.get("decision") == "revoke":
+        _flash(
+            request,
+            lambda: raise_revoke(tenant=tenant, actor=actor, contribution=found, raise_id=request_id, request=request),
+            "Approval ended: that person is back at the ceiling.",
+        )
+        return redirect("console_sharing")
     approve = request.POST.get("decision") == "approve"
     _flash(
         request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.plugins.sharing import CONSORTIUM
+from tests.plugins.sharing import CONSORTIUM, error_code, offer_and_accept
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +61,33 @@ def test_console_pages_are_for_stewards_and_ids_of_others_are_404(gov, page_clie
     for action in ("accept", "decline", "level", "withdraw"):
         assert third.post(f"/console/sharing/{cid}/{action}/", {"slug": "x", "level": "count"}).status_code == 404
     assert third.post(f"/console/sharing/{cid}/requests/1/", {"decision": "approve"}).status_code == 404
+
+
+def test_the_lab_ends_an_approval_beyond_the_ceiling_from_its_console(
+    gov, page_client, tenant_a, consortium, api, steward_api, cons_steward
+) -> None:
+    """The lab's console lists the approvals it gave (not the pending ones, not the ended ones); "End approval"
+    puts the person back at the ceiling at their next request; the consortium's steward is refused."""
+    cid = offer_and_accept(steward_api, cons_steward, "gov", "gov-e", level="count")
+    member = api(consortium, "analyst")
+    path = f"/api/v1/contributions/{cid}/requests"
+    rid = member.post(path, {"level": "query", "purpose": "pooled", "accept_terms": True}).json()["id"]
+    lab = page_client(tenant_a, "steward")
+    console = lab.get("/console/sharing/").content.decode()
+    assert f'data-raise="{rid}"' in console and f'data-approved="{rid}"' not in console  # pending, not approved
+    assert steward_api.post(f"{path}/{rid}/approve").status_code == 200
+    console = lab.get("/console/sharing/").content.decode()
+    assert f'data-approved="{rid}"' in console and "until ended" in console
+    run = {"filters": [], "columns": {"cognitive": ["score"]}}
+    assert member.post("/api/v1/studies/gov-e/queries", run).status_code == 202  # query level: above the ceiling
+
+    cons = page_client(consortium, "steward")
+    refused = cons.post(f"/console/sharing/{cid}/requests/{rid}/", {"decision": "revoke"}, follow=True)
+    assert "Only the contributing lab ends its approvals." in refused.content.decode()
+    assert member.post("/api/v1/studies/gov-e/queries", run).status_code == 202  # still approved
+    ended = lab.post(f"/console/sharing/{cid}/requests/{rid}/", {"decision": "revoke"})
+    assert ended.status_code == 302
+    assert "Approval ended" in lab.get("/console/sharing/").content.decode()
+    assert f'data-approved="{rid}"' not in lab.get("/console/sharing/").content.decode()
+    assert error_code(member.post("/api/v1/studies/gov-e/queries", run)) == "access_level_insufficient"
+    assert steward_api.get(f"{path}").json()["items"][0]["status"] == "revoked"
