@@ -28,6 +28,7 @@ from audit.services import audit_event_digest
 from audit.verification import audit_chain_verify
 from queries.core.spec import spec_hash
 from queries.models import QueryRun, SavedQuery
+from sharing.models import Contribution
 from tenants.emails import email_verified_user, user_email_verified
 from tenants.models import User
 from tests.backups.databases import fresh_database
@@ -42,6 +43,8 @@ DATA_MIGRATION_TESTS = {
     ("queries", "0003_spec_keeps_key_order"): "test_queries_0003_specs_survive_the_jsonb_to_text_conversion",
     ("audit", "0003_append_only_trigger"): "test_audit_0003_chains_survive_and_become_append_only",
     ("tenants", "0004_operator_addresses_verified"): "test_tenants_0004_vouches_only_for_operator_made_addresses",
+    ("sharing", "0003_contribution_outlives_lab"): "test_sharing_0003_0004_contributions_keep_both_sides_names",
+    ("sharing", "0004_contribution_outlives_consortium"): "test_sharing_0003_0004_contributions_keep_both_sides_names",
 }
 # The state just before tenants.0004: its own dependencies (tenants and allauth's account app are shared apps).
 BEFORE_VOUCHING = [("tenants", "0003_apitoken_scope_parent"), ("account", "0009_emailaddress_unique_primary_email")]
@@ -215,3 +218,34 @@ def test_tenants_0004_vouches_only_for_operator_made_addresses(scratch_database:
     assert email_verified_user("Ada.Operator@lab.example").pk == users["operator"]  # type: ignore[union-attr]
     assert email_verified_user("shared@lab.example").pk == users["confirmed"]  # type: ignore[union-attr]
     assert email_verified_user("pending@lab.example") is None
+
+
+def test_sharing_0003_0004_contributions_keep_both_sides_names(scratch_database: str) -> None:
+    """Contributions made before 0003 get their lab's and consortium's slug and name, so the record still names both
+    once either workspace is deleted (its link then becomes empty instead of deleting the contribution)."""
+    apps = schema_migrate("public", [("sharing", "0002_ceiling_raise_expiry")])
+    old_tenant, old_contribution = apps.get_model("tenants", "Tenant"), apps.get_model("sharing", "Contribution")
+    lab = old_tenant.objects.create(schema_name="t_lab_old", slug="lab-old", name="Lab Old", kind="lab")
+    consortium = old_tenant.objects.create(
+        schema_name="t_cons_old", slug="cons-old", name="Consortium Old", kind="consortium"
+    )
+    made = {
+        status: old_contribution.objects.create(
+            lab=lab, consortium=consortium, study_id=n, study_slug=f"s{n}", study_name=f"S{n}", level="count",
+            status=status,
+        ).pk
+        for n, status in enumerate(("active", "withdrawn", "offered"), 1)
+    }  # fmt: skip
+
+    schema_migrate("public", [("sharing", "0004_contribution_outlives_consortium")])
+    for pk in made.values():
+        c = Contribution.objects.select_related("lab", "consortium").get(pk=pk)
+        assert (c.lab_slug, c.lab_name, c.consortium_slug, c.consortium_name) == (
+            "lab-old", "Lab Old", "cons-old", "Consortium Old",
+        )  # fmt: skip
+        assert c.lab_shown == ("lab-old", "Lab Old") and c.consortium_shown == ("cons-old", "Consortium Old")
+    # The links may now be empty: what a deleted workspace leaves (the names stay).
+    Contribution.objects.filter(pk=made["withdrawn"]).update(lab=None, consortium=None)
+    gone = Contribution.objects.get(pk=made["withdrawn"])
+    assert gone.lab_shown == ("lab-old", "Lab Old") and gone.consortium_shown == ("cons-old", "Consortium Old")
+    assert Contribution.objects.get(pk=made["active"]).status == "active"  # statuses untouched
