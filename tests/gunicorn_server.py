@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -98,8 +100,8 @@ def server_start(
         **(extra_env or {}),
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    (ROOT / ".bdt").mkdir(exist_ok=True)
-    log_path = ROOT / ".bdt" / f"test-server-{name}.log"
+    log_path = Path(settings.TEST_LOG_DIR) / f"server-{name}.log"  # per test database: shards run side by side
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "wb")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(
         [

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +48,9 @@ def worker_start(
     environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "bdt_project.settings.test", **(env or {})}
     if db_name:
         environ["BDT_TEST_DB_NAME"] = db_name
-    (ROOT / ".bdt").mkdir(exist_ok=True)
-    log = open(ROOT / ".bdt" / f"test-worker-{name}.log", "wb")  # noqa: SIM115
+    log_path = Path(settings.TEST_LOG_DIR) / f"worker-{name}.log"  # per test database: shards run side by side
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "wb")  # noqa: SIM115
     node = f"{name}-{os.getpid()}@localhost"
     process = subprocess.Popen(
         [
@@ -61,7 +63,7 @@ def worker_start(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {process.returncode}; see .bdt/test-worker-{name}.log")
+            raise RuntimeError(f"celery worker exited with {process.returncode}; see {log_path}")
         if app.control.ping(destination=[node], timeout=0.5):
             process.node = node  # type: ignore[attr-defined]
             return process

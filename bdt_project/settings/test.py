@@ -13,15 +13,21 @@ from bdt_project.settings.object_storage import default_storage_backend
 
 # Storage of this test run, per database name, so concurrent suites on one machine never share files
 # (BDT_TEST_MEDIA_ROOT: the live-stack tests put it on a small file system of their own).
-MEDIA_ROOT = Path(
-    os.environ.get("BDT_TEST_MEDIA_ROOT") or BASE_DIR / ".bdt" / "test-media" / str(DATABASES["default"]["NAME"])
-)
+_RUN_DIR = str(DATABASES["default"]["NAME"])
+MEDIA_ROOT = Path(os.environ.get("BDT_TEST_MEDIA_ROOT") or BASE_DIR / ".bdt" / "test-media" / _RUN_DIR)
+
+# Scratch, the node's cache (version files, participant index stores) and the logs of the processes the tests
+# start, per database name as well: two suites of one checkout (`make test` runs shards side by side) have databases
+# of their own whose workspaces, studies and versions have the same names and ids.
+BDT_WORK_DIR = Path(os.environ.get("BDT_WORK_DIR") or BASE_DIR / ".bdt" / "test-work" / _RUN_DIR)
+BDT_CACHE_DIR = Path(os.environ.get("BDT_CACHE_DIR") or BASE_DIR / ".bdt" / "test-cache" / _RUN_DIR)
+TEST_LOG_DIR = BASE_DIR / ".bdt" / "test-logs" / _RUN_DIR
 
 # Metrics of this test run (the suite's process, its Celery workers and servers share them), per database name.
 # The suite's own process starts from an empty directory; the processes it starts inherit the variable. Only a
 # test session empties it: other processes reading these settings (mypy's Django plugin, manage.py) must not take
 # the directory from under a running suite's worker, whose samples would then never reach /metrics.
-METRICS_DIR = BASE_DIR / ".bdt" / "test-metrics" / str(DATABASES["default"]["NAME"])
+METRICS_DIR = BASE_DIR / ".bdt" / "test-metrics" / _RUN_DIR
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(METRICS_DIR):
     if "pytest" in sys.modules:
         shutil.rmtree(METRICS_DIR, ignore_errors=True)

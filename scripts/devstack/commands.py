@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -28,10 +29,12 @@ from .discovery import Options, choice_persist, embedded_baseline, embedded_stop
 from .postgres import pg_embedded_stop
 from .processes import group_kill, pid_alive, pid_recorded, pid_wait_gone
 from .redisdb import redis_embedded_stop, redis_url_with_db
+from .shards import Shard, shards_plan, shards_run, shards_stop
 from .supervisor import STOP_SIGNALS, ShutdownRequested
 
 TEST_SETTINGS = "bdt_project.settings.test"
 TEST_REDIS_DB = 15
+DEFAULT_SHARDS = 2
 APP_CHILDREN = ("web", "worker", "beat", "migrate-shared", "migrate-tenants", "seed")
 
 
@@ -65,15 +68,31 @@ def child_env(paths: Paths, postgres: Service, redis: Service, settings_module: 
     return env
 
 
+def shard_count(environ: Mapping[str, str], pytest_args: list[str]) -> int:
+    """How many pytest sessions run side by side: ``BDT_TEST_SHARDS`` (default 2) for the whole suite, one when
+    pytest is given arguments (a directory, a test, ``-k``: the developer's own selection)."""
+    if pytest_args:
+        return 1
+    text = environ.get("BDT_TEST_SHARDS", "").strip() or str(DEFAULT_SHARDS)
+    if not text.isdigit() or not 1 <= int(text) <= 8:
+        raise DevstackError(f"BDT_TEST_SHARDS={text!r} is not a number of shards between 1 and 8")
+    return int(text)
+
+
 def cmd_test(args: argparse.Namespace, paths: Paths, pytest_args: list[str]) -> int:
-    """Run pytest against the discovered services; stop the embedded servers it started; pytest's exit code."""
+    """Run pytest against the discovered services (the whole suite: in shards side by side, ``shards.py``); stop
+    the embedded servers it started; pytest's exit code (of the first shard that failed)."""
     require_modules((*BASE_PACKAGES, "pytest", "pytest_django"))
     options = options_from(args)
     paths.ensure()
     baseline = embedded_baseline(paths)
     child: subprocess.Popen[bytes] | None = None
+    shards: list[Shard] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if shards:
+            shards_stop(shards, signum)
+            return
         if child is None:
             raise ShutdownRequested(signum)
         with contextlib.suppress(ProcessLookupError):
@@ -87,6 +106,14 @@ def cmd_test(args: argparse.Namespace, paths: Paths, pytest_args: list[str]) -> 
         summary_print(postgres, redis)
         env = child_env(paths, postgres, redis, TEST_SETTINGS)
         env["BDT_TEST_REDIS_URL"] = os.environ.get("BDT_TEST_REDIS_URL") or redis_url_with_db(redis.url, TEST_REDIS_DB)
+        count = shard_count(os.environ, pytest_args)
+        if count > 1:
+            plan = shards_plan(paths.root, paths.state / "test-logs", env, count)
+            for shard in plan:
+                test_db = "test_" + (urlsplit(shard.env["DATABASE_URL"]).path.lstrip("/") or "postgres")
+                say(f"shard {shard.number} uses database {test_db} and Redis {shard.env['BDT_TEST_REDIS_URL']}")
+            shards.extend(plan)
+            return shards_run(shards, paths.root, pytest_args)
         test_db = "test_" + (urlsplit(postgres.url).path.lstrip("/") or "postgres")
         say(f"tests use database {test_db} (created by pytest-django) and Redis {env['BDT_TEST_REDIS_URL']}")
         argv = [python_executable(), "-m", "pytest", *pytest_args]
@@ -106,6 +133,10 @@ def cmd_test(args: argparse.Namespace, paths: Paths, pytest_args: list[str]) -> 
         if child is not None and child.poll() is None:
             child.terminate()
             child.wait()
+        for shard in shards:
+            if shard.process is not None and shard.process.poll() is None:
+                shard.process.terminate()
+                shard.process.wait()
         for name in embedded_stop_new(paths, baseline):
             say(f"stopped {name}")
     return code

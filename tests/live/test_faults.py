@@ -59,6 +59,7 @@ def _waiting_on_the_lock(stack: LiveStack) -> bool:
     with stack.postgres.connect(stack.database) as conn:
         rows = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'"
+            " AND datname = current_database()"
         ).fetchone()
     return bool(rows and rows[0])
 
@@ -219,6 +220,7 @@ def test_a_run_stuck_in_native_code_is_stopped_at_its_timeout(stack: LiveStack, 
             with stack.postgres.connect(stack.database) as conn:
                 rows = conn.execute(
                     "SELECT pid FROM pg_stat_activity WHERE application_name = 'bdt-query' AND state = 'active'"
+                    " AND datname = current_database()"  # only this stack's: other suites may share the server
                 ).fetchall()
             return [int(row[0]) for row in rows]
 
