@@ -8,7 +8,8 @@ Rules (docs/permissions.md, "Members and roles"):
 - removing a member revokes their tokens for the tenant; their browser session loses access on its next request
   (every page and API call checks the membership);
 - an invitation lives no longer than its inviter's right to make it: removing the inviter withdraws their pending
-  invitations, and a role change withdraws those the new role may not make (owner invitations below owner).
+  invitations, and a role change withdraws those the new role may not make (owner invitations below owner); a link
+  is also checked against its inviter's account and role when it is used.
 """
 
 from __future__ import annotations
@@ -163,10 +164,26 @@ def invitation_pending_get(*, tenant: Tenant, secret: str) -> Invitation | None:
     """The pending (not accepted, revoked or expired) invitation of ``tenant`` for an accept-link secret."""
     if not secret or len(secret) > 200:
         return None
-    invitation = Invitation.objects.filter(tenant=tenant, digest=invitation_digest(secret)).first()
-    if invitation is None or invitation.status != "pending":
+    invitation = (
+        Invitation.objects.filter(tenant=tenant, digest=invitation_digest(secret)).select_related("invited_by").first()
+    )
+    if invitation is None or invitation.status != "pending" or not _inviter_still_may(invitation):
         return None
     return invitation
+
+
+def _inviter_still_may(invitation: Invitation) -> bool:
+    """Whether the inviter could still make ``invitation`` now: an active account, a member of the workspace with
+    the role the invitation needs. Checked when the link is used, so the right ends however it was lost (removal
+    and role changes also withdraw the invitation, ``_invitations_beyond``; a deactivated or deleted account, an edit
+    outside the members API do not go through there)."""
+    inviter = invitation.invited_by
+    if inviter is None or not inviter.is_active:
+        return False
+    role = (
+        Membership.objects.filter(tenant_id=invitation.tenant_id, user=inviter).values_list("role", flat=True).first()
+    )
+    return role is not None and role_at_least(role, Role.OWNER if invitation.role == Role.OWNER else Role.STEWARD)
 
 
 def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpRequest | None = None) -> Membership:
@@ -176,7 +193,7 @@ def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpR
         if invitation is None:
             raise NotFound("This invitation does not exist, has expired or was already used.")
         invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.status != "pending":  # accepted or withdrawn by a concurrent request: single use
+        if invitation.status != "pending" or not _inviter_still_may(invitation):  # single use; a concurrent change
             raise NotFound("This invitation does not exist, has expired or was already used.")
         if invitation.email.lower() != user.email.lower():
             raise Forbidden(

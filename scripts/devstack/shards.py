@@ -117,7 +117,8 @@ def shards_run(shards: list[Shard], root: Path, pytest_args: list[str], report_e
     """Start every shard, report their progress until all have ended, print each shard's output in turn; the first
     non-zero exit code of a shard, else 0."""
     for shard in shards:
-        argv = [python_executable(), "-m", "pytest", *pytest_args, *shard.paths]
+        argv = [python_executable(), "-m", "pytest", f"--junitxml={shard.log.with_suffix('.xml')}", *pytest_args]
+        argv += shard.paths
         say(f"shard {shard.number}: {' '.join(shard.paths)} (log: {shard.log})")
         with shard.log.open("wb") as log:
             shard.process = subprocess.Popen(
@@ -150,3 +151,24 @@ def shards_stop(shards: list[Shard], signum: int) -> None:
         if shard.process is not None and shard.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(shard.process.pid, signum)
+
+
+def measured_seconds(reports: Iterable[Path]) -> dict[str, float]:
+    """Seconds per test directory (setup, call and teardown of its tests) in the JUnit reports the shards wrote
+    (``.bdt/test-logs/shard-N.xml``): what ``DIRECTORY_SECONDS`` is refreshed from."""
+    from xml.etree import ElementTree
+
+    seconds: dict[str, float] = {}
+    for report in reports:
+        for case in ElementTree.parse(report).iter("testcase"):  # noqa: S314 - the suite's own report
+            parts = case.get("classname", "").split(".")
+            if len(parts) > 1 and parts[0] == "tests":
+                seconds[parts[1]] = seconds.get(parts[1], 0.0) + float(case.get("time") or 0)
+    return dict(sorted(seconds.items(), key=lambda item: -item[1]))
+
+
+if __name__ == "__main__":  # cd scripts && ../.venv/bin/python -m devstack.shards ../.bdt/test-logs/shard-*.xml
+    import sys
+
+    for directory, total in measured_seconds(Path(arg) for arg in sys.argv[1:]).items():
+        print(f'    "{directory}": {total:.0f},')

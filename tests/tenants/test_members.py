@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from audit.models import AuditEvent
+from core.errors import NotFound
+from tenants.members import invitation_accept
 from tenants.models import Invitation, Membership, User
 from tenants.roles import Role
 from tenants.services import user_get_or_create
@@ -244,6 +247,55 @@ def test_invitations_end_with_their_inviters_right_to_make_them(
             AuditEvent.objects.filter(action="member.invitation_revoked").values_list("target_id", "details__reason")
         )
     assert reasons == {str(by_steward): "inviter_removed", str(as_owner): "inviter_role_changed"}
+
+
+@pytest.mark.parametrize("loss", ["account deactivated", "account deleted", "role lowered outside the members API"])
+def test_an_invitation_link_dies_however_its_inviter_lost_the_right_to_make_it(
+    api, tenant_a, django_capture_on_commit_callbacks, loss: str
+) -> None:
+    """The members API withdraws invitations when it removes or demotes their inviter; other ways of losing the
+    right (the platform deactivates or deletes the account, an operator edits the membership) do not pass there, so
+    the link itself is checked against its inviter when it is used. Before, such a link still made a member."""
+    steward = api(tenant_a, Role.STEWARD)
+    address = unique_email("outsider")
+    with django_capture_on_commit_callbacks(execute=True):
+        made = steward.post("/api/v1/members", {"email": address, "role": "analyst"})
+    assert made.status_code == 201, made.content
+    path = re.search(r"(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
+    invitee = User.objects.create_user(email=address, password=PASSWORD)
+    EmailAddress.objects.create(user=invitee, email=address, verified=True, primary=True)
+    browser = Client(HTTP_HOST="lab-a.test")
+    browser.force_login(invitee)
+    assert browser.get(path).status_code == 200  # valid while the inviter may make it
+
+    if loss == "account deactivated":
+        User.objects.filter(pk=steward.user.pk).update(is_active=False)
+    elif loss == "account deleted":
+        User.objects.filter(pk=steward.user.pk).delete()
+    else:
+        Membership.objects.filter(tenant=tenant_a, user=steward.user).update(role=Role.ANALYST)
+
+    page = browser.get(path)
+    assert page.status_code == 404
+    accepted = browser.post(path)
+    assert accepted.status_code == 404
+    assert not Membership.objects.filter(tenant=tenant_a, user=invitee).exists()
+    with pytest.raises(NotFound):
+        invitation_accept(tenant=tenant_a, secret=path.split("/")[2], user=invitee)
+    assert not Membership.objects.filter(tenant=tenant_a, user=invitee).exists()
+
+
+def test_an_owner_invitation_needs_an_owner_when_it_is_used(api, tenant_a, django_capture_on_commit_callbacks) -> None:
+    owner = api(tenant_a, Role.OWNER)
+    api(tenant_a, Role.OWNER)  # another owner, so this one may be lowered
+    with django_capture_on_commit_callbacks(execute=True):
+        as_owner = owner.post("/api/v1/members", {"email": unique_email("heir"), "role": "owner"})
+        as_steward = owner.post("/api/v1/members", {"email": unique_email("aide"), "role": "steward"})
+    assert as_owner.status_code == 201 and as_steward.status_code == 201
+    owner_link, steward_link = (re.search(r"(/invitations/[^/\s]+/)", m.body).group(1) for m in mail.outbox[-2:])
+    Membership.objects.filter(tenant=tenant_a, user=owner.user).update(role=Role.STEWARD)  # not via the API
+    assert Client(HTTP_HOST="lab-a.test").get(owner_link).status_code == 404
+    assert Client(HTTP_HOST="lab-a.test").get(steward_link).status_code == 200  # a steward may still make this one
 
 
 def test_the_platform_admin_does_not_remove_members_around_the_rules(api, tenant_a) -> None:
