@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
@@ -121,6 +122,12 @@ def audit_event_record(
         event = _append(event)
     tenant_action_count(action=action, schema_name=schema)
     return event
+
+
+def audit_event_record_in(schemas: Iterable[str], **fields: Any) -> list[AuditEvent]:
+    """Append the same event to the audit chain of each of ``schemas``, in order (a change that concerns two
+    workspaces, or a workspace and the platform, is kept in both chains); ``fields`` as :func:`audit_event_record`."""
+    return [audit_event_record(**fields, schema_name=schema) for schema in schemas]
 
 
 def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEvent | None:

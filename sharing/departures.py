@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.services import audit_event_record
+from audit.services import audit_event_record_in
 from sharing.models import CeilingRaise
 from tenants.events import member_removed
 from tenants.models import Tenant
@@ -41,16 +41,15 @@ def raises_of_departed_member(*, tenant: Tenant, user: Any, actor: Any, request:
             "reason": "member_removed",
         }
         schemas = [tenant.schema_name] + ([contribution.lab.schema_name] if contribution.lab is not None else [])
-        for schema in schemas:  # consortium first, then lab (the order every sharing change takes)
-            audit_event_record(
-                action="contribution.raise_ended" if ended else "contribution.raise_withdrawn",
-                actor=actor,
-                request=request,
-                target_type="sharing.contribution",
-                target_id=str(contribution.pk),
-                details=details,
-                schema_name=schema,
-            )
+        audit_event_record_in(  # consortium first, then lab (the order every sharing change takes)
+            schemas,
+            action="contribution.raise_ended" if ended else "contribution.raise_withdrawn",
+            actor=actor,
+            request=request,
+            target_type="sharing.contribution",
+            target_id=str(contribution.pk),
+            details=details,
+        )
         closed += 1
     return closed
 

@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context
 from access.models import Grant
 from access.permissions import study_permissions_sync
 from access.selectors import live_q
-from audit.services import audit_event_record
+from audit.services import audit_event_record, audit_event_record_in
 from core.errors import Conflict, Forbidden, NotFound
 from datasets.models import Study
 from sharing.models import CeilingRaise, Contribution
@@ -88,14 +88,13 @@ def raise_revoke(
             "request": raised.pk,
         }
         schemas = ([consortium.schema_name] if consortium is not None else []) + [tenant.schema_name]
-        for schema in schemas:  # consortium first, then lab (the order every sharing change takes)
-            audit_event_record(
-                action="contribution.raise_revoked",
-                actor=actor,
-                request=request,
-                target_type="sharing.contribution",
-                target_id=str(contribution.pk),
-                details=details,
-                schema_name=schema,
-            )
+        audit_event_record_in(  # consortium first, then lab (the order every sharing change takes)
+            schemas,
+            action="contribution.raise_revoked",
+            actor=actor,
+            request=request,
+            target_type="sharing.contribution",
+            target_id=str(contribution.pk),
+            details=details,
+        )
     return raised

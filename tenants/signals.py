@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from audit.services import audit_event_record
+from audit.services import audit_event_record, audit_event_record_in
 
 
 @receiver(user_logged_in)
@@ -82,10 +82,14 @@ def _audit_email(action: str) -> Any:
             }
         elif address is not None:
             details["verified"] = bool(address.verified)
-        for schema in _email_event_schemas(request, user):
-            audit_event_record(
-                action=action, actor=user, request=request, target=user, details=details, schema_name=schema
-            )
+        audit_event_record_in(
+            _email_event_schemas(request, user),
+            action=action,
+            actor=user,
+            request=request,
+            target=user,
+            details=details,
+        )
 
     receiver_.__name__ = f"_audit_{action.replace('.', '_')}"
     return receiver_
