@@ -130,6 +130,21 @@ def audit_event_record_in(schemas: Iterable[str], **fields: Any) -> list[AuditEv
     return [audit_event_record(**fields, schema_name=schema) for schema in schemas]
 
 
+def audit_workspace_event(
+    workspace: Any, *, action: str, actor: Any, request: HttpRequest | None, details: dict[str, Any]
+) -> list[AuditEvent]:
+    """An event about a workspace itself (suspension, deletion, quotas), in the platform's chain and the
+    workspace's own."""
+    return audit_event_record_in(
+        ("public", workspace.schema_name),
+        action=action,
+        actor=actor,
+        request=request,
+        target=workspace,
+        details=details,
+    )
+
+
 def audit_event_record_coalesced(*, coalesce_key: str, **fields: Any) -> AuditEvent | None:
     """Record an event of a kind an outsider can repeat at will (denied requests, refused sign-ins) at most once per
     ``coalesce_key`` per ``audit_coalesce_seconds`` in the current schema (or ``schema_name``), so the audit table

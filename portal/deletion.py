@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from audit.services import audit_event_record, audit_event_record_in
+from audit.services import audit_event_record, audit_workspace_event
 from core.config import config_get
 from core.errors import InvalidInput
 from datasets.models import DatasetVersion
@@ -44,12 +44,11 @@ def workspace_delete_schedule(
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
         locked.delete_after = timezone.now() + timedelta(days=days)
         locked.save(update_fields=["delete_after"])
-        audit_event_record_in(
-            ("public", locked.schema_name),
+        audit_workspace_event(
+            locked,
             action="tenant.deletion_scheduled",
             actor=actor,
             request=request,
-            target=locked,
             details={"delete_after": locked.delete_after.isoformat(), "grace_days": days},
         )
     tenant.delete_after = locked.delete_after

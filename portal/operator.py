@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
-from audit.services import audit_event_record_in
+from audit.services import audit_workspace_event
 from core.errors import InvalidInput
 from tenants.models import Tenant
 
@@ -34,12 +34,11 @@ def workspace_quota_set(
         for key, value in changes.items():
             setattr(locked, QUOTA_FIELDS[key], value)
         locked.save(update_fields=[QUOTA_FIELDS[key] for key in changes])
-        audit_event_record_in(
-            ("public", locked.schema_name),
+        audit_workspace_event(
+            locked,
             action="tenant.quota_changed",
             actor=actor,
             request=request,
-            target=locked,
             details={"from": before, "to": dict(changes)},
         )
     for key in changes:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.services import audit_event_record_in
+from audit.services import audit_workspace_event
 from core.errors import InvalidInput
 from tenants.models import Tenant
 
@@ -30,12 +30,11 @@ def tenant_suspend(
             locked.suspended_at = timezone.now()
             locked.suspended_reason = reason.strip()[:300]
             locked.save(update_fields=["suspended_at", "suspended_reason"])
-            audit_event_record_in(
-                ("public", locked.schema_name),
+            audit_workspace_event(
+                locked,
                 action="tenant.suspended",
                 actor=actor,
                 request=request,
-                target=locked,
                 details={"reason": locked.suspended_reason},
             )
     tenant.suspended_at, tenant.suspended_reason = locked.suspended_at, locked.suspended_reason
@@ -50,13 +49,6 @@ def tenant_resume(*, tenant: Tenant, actor: Any = None, request: HttpRequest | N
             details = {"deletion_cancelled": locked.delete_after is not None}
             locked.suspended_at, locked.suspended_reason, locked.delete_after = None, "", None
             locked.save(update_fields=["suspended_at", "suspended_reason", "delete_after"])
-            audit_event_record_in(
-                ("public", locked.schema_name),
-                action="tenant.resumed",
-                actor=actor,
-                request=request,
-                target=locked,
-                details=details,
-            )
+            audit_workspace_event(locked, action="tenant.resumed", actor=actor, request=request, details=details)
     tenant.suspended_at, tenant.suspended_reason, tenant.delete_after = None, "", None
     return locked
