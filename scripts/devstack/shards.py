@@ -61,6 +61,12 @@ class Shard:
         found = PROGRESS.findall(text)
         return f"{found[-1]}%" if found else "starting"
 
+    def summary(self) -> str:
+        """pytest's closing summary of the shard: the short test summary (failures, errors) and the result line."""
+        lines = self.log.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
+        start = next((i for i, line in enumerate(lines) if "short test summary info" in line), len(lines) - 1)
+        return "\n".join(lines[max(start, 0) :])
+
 
 def test_directories(root: Path) -> list[str]:
     """Every folder directly under ``tests/`` that holds test modules, and any test module at its top."""
@@ -140,8 +146,9 @@ def shards_run(shards: list[Shard], root: Path, pytest_args: list[str], report_e
         codes.append(128 - code if code < 0 else code)
         print(f"\n======== shard {shard.number}: {' '.join(shard.paths)} ========", flush=True)
         print(shard.log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
-    for shard, code in zip(shards, codes, strict=True):
+    for shard, code in zip(shards, codes, strict=True):  # the end of the output names every failure of every shard
         say(f"shard {shard.number} exited with {code}")
+        print(shard.summary(), flush=True)
     return next((code for code in codes if code), 0)
 
 

@@ -104,6 +104,8 @@ def test_a_failing_shard_fails_the_run_and_its_output_is_shown(
     assert code == 1
     out = capsys.readouterr().out
     assert "shard two broke" in out and "1 passed" in out and "1 failed" in out
+    ending = out[out.index("exited with") :]  # the end of the output names the failure again
+    assert "FAILED tests/bad/test_bad.py::test_broken" in ending
     measured = shards.measured_seconds(sorted((tmp_path / "logs").glob("shard-*.xml")))
     assert set(measured) == {"good", "bad"} and all(seconds >= 0 for seconds in measured.values())
     good = shards.shards_plan(tmp_path, tmp_path / "logs", env, 1)
