@@ -16,6 +16,7 @@ from connectors.schedule import next_run
 from core.errors import ApiError
 from core.sent_markers import sent_mark
 from datasets.models import IngestStatus
+from tenants.suspension import workspace_frozen
 
 logger = logging.getLogger(__name__)
 STALE_PULL = timedelta(minutes=15)
@@ -36,7 +37,7 @@ def sync_run_enqueue(run_id: int) -> None:
 def _workspace_frozen() -> bool:
     """True when the current workspace is suspended or scheduled for deletion: nobody can govern what it would pull."""
     tenant = getattr(connection, "tenant", None)
-    return getattr(tenant, "suspended_at", None) is not None or getattr(tenant, "delete_after", None) is not None
+    return tenant is not None and getattr(tenant, "pk", None) is not None and workspace_frozen(tenant)
 
 
 def syncs_due() -> int:

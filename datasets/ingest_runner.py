@@ -37,6 +37,7 @@ from datasets.storage import (
     work_root,
 )
 from datasets.study_registration import new_study_create, new_study_keys
+from tenants.suspension import WORK_OF_SUSPENDED_WORKSPACE, workspace_frozen
 
 logger = logging.getLogger(__name__)
 PROGRESS_INTERVAL_SECONDS = 0.5
@@ -163,6 +164,10 @@ def ingest_job_execute(job_id: int) -> IngestJob:
         status=IngestStatus.RUNNING, started_at=started, heartbeat_at=started, stage="starting"
     )
     if not claimed:
+        return IngestJob.objects.get(pk=job_id)
+    if workspace_frozen(study_tenant()):  # suspended since the upload was queued: nothing is read or kept
+        _fail(job, "workspace_suspended", WORK_OF_SUSPENDED_WORKSPACE)
+        storage_delete([job.staged_file])
         return IngestJob.objects.get(pk=job_id)
     work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{job.pk}-", dir=work_root()))
     guard = _guard(job, work_dir)

@@ -34,6 +34,7 @@ from queries.core.spec import spec_parse
 from queries.execution import engine_create, query_prepare
 from queries.models import QueryRun, RunStatus
 from tenants.models import Tenant
+from tenants.suspension import WORK_OF_SUSPENDED_WORKSPACE, workspace_frozen
 
 logger = logging.getLogger(__name__)
 DEFERRED = "deferred"
@@ -76,10 +77,17 @@ def run_finish(run: QueryRun, status: str, code: str = "", message: str = "", **
 def _fail_for(run: QueryRun, reason: Reason, timeout: float) -> None:
     if reason == "resource_limit":
         run_finish(run, RunStatus.FAILED, "resource_limit", RESOURCE_LIMIT)
+    elif reason == "cancelled" and workspace_frozen(connection.tenant):  # type: ignore[attr-defined]
+        run_finish(run, RunStatus.FAILED, "workspace_suspended", WORK_OF_SUSPENDED_WORKSPACE)
     elif reason == "cancelled":
         run_finish(run, RunStatus.CANCELLED, "cancelled", "The run was cancelled.")
     else:
         run_finish(run, RunStatus.FAILED, "timeout", timeout_message(timeout))
+
+
+def _stop_asked(run: QueryRun, tenant: Tenant) -> bool:
+    """Whether the run is to stop: its cancellation was asked for, or its workspace was suspended meanwhile."""
+    return QueryRun.objects.filter(pk=run.pk, cancel_requested=True).exists() or workspace_frozen(tenant)
 
 
 def _guard(run: QueryRun, engine: SqlEngine, tenant: Any, work_dir: Path, timeout: float) -> WorkGuard:
@@ -104,7 +112,7 @@ def _guard(run: QueryRun, engine: SqlEngine, tenant: Any, work_dir: Path, timeou
         grace_seconds=float(config_get("engine_kill_grace_seconds")),
         deadline_seconds=timeout,
         memory_limit_bytes=setting_bytes("worker_memory_limit") if process_role() == "worker" else None,
-        cancelled=in_tenant(lambda: QueryRun.objects.filter(pk=run.pk, cancel_requested=True).exists()),
+        cancelled=in_tenant(lambda: _stop_asked(run, tenant)),
         heartbeat=in_tenant(lambda: QueryRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())),
         on_exit=connections.close_all,
     )
@@ -127,6 +135,9 @@ def query_run_execute(run_id: int) -> str:
         status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
     ):
         return str(QueryRun.objects.get(pk=run.pk).status)
+    if workspace_frozen(tenant):  # suspended since the run was queued: its work is not started
+        run_finish(run, RunStatus.FAILED, "workspace_suspended", WORK_OF_SUSPENDED_WORKSPACE)
+        return RunStatus.FAILED
     timeout = float(config_get("query_timeout_seconds", tenant))
     work_dir = Path(tempfile.mkdtemp(prefix=f"run-{run.pk}-", dir=work_root()))
     engine: SqlEngine | None = None
@@ -143,7 +154,7 @@ def query_run_execute(run_id: int) -> str:
         )
         guard = _guard(run, engine, tenant, work_dir, timeout)
         guard.start()
-        if QueryRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+        if _stop_asked(run, tenant):
             raise EngineCancelled("The run was cancelled.")
         out = work_dir / "result.parquet"
         result = engine.run(prepared.validated, prepared.catalog, out)

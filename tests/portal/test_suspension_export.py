@@ -8,11 +8,20 @@ import zipfile
 from io import StringIO
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
+from django_tenants.utils import tenant_context
 
+from datasets.ingest_runner import ingest_job_execute
+from datasets.models import Dataset
+from queries.models import QueryRun
+from queries.run_worker import _stop_asked
 from tenants.roles import Role
+from tests.csv_data import MEMORY_FLANKER
+from tests.plugins.datasets import csv_upload
 
 
 @pytest.fixture(autouse=True)
@@ -70,3 +79,36 @@ def test_an_unknown_host_links_to_the_platform(db) -> None:
     page = Client(HTTP_HOST="no-such-lab.test").get("/")
     assert page.status_code == 404
     assert 'href="http://platform.test/"' in page.content.decode()
+
+
+def test_work_queued_before_a_suspension_is_not_started(steward_api, study, tenant_a, execute) -> None:
+    """A workspace suspended (e.g. for abuse) stops taking the workers' time from the others: the runs and uploads
+    it had queued fail with ``workspace_suspended`` when a worker takes them, nothing is read or kept; a run of it
+    still running is told to stop. After it is resumed, its work runs again. Before, the queue was worked off."""
+    run = steward_api.post("/api/v1/studies/memory/queries", {"shape": "long"})
+    upload = steward_api.post(
+        "/api/v1/studies/memory/datasets",
+        {"file": csv_upload(MEMORY_FLANKER, "extra.csv"), "name": "extra", "kind": "measure"},
+        multipart=True,
+    )
+    assert run.status_code == 202 and upload.status_code == 202, (run.content, upload.content)
+    call_command("tenant_suspend", "lab-a", "--reason", "abuse", stdout=StringIO())
+    try:
+        assert execute(run.json()["id"]) == "failed"
+        with tenant_context(tenant_a):
+            failed = QueryRun.objects.get(pk=run.json()["id"])
+            assert failed.error_code == "workspace_suspended" and failed.result_file == ""
+            assert "suspended" in failed.error_message
+            job = ingest_job_execute(upload.json()["ingest"]["id"])
+            assert job.status == "failed" and job.error_code == "workspace_suspended"
+            assert not Dataset.objects.filter(study__slug="memory", name="extra").exists()
+            assert not default_storage.exists(job.staged_file)  # the uploaded bytes are not kept either
+            assert _stop_asked(failed, tenant_a)  # what a running run's guard asks
+        connection.set_schema_to_public()
+    finally:
+        call_command("tenant_resume", "lab-a", stdout=StringIO())
+    with tenant_context(tenant_a):
+        assert not _stop_asked(failed, tenant_a)
+    connection.set_schema_to_public()
+    again = steward_api.post("/api/v1/studies/memory/queries", {"shape": "long"})
+    assert execute(again.json()["id"]) == "succeeded"
