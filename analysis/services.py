@@ -32,6 +32,7 @@ from queries.exports import ExportFile, run_export
 from queries.models import QueryRun
 from queries.results import json_value, run_result_path
 from tenants.models import Tenant
+from tenants.suspension import WORK_OF_SUSPENDED_WORKSPACE, workspace_frozen
 
 logger = logging.getLogger(__name__)
 PROFILE_QUEUE = "queries"
@@ -226,6 +227,9 @@ def profile_job_execute(job_id: int, *, tenant: Tenant | None = None) -> str:
     job = ProfileJob.objects.select_related("run").filter(pk=job_id).first()
     if job is None or job.is_finished:
         return "missing" if job is None else job.status
+    if tenant is not None and workspace_frozen(tenant):  # suspended since the job was queued: not started
+        _profile_fail(job_id, "workspace_suspended", WORK_OF_SUSPENDED_WORKSPACE)
+        return ProfileStatus.FAILED
     ProfileJob.objects.filter(pk=job_id).update(status=ProfileStatus.RUNNING, started_at=timezone.now(), progress=0.01)
     run = job.run
     try:

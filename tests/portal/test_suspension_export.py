@@ -15,6 +15,8 @@ from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from analysis.models import ProfileJob
+from analysis.services import profile_job_execute
 from datasets.ingest_runner import ingest_job_execute
 from datasets.models import Dataset
 from queries.models import QueryRun
@@ -82,10 +84,15 @@ def test_an_unknown_host_links_to_the_platform(db) -> None:
 
 
 def test_work_queued_before_a_suspension_is_not_started(steward_api, study, tenant_a, execute) -> None:
-    """A workspace suspended (e.g. for abuse) stops taking the workers' time from the others: the runs and uploads
-    it had queued fail with ``workspace_suspended`` when a worker takes them, nothing is read or kept; a run of it
-    still running is told to stop. After it is resumed, its work runs again. Before, the queue was worked off."""
-    run = steward_api.post("/api/v1/studies/memory/queries", {"shape": "long"})
+    """A workspace suspended (e.g. for abuse) stops taking the workers' time from the others: the runs, uploads
+    and profiles it had queued fail with ``workspace_suspended`` when a worker takes them, nothing is read or kept;
+    a run of it still running is told to stop. After it is resumed, its work runs again. Before, the queue was
+    worked off."""
+    done = steward_api.post("/api/v1/studies/memory/queries", {"shape": "long"}).json()["id"]
+    assert execute(done) == "succeeded"
+    profile = steward_api.post(f"/api/v1/queries/{done}/profiles")
+    assert profile.status_code in (200, 201, 202), profile.content
+    run = steward_api.post("/api/v1/studies/memory/queries", {"shape": "wide"})  # another spec: not a reuse
     upload = steward_api.post(
         "/api/v1/studies/memory/datasets",
         {"file": csv_upload(MEMORY_FLANKER, "extra.csv"), "name": "extra", "kind": "measure"},
@@ -104,11 +111,13 @@ def test_work_queued_before_a_suspension_is_not_started(steward_api, study, tena
             assert not Dataset.objects.filter(study__slug="memory", name="extra").exists()
             assert not default_storage.exists(job.staged_file)  # the uploaded bytes are not kept either
             assert _stop_asked(failed, tenant_a)  # what a running run's guard asks
+            assert profile_job_execute(profile.json()["id"], tenant=tenant_a) == "failed"
+            assert ProfileJob.objects.get(pk=profile.json()["id"]).error_code == "workspace_suspended"
         connection.set_schema_to_public()
     finally:
         call_command("tenant_resume", "lab-a", stdout=StringIO())
     with tenant_context(tenant_a):
         assert not _stop_asked(failed, tenant_a)
     connection.set_schema_to_public()
-    again = steward_api.post("/api/v1/studies/memory/queries", {"shape": "long"})
-    assert execute(again.json()["id"]) == "succeeded"
+    again = steward_api.post("/api/v1/studies/memory/queries", {"shape": "wide"})
+    assert again.json()["id"] != run.json()["id"] and execute(again.json()["id"]) == "succeeded"
