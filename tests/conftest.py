@@ -6,6 +6,7 @@ import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,9 @@ def django_db_setup(
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)  # files of an earlier run of this database
+    for folder in (settings.BDT_CACHE_DIR, settings.BDT_WORK_DIR):  # and its cache and scratch (the test settings')
+        if Path(folder).parent.name in {"test-cache", "test-work"}:
+            shutil.rmtree(folder, ignore_errors=True)
     with django_db_blocker.unblock():
         db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
         public_tenant_ensure()
