@@ -35,7 +35,7 @@ from tenants.models import Invitation, Membership, Tenant, User
 from tenants.quotas import Quota, quota_require
 from tenants.role_checks import role_require
 from tenants.roles import Role, role_at_least
-from tenants.selectors import membership_get_by_email
+from tenants.selectors import invitations_inviter_may_make, membership_get_by_email
 from tenants.services import membership_delete, membership_set
 
 
@@ -164,26 +164,16 @@ def invitation_pending_get(*, tenant: Tenant, secret: str) -> Invitation | None:
     """The pending (not accepted, revoked or expired) invitation of ``tenant`` for an accept-link secret."""
     if not secret or len(secret) > 200:
         return None
-    invitation = (
-        Invitation.objects.filter(tenant=tenant, digest=invitation_digest(secret)).select_related("invited_by").first()
-    )
+    invitation = Invitation.objects.filter(tenant=tenant, digest=invitation_digest(secret)).first()
     if invitation is None or invitation.status != "pending" or not _inviter_still_may(invitation):
         return None
     return invitation
 
 
 def _inviter_still_may(invitation: Invitation) -> bool:
-    """Whether the inviter could still make ``invitation`` now: an active account, a member of the workspace with
-    the role the invitation needs. Checked when the link is used, so the right ends however it was lost (removal
-    and role changes also withdraw the invitation, ``_invitations_beyond``; a deactivated or deleted account, an edit
-    outside the members API do not go through there)."""
-    inviter = invitation.invited_by
-    if inviter is None or not inviter.is_active:
-        return False
-    role = (
-        Membership.objects.filter(tenant_id=invitation.tenant_id, user=inviter).values_list("role", flat=True).first()
-    )
-    return role is not None and role_at_least(role, Role.OWNER if invitation.role == Role.OWNER else Role.STEWARD)
+    """Whether the inviter could still make ``invitation`` now (``invitations_inviter_may_make``): checked when the
+    link is used."""
+    return bool(invitations_inviter_may_make([invitation]))
 
 
 def invitation_accept(*, tenant: Tenant, secret: str, user: User, request: HttpRequest | None = None) -> Membership:

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from tenants.emails import email_verified_q
 from tenants.models import ApiToken, Invitation, Membership, Tenant, User
 from tenants.role_checks import role_require
-from tenants.roles import Role
+from tenants.roles import Role, role_at_least
 
 
 def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
@@ -59,10 +59,34 @@ def member_list_for_user(*, user: User, tenant: Tenant) -> QuerySet[Membership]:
 
 
 def invitation_list_for_user(*, user: User, tenant: Tenant, pending_only: bool = True) -> list[Invitation]:
-    """The tenant's invitations (steward or owner only), newest first; pending ones unless ``pending_only=False``."""
+    """The tenant's invitations (steward or owner only), newest first; the pending ones whose link still works
+    unless ``pending_only=False``."""
     role_require(user=user, tenant=tenant, minimum=Role.STEWARD, action="list invitations")
     invitations = list(Invitation.objects.filter(tenant=tenant).select_related("invited_by").order_by("-created_at"))
-    return [i for i in invitations if i.status == "pending"] if pending_only else invitations
+    return (
+        invitations_inviter_may_make([i for i in invitations if i.status == "pending"]) if pending_only else invitations
+    )
+
+
+def invitations_inviter_may_make(invitations: list[Invitation]) -> list[Invitation]:
+    """Those of ``invitations`` their inviter could still make now (one query): an active account, a member of the
+    invitation's workspace with the role it needs (steward; owner for an owner invitation). An invitation lives no
+    longer than that right, however it was lost (a removal and a role change also withdraw it; a deactivated or
+    deleted account, an edit outside the members API do not pass there)."""
+    inviters = {i.invited_by_id for i in invitations if i.invited_by_id is not None}
+    roles: dict[tuple[int | None, int], str] = {
+        (user_id, tenant_id): role
+        for user_id, tenant_id, role in Membership.objects.filter(
+            user_id__in=inviters, user__is_active=True, tenant_id__in={i.tenant_id for i in invitations}
+        ).values_list("user_id", "tenant_id", "role")
+    }
+
+    def may(invitation: Invitation) -> bool:
+        role = roles.get((invitation.invited_by_id, invitation.tenant_id))
+        needed = Role.OWNER if invitation.role == Role.OWNER else Role.STEWARD
+        return role is not None and role_at_least(role, needed)
+
+    return [invitation for invitation in invitations if may(invitation)]
 
 
 def tenant_slug_for_schema(schema_name: str) -> str | None:

@@ -256,11 +256,13 @@ def test_an_invitation_link_dies_however_its_inviter_lost_the_right_to_make_it(
     """The members API withdraws invitations when it removes or demotes their inviter; other ways of losing the
     right (the platform deactivates or deletes the account, an operator edits the membership) do not pass there, so
     the link itself is checked against its inviter when it is used. Before, such a link still made a member."""
-    steward = api(tenant_a, Role.STEWARD)
+    steward, owner = api(tenant_a, Role.STEWARD), api(tenant_a, Role.OWNER)
     address = unique_email("outsider")
     with django_capture_on_commit_callbacks(execute=True):
         made = steward.post("/api/v1/members", {"email": address, "role": "analyst"})
     assert made.status_code == 201, made.content
+    listed = {i["id"] for i in owner.get("/api/v1/invitations").json()["items"]}
+    assert made.json()["invitation"]["id"] in listed
     path = re.search(r"(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
     invitee = User.objects.create_user(email=address, password=PASSWORD)
     EmailAddress.objects.create(user=invitee, email=address, verified=True, primary=True)
@@ -277,6 +279,8 @@ def test_an_invitation_link_dies_however_its_inviter_lost_the_right_to_make_it(
 
     page = browser.get(path)
     assert page.status_code == 404
+    listed = {i["id"] for i in owner.get("/api/v1/invitations").json()["items"]}
+    assert made.json()["invitation"]["id"] not in listed  # the list no longer offers it as pending
     accepted = browser.post(path)
     assert accepted.status_code == 404
     assert not Membership.objects.filter(tenant=tenant_a, user=invitee).exists()
