@@ -86,6 +86,8 @@ class _SharedDatabase:
     retired: set[str] = field(default_factory=set)
     # attached name -> tables of its pid with a record-key version's keys (dropped when it is detached)
     keyed: dict[str, set[str]] = field(default_factory=dict)
+    # such a table -> the lock of the thread making it (outside the database's lock)
+    building: dict[str, threading.Lock] = field(default_factory=dict)
 
 
 _databases: dict[tuple[int, str, int, str | None, str | None], _SharedDatabase] = {}
@@ -205,7 +207,7 @@ class DuckDBEngine(SqlEngine):
         if self.store is None:
             return None
         if catalog.record_keys is not None:
-            self._register(catalog.record_keys)  # the keys by pid are made from it (below, under the lock)
+            self._register(catalog.record_keys)  # the keys by pid are made from it (``_keyed``)
         path = store_file(self.store.directory, catalog)
         found = _stat(path)
         if found is None and self.store.missing is not None:
@@ -215,47 +217,69 @@ class DuckDBEngine(SqlEngine):
                 logger.exception("could not ask for the participant index store of a version set")
             found = _stat(path)
         with self._shared.lock:
-            if found is None:
-                directory = os.fspath(path.parent)
-                for key, held in list(self._shared.stores.items()):  # removed (deleted data) or replaced meanwhile
-                    if os.path.dirname(key) == directory and _stat(Path(key)) != held.stat:
-                        self._detach(key)
-                wanted = {row for row in manifest_rows(catalog) if row[0] in {catalog.demographics, *needed}}
-                for candidate in store_files(self.store.directory)[:2]:  # newest first (a build sweeps the others)
-                    attached = self._attached(candidate, _stat(candidate))
-                    if attached is not None and attached.covers(wanted, keys_signature(catalog)):
-                        self.index_used = candidate.stem
-                        return self._hold(self._keyed(attached.index, catalog))
-                return None
-            attached = self._attached(path, found)
-            if attached is None or attached.held != manifest_rows(catalog) or attached.digest != path.stem:
-                if attached is not None:
-                    logger.error("participant index store %s does not hold its version set; not used", path.name)
-                return None
-            # Stores of the study's other version sets (older versions, deleted data) are let go: their files are
-            # removed by the next build or the deletion, and this process must not keep them open.
-            for other in [k for k in self._shared.stores if os.path.dirname(k) == os.fspath(path.parent)]:
-                if other != os.fspath(path):
-                    self._detach(other)
-            self.index_used = path.stem
-            return self._hold(self._keyed(attached.index, catalog))
+            held = self._held_store(catalog, needed, path, found)
+        if held is None or catalog.record_keys is None:
+            return held
+        try:
+            return self._keyed(held, catalog)  # outside the database's lock: other threads' counts go on meanwhile
+        except BaseException:
+            self._index_release(held)
+            raise
+
+    def _held_store(
+        self, catalog: StudyCatalog, needed: Sequence[str], path: Path, found: tuple[int, int] | None
+    ) -> StoreIndex | None:
+        """The store :meth:`_index` reads (``path``, whose (inode, mtime) is ``found``, or the study's newest one
+        covering the needed versions), attached and held; under the database's lock."""
+        if found is None:
+            directory = os.fspath(path.parent)
+            for key, held in list(self._shared.stores.items()):  # removed (deleted data) or replaced meanwhile
+                if os.path.dirname(key) == directory and _stat(Path(key)) != held.stat:
+                    self._detach(key)
+            wanted = {row for row in manifest_rows(catalog) if row[0] in {catalog.demographics, *needed}}
+            for candidate in store_files(self.store.directory)[:2] if self.store else []:  # newest first
+                attached = self._attached(candidate, _stat(candidate))
+                if attached is not None and attached.covers(wanted, keys_signature(catalog)):
+                    self.index_used = candidate.stem
+                    return self._hold(attached.index)
+            return None
+        attached = self._attached(path, found)
+        if attached is None or attached.held != manifest_rows(catalog) or attached.digest != path.stem:
+            if attached is not None:
+                logger.error("participant index store %s does not hold its version set; not used", path.name)
+            return None
+        # Stores of the study's other version sets (older versions, deleted data) are let go: their files are
+        # removed by the next build or the deletion, and this process must not keep them open.
+        for other in [k for k in self._shared.stores if os.path.dirname(k) == os.fspath(path.parent)]:
+            if other != os.fspath(path):
+                self._detach(other)
+        self.index_used = path.stem
+        return self._hold(attached.index)
 
     def _keyed(self, index: StoreIndex, catalog: StudyCatalog) -> StoreIndex:
-        """``index`` with the table of its ``pid`` and their record keys when ``catalog`` is keyed (made once per
-        store and record-key version, under the database's lock): a keyed statement then joins the keys on the
-        integer ``pid`` instead of the id text. When it cannot be made the statement joins by id as before."""
+        """``index`` (held) with the table of its ``pid`` and their record keys when ``catalog`` is keyed: a keyed
+        statement then joins the keys on the integer ``pid`` instead of the id text. Made once per store and
+        record-key version (0.2-0.3 s at a million participants), outside the database's lock: only the threads
+        wanting the same table wait for it. When it cannot be made the statement joins by id as before."""
         keys = catalog.record_keys
         if keys is None:
             return index
         table = f"{index.name}__{physical_table_name(keys)}"
-        made = self._shared.keyed.setdefault(index.name, set())
-        if table not in made:
-            try:
-                self._con.execute(_keys_by_pid(index.name, table, physical_table_name(keys)))
-            except duckdb.Error as exc:
-                logger.warning("record keys by pid of store %s could not be made: %s", index.name, exc)
-                return index
-            made.add(table)
+        with self._shared.lock:
+            made = table in self._shared.keyed.get(index.name, set())
+            building = self._shared.building.setdefault(table, threading.Lock())
+        if not made:
+            with building:
+                with self._shared.lock:
+                    made = table in self._shared.keyed.get(index.name, set())
+                if not made:
+                    try:
+                        self._con.execute(_keys_by_pid(index.name, table, physical_table_name(keys)))
+                    except duckdb.Error as exc:
+                        logger.warning("record keys by pid of store %s could not be made: %s", index.name, exc)
+                        return index
+                    with self._shared.lock:  # the store is held: it cannot have been detached meanwhile
+                        self._shared.keyed.setdefault(index.name, set()).add(table)
         return replace(index, record_keys=table)
 
     def _attached(self, path: Path, found: tuple[int, int] | None) -> _Attached | None:
@@ -309,6 +333,8 @@ class DuckDBEngine(SqlEngine):
             self._detach_name(index.name)
 
     def _detach_name(self, name: str) -> None:
+        for table in [t for t in self._shared.building if t.startswith(f"{name}__")]:
+            self._shared.building.pop(table, None)
         for table in self._shared.keyed.pop(name, set()):
             try:
                 drop = exp.Drop(tables=[exp.to_table(table, quoted=True)], kind="TABLE", exists=True)
