@@ -27,9 +27,9 @@ from datasets.storage import participant_stores_remove
 from datasets.study_origins import withdrawn_error
 from sharing.mirror import lab_study_read, mirror_create
 from sharing.models import SHAREABLE_LEVELS, CeilingRaise, Contribution, ContributionStatus, Follow
-from tenants.models import Tenant, WorkspaceKind
+from tenants.models import Tenant, User, WorkspaceKind
 from tenants.role_checks import membership_get, role_require
-from tenants.roles import Role
+from tenants.roles import Role, role_at_least
 
 TERMS_MAX = 20_000
 PURPOSE_MAX = 2_000
@@ -133,6 +133,7 @@ def contribution_offer(
                 pinned[name] = latest.number
     try:
         with transaction.atomic():
+            _dead_offers_withdrawn(tenant=tenant, study=study, consortium=target, actor=actor, request=request)
             contribution = Contribution.objects.create(
                 lab=tenant,
                 lab_slug=tenant.slug,
@@ -156,6 +157,20 @@ def contribution_offer(
             "This study is already offered to or shared with that consortium.", code="contribution_exists"
         ) from exc
     return contribution
+
+
+def _dead_offers_withdrawn(
+    *, tenant: Tenant, study: Study, consortium: Tenant, actor: Any, request: HttpRequest | None
+) -> None:
+    """Withdraw the lab's pending offer of ``study`` to ``consortium`` whose maker can no longer make it (it can no
+    longer be accepted, :func:`_offerer_still_may`), so that a new offer can take its place."""
+    pending = Contribution.objects.select_for_update(of=("self",)).filter(
+        lab=tenant, study_id=study.pk, consortium=consortium, status=ContributionStatus.OFFERED
+    )
+    for offer in pending:
+        if not _offerer_still_may(offer):
+            _withdrawn(offer, actor)
+            _record(offer, "contribution.withdrawn", actor, request, tenant.schema_name)
 
 
 def _lab(contribution: Contribution) -> Tenant:
@@ -201,6 +216,12 @@ def contribution_accept(
             raise Conflict(
                 "The contributing lab is suspended or leaving the platform.", code="contribution_not_offered"
             )
+        if not _offerer_still_may(locked):
+            raise Conflict(
+                "The person who offered this study can no longer share the lab's studies (they left the lab, lost "
+                "the steward role or their account was closed). Ask the lab to offer it again.",
+                code="contribution_not_offered",
+            )
         if Study.objects.filter(slug=slug).exists():
             raise Conflict("A study with this slug exists in this workspace.", code="slug_taken")
         lab = lab_study_read(locked)
@@ -218,6 +239,19 @@ def contribution_accept(
         _record(locked, "contribution.accepted", actor, request, tenant.schema_name)
         _record(locked, "contribution.accepted", actor, request, locked.lab.schema_name)
     return locked
+
+
+def _offerer_still_may(contribution: Contribution) -> bool:
+    """Whether the person who offered ``contribution`` could still offer it now: an active account, a steward or
+    owner of the lab. An offer lives no longer than its maker's right to make it (as an invitation does), however
+    that right was lost (removal, a role change, a closed account, an operator's edit)."""
+    if contribution.offered_by_id is None or contribution.lab is None:
+        return False
+    maker = User.objects.filter(pk=contribution.offered_by_id, is_active=True).first()  # a deleted one: no row
+    if maker is None:
+        return False
+    membership = membership_get(user=maker, tenant=contribution.lab)
+    return membership is not None and role_at_least(membership.role, Role.STEWARD)
 
 
 def contribution_decline(
