@@ -18,7 +18,7 @@ from access.suppression import suppression_threshold
 from datasets.models import Dataset, Study
 from harmonization.models import HarmonizedVariable
 from queries.execution import study_latest_versions
-from tenants.models import Tenant
+from tenants.models import Tenant, frozen_q
 
 ROUND_TO = 10
 
@@ -73,9 +73,7 @@ def _study_entry(tenant: Tenant, study: Study, variables: list[HarmonizedVariabl
 def _listed_workspaces() -> QuerySet[Tenant]:
     """Workspaces whose discoverable studies are shown: not suspended and not scheduled for deletion (those answer
     403 even to their members, who can neither opt out nor read the requests visitors leave)."""
-    return Tenant.objects.exclude(schema_name=get_public_schema_name()).filter(
-        suspended_at__isnull=True, delete_after__isnull=True
-    )
+    return Tenant.objects.exclude(schema_name=get_public_schema_name()).exclude(frozen_q())
 
 
 def catalog_entries() -> list[dict[str, Any]]:

@@ -109,8 +109,7 @@ class Contribution(models.Model):
     def lab_governs(self) -> bool:
         """Whether the lab's workspace is there to govern the contribution: not deleted, not scheduled for deletion
         and not suspended (a suspended lab can neither withdraw, lower the ceiling nor read its usage report)."""
-        lab = self.lab
-        return lab is not None and lab.delete_after is None and lab.suspended_at is None
+        return self.lab is not None and not self.lab.is_frozen
 
     @property
     def usable(self) -> bool:

@@ -12,7 +12,7 @@ from datasets.models import DatasetVersion, Study
 from datasets.study_origins import StudyOrigin
 from sharing.mirror import mirror_refresh
 from sharing.models import CeilingRaise, Contribution, ContributionStatus
-from tenants.models import WorkspaceKind
+from tenants.models import WorkspaceKind, frozen_q
 
 USED_STATUSES = (ContributionStatus.ACTIVE, ContributionStatus.WITHDRAWN)
 
@@ -68,10 +68,7 @@ class ContributionOrigins:
         return {
             pk
             for pk in Contribution.objects.filter(
-                Q(status=ContributionStatus.WITHDRAWN)
-                | Q(lab__isnull=True)
-                | Q(lab__delete_after__isnull=False)
-                | Q(lab__suspended_at__isnull=False),
+                Q(status=ContributionStatus.WITHDRAWN) | Q(lab__isnull=True) | frozen_q("lab__"),
                 consortium__schema_name=current_schema_name(),
                 local_study_id__isnull=False,
             ).values_list("local_study_id", flat=True)

@@ -79,6 +79,13 @@ class WorkspaceKind(models.TextChoices):
     CONSORTIUM = "consortium", "Consortium"
 
 
+def frozen_q(prefix: str = "") -> models.Q:
+    """Workspaces suspended or scheduled for deletion (``prefix``: the path to the workspace, e.g. ``"lab__"``): they
+    answer 403 to everyone, so nobody governs what they hold; their work stops, they leave the catalog and their
+    contributions pause."""
+    return models.Q(**{f"{prefix}suspended_at__isnull": False}) | models.Q(**{f"{prefix}delete_after__isnull": False})
+
+
 class Tenant(TenantMixin):
     """A lab, enterprise or consortium: one PostgreSQL schema of its own."""
 
@@ -116,6 +123,11 @@ class Tenant(TenantMixin):
     @property
     def is_suspended(self) -> bool:
         return self.suspended_at is not None
+
+    @property
+    def is_frozen(self) -> bool:
+        """Suspended or scheduled for deletion (:func:`frozen_q`), as this object was read."""
+        return self.suspended_at is not None or self.delete_after is not None
 
     def primary_domain_name(self) -> str | None:
         domain = self.domains.filter(is_primary=True).first() or self.domains.first()  # type: ignore[attr-defined]

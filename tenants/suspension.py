@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from audit.services import audit_workspace_event
 from core.errors import InvalidInput
-from tenants.models import Tenant
+from tenants.models import Tenant, frozen_q
 
 #: The error message of work a suspended workspace had queued (``workspace_suspended``).
 WORK_OF_SUSPENDED_WORKSPACE = (
@@ -24,11 +24,7 @@ def workspace_frozen(tenant: Tenant) -> bool:
     """Whether ``tenant`` is suspended or scheduled for deletion now, read from the database (a worker's tenant
     object may be older than the suspension): its queued work is not started and its running runs are stopped, so
     a workspace suspended for abuse stops taking the workers' time from the others."""
-    return (
-        Tenant.objects.filter(pk=tenant.pk)
-        .filter(models.Q(suspended_at__isnull=False) | models.Q(delete_after__isnull=False))
-        .exists()
-    )
+    return Tenant.objects.filter(frozen_q(), pk=tenant.pk).exists()
 
 
 def _locked(tenant: Tenant) -> Tenant:
