@@ -1,6 +1,7 @@
 """A consortium member who leaves keeps nothing a lab approved for them: their approvals beyond a contribution's
 ceiling end and their pending requests are withdrawn, in the transaction that removed the membership (re-added
-later, they start at the ceiling like anyone the lab never approved)."""
+later, they start at the ceiling like anyone the lab never approved). A lab steward who leaves the lab or is lowered
+below steward leaves no pending offer behind: the offers they made are withdrawn in the same transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.utils import timezone
 
 from audit.services import audit_event_record_in
 from sharing.models import CeilingRaise
-from tenants.events import member_removed
+from sharing.services import offers_of_maker_withdrawn
+from tenants.events import member_removed, member_role_changed
 from tenants.models import Tenant
 
 
@@ -59,3 +61,11 @@ def _member_removed(
     sender: Any, *, tenant: Tenant, user: Any, actor: Any, request: HttpRequest | None, **kwargs: Any
 ) -> None:
     raises_of_departed_member(tenant=tenant, user=user, actor=actor, request=request)
+    offers_of_maker_withdrawn(lab=tenant, maker=user, actor=actor, request=request, reason="offerer_removed")
+
+
+@receiver(member_role_changed)
+def _member_role_changed(
+    sender: Any, *, tenant: Tenant, user: Any, role: str, actor: Any, request: HttpRequest | None, **kwargs: Any
+) -> None:
+    offers_of_maker_withdrawn(lab=tenant, maker=user, actor=actor, request=request, reason="offerer_role_changed")

@@ -74,7 +74,14 @@ def _audit_details(contribution: Contribution) -> dict[str, Any]:
     }
 
 
-def _record(contribution: Contribution, action: str, actor: Any, request: HttpRequest | None, schema: str) -> None:
+def _record(
+    contribution: Contribution,
+    action: str,
+    actor: Any,
+    request: HttpRequest | None,
+    schema: str,
+    reason: str | None = None,
+) -> None:
     audit_event_record(
         action=action,
         actor=actor,
@@ -82,7 +89,7 @@ def _record(contribution: Contribution, action: str, actor: Any, request: HttpRe
         target_type="sharing.contribution",
         target_id=str(contribution.pk),
         target_repr=f"{contribution.study_slug} -> {contribution.consortium_shown[0]}",
-        details=_audit_details(contribution),
+        details={**_audit_details(contribution), **({"reason": reason} if reason else {})},
         schema_name=schema,
     )
 
@@ -170,7 +177,23 @@ def _dead_offers_withdrawn(
     for offer in pending:
         if not _offerer_still_may(offer):
             _withdrawn(offer, actor)
-            _record(offer, "contribution.withdrawn", actor, request, tenant.schema_name)
+            _record(offer, "contribution.withdrawn", actor, request, tenant.schema_name, reason="offerer_gone")
+
+
+def offers_of_maker_withdrawn(*, lab: Tenant, maker: Any, actor: Any, request: HttpRequest | None, reason: str) -> int:
+    """Withdraw the pending offers ``maker`` made for ``lab`` that they could no longer make (they left the lab or
+    were lowered below steward), in the transaction that changed their membership: the consortium then sees them
+    withdrawn at once instead of an offer it can no longer accept. Audited ``contribution.withdrawn`` with
+    ``details.reason`` in the lab's chain (as a lab's own withdrawal is). Returns how many."""
+    pending = Contribution.objects.select_for_update(of=("self",)).select_related("lab", "consortium")
+    withdrawn = 0
+    for offer in pending.filter(lab=lab, offered_by_id=maker.pk, status=ContributionStatus.OFFERED).order_by("pk"):
+        if _offerer_still_may(offer):
+            continue
+        _withdrawn(offer, actor)
+        _record(offer, "contribution.withdrawn", actor, request, lab.schema_name, reason=reason)
+        withdrawn += 1
+    return withdrawn
 
 
 def _lab(contribution: Contribution) -> Tenant:

@@ -30,7 +30,7 @@ from audit.services import audit_event_record
 from core.config import config_get
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import email_verified_user, user_email_verified
-from tenants.events import member_removed
+from tenants.events import member_removed, member_role_changed
 from tenants.models import Invitation, Membership, Tenant, User
 from tenants.quotas import Quota, quota_require
 from tenants.role_checks import role_require
@@ -303,6 +303,9 @@ def member_role_change(
         membership = membership_set(tenant=tenant, user=target.user, role=role, actor=actor, request=request)
         # An invitation lives no longer than its inviter's right to make it.
         _invitations_beyond(tenant=tenant, inviter=target.user, role=role, actor=actor, request=request)
+        member_role_changed.send(
+            sender=Membership, tenant=tenant, user=target.user, role=role, actor=actor, request=request
+        )
     return membership
 
 
