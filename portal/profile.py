@@ -17,7 +17,8 @@ from django.http import HttpRequest
 
 from audit.services import audit_event_record
 from core.config import config_get
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
+from sharing.selectors import contributions_holding_kind
 from tenants.models import Tenant, WorkspaceKind
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -58,6 +59,16 @@ def sharing_profile_set(*, tenant: Tenant, actor: Any, kind: str, request: HttpR
         raise InvalidInput(f"Unknown profile {kind!r}; choose lab or consortium.", code="invalid_kind")
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        if locked.kind != kind and contributions_holding_kind(locked):
+            # A consortium that became a lab would stop applying the labs' ceilings and withdrawals to the studies
+            # they shared with it (and could delete or re-offer them); a lab that became a consortium would leave
+            # its open offers and contributions without a lab to govern them.
+            raise Conflict(
+                "This workspace takes part in sharing studies between workspaces (studies contributed to it, or "
+                "offers and contributions it made), so its profile cannot change. Withdraw or decline them first; "
+                "a consortium that accepted a study stays a consortium.",
+                code="profile_fixed_by_sharing",
+            )
         if locked.kind != kind:
             previous = locked.kind
             locked.kind = kind

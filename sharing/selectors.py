@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from audit.models import AuditEvent
 from core.errors import NotFound
-from sharing.models import CeilingRaise, Contribution
+from sharing.models import CeilingRaise, Contribution, ContributionStatus
 from tenants.models import Tenant
 from tenants.role_checks import role_require
 from tenants.roles import Role
@@ -24,6 +24,16 @@ def contributions_of(tenant: Tenant) -> QuerySet[Contribution]:
         .select_related("lab", "consortium")
         .order_by("-offered_at", "-pk")
     )
+
+
+def contributions_holding_kind(tenant: Tenant) -> int:
+    """How many contributions keep ``tenant``'s kind fixed: as a consortium, every offer it has not decided and every
+    study it accepted (a withdrawn copy too: it stays in its schema, refused only because the workspace is a
+    consortium); as a lab, every offer or contribution still open. The database enforces the same rule
+    (migration ``0005_kind_pinned_by_contributions``)."""
+    as_consortium = Q(consortium=tenant) & (Q(status=ContributionStatus.OFFERED) | Q(local_study_id__isnull=False))
+    as_lab = Q(lab=tenant, status__in=[ContributionStatus.OFFERED, ContributionStatus.ACTIVE])
+    return Contribution.objects.filter(as_consortium | as_lab).count()
 
 
 def contribution_list_for_user(*, user: Any, tenant: Tenant) -> QuerySet[Contribution]:
