@@ -16,15 +16,17 @@ from access.disclosure import Cell, DisclosureRules, ShownCell, protect_cell
 from access.suppression import suppression_threshold
 from core.config import config_get
 from datasets.models import Study
+from datasets.study_origins import study_origin
 from tenants.models import Tenant
 
 
 def disclosure_rules(*, tenant: Tenant | None, study: Study) -> DisclosureRules:
     """Threshold k, maximum noise D and variance V for ``study``."""
+    origin = study_origin(study)
     return DisclosureRules.build(
         threshold=suppression_threshold(tenant=tenant, study=study),
-        max_noise=int(config_get("disclosure_max_noise", tenant)),
-        variance=float(config_get("disclosure_noise_variance", tenant)),
+        max_noise=max(int(config_get("disclosure_max_noise", tenant)), origin.max_noise_floor if origin else 0),
+        variance=max(float(config_get("disclosure_noise_variance", tenant)), origin.variance_floor if origin else 0.0),
     )
 
 

@@ -2,7 +2,7 @@
 
 - The **master secret** is the setting ``BDT_DISCLOSURE_SECRET``, else a value derived from ``SECRET_KEY`` (never
   ``SECRET_KEY`` itself). Each study's secret is derived from it and the study's place on the platform (workspace
-  schema + study id), so studies never share keys.
+  schema + study id), so studies never share keys; a study contributed to a consortium keeps its lab's.
 - A version's **record-key file** holds ``(participant id, record key)`` for every distinct id of that version's
   Parquet file. It is built once per version and secret (about half a second per million ids) into the worker-local
   cache directory — never into storage, results or exports — and named by a one-way digest of the secret and the
@@ -25,6 +25,7 @@ from access.disclosure.keys import RECORD_KEY_COLUMN, record_key_table, secret_f
 from audit.services import current_schema_name
 from datasets.models import DatasetVersion, Study
 from datasets.storage import cache_dir, version_cache_path
+from datasets.study_origins import study_origin
 
 KEYS_DIRECTORY = "record-keys"
 
@@ -38,8 +39,12 @@ def disclosure_master_secret() -> bytes:
 
 
 def study_key_secret(study: Study) -> bytes:
-    """The secret of ``study``'s record keys (the study must belong to the current workspace schema)."""
-    return study_secret(disclosure_master_secret(), f"{current_schema_name()}/study/{study.pk}")
+    """The secret of ``study``'s record keys (the study must belong to the current workspace schema). A study
+    another workspace provides takes its provider's: one set of participants gets one noise everywhere, so answers
+    from several workspaces showing the same study cannot be averaged."""
+    origin = study_origin(study)
+    identity = origin.key_identity if origin is not None and origin.key_identity else None
+    return study_secret(disclosure_master_secret(), identity or f"{current_schema_name()}/study/{study.pk}")
 
 
 @dataclass(frozen=True)

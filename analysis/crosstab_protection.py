@@ -10,7 +10,7 @@ the exact cells). The answer's result sets are charged against the caller's coun
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from typing import Any
 
 from django.http import HttpRequest
@@ -38,12 +38,15 @@ def _text(value: Any) -> str:
     return label(value)
 
 
-def _levels(name: str, margins: Sequence[tuple[Any, Cell]], max_levels: int) -> None:
-    if len(margins) > max_levels:
+def _levels(name: str, shown: int, max_levels: int) -> None:
+    """Refuse a table with more than ``max_levels`` levels of ``name`` as shown (each named level held by at least
+    k participants, the others as one): the refusal says no exact number of distinct values."""
+    if shown > max_levels:
         raise StatsError(
             "too_many_groups",
-            f"Column {name!r} has {len(margins)} distinct values; a table can show at most {max_levels}.",
-            {"column": name, "groups": len(margins), "maximum": max_levels},
+            f"Column {name!r} has more than {max_levels} values held by enough participants to be shown; a table can "
+            f"show at most {max_levels}.",
+            {"column": name, "maximum": max_levels},
         )
 
 
@@ -73,8 +76,8 @@ def crosstab_protected(
     rare: dict[str, list[Any]] = {}
     for name in dict.fromkeys((row, column)):
         margins = [(values[0], cell) for values, cell in result_cells(path, keys, id_column, [name])]
-        _levels(name, margins, max_levels)
         rare[name] = [value for value, cell in margins if value is not None and protect_cell(cell, rules).suppressed]
+        _levels(name, len(margins) - len(rare[name]) + (1 if rare[name] else 0), max_levels)
     pairs = result_cells(path, keys, id_column, [row, column], merge=rare)
     row_cells = {_text(v[0]): cell for v, cell in result_cells(path, keys, id_column, [row], merge=rare)}
     column_cells = {_text(v[0]): cell for v, cell in result_cells(path, keys, id_column, [column], merge=rare)}

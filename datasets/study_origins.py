@@ -25,6 +25,14 @@ class StudyOrigin:
     ceiling: str  # the highest level anyone here may get (an access level value)
     active: bool  # False once the provider withdrew it
     raised: tuple[tuple[int, str], ...] = ()  # (user id, level): the provider let these people above the ceiling
+    # The provider's disclosure control, which the showing workspace may make stricter, never looser: its small-cell
+    # threshold k, maximum noise D and noise variance V (0: none known).
+    threshold_floor: int = 0
+    max_noise_floor: int = 0
+    variance_floor: float = 0.0
+    # Where the study's record keys come from (the provider's own study): the same participants get the same cell
+    # keys, hence the same noise, wherever the study is shown ("" : this workspace's study).
+    key_identity: str = ""
 
     def ceiling_for(self, user_id: int | None) -> str:
         """The highest level ``user_id`` may get: the ceiling, or what the provider approved for them alone."""

@@ -21,6 +21,7 @@ from core.admission import interactive_slot
 from core.config import config_get
 from core.errors import ApiError, Forbidden
 from datasets.models import Study
+from datasets.study_origins import study_origin
 from queries.authorization import run_access_require, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare, spec_read
@@ -133,13 +134,18 @@ def run_row_count_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> int 
 
 
 def runs_rows_shown(*, tenant: Tenant, actor: Any, runs: Iterable[QueryRun]) -> list[QueryRun]:
-    """``runs`` with ``shown_rows`` set on each (``run_row_count_for_user``; exact for stewards and owners)."""
+    """``runs`` with ``shown_rows`` set on each (``run_row_count_for_user``; exact for stewards and owners on the
+    workspace's own studies: a study another workspace provides caps them at its ceiling like anyone)."""
     membership = membership_for(user=actor, tenant=tenant)
     everything = membership is not None and role_at_least(membership.role, Role.STEWARD)
+    provided: dict[int, bool] = {}
     listed = list(runs)
     for run in listed:
+        if everything and run.study_id not in provided:
+            provided[run.study_id] = study_origin(run.study) is not None
+        exact = everything and not provided[run.study_id]
         run.shown_rows = (  # type: ignore[attr-defined]
-            run.row_count if everything else run_row_count_for_user(tenant=tenant, actor=actor, run=run)
+            run.row_count if exact else run_row_count_for_user(tenant=tenant, actor=actor, run=run)
         )
     return listed
 

@@ -32,6 +32,7 @@ STUDY_FIELDS = (
     "default_age_max",
     "display_rows",
     "allow_duplicate_keys",
+    "suppression_threshold",  # the lab's own k for the study: the consortium's may only be higher
 )
 DATASET_FIELDS = ("kind", "title", "description", "column_meta")
 VERSION_FIELDS = (

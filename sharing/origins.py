@@ -3,16 +3,19 @@ from the contributions (public schema) at the moment they are asked."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import current_schema_name
+from core.config import config_get
 from datasets.models import DatasetVersion, Study
 from datasets.study_origins import StudyOrigin
 from sharing.mirror import mirror_refresh
 from sharing.models import CeilingRaise, Contribution, ContributionStatus
-from tenants.models import WorkspaceKind, frozen_q
+from tenants.models import Tenant, WorkspaceKind, frozen_q
 
 USED_STATUSES = (ContributionStatus.ACTIVE, ContributionStatus.WITHDRAWN)
 
@@ -45,6 +48,7 @@ def origin_of(contribution: Contribution) -> StudyOrigin:
     raised = tuple(
         CeilingRaise.objects.filter(live, contribution=contribution, status="approved").values_list("user_id", "level")
     )
+    lab = contribution.lab
     return StudyOrigin(
         contribution_id=contribution.pk,
         tenant_slug=contribution.lab_shown[0],
@@ -52,7 +56,19 @@ def origin_of(contribution: Contribution) -> StudyOrigin:
         ceiling=contribution.level,
         active=contribution.usable,
         raised=tuple((int(uid), str(level)) for uid, level in raised),
+        **(_lab_disclosure(lab, contribution.study_id) if lab is not None else {}),
     )
+
+
+def _lab_disclosure(lab: Tenant, lab_study_id: int) -> dict[str, Any]:
+    """The lab's disclosure settings (the consortium may only be stricter) and its study's record-key identity (the
+    study's own threshold is mirrored with the study's fields)."""
+    return {
+        "threshold_floor": int(config_get("suppression_threshold", lab)),
+        "max_noise_floor": int(config_get("disclosure_max_noise", lab)),
+        "variance_floor": float(config_get("disclosure_noise_variance", lab)),
+        "key_identity": f"{lab.schema_name}/study/{lab_study_id}",
+    }
 
 
 class ContributionOrigins:

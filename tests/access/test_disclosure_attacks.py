@@ -318,3 +318,19 @@ def test_the_console_activity_page_resets_a_budget_and_is_for_stewards(
     reset = events(tenant_a, "count_budget.reset", steward_api.user)[-1]
     assert reset.details["reason"] == "reviewed" and reset.details["used_before"] == 1
     assert browser_of(counter.user).get("/console/activity/").status_code == 403
+
+
+def test_a_crosstab_refusal_does_not_count_the_distinct_values(gov, analyst_at, grant, execute, tenant_a, steward_api):
+    """Aggregate-only crosstabs: a table with too many levels was refused with the column's exact number of distinct
+    values (on the id column: the exact number of participants). Levels are now counted as the table would show them
+    (values fewer than k participants hold as one), and a refusal carries no count."""
+    from tests.access.test_review_fixes import _run_then_lower
+
+    analyst = analyst_at("count")
+    run_id = _run_then_lower(analyst, grant, execute, tenant_a, steward_api)
+    tenant_a.settings = {**(tenant_a.settings or {}), "analysis_max_groups": 2}
+    tenant_a.save(update_fields=["settings"])
+    by_id = {"kind": "crosstab", "row": "participant_id", "column": "session"}
+    table = analyst.post(f"/api/v1/queries/{run_id}/analysis", by_id)
+    assert table.status_code == 200, table.content  # every id is rare: one "(other values)" row
+    assert table.json()["row_levels"] == ["(other values)"]
