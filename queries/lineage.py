@@ -59,6 +59,8 @@ class RunComparison:
     versions: list[VersionChange] = field(default_factory=list)
     participants: tuple[int | None, int | None] = (None, None)
     rows: tuple[int | None, int | None] = (None, None)
+    # Aggregate-only callers see protected totals and no exact size of the versions read.
+    aggregate_only: bool = False
 
     @property
     def ready(self) -> bool:

@@ -157,6 +157,7 @@ def run_compare_for_user(*, tenant: Tenant, actor: Any, original: QueryRun, reru
     ]
     comparison = run_compare(original, rerun)
     if any(decision.aggregate_only for decision in decisions):
+        comparison.aggregate_only = True
         shown = [
             _shown_total(run, tenant=tenant) if run.status == RunStatus.SUCCEEDED else None for run in (original, rerun)
         ]

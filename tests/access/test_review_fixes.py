@@ -145,9 +145,11 @@ def test_run_pages_and_compare_protect_counts_for_count_only_callers(
     text = compare.content.decode()
     assert f">{live}<" in text
     assert "Rows in the result" in text
+    assert " rows, " not in text and " participants, " not in text  # no exact size of the versions read
 
     exact = browser_of(steward_api.user).get(f"/queries/runs/{rerun.json()['id']}/compare/{run_id}/")
     assert ">13<" in exact.content.decode()
+    assert "60 participants" in exact.content.decode()  # the demographics version read, exactly
 
 
 def test_value_search_lists_only_values_of_at_least_k_people_below_query(gov, analyst_at, browser_of) -> None:
