@@ -18,6 +18,7 @@ from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
 from core.sent_markers import sent_mark
 from datasets.ingest import delimiter_from_name, delimiter_name
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 from datasets.models import (
     NAME_VALIDATOR,
     STUDY_SLUG_VALIDATOR,
@@ -207,6 +208,17 @@ def delimiter_clean(value: str | None) -> str:
         raise InvalidInput(str(exc), code="invalid_delimiter", details={"delimiter": (value or "")[:20]}) from None
 
 
+def encoding_clean(value: str | None) -> str:
+    """A declared encoding (blank = UTF-8) -> its canonical codec name, blank kept; one that is unknown or no text
+    encoding (``rot13``, ``base64``, ``zlib``...) is ``InvalidInput(invalid_encoding)``, naming the usual ones."""
+    if not (value or "").strip():
+        return ""
+    try:
+        return text_encoding(value or "")
+    except EncodingRefused as exc:
+        raise InvalidInput(exc.message, code="invalid_encoding", details={"encoding": (value or "")[:20]}) from None
+
+
 def ingest_job_create(
     *,
     tenant: Tenant,
@@ -228,6 +240,7 @@ def ingest_job_create(
     """
     _role_check(actor, tenant, "upload data")
     separator = delimiter_clean(delimiter)
+    encoding = encoding_clean(encoding)
     ingest_target_check(study=study, dataset_name=dataset_name, kind=kind)
     return ingest_job_stage(
         tenant=tenant,
