@@ -53,6 +53,7 @@ STUDY_EDITABLE = (
     *BUILDER_DEFAULTS,
 )
 MAX_DISPLAY_ROWS = 1000
+ENCODING_MAX_CHARS = IngestJob._meta.get_field("encoding").max_length or 32  # a job's declared encoding
 
 
 class UploadTooLarge(ApiError):
@@ -209,14 +210,17 @@ def delimiter_clean(value: str | None) -> str:
 
 
 def encoding_clean(value: str | None) -> str:
-    """A declared encoding (blank = UTF-8) -> its canonical codec name, blank kept; one that is unknown or no text
-    encoding (``rot13``, ``base64``, ``zlib``...) is ``InvalidInput(invalid_encoding)``, naming the usual ones."""
-    if not (value or "").strip():
+    """A declared encoding as given (blank = UTF-8; the codec's own name when the given one is longer than a job
+    stores); one that is unknown or no text encoding (``rot13``, ``base64``, ``zlib``...) is
+    ``InvalidInput(invalid_encoding)``, naming the usual ones."""
+    given = (value or "").strip()
+    if not given:
         return ""
     try:
-        return text_encoding(value or "")
+        canonical = text_encoding(given)
     except EncodingRefused as exc:
-        raise InvalidInput(exc.message, code="invalid_encoding", details={"encoding": (value or "")[:20]}) from None
+        raise InvalidInput(exc.message, code="invalid_encoding", details={"encoding": given[:20]}) from None
+    return given if len(given) <= ENCODING_MAX_CHARS else canonical
 
 
 def ingest_job_create(

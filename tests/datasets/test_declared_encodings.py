@@ -49,10 +49,11 @@ def test_a_study_import_declaring_no_text_encoding_is_refused(steward_api, tenan
     assert study_files(tenant_a, "zipped") == []
 
 
-def test_a_text_encoding_in_any_spelling_is_still_accepted(steward_api, make_study, upload) -> None:
+@pytest.mark.parametrize("spelling", [" Latin-1 ", "latin" + "-" * 30 + "1"])  # the second: longer than a job keeps
+def test_a_text_encoding_in_any_spelling_is_still_accepted(steward_api, make_study, upload, spelling) -> None:
     make_study("memory")
     data = DEMOGRAPHICS.replace("Discovery", "Montr\u00e9al").encode("latin-1")
-    _, ingest = upload("memory", data, "demographics", kind="demographics", encoding=" Latin-1 ")
+    _, ingest = upload("memory", data, "demographics", kind="demographics", encoding=spelling)
     assert ingest["status"] == "succeeded", ingest
     latest = steward_api.get("/api/v1/studies/memory/datasets/demographics").json()["latest_version"]
     assert latest["encoding"] == "iso8859-1"
