@@ -30,6 +30,7 @@ from datasets.services import (
     _role_check,
     _validate,
     delimiter_clean,
+    encoding_clean,
     ingest_job_stage,
     study_fields_clean,
     study_import_pending,
@@ -109,6 +110,7 @@ def study_import_create(
         raise InvalidInput(f"{slug!r} is reserved; choose another short name.", code="invalid_slug")
     _validate(NAME_VALIDATOR, dataset_name, "dataset name", "invalid_name")
     separator = delimiter_clean(delimiter)
+    encoding = encoding_clean(encoding)
     if not plan.keys.id_column:
         raise InvalidInput(
             "Give the participant id column (id_column) or a BDT configuration that names it.", code="keys_missing"

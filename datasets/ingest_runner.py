@@ -236,7 +236,7 @@ def _guard(job: IngestJob, work_dir: Path) -> WorkGuard:
 
 
 def _register(job: IngestJob, source: Path, result: IngestResult, reading: KeyReading | None = None) -> None:
-    """Store the files and create the version in one transaction; remove the files if anything fails.
+    """Store the files and create the version in one transaction; remove them if anything fails before the commit.
 
     A new-study job (``reading`` given) creates its study in the same transaction, so nothing is half-created.
     """
@@ -319,10 +319,11 @@ def _register(job: IngestJob, source: Path, result: IngestResult, reading: KeyRe
                 },
             )
             _succeed(job, version, warnings, result.delimiter)
-        copy_local_into_cache(result.parquet_path, parquet_sha)
     except Exception:
         storage_delete(stored)
         raise
+    # Committed: nothing from here on may remove the version's files (a cache that cannot take them is a miss).
+    copy_local_into_cache(result.parquet_path, parquet_sha)
 
 
 def _warnings(result: IngestResult) -> list[dict[str, Any]]:

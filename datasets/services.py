@@ -18,6 +18,7 @@ from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
 from core.sent_markers import sent_mark
 from datasets.ingest import delimiter_from_name, delimiter_name
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 from datasets.models import (
     NAME_VALIDATOR,
     STUDY_SLUG_VALIDATOR,
@@ -52,6 +53,7 @@ STUDY_EDITABLE = (
     *BUILDER_DEFAULTS,
 )
 MAX_DISPLAY_ROWS = 1000
+ENCODING_MAX_CHARS = IngestJob._meta.get_field("encoding").max_length or 32  # a job's declared encoding
 
 
 class UploadTooLarge(ApiError):
@@ -207,6 +209,20 @@ def delimiter_clean(value: str | None) -> str:
         raise InvalidInput(str(exc), code="invalid_delimiter", details={"delimiter": (value or "")[:20]}) from None
 
 
+def encoding_clean(value: str | None) -> str:
+    """A declared encoding as given (blank = UTF-8; the codec's own name when the given one is longer than a job
+    stores); one that is unknown or no text encoding (``rot13``, ``base64``, ``zlib``...) is
+    ``InvalidInput(invalid_encoding)``, naming the usual ones."""
+    given = (value or "").strip()
+    if not given:
+        return ""
+    try:
+        canonical = text_encoding(given)
+    except EncodingRefused as exc:
+        raise InvalidInput(exc.message, code="invalid_encoding", details={"encoding": given[:20]}) from None
+    return given if len(given) <= ENCODING_MAX_CHARS else canonical
+
+
 def ingest_job_create(
     *,
     tenant: Tenant,
@@ -228,6 +244,7 @@ def ingest_job_create(
     """
     _role_check(actor, tenant, "upload data")
     separator = delimiter_clean(delimiter)
+    encoding = encoding_clean(encoding)
     ingest_target_check(study=study, dataset_name=dataset_name, kind=kind)
     return ingest_job_stage(
         tenant=tenant,

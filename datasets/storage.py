@@ -273,14 +273,31 @@ def local_path_or_none(storage_name: str) -> Path | None:
         return None
 
 
-def copy_local_into_cache(path: Path, sha256: str, suffix: str = ".parquet") -> None:
-    """Seed the cache with a file the worker just produced (saves a round trip to storage)."""
-    target = cache_dir() / f"{sha256}{suffix}"
-    if not target.exists():
-        tmp = target.with_suffix(target.suffix + ".part")
-        try:
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        cache_trim()
+def copy_local_into_cache(path: Path, sha256: str, suffix: str = ".parquet") -> bool:
+    """Seed the cache with a file the worker just produced (saves a round trip to storage); whether it is cached.
+
+    Best effort: the file is already in storage, so one that cannot be cached (a full or unwritable cache) is only
+    a missed cache, fetched on first use by :func:`version_cache_path`. Each caller writes a temporary file of its
+    own, so workers caching the same file at once never touch each other's copy; the last rename wins with the
+    same bytes."""
+    try:
+        target = cache_dir() / f"{sha256}{suffix}"
+        if not target.exists():
+            _cache_write(path, target)
+            cache_trim()
+    except OSError as exc:
+        logger.warning("file %s was not cached (it is read from storage on first use): %r", sha256, exc)
+        return False
+    return True
+
+
+def _cache_write(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` through a unique temporary file in the same directory (an atomic rename)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+            shutil.copyfileobj(data, out, CHUNK)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -271,10 +271,10 @@ def _stack(run: FederatedRun, parts: list[FederatedPart]) -> None:
         out = work / "result.parquet"
         rows, columns = stack_write(files, _variables_of(run), out)
         name = f"{tenant_prefix()}federated/{run.pk}/result.parquet"
+        sha = file_sha256(out)  # before the save: nothing after it may fail and leave the file behind
         with open(out, "rb") as handle:
             storage_save(name, handle, replace_orphan=True)
-        sha = file_sha256(out)
-        copy_local_into_cache(out, sha)
+        copy_local_into_cache(out, sha)  # best effort: a missed cache is fetched from storage on first use
     finally:
         shutil.rmtree(work, ignore_errors=True)
     run.row_count, run.columns, run.result_file, run.result_sha256 = rows, columns, name, sha

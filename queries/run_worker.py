@@ -161,11 +161,10 @@ def query_run_execute(run_id: int) -> str:
         if guard.reason is not None:  # stopped by the guard right as the engine finished
             raise EngineCancelled()
         name = run_result_name(run)
+        sha, size = file_sha256(out), out.stat().st_size  # before the save: nothing after it may fail and leave it
         with open(out, "rb") as handle:
             storage_save(name, handle, replace_orphan=True)
-        sha = file_sha256(out)
-        copy_local_into_cache(out, sha)
-        size = out.stat().st_size
+        copy_local_into_cache(out, sha)  # best effort: a missed cache is fetched from storage on first use
         if not with_reconnect(
             lambda: run_finish(
                 run,

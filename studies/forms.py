@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.utils.text import slugify
 
 from datasets.ingest import BdtConfig, IngestError, parse_bdt_config
 from datasets.ingest.bdt_config import MAX_CONFIG_BYTES
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 from datasets.models import NAME_VALIDATOR, STUDY_SLUG_VALIDATOR, DatasetKind, Engine, Sensitivity
 from datasets.services import RESERVED_STUDY_SLUGS
 
@@ -42,14 +42,14 @@ def study_slug_suggest(name: str) -> str:
 
 
 def encoding_clean(value: str) -> str:
-    """A declared encoding, checked against Python's codecs (blank = UTF-8)."""
+    """A declared encoding (blank = UTF-8): a text encoding, never one of Python's byte transforms (rot13, zlib)."""
     value = (value or "").strip()
     if not value:
         return ""
     try:
-        codecs.lookup(value)
-    except LookupError as exc:
-        raise ValidationError(f"Unknown encoding {value!r}; try utf-8, latin-1 or cp1252.") from exc
+        text_encoding(value)
+    except EncodingRefused as exc:
+        raise ValidationError(exc.message) from None
     return value
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from datasets.ingest.delimiters import detect_delimiter
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 
 PREVIEW_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 2 * 1024 * 1024  # a very wide header is read further, up to this
@@ -59,9 +60,9 @@ def _decode(data: bytes, encoding: str | None, complete: bool) -> tuple[str, str
     """Decode ``data`` (the file's first bytes); a multi-byte character cut at the end is dropped, not an error."""
     name = (encoding or "utf-8").strip() or "utf-8"
     try:
-        info = codecs.lookup(name)
-    except LookupError as exc:
-        raise PreviewError("unknown_encoding", f"Unknown encoding {name!r}.") from exc
+        info = codecs.lookup(text_encoding(name))
+    except EncodingRefused as exc:
+        raise PreviewError("unknown_encoding", exc.message) from None
     if info.name == "utf-8":
         name = "utf-8-sig"  # tolerate a byte-order mark
     decoder = codecs.getincrementaldecoder(name)(errors="strict")

@@ -24,8 +24,13 @@ from typing import Any, Literal
 
 from datasets.ingest.errors import INVALID_CONFIG, IngestError
 from datasets.ingest.names import dataset_slug
+from datasets.ingest.nesting import MAX_NESTING, nesting_too_deep
 
 MAX_CONFIG_BYTES = 1024 * 1024
+TOO_DEEP = (
+    f"The configuration file nests lists or tables more than {MAX_NESTING} levels deep; a BDT configuration "
+    "nests a few levels at most. Upload the config.toml of the BDT project."
+)
 
 STRING_KEYS = (
     "data_dir",
@@ -145,6 +150,8 @@ def parse_bdt_config(content: str | bytes) -> BdtConfig:
         except UnicodeDecodeError:
             raise IngestError(INVALID_CONFIG, "The configuration file is not UTF-8 text.") from None
     layout: Literal["nested", "flat", "json", "empty"]
+    if nesting_too_deep(content):
+        raise IngestError(INVALID_CONFIG, TOO_DEEP)
     if content.lstrip().startswith("{"):
         try:
             document = json.loads(content)
@@ -154,6 +161,8 @@ def parse_bdt_config(content: str | bytes) -> BdtConfig:
                 f"The configuration file is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
                 {"line": exc.lineno, "column": exc.colno},
             ) from None
+        except RecursionError:  # nesting the depth check could not see (inside an unusual string)
+            raise IngestError(INVALID_CONFIG, TOO_DEEP) from None
         if not isinstance(document, dict):
             raise IngestError(INVALID_CONFIG, "The configuration file must hold an object of settings.")
         layout = "json"
@@ -162,6 +171,8 @@ def parse_bdt_config(content: str | bytes) -> BdtConfig:
             document = tomllib.loads(content)
         except tomllib.TOMLDecodeError as exc:
             raise IngestError(INVALID_CONFIG, f"The configuration file is not valid TOML: {exc}.") from None
+        except RecursionError:
+            raise IngestError(INVALID_CONFIG, TOO_DEEP) from None
         layout = "flat"
     tables = [document]
     for name in SETTING_TABLES:

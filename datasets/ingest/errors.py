@@ -130,9 +130,23 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count:,} {word}"
 
 
+#: Messages quote a value of the input cut at this many characters (docs/contract.md).
+QUOTE_MAX_CHARS = 200
+
+
+def clipped(value: str, limit: int = QUOTE_MAX_CHARS) -> str:
+    """``value`` cut to ``limit`` characters, the cut marked with an ellipsis (for messages and details)."""
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def quoted(value: str, limit: int = QUOTE_MAX_CHARS) -> str:
+    """``'value'`` for a message, cut to ``limit`` characters (a message never echoes a long input in full)."""
+    return f"'{clipped(value, limit)}'"
+
+
 def quote_list(values: list[str], limit: int = 5) -> str:
-    """``'a', 'b' and 'c'`` (at most ``limit`` shown, then "and N more")."""
-    shown = [f"'{v}'" for v in values[:limit]]
+    """``'a', 'b' and 'c'`` (at most ``limit`` shown, then "and N more"; each cut like :func:`quoted`)."""
+    shown = [quoted(v) for v in values[:limit]]
     rest = len(values) - len(shown)
     if rest > 0:
         return ", ".join(shown) + f" and {rest:,} more"

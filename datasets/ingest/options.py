@@ -5,10 +5,10 @@ All limits are plain values here; the Django layer fills them from settings / pe
 
 from __future__ import annotations
 
-import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 from datasets.ingest.errors import INVALID_OPTIONS, IngestError
 
 MIB = 1024 * 1024
@@ -100,9 +100,9 @@ class IngestOptions:
             problems.append("the composite id column cannot be the id or session column")
         if self.encoding is not None:
             try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                problems.append(f"'{self.encoding}' is not an encoding name this server knows")
+                text_encoding(self.encoding)
+            except EncodingRefused as exc:
+                problems.append(exc.message.rstrip("."))
         for name, value, minimum in (
             ("max_bytes", self.max_bytes, 1),
             ("max_columns", self.max_columns, 1),

@@ -46,6 +46,7 @@ from datasets.ingest.errors import (
     IngestError,
     IngestWarning,
     quote_list,
+    quoted,
 )
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.parquet import TypeGuessFailed, csv_params, write_parquet
@@ -300,8 +301,8 @@ def _summary_warnings(
         warnings.append(
             IngestWarning(
                 MANY_SESSIONS,
-                f"The session column '{options.session_column}' has {session_count:,} different values; only "
-                f"the first {len(sessions):,} are listed. Is it really the session column?",
+                f"The session column {quoted(options.session_column or '')} has {session_count:,} different values; "
+                f"only the first {len(sessions):,} are listed. Is it really the session column?",
                 {"count": session_count},
             )
         )

@@ -29,6 +29,7 @@ from datasets.ingest.errors import (
     IngestError,
     IngestWarning,
     quote_list,
+    quoted,
 )
 from datasets.ingest.keys import site_column_candidates
 from datasets.ingest.validate import fold, require_column
@@ -122,7 +123,7 @@ def read_keys(
             require_column(header, name, code, ROLE_LABELS[role])
             raise IngestError(  # the column is in the header but already holds another key
                 MISSING_KEY_COLUMN,
-                f"'{name}' cannot be both the {ROLE_LABELS[role]} column and another key column.",
+                f"{quoted(name)} cannot be both the {ROLE_LABELS[role]} column and another key column.",
                 {"key": role, "column": name},
             )
         keys = replace(keys, **{role: None})
@@ -135,7 +136,7 @@ def read_keys(
         warnings.append(
             IngestWarning(
                 COMPOSITE_ID_AS_DATA,
-                f"'{composite}' is the composite id column of {source}, but without a session column there is "
+                f"{quoted(composite)} is the composite id column of {source}, but without a session column there is "
                 "nothing to derive it from, so it is kept as an ordinary data column.",
                 {"key": "composite_id_column", "column": composite},
             )
@@ -149,7 +150,7 @@ def _unused(role: str, name: str, header: list[str], taken: set[str], source: st
     candidates = [c for c in site_column_candidates(header) if c not in taken] if role == "site_column" else []
     place = "is already another key column" if name in taken else "is not in the demographics file"
     consequence = _CONSEQUENCE[role].format(where=where)
-    message = f"The {label} column '{name}' of {source} {place}, so it is not used: {consequence}."
+    message = f"The {label} column {quoted(name)} of {source} {place}, so it is not used: {consequence}."
     if near:
         message += f" The file has {quote_list(near)}, which differs only in spaces or upper/lower case."
     if candidates:

@@ -23,13 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets.ingest.encodings import EncodingRefused, text_encoding
 from datasets.ingest.errors import (
     ARCHIVE_CONTENT,
     BINARY_CONTENT,
     EMPTY_FILE,
     FILE_TOO_LARGE,
+    INVALID_OPTIONS,
     UNSUPPORTED_ENCODING,
     IngestError,
+    clipped,
 )
 
 CHUNK = 1024 * 1024
@@ -77,10 +80,14 @@ class SniffResult:
 
 
 def normalize_encoding(name: str | None) -> str | None:
-    """``None`` for UTF-8 in any spelling, else the codec's canonical name (``"latin-1"`` -> ``"iso8859-1"``)."""
+    """``None`` for UTF-8 in any spelling, else the codec's canonical name (``"latin-1"`` -> ``"iso8859-1"``);
+    ``IngestError(invalid_options)`` for a name that is no text encoding (``rot13``, ``zlib``...)."""
     if name is None or name.strip().lower().replace(" ", "") in _UTF8_NAMES:
         return None
-    return codecs.lookup(name.strip()).name
+    try:
+        return text_encoding(name)
+    except EncodingRefused as exc:
+        raise IngestError(INVALID_OPTIONS, exc.message, {"encoding": clipped(name.strip())}) from None
 
 
 def check_signature(head: bytes) -> None:

@@ -38,15 +38,22 @@ from datasets.ingest.errors import (
     UNKNOWN_TEXT_COLUMNS,
     IngestError,
     IngestWarning,
+    clipped,
     number_list,
     plural,
     quote_list,
+    quoted,
 )
 from datasets.ingest.options import IngestOptions
 from datasets.ingest.sql import quote_ident
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 EXAMPLES = 5
+
+
+def _clipped(values: list[str]) -> list[str]:
+    """Input values for a message's details, each cut like a quoted value (:func:`clipped`)."""
+    return [clipped(value) for value in values]
 
 
 def fold(name: str) -> str:
@@ -76,10 +83,10 @@ def check_header(header: list[str], options: IngestOptions) -> list[IngestWarnin
             names = list(dict.fromkeys(header[i] for i in positions))
             cols = number_list([p + 1 for p in positions])
             if len(names) == 1:
-                parts.append(f"'{names[0]}' (columns {cols})")
+                parts.append(f"{quoted(names[0])} (columns {cols})")
             else:
                 parts.append(f"{quote_list(names)} (columns {cols}, differing only in upper/lower case)")
-            details.append({"names": names, "positions": [p + 1 for p in positions]})
+            details.append({"names": _clipped(names), "positions": [p + 1 for p in positions]})
         more = f" and {len(duplicates) - EXAMPLES} more" if len(duplicates) > EXAMPLES else ""
         raise IngestError(
             DUPLICATE_COLUMNS,
@@ -97,7 +104,7 @@ def check_header(header: list[str], options: IngestOptions) -> list[IngestWarnin
             IngestWarning(
                 UNKNOWN_TEXT_COLUMNS,
                 f"These columns were to be kept as text but are not in the file: {quote_list(unknown)}.",
-                {"columns": unknown},
+                {"columns": _clipped(unknown)},
             )
         ]
     return []
@@ -116,8 +123,9 @@ def require_column(header: list[str], name: str | None, code: str, role: str) ->
         shown = "a tab" if sep == "\t" else f"'{sep}'"
         hints.append(f"The file seems to use {shown} between values; choose that delimiter when uploading.")
     found = quote_list(header, limit=10)
-    message = f"The {role} column '{name}' is not in the file (its columns are {found})."
-    raise IngestError(code, " ".join([message, *hints]), {"column": name, "header": header[:50], "near_matches": near})
+    message = f"The {role} column {quoted(name)} is not in the file (its columns are {found})."
+    details = {"column": clipped(name), "header": _clipped(header[:50]), "near_matches": _clipped(near)}
+    raise IngestError(code, " ".join([message, *hints]), details)
 
 
 ROW_NUMBER = "file_row_number"
@@ -218,7 +226,7 @@ def check_keys(session: DuckSession, parquet: Path, header: list[str], options: 
         where_text = f" (row {number_list(rows)}{', ...' if count > len(rows) else ''}; the header is row 1)"
         raise IngestError(
             code,
-            f"{plural(count, 'row')} {'has' if count == 1 else 'have'} no {what} in column '{name}'"
+            f"{plural(count, 'row')} {'has' if count == 1 else 'have'} no {what} in column {quoted(name)}"
             f"{where_text if rows else ''}. Every row needs a{'n' if what == 'id' else ''} {what}.",
             {"column": name, "count": count, "rows": rows},
         )
@@ -245,8 +253,8 @@ def _composite(
         return [
             IngestWarning(
                 COMPOSITE_ID_RECOGNISED,
-                f"'{composite}' is BDT's composite id ({derived}) and matches every row. It is kept in the file "
-                f"but is not a data column: rows merge on '{id_column}' + '{session_column}'.",
+                f"{quoted(composite)} is BDT's composite id ({clipped(derived)}) and matches every row. It is kept "
+                f"in the file but is not a data column: rows merge on {quoted(id_column)} + {quoted(session_column)}.",
                 {"column": composite},
             )
         ]
@@ -255,7 +263,7 @@ def _composite(
         f"SELECT {quote_ident(composite)}, {expected} FROM read_parquet($p) WHERE {where} LIMIT {EXAMPLES}", p
     )
     shown = "; ".join(
-        f"{'an empty cell' if found is None else repr(str(found))} where '{wanted}' was expected"
+        f"{'an empty cell' if found is None else quoted(str(found))} where {quoted(str(wanted))} was expected"
         for found, wanted in examples
     )
     which = "row" if len(rows) == 1 else "rows"
@@ -263,10 +271,10 @@ def _composite(
     return [
         IngestWarning(
             COMPOSITE_ID_MISMATCH,
-            f"'{composite}' should be {derived}, but {plural(int(count), 'row')} "
+            f"{quoted(composite)} should be {clipped(derived)}, but {plural(int(count), 'row')} "
             f"{'differs' if count == 1 else 'differ'}{cited}: {shown}. The values are kept as uploaded; the "
-            f"column is not a data column and rows merge on '{id_column}' + '{session_column}', so this does not "
-            "change any result.",
+            f"column is not a data column and rows merge on {quoted(id_column)} + {quoted(session_column)}, so this "
+            "does not change any result.",
             {"column": composite, "count": int(count), "rows": rows},
         )
     ]
@@ -296,10 +304,10 @@ def _duplicates(
         count = int(example[len(key)])
         where = " AND ".join(f"{ident} = $k{i}" for i, ident in enumerate(idents))
         rows = _rows(session, parquet, header, where, {f"k{i}": v for i, v in enumerate(values)})
-        label = f"'{values[0]}'" + (f" session '{values[1]}'" if len(values) > 1 else "")
+        label = quoted(values[0]) + (f" session {quoted(values[1])}" if len(values) > 1 else "")
         cited = f" (rows {number_list(rows)}{', ...' if count > len(rows) else ''})" if rows else f" ({count} times)"
         described.append(label + cited)
-        details.append({"key": values, "count": count, "rows": rows})
+        details.append({"key": _clipped(values), "count": count, "rows": rows})
     what = "participant" if len(key) == 1 else "participant and session"
     rule = "once" if len(key) == 1 else "once per session"
     message = (
@@ -322,7 +330,7 @@ def _unknown_ids(session: DuckSession, parquet: Path, options: IngestOptions) ->
     if known_col not in names:
         raise IngestError(
             INVALID_OPTIONS,
-            f"The demographics table has no id column '{known_col}' to check the ids against.",
+            f"The demographics table has no id column {quoted(known_col)} to check the ids against.",
             {"column": known_col},
         )
     ident = quote_ident(options.id_column)
@@ -342,6 +350,6 @@ def _unknown_ids(session: DuckSession, parquet: Path, options: IngestOptions) ->
             f"{plural(int(count), 'participant')} in this file {'is' if count == 1 else 'are'} not in the "
             f"demographics table ({quote_list(examples)}{', ...' if count > len(examples) else ''}). Their rows "
             "are kept but will not appear in merged results until the demographics table lists them.",
-            {"count": int(count), "examples": examples},
+            {"count": int(count), "examples": _clipped(examples)},
         )
     ]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import InvalidInput
+from datasets.ingest.nesting import MAX_NESTING, nesting_too_deep
 from datasets.models import Study
 from queries.pages import bdt_toml
 from queries.pages.builder import draft_replace_from_spec, draft_state, state_to_spec
@@ -22,6 +23,10 @@ from queries.pages.views import study_for_builder
 from tenants.page_kit import page_errors
 
 MAX_IMPORT_BYTES = 1_000_000
+TOO_DEEP = (
+    f"The file nests lists or tables more than {MAX_NESTING} levels deep; query parameters nest a few levels at "
+    "most. Import a file exported by the builder or by BDT."
+)
 
 
 # --- Import / export of query parameters -------------------------------------------------------------------------
@@ -68,8 +73,18 @@ def _read_import(request: HttpRequest, study: Study, schema: StudySchema) -> bdt
     if upload.size and upload.size > MAX_IMPORT_BYTES:
         raise InvalidInput("The file is too large for query parameters (1 MB at most).", code="file_too_large")
     raw = upload.read(MAX_IMPORT_BYTES + 1)
+    if nesting_too_deep(raw.decode("utf-8", "replace")):
+        raise InvalidInput(TOO_DEEP, code="too_deep")
+    try:
+        return _import_result(raw, upload.name or "", study, schema)
+    except RecursionError:  # nesting the depth check could not see (inside an unusual string)
+        raise InvalidInput(TOO_DEEP, code="too_deep") from None
+
+
+def _import_result(raw: bytes, filename: str, study: Study, schema: StudySchema) -> bdt_toml.ImportResult:
+    """The parameters of an uploaded file (JSON QuerySpec or BDT TOML) checked against the study's tables."""
     columns = _columns_by_dataset(schema)
-    if (upload.name or "").lower().endswith(".json") or raw.lstrip()[:1] == b"{":
+    if filename.lower().endswith(".json") or raw.lstrip()[:1] == b"{":
         result = bdt_toml.ImportResult()
         try:
             spec = json.loads(raw.decode("utf-8"))

@@ -123,6 +123,16 @@ def test_unknown_encoding_name_is_an_option_error(reject: Callable[..., IngestEr
     assert error.code == "invalid_options" and "klingon-8" in error.message
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "zlib", "undefined"])
+def test_a_declared_transform_is_no_encoding_and_an_option_error(
+    reject: Callable[..., IngestError], encoding: str
+) -> None:
+    """A job queued with one (before uploads were checked) fails with a clear reason, never a type error."""
+    error = reject(BAD / "bom.csv", encoding=encoding)
+    assert error.code == "invalid_options"
+    assert f"'{encoding}' is not a text encoding" in error.message and "utf-8, latin-1" in error.message
+
+
 def test_file_too_large(reject: Callable[..., IngestError]) -> None:
     error = reject(BAD / "duplicate_ids.csv", max_bytes=50)
     assert error.code == "file_too_large"

@@ -115,6 +115,10 @@ def test_empty_file_and_unrelated_toml() -> None:
         ("max_display_rows = -1", "positive whole number"),
         ('{"primary_id_column": }', "not valid JSON"),
         (b"primary_id_column = '\xff'", "not UTF-8"),
+        ('{"a": ' + "[" * 100_000, "more than 64 levels deep"),
+        ("a = " + "[" * 100_000, "more than 64 levels deep"),
+        ("a = " + "{b = " * 100_000, "more than 64 levels deep"),
+        ('[data]\nprimary_id_column = "ursi"\nx = ' + "[" * 65 + "]" * 65, "more than 64 levels deep"),
     ],
 )
 def test_invalid_config_is_a_clear_error(content: str | bytes, phrase: str) -> None:
@@ -122,6 +126,12 @@ def test_invalid_config_is_a_clear_error(content: str | bytes, phrase: str) -> N
         parse_bdt_config(content)
     assert info.value.code == "invalid_config"
     assert phrase in info.value.message
+
+
+def test_nesting_within_the_limit_and_brackets_in_strings_or_comments_are_fine() -> None:
+    brackets = "[" * 200
+    text = f"# {brackets}\nprimary_id_column = \"{brackets}\"\nother = '{brackets}'\nx = {'[' * 64}{']' * 64}\n"
+    assert parse_bdt_config(text).primary_id_column == brackets
 
 
 def test_oversized_config_file(tmp_path: Path) -> None:

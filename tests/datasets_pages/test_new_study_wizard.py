@@ -77,6 +77,15 @@ def test_an_invalid_config_is_a_form_error_and_nothing_starts(browser) -> None:
     assert client.get("/studies/new/setup/")["Location"] == "/studies/new/"
 
 
+@pytest.mark.parametrize("config", [b'{"data": ' + b"[" * 100_000, b"data = " + b"[" * 100_000])
+def test_a_config_nested_too_deeply_is_a_form_error_and_nothing_starts(browser, config: bytes) -> None:
+    client = browser("steward")
+    deep = SimpleUploadedFile("config.toml", config)
+    response = client.post("/studies/new/", {"name": "Deep", "slug": "deep", "engine": "duckdb", "config": deep})
+    assert response.status_code == 422 and "more than 64 levels deep" in response.content.decode()
+    assert client.get("/studies/new/setup/")["Location"] == "/studies/new/"
+
+
 def test_the_import_creates_the_study_and_a_failure_returns_to_the_upload(browser, tenant_a, tmp_path: Path) -> None:
     client = browser("steward")
     _start(client, "failing")

@@ -37,6 +37,9 @@ def test_latin1_needs_its_encoding() -> None:
 def test_unknown_encoding_empty_file_and_binary_are_errors() -> None:
     with pytest.raises(PreviewError, match="Unknown encoding"):
         csv_preview(io.BytesIO(b"a,b\n"), encoding="klingon-8")
+    for transform in ("rot13", "hex", "base64", "zlib"):  # byte transforms, no text encodings
+        with pytest.raises(PreviewError, match="is not a text encoding"):
+            csv_preview(io.BytesIO(b"a,b\n"), encoding=transform)
     with pytest.raises(PreviewError) as empty:
         csv_preview(io.BytesIO(b""))
     assert empty.value.code == "no_header"

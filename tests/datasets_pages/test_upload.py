@@ -157,6 +157,8 @@ def test_a_new_version_of_an_existing_dataset_keeps_its_kind(browser, make_study
         ({"name": "Bad Name"}, "data.csv", "a,b\n1,2\n", 422, "Invalid dataset name"),
         ({"name": "x", "kind": "table"}, "data.csv", "a,b\n1,2\n", 422, "Select a valid choice"),
         ({"name": "x", "encoding": "klingon"}, "data.csv", "a,b\n1,2\n", 422, "Unknown encoding"),
+        ({"name": "x", "encoding": "zlib"}, "data.csv", "a,b\n1,2\n", 422, "is not a text encoding. Use a text"),
+        ({"name": "x", "encoding": "rot13"}, "data.csv", "a,b\n1,2\n", 422, "utf-8, latin-1, cp1252 or utf-16"),
         (
             {"name": "x", "on_conflict": "new", "new_name": ""},
             "data.csv",

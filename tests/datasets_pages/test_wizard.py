@@ -134,6 +134,9 @@ def test_uploading_demographics_needs_a_file(browser, make_study) -> None:
         ("demo.csv", "", "", "The submitted file is empty."),
         ("demo.csv", "caf\u00e9_id,age\n1,2\n".encode("latin-1"), "", "is not valid utf-8 text"),
         ("demo.csv", "id,age\n1,2\n", "klingon", "Unknown encoding"),
+        ("demo.csv", "id,age\n1,2\n", "rot13", "is not a text encoding. Use a text encoding such as utf-8"),
+        ("demo.csv", "id,age\n1,2\n", "hex", "is not a text encoding"),
+        ("demo.csv", "id,age\n1,2\n", "zlib", "is not a text encoding"),
         ("demo.csv", b"\x00\x01\x02PK binary", "", "contains NUL bytes"),
     ],
 )

@@ -111,3 +111,20 @@ def test_json_export_import(analyst, study_ro) -> None:
     assert bad.status_code == 422 and "unknown dataset &#x27;nowhere&#x27;" in bad.content.decode()
     junk = analyst.post("/queries/memory/import/", {"file": SimpleUploadedFile("q.json", b"{not json")})
     assert junk.status_code == 422 and "not valid UTF-8 JSON" in junk.content.decode()
+
+
+DEEP = {
+    "q.json": b'{"filters": ' + b"[" * 100_000,
+    "deep.toml": b"filters = " + b"[" * 100_000,
+    "inline.toml": b"cohort_filters = " + b"{a = " * 100_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_an_import_nested_too_deeply_is_refused_and_changes_nothing(analyst, study_ro, name: str) -> None:
+    analyst.post("/queries/memory/state/", FORM, **HX)
+    response = analyst.post("/queries/memory/import/", {"file": SimpleUploadedFile(name, DEEP[name])})
+    html = response.content.decode()
+    assert response.status_code == 422 and "Nothing was imported." in html
+    assert "nests lists or tables more than 64 levels deep" in html
+    assert 'value="40.25"' in html  # the builder kept its query
