@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from botocore.config import Config
@@ -29,6 +31,8 @@ from connectors.core.network import pinned, resolve
 MAX_OBJECTS = 10_000
 HEADER_BYTES = 64 * 1024
 CHUNK = 1024 * 1024
+MAX_FOOTER_BYTES = 16 * 1024 * 1024  # a Parquet file's metadata (schema, row groups), far above real ones
+PARQUET_BATCH_ROWS = 65_536
 
 
 class S3Connector(Connector):
@@ -44,10 +48,6 @@ class S3Connector(Connector):
         FieldSpec("access_key_id", "Access key id", required=False, default=""),
         FieldSpec("secret_access_key", "Secret access key", required=False, default=""),
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._downloads: dict[str, Path] = {}
 
     def _endpoint(self) -> tuple[str, str, int]:
         url = str(self.config.get("endpoint_url") or f"https://s3.{self.config['region']}.amazonaws.com")
@@ -103,23 +103,52 @@ class S3Connector(Connector):
                     break
         return sorted(found, key=lambda source: source.name)
 
-    def _download(self, source: str) -> Path:
-        if source in self._downloads:
-            return self._downloads[source]
+    def _download(self, source: str, max_bytes: int) -> Path:
+        """The object in a private temporary folder, refused before and while copying when larger than
+        ``max_bytes`` (the caller removes the folder)."""
         folder = Path(tempfile.mkdtemp(prefix="bdt-s3-"))
         target = folder / "object"
-        with self._client() as client:
-            body = client.get_object(Bucket=self.config["bucket"], Key=self._key(source))["Body"]
-            with open(target, "wb") as handle:
-                shutil.copyfileobj(body, handle, CHUNK)
-        self._downloads[source] = target
+        try:
+            with self._client() as client:
+                answer = client.get_object(Bucket=self.config["bucket"], Key=self._key(source))
+                if int(answer.get("ContentLength") or 0) > max_bytes:
+                    raise _too_large(max_bytes)
+                copied = 0
+                with open(target, "wb") as handle:
+                    while chunk := answer["Body"].read(CHUNK):
+                        copied += len(chunk)
+                        if copied > max_bytes:  # a server that did not say, or said less
+                            raise _too_large(max_bytes)
+                        handle.write(chunk)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return target
+
+    def _parquet_schema(self, source: str) -> pa.Schema:
+        """A Parquet file's schema from its footer alone (two ranged reads; nothing is downloaded)."""
+        key = self._key(source)
+        with self._client() as client:
+            size = int(client.head_object(Bucket=self.config["bucket"], Key=key)["ContentLength"])
+            if size < 12:
+                raise ConnectorError("invalid_source", f"{source!r} is not a Parquet file.")
+            tail = client.get_object(Bucket=self.config["bucket"], Key=key, Range=f"bytes={size - 8}-{size - 1}")
+            ending = tail["Body"].read()
+            footer_length = struct.unpack("<i", ending[:4])[0]
+            if ending[4:] != b"PAR1" or not 0 < footer_length <= min(MAX_FOOTER_BYTES, size - 12):
+                raise ConnectorError("invalid_source", f"{source!r} is not a readable Parquet file.")
+            start = size - 8 - footer_length
+            footer = client.get_object(Bucket=self.config["bucket"], Key=key, Range=f"bytes={start}-{size - 9}")
+            metadata = footer["Body"].read()
+        try:
+            return pq.read_schema(pa.BufferReader(b"PAR1" + metadata + ending))
+        except (pa.ArrowException, OSError):
+            raise ConnectorError("invalid_source", f"{source!r} is not a readable Parquet file.") from None
 
     def columns(self, source: str) -> list[SourceColumn]:
         kind = self.source_require(source).kind
         if kind == "parquet":
-            schema = pq.read_schema(self._download(source))
-            return [SourceColumn(name=field.name, type=str(field.type)) for field in schema]
+            return [SourceColumn(name=field.name, type=str(field.type)) for field in self._parquet_schema(source)]
         with self._client() as client:
             head = client.get_object(
                 Bucket=self.config["bucket"], Key=self._key(source), Range=f"bytes=0-{HEADER_BYTES - 1}"
@@ -130,26 +159,35 @@ class S3Connector(Connector):
 
     def pull(self, source: str, destination: Path, options: PullOptions) -> Pulled:
         columns = self.columns(source)
-        local = self._download(source)
+        local = self._download(source, options.max_bytes)
         try:
-            if local.stat().st_size > options.max_bytes:
-                raise ConnectorError(
-                    "source_too_large",
-                    f"The file is larger than this workspace's upload limit of {options.max_bytes:,} bytes.",
-                )
             if self.source_require(source).kind == "parquet":
-                table = pq.read_table(local)
-                pacsv.write_csv(table, destination)
-                rows = table.num_rows
+                rows = _parquet_to_csv(local, destination)
             else:
                 shutil.copyfile(local, destination)
                 with open(destination, "rb") as handle:
                     rows = max(0, sum(1 for _ in handle) - 1)
         finally:
             shutil.rmtree(local.parent, ignore_errors=True)
-            self._downloads.pop(source, None)
         self.context.progress(1.0, "pulled")
         return Pulled(path=destination, columns=columns, rows=rows)
+
+
+def _too_large(max_bytes: int) -> ConnectorError:
+    return ConnectorError(
+        "source_too_large", f"The file is larger than this workspace's upload limit of {max_bytes:,} bytes."
+    )
+
+
+def _parquet_to_csv(source: Path, destination: Path) -> int:
+    """Write a Parquet file as CSV one record batch at a time (memory bounded by a batch, not the file)."""
+    parquet = pq.ParquetFile(source)
+    rows = 0
+    with pacsv.CSVWriter(destination, parquet.schema_arrow) as writer:
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
 
 
 def _file_kind(name: str) -> str:

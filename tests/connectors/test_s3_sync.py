@@ -6,8 +6,10 @@ import io
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -119,3 +121,52 @@ def test_a_metadata_endpoint_is_refused(steward_api: Any) -> None:
     config = {"bucket": BUCKET, "endpoint_url": "http://169.254.169.254/latest"}
     response = steward_api.post("/api/v1/connections", {"name": "meta", "kind": "s3", "config": config})
     assert response.status_code == 422 and response.json()["error"]["code"] == "network_refused"
+
+
+def _downloads() -> set[str]:
+    return {path.name for path in Path(tempfile.gettempdir()).glob("bdt-s3-*")}
+
+
+def test_a_file_over_the_upload_limit_is_refused_before_it_is_copied_and_nothing_is_left(
+    steward_api: Any, make_study: Any, s3_server: str, bucket: Any, run_sync: Any, tenant_a: Any
+) -> None:
+    """A pull copied the whole object to the worker's disk before checking its size, read a Parquet file's columns by
+    downloading all of it, and left that copy behind when the schema had drifted."""
+    before = _downloads()
+    config = {"bucket": BUCKET, "prefix": "exports/", "endpoint_url": s3_server}
+    secret = {"access_key_id": "test", "secret_access_key": "test"}
+    connection_id = steward_api.post(
+        "/api/v1/connections", {"name": "big", "kind": "s3", "config": config, "secret": secret}
+    ).json()["id"]
+    make_study("big-study")
+    syncs = {}
+    for source, dataset, kind in (
+        ("demographics.csv", "demographics", "demographics"),
+        ("scores.parquet", "scores", "measure"),
+    ):
+        made = steward_api.post(
+            "/api/v1/studies/big-study/syncs",
+            {"connection": connection_id, "source": source, "dataset": dataset, "kind": kind},
+        )
+        assert made.status_code == 201, made.content
+        syncs[dataset] = made.json()["id"]
+        assert run_sync(syncs[dataset])["runs"][0]["status"] == "succeeded"
+    sync_id = syncs["scores"]
+
+    # The Parquet file drifts: its columns are read from its footer, and nothing is downloaded or left behind.
+    wider = pa.table({"participant_id": ["p01"], "session": ["1"], "score": [1.0], "extra": [2.0]})
+    buffer = io.BytesIO()
+    pq.write_table(wider, buffer)
+    bucket.put_object(Bucket=BUCKET, Key="exports/scores.parquet", Body=buffer.getvalue())
+    assert run_sync(sync_id)["runs"][0]["status"] == "drift"
+    assert _downloads() == before
+
+    # Larger than the workspace's upload limit: refused from the size the server states, nothing copied.
+    tenant_a.settings = {**(tenant_a.settings or {}), "upload_max_bytes": 64}
+    tenant_a.save(update_fields=["settings"])
+    big = b"participant_id,session,age,sex\n" + b"".join(b"p%05d,1,30,F\n" % i for i in range(2000))
+    bucket.put_object(Bucket=BUCKET, Key="exports/demographics.csv", Body=big)
+    refused = run_sync(syncs["demographics"])["runs"][0]
+    assert refused["status"] == "failed" and refused["ingest"]["error"]["code"] == "source_too_large"
+    assert "64 bytes" in refused["ingest"]["error"]["message"]
+    assert _downloads() == before
