@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,8 @@ from tenants.role_checks import role_require
 from tenants.roles import Role
 
 STRICT_TLS = "verify-full"
+
+logger = logging.getLogger(__name__)
 
 
 class ConnectionFailed(ApiError):
@@ -50,11 +53,16 @@ def connector_for(connection: Connection, progress: Any = None) -> Connector:
 
 
 def _remote(call: Any) -> Any:
-    """Run a remote call; a connector's failure becomes a 422 with its code (no secret, no path in it)."""
+    """Run a remote call; a connector's failure becomes a 422 with its code (no secret, no path in it), and so does
+    an answer the connector could not read (a service answering in an unexpected form)."""
     try:
         return call()
     except ConnectorError as exc:
         raise ConnectionFailed(exc) from None
+    except (TypeError, KeyError, IndexError, AttributeError, ValueError):
+        logger.warning("a connector could not read the service's answer", exc_info=True)
+        unexpected = ConnectorError("connection_failed", "The service answered in a form this connector cannot read.")
+        raise ConnectionFailed(unexpected) from None
 
 
 def _name_clean(name: Any) -> str:

@@ -123,3 +123,35 @@ def test_loris_wrong_password_is_connection_failed(steward_api: Any, loris: Conv
         "/api/v1/connections", {"name": "loris", "kind": "loris", "config": config, "secret": secret}
     )
     assert response.status_code == 422 and response.json()["error"]["code"] == "connection_failed"
+
+
+def test_an_answer_in_an_unexpected_form_is_connection_failed(steward_api: Any, redcap: Conversation) -> None:
+    """A service answering JSON of another shape (a proxy, another API, a hostile endpoint) made the sources page
+    fail with a 500; it is the connection's failure, said plainly."""
+    config = {"url": f"{redcap.url}/api/"}
+    created = steward_api.post(
+        "/api/v1/connections", {"name": "odd", "kind": "redcap", "config": config, "secret": {"token": REDCAP_TOKEN}}
+    )
+    assert created.status_code == 201, created.content
+    for exchange in redcap.exchanges:
+        if exchange.get("form", {}).get("content") == "instrument":
+            exchange["response"] = {"status": 200, "body": [1, "two", None]}
+    answer = steward_api.get(f"/api/v1/connections/{created.json()['id']}/sources")
+    assert answer.status_code == 422, answer.content
+    assert answer.json()["error"]["code"] == "connection_failed"
+    assert "cannot read" in answer.json()["error"]["message"]
+
+
+def test_an_answer_is_read_within_a_size(redcap: Conversation) -> None:
+    """The connectors read a service's answer within a size (a server sending without end is cut off)."""
+    from connectors.core.contract_errors import ConnectorError
+    from connectors.core.http_api import request
+    from connectors.core.network import NetworkPolicy
+
+    policy = NetworkPolicy.parse(["127.0.0.0/8"])
+    form = {"token": REDCAP_TOKEN, "content": "metadata", "format": "json"}
+    whole = request(policy, "POST", f"{redcap.url}/api/", timeout=10, data=form)
+    assert whole.status_code == 200 and len(whole.content) > 100
+    with pytest.raises(ConnectorError) as cut:
+        request(policy, "POST", f"{redcap.url}/api/", timeout=10, max_bytes=100, data=form)
+    assert cut.value.code == "connection_failed" and "more than" in cut.value.message
