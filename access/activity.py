@@ -1,7 +1,7 @@
-"""What stewards see of aggregate-only callers' counting on a study: budget used, result sets, the specs asked.
+"""What stewards see of aggregate-only callers' counting on a study: budget used, questions, the specs asked.
 
 One row per member who was ever answered as an aggregate-only caller on the study (the count budget's ledger,
-``access.models.CountResultSet``): distinct result sets and answers in the current window, the budget and whether it
+``access.models.CountResultSet``): distinct questions and answers in the current window, the budget and whether it
 is exhausted, the last reset, and their latest counts and reports from the audit trail — each with its full spec —
 so probing (many near-identical specs) is visible.
 """
@@ -46,7 +46,7 @@ class MemberActivity:
     email: str
     status: BudgetStatus
     answers: int
-    result_sets_ever: int
+    questions_ever: int  # ledger entries ever (distinct questions; before questions were the unit: result sets)
     first_at: datetime | None
     last_at: datetime | None
     specs: list[AskedSpec] = field(default_factory=list)
@@ -84,7 +84,7 @@ def count_activity_for_study(
     ledger = (
         CountResultSet.objects.filter(study=study)
         .values("user_id")
-        .annotate(sets=Count("id"), first=Min("first_at"), last=Max("last_at"))
+        .annotate(asked=Count("id"), first=Min("first_at"), last=Max("last_at"))
         .order_by("-last")
     )
     rows = list(ledger)
@@ -99,7 +99,7 @@ def count_activity_for_study(
                 email=str(emails.get(row["user_id"], row["user_id"])),
                 status=status,
                 answers=int(in_window.aggregate(total=Sum("answers"))["total"] or 0),
-                result_sets_ever=int(row["sets"]),
+                questions_ever=int(row["asked"]),
                 first_at=row["first"],
                 last_at=row["last"],
                 specs=_specs(study, row["user_id"], status.window_start, specs_per_member),
@@ -109,6 +109,6 @@ def count_activity_for_study(
 
 
 def budget_settings(tenant: Tenant | None) -> dict[str, int]:
-    """The workspace's budget: result sets per window and the window in hours."""
+    """The workspace's budget: distinct questions per window and the window in hours."""
     policy = budget_policy(tenant)
-    return {"limit": policy.result_sets, "window_hours": int(policy.window.total_seconds() // 3600)}
+    return {"limit": policy.questions, "window_hours": int(policy.window.total_seconds() // 3600)}

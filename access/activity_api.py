@@ -28,12 +28,16 @@ class AskedSpecOut(Schema):
 
 class MemberActivityOut(Schema):
     email: str
-    used: int = Field(description="Distinct result sets answered in the current window.")
+    used: int = Field(description="Distinct questions answered in the current window (the budget's unit).")
     limit: int
     remaining: int
-    locked: bool = Field(description="The budget is used up: new result sets are refused (429).")
-    answers: int
-    result_sets_ever: int
+    locked: bool = Field(description="The budget is used up: new questions are refused (429).")
+    answers: int = Field(description="Answers in the current window (a question asked again counts again here).")
+    questions_ever: int = Field(description="Distinct questions ever answered on the study.")
+    result_sets_ever: int = Field(
+        description="Kept for compatibility: the same number as questions_ever (the budget's unit was once the "
+        "distinct result set)."
+    )
     window_start: datetime
     reset_at: datetime | None
     first_at: datetime | None
@@ -61,7 +65,8 @@ def activity_out(item: MemberActivity) -> dict[str, Any]:
         "remaining": item.status.remaining,
         "locked": item.locked,
         "answers": item.answers,
-        "result_sets_ever": item.result_sets_ever,
+        "questions_ever": item.questions_ever,
+        "result_sets_ever": item.questions_ever,
         "window_start": item.status.window_start,
         "reset_at": item.status.reset_at,
         "first_at": item.first_at,
@@ -72,7 +77,7 @@ def activity_out(item: MemberActivity) -> dict[str, Any]:
 
 @router.get("/studies/{study}/count-activity", response=ActivityOut)
 def count_activity(request: HttpRequest, study: str) -> dict[str, Any]:
-    """Aggregate-only members' counting on the study: budget used, distinct result sets, their latest specs."""
+    """Aggregate-only members' counting on the study: budget used (distinct questions), their latest specs."""
     caller = principal(request)
     target = study_get_for_user(user=caller.user, tenant=caller.tenant, slug=study)
     items = count_activity_for_study(actor=caller.user, tenant=caller.tenant, study=target)

@@ -150,16 +150,19 @@ class DatasetGroupObjectPermission(GroupObjectPermissionBase):
 
 
 class CountResultSet(models.Model):
-    """One distinct result set (set of participants and rows, identified by its two cell keys) an aggregate-only
-    caller was answered about: the ledger of the count budget (``access.budget``)."""
+    """One distinct question an aggregate-only caller was answered (``question``: its digest, derived from the
+    request alone: surface, spec and dataset versions, position in the answer): the ledger of the count budget
+    (``access.budget``). Rows written before questions were the unit identify a result set by its two cell keys
+    (``question`` empty); they still count in their window and simply age out."""
 
     study = models.ForeignKey("datasets.Study", on_delete=models.CASCADE, related_name="count_result_sets")
     user = user_reference(optional=False)
-    participants_key = models.BigIntegerField()
-    rows_key = models.BigIntegerField()
+    question = models.CharField(max_length=64, blank=True, default="", help_text="Digest of the question asked.")
+    participants_key = models.BigIntegerField(null=True, blank=True, help_text="Legacy rows only (result sets).")
+    rows_key = models.BigIntegerField(null=True, blank=True, help_text="Legacy rows only (result sets).")
     first_at = models.DateTimeField(default=timezone.now)
     last_at = models.DateTimeField(default=timezone.now)
-    answers = models.PositiveIntegerField(default=1, help_text="Answers about this set (every surface).")
+    answers = models.PositiveIntegerField(default=1, help_text="Answers to this question (every surface).")
     last_surface = models.CharField(max_length=32, blank=True)
     last_spec_hash = models.CharField(max_length=64, blank=True)
 
@@ -167,13 +170,13 @@ class CountResultSet(models.Model):
         ordering = ["-last_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "user", "participants_key", "rows_key"], name="count_result_set_unique"
+                fields=["study", "user", "question"], condition=~Q(question=""), name="count_question_unique"
             ),
         ]
         indexes = [models.Index(fields=["study", "user", "last_at"], name="count_result_set_window")]
 
     def __str__(self) -> str:
-        return f"result set of {self.user_id} in study {self.study_id}"
+        return f"question of {self.user_id} in study {self.study_id}"
 
 
 class CountBudgetReset(models.Model):

@@ -126,14 +126,6 @@ def summary_shown(
     return rows
 
 
-def dropoff_cells(dropoff: Mapping[str, Any]) -> list[Cell]:
-    """Every cell of a count's drop-off (the start, and per filter who remains and who it removes alone)."""
-    cells = [cell_of(dropoff["start"])]
-    for item in dropoff["filters"]:
-        cells += [cell_of(item["remaining"]), cell_of(item["removed_alone"])]
-    return cells
-
-
 def dropoff_shown(dropoff: Mapping[str, Any], rules: DisclosureRules | None) -> dict[str, Any]:
     """A count's drop-off as the caller sees it: exact (``rules`` None: query level and above) or every number a
     protected cell of its own (``None`` when suppressed). ``removed`` (in order) follows from the shown numbers,

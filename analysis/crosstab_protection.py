@@ -5,7 +5,7 @@ cell the rows (what the table shows) and the distinct participants (what suppres
 fewer than k participants hold are not named: they are counted together as "(other values)". Then
 ``access.disclosure.protect_table`` perturbs every cell on its own and applies primary and complementary
 suppression over the rows, the columns and both margins. No test statistic is reported (it would be computed from
-the exact cells). The answer's result sets are charged against the caller's count budget.
+the exact cells). The crosstab is charged as one question against the caller's count budget.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from access.budget import count_budget_charge
+from access.budget import count_budget_charge, crosstab_questions
 from access.disclosure import EMPTY, Cell, crosstab_lines, protect_cell, protect_table
 from access.protection import disclosure_rules, protection_fields
 from analysis.stats import StatsError
@@ -93,7 +93,7 @@ def crosstab_protected(
         tenant=tenant,
         actor=actor,
         study=run.study,
-        cells=cells.values(),
+        questions=crosstab_questions(run.cache_key, row, column),
         surface="crosstab",
         spec_hash=run.spec_hash,
         spec={"run": run.pk, "row": row, "column": column},

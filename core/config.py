@@ -94,8 +94,9 @@ SETTINGS: dict[str, SettingSpec] = {
             "count_budget_result_sets",
             int,
             500,
-            "Distinct result sets (sets of participants) an aggregate-only caller may be answered about per study "
-            "and window; past it, new result sets are refused (429 count_budget_exhausted) until a steward resets it.",
+            "Distinct questions (a count, each drop-off number, each report step, a crosstab; asking the same again "
+            "is free) an aggregate-only caller may be answered per study and window; past it, new questions are "
+            "refused (429 count_budget_exhausted) until a steward resets it.",
             minimum=1,
         ),
         SettingSpec("count_budget_window_hours", int, 24, "Length of the count budget's window, in hours.", minimum=1),

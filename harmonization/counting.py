@@ -16,7 +16,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from access.budget import count_budget_charge
-from access.disclosure import Cell, DisclosureRules, ShownCell, protect_parts_and_total
+from access.disclosure import Cell, DisclosureRules, ShownCell, protect_parts_and_total, questions_of
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, protection_fields
 from audit.services import audit_event_record
@@ -61,7 +61,7 @@ def federated_count(*, tenant: Tenant, actor: Any, payload: Any, request: HttpRe
                 tenant=tenant,
                 actor=actor,
                 study=part.study,
-                cells=[cells[part.study.slug]],
+                questions=questions_of("federated_count", computed.count_key.cache_key, ["study"]),
                 surface="federated_count",
                 spec_hash=computed.count_key.spec_hash,
                 spec=computed.count_key.spec.model_dump(mode="json"),

@@ -65,7 +65,7 @@ class CountOut(Schema):
     )
     dropoff_withheld: str | None = Field(
         None,
-        description="count_budget_exhausted: the drop-off's new result sets did not fit the count budget; the count "
+        description="count_budget_exhausted: the drop-off's new questions did not fit the count budget; the count "
         "alone did.",
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from access.budget import count_budget_charge
+from access.budget import count_budget_charge, report_questions
 from access.disclosure import ShownCell, protect_cell
 from access.levels import Level
 from access.protection import cell_of, disclosure_rules, steps_shown, summary_shown
@@ -71,7 +71,7 @@ def run_report_for_user(
     *, tenant: Tenant, actor: Any, run: QueryRun, request: HttpRequest | None = None
 ) -> dict[str, Any]:
     """The run's filtering report and final summary (count level; the cell-key method for aggregate-only callers,
-    who are charged the report's result sets against their count budget). Every read is audited
+    who are charged the report's questions against their count budget). Every read is audited
     (``query.report_read``): a report discloses counts like a count does."""
     decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
     audit_event_record(
@@ -91,11 +91,12 @@ def run_report_for_user(
         step_cells = [cell_of(step) for step in counted]
         column_cells = run_column_cells(run, [str(item.get("column")) for item in summary[1:]])
         summary_cells = [run_total_cell(run), *(column_cells.get(str(item.get("column"))) for item in summary[1:])]
+        summarized = ["(total)", *(name for name in run.columns or [] if name not in keys)]  # the run's, not the data's
         count_budget_charge(
             tenant=tenant,
             actor=actor,
             study=run.study,
-            cells=[*step_cells, *(cell for cell in summary_cells if cell is not None)],
+            questions=report_questions("run_report", run.cache_key, steps=len(step_cells), summary=summarized),
             surface="run_report",
             spec_hash=run.spec_hash,
             spec=run.spec,
@@ -184,8 +185,8 @@ def spec_report_for_user(
     """The filtering report of a spec without a run (count level; the live report of the builder and the API).
 
     For aggregate-only callers every step is a cell of the cell-key method (so 200 steps that remove nobody show
-    200 times the same number), and the report's result sets are charged against their count budget. The audit
-    event holds the full spec."""
+    200 times the same number), and the report's questions (one per step) are charged against their count budget.
+    The audit event holds the full spec."""
     spec = spec_read(payload)
     decision = spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=Level.COUNT)
     prepared = query_prepare(
@@ -213,7 +214,7 @@ def spec_report_for_user(
             tenant=tenant,
             actor=actor,
             study=study,
-            cells=cells,
+            questions=report_questions("report", prepared.cache_key, steps=len(cells)),
             surface="report",
             spec_hash=prepared.spec_hash,
             spec=spec_json,

@@ -14,11 +14,10 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from access.budget import CountBudgetExhausted, count_budget_charge
-from access.disclosure import Cell
+from access.budget import CountBudgetExhausted, count_budget_charge, count_questions
 from access.enforcement import shown_count_audit
 from access.levels import Level
-from access.protection import cell_of, count_shown, disclosure_rules, dropoff_cells, dropoff_shown
+from access.protection import cell_of, count_shown, disclosure_rules, dropoff_shown
 from audit.services import audit_event_record
 from core.admission import interactive_slot
 from core.config import config_get
@@ -159,8 +158,9 @@ def query_count(
     pass; ``dropoff_start`` = after the selections, before any filter).
 
     Aggregate-only callers get the cell-key method's answer (perturbed, suppressed below k) for every number (each
-    drop-off number is a cell of its own) and are charged its result sets in their count budget (429
-    ``count_budget_exhausted`` past it). The audit event holds the full spec.
+    drop-off number is a cell of its own) and are charged its questions in their count budget (429
+    ``count_budget_exhausted`` past it; decided on the request, never on the answer). The audit event holds the
+    full spec.
     """
     spec = spec_read(payload)  # parse once; authorize the typed spec, then validate it against the catalog
     # One read of the study's datasets with their newest versions serves the access check and the cache key.
@@ -185,12 +185,13 @@ def query_count(
     if rules is not None:
         cell = cell_of(result)
 
-        def charge(cells: list[Cell]) -> None:
+        def charge(with_dropoff: bool) -> None:  # the questions of the request, never its answer
+            filters = len(count_key.spec.filters) if with_dropoff else None
             count_budget_charge(
                 tenant=tenant,
                 actor=actor,
                 study=study,
-                cells=cells,
+                questions=count_questions(count_key.cache_key, dropoff_filters=filters),
                 surface="count",
                 spec_hash=count_key.spec_hash,
                 spec=count_key.spec.model_dump(mode="json"),
@@ -198,11 +199,11 @@ def query_count(
             )
 
         try:
-            charge([cell, *dropoff_cells(result["dropoff"])] if dropoff else [cell])
+            charge(dropoff)
         except CountBudgetExhausted:
             if not dropoff:
                 raise
-            charge([cell])  # the count alone may still fit: answer it without the drop-off's new result sets
+            charge(False)  # the count alone may still fit: answer it without the drop-off's new questions
             withheld = True
         shown = count_shown(cell, rules)
     else:

@@ -12,10 +12,11 @@ summaries, data dictionary and catalog):
 - :mod:`~access.disclosure.tables` — tables of cells with totals (crosstabs; per-study cells against a federated
   total) with complementary suppression;
 - :mod:`~access.disclosure.profiles` — catalog statistics (values, missing counts, bounds) under the same rule;
-- :mod:`~access.disclosure.budget` — the per-user, per-study budget of distinct result sets.
+- :mod:`~access.disclosure.budget` — the per-user, per-study budget of distinct questions (decided on what was
+  asked, never on the answer).
 """
 
-from access.disclosure.budget import BudgetDecision, BudgetPolicy, ResultSet, budget_decide
+from access.disclosure.budget import BudgetDecision, BudgetPolicy, Question, QuestionId, budget_decide, questions_of
 from access.disclosure.cells import EMPTY, SUPPRESSED, Cell, DisclosureRules, ShownCell, protect_cell
 from access.disclosure.keys import (
     KEY_MODULUS,
@@ -41,7 +42,8 @@ __all__ = [
     "DisclosureRules",
     "Line",
     "PerturbationTable",
-    "ResultSet",
+    "Question",
+    "QuestionId",
     "ShownCell",
     "VersionCells",
     "budget_decide",
@@ -53,6 +55,7 @@ __all__ = [
     "protect_parts_and_total",
     "protect_profile",
     "protect_table",
+    "questions_of",
     "record_key",
     "record_key_table",
     "secret_fingerprint",

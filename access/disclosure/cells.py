@@ -43,11 +43,6 @@ class Cell:
         """A cell whose rows are its participants (cross-sectional data, or a per-participant count)."""
         return cls(participants=participants, rows=participants, participants_key=key, rows_key=key)
 
-    @property
-    def result_set(self) -> tuple[int, int]:
-        """What identifies the set counted (for budgets): both keys."""
-        return (self.participants_key, self.rows_key)
-
 
 EMPTY = Cell(participants=0, rows=0, participants_key=0, rows_key=0)
 

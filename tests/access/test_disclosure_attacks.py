@@ -70,10 +70,10 @@ def test_averaging_60_variant_specs_selecting_the_same_participants_learns_nothi
             assert answers[0]["suppressed"] is True and answers[0]["participants"] is None
         else:
             assert abs(answers[0]["participants"] - 43) <= 3 and answers[0]["perturbed"] is True, answers[0]
-    # 120 specs, two sets of participants: two units of the budget
+    # 120 specs, two sets of participants: 120 questions (the budget charges what is asked, never what it selects)
     activity = steward_api.get("/api/v1/studies/gov/count-activity").json()
     mine = next(item for item in activity["items"] if item["email"] == counter.user.email)
-    assert mine["used"] == 2 and mine["answers"] == 120
+    assert mine["used"] == 120 and mine["answers"] == 120 and mine["questions_ever"] == 120
 
 
 def test_differencing_a_group_and_the_group_minus_one_person_does_not_reveal_the_person(gov, analyst_at) -> None:
@@ -138,7 +138,7 @@ def test_the_same_set_shows_the_same_number_on_every_surface(gov, analyst_at, br
     assert all(abs(value - 30) <= 3 for value in shown.values())
 
 
-def test_the_count_budget_locks_out_new_result_sets_and_a_steward_resets_it(
+def test_the_count_budget_locks_out_new_questions_and_a_steward_resets_it(
     gov, analyst_at, steward_api, tenant_a, browser_of
 ) -> None:
     tenant_a.settings = {**(tenant_a.settings or {}), "count_budget_result_sets": 5}
@@ -151,7 +151,7 @@ def test_the_count_budget_locks_out_new_result_sets_and_a_steward_resets_it(
     assert refused.status_code == 429
     error = refused.json()["error"]
     assert error["code"] == "count_budget_exhausted" and error["details"]["limit"] == 5 and "reset" in error["message"]
-    count(counter, variants[0])  # a set already answered is still answered (the same number anyway)
+    count(counter, variants[0])  # a question already answered is still answered (the same number anyway)
     report = counter.post("/api/v1/studies/gov/report", {"filters": [variants[5]]})
     assert report.status_code == 429  # every surface charges the same budget
     refusal = events(tenant_a, "count_budget.exhausted", counter.user)

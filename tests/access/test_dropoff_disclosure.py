@@ -97,9 +97,9 @@ def test_every_dropoff_cell_is_charged_to_the_count_budget(gov, analyst_at, stew
     dropoff(counter, BIG, WOMEN)
     activity = steward_api.get("/api/v1/studies/gov/count-activity").json()
     mine = next(item for item in activity["items"] if item["email"] == counter.user.email)
-    # start (everyone), after BIG, after BIG+WOMEN (= the count), removed alone by BIG, by WOMEN: 5 distinct sets
+    # the count (= after BIG+WOMEN), start, after BIG, removed alone by BIG, by WOMEN: 5 questions, from the spec
     assert mine["used"] == 5
-    dropoff(counter, BIG, WOMEN)  # the same sets again: nothing new
+    dropoff(counter, BIG, WOMEN)  # the same questions again: nothing new
     activity = steward_api.get("/api/v1/studies/gov/count-activity").json()
     assert next(item for item in activity["items"] if item["email"] == counter.user.email)["used"] == 5
 
@@ -144,10 +144,10 @@ def test_a_dropoff_past_the_count_budget_is_withheld_and_the_count_still_answere
     tenant_a.settings = {**(tenant_a.settings or {}), "count_budget_result_sets": 3}
     tenant_a.save(update_fields=["settings"])
     counter = analyst_at("count")
-    answer = dropoff(counter, BIG, WOMEN, AGE)  # 8 distinct sets: more than 3
+    answer = dropoff(counter, BIG, WOMEN, AGE)  # 7 questions (count, start, 2 remaining, 3 removed alone): over 3
     assert answer["dropoff_withheld"] == "count_budget_exhausted" and answer["dropoff"] is None
-    assert answer["participants"] == count(counter, BIG, WOMEN, AGE)["participants"]  # the count's own set
+    assert answer["participants"] == count(counter, BIG, WOMEN, AGE)["participants"]  # the same question: free
     count(counter, WOMEN)
-    count(counter, AGE)  # with the drop-off's count: 3 sets, the budget
+    count(counter, AGE)  # with the drop-off's count: 3 questions, the budget
     over = counter.post("/api/v1/studies/gov/count", {"filters": [BIG]})
     assert over.status_code == 429 and over.json()["error"]["code"] == "count_budget_exhausted"

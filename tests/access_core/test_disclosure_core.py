@@ -16,6 +16,7 @@ from access.disclosure import (
     ColumnCells,
     DisclosureRules,
     Line,
+    Question,
     budget_decide,
     cell_key,
     combine_cell_keys,
@@ -25,6 +26,7 @@ from access.disclosure import (
     protect_parts_and_total,
     protect_profile,
     protect_table,
+    questions_of,
     record_key,
     total_of_disjoint,
 )
@@ -201,13 +203,16 @@ def test_outward_bounds_round_away_from_the_data() -> None:
     assert outward_bound("Aaron", "string", "down") is None
 
 
-def test_the_budget_counts_distinct_result_sets_and_repeats_are_free() -> None:
-    policy = BudgetPolicy(result_sets=3, window=timedelta(hours=24))
-    first = budget_decide(used=0, answered=set(), asked={(1, 1), (2, 2)}, policy=policy)
+def test_the_budget_counts_distinct_questions_and_repeats_are_free() -> None:
+    policy = BudgetPolicy(questions=3, window=timedelta(hours=24))
+    count, step = Question("count", "spec+versions", "count"), Question("report", "spec+versions", "step:1")
+    assert count.identity != step.identity != Question("count", "spec+new versions", "count").identity
+    assert count.identity == questions_of("count", "spec+versions", ["count"])[0].identity  # from the request alone
+    first = budget_decide(used=0, answered=set(), asked={count.identity, step.identity}, policy=policy)
     assert first.allowed and first.used_after == 2
-    repeat = budget_decide(used=2, answered={(1, 1)}, asked={(1, 1)}, policy=policy)
+    repeat = budget_decide(used=2, answered={count.identity}, asked={count.identity}, policy=policy)
     assert repeat.allowed and repeat.used_after == 2 and not repeat.new
-    over = budget_decide(used=3, answered=set(), asked={(9, 9)}, policy=policy)
+    over = budget_decide(used=3, answered=set(), asked={"another"}, policy=policy)
     assert not over.allowed and over.used_after == 3
     now = datetime(2030, 1, 2, tzinfo=UTC)
     assert policy.window_start(now) == now - timedelta(hours=24)
