@@ -1,6 +1,6 @@
 """Steward console: count activity (mounted at /console/activity/) — aggregate-only members' counting per study.
 
-Per study: every member answered at the count level, their budget used (distinct result sets in the window), whether
+Per study: every member answered at the count level, their budget used (distinct questions in the window), whether
 they are locked out, their latest specs (from the audit trail), and a reset button (``access.budget``; audited).
 """
 

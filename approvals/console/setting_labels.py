@@ -38,7 +38,7 @@ LABELS: dict[str, SettingLabel] = {
     "suppression_threshold": SettingLabel(PRIVACY, "Smallest group shown to count-only access", "participants"),
     "disclosure_max_noise": SettingLabel(PRIVACY, "Largest noise added to protected counts", "participants"),
     "disclosure_noise_variance": SettingLabel(PRIVACY, "Spread (variance) of that noise"),
-    "count_budget_result_sets": SettingLabel(PRIVACY, "Different answers a count-only analyst may get", "per window"),
+    "count_budget_result_sets": SettingLabel(PRIVACY, "Different questions a count-only analyst may ask", "per window"),
     "count_budget_window_hours": SettingLabel(PRIVACY, "Length of that window", "hours"),
     "mfa_required": SettingLabel(SIGN_IN, "Require two-factor sign-in for every member"),
     "token_default_expiry_days": SettingLabel(SIGN_IN, "New API tokens last", "days"),
