@@ -96,7 +96,7 @@ def test_console_settings_owners_change_them_stewards_read_them(api, browser_of,
     assert 'value="7"' not in refused
 
     saved = owner.post("/console/settings/", {"setting-count_budget_result_sets": "7"}, follow=True).content.decode()
-    assert "Saved: Different answers a count-only analyst may get." in saved
+    assert "Saved: Different questions a count-only analyst may ask." in saved
     row = saved.split('data-setting="count_budget_result_sets"', 1)[1].split("</tr>", 1)[0]
     assert "<strong data-effective>7</strong>" in row and 'value="7"' in row
 
