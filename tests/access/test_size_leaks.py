@@ -42,6 +42,33 @@ def test_history_shows_version_row_counts_as_the_catalog_does(
         assert caller.get("/api/v1/studies/gov/datasets/tiny").json()["latest_version"]["row_count"] is None
 
 
+def test_a_consortium_members_history_shows_no_exact_small_count(
+    gov: str, upload: Any, steward_api: Any, cons_steward: Any, consortium: Any, api: Any
+) -> None:
+    """The consortium's versions are the lab's (their row counts copied): its History tab follows its catalog."""
+    from django.test import Client
+
+    from tests.plugins.sharing import offer_and_accept
+
+    tiny = "participant_id,session,note\nP001,BAS1,a\nP002,BAS1,b\nP003,BAS1,c\n"
+    assert upload("gov", tiny, "tiny", kind="measure")[1]["status"] == "succeeded"
+    offer_and_accept(steward_api, cons_steward, "gov", "gov-hist")
+
+    def history_of(user: Any) -> dict[str, str]:
+        browser = Client(HTTP_HOST=consortium.primary_domain_name())
+        browser.force_login(user)
+        page = browser.get("/studies/gov-hist/history/")
+        assert page.status_code == 200
+        return _history_rows(page.content.decode())
+
+    assert history_of(cons_steward.user)["tiny v1"] == "3"
+    viewer = api(consortium, "viewer")
+    shown = history_of(viewer.user)
+    assert shown["tiny v1"].startswith("not shown") and "3" not in shown["tiny v1"], shown
+    protected = viewer.get("/api/v1/studies/gov-hist/datasets/demographics").json()["latest_version"]["row_count"]
+    assert shown["demographics v1"] == f"{protected:,} (perturbed: your access is below row level)", shown
+
+
 def _work_limit(tenant: Any, limit: int) -> None:
     tenant.settings = {**(tenant.settings or {}), "interactive_max_work": limit}
     tenant.save(update_fields=["settings"])
