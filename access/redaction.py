@@ -4,8 +4,9 @@ Ids are values of the demographics table's id column, so a caller needs ``query`
 dataset to read them (stewards and owners always can). Below that level:
 
 - a saved query's participant id list is removed (``participants_hidden`` says how many there were);
-- ingest warnings that name ids or count people (``unknown_ids``, ``duplicate_keys_allowed``) become a sentence
-  without them; other warnings name only columns and stay;
+- ingest warnings that name ids or count people (``unknown_ids``, ``duplicate_keys_allowed``) or count values of
+  the data (``many_sessions``: the exact number of session labels) become a sentence without them; other warnings
+  name only columns and stay;
 - a failed ingest's error message (which can quote ids, row numbers and values) becomes its code's sentence.
 
 The uploader of a file always sees its own ingest in full (they hold the file).
@@ -21,8 +22,10 @@ from access.selectors import datasets_explain_for_user
 from datasets.models import Study
 from tenants.models import Tenant
 
-SAFE_WARNINGS = frozenset({"unknown_text_columns", "empty_columns", "many_sessions"})
+SAFE_WARNINGS = frozenset({"unknown_text_columns", "empty_columns"})
 WARNING_TEXT = {
+    "many_sessions": "The session column has more different values than are listed; is it really the session "
+    "column? (The number needs the query level.)",
     "unknown_ids": "Some participants in this file are not in the demographics table (details need the query level).",
     "duplicate_keys_allowed": "Some participant keys appear more than once (details need the query level).",
 }
@@ -47,7 +50,7 @@ def spec_without_ids(spec: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
 
 
 def warnings_redacted(warnings: Iterable[Any]) -> list[dict[str, Any]]:
-    """Ingest warnings without participant ids or counts of people."""
+    """Ingest warnings without participant ids, counts of people or counts of values."""
     out: list[dict[str, Any]] = []
     for warning in warnings:
         if not isinstance(warning, Mapping):

@@ -3,6 +3,11 @@ each filter on a variable translated into a QuerySpec filter on the study's sour
 
 Every study keeps its own semantics (its count, its run): the translation only renames and re-expresses values. A
 study without a source for a filtered variable, or whose translated filter no value can satisfy, matches no one.
+
+Each study is authorized (the one enforcement path, at the count level for counts and the query level for runs, on
+the source columns the request uses) before any of its data is read to resolve the request, and a variable's
+sources are checked against the column profiles the caller's catalog shows (``harmonization.profiles``): a
+``variable_outdated`` refusal never names a value, a count or a bound the caller may not see.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from access.levels import Level
 from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Study
 from datasets.selectors import study_get_for_user
@@ -24,7 +30,9 @@ from harmonization.mapping import (
     source_filter,
 )
 from harmonization.models import HarmonizedVariable
-from queries.execution import study_latest_versions
+from harmonization.profiles import ShownProfiles
+from queries.authorization import spec_authorize
+from queries.execution import spec_read, study_latest_versions
 from tenants.models import Tenant
 
 MAX_STUDIES = 100
@@ -130,26 +138,58 @@ def federated_parse(*, actor: Any, tenant: Tenant, payload: Any, outputs: bool =
             filter_check(variables[item["variable"]].as_variable(), item["op"], item.get("value"))
         except MappingError as exc:
             raise InvalidInput(exc.message, code=exc.code, details={"filter_index": index, **exc.details}) from None
+    plain = {name: row.as_variable() for name, row in variables.items()}
+    shown = ShownProfiles(actor=actor, tenant=tenant)
     parts = []
     for slug in slugs:
         with study_named(slug):
             study = study_get_for_user(user=actor, tenant=tenant, slug=slug)
-        parts.append(_part(study, filters, variables, wanted))
+            _sources_authorize(actor, tenant, study, filters, plain, wanted, Level.QUERY if outputs else Level.COUNT)
+        parts.append(_part(study, filters, plain, wanted, shown))
     return Federated(parts=parts, filters=filters, variables=variables, outputs=wanted)
 
 
+def _sources_authorize(
+    actor: Any,
+    tenant: Tenant,
+    study: Study,
+    filters: list[dict[str, Any]],
+    plain: dict[str, Variable],
+    wanted: list[str],
+    level: Level,
+) -> None:
+    """Refuse (403) unless the caller may use, in ``study``, every source column the request names at ``level``
+    (``count`` for a count, ``query`` for a run; the identifying rule included). Done before the sources are
+    resolved against the study's data."""
+    checked: list[dict[str, Any]] = []
+    columns: dict[str, list[str]] = {}
+    for name in dict.fromkeys(item["variable"] for item in filters):
+        source = plain[name].source_for(study.slug)
+        if source is not None:
+            checked.append({"dataset": source.dataset, "column": source.column, "op": "not_null"})
+    for name in wanted:
+        source = plain[name].source_for(study.slug)
+        if source is not None:
+            columns.setdefault(source.dataset, []).append(source.column)
+    spec = spec_read({"filters": checked, **({"columns": columns} if columns else {})})
+    spec_authorize(actor=actor, tenant=tenant, study=study, spec=spec, level=level)
+
+
 def _part(
-    study: Study, filters: list[dict[str, Any]], variables: dict[str, HarmonizedVariable], wanted: list[str]
+    study: Study,
+    filters: list[dict[str, Any]],
+    plain: dict[str, Variable],
+    wanted: list[str],
+    shown: ShownProfiles,
 ) -> StudyPart:
     part = StudyPart(study=study)
     latest = study_latest_versions(study)
-    plain = {name: row.as_variable() for name, row in variables.items()}
     for name in sorted({f["variable"] for f in filters} | set(wanted)):
         source = plain[name].source_for(study.slug)
         if source is None:
             continue
         version = latest.get(source.dataset)
-        profile = version.column(source.column) if version is not None else None
+        profile = shown.column(study, source.dataset, version, source.column) if version is not None else None
         problems = definition_problems(
             Variable(name=name, type=plain[name].type, sources=(source,)),
             {f"{source.study}/{source.dataset}/{source.column}": profile},

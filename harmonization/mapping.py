@@ -273,18 +273,24 @@ def _source_problems(variable: Variable, source: Source, kind: str, profile: Map
         return [_p(exc.code, exc.message)]
     known = profile_values(profile)
     if known is None:
-        return [
-            _p(
-                "recode_unverifiable",
-                f"The column has {profile.get('distinct')} distinct values, more than its profile lists, so the "
-                "recode map cannot be checked against them.",
-            )
-        ]
+        return [_p("recode_unverifiable", _unverifiable_message(profile))]
     uncovered = sorted((value for value in known if value not in keys), key=str)
     if uncovered:
         listed = ", ".join(repr(value) for value in uncovered[:10])
         return [_p("recode_incomplete", f"The recode map does not cover the source values {listed}.", uncovered)]
     return []
+
+
+def _unverifiable_message(profile: Mapping[str, Any]) -> str:
+    if profile.get("values_protected") or profile.get("distinct") is None:
+        return (
+            "The column's values are not all listed at your access level (or it has too many distinct values), so "
+            "the recode map cannot be checked against them."
+        )
+    return (
+        f"The column has {profile.get('distinct')} distinct values, more than its profile lists, so the recode map "
+        "cannot be checked against them."
+    )
 
 
 def _p(code: str, message: str, values: Sequence[Any] | None = None) -> dict[str, Any]:
@@ -295,7 +301,10 @@ def _p(code: str, message: str, values: Sequence[Any] | None = None) -> dict[str
 
 
 def profile_values(profile: Mapping[str, Any]) -> set[Any] | None:
-    """Every distinct non-missing value of a column, when its profile knows them all (None otherwise)."""
+    """Every distinct non-missing value of a column, when its profile knows them all (None otherwise: also when the
+    profile does not say how many there are, as a protected profile of an untabulated or hidden column)."""
+    if profile.get("distinct") is None:
+        return None
     distinct = int(profile.get("distinct") or 0)
     if distinct == 0:
         return set()

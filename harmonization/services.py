@@ -15,6 +15,7 @@ from datasets.models import NAME_VALIDATOR, Study
 from datasets.selectors import study_list_for_user
 from harmonization.mapping import VARIABLE_TYPES, MappingError, Source, Variable, definition_problems
 from harmonization.models import HarmonizedVariable
+from harmonization.profiles import ShownProfiles
 from queries.execution import study_latest_versions
 from tenants.models import Tenant
 from tenants.role_checks import role_require
@@ -88,24 +89,24 @@ def variable_parse(payload: dict[str, Any]) -> Variable:
 
 
 def source_profiles(*, actor: Any, tenant: Tenant, variable: Variable) -> dict[str, dict[str, Any] | None]:
-    """``"study/dataset/column"`` -> the column's profile at the dataset's latest version (None: no such source).
-    Studies are resolved as the caller sees them (the normal study resolution)."""
+    """``"study/dataset/column"`` -> the column's profile at the dataset's latest version as the caller's catalog
+    shows it (``harmonization.profiles``: exact from the ``query`` level on, protected below it); None: no such
+    source. Studies are resolved as the caller sees them (the normal study resolution)."""
     slugs = {source.study for source in variable.sources}
     studies = {s.slug: s for s in study_list_for_user(user=actor, tenant=tenant).filter(slug__in=slugs)}
+    shown = ShownProfiles(actor=actor, tenant=tenant)
     profiles: dict[str, dict[str, Any] | None] = {}
     latest: dict[str, dict[str, Any]] = {}
     for source in variable.sources:
         key = f"{source.study}/{source.dataset}/{source.column}"
         study = studies.get(source.study)
-        if study is None:
+        if study is None or _is_key(study, source.column):
             profiles[key] = None
             continue
         if study.slug not in latest:
             latest[study.slug] = study_latest_versions(study)
         version = latest[study.slug].get(source.dataset)
-        profiles[key] = version.column(source.column) if version is not None else None
-        if profiles[key] is not None and _is_key(study, source.column):
-            profiles[key] = None
+        profiles[key] = shown.column(study, source.dataset, version, source.column) if version is not None else None
     return profiles
 
 

@@ -310,15 +310,21 @@ def run_estimate_require(prepared: PreparedQuery) -> RunEstimate:
     return estimate
 
 
-def interactive_estimate_require(prepared: PreparedQuery, kind: InteractiveKind) -> InteractiveEstimate:
+def interactive_estimate_require(
+    prepared: PreparedQuery, kind: InteractiveKind, *, aggregate_only: bool
+) -> InteractiveEstimate:
     """The work of a count or filtering report from the catalog statistics; 422 ``too_large`` when it exceeds
-    ``interactive_max_work`` or this process's engine memory."""
+    ``interactive_max_work`` or this process's engine memory. ``aggregate_only``: the caller is answered with the
+    cell-key method, so the refusal names no size of the study (no rows, participants or memory)."""
     tenant = prepared.tenant
     estimate = estimate_interactive(prepared.validated, kind)
     memory = engine_budget().duckdb_memory_bytes // 2
     try:
         interactive_budget_check(
-            estimate, max_work=int(config_get("interactive_max_work", tenant)), memory_bytes=memory
+            estimate,
+            max_work=int(config_get("interactive_max_work", tenant)),
+            memory_bytes=memory,
+            aggregate_only=aggregate_only,
         )
     except OverBudget as exc:
         raise InvalidInput(exc.message, code=exc.code, details=exc.details) from exc

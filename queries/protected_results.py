@@ -192,7 +192,8 @@ def spec_report_for_user(
     prepared = query_prepare(
         tenant=tenant, study=study, spec=spec, keyed=decision.aggregate_only, purpose="interactive"
     )
-    interactive_estimate_require(prepared, "report")  # what cannot fit is refused before any engine work
+    # what cannot fit is refused before any engine work (aggregate-only callers: without the study's sizes)
+    interactive_estimate_require(prepared, "report", aggregate_only=decision.aggregate_only)
     with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
         timeout = float(config_get("count_timeout_seconds", tenant))
         engine = engine_create(study, timeout_s=timeout)

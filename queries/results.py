@@ -160,7 +160,8 @@ def run_step_counts(run: QueryRun, *, tenant: Tenant, keyed: bool = False) -> li
     cell keys, for aggregate-only callers)."""
     versions = {pin.dataset_name: pin.version for pin in run.pinned.select_related("version__dataset")}
     prepared = query_prepare(tenant=tenant, study=run.study, spec=spec_parse(run.spec), versions=versions, keyed=keyed)
-    interactive_estimate_require(prepared, "report")  # same limits as live reports: estimated first
+    # same limits as live reports: estimated first (keyed: an aggregate-only reader, no sizes in a refusal)
+    interactive_estimate_require(prepared, "report", aggregate_only=keyed)
     timeout = float(config_get("count_timeout_seconds", tenant))
     engine = engine_create(run.study, timeout_s=timeout)
     try:

@@ -127,7 +127,8 @@ def query_count_compute(
             keyed=keyed,
             purpose="interactive",
         )
-        interactive_estimate_require(prepared, "count")  # what cannot fit is refused before any engine work
+        # what cannot fit is refused before any engine work; keyed answers are aggregate-only: no sizes in it
+        interactive_estimate_require(prepared, "count", aggregate_only=keyed)
         with interactive_slot(tenant=tenant, user=actor, what="counts and reports"):
             timeout = float(config_get("count_timeout_seconds", tenant))
             engine = engine_create(study, timeout_s=timeout, store=participant_store_location(study))

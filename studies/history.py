@@ -1,10 +1,14 @@
 """The readable change history of a study and its datasets (the study's History tab), on the one differ
-(``core.history_diff``), plus each uploaded version."""
+(``core.history_diff``), plus each uploaded version. A version's row count is shown as the caller's catalog shows
+it (``access.catalog.CatalogView``): exact from the ``query`` level on, below it the cell-key number (none below k)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from access.catalog import CatalogView
 from core.history_diff import FieldChange, HistoryItem, history_items, people_resolve
 from datasets.models import Dataset, DatasetVersion, Sensitivity, Study
 
@@ -94,8 +98,37 @@ def _history_entries(model: type, records: list[Any], names: dict[Any, str], kin
     return history_items(records, kind=kind, label=label, changes=changes)
 
 
+def version_rows_shown(view: CatalogView, version: DatasetVersion) -> str:
+    """A version's row count as the caller may read it: exact from ``query`` on, below it the protected number
+    (the same as the catalog API's ``row_count``), or a word when its group is too small to show."""
+    rows = view.total(version.dataset.name, version).rows
+    if rows is None:
+        return "not shown (fewer participants than the small-cell threshold)"
+    if view.exact_counts(version.dataset.name):
+        return f"{rows:,}"
+    return f"{rows:,} (perturbed: your access is below row level)"
+
+
+@dataclass
+class VersionItem(HistoryItem):
+    """A new version in the history; its row count is filled in for the caller by :func:`history_rows_fill`."""
+
+    version: DatasetVersion | None = None
+
+
+def history_rows_fill(items: Iterable[HistoryItem], view: CatalogView) -> None:
+    """Set the row count of each version among ``items`` (a page of the history) to what ``view`` shows."""
+    for item in items:
+        if isinstance(item, VersionItem) and item.version is not None:
+            for change in item.changes:
+                if change.field == "rows":
+                    change.new = version_rows_shown(view, item.version)
+
+
 def study_history(study: Study, *, limit: int = 2000) -> list[HistoryItem]:
-    """The study's and its datasets' recorded changes, plus each new version, newest first."""
+    """The study's and its datasets' recorded changes, plus each new version, newest first. Version row counts are
+    left blank: :func:`history_rows_fill` sets them for the caller (on the page shown, so the protected numbers are
+    computed for those versions only)."""
     study_records = list(Study.history.filter(id=study.pk).order_by("history_date", "history_id")[:limit])  # type: ignore[attr-defined]
     dataset_records = list(
         Dataset.history.filter(study_id=study.pk).order_by("history_date", "history_id")[:limit]  # type: ignore[attr-defined]
@@ -109,18 +142,19 @@ def study_history(study: Study, *, limit: int = 2000) -> list[HistoryItem]:
     for version in versions:
         changes = [
             FieldChange(field="file", old="", new=version.original_filename),
-            FieldChange(field="rows", old="", new=f"{version.row_count:,}"),
+            FieldChange(field="rows", old="", new=""),
         ]
         if version.note:
             changes.append(FieldChange(field="note", old="", new=version.note))
         entries.append(
-            HistoryItem(
+            VersionItem(
                 at=version.created_at,
                 who=str(version.created_by_id or ""),
                 kind="version",
                 label=f"{version.dataset.name} v{version.number}",
                 action="uploaded",
                 changes=changes,
+                version=version,
             )
         )
     people_resolve(entries)

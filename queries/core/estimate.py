@@ -192,16 +192,23 @@ def run_budget_check(estimate: RunEstimate, *, max_cells: int) -> None:
     raise OverBudget(message, details)
 
 
-def interactive_budget_check(estimate: InteractiveEstimate, *, max_work: int, memory_bytes: int) -> None:
+def interactive_budget_check(
+    estimate: InteractiveEstimate, *, max_work: int, memory_bytes: int, aggregate_only: bool = False
+) -> None:
     """Refuse a count or report whose condition evaluations would exceed ``max_work``, or whose grouping state
-    would exceed ``memory_bytes``, saying what to change."""
+    would exceed ``memory_bytes``, saying what to change.
+
+    ``aggregate_only``: the caller may learn the study's size only through the cell-key method, so the refusal
+    carries no number taken from the data (rows, participants, memory, conditions that fit): it says what to change
+    in words, and its details hold only the caller's own condition count and the workspace's limit."""
     if estimate.work <= max_work and estimate.memory_bytes <= memory_bytes:
         return
+    if aggregate_only:
+        raise _refusal_without_sizes(estimate, max_work=max_work, memory=estimate.memory_bytes > memory_bytes)
     per_row = max_work // max(1, estimate.rows)
     if estimate.memory_bytes > memory_bytes:
         fit = 0
-        kind = "filtering report" if estimate.kind == "report" else "count"
-        what = f"{kind} over {estimate.participants:,} participants"
+        what = f"{_kind_words(estimate)} over {estimate.participants:,} participants"
         change = "The study is too large for a live answer in this process: run the query instead."
     elif estimate.kind == "report":
         fit = max(0, per_row - 1)
@@ -223,3 +230,23 @@ def interactive_budget_check(estimate: InteractiveEstimate, *, max_work: int, me
         "conditions_that_fit": fit,
     }
     raise OverBudget(message, details)
+
+
+def _kind_words(estimate: InteractiveEstimate) -> str:
+    return "filtering report" if estimate.kind == "report" else "count"
+
+
+def _refusal_without_sizes(estimate: InteractiveEstimate, *, max_work: int, memory: bool) -> OverBudget:
+    """The refusal an aggregate-only caller reads: what to change, no size of the study."""
+    kind = _kind_words(estimate)
+    if memory:
+        change = "The study is too large for a live answer in this process; a data steward can help."
+    else:
+        change = (
+            f"Use fewer conditions, or filters on fewer tables, for a live {kind} on this study."
+            if estimate.kind == "count"
+            else "Use fewer filters, or filters on fewer tables, for a live report on this study."
+        )
+    conditions = f"{estimate.conditions} condition{'' if estimate.conditions == 1 else 's'}"
+    message = f"This {kind} with {conditions} is more work than a live answer may take. {change}"
+    return OverBudget(message, {"conditions": estimate.conditions, "max_work": max_work, "protected": True})

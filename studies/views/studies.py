@@ -19,7 +19,7 @@ from datasets.services import study_update
 from datasets.study_keys import study_key_problems
 from studies.catalog_reads import study_list_annotate
 from studies.forms import KeyRepairForm, study_slug_suggest
-from studies.history import study_history
+from studies.history import history_rows_fill, study_history
 from studies.views.common import _require_steward, _study, page_errors
 from studies.views.staging import _staged_get
 from studies.wizard_state import STEP_DEMOGRAPHICS, STEP_IMPORTING, STEP_KEYS, study_setup_state
@@ -121,8 +121,11 @@ def study_keys_repair(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @page_errors
 def study_history_view(request: HttpRequest, slug: str) -> HttpResponse:
-    """Who changed what in the study and its datasets, field by field."""
+    """Who changed what in the study and its datasets, field by field (version row counts as the caller's catalog
+    shows them)."""
     study = _study(request, slug)
-    entries = study_history(study)
-    page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(study_history(study), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    history_rows_fill(
+        page.object_list, catalog_view_for_user(user=request.user, tenant=request_tenant(request), study=study)
+    )
     return render(request, "datasets/study_history.html", {"study": study, "page": page})
