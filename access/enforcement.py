@@ -69,6 +69,17 @@ def identifying_columns_hidden(
     return hidden
 
 
+def deleted_datasets_named(*, study: Study, names: Iterable[str], live: Sequence[Dataset]) -> list[Dataset]:
+    """The deleted datasets (tombstones) of ``study`` among ``names`` that are not in ``live``.
+
+    A run that read a dataset keeps naming it after the dataset is deleted (its result and pinned files stay), so
+    its use is checked against the tombstone's own grants and identifying columns: deletion never widens access."""
+    missing = set(names) - {dataset.name for dataset in live}
+    if not missing:
+        return []
+    return list(Dataset.all_objects.filter(study=study, name__in=missing, deleted_at__isnull=False).order_by("name"))
+
+
 def datasets_access_require(
     *,
     actor: Any,
@@ -89,13 +100,14 @@ def datasets_access_require(
     role_require(user=actor, tenant=tenant, minimum=Role.ANALYST, action=ACTION_WORDS.get(needed, "use data"))
     if study_datasets is None:
         study_datasets = list(Dataset.objects.filter(study=study).order_by("name"))
-    explanations = datasets_explain_for_user(user=actor, tenant=tenant, study=study, datasets=study_datasets)
     names = sorted(set(datasets))
+    checked = [*study_datasets, *deleted_datasets_named(study=study, names=names, live=study_datasets)]
+    explanations = datasets_explain_for_user(user=actor, tenant=tenant, study=study, datasets=checked)
     levels: dict[str, Level] = {}
     for name in names:
         explanation = explanations.get(name)
         if explanation is None or explanation.level is None:
-            continue  # unknown dataset: the spec validation answers (400/422) with its own message
+            continue  # never existed: the spec validation answers (400/422) with its own message
         levels[name] = explanation.level
     short = [name for name, have in levels.items() if not level_at_least(have, needed)]
     if short:
@@ -109,7 +121,7 @@ def datasets_access_require(
                 "datasets": [{"dataset": name, "level": levels[name].value} for name in short],
             },
         )
-    hidden = identifying_columns_hidden(explanations=explanations, datasets=study_datasets)
+    hidden = identifying_columns_hidden(explanations=explanations, datasets=checked)
     named = {name: set(cols) for name, cols in (columns or {}).items()}
     blocked = sorted(
         (name, column) for name, cols in named.items() for column in cols if column in hidden.get(name, set())

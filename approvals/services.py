@@ -42,11 +42,34 @@ def dua_current(*, study: Study) -> DataUseAgreement | None:
     return DataUseAgreement.objects.filter(study=study).order_by("-version").first()
 
 
+def _terms_writable_require(study: Study) -> None:
+    """Raise 403 ``contributed_study_read_only`` for a study another workspace contributed: its terms are the ones
+    it was contributed under (installed when the contribution was accepted), the contributor's to change."""
+    origin = study_origin(study)
+    if origin is not None:
+        raise Forbidden(
+            f"This study is contributed by {origin.tenant_name}: its terms of use are the ones it was contributed "
+            "under and cannot be replaced here.",
+            code="contributed_study_read_only",
+        )
+
+
 def dua_create(
-    *, tenant: Tenant, actor: Any, study: Study, text: str, request: HttpRequest | None = None
+    *,
+    tenant: Tenant,
+    actor: Any,
+    study: Study,
+    text: str,
+    request: HttpRequest | None = None,
+    from_contribution: bool = False,
 ) -> DataUseAgreement:
-    """Publish a new version of a study's terms (steward or owner); it supersedes the previous one."""
+    """Publish a new version of a study's terms (steward or owner); it supersedes the previous one.
+
+    A contributed study's terms are refused (403 ``contributed_study_read_only``), except when ``from_contribution``:
+    sharing installs the contributor's terms while it accepts the contribution (never set from a request)."""
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="edit a study's terms of use")
+    if not from_contribution:
+        _terms_writable_require(study)
     text = text.strip()
     if not text:
         raise InvalidInput("The terms of use cannot be empty.", code="invalid_terms")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib import messages
@@ -22,7 +23,7 @@ from portal.workspaces import (
 )
 from tenants.handoff import handoff_ticket_create, handoff_ticket_redeem
 from tenants.hosts import host_url, workspace_domain
-from tenants.models import Membership, Tenant, WorkspaceKind
+from tenants.models import Membership, Tenant, User, WorkspaceKind
 
 BACKEND = "tenants.auth_backends.VerifiedEmailBackend"
 
@@ -106,13 +107,38 @@ def invitation_accept(request: HttpRequest, invitation_id: int) -> HttpResponse:
     return redirect("public_home")
 
 
-@require_GET
+HANDOFF_PENDING = "portal_handoff_pending"  # session key: the person a ticket named, awaiting confirmation
+HANDOFF_CONFIRM_SECONDS = 300
+
+
+@require_http_methods(["GET", "POST"])
 def handoff(request: HttpRequest, ticket: str) -> HttpResponse:
-    """On a workspace host: redeem a ticket from the platform host and sign its person in here."""
+    """On a workspace host: redeem a ticket from the platform host and sign its person in here.
+
+    A visitor already signed in here as someone else is not switched silently (a link opened from another site
+    could sign them in as its maker): they see who is signed in and who the link names, and switch only by
+    confirming (POST with the CSRF token); the ticket is used up when shown."""
+    if request.method == "POST":
+        return _handoff_confirm(request)
     user = handoff_ticket_redeem(ticket=ticket, host=request.get_host().split(":")[0])
     if user is None:
         messages.info(request, "That sign-in link has expired or was used; sign in here.")
         return redirect("account_login")
-    if not request.user.is_authenticated or request.user.pk != user.pk:
+    if request.user.is_authenticated and request.user.pk != user.pk:
+        request.session[HANDOFF_PENDING] = {"user": user.pk, "at": time.time()}
+        return render(request, "portal/handoff_confirm.html", {"current": request.user, "named": user})
+    if not request.user.is_authenticated:
         login(request, user, backend=BACKEND)
+    return redirect("home")
+
+
+def _handoff_confirm(request: HttpRequest) -> HttpResponse:
+    """The visitor confirmed switching to the person a ticket named (shown to them on the confirmation page)."""
+    pending: Any = request.session.pop(HANDOFF_PENDING, None)
+    fresh = isinstance(pending, dict) and time.time() - float(pending.get("at", 0)) <= HANDOFF_CONFIRM_SECONDS
+    user = User.objects.filter(pk=pending.get("user"), is_active=True).first() if fresh else None
+    if user is None:
+        messages.info(request, "That sign-in link has expired or was used; sign in here.")
+        return redirect("account_login")
+    login(request, user, backend=BACKEND)
     return redirect("home")

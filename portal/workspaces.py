@@ -15,8 +15,9 @@ from core.config import config_get
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tenants.emails import user_email_verified
 from tenants.hosts import host_url, workspace_host
-from tenants.models import Invitation, Membership, Tenant, User, WorkspaceKind
+from tenants.models import Invitation, Membership, Tenant, User, WorkspaceKind, frozen_q
 from tenants.roles import Role
+from tenants.selectors import invitations_inviter_may_make
 from tenants.services import PUBLIC_SLUG, membership_set, tenant_create
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ def workspace_list_for_user(*, user: User, request: HttpRequest | None = None) -
 
 
 def invitations_pending_for_user(*, user: User) -> list[Invitation]:
-    """Pending invitations to the addresses ``user`` has verified (shown on "My workspaces")."""
+    """Pending invitations to the addresses ``user`` has verified (shown on "My workspaces"): those their inviter
+    could still make now, to workspaces that are not frozen (the same rules as the e-mailed link)."""
     from allauth.account.models import EmailAddress
 
     addresses = {
@@ -146,16 +148,22 @@ def invitations_pending_for_user(*, user: User) -> list[Invitation]:
     }
     if not addresses:
         return []
-    pending = Invitation.objects.filter(
-        email__in=addresses, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).select_related("tenant", "invited_by")
+    pending = (
+        Invitation.objects.filter(
+            email__in=addresses, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .exclude(frozen_q("tenant__"))
+        .select_related("tenant", "invited_by")
+    )
     member_of = set(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
-    return [i for i in pending.order_by("-created_at") if i.tenant_id not in member_of]
+    candidates = [i for i in pending.order_by("-created_at") if i.tenant_id not in member_of]
+    return invitations_inviter_may_make(candidates) if candidates else []
 
 
 def invitation_accept_for_user(*, user: User, invitation_id: int, request: HttpRequest | None = None) -> Membership:
     """Accept, from "My workspaces", a pending invitation sent to an address ``user`` has verified (the address is
-    the proof the accept link's secret would give). 404 for anyone else's or a used invitation."""
+    the proof the accept link's secret would give). 404 for anyone else's or a used invitation, one its inviter
+    could no longer make (``invitations_inviter_may_make``) and one to a frozen workspace, like the e-mailed link."""
     with transaction.atomic():
         invitation = Invitation.objects.select_for_update().select_related("tenant").filter(pk=invitation_id).first()
         if (
@@ -163,6 +171,8 @@ def invitation_accept_for_user(*, user: User, invitation_id: int, request: HttpR
             or invitation.status != "pending"
             or not user_email_verified(user, invitation.email)
             or invitation.tenant.is_public
+            or invitation.tenant.is_frozen
+            or not invitations_inviter_may_make([invitation])
         ):
             raise NotFound("This invitation does not exist, has expired or was already used.")
         tenant = invitation.tenant

@@ -1,7 +1,8 @@
 """Where a count, run, report or export is authorized: the typed spec's use (``queries.core.spec.spec_use``) is
 checked by access's one enforcement path (``access.enforcement.datasets_access_require``) before any catalog or
 engine work, and an existing run's spec again at the moment its result is used (a grant that expired or was revoked
-after the run stops its rows, report, plots and exports at once).
+after the run stops its rows, report, plots and exports at once), together with every dataset the run read: a
+deleted one is checked against its tombstone's grants and identifying columns, so deletion never widens access.
 
 Outcomes: non-members and objects the caller may not see -> 404; members below the analyst role -> 403
 ``role_insufficient``; a touched dataset below the needed level -> 403 ``access_level_insufficient``; an identifying
@@ -16,7 +17,7 @@ from typing import Any
 from access.enforcement import AccessDecision, datasets_access_require, identifying_columns_of
 from access.levels import Level
 from core.errors import Forbidden, NotFound
-from datasets.models import Dataset, Study
+from datasets.models import Dataset, DatasetKind, Study
 from queries.core.spec import QuerySpec, spec_parse, spec_use, spec_with_excluded
 from queries.models import QueryRun
 from tenants.models import Tenant
@@ -35,9 +36,11 @@ def spec_authorize(
     level: str | Level,
     implied_columns: Mapping[str, Iterable[str]] | None = None,
     study_datasets: Sequence[Dataset] | None = None,
+    read_datasets: Iterable[str] = (),
 ) -> AccessDecision:
     """Raise unless ``actor`` has ``level`` on every dataset ``spec`` touches and may use every column it names
-    (plus ``implied_columns``: columns a result carries without naming them, e.g. a run's demographics columns).
+    (plus ``implied_columns``: columns a result carries without naming them, e.g. a run's demographics columns,
+    and ``read_datasets``: datasets a run read that its spec may no longer name, e.g. a deleted demographics table).
     ``study_datasets``: the study's live datasets if already read in this request."""
     demographics = _demographics_of(study)
     use = spec_use(spec, demographics.name if demographics is not None else None)
@@ -48,7 +51,7 @@ def spec_authorize(
         actor=actor,
         tenant=tenant,
         study=study,
-        datasets=use.datasets,
+        datasets={*use.datasets, *read_datasets},
         level=level,
         columns=columns,
         participant_list=use.participant_list,
@@ -68,9 +71,18 @@ def run_spec_authorize(
     return (spec_with_excluded(spec, hidden) if hidden else spec), decision
 
 
+def _run_demographics(run: QueryRun) -> Dataset | None:
+    """The study's demographics table, or (once it was deleted) the deleted one the run read."""
+    return _demographics_of(run.study) or (
+        Dataset.all_objects.filter(pk__in=run.pinned.values("version__dataset_id"), kind=DatasetKind.DEMOGRAPHICS)
+        .order_by("pk")
+        .first()
+    )
+
+
 def run_hidden_output(*, run: QueryRun) -> dict[str, set[str]]:
     """Identifying demographics columns a run's result carries (those its spec did not exclude)."""
-    demographics = _demographics_of(run.study)
+    demographics = _run_demographics(run)
     if demographics is None:
         return {}
     excluded = set((run.spec or {}).get("exclude") or []) if isinstance(run.spec, Mapping) else set()
@@ -94,6 +106,7 @@ def run_access_require(*, actor: Any, tenant: Tenant, run: QueryRun | None, leve
             spec=spec_parse(run.spec),
             level=level,
             implied_columns=carried,
+            read_datasets=run.pinned.values_list("dataset_name", flat=True),
         )
     except Forbidden as exc:
         if exc.code != "identifying_column" or not carried:

@@ -252,7 +252,9 @@ def contribution_accept(
             raise Conflict("The contributing lab no longer has this study.", code="study_gone")
         study = mirror_create(locked, lab, slug)
         if locked.terms:
-            dua_create(tenant=tenant, actor=actor, study=study, text=locked.terms, request=request)
+            dua_create(
+                tenant=tenant, actor=actor, study=study, text=locked.terms, request=request, from_contribution=True
+            )
         locked.status = ContributionStatus.ACTIVE
         locked.local_study_id = study.pk
         locked.local_slug = slug

@@ -52,10 +52,29 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens for inspection. Who a token acts for, what it may do, how long it lives and whether it is revoked are
+    read-only here: tokens are made and revoked through the audited API and settings page (clearing ``revoked_at``
+    or pushing ``expires_at`` here would bring a token back without any record); deleting one only ends it."""
+
     list_display = ["name", "prefix", "user", "tenant", "created_at", "expires_at", "revoked_at"]
     list_filter = ["tenant"]
     search_fields = ["name", "prefix", "user__email"]
-    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+    readonly_fields = [
+        "user",
+        "tenant",
+        "prefix",
+        "digest",
+        "scope",
+        "parent",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Tokens are created through the API or the settings page (their secret is shown once there)."""
+        return False
 
 
 def _superusers_only(request: HttpRequest) -> bool:
