@@ -85,6 +85,8 @@ class SpecLimits:
 
     max_filters: int = 200
     max_list_values: int = 10_000
+    #: Values of every list in the spec together (``in``/``not_in`` filters, sites, sessions): each one becomes SQL.
+    max_total_values: int = 20_000
     max_participants: int = 100_000
     max_string_length: int = 10_000
 
@@ -231,6 +233,25 @@ def _resolve_filter(i: int, f: Filter, catalog: StudyCatalog, limits: SpecLimits
     return ResolvedFilter(i, ds.name, col.name, col.type, op, (coerce_value(raw, col.type, limits, where),))
 
 
+def list_values_total(spec: QuerySpec) -> int:
+    """How many list values ``spec`` holds in all: its ``in``/``not_in`` filters' values, its sites and sessions
+    (the participant list has its own limit)."""
+    listed = sum(len(f.value) for f in spec.filters if f.op in LIST_OPS and isinstance(f.value, list))
+    return listed + len(spec.sites) + len(spec.sessions)
+
+
+def _check_total_values(spec: QuerySpec, limits: SpecLimits) -> None:
+    """Refuse a spec whose lists together hold more than ``max_total_values`` values (each becomes SQL)."""
+    total = list_values_total(spec)
+    if total > limits.max_total_values:
+        raise SpecError(
+            "too_large",
+            f"Too many list values in total: {total:,} across the filters, sites and sessions "
+            f"(limit {limits.max_total_values:,}).",
+            {"list_values": total, "max_list_values_total": limits.max_total_values},
+        )
+
+
 def spec_validate(
     spec: QuerySpec | Mapping[str, Any] | str | bytes, catalog: StudyCatalog, limits: SpecLimits | None = None
 ) -> ValidatedSpec:
@@ -240,6 +261,7 @@ def spec_validate(
     keys = catalog.keys
     if len(spec.filters) > limits.max_filters:
         raise SpecError("too_large", f"Too many filters (limit {limits.max_filters}).", {})
+    _check_total_values(spec, limits)
     filters = tuple(_resolve_filter(i, f, catalog, limits) for i, f in enumerate(spec.filters))
 
     sites: tuple[str, ...] = ()

@@ -197,3 +197,17 @@ def test_a_workspaces_runs_get_priorities_by_how_many_wait_before_them(api: Any,
         QueryRun.objects.filter(pk=ids[0]).update(status="succeeded")
         assert run_priority(runs[2]) == 1  # finished runs no longer count
     connection.set_schema_to_public()
+
+
+def test_a_count_with_too_many_list_values_in_total_is_refused_before_any_sql(steward_api: Any, study_ro: str) -> None:
+    """Each list value becomes SQL: 3 lists of 10,000 values (each list within its own limit) are over the 20,000
+    values a spec may hold in all, and are refused (422 naming the limit) before anything is compiled."""
+    values = [f"v{i}" for i in range(10_000)]
+    big = [{"dataset": "demographics", "column": "sex", "op": "in", "value": values} for _ in range(3)]
+    body = _error(
+        steward_api.post(f"/api/v1/studies/{study_ro}/count?dropoff=true", {"filters": big}), 422, "too_large"
+    )
+    assert "20,000" in body["message"] and "in total" in body["message"]
+    assert body["details"] == {"list_values": 30_000, "max_list_values_total": 20_000}
+    fits = steward_api.post(f"/api/v1/studies/{study_ro}/count", {"filters": big[:2]})
+    assert fits.status_code == 200, fits.content
