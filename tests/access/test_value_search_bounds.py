@@ -39,7 +39,7 @@ def _cells(tenant: Any, **bounds: Any) -> list[tuple[Any, int]]:
             (value, cell.participants)
             for value, cell in value_cells(version.dataset.study, version, "diagnosis", **bounds)
         ]
-    connection.set_schema_to_public()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     return found
 
 

@@ -81,3 +81,36 @@ def test_a_lease_is_held_while_its_long_work_runs_then_released(
     assert not errors and not any(thread.is_alive() for thread in threads)
     with interactive_slot(tenant=tenant_a, user=user), interactive_slot(tenant=tenant_a, user=user):
         pass  # both released when the work ended
+
+
+def _summary_expected(values: list[str | None]) -> str:
+    """The final summary's text of a text column, as it was computed in Python from every distinct value."""
+    counts: dict[str, int] = {}
+    for value in values:
+        if value is not None:
+            counts[value] = counts.get(value, 0) + 1
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if not top:
+        return "All values missing"
+    if len(top) <= 10:
+        return f"{len(top)} unique values - " + ", ".join(f"{v}: {n}" for v, n in top[:5])
+    return f"{len(top)} unique values, most common: {top[0][0]}"
+
+
+def test_the_final_summary_counts_text_values_in_sql_with_the_same_text(
+    steward_api: Any, make_study: Any, upload: Any, execute: Any
+) -> None:
+    """A text column with many distinct values (with ties) and one with few: the same summary text as when every
+    distinct value was read into Python."""
+    many = [f"w{(i * 7) % 23:02d}" if i % 5 else "w00" for i in range(60)]
+    few = ["b" if i % 3 else "a" for i in range(60)]
+    make_study("words")
+    lines = ["participant_id,session,many,few"] + [f"P{i:03d},BAS1,{many[i]},{few[i]}" for i in range(60)]
+    _, ingest = upload("words", "\n".join(lines) + "\n", "demographics", kind="demographics")
+    assert ingest["status"] == "succeeded", ingest
+    run_id = steward_api.post("/api/v1/studies/words/queries", {}).json()["id"]
+    assert execute(run_id) == "succeeded"
+    summary = {row["column"]: row for row in steward_api.get(f"/api/v1/queries/{run_id}/report").json()["summary"]}
+    assert summary["many"]["summary"] == _summary_expected(list(many)) == "23 unique values, most common: w00"
+    assert summary["few"]["summary"] == _summary_expected(list(few)) == "2 unique values - b: 40, a: 20"
+    assert summary["many"]["count"] == 60 and summary["few"]["missing"] == 0

@@ -21,7 +21,9 @@ numbers come from one scan without any grouping per participant: each row gets a
 pass, and whether it passes every filter after that one), evaluated lazily as a count evaluates its filters; one
 grouping by class (at most ``2n + 1`` groups) makes each class's participants a bitmap of their ``pid``; the sets are
 then unions of those bitmaps (``BIT_OR``), counted. *Removed by filter i alone* is who passes every filter but ``i``
-minus those passing every filter.
+minus those passing every filter. Past a few filters or list values the class comes from two nested scans that
+state each condition once each (the nested ``CASE`` re-states filter ``k`` ``k`` times), so the statement grows
+linearly with the spec.
 """
 
 from __future__ import annotations
