@@ -54,7 +54,8 @@ class TimedReader:
     def expire(self) -> None:
         """The deadline passed: stop the running statement (called from the timer thread)."""
         self._expired.set()
-        self._cursor.interrupt()
+        with contextlib.suppress(duckdb.Error):  # the read may have just ended and closed its cursor
+            self._cursor.interrupt()
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """All rows of ``sql`` (bounded by the statement itself)."""

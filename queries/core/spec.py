@@ -390,6 +390,21 @@ def spec_canonical(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> dict[st
     return canonical
 
 
+#: The largest spec (its compact JSON, in bytes) an audit event holds in full; a larger one is recorded by its hash
+#: (always in the event) and its size, so a flood of huge specs cannot bloat the audit chain.
+AUDIT_SPEC_MAX_BYTES = 64 * 1024
+
+
+def spec_audit_details(spec: QuerySpec) -> dict[str, Any]:
+    """The spec as an audit event records it: ``{"spec": <the spec>}`` up to :data:`AUDIT_SPEC_MAX_BYTES`, else
+    ``{"spec": None, "spec_truncated": True, "spec_bytes": <size>}`` (the caller records ``spec_hash`` either way)."""
+    dumped = spec.model_dump(mode="json")
+    size = len(json.dumps(dumped, separators=(",", ":"), ensure_ascii=False).encode())
+    if size <= AUDIT_SPEC_MAX_BYTES:
+        return {"spec": dumped}
+    return {"spec": None, "spec_truncated": True, "spec_bytes": size}
+
+
 def spec_hash(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> str:
     """sha256 (hex) of the canonical JSON of ``spec`` (stable across processes and key order)."""
     text = json.dumps(spec_canonical(spec), sort_keys=True, separators=(",", ":"), ensure_ascii=True)

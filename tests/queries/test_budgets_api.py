@@ -211,3 +211,31 @@ def test_a_count_with_too_many_list_values_in_total_is_refused_before_any_sql(st
     assert body["details"] == {"list_values": 30_000, "max_list_values_total": 20_000}
     fits = steward_api.post(f"/api/v1/studies/{study_ro}/count", {"filters": big[:2]})
     assert fits.status_code == 200, fits.content
+
+
+def test_a_huge_spec_is_audited_by_its_hash_and_size_not_in_full(
+    steward_api: Any, study_ro: str, tenant_a: Any
+) -> None:
+    """Each count is audited; a spec over 64 KB (here about 250 KB of list values) is recorded by its hash and size,
+    so a flood of huge counts cannot bloat the audit chain, while an ordinary spec stays recorded in full."""
+    from audit.models import AuditEvent
+    from queries.core.spec import spec_hash
+
+    values = [f"value-{i:06d}-{'x' * 4}" for i in range(12_000)]
+    huge = {
+        "filters": [
+            {"dataset": "demographics", "column": "sex", "op": "in", "value": values[:6_000]},
+            {"dataset": "demographics", "column": "site", "op": "not_in", "value": values[6_000:]},
+        ]
+    }
+    small = {"filters": [{"dataset": "demographics", "column": "sex", "op": "in", "value": ["F"]}]}
+    for spec in (huge, small):
+        assert steward_api.post(f"/api/v1/studies/{study_ro}/count", spec).status_code == 200
+    with tenant_context(tenant_a):
+        recorded = list(AuditEvent.objects.filter(action="query.count").order_by("-id")[:2])
+    connection.set_schema_to_public()
+    small_event, huge_event = (event.details for event in recorded)
+    assert huge_event["spec"] is None and huge_event["spec_truncated"] is True
+    assert huge_event["spec_bytes"] > 64 * 1024 and huge_event["spec_hash"] == spec_hash(huge)
+    assert small_event["spec"]["filters"] == small["filters"] and "spec_truncated" not in small_event
+    assert small_event["spec_hash"] == spec_hash(small)
