@@ -30,6 +30,8 @@ TABULATE_MAX_DISTINCT = 100  # columns with more distinct values list none below
 ORDERED = frozenset({"integer", "float", "date", "timestamp"})
 COLUMNS_PER_QUERY = 100
 CACHE_SECONDS = 30 * 24 * 3600
+#: The most values a value search reads (the first in text order among those held by enough participants).
+VALUE_CELLS_MAX = 1_000
 
 
 def _ident(name: str) -> exp.Identifier:
@@ -191,8 +193,13 @@ def _values(
     id_name: str,
     column: str,
     search: str = "",
+    *,
+    min_participants: int = 0,
+    limit: int | None = None,
 ) -> tuple[tuple[Any, Cell], ...]:
-    """Per non-missing value of ``column`` (containing ``search`` as text, any case, when given): its cell."""
+    """Per non-missing value of ``column`` (containing ``search`` as text, any case, when given): its cell. Only
+    values held by at least ``min_participants`` participants, and at most ``limit`` of them (the first in text
+    order), both decided in SQL."""
     per = (
         exp.select(
             exp.alias_(_col(column), "v"),
@@ -210,7 +217,7 @@ def _values(
         params.append(search)
     per = per.group_by(_col(column), _col(id_name))
     n = _col("n", "per")
-    sql = (
+    query = (
         _keyed(per, keys)
         .select(
             _col("v", "per"),
@@ -220,21 +227,43 @@ def _values(
             _sum(exp.Mul(this=_key(), expression=n)),
         )
         .group_by(_col("v", "per"))
-        .sql(dialect="duckdb", identify=True)
     )
-    rows = con.execute(sql, [*params, str(keys.path)]).fetchall()
+    if min_participants > 1:
+        query = query.having(
+            exp.GTE(this=exp.func("count", exp.Star()), expression=exp.Literal.number(min_participants))
+        )
+    if limit is not None:
+        query = query.order_by(exp.cast(_col("v", "per"), "VARCHAR"), _col("v", "per")).limit(limit)
+    rows = con.execute(query.sql(dialect="duckdb", identify=True), [*params, str(keys.path)]).fetchall()
     return tuple((_json(row[0]), _cell(row[1:])) for row in rows)
 
 
 def value_cells(
-    study: Study, version: DatasetVersion, column: str, *, search: str = ""
+    study: Study,
+    version: DatasetVersion,
+    column: str,
+    *,
+    search: str = "",
+    min_participants: int = 1,
+    limit: int = VALUE_CELLS_MAX,
 ) -> tuple[tuple[Any, Cell], ...]:
-    """Per value of ``column`` in ``version`` containing ``search``: its cell (for the builder's value search)."""
+    """Per value of ``column`` in ``version`` containing ``search``: its cell (for the builder's value search).
+    Only values held by at least ``min_participants`` participants (the threshold k: a value fewer hold is
+    suppressed whatever its perturbation), at most ``limit`` of them, the first in text order."""
     keys = record_keys_file(study, version)
     path = str(version_cache_path(version.parquet_file, version.parquet_sha256))
     with parquet_reader() as con:
         names = _duck_names(con, path)
-        return _values(con, path, keys, names[study.id_column], names[column], search)
+        return _values(
+            con,
+            path,
+            keys,
+            names[study.id_column],
+            names[column],
+            search,
+            min_participants=min_participants,
+            limit=limit,
+        )
 
 
 def _json(value: Any) -> Any:

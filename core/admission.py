@@ -4,8 +4,10 @@ Two gates, both taken before any engine work and released when it ends:
 
 1. **Per user and per workspace** (``interactive_per_user``, ``interactive_per_tenant``): leases in Redis, shared
    by every web process. A caller over either limit gets 429 ``too_many_concurrent`` with ``Retry-After`` at once,
-   so one person's flood never occupies the web server's threads. Leases expire by themselves if a process dies
-   while holding one. When Redis cannot be reached the gate lets work through (the next gate still bounds it).
+   so one person's flood never occupies the web server's threads. A lease is renewed every ``RENEW_SECONDS``
+   while its work runs (however long that is), so it never lapses under a running operation; it expires by itself
+   ``LEASE_SECONDS`` after its holder stopped renewing it (the process died). When Redis cannot be reached the
+   gate lets work through (the next gate still bounds it).
 2. **Per web process** (``web_engine_slots``): a semaphore. Work waits up to ``web_engine_wait_seconds`` for a
    slot, then gets 503 ``busy`` with ``Retry-After``. Threads that are not computing (health checks, ordinary
    pages, cached counts) never wait for it, so they stay fast while the slots are busy.
@@ -29,7 +31,8 @@ from core.errors import ApiError
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
-LEASE_SECONDS = 120  # a lease outlives any interactive operation; it only matters when its holder died
+LEASE_SECONDS = 120  # how long a lease outlives its holder's last renewal (it only lapses when the holder died)
+RENEW_SECONDS = 30  # a held lease is renewed this often while its work runs
 
 # KEYS: user key, tenant key. ARGV: user limit, tenant limit, token, lease ms. Returns 0 (taken), 1 (user full),
 # 2 (tenant full). Server time, so web hosts need no common clock.
@@ -44,6 +47,19 @@ redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[4]), ARGV[3])
 redis.call('ZADD', KEYS[2], ms + tonumber(ARGV[4]), ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+return 0
+"""
+
+# KEYS: user key, tenant key. ARGV: token, lease ms. Pushes the token's expiry to now + lease where it is still held.
+_RENEW = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _, key in ipairs(KEYS) do
+  if redis.call('ZSCORE', key, ARGV[1]) then
+    redis.call('ZADD', key, 'XX', ms + tonumber(ARGV[2]), ARGV[1])
+    redis.call('PEXPIRE', key, tonumber(ARGV[2]))
+  end
+end
 return 0
 """
 
@@ -114,6 +130,32 @@ def _lease_release(tenant: Any, user: Any, token: str) -> None:
         logger.warning("admission: could not release a lease (it expires by itself)")
 
 
+def _lease_renew(tenant: Any, user: Any, token: str) -> None:
+    user_key, tenant_key = _keys(tenant, user)
+    try:
+        _redis().eval(_RENEW, 2, user_key, tenant_key, token, LEASE_SECONDS * 1000)
+    except redis.RedisError:
+        logger.warning("admission: could not renew a lease (retried at the next renewal)")
+
+
+@contextlib.contextmanager
+def _lease_kept(tenant: Any, user: Any, token: str) -> Iterator[None]:
+    """Renew the lease ``token`` every :data:`RENEW_SECONDS` until the block ends (its work is over)."""
+    done = threading.Event()
+
+    def keep() -> None:
+        while not done.wait(RENEW_SECONDS):
+            _lease_renew(tenant, user, token)
+
+    keeper = threading.Thread(target=keep, name="admission-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
+
+
 @contextlib.contextmanager
 def interactive_slot(*, tenant: Any, user: Any, what: str = "live answers") -> Iterator[None]:
     """Hold a per-user/per-workspace lease and a slot of this web process while computing ``what``."""
@@ -136,13 +178,14 @@ def interactive_slot(*, tenant: Any, user: Any, what: str = "live answers") -> I
             {"limit": limit, "scope": "workspace"},
         )
     try:
-        semaphore = _process_slots()
-        if not semaphore.acquire(timeout=float(config_get("web_engine_wait_seconds"))):
-            raise TooBusy(503, "busy", "The server is busy computing other answers; retry in a moment.")
-        try:
-            yield
-        finally:
-            semaphore.release()
+        with _lease_kept(tenant, user, token) if taken == 0 else contextlib.nullcontext():
+            semaphore = _process_slots()
+            if not semaphore.acquire(timeout=float(config_get("web_engine_wait_seconds"))):
+                raise TooBusy(503, "busy", "The server is busy computing other answers; retry in a moment.")
+            try:
+                yield
+            finally:
+                semaphore.release()
     finally:
         if taken == 0:
             _lease_release(tenant, user, token)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import math
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from sqlglot import exp
 
 from core.column_types import NUMERIC_TYPES
@@ -20,6 +24,66 @@ from queries.core.spec import spec_parse
 from queries.execution import engine_create, engine_error_to_api, interactive_estimate_require, query_prepare
 from queries.models import QueryRun, RunStatus
 from tenants.models import Tenant
+
+#: How long one interactive read of a result may take (a page, the final summary, an export's files): it holds an
+#: engine slot of the web process, so it is stopped past this (504 ``timeout``) like a count past its limit.
+READ_TIMEOUT_SECONDS = 120.0
+#: Values listed in a text column's final summary (and what the summary reads of its distinct values).
+SUMMARY_TOP_VALUES = 5
+_SUMMARY_LISTED_UP_TO = 10
+
+
+class ReadTimeout(ApiError):
+    """504 ``timeout``: an interactive read of a result took longer than :data:`READ_TIMEOUT_SECONDS`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            504, "timeout", f"Reading the result took longer than {seconds:g} s and was stopped. Retry in a moment."
+        )
+
+
+class TimedReader:
+    """Statements on this process's Parquet reader within one deadline for all of them: a statement still running
+    at the deadline is interrupted (DuckDB), and none starts after it; both raise :class:`ReadTimeout`."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._cursor = cursor
+        self._seconds = seconds
+        self._expired = threading.Event()
+
+    def expire(self) -> None:
+        """The deadline passed: stop the running statement (called from the timer thread)."""
+        self._expired.set()
+        with contextlib.suppress(duckdb.Error):  # the read may have just ended and closed its cursor
+            self._cursor.interrupt()
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """All rows of ``sql`` (bounded by the statement itself)."""
+        if self._expired.is_set():
+            raise ReadTimeout(self._seconds)
+        try:
+            return self._cursor.execute(sql, params).fetchall()
+        except duckdb.InterruptException as exc:
+            raise ReadTimeout(self._seconds) from exc
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+@contextlib.contextmanager
+def timed_reader(seconds: float | None = None) -> Iterator[TimedReader]:
+    """A :class:`TimedReader` whose deadline is ``seconds`` (default :data:`READ_TIMEOUT_SECONDS`) from now."""
+    limit = READ_TIMEOUT_SECONDS if seconds is None else seconds
+    with parquet_reader() as cursor:
+        reader = TimedReader(cursor, limit)
+        timer = threading.Timer(limit, reader.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield reader
+        finally:
+            timer.cancel()
 
 
 def run_result_path(run: QueryRun) -> Path:
@@ -55,8 +119,8 @@ def result_page(
     """One page of the result's rows (optionally sorted by one column)."""
     path = run_result_path(run)
     sql = _select_page(list(run.columns), sort, descending)
-    with parquet_reader() as con:
-        rows = con.execute(sql, [str(path), page_size, (page - 1) * page_size]).fetchall()
+    with timed_reader() as reader:
+        rows = reader.fetchall(sql, [str(path), page_size, (page - 1) * page_size])
     return {
         "columns": list(run.columns),
         "items": [[json_value(v) for v in row] for row in rows],
@@ -71,6 +135,34 @@ def _summary_text_numeric(stats: tuple[Any, ...]) -> str:
     if mean is None:
         return "All values missing"
     return f"Mean: {mean:.2f}, Median: {median:.2f}, Std: {(std or 0):.2f}, Range: [{low:.2f}, {high:.2f}]"
+
+
+def _summary_text_values(reader: TimedReader, ident: exp.Column, path: str) -> str:
+    """A text column's summary: how many distinct values (as text) and the most common ones, counted in SQL (only
+    the top values and their number come back to Python, whatever the column holds)."""
+    source = exp.func("read_parquet", exp.Placeholder())
+    counted = (
+        exp.select(exp.cast(ident, "VARCHAR").as_("v"), exp.func("count").as_("n"))
+        .from_(source)
+        .where(ident.is_(exp.null()).not_())
+        .group_by(exp.column("v"))
+    )
+    distinct = exp.Window(this=exp.func("count"), over="OVER")
+    top = reader.fetchall(
+        exp.select(exp.column("v"), exp.column("n"), distinct.as_("d"))
+        .from_(counted.subquery("c"))
+        .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v"))
+        .limit(SUMMARY_TOP_VALUES)
+        .sql("duckdb"),
+        [path],
+    )
+    if not top:
+        return "All values missing"
+    unique = int(top[0][2])
+    if unique <= _SUMMARY_LISTED_UP_TO:
+        shown = ", ".join(f"{value}: {n}" for value, n, _ in top)
+        return f"{unique} unique values - {shown}"
+    return f"{unique} unique values, most common: {top[0][0]}"
 
 
 def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
@@ -93,16 +185,16 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
             *summary[:1],
             {"column": "No data", "type": "", "count": 0, "missing": None, "missing_pct": None, "summary": "No data"},
         ]
-    with parquet_reader() as con:
+    with timed_reader() as reader:
         for column, kind in data_columns:
             ident = exp.column(column, quoted=True)
             source = exp.func("read_parquet", exp.Placeholder())
-            present = con.execute(exp.select(exp.func("count", ident)).from_(source).sql("duckdb"), [path]).fetchone()
+            present = reader.fetchone(exp.select(exp.func("count", ident)).from_(source).sql("duckdb"), [path])
             count = int(present[0]) if present else 0
             missing = rows - count
             if kind in NUMERIC_TYPES:
                 cast = exp.cast(ident, "DOUBLE")
-                stats = con.execute(
+                stats = reader.fetchone(
                     exp.select(
                         exp.func("avg", cast),
                         exp.func("median", cast),
@@ -113,25 +205,10 @@ def final_summary(run: QueryRun, key_columns: set[str]) -> list[dict[str, Any]]:
                     .from_(source)
                     .sql("duckdb"),
                     [path],
-                ).fetchone()
+                )
                 text = _summary_text_numeric(stats or (None,) * 5)
             else:
-                top = con.execute(
-                    exp.select(exp.cast(ident, "VARCHAR").as_("v"), exp.func("count").as_("n"))
-                    .from_(source)
-                    .where(ident.is_(exp.null()).not_())
-                    .group_by(exp.column("v"))
-                    .order_by(exp.Ordered(this=exp.column("n"), desc=True), exp.column("v"))
-                    .sql("duckdb"),
-                    [path],
-                ).fetchall()
-                if not top:
-                    text = "All values missing"
-                elif len(top) <= 10:
-                    shown = ", ".join(f"{value}: {n}" for value, n in top[:5])
-                    text = f"{len(top)} unique values - {shown}"
-                else:
-                    text = f"{len(top)} unique values, most common: {top[0][0]}"
+                text = _summary_text_values(reader, ident, path)
             summary.append(
                 {
                     "column": column,

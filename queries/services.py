@@ -25,7 +25,7 @@ from core.errors import ApiError, Conflict, InvalidInput, NotFound
 from datasets.models import Dataset, DatasetVersion, Study
 from queries.authorization import run_spec_authorize, spec_authorize
 from queries.core.engines.contract import EngineError, EngineTimeout
-from queries.core.spec import QuerySpec
+from queries.core.spec import QuerySpec, spec_audit_details
 from queries.execution import (
     CountKey,
     engine_create,
@@ -220,7 +220,7 @@ def query_count(
         target=study,
         details={
             "spec_hash": count_key.spec_hash,
-            "spec": count_key.spec.model_dump(mode="json"),
+            **spec_audit_details(count_key.spec),
             "cached": computed.cached,
             **shown_count_audit(decision, shown),
             **({"dropoff": "withheld" if withheld else "shown"} if dropoff else {}),

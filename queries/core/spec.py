@@ -85,6 +85,8 @@ class SpecLimits:
 
     max_filters: int = 200
     max_list_values: int = 10_000
+    #: Values of every list in the spec together (``in``/``not_in`` filters, sites, sessions): each one becomes SQL.
+    max_total_values: int = 20_000
     max_participants: int = 100_000
     max_string_length: int = 10_000
 
@@ -231,6 +233,25 @@ def _resolve_filter(i: int, f: Filter, catalog: StudyCatalog, limits: SpecLimits
     return ResolvedFilter(i, ds.name, col.name, col.type, op, (coerce_value(raw, col.type, limits, where),))
 
 
+def list_values_total(spec: QuerySpec) -> int:
+    """How many list values ``spec`` holds in all: its ``in``/``not_in`` filters' values, its sites and sessions
+    (the participant list has its own limit)."""
+    listed = sum(len(f.value) for f in spec.filters if f.op in LIST_OPS and isinstance(f.value, list))
+    return listed + len(spec.sites) + len(spec.sessions)
+
+
+def _check_total_values(spec: QuerySpec, limits: SpecLimits) -> None:
+    """Refuse a spec whose lists together hold more than ``max_total_values`` values (each becomes SQL)."""
+    total = list_values_total(spec)
+    if total > limits.max_total_values:
+        raise SpecError(
+            "too_large",
+            f"Too many list values in total: {total:,} across the filters, sites and sessions "
+            f"(limit {limits.max_total_values:,}).",
+            {"list_values": total, "max_list_values_total": limits.max_total_values},
+        )
+
+
 def spec_validate(
     spec: QuerySpec | Mapping[str, Any] | str | bytes, catalog: StudyCatalog, limits: SpecLimits | None = None
 ) -> ValidatedSpec:
@@ -240,6 +261,7 @@ def spec_validate(
     keys = catalog.keys
     if len(spec.filters) > limits.max_filters:
         raise SpecError("too_large", f"Too many filters (limit {limits.max_filters}).", {})
+    _check_total_values(spec, limits)
     filters = tuple(_resolve_filter(i, f, catalog, limits) for i, f in enumerate(spec.filters))
 
     sites: tuple[str, ...] = ()
@@ -366,6 +388,21 @@ def spec_canonical(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> dict[st
     if spec.exclude:
         canonical["exclude"] = _canon_set(spec.exclude)
     return canonical
+
+
+#: The largest spec (its compact JSON, in bytes) an audit event holds in full; a larger one is recorded by its hash
+#: (always in the event) and its size, so a flood of huge specs cannot bloat the audit chain.
+AUDIT_SPEC_MAX_BYTES = 64 * 1024
+
+
+def spec_audit_details(spec: QuerySpec) -> dict[str, Any]:
+    """The spec as an audit event records it: ``{"spec": <the spec>}`` up to :data:`AUDIT_SPEC_MAX_BYTES`, else
+    ``{"spec": None, "spec_truncated": True, "spec_bytes": <size>}`` (the caller records ``spec_hash`` either way)."""
+    dumped = spec.model_dump(mode="json")
+    size = len(json.dumps(dumped, separators=(",", ":"), ensure_ascii=False).encode())
+    if size <= AUDIT_SPEC_MAX_BYTES:
+        return {"spec": dumped}
+    return {"spec": None, "spec_truncated": True, "spec_bytes": size}
 
 
 def spec_hash(spec: QuerySpec | Mapping[str, Any] | str | bytes) -> str:

@@ -220,7 +220,7 @@ def distinct_values(
     if found is not None:
         return list(found)
     if rules is not None:
-        cells = value_cells(version.dataset.study, version, column, search=search)
+        cells = value_cells(version.dataset.study, version, column, search=search, min_participants=rules.threshold)
         values = sorted(str(value) for value, cell in cells if not protect_cell(cell, rules).suppressed)[:limit]
         cache.set(key, values, CACHE_SECONDS)
         return values

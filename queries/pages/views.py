@@ -19,6 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from access.catalog import catalog_view_for_user
 from access.levels import Level, level_at_least
+from core.admission import interactive_slot
 from core.errors import ApiError, Forbidden, NotFound
 from datasets.models import Study
 from datasets.selectors import study_get_for_user, study_list_for_user
@@ -243,11 +244,10 @@ def builder_values(request: HttpRequest, slug: str) -> HttpResponse:
     chosen = set(request.GET.getlist(f"f-{row}-values"))
     exact = level_at_least(access.level(dataset), Level.QUERY)
     rules = None if exact or access.catalog is None else access.catalog.rules
-    found = (
-        distinct_values(choice.version, column, search=search, rules=rules, scope=str(request.user.pk))
-        if search
-        else []
-    )
+    found: list[str] = []
+    if search:  # engine work like a count: it waits for a slot of this process, within the member's limits
+        with interactive_slot(tenant=request_tenant(request), user=request.user, what="value searches"):
+            found = distinct_values(choice.version, column, search=search, rules=rules, scope=str(request.user.pk))
     options = [(v, None) for v in found if v not in chosen]
     return render(
         request,

@@ -197,3 +197,45 @@ def test_a_workspaces_runs_get_priorities_by_how_many_wait_before_them(api: Any,
         QueryRun.objects.filter(pk=ids[0]).update(status="succeeded")
         assert run_priority(runs[2]) == 1  # finished runs no longer count
     connection.set_schema_to_public()
+
+
+def test_a_count_with_too_many_list_values_in_total_is_refused_before_any_sql(steward_api: Any, study_ro: str) -> None:
+    """Each list value becomes SQL: 3 lists of 10,000 values (each list within its own limit) are over the 20,000
+    values a spec may hold in all, and are refused (422 naming the limit) before anything is compiled."""
+    values = [f"v{i}" for i in range(10_000)]
+    big = [{"dataset": "demographics", "column": "sex", "op": "in", "value": values} for _ in range(3)]
+    body = _error(
+        steward_api.post(f"/api/v1/studies/{study_ro}/count?dropoff=true", {"filters": big}), 422, "too_large"
+    )
+    assert "20,000" in body["message"] and "in total" in body["message"]
+    assert body["details"] == {"list_values": 30_000, "max_list_values_total": 20_000}
+    fits = steward_api.post(f"/api/v1/studies/{study_ro}/count", {"filters": big[:2]})
+    assert fits.status_code == 200, fits.content
+
+
+def test_a_huge_spec_is_audited_by_its_hash_and_size_not_in_full(
+    steward_api: Any, study_ro: str, tenant_a: Any
+) -> None:
+    """Each count is audited; a spec over 64 KB (here about 250 KB of list values) is recorded by its hash and size,
+    so a flood of huge counts cannot bloat the audit chain, while an ordinary spec stays recorded in full."""
+    from audit.models import AuditEvent
+    from queries.core.spec import spec_hash
+
+    values = [f"value-{i:06d}-{'x' * 4}" for i in range(12_000)]
+    huge = {
+        "filters": [
+            {"dataset": "demographics", "column": "sex", "op": "in", "value": values[:6_000]},
+            {"dataset": "demographics", "column": "site", "op": "not_in", "value": values[6_000:]},
+        ]
+    }
+    small = {"filters": [{"dataset": "demographics", "column": "sex", "op": "in", "value": ["F"]}]}
+    for spec in (huge, small):
+        assert steward_api.post(f"/api/v1/studies/{study_ro}/count", spec).status_code == 200
+    with tenant_context(tenant_a):
+        recorded = list(AuditEvent.objects.filter(action="query.count").order_by("-id")[:2])
+    connection.set_schema_to_public()
+    small_event, huge_event = (event.details for event in recorded)
+    assert huge_event["spec"] is None and huge_event["spec_truncated"] is True
+    assert huge_event["spec_bytes"] > 64 * 1024 and huge_event["spec_hash"] == spec_hash(huge)
+    assert small_event["spec"]["filters"] == small["filters"] and "spec_truncated" not in small_event
+    assert small_event["spec_hash"] == spec_hash(small)

@@ -157,3 +157,24 @@ def test_errors_never_show_paths_or_sql(
         engine.run(spec_validate({"columns": {"behaviour": ["task"]}}, cat), cat, tmp_path / "x.parquet")
     message = info.value.message
     assert "SELECT" not in message and "flanker" not in message and str(tmp_path) not in message
+
+
+def test_compiling_a_large_spec_counts_against_the_time_budget(catalogs: dict[str, StudyCatalog]) -> None:
+    """A spec at the list-value cap (20,000 values) takes its compilation from the count's time limit: with a limit
+    below the compile time (measured here), the count stops with the timeout error instead of running on; a small
+    count on the same engine answers."""
+    from queries.core.compiler import compile_count
+
+    catalog = catalogs["xs"]
+    listed = [{"dataset": "subjects", "column": "sex", "op": "in", "value": list(range(k, k + 10_000))} for k in (0, 1)]
+    spec = spec_validate({"filters": listed}, catalog)
+    started = time.monotonic()
+    compile_count(spec, catalog, "duckdb")
+    compiling = time.monotonic() - started
+    engine = DuckDBEngine(threads=1, timeout_s=max(0.3, compiling / 2))
+    try:
+        with pytest.raises(EngineTimeout):
+            engine.count(spec, catalog)
+        assert engine.count(spec_validate({}, catalog), catalog).participants > 0
+    finally:
+        engine.close()

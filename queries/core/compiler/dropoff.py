@@ -21,7 +21,9 @@ numbers come from one scan without any grouping per participant: each row gets a
 pass, and whether it passes every filter after that one), evaluated lazily as a count evaluates its filters; one
 grouping by class (at most ``2n + 1`` groups) makes each class's participants a bitmap of their ``pid``; the sets are
 then unions of those bitmaps (``BIT_OR``), counted. *Removed by filter i alone* is who passes every filter but ``i``
-minus those passing every filter.
+minus those passing every filter. Past a few filters or list values the class comes from two nested scans that
+state each condition once each (the nested ``CASE`` re-states filter ``k`` ``k`` times), so the statement grows
+linearly with the spec.
 """
 
 from __future__ import annotations
@@ -118,25 +120,95 @@ def _total(expression: exp.Expr) -> exp.Expr:
     return exp.Coalesce(this=exp.Sum(this=expression), expressions=[_num(0)])
 
 
-def _row_class(filters: list[Condition], at: int = 1) -> exp.Expr:
-    """The class of a row among ``2n + 1`` (``n`` filters, from filter ``at`` on): ``2n + 1`` when it passes every
-    filter; when filter ``k`` is the first it does not pass, ``2k`` if it passes every filter after ``k`` and
-    ``2k - 1`` if not. Nested so that each condition is evaluated only on the rows still undecided (a row that
-    fails two filters is never tested against a third), as a count's filters are; a NULL condition does not hold."""
+#: Up to these many filters and list values, a row's class is one nested ``CASE`` (:func:`_nested_class`, a few
+#: percent faster on small specs, its size ``O(n^2)``); beyond, two scans of the conditions, each stated twice.
+NESTED_MAX_FILTERS = 8
+NESTED_MAX_VALUES = 1_000
+#: The column of the drop-off's inner scan holding the first filter a row does not pass.
+FIRST_FAILED = "first_failed"
+
+
+def _first_failed(filters: list[Condition], at: int = 1) -> exp.Expr:
+    """The first filter (1-based, from ``at`` on) a row does not pass, ``n + 1`` when it passes every one. Nested so
+    that a condition is evaluated only on the rows that passed every filter before it, as a count's filters are; a
+    NULL condition does not hold. Each condition appears once."""
+    if at > len(filters):
+        return _num(at)
+    return _case(filters[at - 1].expression.copy(), _first_failed(filters, at + 1), _num(at))
+
+
+def _fails_after_first(filters: list[Condition], first: exp.Expr) -> exp.Expr:
+    """1 when a row also fails a filter after its first failed one (``first``), 0 if not. Filter ``i`` is evaluated
+    only on rows whose first failure is before ``i`` and that passed every filter in between (a row that fails two
+    filters is never tested against a third), as in :func:`_first_failed`. Each condition appears once."""
+    fails = [
+        exp.If(
+            this=exp.and_(
+                exp.LT(this=first.copy(), expression=_num(at)),
+                exp.Not(this=exp.Is(this=exp.Paren(this=c.expression.copy()), expression=exp.true())),
+            ),
+            true=_num(1),
+        )
+        for at, c in enumerate(filters, 1)
+        if at > 1
+    ]
+    return exp.Case(ifs=fails, default=_num(0)) if fails else _num(0)
+
+
+def _nested_class(filters: list[Condition], at: int = 1) -> exp.Expr:
+    """The class of a row (see :func:`_classified`) as one nested ``CASE``: each condition is evaluated only on the
+    rows still undecided (a row that fails two filters is never tested against a third), as a count's filters are;
+    a NULL condition does not hold. Filter ``k`` appears ``k`` times (the filters after a failed one are re-stated),
+    so this form is only used while that is small (:data:`NESTED_MAX_FILTERS`, :data:`NESTED_MAX_VALUES`)."""
     n = len(filters)
     if at > n:
         return _num(2 * n + 1)
     rest = exp.and_(*(c.expression.copy() for c in filters[at:])) if at < n else exp.true()
     failed = exp.Case(ifs=[exp.If(this=rest, true=_num(2 * at))], default=_num(2 * at - 1))
-    passed = exp.If(this=filters[at - 1].expression.copy(), true=_row_class(filters, at + 1))
+    passed = exp.If(this=filters[at - 1].expression.copy(), true=_nested_class(filters, at + 1))
     return exp.Case(ifs=[passed], default=failed)
+
+
+def _nested_fits(filters: list[Condition]) -> bool:
+    """Whether :func:`_nested_class` stays small: few filters, few list values (each re-stated up to ``n`` times)."""
+    values = sum(len(c.filter.values) for c in filters if c.filter is not None)
+    return len(filters) <= NESTED_MAX_FILTERS and values <= NESTED_MAX_VALUES
+
+
+def _filtered_columns(frame: Frame, filters: list[Condition]) -> list[exp.Expr]:
+    """The participant key and every column the filters read, each once, as named in the wide table."""
+    columns = {frame.key_id().name: frame.key_id()}
+    for condition in filters:
+        for column in condition.expression.find_all(exp.Column):
+            columns.setdefault(column.name, column)
+    return [alias(column.copy(), name) for name, column in columns.items()]
+
+
+def _classified(frame: Frame, selections: list[Condition], filters: list[Condition]) -> exp.Select:
+    """Per selected row of the wide table, its ``pid`` and its class among ``2n + 1`` (``n`` filters): ``2n + 1``
+    when it passes every filter; when filter ``k`` is the first it does not pass, ``2k`` if it passes every filter
+    after ``k`` and ``2k - 1`` if not. Two nested scans of the conditions (:func:`_first_failed`, then
+    :func:`_fails_after_first` over the first scan's rows, still named ``d0``), so the statement grows linearly with
+    the filters while evaluating each condition on the same rows as one nested ``CASE`` would."""
+    n = len(filters)
+    if _nested_fits(filters):
+        nested = exp.select(alias(frame.key_id(), INDEX_PID), alias(_nested_class(filters), "cls"))
+        return frame.where(frame.attach(nested), selections)
+    scan = frame.where(
+        frame.attach(exp.select(*_filtered_columns(frame, filters), alias(_first_failed(filters), FIRST_FAILED))),
+        selections,
+    )
+    first = ref(FIRST_FAILED, "d0")
+    failed = exp.Sub(this=exp.Mul(this=_num(2), expression=first.copy()), expression=_fails_after_first(filters, first))
+    cls = _case(exp.GT(this=first.copy(), expression=_num(n)), _num(2 * n + 1), failed)
+    return exp.select(alias(frame.key_id(), INDEX_PID), alias(cls, "cls")).from_(scan.subquery(alias="d0"))
 
 
 def _bitmap_dropoff(
     frame: Frame, index: StoreIndex, selections: list[Condition], filters: list[Condition]
 ) -> exp.Select:
     """The drop-off on a wide store with one row per merge key, as participant bitmaps over one scan of the
-    selected rows. Each row gets its class (:func:`_row_class`); one grouping by class (at most ``2n + 1`` groups)
+    selected rows. Each row gets its class (:func:`_classified`); one grouping by class (at most ``2n + 1`` groups)
     gives each class's participants as one bitmap of their ``pid`` (``BITSTRING_AGG``) and its rows. Then, on
     those few rows: who remains after filter ``i`` (a row of class ``> 2i`` passes the leading ``i`` filters), who
     filter ``i`` removes alone (a row of class ``2i`` or ``2n + 1`` passes every filter but ``i``; minus those with a
@@ -144,9 +216,7 @@ def _bitmap_dropoff(
     formulation without record keys."""
     n = len(filters)
     top = 2 * n + 1
-    rows = frame.where(
-        frame.attach(exp.select(alias(frame.key_id(), INDEX_PID), alias(_row_class(filters), "cls"))), selections
-    )
+    rows = _classified(frame, selections, filters)
     bits = exp.Anonymous(
         this="BITSTRING_AGG",
         expressions=[ref(INDEX_PID, "r"), exp.Literal.number(1), exp.Literal.number(index.participants)],

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -154,9 +155,12 @@ class SqlEngine(ABC):
                 raise EngineTimeout()
 
     @contextlib.contextmanager
-    def _operation(self, catalog: StudyCatalog, datasets: Sequence[DatasetInfo]) -> Iterator[None]:
+    def _operation(
+        self, catalog: StudyCatalog, datasets: Sequence[DatasetInfo], *, compiling: float = 0.0
+    ) -> Iterator[None]:
         """One guarded operation: datasets are prepared first (cancellable, but outside the time budget, so a
-        large first-time load is never killed by the query timeout), then the timer starts."""
+        large first-time load is never killed by the query timeout), then the timer starts. ``compiling``: the
+        seconds already spent compiling the statement, taken from the budget (past it: :class:`EngineTimeout`)."""
         with self._operation_lock:
             with self._state_lock:
                 self._timed_out = False
@@ -167,7 +171,10 @@ class SqlEngine(ABC):
                 self._prepare(catalog, datasets)
                 self._checkpoint()
                 if self.timeout_s:
-                    timer = threading.Timer(self.timeout_s, self._on_timeout)
+                    left = self.timeout_s - compiling
+                    if left <= 0:
+                        raise EngineTimeout()
+                    timer = threading.Timer(left, self._on_timeout)
                     timer.daemon = True
                     timer.start()
                 yield
@@ -241,8 +248,10 @@ class SqlEngine(ABC):
     def count(self, spec: ValidatedSpec, catalog: StudyCatalog) -> CountResult:
         v = validated(spec, catalog)
         with self._reading_index(catalog, v.filter_datasets) as index:
+            started = time.monotonic()
             sql = compile_count(v, catalog, self.dialect, schema=self.schema, index=index)
-            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+            counted = self._counted_datasets(catalog, v.filter_datasets, index)
+            with self._operation(catalog, counted, compiling=time.monotonic() - started):
                 row = self._fetch_all(sql)[0]
         if catalog.record_keys is None:
             return CountResult(int(row[0]), int(row[1]))
@@ -251,8 +260,10 @@ class SqlEngine(ABC):
     def steps(self, spec: ValidatedSpec, catalog: StudyCatalog) -> list[StepCount]:
         v = validated(spec, catalog)
         with self._reading_index(catalog, v.filter_datasets) as index:
+            started = time.monotonic()
             query = compile_steps(v, catalog, self.dialect, schema=self.schema, index=index)
-            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+            counted = self._counted_datasets(catalog, v.filter_datasets, index)
+            with self._operation(catalog, counted, compiling=time.monotonic() - started):
                 histogram = self._fetch_all(query.sql)
         totals = steps_from_histogram(histogram, len(query.steps) - 1)
         return [
@@ -273,8 +284,10 @@ class SqlEngine(ABC):
         :mod:`queries.core.compiler.dropoff`)."""
         v = validated(spec, catalog)
         with self._reading_index(catalog, v.filter_datasets) as index:
+            started = time.monotonic()
             query = compile_dropoff(v, catalog, self.dialect, schema=self.schema, index=index)
-            with self._operation(catalog, self._counted_datasets(catalog, v.filter_datasets, index)):
+            counted = self._counted_datasets(catalog, v.filter_datasets, index)
+            with self._operation(catalog, counted, compiling=time.monotonic() - started):
                 row = self._fetch_all(query.sql)[0]
         totals = dropoff_from_row(row, query.filters, query.keyed)
 
