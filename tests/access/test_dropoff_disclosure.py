@@ -87,7 +87,8 @@ def test_differencing_dropoff_cells_does_not_reveal_the_person(gov, analyst_at) 
     assert all(a["dropoff"][1]["removed_alone"] is None for a in answers)  # never "1"
     spread = Counter(in_order)
     assert spread[1] < 0.6 * len(in_order), spread  # "one person fewer" is not what the answers say
-    assert len(spread) >= 3 and min(in_order) <= 0 < 2 <= max(in_order), spread
+    # Spread over several values whatever the whole's own noise is (which fixes on which side of 1 they fall).
+    assert len(spread) >= 3 and max(in_order) - min(in_order) >= 2, spread
     # The cells of one answer agree with the count surface, so averaging surfaces learns nothing either.
     assert all(a["dropoff"][0]["remaining"] == answers[0]["dropoff"][0]["remaining"] for a in answers)
 

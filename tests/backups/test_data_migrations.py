@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import AlterField, RunPython, RunSQL
 from django.db.migrations.recorder import MigrationRecorder
@@ -30,7 +30,7 @@ from queries.core.spec import spec_hash
 from queries.models import QueryRun, SavedQuery
 from sharing.models import Contribution
 from tenants.emails import email_verified_user, user_email_verified
-from tenants.models import User
+from tenants.models import Tenant, User
 from tests.backups.databases import fresh_database
 from tests.backups.migrator import schema_migrate, scratch_schema
 
@@ -45,6 +45,7 @@ DATA_MIGRATION_TESTS = {
     ("tenants", "0004_operator_addresses_verified"): "test_tenants_0004_vouches_only_for_operator_made_addresses",
     ("sharing", "0003_contribution_outlives_lab"): "test_sharing_0003_0004_contributions_keep_both_sides_names",
     ("sharing", "0004_contribution_outlives_consortium"): "test_sharing_0003_0004_contributions_keep_both_sides_names",
+    ("sharing", "0005_kind_pinned_by_contributions"): "test_sharing_0005_pins_the_kind_of_workspaces_already_sharing",
 }
 # The state just before tenants.0004: its own dependencies (tenants and allauth's account app are shared apps).
 BEFORE_VOUCHING = [("tenants", "0003_apitoken_scope_parent"), ("account", "0009_emailaddress_unique_primary_email")]
@@ -249,3 +250,31 @@ def test_sharing_0003_0004_contributions_keep_both_sides_names(scratch_database:
     gone = Contribution.objects.get(pk=made["withdrawn"])
     assert gone.lab_shown == ("lab-old", "Lab Old") and gone.consortium_shown == ("cons-old", "Consortium Old")
     assert Contribution.objects.get(pk=made["active"]).status == "active"  # statuses untouched
+
+
+def test_sharing_0005_pins_the_kind_of_workspaces_already_sharing(scratch_database: str) -> None:
+    """Workspaces that shared before 0005 keep every row and from then on keep their kind; the others do not."""
+    apps = schema_migrate("public", [("sharing", "0004_contribution_outlives_consortium")])
+    old_tenant, old_contribution = apps.get_model("tenants", "Tenant"), apps.get_model("sharing", "Contribution")
+    made = {
+        slug: old_tenant.objects.create(schema_name=f"t_{slug.replace('-', '_')}", slug=slug, name=slug, kind=kind)
+        for slug, kind in (("lab-a", "lab"), ("cons-a", "consortium"), ("lab-b", "lab"), ("cons-b", "consortium"))
+    }
+    old_contribution.objects.create(
+        lab=made["lab-a"], consortium=made["cons-a"], study_id=1, study_slug="s1", study_name="S1", level="count",
+        status="active", local_study_id=7,
+    )  # fmt: skip
+    old_contribution.objects.create(
+        lab=made["lab-b"], consortium=made["cons-b"], study_id=2, study_slug="s2", study_name="S2", level="count",
+        status="declined",
+    )  # fmt: skip
+
+    schema_migrate("public", [("sharing", "0005_kind_pinned_by_contributions")])
+    assert Contribution.objects.count() == 2 and Tenant.objects.filter(slug__in=made).count() == 4
+    for slug, kind in (("cons-a", "lab"), ("lab-a", "consortium")):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Tenant.objects.filter(slug=slug).update(kind=kind)
+    Tenant.objects.filter(slug="cons-b").update(kind="lab")  # a declined offer holds nothing
+    Tenant.objects.filter(slug="lab-b").update(name="Lab B renamed")  # other columns change freely
+    kinds = dict(Tenant.objects.filter(slug__in=made).values_list("slug", "kind"))
+    assert kinds == {"lab-a": "lab", "cons-a": "consortium", "lab-b": "lab", "cons-b": "lab"}

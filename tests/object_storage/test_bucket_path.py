@@ -133,7 +133,8 @@ def test_an_upload_becomes_objects_in_the_bucket_and_no_local_file(
         stored = bucket.read(version.parquet_file)
         assert hashlib.sha256(stored).hexdigest() == version.parquet_sha256  # the bytes the platform recorded
     assert bucket.read(lab["versions"]["cognitive"].original_file) == MEMORY_COGNITIVE.encode()
-    assert not [key for key in keys if "/staging/" in key]  # staged uploads are removed once ingested
+    # Staged uploads are removed once ingested (the worker removes them right after it records the success).
+    wait_for(lambda: not [key for key in bucket.keys(PREFIX) if "/staging/" in key], timeout=30)
     # The ingesting worker kept its Parquet files in its own cache; no process wrote a file to local storage.
     assert {f"{v.parquet_sha256}.parquet" for v in lab["versions"].values()} <= workers["a"][0].cached()
     assert [node.local_files() for node in (web, workers["a"][0], workers["b"][0])] == [[], [], []]
