@@ -20,6 +20,7 @@ from queries.protected_results import (
     run_report_for_user,
     run_row_count_for_user,
     run_rows_for_user,
+    run_sizes_exact_for_user,
     spec_report_for_user,
 )
 from queries.run_extensions import RunExtension, run_extension_for
@@ -395,19 +396,19 @@ class ExportOut(Schema):
     id: int
     format: str
     filename: str
-    rows: int
+    rows: int | None = Field(description="Rows exported; null when the caller's access is below query level now.")
     sha256: str
     purpose: str
     created_by: str | None
     created_at: datetime
 
 
-def _export_out(export: QueryExport) -> dict[str, Any]:
+def _export_out(export: QueryExport, *, rows_shown: bool = True) -> dict[str, Any]:
     return {
         "id": export.pk,
         "format": export.format,
         "filename": export.filename,
-        "rows": export.rows,
+        "rows": export.rows if rows_shown else None,
         "sha256": export.sha256,
         "purpose": export.purpose,
         "created_by": export.created_by.email if export.created_by else None,
@@ -431,7 +432,10 @@ def run_lineage(request: HttpRequest, run_id: int) -> dict[str, Any]:
     assert run is not None
     return {
         "run": run_out(run, row_count=run_row_count_for_user(tenant=caller.tenant, actor=caller.user, run=run)),
-        "exports": [_export_out(export) for export in run.exports.all()],
+        "exports": [
+            _export_out(export, rows_shown=run_sizes_exact_for_user(tenant=caller.tenant, actor=caller.user, run=run))
+            for export in run.exports.all()
+        ],
         "reruns": [{"id": again.pk, "status": again.status} for again in run.reruns.order_by("created_at")],
     }
 

@@ -129,6 +129,16 @@ def run_row_total_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> tupl
     return (shown.rows if shown is not None else None), True
 
 
+def run_sizes_exact_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> bool:
+    """Whether the caller may see exact sizes of what ``run`` produced (e.g. its exports' rows): ``query`` on every
+    dataset it read, now (not when the run was made)."""
+    try:
+        decision = run_access_require(actor=actor, tenant=tenant, run=run, level=Level.COUNT)
+    except Forbidden:
+        return False
+    return not decision.aggregate_only
+
+
 def run_row_count_for_user(*, tenant: Tenant, actor: Any, run: QueryRun) -> int | None:
     """The run's row count as the caller may see it now (see :func:`run_row_total_for_user`)."""
     return run_row_total_for_user(tenant=tenant, actor=actor, run=run)[0]

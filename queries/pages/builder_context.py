@@ -22,7 +22,9 @@ from queries.pages.builder import (
 )
 from queries.pages.builder_access import BuilderAccess, builder_access_for, schema_for_access
 from queries.pages.builder_schema import ColumnChoice, DatasetChoice, StudySchema, site_options, value_options
+from queries.protected_results import runs_rows_shown
 from queries.selectors import saved_query_list_for_user
+from tenants.page_kit import request_tenant
 
 RECENT_RUNS = 5
 
@@ -194,7 +196,7 @@ def builder_context(
         "blocked_outputs": blocked_outputs,
         "request_url": reverse("access_request_new", kwargs={"slug": study.slug}),
         "incomplete": incomplete_rows(state),
-        "recent_runs": list(runs),
+        "recent_runs": runs_rows_shown(tenant=request_tenant(request), actor=request.user, runs=runs),
         **saved_context(request, study),
     }
     context.update(extra)

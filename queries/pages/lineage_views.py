@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.errors import NotFound
 from queries.lineage import run_rerun
 from queries.models import QueryRun
-from queries.protected_results import run_compare_for_user
+from queries.protected_results import run_compare_for_user, run_sizes_exact_for_user
 from queries.selectors import run_get_for_user
 from tenants.page_kit import page_errors, request_tenant
 
@@ -22,6 +22,7 @@ def lineage_context(run: QueryRun, *, user: Any, tenant: Any, compare_raw: str |
     pinned = list(run.pinned.select_related("version__dataset"))
     context: dict[str, Any] = {
         "exports": list(run.exports.select_related("created_by").order_by("-created_at")),
+        "export_rows_shown": run_sizes_exact_for_user(tenant=tenant, actor=user, run=run),
         "reruns": list(run.reruns.order_by("created_at")),
         "pinned": pinned,
         "deleted_inputs": {pin.dataset_name for pin in pins_deleted(pinned)},

@@ -164,3 +164,32 @@ def test_value_search_lists_only_values_of_at_least_k_people_below_query(gov, an
     assert 'value="F"' in search(counted, "sex", "F")  # 30 people: listed
     full = browser_of(analyst_at("query").user)
     assert "Person 12" in search(full, "name", "Person 1")
+
+
+def test_lineage_and_recent_runs_show_sizes_only_at_query_level(
+    gov, analyst_at, grant, execute, tenant_a, steward_api, browser_of
+) -> None:
+    """A run exported while its maker had export access, read after a downgrade to count: the lineage (API and run
+    page) showed every export's exact row count and the builder's recent runs the run's; now the exports' rows are
+    hidden below query level and the recent runs show the protected number, as the run list does."""
+    analyst = analyst_at("count")
+    temporary = grant(analyst.user, "export")
+    made = analyst.post("/api/v1/studies/gov/queries", SPEC)
+    assert made.status_code == 202, made.content
+    run_id = int(made.json()["id"])
+    assert execute(run_id) == "succeeded"
+    exported = analyst.get(f"/api/v1/queries/{run_id}/export?format=csv&purpose=cohort+check")
+    assert exported.status_code == 200, exported.content
+    assert analyst.get(f"/api/v1/queries/{run_id}/lineage").json()["exports"][0]["rows"] == 13
+    with tenant_context(tenant_a):
+        grant_revoke(tenant=tenant_a, actor=steward_api.user, grant=Grant.objects.get(pk=temporary.pk))
+    connection.set_schema_to_public()
+
+    assert [e["rows"] for e in analyst.get(f"/api/v1/queries/{run_id}/lineage").json()["exports"]] == [None]
+    assert steward_api.get(f"/api/v1/queries/{run_id}/lineage").json()["exports"][0]["rows"] == 13
+    browser = browser_of(analyst.user)
+    run_page = browser.get(f"/queries/runs/{run_id}/").content.decode()
+    assert 'title="Your access is below row level">—</span>' in run_page
+    live = analyst.post("/api/v1/studies/gov/count", SPEC).json()["rows"]  # the same set: the protected number
+    builder = browser.get("/queries/gov/").content.decode()
+    assert f"Run #{run_id}</a>" in builder and f"{live} rows · " in builder

@@ -192,12 +192,12 @@ class PinnedVersion(Model):
 
 @dataclass(frozen=True, kw_only=True)
 class ExportRecord(Model):
-    """An export recorded in a run's lineage."""
+    """An export recorded in a run's lineage (``rows`` is None when the caller's access is below query level)."""
 
     id: int
     format: str
     filename: str
-    rows: int
+    rows: int | None
     sha256: str
     purpose: str
     created_by: str | None = None
