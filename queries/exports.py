@@ -27,9 +27,10 @@ from sqlglot import exp
 from audit.services import audit_event_record
 from core.csv_safety import FORMULA_STARTS, csv_safe
 from core.errors import InvalidInput
+from core.parquet_reader import timed_reader
 from datasets.storage import work_root
 from queries.models import QueryExport, QueryRun
-from queries.results import filtering_report, final_summary, json_value, run_result_path, timed_reader
+from queries.results import filtering_report, final_summary, json_value, run_result_path
 from tenants.models import Tenant
 
 FORMATS = ("csv", "parquet", "zip")

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import decimal
 import math
-import threading
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from sqlglot import exp
 
 from core.column_types import NUMERIC_TYPES
 from core.config import config_get
 from core.errors import ApiError, Conflict, InvalidInput
-from core.parquet_reader import parquet_reader
+from core.parquet_reader import TimedReader, timed_reader
 from datasets.storage import version_cache_path
 from queries.core.engines.contract import EngineError, EngineTimeout, StepCount, report_rows
 from queries.core.spec import spec_parse
@@ -25,65 +21,9 @@ from queries.execution import engine_create, engine_error_to_api, interactive_es
 from queries.models import QueryRun, RunStatus
 from tenants.models import Tenant
 
-#: How long one interactive read of a result may take (a page, the final summary, an export's files): it holds an
-#: engine slot of the web process, so it is stopped past this (504 ``timeout``) like a count past its limit.
-READ_TIMEOUT_SECONDS = 120.0
 #: Values listed in a text column's final summary (and what the summary reads of its distinct values).
 SUMMARY_TOP_VALUES = 5
 _SUMMARY_LISTED_UP_TO = 10
-
-
-class ReadTimeout(ApiError):
-    """504 ``timeout``: an interactive read of a result took longer than :data:`READ_TIMEOUT_SECONDS`."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            504, "timeout", f"Reading the result took longer than {seconds:g} s and was stopped. Retry in a moment."
-        )
-
-
-class TimedReader:
-    """Statements on this process's Parquet reader within one deadline for all of them: a statement still running
-    at the deadline is interrupted (DuckDB), and none starts after it; both raise :class:`ReadTimeout`."""
-
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
-        self._cursor = cursor
-        self._seconds = seconds
-        self._expired = threading.Event()
-
-    def expire(self) -> None:
-        """The deadline passed: stop the running statement (called from the timer thread)."""
-        self._expired.set()
-        with contextlib.suppress(duckdb.Error):  # the read may have just ended and closed its cursor
-            self._cursor.interrupt()
-
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """All rows of ``sql`` (bounded by the statement itself)."""
-        if self._expired.is_set():
-            raise ReadTimeout(self._seconds)
-        try:
-            return self._cursor.execute(sql, params).fetchall()
-        except duckdb.InterruptException as exc:
-            raise ReadTimeout(self._seconds) from exc
-
-    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        rows = self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-
-@contextlib.contextmanager
-def timed_reader(seconds: float | None = None) -> Iterator[TimedReader]:
-    """A :class:`TimedReader` whose deadline is ``seconds`` (default :data:`READ_TIMEOUT_SECONDS`) from now."""
-    limit = READ_TIMEOUT_SECONDS if seconds is None else seconds
-    with parquet_reader() as cursor:
-        reader = TimedReader(cursor, limit)
-        timer = threading.Timer(limit, reader.expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield reader
-        finally:
-            timer.cancel()
 
 
 def run_result_path(run: QueryRun) -> Path:

@@ -10,10 +10,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from core import admission
+from core import admission, parquet_reader
 from core.admission import TooBusy, interactive_slot
-from queries import results
-from queries.results import ReadTimeout, timed_reader
+from core.parquet_reader import ReadTimeout, timed_reader
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +34,7 @@ def test_a_read_inside_a_slot_past_the_limit_answers_504_and_frees_the_slot(
 ) -> None:
     """The default read limit (lowered here) applies to every reader; the slot is free once the read stopped."""
     user = api(tenant_a, "analyst").user
-    monkeypatch.setattr(results, "READ_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(parquet_reader, "READ_TIMEOUT_SECONDS", 0.2)
     with interactive_slot(tenant=tenant_a, user=user), timed_reader() as reader, pytest.raises(ReadTimeout):
         reader.fetchall(ENDLESS)
     with interactive_slot(tenant=tenant_a, user=user), interactive_slot(tenant=tenant_a, user=user):
