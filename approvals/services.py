@@ -24,7 +24,7 @@ from approvals.selectors import demographics_gap
 from audit.services import audit_event_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from datasets.models import Dataset, Study
-from datasets.study_origins import study_origin
+from datasets.study_origins import study_origin, study_writable_require
 from tenants.models import Tenant
 from tenants.role_checks import membership_get, role_require
 from tenants.roles import Role
@@ -42,18 +42,6 @@ def dua_current(*, study: Study) -> DataUseAgreement | None:
     return DataUseAgreement.objects.filter(study=study).order_by("-version").first()
 
 
-def _terms_writable_require(study: Study) -> None:
-    """Raise 403 ``contributed_study_read_only`` for a study another workspace contributed: its terms are the ones
-    it was contributed under (installed when the contribution was accepted), the contributor's to change."""
-    origin = study_origin(study)
-    if origin is not None:
-        raise Forbidden(
-            f"This study is contributed by {origin.tenant_name}: its terms of use are the ones it was contributed "
-            "under and cannot be replaced here.",
-            code="contributed_study_read_only",
-        )
-
-
 def dua_create(
     *,
     tenant: Tenant,
@@ -69,7 +57,9 @@ def dua_create(
     sharing installs the contributor's terms while it accepts the contribution (never set from a request)."""
     role_require(user=actor, tenant=tenant, minimum=Role.STEWARD, action="edit a study's terms of use")
     if not from_contribution:
-        _terms_writable_require(study)
+        study_writable_require(
+            study, refused="its terms of use are the ones it was contributed under and cannot be replaced here"
+        )
     text = text.strip()
     if not text:
         raise InvalidInput("The terms of use cannot be empty.", code="invalid_terms")

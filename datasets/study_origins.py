@@ -107,12 +107,10 @@ def study_usable_require(study: Study) -> StudyOrigin | None:
     return origin
 
 
-def study_writable_require(study: Study) -> None:
-    """Raise 403 ``contributed_study_read_only`` for a study another workspace provides: its data, keys and
-    dataset notes are the provider's to change."""
+def study_writable_require(study: Study, *, refused: str = "its data, keys and notes are changed there") -> None:
+    """Raise 403 ``contributed_study_read_only`` for a study another workspace provides: its data, keys, dataset
+    notes and terms of use are the provider's to change (``refused`` says which, after "contributed by ...: ")."""
     origin = study_origin(study)
     if origin is not None:
-        raise Forbidden(
-            f"This study is contributed by {origin.tenant_name}: its data, keys and notes are changed there.",
-            code="contributed_study_read_only",
-        )
+        message = f"This study is contributed by {origin.tenant_name}: {refused}."
+        raise Forbidden(message, code="contributed_study_read_only")
